@@ -1,0 +1,82 @@
+/**
+ * Types of the chunk layer: stripes ↔ k-of-n fragments (CAONT-RS). Pure: bytes in, bytes out.
+ */
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions } from '../util/abort.js'
+
+/** Any `k` of `n` fragments rebuild a stripe. 1 ≤ k ≤ n ≤ 255. */
+export interface Policy {
+  k: number
+  n: number
+}
+
+/** One of a stripe's `n` fragments: header + shard, named by the CIDv1 (raw, sha256) of all its bytes. */
+export interface Fragment {
+  /** 0 … n-1; indexes below k are data shards, the rest parity. */
+  index: number
+  cid: CID
+  /** The whole fragment (header + shard): exactly the bytes stored and sent. */
+  bytes: Uint8Array
+}
+
+/** The result of encoding one stripe. */
+export interface EncodedStripe {
+  /** Stripe data length in bytes (0 … stripe size). */
+  length: number
+  k: number
+  n: number
+  codecId: number
+  /**
+   * Stable id of this encoded stripe (hex SHA-256 over the fragment CIDs in index order). Identical
+   * stripes in one swarm get identical ids; placement hashes on it.
+   */
+  id: string
+  fragments: Fragment[]
+}
+
+/** What a fragment's header says about itself. */
+export interface FragmentHeader {
+  version: number
+  codecId: number
+  k: number
+  n: number
+  index: number
+  /** Length of the stripe the fragment belongs to. */
+  stripeLength: number
+  /** Length of the shard that follows the header. */
+  shardLength: number
+  /** Header size in bytes. */
+  headerLength: number
+}
+
+/** What the caller expects of the stripe being decoded (from the manifest); checked against every fragment. */
+export interface StripeExpectation {
+  k: number
+  n: number
+  length: number
+  codecId?: number
+  /** CIDs by fragment index, when known: each fragment given must match its CID. */
+  cids?: Array<CID | string>
+}
+
+/** Reed-Solomon (or another erasure code) behind a stable numeric id stored in every fragment. */
+export interface Codec {
+  readonly id: number
+  readonly name: string
+  /** Returns the `parityCount` parity shards for equal-length data shards. */
+  encode: (dataShards: Uint8Array[], parityCount: number) => Uint8Array[]
+  /**
+   * Given all `k + parityCount` slots (missing ones undefined, at least k present, equal lengths),
+   * returns the k data shards.
+   */
+  reconstructData: (shards: Array<Uint8Array | undefined>, k: number, parityCount: number) => Uint8Array[]
+}
+
+/** Encode/decode off the main thread. */
+export interface ChunkPool {
+  encode: (stripe: Uint8Array, policy: Policy, options?: AbortOptions) => Promise<EncodedStripe>
+  /** Decodes from any k fragments (whole fragment bytes). Throws FragmentsUnavailable / Integrity. */
+  decode: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options?: AbortOptions) => Promise<Uint8Array>
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}

@@ -1,0 +1,170 @@
+/**
+ * Types of the metadata journal. The truth is an append-only op log (HLC, author, per-author seq,
+ * signature); the tree the VFS sees is materialised from it. Every mutating call returns after its
+ * op is committed to the journal file (the kernel holds it: a killed daemon loses nothing); `sync()`
+ * is the power-loss point. meta never imports chunk, place or net.
+ */
+import type { AbortOptions } from '../util/abort.js'
+
+export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block'
+
+/** The root directory's inode number. */
+export const ROOT_INO = 1
+
+export interface Attr {
+  /** Inode number, 64-bit in the protocol; allocated well below 2^53. */
+  ino: number
+  type: FileType
+  /** Permission bits incl. setuid/setgid/sticky (mask 0o7777); no file type bits. */
+  mode: number
+  uid: number
+  gid: number
+  nlink: number
+  /** Logical size in bytes (holes included). */
+  size: number
+  rdev: number
+  /** Signed nanoseconds since the epoch. */
+  atimeNs: bigint
+  mtimeNs: bigint
+  ctimeNs: bigint
+}
+
+/** One stripe of a file's manifest: where its fragments are and how to rebuild it. */
+export interface StripeRef {
+  /** Stripe number within the file: it covers bytes [index × stripeSize, index × stripeSize + length). */
+  index: number
+  /** Data bytes in the stripe (≤ the file's stripe size). */
+  length: number
+  /** Encoded-stripe id (chunk layer). */
+  id: string
+  k: number
+  n: number
+  codecId: number
+  /** Fragment CIDs (string form) by fragment index, length n. */
+  fragments: string[]
+  /** Device ids holding each fragment, by fragment index (empty array = this device only / unknown). */
+  holders: string[][]
+}
+
+export interface DirEntry {
+  name: string
+  ino: number
+  type: FileType
+  /** Opaque, stable position: pass it back to continue after this entry. Always ≥ 1. */
+  cookie: number
+}
+
+export interface NodeInit {
+  type: FileType
+  mode: number
+  uid: number
+  gid: number
+  rdev?: number
+  /** Symlink target. */
+  target?: string
+  /** Creation time (default: now). */
+  timeNs?: bigint
+}
+
+export interface SetAttr {
+  mode?: number
+  uid?: number
+  gid?: number
+  /** Truncate/extend. Stripes wholly past the new size are dropped; the VFS rewrites a cut last stripe with setContent. */
+  size?: number
+  atimeNs?: bigint
+  mtimeNs?: bigint
+  /** Default: now whenever anything changes. */
+  ctimeNs?: bigint
+}
+
+/** A new version of a file's content: the changed stripes only (a manifest delta). */
+export interface ContentUpdate {
+  size: number
+  /** The file's stripe size in bytes; fixed once the file has stripes (a file with none may change it). */
+  stripeSize: number
+  /** New or replaced stripes. */
+  stripes: StripeRef[]
+  /** Stripe indexes that become holes (read as zeros). */
+  holes?: number[]
+  mtimeNs?: bigint
+}
+
+export interface RenameFlags {
+  /** RENAME_NOREPLACE: fail with ExistsError if the target exists. */
+  noReplace?: boolean
+  /** RENAME_EXCHANGE: atomically swap the two names (both must exist). */
+  exchange?: boolean
+}
+
+export interface XattrFlags {
+  /** XATTR_CREATE: fail with ExistsError if present. */
+  create?: boolean
+  /** XATTR_REPLACE: fail with NoDataError if absent. */
+  replace?: boolean
+}
+
+export interface MetaStats {
+  /** Non-directory inodes. */
+  files: number
+  dirs: number
+  /** Sum of file sizes (logical bytes). */
+  logicalBytes: number
+  /** Ops in the log. */
+  ops: number
+}
+
+export interface MetaStore {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+
+  lookup: (parent: number, name: string, options?: AbortOptions) => Promise<Attr | undefined>
+  /** NotFoundError if the inode does not exist. Unlinked inodes still held open keep answering. */
+  getattr: (ino: number, options?: AbortOptions) => Promise<Attr>
+  /** Entries after `cookie` (0 = from the start), at most `limit`, excluding "." and "..". */
+  readdir: (ino: number, cookie: number, limit: number, options?: AbortOptions) => Promise<DirEntry[]>
+  /** The parent of a directory (the root is its own parent). */
+  parentOf: (dirIno: number, options?: AbortOptions) => Promise<number>
+  readlink: (ino: number, options?: AbortOptions) => Promise<string>
+
+  /** Creates a node of any type. ExistsError, NotDirectoryError (parent), NotFoundError (parent). */
+  create: (parent: number, name: string, init: NodeInit, options?: AbortOptions) => Promise<Attr>
+  /** A new name for an existing non-directory inode; returns its attr with the new nlink. */
+  link: (ino: number, parent: number, name: string, options?: AbortOptions) => Promise<Attr>
+  /** Removes a non-directory name; returns the inode's attr after (nlink may be 0: the inode lives until releaseInode). */
+  unlink: (parent: number, name: string, options?: AbortOptions) => Promise<Attr>
+  /** Removes an empty directory. NotEmptyError, NotDirectoryError. */
+  rmdir: (parent: number, name: string, options?: AbortOptions) => Promise<void>
+  /**
+   * Atomic rename. Replaces a file, or an empty directory by a directory; refuses to move a directory
+   * into itself or its descendants (InvalidArgumentError). Returns the replaced inode's attr after
+   * (nlink may have reached 0), if any.
+   */
+  rename: (parent: number, name: string, newParent: number, newName: string, flags?: RenameFlags, options?: AbortOptions) => Promise<{ replaced?: Attr }>
+  setattr: (ino: number, set: SetAttr, options?: AbortOptions) => Promise<Attr>
+
+  /** Stripes with index in [from, to), in index order (holes absent). */
+  getStripes: (ino: number, from: number, to: number, options?: AbortOptions) => Promise<StripeRef[]>
+  /** The file's stripe size, or undefined if it has never had content. */
+  stripeSizeOf: (ino: number, options?: AbortOptions) => Promise<number | undefined>
+  setContent: (ino: number, update: ContentUpdate, options?: AbortOptions) => Promise<Attr>
+
+  getxattr: (ino: number, name: string, options?: AbortOptions) => Promise<Uint8Array | undefined>
+  listxattr: (ino: number, options?: AbortOptions) => Promise<string[]>
+  setxattr: (ino: number, name: string, value: Uint8Array, flags?: XattrFlags, options?: AbortOptions) => Promise<void>
+  /** NoDataError if absent. */
+  removexattr: (ino: number, name: string, options?: AbortOptions) => Promise<void>
+
+  /** Drops an inode whose nlink is 0 once nothing holds it (called by the VFS); its stripes become garbage. */
+  releaseInode: (ino: number, options?: AbortOptions) => Promise<void>
+
+  stats: () => MetaStats
+  /** Power-loss point: every committed op is on stable storage when this returns. Group-committed. */
+  sync: (options?: AbortOptions) => Promise<void>
+  /** Every fragment CID referenced by any live inode (for fsck and GC). */
+  referencedFragments: (options?: AbortOptions) => AsyncIterable<string>
+  /** Every (ino, stripe) in the tree (for fsck, status and repair). */
+  allStripes: (options?: AbortOptions) => AsyncIterable<{ ino: number, stripe: StripeRef }>
+  /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */
+  pathOf: (ino: number, options?: AbortOptions) => Promise<string | undefined>
+}

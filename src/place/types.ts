@@ -1,0 +1,62 @@
+/**
+ * The VFS's door to stripe storage: encode + place on write, retrieve any k + decode on read.
+ * On one device alone every fragment goes to the local store; in a pool they are spread over
+ * devices by weighted rendezvous hashing (see place/index.ts).
+ */
+import type { AbortOptions } from '../util/abort.js'
+
+export interface StripePolicy {
+  k: number
+  n: number
+}
+
+/** Where an encoded stripe went (structurally the manifest's StripeRef without `index`). */
+export interface PlacedStripe {
+  length: number
+  id: string
+  k: number
+  n: number
+  codecId: number
+  /** Fragment CIDs by fragment index. */
+  fragments: string[]
+  /** Devices holding each fragment, by fragment index. */
+  holders: string[][]
+}
+
+export interface StripeIOOptions extends AbortOptions {
+  /** The file this is for, for logs and error messages ("/docs/a.txt"). */
+  file?: string
+}
+
+export interface StripeHealth {
+  /** Fragments reachable now (on online devices, or local). */
+  reachable: number
+  needed: number
+  total: number
+  /** Device ids (or names) holding reachable fragments. */
+  devices: string[]
+}
+
+export interface PoolUsage {
+  /** What applications can still write: free space × k/n, bounded by what placement can use. */
+  usableFreeBytes: number
+  /** Total usable capacity (capacity × k/n). */
+  usableCapacityBytes: number
+  rawCapacityBytes: number
+  rawUsedBytes: number
+  devices: number
+}
+
+export interface StripeIO {
+  /**
+   * Encodes and stores one stripe. Returns when the durability rule holds (close point: fragments
+   * written on their devices). NoSpaceError when no placement can take it.
+   */
+  write: (stripe: Uint8Array, policy: StripePolicy, options?: StripeIOOptions) => Promise<PlacedStripe>
+  /** Rebuilds a stripe from any k fragments. FragmentsUnavailableError (EIO) within a bounded time. */
+  read: (stripe: PlacedStripe, options?: StripeIOOptions) => Promise<Uint8Array>
+  /** Power-loss point: the stripes' fragments are on stable storage on their devices. */
+  sync: (stripes: PlacedStripe[], options?: StripeIOOptions) => Promise<void>
+  health: (stripe: PlacedStripe, options?: AbortOptions) => Promise<StripeHealth>
+  usage: () => PoolUsage
+}
