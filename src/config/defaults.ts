@@ -1,0 +1,68 @@
+/**
+ * The one option table (rclone OptionsInfo style). Every setting of PALM is here, with its default,
+ * unit, help, environment variable and flag. It produces the `PalmConfig` type, the CLI help and the
+ * README's settings section (`palm help settings`). Precedence: defaults < <home>/config.json <
+ * environment < flags. Modules receive typed slices of the result, never `process.env`.
+ */
+import { availableParallelism, homedir, hostname } from 'node:os'
+import { join } from 'node:path'
+import type { PolicyValue } from './parse.js'
+
+export type OptionType = 'string' | 'path' | 'size' | 'duration' | 'int' | 'bool' | 'policy' | 'list' | 'enum'
+
+export interface OptionSpec<T> {
+  type: OptionType
+  /** The default, computed when the table is read (some depend on the home or the machine). */
+  default: () => T
+  help: string
+  unit?: string
+  env?: string
+  flag?: string
+  /** Allowed values (type 'enum'). */
+  values?: readonly string[]
+  /** Stored in <home>/config.json by `palm init`/`join` (device settings) rather than only read. */
+  persisted?: boolean
+}
+
+function opt<T> (spec: OptionSpec<T>): OptionSpec<T> { return spec }
+
+/** Durability rules for close(): how many acknowledgements a stripe needs before close returns (see docs/durability.md). */
+export const DURABILITY_MODES = ['all', 'spread', 'local'] as const
+export type DurabilityMode = typeof DURABILITY_MODES[number]
+
+export const OPTIONS = {
+  home: opt<string>({ type: 'path', default: () => join(homedir(), '.palm'), env: 'PALM_HOME', flag: '--home', help: "This device's PALM home: keys, journal, fragments, logs." }),
+  mountpoint: opt<string>({ type: 'path', default: () => join(homedir(), 'palm'), env: 'PALM_MOUNTPOINT', help: 'Where `palm mount` mounts the folder when no MOUNTPOINT is given.' }),
+  name: opt<string>({ type: 'string', default: () => hostname(), flag: '--name', persisted: true, help: 'A name for this device, shown to the other devices.' }),
+  capacityBytes: opt<number>({ type: 'size', default: () => 0, unit: 'bytes', flag: '--capacity', env: 'PALM_CAPACITY', persisted: true, help: 'Disk space this device offers to the swarm (10G, 500M). 0 means 90% of the free space of the disk holding the home.' }),
+  policy: opt<PolicyValue>({ type: 'policy', default: () => ({ k: 4, n: 6 }), flag: '--policy', help: 'Swarm default: any k of n fragments rebuild a stripe ("4-of-6"). Set at `palm init`; a folder may override it with the xattr user.palm.policy.' }),
+  stripeSizeBytes: opt<number>({ type: 'size', default: () => 4 * 2 ** 20, unit: 'bytes', env: 'PALM_STRIPE_SIZE', help: 'Stripe size for new files (see docs/chunk-format.md for why 4 MiB).' }),
+  cacheBytes: opt<number>({ type: 'size', default: () => 256 * 2 ** 20, unit: 'bytes', env: 'PALM_CACHE_SIZE', flag: '--cache-size', help: 'Memory for decoded stripes (read cache).' }),
+  dirtyBytes: opt<number>({ type: 'size', default: () => 256 * 2 ** 20, unit: 'bytes', env: 'PALM_WRITE_BUFFER', flag: '--write-buffer', help: 'Memory for written data not yet stored (all open files together); writers wait beyond it.' }),
+  readAheadStripes: opt<number>({ type: 'int', default: () => 2, unit: 'stripes', env: 'PALM_READ_AHEAD', help: 'Stripes fetched ahead of a sequential reader.' }),
+  workers: opt<number>({ type: 'int', default: () => availableParallelism(), unit: 'threads', env: 'PALM_WORKERS', help: 'Worker threads that encode and decode stripes.' }),
+  attrTimeoutMs: opt<number>({ type: 'duration', default: () => 1000, unit: 'ms', env: 'PALM_ATTR_TIMEOUT', help: 'How long the kernel may cache attributes and names.' }),
+  opTimeoutMs: opt<number>({ type: 'duration', default: () => 30_000, unit: 'ms', env: 'PALM_OP_TIMEOUT', help: 'Deadline of one file system operation; past it the operation fails with EIO and a log line.' }),
+  slowOpMs: opt<number>({ type: 'duration', default: () => 1000, unit: 'ms', env: 'PALM_SLOW_OP', help: 'File system operations slower than this are logged.' }),
+  readFailMs: opt<number>({ type: 'duration', default: () => 5000, unit: 'ms', env: 'PALM_READ_FAIL', help: 'A read that cannot gather k fragments fails with EIO after at most this long.' }),
+  durability: opt<DurabilityMode>({ type: 'enum', values: DURABILITY_MODES, default: () => 'all', env: 'PALM_DURABILITY', flag: '--durability', persisted: true, help: 'When close() returns: all = every fragment stored on its device; spread = at least k+1 devices (or all online), rest queued; local = this device only (fastest, no protection until spread).' }),
+  listen: opt<string[]>({ type: 'list', default: () => ['/ip4/0.0.0.0/tcp/0'], env: 'PALM_LISTEN', flag: '--listen', persisted: true, help: 'Multiaddrs to listen on (repeat the flag for several).' }),
+  mdns: opt<boolean>({ type: 'bool', default: () => true, env: 'PALM_MDNS', flag: '--mdns', persisted: true, help: 'Find devices of this swarm on the local network by mDNS.' }),
+  mdnsServiceTag: opt<string>({ type: 'string', default: () => 'palm', env: 'PALM_MDNS_TAG', persisted: true, help: 'mDNS service name; devices only see others with the same tag.' }),
+  dht: opt<boolean>({ type: 'bool', default: () => true, env: 'PALM_DHT', flag: '--dht', persisted: true, help: 'Run the LAN-only Kademlia DHT (devices on other subnets, fragment providers).' }),
+  network: opt<boolean>({ type: 'bool', default: () => true, env: 'PALM_NETWORK', flag: '--network', persisted: true, help: 'Take part in the swarm over the network (off: this device alone, no listening socket).' }),
+  gossipIntervalMs: opt<number>({ type: 'duration', default: () => 2000, unit: 'ms', env: 'PALM_GOSSIP_INTERVAL', help: 'How often each device announces its health and capacity.' }),
+  offlineAfterMs: opt<number>({ type: 'duration', default: () => 8000, unit: 'ms', env: 'PALM_OFFLINE_AFTER', help: 'A device not heard from for this long is offline.' }),
+  repairGraceMs: opt<number>({ type: 'duration', default: () => 10 * 60_000, unit: 'ms', env: 'PALM_REPAIR_GRACE', help: "How long a device may be offline before its fragments are rebuilt elsewhere." }),
+  gcGraceMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_GRACE', help: 'Unreferenced fragments younger than this are never collected.' }),
+  gcIntervalMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_INTERVAL', help: 'How often garbage collection runs (0 = never).' }),
+  dashboardPort: opt<number>({ type: 'int', default: () => 0, env: 'PALM_DASHBOARD_PORT', flag: '--dashboard-port', help: 'Port of the status page on 127.0.0.1 (0 = any free port; -1 = off).' }),
+  allowOther: opt<boolean>({ type: 'bool', default: () => false, env: 'PALM_ALLOW_OTHER', flag: '--allow-other', help: 'Let other users of this machine use the mount (needs user_allow_other in /etc/fuse.conf unless root).' })
+} as const
+
+type ValueOf<S> = S extends OptionSpec<infer T> ? T : never
+
+/** The resolved configuration: one typed value per option. */
+export type PalmConfig = { -readonly [K in keyof typeof OPTIONS]: ValueOf<typeof OPTIONS[K]> }
+
+export type OptionKey = keyof typeof OPTIONS

@@ -1,0 +1,104 @@
+/**
+ * The control API: what the CLI (and the status page) may ask of a device. Served as JSON over HTTP
+ * on the home's unix socket (run/palm.sock), and in-process when no daemon runs. The JSON field names
+ * are a contract other tools build on: add fields, never rename them.
+ */
+
+export interface PeerStatus {
+  id: string
+  name: string
+  online: boolean
+  addrs: string[]
+  capacityBytes: number
+  usedBytes: number
+  freeBytes: number
+  fragmentCount: number
+  lastSeenMs: number | null
+  rttMs?: number
+}
+
+export interface ProtectionDetail {
+  /** The plain sentence (same as StatusReport.protection). */
+  sentence: string
+  /** Devices whose loss every file survives right now (0 alone). */
+  deviceLossesSurvivable: number
+  /** Stripes with fewer than n fragments on distinct online devices. */
+  stripesBelowN: number
+  /** Fragments waiting to be spread to more devices. */
+  pendingSpread: number
+  /** Stripes whose fragments are reachable now, of all stripes. */
+  stripesReachable: number
+  stripesTotal: number
+}
+
+export interface StatusReport {
+  device: { id: string, name: string, version: string }
+  swarm: { id: string }
+  mount: { path: string | null }
+  daemon: { running: boolean, pid: number | null, uptimeMs: number }
+  /** Capacity this device offers, bytes. */
+  capacityBytes: number
+  /** Bytes of fragments stored on this device. */
+  usedBytes: number
+  freeBytes: number
+  fragments: number
+  /** Files (non-directories) in the folder. */
+  files: number
+  dirs: number
+  /** Sum of file sizes, bytes. */
+  logicalBytes: number
+  policy: { k: number, n: number }
+  /** A plain sentence saying what loss the data survives now. */
+  protection: string
+  protectionDetail: ProtectionDetail
+  /** Usable capacity as `df` shows it (free × k/n), bytes. */
+  usableFreeBytes: number
+  usableCapacityBytes: number
+  peers: PeerStatus[]
+  cache?: Record<string, number>
+}
+
+export interface FsckProblem {
+  kind: 'missing' | 'corrupt' | 'orphan' | 'dangling' | 'nlink' | 'unreadable'
+  /** File path when known. */
+  file?: string
+  cid?: string
+  ino?: number
+  detail: string
+}
+
+export interface FsckReport {
+  clean: boolean
+  stripesChecked: number
+  fragmentsChecked: number
+  problems: FsckProblem[]
+  counts: Record<FsckProblem['kind'], number>
+  durationMs: number
+}
+
+export interface InviteReport {
+  code: string
+  addrs: string[]
+}
+
+export interface ControlApi {
+  status: () => Promise<StatusReport>
+  peers: () => Promise<PeerStatus[]>
+  fsck: (options?: { repairOrphans?: boolean }) => Promise<FsckReport>
+  invite: () => Promise<InviteReport>
+  /** Flush, unmount and stop the daemon. */
+  stop: () => Promise<{ stopping: true }>
+  /** A fragment's bytes by CID (from this device or the swarm). */
+  getFragment: (cid: string) => Promise<Uint8Array>
+  gc: () => Promise<{ deleted: number, freedBytes: number }>
+}
+
+export const CONTROL_ROUTES = {
+  status: 'GET /v1/status',
+  peers: 'GET /v1/peers',
+  fsck: 'POST /v1/fsck',
+  invite: 'GET /v1/invite',
+  stop: 'POST /v1/stop',
+  getFragment: 'GET /v1/fragments',
+  gc: 'POST /v1/gc'
+} as const

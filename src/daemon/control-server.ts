@@ -1,0 +1,91 @@
+/**
+ * Serves the ControlApi as JSON over HTTP on a unix socket (mode 0600: only this user). Errors
+ * travel as `{ error: { name, code, message, details } }` and are rebuilt by the CLI client.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { chmod, rm } from 'node:fs/promises'
+import type { Logger } from '@libp2p/interface'
+import { InvalidArgumentError, isPalmError, NotFoundError } from '../errors.js'
+import type { ControlApi } from './control-api.js'
+
+export interface ControlServer {
+  close: () => Promise<void>
+}
+
+async function readBody (req: IncomingMessage, limitBytes = 1 << 20): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > limitBytes) throw new InvalidArgumentError('control request body too large')
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch (err) {
+    throw new InvalidArgumentError('control request body is not JSON', { cause: err })
+  }
+}
+
+function sendError (res: ServerResponse, err: unknown, log: Logger): void {
+  const palm = isPalmError(err)
+  if (!palm) log.error('control request failed %e', err)
+  const e = err as any
+  const body = {
+    error: {
+      name: palm ? e.name : 'Error',
+      code: palm ? e.code : 'EIO',
+      message: e?.message ?? String(err),
+      details: palm ? e.details : {}
+    }
+  }
+  res.writeHead(palm && e.code === 'ENOENT' ? 404 : palm ? 400 : 500, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(body))
+}
+
+export async function startControlServer (socketPath: string, api: ControlApi, log: Logger): Promise<ControlServer> {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://palm')
+    const route = `${req.method ?? 'GET'} ${url.pathname}`
+    log.trace('control %s', route)
+    if (route === 'GET /v1/status') return json(res, await api.status())
+    if (route === 'GET /v1/peers') return json(res, await api.peers())
+    if (route === 'POST /v1/fsck') return json(res, await api.fsck(await readBody(req) as any))
+    if (route === 'GET /v1/invite') return json(res, await api.invite())
+    if (route === 'POST /v1/gc') return json(res, await api.gc())
+    if (route === 'POST /v1/stop') {
+      json(res, { stopping: true })
+      await api.stop()
+      return
+    }
+    if (req.method === 'GET' && url.pathname.startsWith('/v1/fragments/')) {
+      const bytes = await api.getFragment(decodeURIComponent(url.pathname.slice('/v1/fragments/'.length)))
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.byteLength })
+      res.end(bytes)
+      return
+    }
+    throw new NotFoundError(`no control route ${route}`)
+  }
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(err => { sendError(res, err, log) })
+  })
+  await rm(socketPath, { force: true })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(socketPath, () => { server.off('error', reject); resolve() })
+  })
+  await chmod(socketPath, 0o600)
+  return {
+    close: async () => {
+      await new Promise<void>(resolve => { server.close(() => { resolve() }); server.closeAllConnections() })
+      await rm(socketPath, { force: true })
+    }
+  }
+}
+
+function json (res: ServerResponse, value: unknown): void {
+  const body = JSON.stringify(value)
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
