@@ -57,6 +57,8 @@ export const NoSpaceError = define('NoSpaceError', 'ENOSPC')
 export const QuotaExceededError = define('QuotaExceededError', 'EDQUOT')
 export const InvalidArgumentError = define('InvalidArgumentError', 'EINVAL')
 export const IntegrityError = define('IntegrityError', 'EIO')
+/** An I/O failure below that is not one of the kinds above (EIO); `cause` holds the original. */
+export const IoError = define('IoError', 'EIO')
 export const AbortedError = define('AbortedError', 'EINTR')
 export const TimeoutError = define('TimeoutError', 'ETIMEDOUT')
 export const NoDataError = define('NoDataError', 'ENODATA')
