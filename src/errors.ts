@@ -63,6 +63,8 @@ export const AbortedError = define('AbortedError', 'EINTR')
 export const TimeoutError = define('TimeoutError', 'ETIMEDOUT')
 export const NoDataError = define('NoDataError', 'ENODATA')
 export const RangeTooSmallError = define('RangeTooSmallError', 'ERANGE')
+/** A value is larger than the interface allows (E2BIG), e.g. an xattr value over 64 KiB. */
+export const ValueTooBigError = define('ValueTooBigError', 'E2BIG')
 export const FileTooBigError = define('FileTooBigError', 'EFBIG')
 export const NotSupportedError = define('NotSupportedError', 'EOPNOTSUPP')
 export const TooManyLinksError = define('TooManyLinksError', 'EMLINK')
