@@ -59,7 +59,10 @@ export interface StripeExpectation {
   cids?: Array<CID | string>
 }
 
-/** Reed-Solomon (or another erasure code) behind a stable numeric id stored in every fragment. */
+/**
+ * Reed-Solomon (or another erasure code) behind a stable numeric id stored in every fragment. The id
+ * names the math, not the implementation: two engines with one id give byte-identical shards.
+ */
 export interface Codec {
   readonly id: number
   readonly name: string
@@ -70,7 +73,17 @@ export interface Codec {
    * returns the k data shards.
    */
   reconstructData: (shards: Array<Uint8Array | undefined>, k: number, parityCount: number) => Uint8Array[]
+  /** Zero-copy form of `encode`: writes the parity into `parityShards` (same length as the data shards). */
+  encodeInto: (dataShards: Uint8Array[], parityShards: Uint8Array[]) => void
+  /**
+   * Zero-copy form of `reconstructData`: writes each missing data shard `i` (shards[i] undefined,
+   * i < k) into `dataOut[i]`; other entries of `dataOut` are not touched and may be undefined.
+   */
+  reconstructDataInto: (shards: Array<Uint8Array | undefined>, k: number, parityCount: number, dataOut: Array<Uint8Array | undefined>) => void
 }
+
+/** Which implementation of codec id 1 (Reed-Solomon GF(2^8)) to run. Both give identical bytes. */
+export type RsEngine = 'js' | 'wasm'
 
 /** Encode/decode off the main thread. */
 export interface ChunkPool {

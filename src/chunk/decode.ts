@@ -1,0 +1,130 @@
+/**
+ * decodeStripe: any k fragments → the stripe, or a typed error; never wrong bytes. Every fragment is
+ * checked on its own first (CID when the manifest gives one, then header against the expectation),
+ * so a bad one is named by index. The stripe's own hash check then catches whatever got through.
+ */
+import { FragmentsUnavailableError, IntegrityError, InvalidArgumentError } from '../errors.js'
+import { matchesCid, type CID } from '../util/cid.js'
+import { openPackage } from './caont.js'
+import { codecById } from './codec.js'
+import { DEFAULT_CODEC_ID, HEADER_LENGTH_BYTES } from './constants.js'
+import { parseFragmentHeader, shardLengthFor } from './header.js'
+import { checkCodecId, checkPolicy, checkSalt, checkStripeLength, toCid } from './validate.js'
+import type { Codec, StripeExpectation } from './types.js'
+
+/** One fragment handed to decodeStripe: its index in the stripe and its whole bytes. */
+export interface IndexedFragment {
+  index: number
+  bytes: Uint8Array
+}
+
+interface Expect { k: number, n: number, length: number, codecId: number, cids?: CID[] }
+
+function checkExpectation (expect: StripeExpectation): Expect {
+  checkPolicy(expect, 'expected stripe')
+  checkStripeLength(expect.length)
+  const codecId = expect.codecId ?? DEFAULT_CODEC_ID
+  checkCodecId(codecId)
+  let cids: CID[] | undefined
+  if (expect.cids != null) {
+    if (expect.cids.length !== expect.n) throw new InvalidArgumentError(`expected stripe lists ${expect.cids.length} fragment CIDs for n=${expect.n}`)
+    cids = expect.cids.map((c, i) => toCid(c, `CID of fragment ${i}`))
+  }
+  return { k: expect.k, n: expect.n, length: expect.length, codecId, cids }
+}
+
+/** Why this fragment cannot be used, or undefined when it fits the expectation. */
+function problemOf (f: IndexedFragment, e: Expect): string | undefined {
+  const cid = e.cids?.[f.index]
+  if (cid != null && !matchesCid(cid, f.bytes)) return `does not match its CID ${cid.toString()}`
+  let h
+  try {
+    h = parseFragmentHeader(f.bytes, `fragment ${f.index}`)
+  } catch (err) {
+    return (err as Error).message
+  }
+  if (h.index !== f.index) return `says it is fragment ${h.index}`
+  if (h.k !== e.k || h.n !== e.n) return `belongs to a ${h.k}-of-${h.n} stripe, not ${e.k}-of-${e.n}`
+  if (h.stripeLength !== e.length) return `belongs to a stripe of ${h.stripeLength} bytes, not ${e.length}`
+  if (h.codecId !== e.codecId) return `uses codec ${h.codecId}, not ${e.codecId}`
+  return undefined
+}
+
+/** Sorts the given fragments into usable shards (by index) and named rejects. */
+function triage (fragments: IndexedFragment[], e: Expect): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
+  if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
+  const shards = new Map<number, Uint8Array>()
+  const bad: Array<{ index: number, reason: string }> = []
+  const seen = new Set<number>()
+  for (const f of fragments) {
+    if (!Number.isInteger(f?.index) || f.index < 0 || f.index >= e.n) throw new InvalidArgumentError(`fragment index ${String(f?.index)} is not in 0 … ${e.n - 1}`)
+    if (!(f.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`fragment ${f.index} has no bytes`)
+    if (seen.has(f.index)) throw new InvalidArgumentError(`fragment ${f.index} is given twice`)
+    seen.add(f.index)
+    const reason = problemOf(f, e)
+    if (reason === undefined) shards.set(f.index, f.bytes.subarray(HEADER_LENGTH_BYTES))
+    else bad.push({ index: f.index, reason })
+  }
+  return { shards, bad }
+}
+
+/** Rebuilds the package from the fragments `use` (k indexes) and opens it; undefined if it fails the check. */
+function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, salt: Uint8Array, codec: Codec): Uint8Array | undefined {
+  const size = shardLengthFor(e.length, e.k)
+  const pkg = new Uint8Array(e.k * size)
+  const slots: Array<Uint8Array | undefined> = new Array(e.n).fill(undefined)
+  for (const i of use) slots[i] = shards.get(i)
+  const dataOut: Array<Uint8Array | undefined> = []
+  let missing = false
+  for (let i = 0; i < e.k; i++) {
+    const at = pkg.subarray(i * size, (i + 1) * size)
+    const s = slots[i]
+    if (s === undefined) { dataOut[i] = at; missing = true } else at.set(s)
+  }
+  if (missing) codec.reconstructDataInto(slots, e.k, e.n - e.k, dataOut)
+  return openPackage(pkg, e.length, salt)
+}
+
+function describe (bad: Array<{ index: number, reason: string }>): string {
+  return bad.map(b => `fragment ${b.index} ${b.reason.replace(/^fragment \d+ /, '')}`).join('; ')
+}
+
+/**
+ * Decodes a stripe from any k of its fragments (more are used as spares). `expect` comes from the
+ * manifest; `salt` is the swarm salt; `codec` defaults to the codec named by expect.codecId.
+ * Returns a fresh buffer of expect.length bytes. Throws FragmentsUnavailableError (found/needed)
+ * when fewer than k fragments are given, IntegrityError naming the bad fragments when corruption
+ * leaves fewer than k usable or the stripe fails its hash check, InvalidArgumentError for bad input.
+ */
+export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpectation, salt: Uint8Array, codec?: Codec): Uint8Array {
+  checkSalt(salt)
+  const e = checkExpectation(expect)
+  if (codec != null && codec.id !== e.codecId) throw new InvalidArgumentError(`codec ${codec.id} (${codec.name}) cannot decode fragments of codec ${e.codecId}`)
+  const use = codec ?? codecById(e.codecId)
+  const { shards, bad } = triage(fragments, e)
+  const found = shards.size
+  if (found < e.k) {
+    if (bad.length > 0) {
+      throw new IntegrityError(`only ${found} of the ${e.k} fragments needed are intact: ${describe(bad)}; fetch those fragments again from other peers`, { details: { bad, found, needed: e.k } })
+    }
+    throw new FragmentsUnavailableError(`a ${e.k}-of-${e.n} stripe needs ${e.k} fragments to decode, only ${found} were given`, { found, needed: e.k })
+  }
+  const order = [...shards.keys()].sort((a, b) => a - b)
+  const chosen = order.slice(0, e.k)
+  const first = attempt(chosen, shards, e, salt, use)
+  if (first !== undefined) return first
+  // One of the chosen k is bad in a way only the stripe hash shows. With a spare, leave each out
+  // in turn: the attempt that succeeds names the culprit (k extra decodes at most, error path only).
+  const spare = order[e.k]
+  if (spare !== undefined) {
+    for (const out of chosen) {
+      const alternative = chosen.filter(i => i !== out).concat(spare).sort((a, b) => a - b)
+      const result = attempt(alternative, shards, e, salt, use)
+      if (result !== undefined) return result
+    }
+  }
+  const why = e.cids != null
+    ? 'every fragment matches its CID, so the manifest does not describe this stripe or the swarm salt is wrong'
+    : 'one of them is corrupt or forged, comes from another stripe, or the swarm salt is wrong; decode with the fragment CIDs to find which'
+  throw new IntegrityError(`fragments ${chosen.join(', ')} do not rebuild a stripe that passes its hash check: ${why}`, { details: { indexes: chosen, bad, found, needed: e.k } })
+}

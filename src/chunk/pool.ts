@@ -1,0 +1,220 @@
+/**
+ * createChunkPool: encode and decode on worker threads so the event loop (which serves FUSE) stays
+ * free. One worker per core by default; each runs one stripe at a time. Jobs beyond the busy
+ * workers wait in a queue of at most `maxQueue`; further callers wait for room (backpressure).
+ * A cancelled job leaves the queue at once; one already running is abandoned (its result dropped).
+ */
+import { availableParallelism } from 'node:os'
+import { CID } from 'multiformats/cid'
+import { AbortedError, InvalidArgumentError } from '../errors.js'
+import { abortError, throwIfAborted, type AbortOptions } from '../util/abort.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
+import { Lifecycle } from '../util/startable.js'
+import { DEFAULT_RS_ENGINE } from './codec.js'
+import { take, type Owned } from './ownership.js'
+import { WorkerSlots, type Job } from './pool-workers.js'
+import { checkPolicy, checkSalt, checkStripe } from './validate.js'
+import type { ChunkPool, EncodedStripe, Policy, RsEngine, StripeExpectation } from './types.js'
+import type { WorkerReply, WorkerRequest } from './wire.js'
+
+export interface ChunkPoolInit {
+  /** The swarm salt (16–64 bytes). Required. */
+  salt: Uint8Array
+  /** Worker threads. Default: os.availableParallelism(). */
+  workers?: number
+  /** Jobs that may wait for a free worker; callers beyond that wait for room. Default: 2 × workers. */
+  maxQueue?: number
+  /** Reed-Solomon engine in the workers. Default: DEFAULT_RS_ENGINE ('js'). Output is identical. */
+  engine?: RsEngine
+  /** Logger factory (namespace palm:chunk:pool). Default: defaultLogger(). */
+  logger?: ComponentLogger
+}
+
+export interface PoolEncodeOptions extends AbortOptions {
+  /**
+   * Keep the caller's stripe usable. Default false: a stripe that spans its whole ArrayBuffer is
+   * moved to the worker and the caller's view is detached (length 0) as soon as encode() is called.
+   * Views into a larger buffer are always copied.
+   */
+  keepStripe?: boolean
+}
+
+export interface PoolDecodeOptions extends AbortOptions {
+  /** Move whole-buffer fragment views to the worker (detaching them) instead of copying. Default false. */
+  transferFragments?: boolean
+}
+
+export interface ChunkPoolStats {
+  /** Workers started and ready. */
+  workers: number
+  /** Jobs running on a worker. */
+  busy: number
+  /** Jobs waiting for a free worker (≤ maxQueue). */
+  queued: number
+  /** Callers waiting for room in the queue. */
+  waiting: number
+}
+
+/** A ChunkPool with ownership options and counters. */
+export interface WorkerChunkPool extends ChunkPool {
+  encode: (stripe: Uint8Array, policy: Policy, options?: PoolEncodeOptions) => Promise<EncodedStripe>
+  decode: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options?: PoolDecodeOptions) => Promise<Uint8Array>
+  stats: () => ChunkPoolStats
+}
+
+interface Waiter { wake: () => void, fail: (err: Error) => void }
+
+class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
+  readonly #log: Logger
+  readonly #maxQueue: number
+  readonly #slots: WorkerSlots
+  readonly #queue: Job[] = []
+  readonly #waiters: Waiter[] = []
+  #nextId = 1
+  #stopped = false
+
+  constructor (init: ChunkPoolInit) {
+    super()
+    checkSalt(init.salt)
+    const workers = init.workers ?? availableParallelism()
+    const maxQueue = init.maxQueue ?? 2 * workers
+    if (!Number.isInteger(workers) || workers < 1) throw new InvalidArgumentError(`chunk pool workers must be a whole number ≥ 1, got ${workers}`)
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new InvalidArgumentError(`chunk pool maxQueue must be a whole number ≥ 0, got ${maxQueue}`)
+    this.#maxQueue = maxQueue
+    this.#log = (init.logger ?? defaultLogger()).forComponent('palm:chunk:pool')
+    const workerInit = { salt: new Uint8Array(init.salt), engine: init.engine ?? DEFAULT_RS_ENGINE }
+    this.#slots = new WorkerSlots(workers, workerInit, this.#log, (err) => {
+      if (err != null) this.#failAll(err)
+      else this.#pump()
+    })
+  }
+
+  protected async onStart (): Promise<void> {
+    await this.#slots.start()
+    this.#log('started %d chunk workers', this.#slots.ready)
+  }
+
+  protected async onStop (): Promise<void> {
+    this.#stopped = true
+    const err = new AbortedError('the chunk pool was stopped')
+    this.#failAll(err)
+    await this.#slots.stop(err)
+    this.#log('stopped')
+  }
+
+  stats (): ChunkPoolStats {
+    return { workers: this.#slots.ready, busy: this.#slots.busy, queued: this.#queue.length, waiting: this.#waiters.length }
+  }
+
+  async encode (stripe: Uint8Array, policy: Policy, options: PoolEncodeOptions = {}): Promise<EncodedStripe> {
+    checkStripe(stripe)
+    checkPolicy(policy)
+    this.#checkRunning()
+    throwIfAborted(options.signal, 'stripe encode')
+    // Taken before the first await, so the caller's view is detached (or copied) by the time this returns.
+    const owned = take(stripe, options.keepStripe !== true)
+    const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: { k: policy.k, n: policy.n } }, [owned.buffer], options)
+    const e = reply.encoded
+    if (e == null) throw new AbortedError('chunk worker sent no encoded stripe')
+    return { ...e, fragments: e.fragments.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes })) }
+  }
+
+  async decode (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options: PoolDecodeOptions = {}): Promise<Uint8Array> {
+    if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
+    this.#checkRunning()
+    throwIfAborted(options.signal, 'stripe decode')
+    const moved = new Set<ArrayBufferLike>()
+    const owned: Owned[] = fragments.map(f => {
+      if (!(f?.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`fragment ${String(f?.index)} has no bytes`)
+      // A buffer can be listed for transfer only once: a second view of it is copied.
+      const move = options.transferFragments === true && !moved.has(f.bytes.buffer)
+      const o = take(f.bytes, move)
+      if (move) moved.add(f.bytes.buffer)
+      return o
+    })
+    const wireExpect = { k: expect.k, n: expect.n, length: expect.length, codecId: expect.codecId, cids: expect.cids?.map(c => c.toString()) }
+    const request: WorkerRequest = { id: 0, op: 'decode', fragments: owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view })), expect: wireExpect }
+    const reply = await this.#run(request, owned.map(o => o.buffer), options)
+    if (reply.stripe == null) throw new AbortedError('chunk worker sent no stripe')
+    return reply.stripe
+  }
+
+  #checkRunning (): void {
+    if (this.#stopped) throw new AbortedError('the chunk pool was stopped')
+    if (!this.started) throw new InvalidArgumentError('the chunk pool is not started; call start() first')
+  }
+
+  async #run (request: WorkerRequest, transfer: ArrayBuffer[], options: AbortOptions): Promise<Extract<WorkerReply, { type: 'result' }>> {
+    const signal = options.signal
+    while (this.#queue.length >= this.#maxQueue && !this.#slots.hasIdle()) await this.#room(signal)
+    this.#checkRunning()
+    throwIfAborted(signal, `stripe ${request.op}`)
+    request.id = this.#nextId++
+    return await new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.#queue.indexOf(job)
+        if (at >= 0) { this.#queue.splice(at, 1); this.#pump() }
+        job.fail(abortError(signal as AbortSignal, `stripe ${request.op}`))
+      }
+      let done = false
+      const settle = (): boolean => {
+        if (done) return false
+        done = true
+        signal?.removeEventListener('abort', onAbort)
+        return true
+      }
+      const job: Job = {
+        request,
+        transfer,
+        succeed: (reply) => { if (settle()) resolve(reply) },
+        fail: (err) => { if (settle()) reject(err) },
+        get settled () { return done }
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(job)
+      this.#pump()
+    })
+  }
+
+  async #room (signal: AbortSignal | undefined): Promise<void> {
+    throwIfAborted(signal, 'waiting for the chunk pool')
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.#waiters.indexOf(waiter)
+        if (at >= 0) this.#waiters.splice(at, 1)
+        reject(abortError(signal as AbortSignal, 'waiting for the chunk pool'))
+      }
+      const waiter: Waiter = {
+        wake: () => { signal?.removeEventListener('abort', onAbort); resolve() },
+        fail: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#waiters.push(waiter)
+    })
+  }
+
+  #failAll (err: Error): void {
+    for (const w of this.#waiters.splice(0)) w.fail(err)
+    for (const job of this.#queue.splice(0)) job.fail(err)
+  }
+
+  /** Hands queued jobs to idle workers, then lets as many waiting callers in as there is room. */
+  #pump (): void {
+    while (this.#queue.length > 0 && this.#slots.hasIdle()) {
+      const job = this.#queue.shift() as Job
+      if (!job.settled) this.#slots.dispatch(job)
+    }
+    let room = this.#maxQueue - this.#queue.length + this.#slots.idle
+    while (room-- > 0 && this.#waiters.length > 0) this.#waiters.shift()?.wake()
+  }
+}
+
+/**
+ * A pool of chunk workers. Call start() before use and stop() when done (workers keep the process
+ * alive). encode() moves the stripe to a worker unless `keepStripe` is set (see PoolEncodeOptions);
+ * errors come back as the same typed errors encodeStripe/decodeStripe throw. Throws
+ * InvalidArgumentError for a bad salt, workers or maxQueue.
+ */
+export function createChunkPool (init: ChunkPoolInit): WorkerChunkPool {
+  return new ChunkPoolImpl(init)
+}

@@ -1,0 +1,86 @@
+/**
+ * Messages between the chunk pool and its workers, and the typed errors' round trip: a worker's
+ * PalmError comes back to the caller as the same class with the same code and details.
+ */
+import {
+  AbortedError, FragmentsUnavailableError, IntegrityError, InvalidArgumentError, NotSupportedError,
+  PalmError, TimeoutError, type ErrorCode, type PalmErrorOptions
+} from '../errors.js'
+import type { Policy, RsEngine } from './types.js'
+
+/** What a worker is started with (workerData). */
+export interface WorkerInit {
+  salt: Uint8Array
+  engine: RsEngine
+}
+
+/** Serialisable form of StripeExpectation (CIDs as strings). */
+export interface WireExpectation {
+  k: number
+  n: number
+  length: number
+  codecId?: number
+  cids?: string[]
+}
+
+export type WorkerRequest =
+  | { id: number, op: 'encode', stripe: Uint8Array, policy: Policy }
+  | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation }
+
+export interface WireEncoded {
+  length: number
+  k: number
+  n: number
+  codecId: number
+  id: string
+  /** Fragments in index order: CID bytes and whole fragment bytes. */
+  fragments: Array<{ index: number, cid: Uint8Array, bytes: Uint8Array }>
+}
+
+export interface WireError {
+  name: string
+  message: string
+  code?: string
+  details?: Record<string, unknown>
+  found?: number
+  needed?: number
+  peers?: string[]
+  stack?: string
+}
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'result', id: number, encoded?: WireEncoded, stripe?: Uint8Array }
+  | { type: 'error', id: number, error: WireError }
+
+/** An error as plain data for postMessage. */
+export function errorToWire (err: unknown): WireError {
+  if (err instanceof PalmError) {
+    const extra = err instanceof FragmentsUnavailableError ? { found: err.found, needed: err.needed, peers: err.peers } : {}
+    return { name: err.name, message: err.message, code: err.code, details: err.details, stack: err.stack, ...extra }
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  return { name: e.name, message: e.message, stack: e.stack }
+}
+
+type Ctor = new (message: string, options?: PalmErrorOptions) => PalmError
+const CLASSES: Record<string, Ctor> = {
+  AbortedError, IntegrityError, InvalidArgumentError, NotSupportedError, TimeoutError
+}
+
+/** The typed error a worker reported; anything unexpected becomes a PalmError with code EIO. */
+export function errorFromWire (w: WireError): PalmError {
+  let err: PalmError
+  if (w.name === 'FragmentsUnavailableError') {
+    err = new FragmentsUnavailableError(w.message, { found: w.found ?? 0, needed: w.needed ?? 0, peers: w.peers, details: w.details })
+  } else if (CLASSES[w.name] != null) {
+    err = new CLASSES[w.name](w.message, { details: w.details })
+  } else if (w.code != null) {
+    err = new PalmError(w.message, w.code as ErrorCode, { details: w.details })
+    err.name = w.name
+  } else {
+    err = new PalmError(`chunk worker failed: ${w.name}: ${w.message}`, 'EIO', { details: w.details })
+  }
+  if (w.stack != null) err.stack = `${err.stack ?? ''}\n    --- in chunk worker ---\n${w.stack}`
+  return err
+}

@@ -1,0 +1,47 @@
+/**
+ * Entry point of a chunk pool worker thread: encodes and decodes one stripe at a time and sends the
+ * results back with their buffers transferred (never copied).
+ */
+import '../util/polyfill.js'
+import { parentPort, workerData } from 'node:worker_threads'
+import { loadReedSolomonWasm } from '../../native/rs/index.js'
+import { isKnownCodec, reedSolomonCodec } from './codec.js'
+import { decodeStripe } from './decode.js'
+import { encodeStripe } from './encode.js'
+import { errorToWire, type WorkerInit, type WorkerReply, type WorkerRequest } from './wire.js'
+
+const port = parentPort
+if (port == null) throw new Error('src/chunk/worker.js must run as a worker thread (it is started by createChunkPool)')
+const init = workerData as WorkerInit
+const codec = reedSolomonCodec(init.engine)
+// Fail at start, not on the first stripe, when the wasm module is missing.
+if (init.engine === 'wasm') loadReedSolomonWasm()
+
+/** The buffer behind `u8` when it can be moved, else a moved copy's (small or shared views are copied). */
+function transferable (u8: Uint8Array): { view: Uint8Array, buffer: ArrayBuffer } {
+  if (u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength) return { view: u8, buffer: u8.buffer }
+  const copy = new Uint8Array(u8)
+  return { view: copy, buffer: copy.buffer }
+}
+
+function handle (msg: WorkerRequest): void {
+  try {
+    if (msg.op === 'encode') {
+      const e = encodeStripe(msg.stripe, msg.policy, init.salt, codec)
+      const fragments = e.fragments.map(f => ({ index: f.index, cid: f.cid.bytes, bytes: f.bytes }))
+      const reply: WorkerReply = { type: 'result', id: msg.id, encoded: { length: e.length, k: e.k, n: e.n, codecId: e.codecId, id: e.id, fragments } }
+      port?.postMessage(reply, fragments.map(f => f.bytes.buffer as ArrayBuffer))
+    } else {
+      const useCodec = isKnownCodec(msg.expect.codecId ?? codec.id) ? codec : undefined
+      const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec))
+      const reply: WorkerReply = { type: 'result', id: msg.id, stripe: stripe.view }
+      port?.postMessage(reply, [stripe.buffer])
+    }
+  } catch (err) {
+    const reply: WorkerReply = { type: 'error', id: msg.id, error: errorToWire(err) }
+    port?.postMessage(reply)
+  }
+}
+
+port.on('message', handle)
+port.postMessage({ type: 'ready' } satisfies WorkerReply)
