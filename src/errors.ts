@@ -63,13 +63,13 @@ export const AbortedError = define('AbortedError', 'EINTR')
 export const TimeoutError = define('TimeoutError', 'ETIMEDOUT')
 export const NoDataError = define('NoDataError', 'ENODATA')
 export const RangeTooSmallError = define('RangeTooSmallError', 'ERANGE')
-/** A value is larger than the interface allows (E2BIG), e.g. an xattr value over 64 KiB. */
-export const ValueTooBigError = define('ValueTooBigError', 'E2BIG')
 export const FileTooBigError = define('FileTooBigError', 'EFBIG')
 export const NotSupportedError = define('NotSupportedError', 'EOPNOTSUPP')
 export const TooManyLinksError = define('TooManyLinksError', 'EMLINK')
 export const BusyError = define('BusyError', 'EBUSY')
 export const InvalidConfigError = define('InvalidConfigError', 'EINVAL')
+/** A value too large for its slot (E2BIG), e.g. an extended attribute value over 64 KiB. */
+export const ValueTooBigError = define('ValueTooBigError', 'E2BIG')
 /** A protocol peer sent something malformed, oversized or unexpected. */
 export const ProtocolError = define('ProtocolError', 'EIO')
 /** The daemon is not running or cannot be reached (CLI). */
