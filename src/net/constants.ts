@@ -1,0 +1,59 @@
+/**
+ * Protocol ids and default limits of the network layer. Every default is also stated in the JSDoc
+ * of the PalmNodeInit field that overrides it.
+ */
+
+/** Fragment protocol: put/get/has/delete/sync of content-addressed fragments. */
+export const FRAGMENT_PROTOCOL = '/palm/fragment/1.0.0'
+/** Health and capacity push, one message per stream, acknowledged. */
+export const HEALTH_PROTOCOL = '/palm/health/1.0.0'
+/** LAN-only Kademlia (the full protocol id, not a prefix). */
+export const DHT_PROTOCOL = '/palm/lan/kad/1.0.0'
+/** Default mDNS service tag: PALM devices only answer PALM queries. */
+export const DEFAULT_SERVICE_TAG = '_palm._udp.local'
+/** Version byte at the start of every fragment-protocol frame. */
+export const FRAGMENT_WIRE_VERSION = 1
+/** Version field of health announcements. */
+export const HEALTH_WIRE_VERSION = 1
+
+/** Default listen addresses. */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+/** Health push interval, ms. */
+export const DEFAULT_GOSSIP_INTERVAL_MS = 2_000
+/** How long to wait between redial rounds for known but unconnected peers, ms. */
+export const DEFAULT_REDIAL_INTERVAL_MS = 10_000
+/** mDNS query interval, ms (libp2p's default). */
+export const DEFAULT_MDNS_INTERVAL_MS = 10_000
+/**
+ * On discovery the peer with the lower id dials at once; the other waits this long and dials only
+ * if still unconnected (so a peer that cannot see our announcements is still reached), ms.
+ */
+export const DEFAULT_FALLBACK_DIAL_DELAY_MS = 2_500
+/** Dial timeout, ms. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 5_000
+/** Per-request timeout of the fragment and health protocols (one request and its reply), ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+/** Largest fragment accepted or sent, bytes (a 4 MiB stripe at k=1 plus header fits easily). */
+export const DEFAULT_MAX_FRAGMENT_BYTES = 16 * 1024 * 1024
+/** Room for the frame header, the CID and the length prefixes around one fragment, bytes. */
+export const FRAME_OVERHEAD_BYTES = 4096
+/** Fragments are packed into one put frame up to this many bytes. */
+export const DEFAULT_BATCH_BYTES = 1024 * 1024
+/** At most this many fragments (or CIDs) in one frame. */
+export const DEFAULT_MAX_BATCH_COUNT = 1024
+/** Parallel streams used by one putMany. */
+export const DEFAULT_PUT_CONCURRENCY = 4
+/** Concurrent inbound fragment streams per connection (bounds server memory: this × frame size). */
+export const DEFAULT_MAX_INBOUND_STREAMS = 8
+/** Incoming connections per second per host before libp2p resets them (libp2p's default is 5). */
+export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
+/** Largest health message, bytes. */
+export const MAX_HEALTH_MESSAGE_BYTES = 4096
+/** After a failed dial, wait at least this long before the next automatic dial of that peer, ms. */
+export const MIN_DIAL_BACKOFF_MS = 1_000
+/** The backoff doubles per failure up to this, ms. */
+export const MAX_DIAL_BACKOFF_MS = 60_000
+/** The peers file keeps at most this many peers (most recently seen first). */
+export const MAX_PERSISTED_PEERS = 1024
+/** Addresses kept per persisted peer. */
+export const MAX_PERSISTED_ADDRS = 16

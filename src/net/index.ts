@@ -1,0 +1,33 @@
+/**
+ * @packageDocumentation
+ * The network layer: a libp2p 3 node (TCP, swarm-key protector, noise, yamux, identify, ping) that
+ * finds the swarm's devices (mDNS with a PALM service tag, a LAN-only Kademlia DHT, invite
+ * addresses, a peers file kept across restarts), keeps a membership view fed by health pushes,
+ * and moves fragments with `/palm/fragment/1.0.0`.
+ *
+ * Invariants:
+ * - No swarm key, no connection: the protector refuses a device without the key before noise,
+ *   so only swarm devices reach any protocol (fragment delete included).
+ * - Every fragment received is hash-checked against its CID before it is stored or returned.
+ * - Malformed, oversized or unexpected frames reset their stream, are logged and counted
+ *   (`stats()`), and never crash the process.
+ * - Memory is bounded: one frame per stream, `maxInboundStreams` streams per connection.
+ * - `net` knows nothing of files: it imports only store/types, errors and util.
+ *
+ * Entry points must import `src/util/polyfill.js` before this module (libp2p 3 on Node 20).
+ */
+import { PalmNodeImpl } from './palm-node.js'
+import type { PalmNode, PalmNodeComponents, PalmNodeInit } from './types.js'
+
+export * from './types.js'
+export { FRAGMENT_PROTOCOL, HEALTH_PROTOCOL, DHT_PROTOCOL, DEFAULT_SERVICE_TAG } from './constants.js'
+export { loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey, generateSwarmKey, formatSwarmKey, parseSwarmKey } from './keys.js'
+export { encodeInvite, decodeInvite, MAX_INVITE_ADDRS, type Invite } from './invite.js'
+export { swarmProtector, type SwarmProtectorInit } from './protector.js'
+export { defaultAnnounceFilter } from './libp2p-config.js'
+export { deriveSwarmSalt } from '../util/swarm-salt.js'
+
+/** Builds a PALM network node (no I/O until `start()`). InvalidConfigError when the settings are wrong. */
+export function createPalmNode (init: PalmNodeInit, components: PalmNodeComponents): PalmNode {
+  return new PalmNodeImpl(init, components)
+}

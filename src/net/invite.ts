@@ -1,0 +1,72 @@
+/**
+ * Invite codes: one line that carries the swarm key and a few addresses of devices already in the
+ * swarm, so a new device can join from any subnet. The code IS the swarm key: anyone holding it
+ * can join, so pass it only to your own devices.
+ *
+ *   palm1-<base64url( 0x01 ‖ swarmKey[32] ‖ count(u8) ‖ count × (varint len ‖ multiaddr bytes) ‖ sha256(…)[0..4] )>
+ */
+import { createHash } from 'node:crypto'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { InvalidArgumentError } from '../errors.js'
+import { SWARM_KEY_BYTES } from '../util/swarm-salt.js'
+import { encodeVarint } from './protocols/frames.js'
+
+const PREFIX = 'palm1-'
+const VERSION = 1
+const CHECKSUM_BYTES = 4
+/** At most this many addresses go into one code (keeps it one pasteable line). */
+export const MAX_INVITE_ADDRS = 8
+
+export interface Invite {
+  swarmKey: Uint8Array
+  /** Addresses of swarm devices, each normally ending in /p2p/<id>. */
+  addrs: Multiaddr[]
+}
+
+function checksum (body: Uint8Array): Uint8Array {
+  return createHash('sha256').update(body).digest().subarray(0, CHECKSUM_BYTES)
+}
+
+export function encodeInvite (invite: Invite): string {
+  if (invite.swarmKey.byteLength !== SWARM_KEY_BYTES) throw new InvalidArgumentError(`a swarm key is ${SWARM_KEY_BYTES} bytes, got ${invite.swarmKey.byteLength}`)
+  const addrs = invite.addrs.slice(0, MAX_INVITE_ADDRS)
+  const parts: Uint8Array[] = [Uint8Array.of(VERSION), invite.swarmKey, Uint8Array.of(addrs.length)]
+  for (const a of addrs) parts.push(encodeVarint(a.bytes.byteLength), a.bytes)
+  const body = Buffer.concat(parts)
+  return PREFIX + Buffer.concat([body, checksum(body)]).toString('base64url')
+}
+
+export function decodeInvite (code: string): Invite {
+  const bad = (why: string, cause?: unknown): Error => new InvalidArgumentError(`this is not a valid PALM invite code (${why}); copy the whole line printed by \`palm invite\``, { cause })
+  const text = code.trim()
+  if (!text.startsWith(PREFIX)) throw bad(`it must start with "${PREFIX}"`)
+  const raw = Buffer.from(text.slice(PREFIX.length), 'base64url')
+  if (raw.byteLength < 1 + SWARM_KEY_BYTES + 1 + CHECKSUM_BYTES) throw bad('it is too short')
+  const body = raw.subarray(0, raw.byteLength - CHECKSUM_BYTES)
+  if (Buffer.compare(checksum(body), raw.subarray(raw.byteLength - CHECKSUM_BYTES)) !== 0) throw bad('its checksum does not match: a character is missing or changed')
+  if (body[0] !== VERSION) throw bad(`version ${body[0]} is not supported by this release`)
+  const swarmKey = new Uint8Array(body.subarray(1, 1 + SWARM_KEY_BYTES))
+  const count = body[1 + SWARM_KEY_BYTES]
+  let pos = 2 + SWARM_KEY_BYTES
+  const addrs: Multiaddr[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      let len = 0
+      let shift = 0
+      for (;;) {
+        if (pos >= body.byteLength || shift > 21) throw new Error('truncated length')
+        const b = body[pos++]
+        len |= (b & 0x7f) << shift
+        shift += 7
+        if ((b & 0x80) === 0) break
+      }
+      if (pos + len > body.byteLength) throw new Error('truncated address')
+      addrs.push(multiaddr(body.subarray(pos, pos + len)))
+      pos += len
+    }
+  } catch (err) {
+    throw bad('an address in it is damaged', err)
+  }
+  if (pos !== body.byteLength) throw bad('it has trailing bytes')
+  return { swarmKey, addrs }
+}

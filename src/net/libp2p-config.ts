@@ -1,0 +1,73 @@
+/**
+ * The libp2p 3 configuration of a PALM device: TCP, the swarm-key protector, noise, yamux,
+ * identify, ping, optional mDNS (PALM service tag) and an optional LAN-only Kademlia DHT.
+ */
+import { identify } from '@libp2p/identify'
+import { kadDHT, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { isLoopback } from '@libp2p/utils'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { DHT_PROTOCOL } from './constants.js'
+import { swarmProtector } from './protector.js'
+import type { ComponentLogger, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface Libp2pSettings {
+  privateKey: PrivateKey
+  swarmKey: Uint8Array
+  listen: string[]
+  announceFilter: (addrs: Multiaddr[]) => Multiaddr[]
+  mdns: { enabled: boolean, serviceTag: string, intervalMs: number }
+  dhtEnabled: boolean
+  dialTimeoutMs: number
+  inboundConnectionThreshold: number
+  onRefused: () => void
+  logger: ComponentLogger
+}
+
+/**
+ * Default announce filter: loopback addresses are dropped whenever another address exists, so
+ * LAN peers never learn 127.0.0.1; a node that only listens on loopback (tests) keeps them.
+ */
+export function defaultAnnounceFilter (addrs: Multiaddr[]): Multiaddr[] {
+  const lan = addrs.filter(a => !isLoopback(a))
+  return lan.length > 0 ? lan : addrs
+}
+
+export type PalmLibp2p = Libp2p<ServiceMap>
+
+export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify(),
+    ping: ping()
+  }
+  if (s.dhtEnabled) {
+    services.dht = kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper: removePublicAddressesMapper,
+      logPrefix: 'palm:net:dht',
+      datastorePrefix: '/palm-dht'
+    })
+  }
+  return await createLibp2p({
+    start: false,
+    privateKey: s.privateKey,
+    logger: s.logger,
+    addresses: { listen: s.listen, announceFilter: s.announceFilter },
+    transports: [tcp()],
+    connectionProtector: swarmProtector({ swarmKey: s.swarmKey, onRefused: s.onRefused }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: s.mdns.enabled ? [mdns({ serviceTag: s.mdns.serviceTag, interval: s.mdns.intervalMs })] : [],
+    connectionManager: {
+      inboundConnectionThreshold: s.inboundConnectionThreshold,
+      dialTimeout: s.dialTimeoutMs
+    },
+    services
+  })
+}

@@ -1,0 +1,232 @@
+/**
+ * Client side of `/palm/fragment/1.0.0` (used by placement and repair). One stream carries a
+ * sequence of request/reply exchanges; each exchange has its own deadline (`requestTimeoutMs`).
+ * Many small fragments travel in one PUT frame; putMany runs `putConcurrency` streams at once.
+ * Every reply is checked: fetched bytes must match their CID. Calls for this device's own id go to
+ * the local store.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { AbortedError, InvalidArgumentError, NotConnectedError, ProtocolError, TimeoutError, isPalmError } from '../../errors.js'
+import { combineSignals, throwIfAborted, type AbortOptions } from '../../util/abort.js'
+import { matchesCid } from '../../util/cid.js'
+import { FRAGMENT_PROTOCOL, FRAME_OVERHEAD_BYTES } from '../constants.js'
+import { FramedStream, frameError } from './frames.js'
+import { MsgType, decodeResponse, encodeRequest, type Request, type Response } from './fragment-messages.js'
+import { resultError, packBatches } from './fragment-batches.js'
+import type { FragmentStore } from '../../store/types.js'
+import type { FragmentClient, FragmentItem, PeerRef, ProtocolCounters, PutOutcome } from '../types.js'
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface FragmentClientInit {
+  requestTimeoutMs: number
+  dialTimeoutMs: number
+  maxFragmentBytes: number
+  batchBytes: number
+  maxBatchCount: number
+  putConcurrency: number
+}
+
+export interface FragmentClientComponents {
+  peerId: PeerId
+  dialProtocol: (peer: PeerId, protocol: string, options: AbortOptions) => Promise<Stream>
+  /** This device's store, for calls addressed to itself. */
+  store: FragmentStore
+  /** "name (id)" for messages. */
+  describePeer: (id: string) => string
+  counters: ProtocolCounters
+  shutdown: AbortSignal
+}
+
+function toPeerId (peer: PeerRef): PeerId {
+  if (typeof peer !== 'string') return peer
+  try {
+    return peerIdFromString(peer)
+  } catch (err) {
+    throw new InvalidArgumentError(`"${peer}" is not a peer id; take ids from \`palm peers\``, { cause: err })
+  }
+}
+
+const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
+
+/** One stream to one peer; `exchange` sends a request and reads its reply. */
+class Session {
+  constructor (readonly framed: FramedStream, readonly describe: string, readonly owner: FragmentClientImpl) {}
+
+  async exchange (req: Request, expected: MsgType, what: string, options: AbortOptions): Promise<Response> {
+    const { signal, clear } = combineSignals([options.signal, this.owner.shutdown], this.owner.init.requestTimeoutMs)
+    try {
+      await this.framed.write(encodeRequest(req), signal)
+      const frame = await this.framed.read(signal)
+      if (frame == null) throw frameError('unexpected', 'the peer closed the stream without replying')
+      return decodeResponse(frame.subarray(), expected, this.owner.init)
+    } catch (err) {
+      this.framed.stream.abort(err as Error)
+      throw this.owner.mapError(err, this.describe, what, options.signal)
+    } finally {
+      clear()
+    }
+  }
+}
+
+export class FragmentClientImpl implements FragmentClient {
+  readonly init: FragmentClientInit
+  readonly #c: FragmentClientComponents
+
+  constructor (init: FragmentClientInit, components: FragmentClientComponents) {
+    this.init = init
+    this.#c = components
+  }
+
+  get shutdown (): AbortSignal { return this.#c.shutdown }
+
+  /** Turns any failure into a PalmError that names the peer and the operation. */
+  mapError (err: unknown, peer: string, what: string, userSignal?: AbortSignal): Error {
+    if (userSignal?.aborted === true) return new AbortedError(`${what} on peer ${peer} was cancelled`, { cause: err })
+    if (this.#c.shutdown.aborted) return new AbortedError(`${what} on peer ${peer} was cancelled: the node is stopping`, { cause: err })
+    if (isPalmError(err) && err.name === 'TimeoutError') {
+      return new TimeoutError(`peer ${peer} did not answer ${what} within ${this.init.requestTimeoutMs} ms; it may be overloaded or gone`, { cause: err, details: { peer } })
+    }
+    if (isPalmError(err) && err.name === 'ProtocolError') {
+      this.#c.counters[(err.details.fault as 'malformed' | 'unexpected' | 'oversized') ?? 'errors']++
+      return new ProtocolError(`peer ${peer} broke the fragment protocol during ${what}: ${err.message}`, { cause: err, details: { peer } })
+    }
+    if (isPalmError(err)) return err
+    if (LOST.has((err as Error)?.name)) {
+      return new NotConnectedError(`lost the connection to peer ${peer} during ${what}; it may have restarted or left`, { cause: err, details: { peer } })
+    }
+    return new NotConnectedError(`cannot reach peer ${peer} for ${what} (${(err as Error)?.message}); is it online?`, { cause: err, details: { peer } })
+  }
+
+  #isSelf (id: PeerId): boolean {
+    return id.equals(this.#c.peerId)
+  }
+
+  async #open (id: PeerId, what: string, options: AbortOptions): Promise<Session> {
+    const describe = this.#c.describePeer(id.toString())
+    throwIfAborted(options.signal, what)
+    const { signal, clear } = combineSignals([options.signal, this.#c.shutdown], this.init.dialTimeoutMs)
+    try {
+      const stream = await this.#c.dialProtocol(id, FRAGMENT_PROTOCOL, { signal })
+      return new Session(new FramedStream(stream, this.init.maxFragmentBytes + FRAME_OVERHEAD_BYTES), describe, this)
+    } catch (err) {
+      throw this.mapError(err, describe, what, options.signal)
+    } finally {
+      clear()
+    }
+  }
+
+  /** Opens a session, runs `fn`, closes cleanly (or aborts on error). */
+  async #with<T>(peer: PeerRef, what: string, options: AbortOptions, fn: (s: Session) => Promise<T>): Promise<T> {
+    const session = await this.#open(toPeerId(peer), what, options)
+    try {
+      return await fn(session)
+    } finally {
+      await session.framed.stream.close().catch(() => {})
+    }
+  }
+
+  async put (peer: PeerRef, cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    const [outcome] = await this.putMany(peer, [{ cid, bytes }], options)
+    if (!outcome.ok) throw outcome.error
+  }
+
+  async putMany (peer: PeerRef, items: FragmentItem[], options: AbortOptions = {}): Promise<PutOutcome[]> {
+    const id = toPeerId(peer)
+    const outcomes: Array<PutOutcome | undefined> = new Array(items.length)
+    if (this.#isSelf(id)) {
+      for (let i = 0; i < items.length; i++) {
+        throwIfAborted(options.signal, 'fragment put')
+        const { cid, bytes } = items[i]
+        outcomes[i] = await this.#c.store.put(cid, bytes, options).then(() => ({ cid, ok: true as const }), (error: Error) => ({ cid, ok: false as const, error }))
+      }
+      return outcomes as PutOutcome[]
+    }
+    const describe = this.#c.describePeer(id.toString())
+    const { batches, rejected } = packBatches(items, this.init)
+    for (const [i, error] of rejected) outcomes[i] = { cid: items[i].cid, ok: false, error }
+    let next = 0
+    let fatal: Error | undefined
+    const worker = async (): Promise<void> => {
+      let session: Session | undefined
+      try {
+        while (fatal == null && next < batches.length) {
+          const batch = batches[next++]
+          try {
+            session ??= await this.#open(id, 'fragment put', options)
+            const res = await session.exchange({ type: MsgType.Put, items: batch.map(i => items[i]) }, MsgType.PutRes, 'fragment put', options)
+            if (res.type !== MsgType.PutRes || res.results.length !== batch.length) {
+              throw this.mapError(frameError('malformed', 'put reply does not match the request'), describe, 'fragment put')
+            }
+            batch.forEach((idx, j) => {
+              const r = res.results[j]
+              outcomes[idx] = r.status === 0 ? { cid: items[idx].cid, ok: true } : { cid: items[idx].cid, ok: false, error: resultError(r, items[idx].cid, describe, 'put') }
+            })
+          } catch (err) {
+            fatal ??= err as Error
+            for (const idx of batch) outcomes[idx] = { cid: items[idx].cid, ok: false, error: err as Error }
+          }
+        }
+      } finally {
+        if (session != null) await session.framed.stream.close().catch(() => {})
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.init.putConcurrency, batches.length) }, async () => { await worker() }))
+    throwIfAborted(options.signal, `fragment put on peer ${describe}`)
+    return items.map((it, i) => outcomes[i] ?? { cid: it.cid, ok: false, error: fatal ?? new AbortedError(`fragment put on peer ${describe} did not run`) })
+  }
+
+  async get (peer: PeerRef, cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+    const id = toPeerId(peer)
+    if (this.#isSelf(id)) return await this.#c.store.get(cid, options)
+    return await this.#with(id, 'fragment get', options, async (s) => {
+      const res = await s.exchange({ type: MsgType.Get, cid }, MsgType.GetRes, 'fragment get', options)
+      if (res.type !== MsgType.GetRes || res.result.status !== 0) throw resultError('result' in res ? res.result : undefined, cid, s.describe, 'get')
+      if (!matchesCid(cid, res.bytes)) {
+        throw resultError({ status: 2, reason: 'the bytes it sent do not match the CID' }, cid, s.describe, 'get')
+      }
+      return res.bytes
+    })
+  }
+
+  async has (peer: PeerRef, cids: CID[], options: AbortOptions = {}): Promise<boolean[]> {
+    const id = toPeerId(peer)
+    if (this.#isSelf(id)) return await Promise.all(cids.map(async c => await this.#c.store.has(c, options)))
+    if (cids.length === 0) return []
+    return await this.#with(id, 'fragment has', options, async (s) => {
+      const out: boolean[] = []
+      for (let i = 0; i < cids.length; i += this.init.maxBatchCount) {
+        const chunk = cids.slice(i, i + this.init.maxBatchCount)
+        const res = await s.exchange({ type: MsgType.Has, cids: chunk }, MsgType.HasRes, 'fragment has', options)
+        if (res.type !== MsgType.HasRes || res.present.length !== chunk.length) throw resultError('result' in res ? res.result : undefined, chunk[0], s.describe, 'has')
+        out.push(...res.present)
+      }
+      return out
+    })
+  }
+
+  async delete (peer: PeerRef, cids: CID[], options: AbortOptions = {}): Promise<void> {
+    await this.#batchedStatus(peer, cids, MsgType.Delete, MsgType.DeleteRes, 'delete', options)
+  }
+
+  async sync (peer: PeerRef, cids?: CID[], options: AbortOptions = {}): Promise<void> {
+    await this.#batchedStatus(peer, cids ?? [], MsgType.Sync, MsgType.SyncRes, 'sync', options, cids == null)
+  }
+
+  async #batchedStatus (peer: PeerRef, cids: CID[], type: typeof MsgType.Delete | typeof MsgType.Sync, expected: MsgType, verb: 'delete' | 'sync', options: AbortOptions, all = false): Promise<void> {
+    const id = toPeerId(peer)
+    if (this.#isSelf(id)) {
+      if (verb === 'sync') { await this.#c.store.sync(all ? undefined : cids, options); return }
+      for (const c of cids) await this.#c.store.delete(c, options)
+      return
+    }
+    if (cids.length === 0 && !all) return
+    await this.#with(id, `fragment ${verb}`, options, async (s) => {
+      for (let i = 0; i < Math.max(cids.length, 1); i += this.init.maxBatchCount) {
+        const chunk = cids.slice(i, i + this.init.maxBatchCount)
+        const res = await s.exchange({ type, cids: chunk }, expected, `fragment ${verb}`, options)
+        if (!('result' in res) || res.result.status !== 0) throw resultError('result' in res ? res.result : undefined, chunk[0], s.describe, verb)
+      }
+    })
+  }
+}

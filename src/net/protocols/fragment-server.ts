@@ -1,0 +1,153 @@
+/**
+ * Server side of `/palm/fragment/1.0.0`: serves this device's FragmentStore to the swarm.
+ * Requests on one stream are handled one at a time (the next frame is read only after the reply
+ * is written), so a stream holds at most one frame in memory; `maxInboundStreams` bounds streams
+ * per connection. Every fragment is hash-checked before it reaches the store. Anything malformed,
+ * oversized or unexpected resets the stream, is logged and counted, and never escapes the handler.
+ */
+import { IntegrityError } from '../../errors.js'
+import { combineSignals, type AbortOptions } from '../../util/abort.js'
+import { matchesCid } from '../../util/cid.js'
+import { FRAGMENT_PROTOCOL, FRAGMENT_WIRE_VERSION, FRAME_OVERHEAD_BYTES } from '../constants.js'
+import { countFailure } from '../counters.js'
+import { FramedStream } from './frames.js'
+import { MsgType, Status, decodeRequest, encodeResponse, frameVersion, type Request, type Response, type Result } from './fragment-messages.js'
+import type { FragmentStore } from '../../store/types.js'
+import type { ProtocolCounters } from '../types.js'
+import type { ComponentLogger, Connection, Logger, Stream, StreamHandler } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface FragmentServerInit {
+  maxFragmentBytes: number
+  maxBatchCount: number
+  /** Each request (read of the frame, store work, reply) must finish within this, ms. */
+  requestTimeoutMs: number
+  maxInboundStreams: number
+}
+
+export interface FragmentServerComponents {
+  store: FragmentStore
+  logger: ComponentLogger
+  registrar: { handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number, maxOutboundStreams?: number }) => Promise<void> }
+  counters: ProtocolCounters
+  /** Aborts in-flight requests at stop. */
+  shutdown: AbortSignal
+}
+
+/** The status a store error stands for. */
+export function statusOf (err: unknown): Status {
+  switch ((err as Error)?.name) {
+    case 'NotFoundError': return Status.NotFound
+    case 'IntegrityError': return Status.Integrity
+    case 'QuotaExceededError': return Status.Quota
+    case 'NoSpaceError': return Status.NoSpace
+    default: return Status.Internal
+  }
+}
+
+function failure (err: unknown): Result {
+  return { status: statusOf(err), reason: (err as Error)?.message ?? String(err) }
+}
+
+const OK: Result = { status: Status.Ok, reason: '' }
+
+export class FragmentServer {
+  readonly #init: FragmentServerInit
+  readonly #c: FragmentServerComponents
+  readonly #log: Logger
+
+  constructor (init: FragmentServerInit, components: FragmentServerComponents) {
+    this.#init = init
+    this.#c = components
+    this.#log = components.logger.forComponent('palm:net:fragment-server')
+  }
+
+  async start (): Promise<void> {
+    await this.#c.registrar.handle(FRAGMENT_PROTOCOL, (stream, connection) => {
+      void this.#serve(stream, connection)
+    }, { maxInboundStreams: this.#init.maxInboundStreams, maxOutboundStreams: this.#init.maxInboundStreams * 4 })
+  }
+
+  async #serve (stream: Stream, connection: Connection): Promise<void> {
+    const counters = this.#c.counters
+    counters.streams++
+    const peer = connection.remotePeer.toString()
+    const framed = new FramedStream(stream, this.#init.maxFragmentBytes + FRAME_OVERHEAD_BYTES)
+    try {
+      while (true) {
+        const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.requestTimeoutMs)
+        try {
+          const frame = await framed.read(signal)
+          if (frame == null) break
+          const bytes = frame.subarray()
+          if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
+            counters.unexpected++
+            this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
+            await framed.write(encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), signal)
+            break
+          }
+          const req = decodeRequest(bytes, this.#init)
+          const res = await this.#handle(req, { signal })
+          await framed.write(encodeResponse(res), signal)
+          counters.requests++
+        } finally {
+          clear()
+        }
+      }
+      await stream.close()
+    } catch (err) {
+      const kind = countFailure(counters, err)
+      this.#log.error('fragment stream from peer %s reset (%s) - %s', peer, kind, (err as Error)?.message)
+      stream.abort(err as Error)
+    }
+  }
+
+  async #handle (req: Request, options: AbortOptions): Promise<Response> {
+    const store = this.#c.store
+    switch (req.type) {
+      case MsgType.Put: {
+        const results: Result[] = []
+        for (const { cid, bytes } of req.items) results.push(await this.#put(cid, bytes, options))
+        return { type: MsgType.PutRes, results }
+      }
+      case MsgType.Get:
+        try {
+          return { type: MsgType.GetRes, result: OK, bytes: await store.get(req.cid, options) }
+        } catch (err) {
+          return { type: MsgType.GetRes, result: failure(err), bytes: new Uint8Array(0) }
+        }
+      case MsgType.Has: {
+        const present: boolean[] = []
+        for (const cid of req.cids) present.push(await store.has(cid, options))
+        return { type: MsgType.HasRes, present }
+      }
+      case MsgType.Delete:
+        try {
+          for (const cid of req.cids) await store.delete(cid, options)
+          return { type: MsgType.DeleteRes, result: OK }
+        } catch (err) {
+          return { type: MsgType.DeleteRes, result: failure(err) }
+        }
+      case MsgType.Sync:
+        try {
+          await store.sync(req.cids.length > 0 ? req.cids : undefined, options)
+          return { type: MsgType.SyncRes, result: OK }
+        } catch (err) {
+          return { type: MsgType.SyncRes, result: failure(err) }
+        }
+    }
+  }
+
+  async #put (cid: CID, bytes: Uint8Array, options: AbortOptions): Promise<Result> {
+    if (!matchesCid(cid, bytes)) {
+      return failure(new IntegrityError(`fragment ${cid.toString()} does not match its content; refused`))
+    }
+    try {
+      await this.#c.store.put(cid, bytes, options)
+      return OK
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      return failure(err)
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * `/palm/health/1.0.0`: every gossip interval each device pushes its announcement to every
+ * connected peer, one stream per push: `frame(JSON announcement)` → `frame(0x01)` ack. The ack
+ * gives the pusher a round-trip time. A direct push rather than gossipsub: on one LAN every device
+ * is connected to every other, so flooding buys nothing and a push needs no mesh (docs/network.md).
+ */
+import { repeatingTask, type RepeatingTask } from '@libp2p/utils'
+import { combineSignals, type AbortOptions } from '../../util/abort.js'
+import { HEALTH_PROTOCOL, HEALTH_WIRE_VERSION, MAX_HEALTH_MESSAGE_BYTES } from '../constants.js'
+import { countFailure } from '../counters.js'
+import { FramedStream, frameError } from './frames.js'
+import type { HealthAnnouncement, ProtocolCounters } from '../types.js'
+import type { ComponentLogger, Connection, Logger, PeerId, Stream, StreamHandler } from '@libp2p/interface'
+
+const STRING_LIMITS: Record<string, number> = { name: 128, journalHead: 512, version: 64 }
+const NUMBER_FIELDS = ['capacityBytes', 'usedBytes', 'freeBytes', 'fragmentCount', 'uptimeMs'] as const
+const ACK = Uint8Array.of(1)
+
+export function encodeAnnouncement (a: HealthAnnouncement): Uint8Array {
+  const msg = {
+    v: HEALTH_WIRE_VERSION,
+    name: a.name,
+    capacityBytes: a.capacityBytes,
+    usedBytes: a.usedBytes,
+    freeBytes: a.freeBytes,
+    fragmentCount: a.fragmentCount,
+    journalHead: a.journalHead,
+    version: a.version,
+    uptimeMs: a.uptimeMs
+  }
+  return new TextEncoder().encode(JSON.stringify(msg))
+}
+
+/** Strict decode: known version, every field present with the right type and range. */
+export function decodeAnnouncement (bytes: Uint8Array): HealthAnnouncement {
+  let msg: unknown
+  try {
+    msg = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch (err) {
+    throw frameError('malformed', 'health announcement is not UTF-8 JSON', err)
+  }
+  if (msg == null || typeof msg !== 'object' || Array.isArray(msg)) throw frameError('malformed', 'health announcement is not an object')
+  const m = msg as Record<string, unknown>
+  if (m.v !== HEALTH_WIRE_VERSION) throw frameError('unexpected', `health announcement version ${String(m.v)}, expected ${HEALTH_WIRE_VERSION}`)
+  for (const [k, max] of Object.entries(STRING_LIMITS)) {
+    if (typeof m[k] !== 'string' || (m[k] as string).length > max) throw frameError('malformed', `health field ${k} must be a string of at most ${max} characters`)
+  }
+  for (const k of NUMBER_FIELDS) {
+    const n = m[k]
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw frameError('malformed', `health field ${k} must be a non-negative integer`)
+  }
+  return {
+    name: m.name as string,
+    capacityBytes: m.capacityBytes as number,
+    usedBytes: m.usedBytes as number,
+    freeBytes: m.freeBytes as number,
+    fragmentCount: m.fragmentCount as number,
+    journalHead: m.journalHead as string,
+    version: m.version as string,
+    uptimeMs: m.uptimeMs as number
+  }
+}
+
+export interface HealthServiceInit {
+  intervalMs: number
+  /** One push (open, send, ack) must finish within this, ms. */
+  timeoutMs: number
+}
+
+export interface HealthServiceComponents {
+  registrar: { handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number }) => Promise<void> }
+  dialProtocol: (peer: PeerId, protocol: string, options: AbortOptions) => Promise<Stream>
+  connectedPeers: () => PeerId[]
+  announcement: () => HealthAnnouncement
+  onAnnouncement: (peer: string, a: HealthAnnouncement) => void
+  onRtt: (peer: string, rttMs: number) => void
+  counters: ProtocolCounters
+  logger: ComponentLogger
+  shutdown: AbortSignal
+}
+
+export class HealthService {
+  readonly #init: HealthServiceInit
+  readonly #c: HealthServiceComponents
+  readonly #log: Logger
+  readonly #task: RepeatingTask
+
+  constructor (init: HealthServiceInit, components: HealthServiceComponents) {
+    this.#init = init
+    this.#c = components
+    this.#log = components.logger.forComponent('palm:net:health')
+    this.#task = repeatingTask(async () => { await this.pushAll() }, init.intervalMs, { runImmediately: true })
+  }
+
+  async start (): Promise<void> {
+    await this.#c.registrar.handle(HEALTH_PROTOCOL, (stream, connection) => { void this.#serve(stream, connection) }, { maxInboundStreams: 4 })
+    this.#task.start()
+  }
+
+  stop (): void {
+    this.#task.stop()
+  }
+
+  /** Pushes to every connected peer in parallel; failures are logged, never thrown. */
+  async pushAll (): Promise<void> {
+    await Promise.all(this.#c.connectedPeers().map(async p => { await this.push(p) }))
+  }
+
+  /** Pushes this device's announcement to `peer`; resolves false on failure. */
+  async push (peer: PeerId): Promise<boolean> {
+    const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
+    let stream: Stream | undefined
+    try {
+      stream = await this.#c.dialProtocol(peer, HEALTH_PROTOCOL, { signal })
+      const framed = new FramedStream(stream, MAX_HEALTH_MESSAGE_BYTES)
+      const t0 = performance.now()
+      await framed.write(encodeAnnouncement(this.#c.announcement()), signal)
+      const ack = await framed.read(signal)
+      if (ack?.byteLength !== 1 || ack.get(0) !== 1) throw frameError('unexpected', 'health push was not acknowledged')
+      this.#c.onRtt(peer.toString(), performance.now() - t0)
+      await stream.close({ signal })
+      return true
+    } catch (err) {
+      if (!this.#c.shutdown.aborted) this.#log.trace('health push to %p failed - %s', peer, (err as Error)?.message)
+      stream?.abort(err as Error)
+      return false
+    } finally {
+      clear()
+    }
+  }
+
+  async #serve (stream: Stream, connection: Connection): Promise<void> {
+    const counters = this.#c.counters
+    counters.streams++
+    const peer = connection.remotePeer.toString()
+    const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
+    try {
+      const framed = new FramedStream(stream, MAX_HEALTH_MESSAGE_BYTES)
+      const frame = await framed.read(signal)
+      if (frame == null) throw frameError('malformed', 'health stream closed before the announcement')
+      const a = decodeAnnouncement(frame.subarray())
+      this.#c.onAnnouncement(peer, a)
+      await framed.write(ACK, signal)
+      counters.requests++
+      await stream.close({ signal })
+    } catch (err) {
+      const kind = countFailure(counters, err)
+      this.#log.error('health stream from peer %s reset (%s) - %s', peer, kind, (err as Error)?.message)
+      stream.abort(err as Error)
+    } finally {
+      clear()
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Loopback PALM nodes for the net tests: each with its own temp dir, peer key, prefixed logger and
+ * memory store, listening on 127.0.0.1 port 0, mDNS off (it would multicast out of the host's
+ * interface). Cleanup is registered as each node is created.
+ */
+import '../../../src/util/polyfill.js'
+import { join } from 'node:path'
+import pWaitFor from 'p-wait-for'
+import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, type LocalHealth, type PalmNode, type PalmNodeInit } from '../../../src/net/index.js'
+import { MemoryFragmentStore } from '../../../src/store/memory-store.js'
+import { prefixLogger } from '../../../src/util/logger.js'
+import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
+
+export interface TestNode {
+  node: PalmNode
+  store: MemoryFragmentStore
+  dir: string
+  name: string
+  /** Changes what the node announces next. */
+  health: LocalHealth
+}
+
+let counter = 0
+
+export interface TestNodeOptions extends PalmNodeInit {
+  name?: string
+  capacityBytes?: number
+  /** Reuse a directory (restart with the same key and peers file). */
+  dir?: string
+  /** Do not start the node. */
+  noStart?: boolean
+}
+
+/** A started loopback node; stopped after the test. */
+export async function createTestNode (t: Cleanup, opts: TestNodeOptions = {}): Promise<TestNode> {
+  const name = opts.name ?? `peer-${++counter}`
+  const dir = opts.dir ?? await createTempDir(t, `palm-net-${name}-`)
+  const store = new MemoryFragmentStore({ capacityBytes: opts.capacityBytes })
+  const health: LocalHealth = { name, capacityBytes: 0, usedBytes: 0, freeBytes: 0, fragmentCount: 0, journalHead: '', version: 'test' }
+  const node = createPalmNode({
+    peerKey: opts.peerKey ?? await loadOrCreatePeerKey(join(dir, 'peer.key')),
+    swarmKey: opts.swarmKey ?? generateSwarmKey(),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: { enabled: false },
+    dht: { enabled: false },
+    gossipIntervalMs: 200,
+    offlineAfterMs: 1_500,
+    redialIntervalMs: 500,
+    fallbackDialDelayMs: 300,
+    ...opts
+  }, {
+    store,
+    logger: prefixLogger(name),
+    getHealth: () => ({ ...health, ...store.usage() })
+  })
+  onCleanup(t, async () => { await node.stop() })
+  if (opts.noStart !== true) await node.start()
+  return { node, store, dir, name, health }
+}
+
+/** Waits until `a` lists `b` as online (and optionally `b` lists `a`). */
+export async function waitOnline (a: PalmNode, b: PalmNode, timeoutMs = 10_000): Promise<void> {
+  await pWaitFor(() => a.membership.get(b.peerId.toString())?.online === true && b.membership.get(a.peerId.toString())?.online === true, { timeout: timeoutMs, interval: 20 })
+}
+
+/** Two nodes of one swarm, connected, each online in the other's view. */
+export async function createConnectedPair (t: Cleanup, opts: TestNodeOptions = {}): Promise<[TestNode, TestNode]> {
+  const swarmKey = opts.swarmKey ?? generateSwarmKey()
+  const a = await createTestNode(t, { ...opts, swarmKey, name: 'peer-a' })
+  const b = await createTestNode(t, { ...opts, swarmKey, name: 'peer-b' })
+  await a.node.dial(b.node.multiaddrs()[0])
+  await waitOnline(a.node, b.node)
+  return [a, b]
+}
