@@ -38,3 +38,24 @@ export interface FragmentStore {
   start: () => Promise<void>
   stop: () => Promise<void>
 }
+
+/** One stored fragment as GC and fsck see it. */
+export interface FragmentEntry {
+  cid: CID
+  sizeBytes: number
+  /** When the fragment was last put (a repeated put of a stored fragment counts), ms since the epoch. */
+  storedAtMs: number
+}
+
+/**
+ * What garbage collection needs beyond FragmentStore: fragment ages and a delete that checks the
+ * age under the store's own lock, so a put that re-stores a fragment while GC runs always wins.
+ */
+export interface FragmentAges {
+  /** Every stored fragment with its size and age. */
+  entries: (options?: AbortOptions) => AsyncIterable<FragmentEntry>
+  /** Deletes the fragment if it was last put before `cutoffMs` (ms since the epoch); returns whether it did. */
+  deleteIfOlder: (cid: CID, cutoffMs: number, options?: AbortOptions) => Promise<boolean>
+  /** Gives back disk space freed by deletes (pack compaction), if the store needs that. */
+  compact?: (options?: AbortOptions) => Promise<unknown>
+}

@@ -1,0 +1,49 @@
+/**
+ * `store.json` at the store root: the on-disk layout version and the settings fixed when the store
+ * was created (the pack threshold decides where a fragment lives, so it cannot change later).
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { InvalidConfigError } from '../errors.js'
+import { LAYOUT_FILE, SHARD_CHARS, STORE_LAYOUT_VERSION } from './constants.js'
+import { isNotFound } from './io-error.js'
+import { fsyncDir } from './pack-store.js'
+
+export interface StoreLayout {
+  version: number
+  /** Fragments smaller than this are in packs; the rest are files. */
+  packThresholdBytes: number
+  shardChars: number
+  createdAt: string
+}
+
+/** Reads the layout, or writes one from `packThresholdBytes` for a new store. */
+export async function loadLayout (root: string, packThresholdBytes: number): Promise<StoreLayout> {
+  const path = join(root, LAYOUT_FILE)
+  let text: string | undefined
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+  }
+  if (text == null) {
+    const layout: StoreLayout = { version: STORE_LAYOUT_VERSION, packThresholdBytes, shardChars: SHARD_CHARS, createdAt: new Date().toISOString() }
+    const tmp = `${path}.${process.pid}.tmp`
+    await writeFile(tmp, JSON.stringify(layout, null, 2) + '\n', { flag: 'w' })
+    await rename(tmp, path)
+    await fsyncDir(root)
+    return layout
+  }
+  let layout: StoreLayout
+  try {
+    layout = JSON.parse(text) as StoreLayout
+  } catch (err) {
+    throw new InvalidConfigError(`the fragment store's ${path} is not valid JSON; restore it from a backup or move the store aside`, { cause: err, details: { path } })
+  }
+  if (layout.version !== STORE_LAYOUT_VERSION || layout.shardChars !== SHARD_CHARS || typeof layout.packThresholdBytes !== 'number') {
+    throw new InvalidConfigError(
+      `the fragment store at ${root} has layout version ${String(layout.version)}, this palm reads version ${STORE_LAYOUT_VERSION}; upgrade palm`,
+      { details: { path, version: layout.version } })
+  }
+  return layout
+}
