@@ -67,16 +67,17 @@ export class GroupSync<T> {
       return queued.promise
     }
     const next: { keys: Set<string> | 'all', promise: Promise<void> } = { keys, promise: Promise.resolve() }
+    // Set before the batch runs: with no flush running it starts (and leaves the queue) synchronously.
+    this.#queued = next
     next.promise = this.#runAfterCurrent(next)
     // Waiters receive the rejection; this handler only keeps an unwaited batch from crashing the process.
     next.promise.catch(() => {})
-    this.#queued = next
     return next.promise
   }
 
   async #runAfterCurrent (batch: { keys: Set<string> | 'all' }): Promise<void> {
     if (this.#running != null) await this.#running.catch(() => {})
-    this.#queued = undefined
+    if (this.#queued === batch) this.#queued = undefined
     const taken = new Map<string, T>()
     if (batch.keys === 'all') {
       for (const [k, v] of this.#pending) taken.set(k, v)
