@@ -73,6 +73,10 @@ export interface FsckReport {
   fragmentsChecked: number
   problems: FsckProblem[]
   counts: Record<FsckProblem['kind'], number>
+  /** Unreferenced fragments awaiting garbage collection (not a problem). */
+  garbageFragments: number
+  /** Problems fixed by --repair. */
+  repaired: number
   durationMs: number
 }
 
@@ -84,7 +88,7 @@ export interface InviteReport {
 export interface ControlApi {
   status: () => Promise<StatusReport>
   peers: () => Promise<PeerStatus[]>
-  fsck: (options?: { repairOrphans?: boolean }) => Promise<FsckReport>
+  fsck: (options?: { repair?: boolean }) => Promise<FsckReport>
   invite: () => Promise<InviteReport>
   /** Flush, unmount and stop the daemon. */
   stop: () => Promise<{ stopping: true }>

@@ -1,0 +1,29 @@
+import { writeFile } from 'node:fs/promises'
+import type { Command } from '../command.js'
+import { flagHelp, parseCommandArgs } from '../args.js'
+import { openControl, resolveConfig } from '../../daemon/index.js'
+import { InvalidArgumentError } from '../../errors.js'
+
+const KEYS = ['home'] as const
+const FLAGS = [{ name: 'output', type: 'string' as const, help: 'Write the fragment to this file instead of standard output.' }]
+
+export const get: Command = {
+  name: 'get',
+  summary: 'Fetch one fragment by CID (from this device or the swarm), verified',
+  usage: () => `usage: palm get CID [--home DIR] [--output FILE]\n\n${flagHelp([...KEYS], FLAGS)}`,
+  run: async (argv) => {
+    const args = parseCommandArgs(argv, [...KEYS], FLAGS)
+    const cid = args.positionals[0]
+    if (cid == null || args.positionals.length > 1) throw new InvalidArgumentError('palm get takes exactly one fragment CID')
+    const config = await resolveConfig(args.config)
+    const control = await openControl(config)
+    try {
+      const bytes = await control.api.getFragment(cid)
+      if (typeof args.flags.output === 'string') await writeFile(args.flags.output, bytes)
+      else await new Promise<void>((resolve, reject) => { process.stdout.write(bytes, err => { err == null ? resolve() : reject(err) }) })
+      return 0
+    } finally {
+      await control.close()
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import type { Command } from '../command.js'
+import { flagHelp, parseCommandArgs } from '../args.js'
+import { openControl, resolveConfig } from '../../daemon/index.js'
+import type { StatusReport } from '../../daemon/control-api.js'
+import { ago, printJson, size } from '../output.js'
+
+const KEYS = ['home'] as const
+const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the status as JSON.' }]
+
+export function formatStatus (s: StatusReport): string {
+  const lines = [
+    `device     ${s.device.name} (${s.device.id})`,
+    `swarm      ${s.swarm.id}, policy ${s.policy.k}-of-${s.policy.n}`,
+    `mount      ${s.mount.path ?? 'not mounted'}${s.daemon.running ? `, daemon pid ${String(s.daemon.pid)}` : ', no daemon running'}`,
+    `files      ${s.files} files, ${s.dirs} folders, ${size(s.logicalBytes)}`,
+    `this disk  ${size(s.usedBytes)} used of ${size(s.capacityBytes)} offered (${s.fragments} fragments)`,
+    `usable     ${size(s.usableFreeBytes)} free of ${size(s.usableCapacityBytes)}`,
+    `protection ${s.protection}`
+  ]
+  if (s.peers.length > 0) {
+    lines.push('peers')
+    for (const p of s.peers) {
+      lines.push(`  ${p.online ? 'online ' : 'offline'}  ${p.name.padEnd(16)} ${size(p.usedBytes)} / ${size(p.capacityBytes)}  seen ${ago(p.lastSeenMs)}  ${p.id}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+export const status: Command = {
+  name: 'status',
+  summary: 'Show this device, the swarm, capacity and protection',
+  usage: () => `usage: palm status [--home DIR] [--json]\n\n${flagHelp([...KEYS], FLAGS)}`,
+  run: async (argv) => {
+    const args = parseCommandArgs(argv, [...KEYS], FLAGS)
+    const config = await resolveConfig(args.config)
+    const control = await openControl(config)
+    try {
+      const s = await control.api.status()
+      if (args.flags.json === true) printJson(s)
+      else process.stdout.write(formatStatus(s) + '\n')
+      return 0
+    } finally {
+      await control.close()
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The composition root: the only place that builds and connects PALM's components. Start is
+ * bottom-up (store, journal, chunk pool, network, stripe I/O, VFS, mount, control socket), stop is
+ * the reverse. A daemon serves one home; with a mountpoint it also serves the FUSE mount.
+ */
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+import { createChunkPool } from '../chunk/index.js'
+import type { PalmConfig } from '../config/defaults.js'
+import { createMetaStore } from '../meta/index.js'
+import type { MetaStore } from '../meta/types.js'
+import { createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type PalmNode } from '../net/index.js'
+import { createLocalStripeIO } from '../place/local.js'
+import type { StripeIO } from '../place/types.js'
+import { createFsStore, type FsFragmentStore } from '../store/index.js'
+import { createVfs } from '../vfs/index.js'
+import type { Vfs } from '../vfs/types.js'
+import { mountVfs, type MountedFs } from '../fuse/mount.js'
+import type { ChunkPool } from '../chunk/types.js'
+import { Lifecycle } from '../util/startable.js'
+import { defaultLogger } from '../util/logger.js'
+import { deriveSwarmSalt } from '../util/swarm-salt.js'
+import { homePaths, readSwarmInfo, type HomePaths, type SwarmInfo } from './home.js'
+import { opSigner } from './signer.js'
+import { readAddrsHint } from './swarm-hint.js'
+import type { ControlApi, FsckReport, InviteReport, PeerStatus, StatusReport } from './control-api.js'
+import { startControlServer, type ControlServer } from './control-server.js'
+import { buildStatus, peerStatus } from './status.js'
+import { runFsck } from './fsck.js'
+import { inviteFor } from './invite.js'
+import { getFragment, runGc } from './fragments.js'
+import { PALM_VERSION } from './version.js'
+
+export interface DaemonInit {
+  config: PalmConfig
+  /** Serve a FUSE mount here (absent: storage only, e.g. `palm serve`, or offline). */
+  mountpoint?: string
+  /** Start the network node (default: config.network). */
+  network?: boolean
+  /** Serve the control API on the home's socket (default true). */
+  controlSocket?: boolean
+  logger?: ComponentLogger
+  /** Called when a stop was requested through the control API. */
+  onStopRequested?: () => void
+}
+
+/** Everything the daemon built, for status, fsck and tests. */
+export interface DaemonParts {
+  paths: HomePaths
+  swarm: SwarmInfo
+  deviceId: string
+  store: FsFragmentStore
+  meta: MetaStore
+  pool: ChunkPool
+  net?: PalmNode
+  stripes: StripeIO
+  vfs: Vfs
+}
+
+export class Daemon extends Lifecycle {
+  readonly config: PalmConfig
+  readonly #init: DaemonInit
+  readonly #logger: ComponentLogger
+  readonly #log: Logger
+  readonly #startedAt = Date.now()
+  #parts?: DaemonParts
+  #mount?: MountedFs
+  #control?: ControlServer
+  /** Things to stop, last started first. */
+  readonly #stack: Array<{ name: string, stop: () => Promise<void> }> = []
+
+  constructor (init: DaemonInit) {
+    super()
+    this.config = init.config
+    this.#init = init
+    this.#logger = init.logger ?? defaultLogger()
+    this.#log = this.#logger.forComponent('palm:daemon')
+  }
+
+  get parts (): DaemonParts {
+    if (this.#parts == null) throw new Error('the daemon is not started')
+    return this.#parts
+  }
+
+  get mountpoint (): string | null {
+    return this.#mount?.mountpoint ?? null
+  }
+
+  protected async onStart (): Promise<void> {
+    const c = this.config
+    const paths = homePaths(c.home)
+    const swarm = await readSwarmInfo(c.home)
+    const peerKey = await loadOrCreatePeerKey(paths.deviceKey)
+    const deviceId = peerIdFromPrivateKey(peerKey).toString()
+    const swarmKey = await loadOrCreateSwarmKey(paths.swarmKey)
+    const signer = opSigner(peerKey)
+    const logger = this.#logger
+
+    const store = createFsStore({ path: paths.fragments, capacityBytes: c.capacityBytes }, { logger })
+    await this.#startPart('store', store)
+    const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, publicKey: signer.publicKey, logger })
+    await this.#startPart('journal', meta)
+    const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers })
+    await this.#startPart('chunk pool', pool)
+
+    let net: PalmNode | undefined
+    if (this.#init.network ?? c.network) {
+      net = createPalmNode({
+        peerKey,
+        swarmKey,
+        listen: c.listen,
+        mdns: { enabled: c.mdns, serviceTag: c.mdnsServiceTag },
+        dht: { enabled: c.dht },
+        peersFile: paths.peersFile,
+        bootstrap: await readAddrsHint(paths),
+        gossipIntervalMs: c.gossipIntervalMs,
+        offlineAfterMs: c.offlineAfterMs
+      }, {
+        store,
+        logger,
+        getHealth: () => {
+          const u = store.usage()
+          return { name: c.name, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes, fragmentCount: u.fragmentCount, journalHead: String(meta.stats().ops), version: PALM_VERSION }
+        }
+      })
+      await this.#startPart('network', net)
+    }
+
+    const stripes = createLocalStripeIO({ policy: swarm.policy }, { pool, store, deviceId, logger })
+    const vfs = createVfs({
+      stripeSizeBytes: swarm.stripeSizeBytes,
+      defaultPolicy: swarm.policy,
+      dirtyLimitBytes: c.dirtyBytes,
+      cacheLimitBytes: c.cacheBytes,
+      readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
+    }, { meta, stripes, logger })
+    await this.#startPart('file system', vfs)
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, stripes, vfs }
+
+    if (this.#init.mountpoint != null) {
+      this.#mount = await mountVfs(vfs, {
+        mountpoint: this.#init.mountpoint,
+        allowOther: c.allowOther,
+        entryTimeoutSec: c.attrTimeoutMs / 1000,
+        attrTimeoutSec: c.attrTimeoutMs / 1000,
+        opTimeoutMs: c.opTimeoutMs,
+        slowOpMs: c.slowOpMs
+      }, { logger })
+      const mounted = this.#mount
+      this.#stack.push({ name: 'mount', stop: async () => { await mounted.unmount() } })
+    }
+    if (this.#init.controlSocket ?? true) {
+      this.#control = await startControlServer(paths.socket, this.control, this.#log)
+      const control = this.#control
+      this.#stack.push({ name: 'control socket', stop: async () => { await control.close() } })
+    }
+    this.#log('device %s (%s) started%s', c.name, deviceId, this.#mount != null ? `, mounted at ${this.#mount.mountpoint}` : '')
+  }
+
+  async #startPart (name: string, part: { start: () => Promise<void>, stop: () => Promise<void> }): Promise<void> {
+    await part.start()
+    this.#stack.push({ name, stop: async () => { await part.stop() } })
+  }
+
+  protected async onStop (): Promise<void> {
+    let first: unknown
+    for (const part of this.#stack.splice(0).reverse()) {
+      try {
+        await part.stop()
+      } catch (err) {
+        first ??= err
+        this.#log.error('stopping the %s failed: %e', part.name, err)
+      }
+    }
+    this.#log('stopped')
+    if (first !== undefined) throw first
+  }
+
+  /** The control API this daemon serves (socket and in-process). */
+  readonly control: ControlApi = {
+    status: async (): Promise<StatusReport> => await buildStatus(this.parts, this.config, {
+      mountpoint: this.mountpoint,
+      running: this.#control != null,
+      uptimeMs: Date.now() - this.#startedAt
+    }),
+    peers: async (): Promise<PeerStatus[]> => peerStatus(this.parts),
+    fsck: async (options = {}): Promise<FsckReport> => await runFsck(this.parts, { repair: options.repair === true, logger: this.#logger }),
+    invite: async (): Promise<InviteReport> => await inviteFor(this.parts),
+    stop: async () => {
+      // The process that runs the daemon decides how to stop (unmount, exit); else stop here.
+      if (this.#init.onStopRequested != null) this.#init.onStopRequested()
+      else void this.stop().catch(err => { this.#log.error('stop failed: %e', err) })
+      return { stopping: true as const }
+    },
+    getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),
+    gc: async () => await runGc(this.parts, this.config)
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * `palm init` and `palm join`: create a device's home, either as the first device of a new swarm
+ * or as a member of the swarm of an invite code.
+ */
+import { statfs } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PalmConfig, OptionKey } from '../config/defaults.js'
+import { OPTIONS } from '../config/defaults.js'
+import type { PolicyValue } from '../config/parse.js'
+import { decodeInvite, loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey } from '../net/index.js'
+import { createHome, newSwarmInfo, type SwarmInfo } from './home.js'
+import { writeAddrsHint } from './swarm-hint.js'
+
+export interface DeviceReport {
+  home: string
+  swarmId: string
+  deviceId: string
+  deviceName: string
+  capacityBytes: number
+  policy: PolicyValue
+}
+
+/** The settings `palm init`/`join` keep in config.json: the device's own, given or defaulted. */
+function persistedSettings (config: PalmConfig, given: Partial<Record<OptionKey, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: config.name }
+  for (const key of Object.keys(given) as OptionKey[]) {
+    if (OPTIONS[key].persisted === true && given[key] !== undefined) out[key] = config[key]
+  }
+  return out
+}
+
+async function offeredCapacity (config: PalmConfig): Promise<number> {
+  if (config.capacityBytes > 0) return config.capacityBytes
+  try {
+    const s = await statfs(dirname(config.home))
+    return Math.floor(s.bavail * s.bsize * 0.9)
+  } catch {
+    return 0
+  }
+}
+
+async function finish (config: PalmConfig, swarm: SwarmInfo): Promise<DeviceReport> {
+  const key = await loadOrCreatePeerKey(`${config.home}/device.key`)
+  return {
+    home: config.home,
+    swarmId: swarm.id,
+    deviceId: peerIdFromPrivateKey(key).toString(),
+    deviceName: config.name,
+    capacityBytes: await offeredCapacity(config),
+    policy: swarm.policy
+  }
+}
+
+export async function initDevice (config: PalmConfig, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
+  const swarm = newSwarmInfo(config.policy, config.stripeSizeBytes)
+  const paths = await createHome(config.home, swarm, persistedSettings(config, given))
+  await loadOrCreateSwarmKey(paths.swarmKey)
+  return await finish(config, swarm)
+}
+
+export async function joinDevice (config: PalmConfig, code: string, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
+  const invite = decodeInvite(code)
+  const swarm: SwarmInfo = invite.swarm != null
+    ? { version: 1, id: invite.swarm.id, policy: invite.swarm.policy, stripeSizeBytes: invite.swarm.stripeSizeBytes, createdAt: new Date().toISOString() }
+    : newSwarmInfo(config.policy, config.stripeSizeBytes)
+  const paths = await createHome(config.home, swarm, persistedSettings(config, given))
+  await saveSwarmKey(paths.swarmKey, invite.swarmKey)
+  await writeAddrsHint(paths, invite.addrs.map(a => a.toString()))
+  return await finish(config, swarm)
+}

@@ -1,0 +1,123 @@
+/**
+ * `palm fsck`: checks the journal against the fragments. Every stripe of every file must have at
+ * least k readable fragments (each re-hashed against its CID); missing and corrupt fragments,
+ * unreadable stripes and journal inconsistencies are problems. Unreferenced fragments are garbage
+ * awaiting collection (counted, not a problem). With `repair`, a stripe that still has k good
+ * fragments gets its missing ones rebuilt: decoding and re-encoding gives the same fragments
+ * (convergent encoding), so the rebuilt ones match the CIDs the journal already names.
+ */
+import type { ComponentLogger } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
+import { IntegrityError, NotFoundError } from '../errors.js'
+import type { StripeRef } from '../meta/types.js'
+import type { DaemonParts } from './daemon.js'
+import type { FsckProblem, FsckReport } from './control-api.js'
+
+export interface FsckOptions {
+  repair: boolean
+  logger: ComponentLogger
+}
+
+type Check = 'ok' | 'missing' | 'corrupt'
+
+async function checkFragment (parts: DaemonParts, cid: string): Promise<{ state: Check, bytes?: Uint8Array }> {
+  try {
+    return { state: 'ok', bytes: await parts.store.get(CID.parse(cid)) }
+  } catch (err) {
+    if (err instanceof NotFoundError) return { state: 'missing' }
+    if (err instanceof IntegrityError) return { state: 'corrupt' }
+    throw err
+  }
+}
+
+async function repairStripe (parts: DaemonParts, stripe: StripeRef, good: Array<{ index: number, bytes: Uint8Array }>, bad: number[]): Promise<number> {
+  const data = await parts.pool.decode(good, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments })
+  const encoded = await parts.pool.encode(data, { k: stripe.k, n: stripe.n })
+  let fixed = 0
+  for (const i of bad) {
+    const f = encoded.fragments[i]
+    if (f == null || f.cid.toString() !== stripe.fragments[i]) {
+      throw new IntegrityError(`re-encoding stripe ${stripe.id} did not reproduce fragment ${i} (${stripe.fragments[i]}); the journal entry may be damaged`)
+    }
+    await parts.store.delete(f.cid)
+    await parts.store.put(f.cid, f.bytes)
+    fixed++
+  }
+  return fixed
+}
+
+export async function runFsck (parts: DaemonParts, options: FsckOptions): Promise<FsckReport> {
+  const log = options.logger.forComponent('palm:daemon:fsck')
+  const started = Date.now()
+  const problems: FsckProblem[] = []
+  let stripesChecked = 0
+  let fragmentsChecked = 0
+  let repaired = 0
+  const pathCache = new Map<number, string | undefined>()
+  const pathOf = async (ino: number): Promise<string | undefined> => {
+    if (!pathCache.has(ino)) pathCache.set(ino, await parts.meta.pathOf(ino))
+    return pathCache.get(ino)
+  }
+
+  for await (const { ino, stripe } of parts.meta.allStripes()) {
+    stripesChecked++
+    const good: Array<{ index: number, bytes: Uint8Array }> = []
+    const bad: number[] = []
+    for (let i = 0; i < stripe.fragments.length; i++) {
+      const cid = stripe.fragments[i]
+      const holders = stripe.holders[i] ?? []
+      // Fragments held only by other devices are checked by those devices.
+      if (holders.length > 0 && !holders.includes(parts.deviceId)) continue
+      fragmentsChecked++
+      const r = await checkFragment(parts, cid)
+      if (r.state === 'ok' && r.bytes != null) { good.push({ index: i, bytes: r.bytes }); continue }
+      bad.push(i)
+      problems.push({ kind: r.state as 'missing' | 'corrupt', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is ${r.state}` })
+    }
+    const localOnly = stripe.holders.every(h => h.length === 0 || (h.length === 1 && h[0] === parts.deviceId))
+    if (localOnly && good.length < stripe.k) {
+      problems.push({ kind: 'unreadable', file: await pathOf(ino), ino, detail: `stripe ${stripe.index} has ${good.length} good fragments, needs ${stripe.k}: its bytes ${stripe.index} × stripe size onward cannot be rebuilt` })
+    } else if (options.repair && bad.length > 0 && good.length >= stripe.k) {
+      try {
+        repaired += await repairStripe(parts, stripe, good.slice(0, stripe.k), bad)
+      } catch (err) {
+        log.error('could not repair stripe %d of inode %d: %e', stripe.index, ino, err)
+      }
+    }
+  }
+
+  const journal = parts.meta as unknown as { check?: () => Promise<FsckProblem[]> }
+  if (typeof journal.check === 'function') problems.push(...await journal.check())
+
+  // Garbage: fragments no file references (old versions, unclosed writes) until gc removes them.
+  const referenced = new Set<string>()
+  for await (const cid of parts.meta.referencedFragments()) referenced.add(cid)
+  let garbageFragments = 0
+  for await (const cid of parts.store.list()) if (!referenced.has(cid.toString())) garbageFragments++
+
+  // A problem fixed by --repair is no longer a problem.
+  const remaining = options.repair && repaired > 0 ? await recheck(parts, problems) : problems
+  const counts: FsckReport['counts'] = { missing: 0, corrupt: 0, orphan: 0, dangling: 0, nlink: 0, unreadable: 0 }
+  for (const p of remaining) counts[p.kind]++
+  return {
+    clean: remaining.length === 0,
+    stripesChecked,
+    fragmentsChecked,
+    problems: remaining,
+    counts,
+    garbageFragments,
+    repaired,
+    durationMs: Date.now() - started
+  }
+}
+
+async function recheck (parts: DaemonParts, problems: FsckProblem[]): Promise<FsckProblem[]> {
+  const out: FsckProblem[] = []
+  for (const p of problems) {
+    if ((p.kind === 'missing' || p.kind === 'corrupt') && p.cid != null) {
+      if ((await checkFragment(parts, p.cid)).state === 'ok') continue
+    }
+    out.push(p)
+  }
+  return out
+}

@@ -1,0 +1,194 @@
+/**
+ * How the daemon runs as a process: in the foreground (`palm mount --foreground`, `palm serve`)
+ * until SIGTERM/SIGINT or a stop request; in the background (`palm mount`), spawned detached and
+ * logging to the home's logs/; and how `palm unmount` stops it, or recovers its stale mount when it
+ * died.
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, open, readFile, rm, realpath } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { PalmConfig } from '../config/defaults.js'
+import { BusyError, PalmError } from '../errors.js'
+import { defaultLogger } from '../util/logger.js'
+import { isStaleMount, recoverStaleMount } from '../fuse/mount.js'
+import { controlClient, daemonRunning } from './control-client.js'
+import { Daemon } from './daemon.js'
+import { homePaths, readSwarmInfo, writeFileAtomic } from './home.js'
+import { recordAddrs } from './invite.js'
+import { isMountpoint } from './mountinfo.js'
+
+const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
+
+export interface RunOptions {
+  mountpoint?: string
+}
+
+async function refuseIfRunning (config: PalmConfig): Promise<void> {
+  const paths = homePaths(config.home)
+  if (!await daemonRunning(paths.socket)) return
+  const s = await controlClient({ socketPath: paths.socket }).status()
+  throw new BusyError(`a PALM daemon already runs for ${config.home} (pid ${String(s.daemon.pid)}${s.mount.path != null ? `, mounted at ${s.mount.path}` : ', not mounted'}); stop it with \`palm unmount\` first`)
+}
+
+/** Runs the daemon in this process until a signal or a stop request; resolves with the exit code. */
+export async function runDaemon (config: PalmConfig, options: RunOptions): Promise<number> {
+  await readSwarmInfo(config.home)
+  await refuseIfRunning(config)
+  const paths = homePaths(config.home)
+  const mountpoint = options.mountpoint != null ? resolve(options.mountpoint) : undefined
+  if (mountpoint != null) {
+    await mkdir(mountpoint, { recursive: true })
+    if (await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
+    else if (await isMountpoint(mountpoint)) throw new BusyError(`${mountpoint} is already a mount point; unmount it or choose another folder`)
+  }
+  const log = defaultLogger().forComponent('palm:daemon')
+  let stopping: Promise<void> | undefined
+  let resolveDone!: (code: number) => void
+  const done = new Promise<number>(resolve => { resolveDone = resolve })
+  const daemon = new Daemon({ config, mountpoint, onStopRequested: () => { void shutdown('stop request', 0) } })
+
+  const shutdown = async (why: string, code: number): Promise<void> => {
+    stopping ??= (async () => {
+      log('stopping (%s)', why)
+      let exit = code
+      try {
+        await daemon.stop()
+      } catch (err) {
+        process.stderr.write(`palm: stopping failed: ${(err as Error).message}\n`)
+        exit = 1
+      }
+      await rm(paths.pidFile, { force: true })
+      await rm(paths.mountFile, { force: true })
+      resolveDone(exit)
+    })()
+    await stopping
+  }
+  const onSignal = (sig: NodeJS.Signals): void => { void shutdown(sig, 0) }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGHUP', () => {})
+
+  try {
+    await daemon.start()
+  } catch (err) {
+    await daemon.stop().catch(() => {})
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    throw err
+  }
+  await writeFileAtomic(paths.pidFile, `${process.pid}\n`)
+  if (mountpoint != null) await writeFileAtomic(paths.mountFile, JSON.stringify({ mountpoint, pid: process.pid }) + '\n')
+  await recordAddrs(daemon.parts).catch(() => {})
+  const status = await daemon.control.status()
+  process.stdout.write(`READY ${mountpoint != null ? `mounted ${mountpoint}` : 'serving'} device ${status.device.id}\n`)
+  process.stdout.write(`protection: ${status.protection}\n`)
+  const code = await done
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
+  return code
+}
+
+async function tail (file: string, lines = 15): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+export interface SpawnResult {
+  mountpoint: string
+  pid: number
+  logFile: string
+  alreadyMounted: boolean
+  warning?: string
+}
+
+/** Starts the daemon detached with a mount and returns once the mount is live. */
+export async function spawnDaemon (config: PalmConfig, mountpointArg: string, argv: string[]): Promise<SpawnResult> {
+  await readSwarmInfo(config.home)
+  const paths = homePaths(config.home)
+  const mountpoint = resolve(mountpointArg)
+  if (await daemonRunning(paths.socket)) {
+    const s = await controlClient({ socketPath: paths.socket }).status()
+    if (s.mount.path === mountpoint) return { mountpoint, pid: s.daemon.pid ?? 0, logFile: paths.daemonLog, alreadyMounted: true }
+    throw new BusyError(`a PALM daemon already runs for ${config.home} (pid ${String(s.daemon.pid)}${s.mount.path != null ? `, mounted at ${s.mount.path}` : ', without a mount'}); \`palm unmount\` it first`)
+  }
+  await mkdir(mountpoint, { recursive: true })
+  if (await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
+  await mkdir(paths.logs, { recursive: true })
+  const logFd = await open(paths.daemonLog, 'a')
+  // Pass the user's flags through; the mountpoint and --foreground are ours.
+  const passthrough = argv.filter(a => a !== mountpointArg)
+  const child = spawn(process.execPath, [CLI_MAIN, 'mount', mountpoint, '--foreground', '--home', config.home, ...passthrough], {
+    detached: true,
+    stdio: ['ignore', logFd.fd, logFd.fd],
+    env: process.env
+  })
+  await logFd.close()
+  let exited: string | undefined
+  child.on('exit', (code, signal) => { exited = `exit code ${String(code ?? signal)}` })
+  child.unref()
+  const until = Date.now() + 60_000
+  const client = controlClient({ socketPath: paths.socket, timeoutMs: 5000 })
+  const real = await realpath(mountpoint)
+  while (true) {
+    if (exited != null) {
+      throw new PalmError(`the PALM daemon stopped while mounting ${mountpoint} (${exited}). Last lines of ${paths.daemonLog}:\n${await tail(paths.daemonLog)}`, 'EIO')
+    }
+    try {
+      const s = await client.status()
+      if (s.mount.path === mountpoint || s.mount.path === real) {
+        return { mountpoint, pid: child.pid ?? 0, logFile: paths.daemonLog, alreadyMounted: false }
+      }
+    } catch {}
+    if (Date.now() > until) {
+      throw new PalmError(`${mountpoint} was not mounted within 60 s; the daemon (pid ${String(child.pid)}) logs to ${paths.daemonLog}:\n${await tail(paths.daemonLog)}`, 'ETIMEDOUT')
+    }
+    await new Promise(r => setTimeout(r, 100))
+  }
+}
+
+async function pidGone (pid: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    try { process.kill(pid, 0) } catch { return true }
+    await new Promise(r => setTimeout(r, 100))
+  }
+  return false
+}
+
+async function recordedMountpoint (config: PalmConfig): Promise<string | undefined> {
+  try {
+    const m = JSON.parse(await readFile(homePaths(config.home).mountFile, 'utf8'))
+    return typeof m.mountpoint === 'string' ? m.mountpoint : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** `palm unmount`: stop the running daemon (it flushes and unmounts), or recover a stale mount. */
+export async function stopDaemon (config: PalmConfig, mountpointArg?: string): Promise<{ message: string }> {
+  const paths = homePaths(config.home)
+  if (await daemonRunning(paths.socket)) {
+    const client = controlClient({ socketPath: paths.socket })
+    const s = await client.status()
+    if (mountpointArg != null && s.mount.path != null && resolve(mountpointArg) !== s.mount.path) {
+      throw new BusyError(`the daemon of ${config.home} serves ${s.mount.path}, not ${resolve(mountpointArg)}`)
+    }
+    await client.stop()
+    if (s.daemon.pid != null && !await pidGone(s.daemon.pid, 120_000)) {
+      throw new PalmError(`the PALM daemon (pid ${s.daemon.pid}) did not stop within 2 minutes; see ${paths.daemonLog}`, 'ETIMEDOUT')
+    }
+    return { message: s.mount.path != null ? `unmounted ${s.mount.path}` : `stopped the daemon of ${config.home}` }
+  }
+  const mountpoint = resolve(mountpointArg ?? await recordedMountpoint(config) ?? config.mountpoint)
+  await rm(paths.pidFile, { force: true })
+  await rm(paths.mountFile, { force: true })
+  if (await isStaleMount(mountpoint) || await isMountpoint(mountpoint, 'fuse.palm')) {
+    await recoverStaleMount(mountpoint)
+    return { message: `recovered the stale mount at ${mountpoint} (its daemon had died); \`palm mount\` mounts it again` }
+  }
+  return { message: `nothing to unmount: no PALM daemon runs for ${config.home} and ${mountpoint} is not mounted` }
+}

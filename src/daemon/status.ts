@@ -1,0 +1,68 @@
+/**
+ * `palm status`: this device, the swarm, capacity and protection, from the daemon's parts.
+ */
+import type { PalmConfig } from '../config/defaults.js'
+import type { DaemonParts } from './daemon.js'
+import type { PeerStatus, StatusReport } from './control-api.js'
+import { describeProtection } from './protection.js'
+import { PALM_VERSION } from './version.js'
+
+export function peerStatus (parts: Pick<DaemonParts, 'net'>): PeerStatus[] {
+  if (parts.net == null) return []
+  return parts.net.membership.peers().map(p => ({
+    id: p.id,
+    name: p.name,
+    online: p.online,
+    addrs: p.addrs,
+    capacityBytes: p.capacityBytes,
+    usedBytes: p.usedBytes,
+    freeBytes: p.freeBytes,
+    fragmentCount: p.fragmentCount,
+    lastSeenMs: p.lastSeenMs === 0 ? null : Math.max(0, Date.now() - p.lastSeenMs),
+    ...(p.rttMs != null ? { rttMs: p.rttMs } : {})
+  }))
+}
+
+export interface StatusInfo {
+  mountpoint: string | null
+  running: boolean
+  uptimeMs: number
+}
+
+export async function buildStatus (parts: DaemonParts, config: PalmConfig, info: StatusInfo): Promise<StatusReport> {
+  const usage = parts.store.usage()
+  const stats = parts.meta.stats()
+  const pool = parts.stripes.usage()
+  const peers = peerStatus(parts)
+  const online = 1 + peers.filter(p => p.online).length
+  const protection = describeProtection({
+    policy: parts.swarm.policy,
+    onlineDevices: online,
+    minDistinctHolders: 1,
+    minSpareFragments: 0,
+    stripesBelowN: 0,
+    pendingSpread: 0,
+    stripesReachable: 0,
+    stripesTotal: 0
+  })
+  return {
+    device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },
+    swarm: { id: parts.swarm.id },
+    mount: { path: info.mountpoint },
+    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs },
+    capacityBytes: usage.capacityBytes,
+    usedBytes: usage.usedBytes,
+    freeBytes: usage.freeBytes,
+    fragments: usage.fragmentCount,
+    files: stats.files,
+    dirs: stats.dirs,
+    logicalBytes: stats.logicalBytes,
+    policy: { k: parts.swarm.policy.k, n: parts.swarm.policy.n },
+    protection: protection.sentence,
+    protectionDetail: protection,
+    usableFreeBytes: pool.usableFreeBytes,
+    usableCapacityBytes: pool.usableCapacityBytes,
+    peers,
+    cache: { ...parts.vfs.stats() }
+  }
+}

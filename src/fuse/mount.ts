@@ -1,0 +1,67 @@
+/**
+ * Mounts a VFS with PALM's FUSE binding (native/fuse, libfuse 3 low-level API): recovers a stale
+ * mount at the mountpoint first, then mounts with the options PALM relies on (default_permissions,
+ * fsname=palm, subtype palm, 1 MiB writes, kernel caches with PALM's timeouts).
+ */
+import { mkdir } from 'node:fs/promises'
+import type { ComponentLogger } from '@libp2p/interface'
+import type { FuseSession } from '../../native/fuse/types.js'
+import type { Vfs } from '../vfs/types.js'
+import { createFuseOps, type FuseOpsInit } from './ops.js'
+
+export interface MountInit extends Omit<FuseOpsInit, 'direntSize'> {
+  mountpoint: string
+  /** Let other users use the mount (default false). */
+  allowOther?: boolean
+  /** libfuse debug output (default false). */
+  debug?: boolean
+}
+
+export interface MountedFs {
+  session: FuseSession
+  mountpoint: string
+  unmount: () => Promise<void>
+}
+
+/** Loads the binding lazily so commands that do not mount never need it. */
+async function binding (): Promise<typeof import('../../native/fuse/index.js')> {
+  return await import('../../native/fuse/index.js')
+}
+
+/** True when `path` is a FUSE mount whose server is gone ("Transport endpoint is not connected"). */
+export async function isStaleMount (path: string): Promise<boolean> {
+  return await (await binding()).isStaleMount(path)
+}
+
+/** Aborts a stale FUSE connection at `path` and unmounts it lazily. Never hangs. */
+export async function recoverStaleMount (path: string): Promise<void> {
+  await (await binding()).recoverStaleMount(path)
+}
+
+/** Unmounts `path` (lazily if busy). */
+export async function unmountPath (path: string): Promise<void> {
+  await (await binding()).unmountPath(path)
+}
+
+export async function mountVfs (vfs: Vfs, init: MountInit, components: { logger: ComponentLogger }): Promise<MountedFs> {
+  const log = components.logger.forComponent('palm:fuse')
+  const native = await binding()
+  if (await native.isStaleMount(init.mountpoint)) {
+    log('%s is a stale mount (its daemon died): recovering it', init.mountpoint)
+    await native.recoverStaleMount(init.mountpoint)
+  }
+  await mkdir(init.mountpoint, { recursive: true })
+  const ops = createFuseOps(vfs, log, { ...init, direntSize: native.direntSize })
+  const session = await native.mount(init.mountpoint, ops, {
+    fsname: 'palm',
+    subtype: 'palm',
+    defaultPermissions: true,
+    allowOther: init.allowOther ?? false,
+    maxWriteBytes: 1 << 20,
+    entryTimeoutSec: init.entryTimeoutSec,
+    attrTimeoutSec: init.attrTimeoutSec,
+    debug: init.debug
+  })
+  log('mounted %s', init.mountpoint)
+  return { session, mountpoint: init.mountpoint, unmount: async () => { await session.unmount() } }
+}
