@@ -5,6 +5,7 @@
  * is the power-loss point. meta never imports chunk, place or net.
  */
 import type { AbortOptions } from '../util/abort.js'
+import type { SignedOp } from './op.js'
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block'
 
@@ -114,6 +115,47 @@ export interface MetaStats {
   ops: number
 }
 
+/** What `check()` can find wrong in the journal (for `palm fsck`). */
+export type JournalProblemKind =
+  /** An entry names an inode that does not exist. */
+  | 'dangling-entry'
+  /** An entry's type differs from its inode's, or its parent is not a directory. */
+  | 'entry-type'
+  /** A link count differs from the entries naming the inode (directories: 2 + subdirectories). */
+  | 'nlink'
+  /** A directory's entry count or parent pointer differs from its entries. */
+  | 'dir-entries'
+  /** A directory the root does not reach (a cycle or a lost subtree). */
+  | 'unreachable-dir'
+  /** An inode with no names (normal only while a file is open after unlink). */
+  | 'orphan'
+  /** A stripe of a missing or non-file inode, or past the file's size. */
+  | 'stray-stripe'
+  /** The counters behind stats() or the ino/cookie allocators disagree with the tables. */
+  | 'counters'
+  /** An op whose author's key is known fails signature verification (or is unsigned). */
+  | 'signature'
+
+export interface JournalProblem {
+  kind: JournalProblemKind
+  /** The inode concerned, when there is one. */
+  ino?: number
+  message: string
+}
+
+export interface JournalCheck {
+  /** True when no problem was found. */
+  ok: boolean
+  /** Problems, at most 1000 listed (see counts for all). */
+  problems: JournalProblem[]
+  /** Number of problems of each kind found. */
+  counts: Partial<Record<JournalProblemKind, number>>
+  inodes: number
+  ops: number
+}
+
+export type { Op, OpBody, SignedOp } from './op.js'
+
 export interface MetaStore {
   start: () => Promise<void>
   stop: () => Promise<void>
@@ -167,4 +209,16 @@ export interface MetaStore {
   allStripes: (options?: AbortOptions) => AsyncIterable<{ ino: number, stripe: StripeRef }>
   /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */
   pathOf: (ino: number, options?: AbortOptions) => Promise<string | undefined>
+
+  /** Consistency check of the journal's tables and op signatures (for `palm fsck`). Reads only. */
+  check: (options?: AbortOptions) => Promise<JournalCheck>
+  /** The op log in total order (hlc, author, seq), paged from the database. */
+  exportOps: (options?: AbortOptions) => AsyncIterable<SignedOp>
+  /**
+   * Applies another device's signed op through the same path as local calls (replication).
+   * PermissionError for an untrusted author, IntegrityError for a bad signature.
+   */
+  applyOp: (op: SignedOp, options?: AbortOptions) => Promise<void>
+  /** Trusts a device's raw Ed25519 public key for applyOp. */
+  trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
 }

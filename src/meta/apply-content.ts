@@ -1,0 +1,141 @@
+/**
+ * Ops that change one inode: setattr (incl. truncate), setContent (a manifest delta: only the
+ * changed stripes are written, never the whole manifest), xattrs, and release (purge of an unlinked
+ * inode).
+ */
+import { ExistsError, InvalidArgumentError, IsDirectoryError, NoDataError, ValueTooBigError } from '../errors.js'
+import { MAX_FILE_SIZE_BYTES, MAX_STRIPE_SIZE_BYTES, XATTR_VALUE_MAX_BYTES } from './constants.js'
+import { checkInt, checkXattrName } from './names.js'
+import type { Op } from './op.js'
+import { checkTime, type InodeRec } from './records.js'
+import { sqlInt, sqlText } from './sql.js'
+import { fileRec, nodeRec, update, type ApplyResult } from './apply.js'
+import type { ApplyView } from './view.js'
+import type { StripeRef } from './types.js'
+
+type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>
+
+const STRIPE_ROWS_PER_STATEMENT = 500
+
+/** Drops the stripes wholly at or past `size` (truncation). */
+function dropStripesFrom (v: ApplyView, r: InodeRec, size: number): void {
+  if (r.stripeSize === 0) return
+  v.sql(`DELETE FROM stripes WHERE ino=${r.ino} AND idx>=${Math.ceil(size / r.stripeSize)};`)
+}
+
+export function applySetattr (v: ApplyView, op: OpOf<'setattr'>): ApplyResult {
+  const cur = nodeRec(v, op.node, 'inode to change')
+  if (op.mode !== undefined) checkInt(op.mode, 'mode', 0, 0o7777)
+  if (op.uid !== undefined) checkInt(op.uid, 'uid', 0, 0xffff_ffff)
+  if (op.gid !== undefined) checkInt(op.gid, 'gid', 0, 0xffff_ffff)
+  for (const [t, what] of [[op.atime, 'atime'], [op.mtime, 'mtime'], [op.ctime, 'ctime']] as const) {
+    if (t !== undefined) checkTime(t, what)
+  }
+  let next: InodeRec = {
+    ...cur,
+    mode: op.mode ?? cur.mode,
+    uid: op.uid ?? cur.uid,
+    gid: op.gid ?? cur.gid,
+    atimeNs: op.atime ?? cur.atimeNs,
+    mtimeNs: op.mtime ?? cur.mtimeNs,
+    ctimeNs: op.ctime ?? op.time
+  }
+  if (op.size !== undefined) {
+    if (cur.type === 'dir') throw new IsDirectoryError(`inode ${cur.ino} is a directory: it cannot be truncated`, { details: { ino: cur.ino } })
+    fileRec(v, op.node, 'truncate')
+    checkInt(op.size, 'file size', 0, MAX_FILE_SIZE_BYTES)
+    if (op.size < cur.size) dropStripesFrom(v, cur, op.size)
+    // truncate(2) marks mtime as well as ctime.
+    next = { ...next, size: op.size, mtimeNs: op.mtime ?? op.time }
+    v.count(0, 0, op.size - cur.size)
+  }
+  v.putInode(next)
+  return { rec: next }
+}
+
+function checkStripe (s: StripeRef, stripeSize: number, size: number, ino: number): void {
+  const what = `stripe ${String(s?.index)} of inode ${ino}`
+  if (s == null || typeof s !== 'object') throw new InvalidArgumentError(`${what} is not a stripe reference`)
+  checkInt(s.index, `${what}: index`, 0, Math.floor(MAX_FILE_SIZE_BYTES / stripeSize))
+  checkInt(s.length, `${what}: length`, 1, stripeSize)
+  if (s.index * stripeSize + s.length > size) throw new InvalidArgumentError(`${what} ends at byte ${s.index * stripeSize + s.length}, past the file size ${size}`)
+  checkInt(s.n, `${what}: n`, 1, 255)
+  checkInt(s.k, `${what}: k`, 1, s.n)
+  checkInt(s.codecId, `${what}: codec id`, 0, 0xffff)
+  if (typeof s.id !== 'string' || s.id === '') throw new InvalidArgumentError(`${what} has no stripe id`)
+  if (!Array.isArray(s.fragments) || s.fragments.length !== s.n || !s.fragments.every(f => typeof f === 'string' && f !== '')) {
+    throw new InvalidArgumentError(`${what} must list exactly n = ${s.n} fragment CIDs`)
+  }
+  if (!Array.isArray(s.holders) || (s.holders.length !== 0 && s.holders.length !== s.n) ||
+    !s.holders.every(h => Array.isArray(h) && h.every(d => typeof d === 'string'))) {
+    throw new InvalidArgumentError(`${what} must list holders for none or all of its ${s.n} fragments`)
+  }
+}
+
+function stripeValues (ino: number, s: StripeRef): string {
+  return `(${ino},${s.index},${s.length},${sqlText(s.id)},${s.k},${s.n},${s.codecId},${sqlText(JSON.stringify(s.fragments))},${sqlText(JSON.stringify(s.holders))})`
+}
+
+export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyResult {
+  const cur = fileRec(v, op.node, 'setting content')
+  checkInt(op.size, 'file size', 0, MAX_FILE_SIZE_BYTES)
+  checkInt(op.stripeSize, 'stripe size', 1, MAX_STRIPE_SIZE_BYTES)
+  if (cur.stripeSize !== 0 && cur.stripeSize !== op.stripeSize && cur.size > 0) {
+    throw new InvalidArgumentError(`inode ${cur.ino} has stripes of ${cur.stripeSize} bytes; a manifest delta of ${op.stripeSize}-byte stripes does not fit (truncate the file to 0 first)`, { details: { ino: cur.ino } })
+  }
+  if (op.mtime !== undefined) checkTime(op.mtime, 'mtime')
+  if (!Array.isArray(op.stripes) || !Array.isArray(op.holes)) throw new InvalidArgumentError(`manifest delta for inode ${cur.ino} lacks its stripe or hole list`)
+  const seen = new Set<number>()
+  for (const s of op.stripes) {
+    checkStripe(s, op.stripeSize, op.size, cur.ino)
+    if (seen.has(s.index)) throw new InvalidArgumentError(`manifest delta for inode ${cur.ino} lists stripe ${s.index} twice`)
+    seen.add(s.index)
+  }
+  for (const h of op.holes) checkInt(h, `hole index of inode ${cur.ino}`, 0, Number.MAX_SAFE_INTEGER)
+
+  const rec = { ...cur, stripeSize: op.stripeSize }
+  if (op.size < cur.size) dropStripesFrom(v, rec, op.size)
+  if (op.holes.length > 0) v.sql(`DELETE FROM stripes WHERE ino=${cur.ino} AND idx IN (${op.holes.map(sqlInt).join(',')});`)
+  for (let i = 0; i < op.stripes.length; i += STRIPE_ROWS_PER_STATEMENT) {
+    const rows = op.stripes.slice(i, i + STRIPE_ROWS_PER_STATEMENT).map(s => stripeValues(cur.ino, s))
+    v.sql(`INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES${rows.join(',')};`)
+  }
+  const next = { ...rec, size: op.size, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time }
+  v.putInode(next)
+  v.count(0, 0, op.size - cur.size)
+  return { rec: next }
+}
+
+export function applySetXattr (v: ApplyView, op: OpOf<'setxattr'>): ApplyResult {
+  const cur = nodeRec(v, op.node, 'inode of the extended attribute')
+  checkXattrName(op.name)
+  if (!(op.value instanceof Uint8Array)) throw new InvalidArgumentError(`value of extended attribute ${op.name} is not bytes`)
+  if (op.value.byteLength > XATTR_VALUE_MAX_BYTES) {
+    throw new ValueTooBigError(`extended attribute ${op.name} of inode ${cur.ino}: value of ${op.value.byteLength} bytes exceeds ${XATTR_VALUE_MAX_BYTES}`)
+  }
+  const existing = v.xattr(cur.ino, op.name)
+  if (op.mode === 'create' && existing !== undefined) throw new ExistsError(`extended attribute ${op.name} of inode ${cur.ino} already exists (XATTR_CREATE)`, { details: { ino: cur.ino } })
+  if (op.mode === 'replace' && existing === undefined) throw new NoDataError(`extended attribute ${op.name} of inode ${cur.ino} does not exist (XATTR_REPLACE)`, { details: { ino: cur.ino } })
+  v.putXattr(cur.ino, op.name, op.value)
+  return { rec: update(v, cur.ino, r => ({ ...r, ctimeNs: op.time })) }
+}
+
+export function applyRemoveXattr (v: ApplyView, op: OpOf<'removexattr'>): ApplyResult {
+  const cur = nodeRec(v, op.node, 'inode of the extended attribute')
+  checkXattrName(op.name)
+  if (v.xattr(cur.ino, op.name) === undefined) throw new NoDataError(`extended attribute ${op.name} of inode ${cur.ino} does not exist`, { details: { ino: cur.ino } })
+  v.dropXattr(cur.ino, op.name)
+  return { rec: update(v, cur.ino, r => ({ ...r, ctimeNs: op.time })) }
+}
+
+/** Purges an inode with no names left. A no-op (no change staged) if it is gone or has names again. */
+export function applyRelease (v: ApplyView, op: OpOf<'release'>): ApplyResult {
+  const ino = v.inoOf(op.node)
+  const cur = ino === undefined ? undefined : v.inode(ino)
+  if (cur == null || cur.nlink > 0) return {}
+  v.dropInode(cur)
+  v.sql(`DELETE FROM stripes WHERE ino=${cur.ino};DELETE FROM xattrs WHERE ino=${cur.ino};`)
+  v.released(cur.ino)
+  v.count(cur.type === 'dir' ? 0 : -1, cur.type === 'dir' ? -1 : 0, -cur.size)
+  return {}
+}

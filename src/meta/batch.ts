@@ -1,0 +1,75 @@
+/**
+ * One group commit: the ops of every caller that arrived while the previous commit was in flight,
+ * sent to SQLite as one transaction in one `exec`. Per-op statements (the op rows, stripe writes,
+ * range deletes) keep their order; inodes, entries and xattrs are written once per batch with their
+ * final value, so sixteen creates in one directory update that directory's row once.
+ */
+import { ABSENT, type Cached } from './cache.js'
+import type { Counters } from './context.js'
+import type { ApplyResult } from './apply.js'
+import {
+  dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodeUpsertSql, type DentryRec, type InodeRec
+} from './records.js'
+import { sqlBlob, sqlText } from './sql.js'
+
+export interface Waiter {
+  resolve: (result: ApplyResult) => void
+  reject: (err: unknown) => void
+}
+
+export class Batch {
+  readonly waiters: Array<{ waiter: Waiter, result: ApplyResult }> = []
+  readonly stmts: string[] = []
+  /** Final value of every key changed in this batch (ABSENT = deleted). */
+  readonly changes = new Map<string, Cached>()
+  /** Inodes purged in this batch: their xattrs must not be written back. */
+  readonly released = new Set<number>()
+  /** Author → last seq, for authors whose ops are in this batch. */
+  readonly lastSeq = new Map<string, number>()
+  /** Counters after this batch (set when it is sealed). */
+  counters?: Counters
+
+  get size (): number { return this.waiters.length }
+
+  /** True when nothing would be written (only no-op calls waiting for earlier state to commit). */
+  get empty (): boolean { return this.stmts.length === 0 && this.changes.size === 0 }
+
+  /** The whole transaction body (without BEGIN/COMMIT). */
+  toSql (counters: Counters): string {
+    const parts = this.stmts.slice()
+    for (const [k, v] of this.changes) {
+      const sql = changeSql(k, v, this.released)
+      if (sql !== '') parts.push(sql)
+    }
+    parts.push(`UPDATE state SET next_ino=${counters.nextIno},next_cookie=${counters.nextCookie},files=${counters.files},dirs=${counters.dirs},bytes=${counters.bytes},ops=${counters.ops} WHERE id=1;`)
+    return parts.join('')
+  }
+}
+
+/** The statement that writes one key's final value. */
+function changeSql (k: string, v: Cached, released: ReadonlySet<number>): string {
+  switch (k.charCodeAt(0)) {
+    case 0x69: // i<ino>
+      return v === ABSENT ? inodeDeleteSql(Number(k.slice(1))) : inodeUpsertSql(v as InodeRec)
+    case 0x64: { // d<parent>/<name>
+      if (v !== ABSENT) return dentryUpsertSql(v as DentryRec)
+      const slash = k.indexOf('/')
+      return dentryDeleteSql(Number(k.slice(1, slash)), k.slice(slash + 1))
+    }
+    case 0x78: { // x<ino>/<name>
+      const slash = k.indexOf('/')
+      const ino = Number(k.slice(1, slash))
+      const name = sqlText(k.slice(slash + 1))
+      if (v === ABSENT) return `DELETE FROM xattrs WHERE ino=${ino} AND name=${name};`
+      if (released.has(ino)) return ''
+      return `INSERT OR REPLACE INTO xattrs(ino,name,value) VALUES(${ino},${name},${sqlBlob(v as Uint8Array)});`
+    }
+    default: // n<node>: derived from the inodes table
+      return ''
+  }
+}
+
+/** The row of one op in the log. */
+export function opRowSql (author: string, seq: number, hlc: bigint, kind: string, body: string, sig: Uint8Array | undefined): string {
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig) VALUES(${sqlText(author)},${seq},${hlc},${sqlText(kind)},${sqlText(body)},${sig == null ? 'NULL' : sqlBlob(sig)});`
+}

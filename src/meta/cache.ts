@@ -1,0 +1,69 @@
+/**
+ * The committed view in memory: a bounded LRU of inodes, directory entries (negative ones too),
+ * node ids and small xattrs, exactly as the database holds them after the last commit. Readers
+ * consult it first; a miss reads the database and fills the entry, unless a commit touched that key
+ * while the read was in flight (the read could be stale). Uncommitted changes never enter it.
+ */
+import { LRUCache } from 'lru-cache'
+import { COMMIT_RING_SIZE, XATTR_CACHE_MAX_VALUE_BYTES } from './constants.js'
+import type { DentryRec, InodeRec } from './records.js'
+
+/** A cached fact: "absent" is a fact too (negative lookups are common: rsync, git, editors). */
+export const ABSENT: unique symbol = Symbol('absent')
+export type Cached = InodeRec | DentryRec | Uint8Array | number | typeof ABSENT
+
+export class CommittedCache {
+  readonly #lru: LRUCache<string, Cached>
+  /** Generation: bumped by every commit that changed keys, and by clear(). */
+  #gen = 0
+  /** The keys changed by the most recent commits (null = everything, after clear()). */
+  readonly #ring: Array<{ gen: number, keys: ReadonlyMap<string, unknown> | null }> = []
+
+  constructor (maxEntries: number) {
+    this.#lru = new LRUCache({ max: Math.max(16, maxEntries) })
+  }
+
+  get size (): number { return this.#lru.size }
+
+  get (key: string): Cached | undefined {
+    return this.#lru.get(key)
+  }
+
+  /** Call before reading the database; pass the result to `fill`. */
+  readStarted (): number {
+    return this.#gen
+  }
+
+  /** Caches a value read from the database if no commit since `startGen` changed `key`. */
+  fill (key: string, value: Cached, startGen: number): void {
+    if (startGen !== this.#gen) {
+      const oldest = this.#ring[0]
+      if (oldest == null || oldest.gen > startGen + 1) return
+      for (const c of this.#ring) if (c.gen > startGen && (c.keys == null || c.keys.has(key))) return
+    }
+    if (!this.#lru.has(key)) this.#set(key, value)
+  }
+
+  /** Applies a committed batch's final values. */
+  commit (changes: ReadonlyMap<string, Cached>): void {
+    for (const [k, v] of changes) this.#set(k, v)
+    this.#remember(changes)
+  }
+
+  /** Forgets everything (after a failed commit: memory must not be ahead of the disk). */
+  clear (): void {
+    this.#lru.clear()
+    this.#remember(null)
+  }
+
+  #set (key: string, value: Cached): void {
+    if (value instanceof Uint8Array && value.byteLength > XATTR_CACHE_MAX_VALUE_BYTES) this.#lru.delete(key)
+    else this.#lru.set(key, value)
+  }
+
+  #remember (keys: ReadonlyMap<string, unknown> | null): void {
+    this.#gen++
+    this.#ring.push({ gen: this.#gen, keys })
+    if (this.#ring.length > COMMIT_RING_SIZE) this.#ring.shift()
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Limits and defaults of the metadata journal. Units are in the names.
+ */
+
+/** Longest name of a directory entry, in UTF-8 bytes (NAME_MAX). */
+export const NAME_MAX_BYTES = 255
+/** Longest symlink target, in UTF-8 bytes. */
+export const SYMLINK_MAX_BYTES = 4096
+/** Longest extended-attribute name, in UTF-8 bytes (XATTR_NAME_MAX). */
+export const XATTR_NAME_MAX_BYTES = 255
+/** Largest extended-attribute value, in bytes (XATTR_SIZE_MAX). */
+export const XATTR_VALUE_MAX_BYTES = 65536
+/** Largest file size, in bytes: 2^53 - 1 (sizes are JS numbers). */
+export const MAX_FILE_SIZE_BYTES = Number.MAX_SAFE_INTEGER
+/** Largest stripe size a manifest may declare, in bytes (1 GiB). */
+export const MAX_STRIPE_SIZE_BYTES = 1024 * 1024 * 1024
+/** Largest link count (st_nlink is 32-bit in FUSE). */
+export const MAX_LINKS = 0xffff_ffff
+/** Largest |seconds| of a timestamp we store exactly (seconds are kept as a JS number). */
+export const MAX_TIME_SECONDS = Number.MAX_SAFE_INTEGER
+
+/** Default number of inodes, directory entries and xattrs kept in the in-memory LRU. */
+export const DEFAULT_CACHE_ENTRIES = 65536
+/** Xattr values larger than this many bytes are not cached (they still read from the database). */
+export const XATTR_CACHE_MAX_VALUE_BYTES = 4096
+/** Most ops group-committed in one transaction. */
+export const MAX_BATCH_OPS = 1024
+/** How many recent commits are remembered to tell whether a concurrent database read is stale. */
+export const COMMIT_RING_SIZE = 64
+/** Rows per page when iterating large tables (stripes, ops). */
+export const PAGE_ROWS = 1000
+/** Most problems `check()` lists in detail (counts are always complete). */
+export const MAX_LISTED_PROBLEMS = 1000
+
+/** Node id of the root directory: the same on every device. */
+export const ROOT_NODE = 'root'
+/** Version of the op format (the `v` field of every op). */
+export const OP_VERSION = 1

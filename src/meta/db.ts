@@ -1,0 +1,101 @@
+/**
+ * A promise face on one node-sqlite3 connection. Every call is one threadpool round trip, so the
+ * writer sends a whole group commit as one `execBatch` string. SQLite error codes become PalmErrors
+ * that name the journal file and say what to do.
+ */
+import sqlite3 from 'sqlite3'
+import { IntegrityError, NoSpaceError, PalmError, ReadOnlyError, type PalmErrorOptions } from '../errors.js'
+
+type Params = Array<string | number | null | Uint8Array>
+
+/** Maps a node-sqlite3 error to a PalmError naming `path` and what was being done. */
+export function journalError (err: unknown, path: string, doing: string): PalmError {
+  if (err instanceof PalmError) return err
+  const code = typeof err === 'object' && err != null && 'code' in err ? String(err.code) : ''
+  const msg = err instanceof Error ? err.message : String(err)
+  const opts: PalmErrorOptions = { cause: err, details: { path, sqlite: code } }
+  if (code === 'SQLITE_FULL' || msg.includes('SQLITE_FULL')) {
+    return new NoSpaceError(`metadata journal ${path} is full while ${doing}: free disk space on its file system and retry`, opts)
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || code === 'SQLITE_CANTOPEN') {
+    return new ReadOnlyError(`metadata journal ${path} cannot be written while ${doing} (${msg}): check the file's permissions and its disk`, opts)
+  }
+  return new IntegrityError(`metadata journal ${path} failed while ${doing} (${msg}): check the disk; \`palm fsck\` checks the journal`, opts)
+}
+
+export class Db {
+  readonly path: string
+  readonly #db: sqlite3.Database
+  readonly #stmts = new Map<string, sqlite3.Statement>()
+
+  private constructor (path: string, db: sqlite3.Database) {
+    this.path = path
+    this.#db = db
+  }
+
+  /** Opens (creating if missing) the database at `path` (or ':memory:'). */
+  static async open (path: string, readOnly = false): Promise<Db> {
+    const mode = readOnly ? sqlite3.OPEN_READONLY : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE
+    return await new Promise((resolve, reject) => {
+      const db: sqlite3.Database = new sqlite3.Database(path, mode, (err) => {
+        if (err != null) reject(journalError(err, path, 'opening it'))
+        else resolve(new Db(path, db))
+      })
+    })
+  }
+
+  async exec (sql: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#db.exec(sql, (err) => { if (err != null) reject(err); else resolve() })
+    })
+  }
+
+  /**
+   * Runs `BEGIN; sql COMMIT;` as one exec. On failure the ROLLBACK is issued from inside the
+   * callback, before node-sqlite3 runs any statement queued behind the batch, so no reader on this
+   * connection ever sees half a batch.
+   */
+  async execBatch (sql: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#db.exec(`BEGIN;${sql}COMMIT;`, (err) => {
+        if (err == null) { resolve(); return }
+        this.#db.exec('ROLLBACK;', () => { reject(err) })
+      })
+    })
+  }
+
+  /**
+   * One row or undefined. Runs as `all`: node-sqlite3's `get` leaves the statement un-reset, which
+   * would hold a read transaction (an old WAL snapshot) open on this connection.
+   */
+  async get<T> (sql: string, params: Params = []): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0]
+  }
+
+  /** All rows; the statement is prepared once and reused. Bound the result with LIMIT. */
+  async all<T> (sql: string, params: Params = []): Promise<T[]> {
+    const stmt = this.#prepared(sql)
+    return await new Promise((resolve, reject) => {
+      stmt.all(params, (err: Error | null, rows: T[]) => { if (err != null) reject(err); else resolve(rows) })
+    })
+  }
+
+  async close (): Promise<void> {
+    for (const s of this.#stmts.values()) await new Promise<void>((resolve) => { s.finalize(() => { resolve() }) })
+    this.#stmts.clear()
+    await new Promise<void>((resolve, reject) => {
+      this.#db.close((err) => { if (err != null) reject(journalError(err, this.path, 'closing it')); else resolve() })
+    })
+  }
+
+  #prepared (sql: string): sqlite3.Statement {
+    let stmt = this.#stmts.get(sql)
+    if (stmt == null) {
+      stmt = this.#db.prepare(sql)
+      // A prepare error is reported to the first call's callback as well; swallow the event form.
+      stmt.on('error', () => {})
+      this.#stmts.set(sql, stmt)
+    }
+    return stmt
+  }
+}

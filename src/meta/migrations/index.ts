@@ -1,0 +1,18 @@
+/**
+ * Schema migrations, oldest first. A migration runs once, in its own transaction together with the
+ * version bump; a database newer than this code is refused rather than guessed at.
+ */
+import { initial } from './001-initial.js'
+
+export interface Migration {
+  /** The schema version after this migration (1, 2, …). */
+  version: number
+  description: string
+  /** Statements run by `exec` inside the migration's transaction. */
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial]
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -1,0 +1,104 @@
+/**
+ * The op: one entry of the append-only journal. Every op names nodes by their global node id (never
+ * by a device-local ino), carries its own timestamps, and so applies the same on every device. The
+ * wire form is JSON with a fixed key order; the author signs exactly those bytes (Ed25519), and the
+ * journal stores them as they were signed.
+ */
+import { createPublicKey, verify as verifySignature } from 'node:crypto'
+import { ProtocolError } from '../errors.js'
+import { OP_VERSION } from './constants.js'
+import type { FileType, StripeRef } from './types.js'
+
+export type RenameMode = 'replace' | 'noreplace' | 'exchange'
+export type XattrMode = 'any' | 'create' | 'replace'
+
+export type OpBody =
+  | { kind: 'create', parent: string, name: string, type: FileType, mode: number, uid: number, gid: number, rdev: number, target?: string }
+  | { kind: 'link', node: string, parent: string, name: string }
+  | { kind: 'unlink', parent: string, name: string, node: string }
+  | { kind: 'rmdir', parent: string, name: string, node: string }
+  | { kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode }
+  | { kind: 'setattr', node: string, mode?: number, uid?: number, gid?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint }
+  | { kind: 'setContent', node: string, size: number, stripeSize: number, stripes: StripeRef[], holes: number[], mtime?: bigint }
+  | { kind: 'setxattr', node: string, name: string, value: Uint8Array, mode: XattrMode }
+  | { kind: 'removexattr', node: string, name: string }
+  | { kind: 'release', node: string }
+
+export type OpKind = OpBody['kind']
+
+export interface OpHeader {
+  /** Op format version. */
+  v: number
+  /** Hybrid logical clock (ns). Total order: (hlc, author, seq). */
+  hlc: bigint
+  /** Device id of the author. */
+  author: string
+  /** Per-author sequence number, 1, 2, … without gaps. */
+  seq: number
+  /** The op's wall time (ns): the ctime/mtime it sets. */
+  time: bigint
+}
+
+export type Op = OpHeader & OpBody
+
+/** An op as stored and exchanged: the signed bytes and the signature. */
+export interface SignedOp {
+  op: Op
+  /** The exact JSON text that was signed. */
+  body: string
+  /** Ed25519 signature of `body` by the author; undefined for an unsigned local journal. */
+  sig?: Uint8Array
+}
+
+/** The node id that a `create` op gives its new node. */
+export function nodeIdOf (author: string, seq: number): string {
+  return `${seq}@${author}`
+}
+
+/** The op's JSON wire form (bigints as decimal strings, bytes as base64), keys in a fixed order. */
+export function encodeOp (op: Op): string {
+  const { v, hlc, author, seq, time, ...body } = op
+  const wire: Record<string, unknown> = { v, hlc: hlc.toString(), author, seq, time: time.toString() }
+  for (const [key, value] of Object.entries(body)) {
+    if (value === undefined) continue
+    if (typeof value === 'bigint') wire[key] = value.toString()
+    else if (value instanceof Uint8Array) wire[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+    else wire[key] = value
+  }
+  return JSON.stringify(wire)
+}
+
+const BIGINT_FIELDS = new Set(['atime', 'mtime', 'ctime'])
+
+/** Parses an op's wire form; ProtocolError when it is not a well-formed op. */
+export function decodeOp (body: string): Op {
+  let wire: Record<string, unknown>
+  try {
+    wire = JSON.parse(body)
+  } catch (err) {
+    throw new ProtocolError('journal op is not valid JSON: the sending device runs an incompatible PALM or the op was damaged', { cause: err })
+  }
+  if (wire == null || typeof wire !== 'object' || wire.v !== OP_VERSION || typeof wire.kind !== 'string' ||
+    typeof wire.author !== 'string' || typeof wire.seq !== 'number' || typeof wire.hlc !== 'string' || typeof wire.time !== 'string') {
+    throw new ProtocolError(`journal op ${body.slice(0, 80)} lacks its header or has an unknown version: upgrade PALM on the device that wrote it`)
+  }
+  const op: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(wire)) {
+    if (key === 'hlc' || key === 'time' || BIGINT_FIELDS.has(key)) op[key] = parseBigInt(value, key)
+    else if (key === 'value' && wire.kind === 'setxattr') op[key] = new Uint8Array(Buffer.from(String(value), 'base64'))
+    else op[key] = value
+  }
+  return op as unknown as Op
+}
+
+function parseBigInt (value: unknown, key: string): bigint {
+  if (typeof value !== 'string' || !/^-?\d{1,30}$/.test(value)) throw new ProtocolError(`journal op field ${key} is not an integer string`)
+  return BigInt(value)
+}
+
+/** True when `sig` is the author's Ed25519 signature of `body`; `publicKey` is the raw 32-byte key. */
+export function verifyOp (signed: SignedOp, publicKey: Uint8Array): boolean {
+  if (signed.sig == null) return false
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
+  return verifySignature(null, Buffer.from(signed.body), key, signed.sig)
+}

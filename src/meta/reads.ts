@@ -1,0 +1,103 @@
+/**
+ * Reads of the committed database (the reader connection for a file, the only connection for
+ * ':memory:'). Every statement is prepared once; results are bounded by LIMIT or paged by key.
+ */
+import { ABSENT, type Cached } from './cache.js'
+import type { Db } from './db.js'
+import { decodeOp, type SignedOp } from './op.js'
+import {
+  dentryFromRow, inodeFromRow, INODE_COLUMNS, type DentryRec, type DentryRow, type InodeRec, type InodeRow
+} from './records.js'
+import { PAGE_ROWS } from './constants.js'
+import type { DirEntry, FileType, StripeRef } from './types.js'
+
+/** The committed value of one cache key (see view.ts `key`), or ABSENT. */
+export async function fetchKey (db: Db, k: string): Promise<Cached> {
+  switch (k.charCodeAt(0)) {
+    case 0x69: { // i<ino>
+      const row = await db.get<InodeRow>(`SELECT ${INODE_COLUMNS} FROM inodes WHERE ino=?`, [Number(k.slice(1))])
+      return row == null ? ABSENT : inodeFromRow(row)
+    }
+    case 0x64: { // d<parent>/<name>
+      const slash = k.indexOf('/')
+      const row = await db.get<DentryRow>('SELECT parent,name,ino,type,cookie FROM dentries WHERE parent=? AND name=?', [Number(k.slice(1, slash)), k.slice(slash + 1)])
+      return row == null ? ABSENT : dentryFromRow(row)
+    }
+    case 0x78: { // x<ino>/<name>
+      const slash = k.indexOf('/')
+      const row = await db.get<{ value: Buffer }>('SELECT value FROM xattrs WHERE ino=? AND name=?', [Number(k.slice(1, slash)), k.slice(slash + 1)])
+      return row == null ? ABSENT : new Uint8Array(row.value)
+    }
+    case 0x6e: { // n<node>
+      const row = await db.get<{ ino: number }>('SELECT ino FROM inodes WHERE node=?', [k.slice(1)])
+      return row == null ? ABSENT : row.ino
+    }
+    default:
+      throw new Error(`unknown journal cache key ${k}`)
+  }
+}
+
+/** An entry and its inode in one statement (a lookup miss). */
+export async function fetchEntry (db: Db, parent: number, name: string): Promise<{ dentry: DentryRec, inode?: InodeRec } | undefined> {
+  const row = await db.get<InodeRow & { d_ino: number, d_type: string, cookie: number }>(
+    `SELECT d.ino AS d_ino, d.type AS d_type, d.cookie AS cookie, ${INODE_COLUMNS.split(', ').map(c => `i.${c}`).join(', ')} FROM dentries d LEFT JOIN inodes i ON i.ino = d.ino WHERE d.parent=? AND d.name=?`,
+    [parent, name])
+  if (row == null) return undefined
+  const dentry: DentryRec = { parent, name, ino: row.d_ino, type: row.d_type as FileType, cookie: row.cookie }
+  return row.ino == null ? { dentry } : { dentry, inode: inodeFromRow(row) }
+}
+
+export async function readEntries (db: Db, dir: number, cookie: number, limit: number): Promise<DirEntry[]> {
+  const rows = await db.all<DentryRow>('SELECT name,ino,type,cookie FROM dentries WHERE parent=? AND cookie>? ORDER BY cookie LIMIT ?', [dir, cookie, limit])
+  return rows.map(r => ({ name: r.name, ino: r.ino, type: r.type as FileType, cookie: r.cookie }))
+}
+
+interface StripeRow { ino: number, idx: number, length: number, id: string, k: number, n: number, codec: number, fragments: string, holders: string }
+
+function stripeFromRow (r: StripeRow): StripeRef {
+  return { index: r.idx, length: r.length, id: r.id, k: r.k, n: r.n, codecId: r.codec, fragments: JSON.parse(r.fragments), holders: JSON.parse(r.holders) }
+}
+
+export async function readStripes (db: Db, ino: number, from: number, to: number): Promise<StripeRef[]> {
+  const rows = await db.all<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE ino=? AND idx>=? AND idx<? ORDER BY idx', [ino, from, to])
+  return rows.map(stripeFromRow)
+}
+
+/** Every stripe of every inode, paged by (ino, idx) so memory stays bounded. */
+export async function * allStripeRows (db: Db): AsyncGenerator<{ ino: number, stripe: StripeRef }> {
+  let ino = -1
+  let idx = -1
+  for (;;) {
+    const rows = await db.all<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE (ino,idx)>(?,?) ORDER BY ino,idx LIMIT ?', [ino, idx, PAGE_ROWS])
+    for (const r of rows) yield { ino: r.ino, stripe: stripeFromRow(r) }
+    if (rows.length < PAGE_ROWS) return
+    ino = rows[rows.length - 1].ino
+    idx = rows[rows.length - 1].idx
+  }
+}
+
+export async function readXattrNames (db: Db, ino: number): Promise<string[]> {
+  const rows = await db.all<{ name: string }>('SELECT name FROM xattrs WHERE ino=? ORDER BY name', [ino])
+  return rows.map(r => r.name)
+}
+
+/** One name of `ino` and its parent, or undefined if it has none. */
+export async function readNameOf (db: Db, ino: number): Promise<{ parent: number, name: string } | undefined> {
+  return await db.get<{ parent: number, name: string }>('SELECT parent,name FROM dentries WHERE ino=? LIMIT 1', [ino])
+}
+
+interface OpRow { author: string, seq: number, hlc: string, body: string, sig: Buffer | null }
+
+/** The log in total order (hlc, author, seq), paged. */
+export async function * readOps (db: Db): AsyncGenerator<SignedOp> {
+  let last: [string, string, number] = ['-1', '', 0]
+  for (;;) {
+    const rows = await db.all<OpRow>('SELECT author,seq,CAST(hlc AS TEXT) AS hlc,body,sig FROM ops WHERE (hlc,author,seq)>(CAST(? AS INTEGER),?,?) ORDER BY hlc,author,seq LIMIT ?', [...last, PAGE_ROWS])
+    for (const r of rows) {
+      yield r.sig == null ? { op: decodeOp(r.body), body: r.body } : { op: decodeOp(r.body), body: r.body, sig: new Uint8Array(r.sig) }
+    }
+    if (rows.length < PAGE_ROWS) return
+    const end = rows[rows.length - 1]
+    last = [end.hlc, end.author, end.seq]
+  }
+}

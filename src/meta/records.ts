@@ -1,0 +1,161 @@
+/**
+ * The materialised tree in memory: inode and directory-entry records, their database rows and the
+ * SQL that writes them. Records are immutable: a change makes a new object, so a record handed to a
+ * cache or a caller never changes under it.
+ */
+import { InvalidArgumentError } from '../errors.js'
+import { MAX_TIME_SECONDS } from './constants.js'
+import { sqlInt, sqlOrNull, sqlText } from './sql.js'
+import type { Attr, FileType } from './types.js'
+
+export interface InodeRec {
+  readonly ino: number
+  /** Global node id (the same on every device): `root` or `<seq>@<author>` of the creating op. */
+  readonly node: string
+  readonly type: FileType
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly nlink: number
+  readonly size: number
+  readonly rdev: number
+  readonly atimeNs: bigint
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+  /** Directories: the parent directory's ino (the root is its own parent). Others: 0. */
+  readonly parent: number
+  /** Directories: number of entries. Others: 0. */
+  readonly entries: number
+  /** Files: stripe size in bytes, 0 until the file first has content. */
+  readonly stripeSize: number
+  /** Symlinks: the target. */
+  readonly target?: string
+}
+
+export interface DentryRec {
+  readonly parent: number
+  readonly name: string
+  readonly ino: number
+  readonly type: FileType
+  /** Readdir position: unique and increasing in insertion order, never reused. */
+  readonly cookie: number
+}
+
+const NS_PER_S = 1_000_000_000n
+
+/** Splits signed nanoseconds into (seconds, 0 ≤ nanoseconds < 1e9), both exact JS numbers. */
+export function splitTime (ns: bigint): [number, number] {
+  let s = ns / NS_PER_S
+  let n = ns - s * NS_PER_S
+  if (n < 0n) { n += NS_PER_S; s -= 1n }
+  return [Number(s), Number(n)]
+}
+
+export function joinTime (s: number, n: number): bigint {
+  return BigInt(s) * NS_PER_S + BigInt(n)
+}
+
+/** InvalidArgumentError unless `ns` fits the journal exactly. */
+export function checkTime (ns: bigint, what: string): void {
+  const s = ns / NS_PER_S
+  if (s > BigInt(MAX_TIME_SECONDS) || s < -BigInt(MAX_TIME_SECONDS)) {
+    throw new InvalidArgumentError(`${what} ${ns} ns is outside the range the journal stores (±2^53 seconds)`)
+  }
+}
+
+export function attrOf (rec: InodeRec): Attr {
+  return {
+    ino: rec.ino,
+    type: rec.type,
+    mode: rec.mode,
+    uid: rec.uid,
+    gid: rec.gid,
+    nlink: rec.nlink,
+    size: rec.size,
+    rdev: rec.rdev,
+    atimeNs: rec.atimeNs,
+    mtimeNs: rec.mtimeNs,
+    ctimeNs: rec.ctimeNs
+  }
+}
+
+/** A row of the `inodes` table as node-sqlite3 returns it. */
+export interface InodeRow {
+  ino: number
+  node: string
+  type: string
+  mode: number
+  uid: number
+  gid: number
+  nlink: number
+  size: number
+  rdev: number
+  atime_s: number
+  atime_n: number
+  mtime_s: number
+  mtime_n: number
+  ctime_s: number
+  ctime_n: number
+  parent: number
+  entries: number
+  stripe_size: number
+  target: string | null
+}
+
+export const INODE_COLUMNS = 'ino, node, type, mode, uid, gid, nlink, size, rdev, atime_s, atime_n, mtime_s, mtime_n, ctime_s, ctime_n, parent, entries, stripe_size, target'
+
+export function inodeFromRow (r: InodeRow): InodeRec {
+  const rec: InodeRec = {
+    ino: r.ino,
+    node: r.node,
+    type: r.type as FileType,
+    mode: r.mode,
+    uid: r.uid,
+    gid: r.gid,
+    nlink: r.nlink,
+    size: r.size,
+    rdev: r.rdev,
+    atimeNs: joinTime(r.atime_s, r.atime_n),
+    mtimeNs: joinTime(r.mtime_s, r.mtime_n),
+    ctimeNs: joinTime(r.ctime_s, r.ctime_n),
+    parent: r.parent,
+    entries: r.entries,
+    stripeSize: r.stripe_size
+  }
+  return r.target == null ? rec : { ...rec, target: r.target }
+}
+
+/** An upsert of the whole record (one statement, whatever changed). */
+export function inodeUpsertSql (r: InodeRec): string {
+  const [as, an] = splitTime(r.atimeNs)
+  const [ms, mn] = splitTime(r.mtimeNs)
+  const [cs, cn] = splitTime(r.ctimeNs)
+  return `INSERT INTO inodes(${INODE_COLUMNS}) VALUES(${r.ino},${sqlText(r.node)},'${r.type}',${r.mode},${r.uid},${r.gid},${r.nlink},${sqlInt(r.size)},${r.rdev},${as},${an},${ms},${mn},${cs},${cn},${r.parent},${r.entries},${r.stripeSize},${sqlOrNull(r.target, sqlText)})` +
+    ' ON CONFLICT(ino) DO UPDATE SET mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
+    'atime_s=excluded.atime_s,atime_n=excluded.atime_n,mtime_s=excluded.mtime_s,mtime_n=excluded.mtime_n,ctime_s=excluded.ctime_s,ctime_n=excluded.ctime_n,' +
+    'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target;'
+}
+
+export function inodeDeleteSql (ino: number): string {
+  return `DELETE FROM inodes WHERE ino=${ino};`
+}
+
+export interface DentryRow {
+  parent: number
+  name: string
+  ino: number
+  type: string
+  cookie: number
+}
+
+export function dentryFromRow (r: DentryRow): DentryRec {
+  return { parent: r.parent, name: r.name, ino: r.ino, type: r.type as FileType, cookie: r.cookie }
+}
+
+export function dentryUpsertSql (d: DentryRec): string {
+  return `INSERT OR REPLACE INTO dentries(parent,name,ino,type,cookie) VALUES(${d.parent},${sqlText(d.name)},${d.ino},'${d.type}',${d.cookie});`
+}
+
+export function dentryDeleteSql (parent: number, name: string): string {
+  return `DELETE FROM dentries WHERE parent=${parent} AND name=${sqlText(name)};`
+}

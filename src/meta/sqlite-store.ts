@@ -1,0 +1,474 @@
+/**
+ * The MetaStore on SQLite (node-sqlite3, WAL). Reads answer from the committed cache and fall back
+ * to the database; every change goes through the single writer as an op. See docs/journal.md.
+ */
+import { open as openFile, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import {
+  InvalidArgumentError, IntegrityError, NotConnectedError, NotDirectoryError, NotFoundError, PermissionError, ValueTooBigError
+} from '../errors.js'
+import { raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
+import { Lifecycle } from '../util/startable.js'
+import type { ApplyResult } from './apply.js'
+import { ABSENT, CommittedCache, type Cached } from './cache.js'
+import { DEFAULT_CACHE_ENTRIES, OP_VERSION, ROOT_NODE, XATTR_VALUE_MAX_BYTES } from './constants.js'
+import { Db, journalError } from './db.js'
+import { checkJournal } from './fsck.js'
+import { Hlc, systemClock } from './hlc.js'
+import { checkName, checkTarget, checkXattrName } from './names.js'
+import { verifyOp, type SignedOp } from './op.js'
+import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
+import { attrOf, checkTime, inodeUpsertSql, type InodeRec } from './records.js'
+import { configureReader, configureWriter, migrate } from './schema.js'
+import { sqlBlob, sqlText } from './sql.js'
+import { GroupSync } from './sync.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags } from './types.js'
+import type { Counters } from './context.js'
+import { key, type ApplyView } from './view.js'
+import { Writer, type Build } from './writer.js'
+
+export interface MetaStoreInit {
+  /** Database file path, or ':memory:' (tests: nothing persists). */
+  path: string
+  /** This device's id: the author of every local op. */
+  deviceId: string
+  /** Signs an op's bytes with the author's Ed25519 key (default: ops are stored unsigned). */
+  sign?: (bytes: Uint8Array) => Uint8Array
+  /** The author's raw 32-byte Ed25519 public key, recorded so fsck and peers can verify ops. */
+  publicKey?: Uint8Array
+  /** Wall clock in nanoseconds (default: system clock with sub-ms resolution). */
+  clock?: () => bigint
+  logger?: ComponentLogger
+  /** Inodes, entries and xattrs kept in memory (default 65536 entries). */
+  cacheEntries?: number
+  /** Owner of a newly created root directory (default 0). */
+  uid?: number
+  /** Group of a newly created root directory (default 0). */
+  gid?: number
+}
+
+interface Opened { db: Db, reader: Db, writer: Writer, hlc: Hlc }
+
+export class SqliteMetaStore extends Lifecycle implements MetaStore {
+  readonly #init: MetaStoreInit
+  readonly #log: Logger
+  readonly #cache: CommittedCache
+  readonly #inflight = new Map<string, Promise<Cached>>()
+  readonly #sync: GroupSync
+  #o?: Opened
+  #wal?: FileHandle
+
+  constructor (init: MetaStoreInit) {
+    super()
+    this.#init = init
+    this.#log = (init.logger ?? defaultLogger()).forComponent('palm:meta')
+    this.#cache = new CommittedCache(init.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
+    this.#sync = new GroupSync(async () => { await this.#syncWal() })
+  }
+
+  protected async onStart (): Promise<void> {
+    const { path } = this.#init
+    const memory = path === ':memory:'
+    const db = await Db.open(path)
+    let reader = db
+    try {
+      await configureWriter(db, memory)
+      const before = await migrate(db)
+      if (!memory) {
+        reader = await Db.open(path)
+        await configureReader(reader)
+      }
+      this.#o = await this.#load(db, reader)
+      this.#log('opened journal %s (schema was v%d), %d ops', path, before, this.#o.writer.committed.ops)
+    } catch (err) {
+      if (reader !== db) await reader.close().catch(() => {})
+      await db.close().catch(() => {})
+      throw journalError(err, path, 'opening it')
+    }
+    // Inodes with no names left were open when the last run ended: nothing can reach them now.
+    const orphans = await reader.all<{ ino: number }>('SELECT ino FROM inodes WHERE nlink=0')
+    if (orphans.length > 0) this.#log('purging %d unlinked inodes left by the last run', orphans.length)
+    await Promise.all(orphans.map(async o => { await this.releaseInode(o.ino) }))
+    if (!memory) {
+      // Make the directory entries of a newly created database and WAL durable.
+      const dir = await openFile(dirname(path), 'r')
+      try { await dir.sync() } finally { await dir.close() }
+    }
+  }
+
+  async #load (db: Db, reader: Db): Promise<Opened> {
+    const { deviceId, publicKey } = this.#init
+    const clock = this.#init.clock ?? systemClock()
+    const st = await db.get<{ next_ino: number, next_cookie: number, files: number, dirs: number, bytes: number, ops: number }>('SELECT * FROM state WHERE id=1')
+    if (st == null) throw new IntegrityError(`metadata journal ${db.path} has no state row: restore it from a backup or run \`palm fsck\``)
+    const seqs = await db.all<{ author: string, seq: number }>('SELECT author, max(seq) AS seq FROM ops GROUP BY author')
+    const last = await db.get<{ hlc: string | null }>('SELECT CAST(max(hlc) AS TEXT) AS hlc FROM ops')
+    const appliedHlc = BigInt(last?.hlc ?? '0')
+    const hlc = new Hlc(clock, appliedHlc)
+    if (publicKey != null) await db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(deviceId)},${sqlBlob(publicKey)})`)
+    const counters: Counters = { nextIno: st.next_ino, nextCookie: st.next_cookie, files: st.files, dirs: st.dirs, bytes: st.bytes, ops: st.ops, appliedHlc }
+    if (await db.get('SELECT ino FROM inodes WHERE ino=?', [ROOT_INO]) == null) {
+      const now = clock()
+      const root: InodeRec = {
+        ino: ROOT_INO, node: ROOT_NODE, type: 'dir', mode: 0o755, uid: this.#init.uid ?? 0, gid: this.#init.gid ?? 0,
+        nlink: 2, size: 0, rdev: 0, atimeNs: now, mtimeNs: now, ctimeNs: now, parent: ROOT_INO, entries: 0, stripeSize: 0
+      }
+      await db.execBatch(`${inodeUpsertSql(root)}UPDATE state SET dirs=dirs+1 WHERE id=1;`)
+      counters.dirs += 1
+    }
+    const writer = new Writer({
+      db,
+      cache: this.#cache,
+      fetch: async (k) => await fetchKey(reader, k),
+      hlc,
+      author: deviceId,
+      sign: this.#init.sign,
+      counters,
+      lastSeq: new Map(seqs.map(r => [r.author, r.seq])),
+      log: this.#log
+    })
+    return { db, reader, writer, hlc }
+  }
+
+  protected async onStop (): Promise<void> {
+    const o = this.#o
+    if (o == null) return
+    await o.writer.flush()
+    this.#o = undefined
+    await this.#wal?.close()
+    this.#wal = undefined
+    if (o.reader !== o.db) await o.reader.close()
+    await o.db.close()
+  }
+
+  #opened (): Opened {
+    if (this.#o == null) throw new NotConnectedError(`metadata journal ${this.#init.path} is not open: start the store first`)
+    return this.#o
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  /** The committed value of `k`: cache, else one (shared) database read that fills the cache. */
+  async #get (k: string, options: AbortOptions): Promise<Cached> {
+    const hit = this.#cache.get(k)
+    if (hit !== undefined) return hit
+    const { reader } = this.#opened()
+    let p = this.#inflight.get(k)
+    if (p == null) {
+      const gen = this.#cache.readStarted()
+      p = fetchKey(reader, k).then(v => { this.#cache.fill(k, v, gen); return v })
+        .catch((err: unknown) => { throw journalError(err, reader.path, 'reading it') })
+        .finally(() => this.#inflight.delete(k))
+      this.#inflight.set(k, p)
+    }
+    return await raceSignal(p, options.signal, 'journal read')
+  }
+
+  async #inode (ino: number, options: AbortOptions): Promise<InodeRec> {
+    const v = await this.#get(key.inode(ino), options)
+    if (v === ABSENT) throw new NotFoundError(`inode ${ino} does not exist (it was removed)`, { details: { ino } })
+    return v as InodeRec
+  }
+
+  async #dir (ino: number, options: AbortOptions): Promise<InodeRec> {
+    const rec = await this.#inode(ino, options)
+    if (rec.type !== 'dir') throw new NotDirectoryError(`inode ${ino} is not a directory`, { details: { ino } })
+    return rec
+  }
+
+  async getattr (ino: number, options: AbortOptions = {}): Promise<Attr> {
+    const hit = this.#cache.get(key.inode(ino))
+    if (hit !== undefined && hit !== ABSENT) return attrOf(hit as InodeRec)
+    throwIfAborted(options.signal, 'getattr')
+    return attrOf(await this.#inode(ino, options))
+  }
+
+  async lookup (parent: number, name: string, options: AbortOptions = {}): Promise<Attr | undefined> {
+    checkName(name)
+    const dk = key.dentry(parent, name)
+    let d = this.#cache.get(dk)
+    if (d !== undefined) {
+      const p = this.#cache.get(key.inode(parent))
+      if (p == null || p === ABSENT) await this.#dir(parent, options)
+      else if ((p as InodeRec).type !== 'dir') throw new NotDirectoryError(`inode ${parent} is not a directory`, { details: { ino: parent } })
+    } else {
+      await this.#dir(parent, options)
+      const { reader } = this.#opened()
+      const gen = this.#cache.readStarted()
+      const e = await raceSignal(fetchEntry(reader, parent, name), options.signal, 'lookup')
+      d = e?.dentry ?? ABSENT
+      this.#cache.fill(dk, d, gen)
+      if (e?.inode != null) { this.#cache.fill(key.inode(e.inode.ino), e.inode, gen); return attrOf(e.inode) }
+    }
+    if (d === ABSENT) return undefined
+    const v = await this.#get(key.inode((d as { ino: number }).ino), options)
+    return v === ABSENT ? undefined : attrOf(v as InodeRec)
+  }
+
+  async readdir (ino: number, cookie: number, limit: number, options: AbortOptions = {}): Promise<DirEntry[]> {
+    await this.#dir(ino, options)
+    if (!Number.isSafeInteger(cookie) || cookie < 0 || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`readdir of inode ${ino}: cookie ${cookie} and limit ${limit} must be integers, limit ≥ 1`)
+    }
+    return await raceSignal(readEntries(this.#opened().reader, ino, cookie, Math.min(limit, 10_000)), options.signal, 'readdir')
+  }
+
+  async parentOf (dirIno: number, options: AbortOptions = {}): Promise<number> {
+    return (await this.#dir(dirIno, options)).parent
+  }
+
+  async readlink (ino: number, options: AbortOptions = {}): Promise<string> {
+    const rec = await this.#inode(ino, options)
+    if (rec.type !== 'symlink' || rec.target == null) throw new InvalidArgumentError(`inode ${ino} is not a symbolic link`, { details: { ino } })
+    return rec.target
+  }
+
+  async getStripes (ino: number, from: number, to: number, options: AbortOptions = {}): Promise<StripeRef[]> {
+    await this.#inode(ino, options)
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from) {
+      throw new InvalidArgumentError(`stripe range [${from}, ${to}) of inode ${ino} is not a range of stripe indexes`)
+    }
+    return await raceSignal(readStripes(this.#opened().reader, ino, from, to), options.signal, 'reading stripes')
+  }
+
+  async stripeSizeOf (ino: number, options: AbortOptions = {}): Promise<number | undefined> {
+    const rec = await this.#inode(ino, options)
+    return rec.stripeSize === 0 ? undefined : rec.stripeSize
+  }
+
+  async getxattr (ino: number, name: string, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
+    checkXattrName(name)
+    await this.#inode(ino, options)
+    const v = await this.#get(key.xattr(ino, name), options)
+    return v === ABSENT ? undefined : (v as Uint8Array).slice()
+  }
+
+  async listxattr (ino: number, options: AbortOptions = {}): Promise<string[]> {
+    await this.#inode(ino, options)
+    return await raceSignal(readXattrNames(this.#opened().reader, ino), options.signal, 'listxattr')
+  }
+
+  async pathOf (ino: number, options: AbortOptions = {}): Promise<string | undefined> {
+    if (ino === ROOT_INO) return '/'
+    const { reader } = this.#opened()
+    const parts: string[] = []
+    for (let cur = ino; cur !== ROOT_INO;) {
+      throwIfAborted(options.signal, 'pathOf')
+      const row = await readNameOf(reader, cur)
+      if (row == null || parts.length > 4096) return undefined
+      parts.push(row.name)
+      cur = row.parent
+    }
+    return '/' + parts.reverse().join('/')
+  }
+
+  stats (): MetaStats {
+    const c = this.#opened().writer.committed
+    return { files: c.files, dirs: c.dirs, logicalBytes: c.bytes, ops: c.ops }
+  }
+
+  async * referencedFragments (options: AbortOptions = {}): AsyncIterable<string> {
+    for await (const { stripe } of this.allStripes(options)) yield * stripe.fragments
+  }
+
+  async * allStripes (options: AbortOptions = {}): AsyncIterable<{ ino: number, stripe: StripeRef }> {
+    for await (const row of allStripeRows(this.#opened().reader)) {
+      throwIfAborted(options.signal, 'listing stripes')
+      yield row
+    }
+  }
+
+  /** The op log in total order (hlc, author, seq): what a peer would pull. */
+  async * exportOps (options: AbortOptions = {}): AsyncIterable<SignedOp> {
+    for await (const op of readOps(this.#opened().reader)) {
+      throwIfAborted(options.signal, 'exporting ops')
+      yield op
+    }
+  }
+
+  async check (options: AbortOptions = {}): Promise<JournalCheck> {
+    return await checkJournal(this.#opened().reader, options)
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  async #write (build: Build, options: AbortOptions): Promise<ApplyResult> {
+    throwIfAborted(options.signal, 'journal op')
+    const { writer } = this.#opened()
+    return await raceSignal(writer.local(build, options.signal), options.signal, 'journal op (it may still be committed)')
+  }
+
+  async create (parent: number, name: string, init: NodeInit, options: AbortOptions = {}): Promise<Attr> {
+    checkName(name)
+    if (init.type === 'symlink') checkTarget(init.target)
+    if (init.timeNs !== undefined) checkTime(init.timeNs, 'creation time')
+    const r = await this.#write(v => {
+      const p = inodeIn(v, parent)
+      return {
+        body: {
+          kind: 'create', parent: p.node, name, type: init.type, mode: init.mode & 0o7777, uid: init.uid, gid: init.gid,
+          rdev: init.rdev ?? 0, ...(init.type === 'symlink' ? { target: init.target } : {})
+        },
+        time: init.timeNs
+      }
+    }, options)
+    return attrOf(r.rec as InodeRec)
+  }
+
+  async link (ino: number, parent: number, name: string, options: AbortOptions = {}): Promise<Attr> {
+    checkName(name)
+    const r = await this.#write(v => ({ body: { kind: 'link', node: inodeIn(v, ino).node, parent: inodeIn(v, parent).node, name } }), options)
+    return attrOf(r.rec as InodeRec)
+  }
+
+  async unlink (parent: number, name: string, options: AbortOptions = {}): Promise<Attr> {
+    checkName(name)
+    const r = await this.#write(v => {
+      const [p, t] = entryIn(v, parent, name)
+      return { body: { kind: 'unlink', parent: p.node, name, node: t.node } }
+    }, options)
+    return attrOf(r.rec as InodeRec)
+  }
+
+  async rmdir (parent: number, name: string, options: AbortOptions = {}): Promise<void> {
+    checkName(name)
+    await this.#write(v => {
+      const [p, t] = entryIn(v, parent, name)
+      return { body: { kind: 'rmdir', parent: p.node, name, node: t.node } }
+    }, options)
+  }
+
+  async rename (parent: number, name: string, newParent: number, newName: string, flags: RenameFlags = {}, options: AbortOptions = {}): Promise<{ replaced?: Attr }> {
+    checkName(name)
+    checkName(newName)
+    if (flags.exchange === true && flags.noReplace === true) throw new InvalidArgumentError('RENAME_EXCHANGE and RENAME_NOREPLACE cannot be combined')
+    const mode = flags.exchange === true ? 'exchange' : flags.noReplace === true ? 'noreplace' : 'replace'
+    const r = await this.#write(v => {
+      const [p1, s] = entryIn(v, parent, name)
+      const p2 = dirIn(v, newParent)
+      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode } }
+    }, options)
+    return r.replaced == null ? {} : { replaced: attrOf(r.replaced) }
+  }
+
+  async setattr (ino: number, set: SetAttr, options: AbortOptions = {}): Promise<Attr> {
+    const r = await this.#write(v => ({
+      body: {
+        kind: 'setattr',
+        node: inodeIn(v, ino).node,
+        ...(set.mode !== undefined ? { mode: set.mode & 0o7777 } : {}),
+        ...(set.uid !== undefined ? { uid: set.uid } : {}),
+        ...(set.gid !== undefined ? { gid: set.gid } : {}),
+        ...(set.size !== undefined ? { size: set.size } : {}),
+        ...(set.atimeNs !== undefined ? { atime: set.atimeNs } : {}),
+        ...(set.mtimeNs !== undefined ? { mtime: set.mtimeNs } : {}),
+        ...(set.ctimeNs !== undefined ? { ctime: set.ctimeNs } : {})
+      }
+    }), options)
+    return attrOf(r.rec as InodeRec)
+  }
+
+  async setContent (ino: number, update: ContentUpdate, options: AbortOptions = {}): Promise<Attr> {
+    // Copied now: the caller may reuse its arrays before the writer gets to this call.
+    const stripes = update.stripes.map(s => ({ ...s, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }))
+    const holes = [...(update.holes ?? [])]
+    const r = await this.#write(v => ({
+      body: {
+        kind: 'setContent', node: inodeIn(v, ino).node, size: update.size, stripeSize: update.stripeSize, stripes, holes,
+        ...(update.mtimeNs !== undefined ? { mtime: update.mtimeNs } : {})
+      }
+    }), options)
+    return attrOf(r.rec as InodeRec)
+  }
+
+  async setxattr (ino: number, name: string, value: Uint8Array, flags: XattrFlags = {}, options: AbortOptions = {}): Promise<void> {
+    checkXattrName(name)
+    if (value.byteLength > XATTR_VALUE_MAX_BYTES) throw new ValueTooBigError(`extended attribute ${name} of inode ${ino}: value of ${value.byteLength} bytes exceeds ${XATTR_VALUE_MAX_BYTES}`)
+    if (flags.create === true && flags.replace === true) throw new InvalidArgumentError('XATTR_CREATE and XATTR_REPLACE cannot be combined')
+    const mode = flags.create === true ? 'create' : flags.replace === true ? 'replace' : 'any'
+    const copy = value.slice()
+    await this.#write(v => ({ body: { kind: 'setxattr', node: inodeIn(v, ino).node, name, value: copy, mode } }), options)
+  }
+
+  async removexattr (ino: number, name: string, options: AbortOptions = {}): Promise<void> {
+    checkXattrName(name)
+    await this.#write(v => ({ body: { kind: 'removexattr', node: inodeIn(v, ino).node, name } }), options)
+  }
+
+  async releaseInode (ino: number, options: AbortOptions = {}): Promise<void> {
+    await this.#write(v => {
+      const rec = v.inode(ino)
+      // Gone already, or it has names: nothing to purge (release is idempotent).
+      return rec == null || rec.nlink > 0 ? undefined : { body: { kind: 'release', node: rec.node } }
+    }, options)
+  }
+
+  async sync (options: AbortOptions = {}): Promise<void> {
+    this.#opened()
+    await raceSignal(this.#sync.sync(), options.signal, 'journal sync')
+  }
+
+  async #syncWal (): Promise<void> {
+    if (this.#init.path === ':memory:') return
+    if (this.#wal == null) {
+      try {
+        this.#wal = await openFile(`${this.#init.path}-wal`, 'r')
+      } catch (err) {
+        // No WAL file: every commit is already in the (synced) database file.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+        throw journalError(err, this.#init.path, 'opening its WAL to sync it')
+      }
+    }
+    try {
+      await this.#wal.datasync()
+    } catch (err) {
+      throw journalError(err, this.#init.path, 'syncing its WAL to disk')
+    }
+  }
+
+  // ---- replication hooks -------------------------------------------------------------------
+
+  /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */
+  async trustAuthor (author: string, publicKey: Uint8Array): Promise<void> {
+    await this.#opened().db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(author)},${sqlBlob(publicKey)})`)
+  }
+
+  /**
+   * Applies another device's op through the same deterministic path as local calls. Ops must come
+   * in per-author seq order and after every op applied so far in (hlc, author, seq) order; ops that
+   * arrive late need undo/redo, which comes with replication (docs/journal.md).
+   */
+  async applyOp (signed: SignedOp, options: AbortOptions = {}): Promise<void> {
+    const { writer, reader } = this.#opened()
+    const op = signed.op
+    if (op.v !== OP_VERSION) throw new InvalidArgumentError(`op ${op.seq}@${op.author} has format v${op.v}; this PALM reads v${OP_VERSION}`)
+    if (op.author === this.#init.deviceId) throw new InvalidArgumentError(`op ${op.seq}@${op.author} claims to be this device's own`)
+    const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [op.author])
+    if (row == null) throw new PermissionError(`op ${op.seq}@${op.author} comes from a device this journal does not trust: add its key first`, { details: { author: op.author } })
+    if (!verifyOp(signed, new Uint8Array(row.public_key))) throw new IntegrityError(`op ${op.seq}@${op.author} has a bad signature: it was damaged or forged`, { details: { author: op.author } })
+    await raceSignal(writer.remote(signed, options.signal), options.signal, `applying op ${op.seq}@${op.author} (it may still be applied)`)
+  }
+}
+
+/** The inode `ino` as the writer sees it; NotFoundError if absent. */
+function inodeIn (v: ApplyView, ino: number): InodeRec {
+  const rec = v.inode(ino)
+  if (rec == null) throw new NotFoundError(`inode ${ino} does not exist (it was removed)`, { details: { ino } })
+  return rec
+}
+
+function dirIn (v: ApplyView, ino: number): InodeRec {
+  const rec = inodeIn(v, ino)
+  if (rec.type !== 'dir') throw new NotDirectoryError(`inode ${ino} is not a directory`, { details: { ino } })
+  return rec
+}
+
+/** The directory `parent` and the inode named `name` in it. */
+function entryIn (v: ApplyView, parent: number, name: string): [InodeRec, InodeRec] {
+  const p = dirIn(v, parent)
+  const d = v.dentry(parent, name)
+  const rec = d == null ? undefined : v.inode(d.ino)
+  if (rec == null) throw new NotFoundError(`"${name}" in directory inode ${parent} does not exist`, { details: { parent, name } })
+  return [p, rec]
+}

@@ -1,0 +1,45 @@
+/**
+ * What op application sees of the tree: reads that may throw `Miss` (the record is not in memory:
+ * the writer loads it from the database and runs the op again), and staged writes. Application is
+ * synchronous and has no other side effects, so running it again after a miss is safe.
+ */
+import type { DentryRec, InodeRec } from './records.js'
+
+/** Thrown by a view read when `key` must first be loaded from the database. */
+export class Miss {
+  readonly key: string
+  constructor (key: string) { this.key = key }
+}
+
+/** Cache keys: one namespace for every kind of record. */
+export const key = {
+  inode: (ino: number): string => `i${ino}`,
+  dentry: (parent: number, name: string): string => `d${parent}/${name}`,
+  xattr: (ino: number, name: string): string => `x${ino}/${name}`,
+  node: (node: string): string => `n${node}`
+}
+
+export interface ApplyView {
+  inode: (ino: number) => InodeRec | undefined
+  /** The local ino of a global node id. */
+  inoOf: (node: string) => number | undefined
+  dentry: (parent: number, name: string) => DentryRec | undefined
+  xattr: (ino: number, name: string) => Uint8Array | undefined
+
+  putInode: (rec: InodeRec) => void
+  /** Removes the inode row; its stripes and xattrs are removed by the caller's statements. */
+  dropInode: (rec: InodeRec) => void
+  putDentry: (d: DentryRec) => void
+  dropDentry: (parent: number, name: string) => void
+  putXattr: (ino: number, name: string, value: Uint8Array) => void
+  dropXattr: (ino: number, name: string) => void
+  /** A statement run in op order (stripes, range deletes). */
+  sql: (statement: string) => void
+  /** Marks an inode as purged in this batch: no xattr of it is written after. */
+  released: (ino: number) => void
+
+  allocIno: () => number
+  allocCookie: () => number
+  /** Adjusts the counters behind `stats()`. */
+  count: (files: number, dirs: number, bytes: number) => void
+}

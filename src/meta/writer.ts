@@ -1,0 +1,262 @@
+/**
+ * The single writer. Calls are prepared one at a time, in arrival order: each op is applied to the
+ * in-memory view (loading what it needs from the database, then applying again), and joins the open
+ * batch. At most one batch commits at a time; everything prepared meanwhile forms the next one
+ * (group commit). A call resolves only after its batch is committed. A failed commit rejects its
+ * batch and the one behind it (they may depend on it), drops every uncommitted change and the
+ * committed cache, so memory never runs ahead of the disk; a failure other than a full disk also
+ * turns the journal read-only.
+ */
+import { InvalidArgumentError, NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
+import { abortError } from '../util/abort.js'
+import type { Logger } from '../util/logger.js'
+import { applyOp, type ApplyResult } from './apply.js'
+import { Batch, opRowSql, type Waiter } from './batch.js'
+import type { Cached, CommittedCache } from './cache.js'
+import { MAX_BATCH_OPS, OP_VERSION } from './constants.js'
+import { OpContext, type Counters } from './context.js'
+import { journalError, type Db } from './db.js'
+import type { Hlc } from './hlc.js'
+import { encodeOp, type Op, type OpBody, type SignedOp } from './op.js'
+import { Miss, type ApplyView } from './view.js'
+
+/** A local call: builds its op from the current view (may throw Miss or a PalmError); undefined = nothing to do. */
+export type Build = (v: ApplyView) => { body: OpBody, time?: bigint } | undefined
+
+interface Task extends Waiter {
+  build?: Build
+  remote?: SignedOp
+  /** Records this task loaded from the database (kept across its retries). */
+  local: Map<string, Cached>
+  signal?: AbortSignal
+}
+
+export interface WriterInit {
+  db: Db
+  cache: CommittedCache
+  /** Reads a key's committed value from the database. */
+  fetch: (key: string) => Promise<Cached>
+  hlc: Hlc
+  author: string
+  sign?: (bytes: Uint8Array) => Uint8Array
+  counters: Counters
+  lastSeq: Map<string, number>
+  log: Logger
+}
+
+export class Writer {
+  readonly #init: WriterInit
+  readonly #queue: Task[] = []
+  readonly #overlay = new Map<string, { value: Cached, batch: Batch }>()
+  #pumping = false
+  /** True while the pump is preparing ops synchronously: the open batch is still filling. */
+  #filling = false
+  #open = new Batch()
+  #committing?: Promise<void>
+  #pending: Counters
+  #committed: Counters
+  #pendingSeq: Map<string, number>
+  #committedSeq: Map<string, number>
+  #failure?: PalmError
+  #idle: Array<() => void> = []
+
+  constructor (init: WriterInit) {
+    this.#init = init
+    this.#pending = init.counters
+    this.#committed = init.counters
+    this.#pendingSeq = new Map(init.lastSeq)
+    this.#committedSeq = new Map(init.lastSeq)
+  }
+
+  /** Counters as of the last commit. */
+  get committed (): Readonly<Counters> { return this.#committed }
+
+  /** Last committed seq of `author` (0 if none). */
+  lastSeq (author: string): number { return this.#committedSeq.get(author) ?? 0 }
+
+  /** Set when a commit failed in a way that made the journal read-only. */
+  get failure (): PalmError | undefined { return this.#failure }
+
+  /** Applies a local call; resolves once its op is committed (or at once if it changed nothing). */
+  async local (build: Build, signal?: AbortSignal): Promise<ApplyResult> {
+    return await this.#submit({ build, local: new Map(), signal })
+  }
+
+  /** Applies an op from another device through the same path. */
+  async remote (op: SignedOp, signal?: AbortSignal): Promise<ApplyResult> {
+    return await this.#submit({ remote: op, local: new Map(), signal })
+  }
+
+  /** Resolves when every call submitted so far has been committed or failed. */
+  async flush (): Promise<void> {
+    if (this.#isIdle()) return
+    await new Promise<void>((resolve) => { this.#idle.push(resolve) })
+  }
+
+  async #submit (t: Omit<Task, 'resolve' | 'reject'>): Promise<ApplyResult> {
+    if (this.#failure != null) throw this.#failure
+    return await new Promise<ApplyResult>((resolve, reject) => {
+      this.#queue.push({ ...t, resolve, reject })
+      if (!this.#pumping) {
+        // Start on a microtask: calls made in the same tick (Promise.all) share the first batch.
+        this.#pumping = true
+        queueMicrotask(() => { void this.#pump() })
+      }
+    })
+  }
+
+  async #pump (): Promise<void> {
+    this.#pumping = true
+    this.#filling = true
+    try {
+      for (let task = this.#queue.shift(); task != null; task = this.#queue.shift()) {
+        for (let miss = this.#prepare(task); miss != null; miss = this.#prepare(task)) {
+          // Let what is prepared commit while this op waits for the database.
+          this.#filling = false
+          this.#commitNext()
+          const gen = this.#init.cache.readStarted()
+          try {
+            const value = await this.#init.fetch(miss)
+            task.local.set(miss, value)
+            this.#init.cache.fill(miss, value, gen)
+          } catch (err) {
+            task.reject(journalError(err, this.#init.db.path, 'reading it'))
+            break
+          } finally {
+            this.#filling = true
+          }
+        }
+        // Bound the open batch: wait for the commit in flight before preparing more.
+        if (this.#open.size >= MAX_BATCH_OPS && this.#committing != null) {
+          this.#filling = false
+          await this.#committing
+          this.#filling = true
+        }
+      }
+    } finally {
+      this.#pumping = false
+      this.#filling = false
+    }
+    this.#commitNext()
+  }
+
+  /** Applies one task to the view; returns the key to load on a miss, else undefined (task done). */
+  #prepare (task: Task): string | undefined {
+    if (this.#failure != null) { task.reject(this.#failure); return undefined }
+    if (task.signal?.aborted === true) { task.reject(abortError(task.signal, 'journal op')); return undefined }
+    const ctx = new OpContext(this.#pending, this.#overlay, this.#init.cache, task.local)
+    try {
+      if (task.remote != null) this.#applyRemote(ctx, task, task.remote)
+      else this.#applyLocal(ctx, task, task.build as Build)
+    } catch (err) {
+      if (err instanceof Miss) return err.key
+      task.reject(err)
+    }
+    return undefined
+  }
+
+  #applyLocal (ctx: OpContext, task: Task, build: Build): void {
+    const { author, hlc } = this.#init
+    const physical = hlc.physical()
+    const seq = (this.#pendingSeq.get(author) ?? 0) + 1
+    const built = build(ctx)
+    if (built == null) { task.resolve({}); return }
+    const { body, time } = built
+    const op = { v: OP_VERSION, hlc: 0n, author, seq, time: time ?? physical, ...body } as Op
+    const result = applyOp(ctx, op)
+    if (ctx.empty) {
+      // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
+      if (this.#overlay.size === 0) task.resolve(result)
+      else this.#open.waiters.push({ waiter: task, result })
+      return
+    }
+    op.hlc = hlc.tick(physical)
+    const text = encodeOp(op)
+    const sig = this.#init.sign?.(Buffer.from(text))
+    this.#merge(ctx, task, result, op, opRowSql(author, seq, op.hlc, op.kind, text, sig))
+  }
+
+  #applyRemote (ctx: OpContext, task: Task, signed: SignedOp): void {
+    const op = signed.op
+    const last = this.#pendingSeq.get(op.author) ?? 0
+    // Already applied (a peer sent it twice): nothing to do.
+    if (op.seq <= last) { task.resolve({}); return }
+    if (op.seq !== last + 1) throw new InvalidArgumentError(`op ${op.seq}@${op.author} arrived before ops ${last + 1}…${op.seq - 1} of that device: fetch those first`)
+    if (op.hlc <= this.#pending.appliedHlc) {
+      throw new NotSupportedError(`op ${op.seq}@${op.author} is older than ops already applied here; applying it needs undo/redo, which this journal does not do yet`)
+    }
+    const result = applyOp(ctx, op)
+    this.#init.hlc.observe(op.hlc)
+    this.#merge(ctx, task, result, op, opRowSql(op.author, op.seq, op.hlc, op.kind, signed.body, signed.sig))
+  }
+
+  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string): void {
+    const b = this.#open
+    for (const [k, value] of ctx.staged) {
+      this.#overlay.set(k, { value, batch: b })
+      b.changes.set(k, value)
+    }
+    b.stmts.push(row)
+    for (const s of ctx.stmts) b.stmts.push(s)
+    for (const ino of ctx.releasedInos) b.released.add(ino)
+    this.#pending = { ...ctx.counters, ops: ctx.counters.ops + 1, appliedHlc: op.hlc }
+    this.#pendingSeq.set(op.author, op.seq)
+    b.lastSeq.set(op.author, op.seq)
+    b.waiters.push({ waiter: task, result })
+  }
+
+  /** Starts committing the open batch unless a commit is in flight or the pump is still filling it. */
+  #commitNext (): void {
+    if (this.#committing != null || this.#filling) return
+    const b = this.#open
+    if (b.size === 0) { this.#notifyIdle(); return }
+    this.#open = new Batch()
+    b.counters = this.#pending
+    if (b.empty) {
+      this.#committed_(b)
+      return
+    }
+    const sql = b.toSql(b.counters)
+    this.#committing = this.#init.db.execBatch(sql).then(
+      () => { this.#committing = undefined; this.#committed_(b) },
+      (err) => { this.#committing = undefined; this.#failed(b, err) }
+    )
+  }
+
+  #committed_ (b: Batch): void {
+    this.#committed = b.counters as Counters
+    for (const [author, seq] of b.lastSeq) this.#committedSeq.set(author, seq)
+    this.#init.cache.commit(b.changes)
+    for (const k of b.changes.keys()) {
+      if (this.#overlay.get(k)?.batch === b) this.#overlay.delete(k)
+    }
+    for (const { waiter, result } of b.waiters) waiter.resolve(result)
+    this.#commitNext()
+  }
+
+  #failed (b: Batch, err: unknown): void {
+    const error = journalError(err, this.#init.db.path, `committing ${b.size} changes`)
+    this.#init.log.error('commit of %d ops failed: %e', b.size, error)
+    const behind = this.#open
+    this.#open = new Batch()
+    this.#overlay.clear()
+    this.#init.cache.clear()
+    this.#pending = this.#committed
+    this.#pendingSeq = new Map(this.#committedSeq)
+    if (error.code !== 'ENOSPC') {
+      this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only after a failed commit (${error.message}); fix the disk and restart PALM`, { cause: error, details: { path: this.#init.db.path } })
+    }
+    for (const { waiter } of b.waiters) waiter.reject(error)
+    for (const { waiter } of behind.waiters) waiter.reject(error)
+    this.#commitNext()
+  }
+
+  #isIdle (): boolean {
+    return !this.#pumping && this.#committing == null && this.#queue.length === 0 && this.#open.size === 0
+  }
+
+  #notifyIdle (): void {
+    if (!this.#isIdle()) return
+    for (const resolve of this.#idle.splice(0)) resolve()
+  }
+}
