@@ -1,0 +1,72 @@
+/**
+ * Defaults and fixed numbers of the VFS layer. Sizes in bytes.
+ */
+import { constants as fsConstants } from 'node:fs'
+
+/**
+ * Stripe size when VfsInit gives none: 4 MiB, the chunk layer's DEFAULT_STRIPE_SIZE_BYTES (vfs may
+ * not import chunk; a unit test keeps the two equal). The daemon passes the configured value.
+ */
+export const DEFAULT_STRIPE_SIZE_BYTES = 4 * 1024 * 1024
+/** Dirty write-buffer budget over all open files. */
+export const DEFAULT_DIRTY_LIMIT_BYTES = 256 * 1024 * 1024
+/** Read cache of decoded stripes. */
+export const DEFAULT_CACHE_LIMIT_BYTES = 256 * 1024 * 1024
+/** Stripe stores running at once. */
+export const DEFAULT_MAX_INFLIGHT_STRIPES = 4
+/** Read-ahead window for sequential readers. */
+export const DEFAULT_READ_AHEAD_BYTES = 8 * 1024 * 1024
+/** Read-ahead fetches running at once. */
+export const DEFAULT_MAX_INFLIGHT_READ_AHEAD = 4
+/** Largest file: JS numbers are exact below 2^53. */
+export const MAX_FILE_SIZE_BYTES = Number.MAX_SAFE_INTEGER
+/** Longest name component in bytes (ENAMETOOLONG past it). */
+export const NAME_MAX_BYTES = 255
+/** Longest symlink target in bytes. */
+export const PATH_MAX_BYTES = 4096
+/** Longest xattr name in bytes (ERANGE past it). */
+export const XATTR_NAME_MAX_BYTES = 255
+/** Largest xattr value in bytes (E2BIG past it). */
+export const XATTR_SIZE_MAX_BYTES = 64 * 1024
+/** statfs block size. */
+export const STATFS_BLOCK_BYTES = 4096
+/** Stripes asked of meta per batch when walking a whole file (fsync, health). */
+export const STRIPE_BATCH = 256
+/** Smallest dirty buffer allocation (grows by doubling up to the stripe size). */
+export const MIN_BUFFER_BYTES = 4096
+
+/** The policy xattr on directories (inherited) and files (effective). */
+export const XATTR_POLICY = 'user.palm.policy'
+/** Read-only health xattr on files. */
+export const XATTR_HEALTH = 'user.palm.health'
+
+export const O_ACCMODE = 3
+export const O_WRONLY = fsConstants.O_WRONLY
+export const O_RDWR = fsConstants.O_RDWR
+export const O_CREAT = fsConstants.O_CREAT
+export const O_EXCL = fsConstants.O_EXCL
+export const O_TRUNC = fsConstants.O_TRUNC
+export const O_APPEND = fsConstants.O_APPEND
+
+export const S_IFMT = 0o170000
+export const S_IFREG = 0o100000
+export const S_IFDIR = 0o040000
+export const S_IFLNK = 0o120000
+export const S_IFIFO = 0o010000
+export const S_IFSOCK = 0o140000
+export const S_IFCHR = 0o020000
+export const S_IFBLK = 0o060000
+export const S_ISGID = 0o2000
+
+export const RENAME_NOREPLACE = 1
+export const RENAME_EXCHANGE = 2
+
+export const XATTR_CREATE = 1
+export const XATTR_REPLACE = 2
+
+export const FALLOC_FL_KEEP_SIZE = 1
+export const FALLOC_FL_PUNCH_HOLE = 2
+
+export const R_OK = 4
+export const W_OK = 2
+export const X_OK = 1

@@ -1,0 +1,25 @@
+import { NoDataError } from '../../errors.js'
+import type { AbortOptions } from '../../util/abort.js'
+import { XATTR_HEALTH, XATTR_POLICY } from '../constants.js'
+import type { VfsCore } from '../core.js'
+import { formatPolicy } from '../policy.js'
+import type { VfsContext } from '../types.js'
+import { checkXattr, healthOf, takesUserXattrs } from '../xattr.js'
+
+const encoder = new TextEncoder()
+
+/**
+ * A user.* attribute's value (NoDataError when absent). On a file, `user.palm.policy` is its
+ * effective policy and `user.palm.health` is computed from its stripes' fragments.
+ */
+export async function getxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, options: AbortOptions): Promise<Uint8Array> {
+  checkXattr(name)
+  const attr = await core.meta.getattr(ino, options)
+  const absent = async (): Promise<Error> => new NoDataError(`${await core.pathOf(ino)} has no extended attribute ${name}`)
+  if (!takesUserXattrs(attr)) throw await absent()
+  if (attr.type === 'file' && name === XATTR_HEALTH) return encoder.encode(await healthOf(core, ino, options))
+  const value = await core.meta.getxattr(ino, name, options)
+  if (value != null) return value
+  if (attr.type === 'file' && name === XATTR_POLICY) return encoder.encode(formatPolicy(core.policies.fallback))
+  throw await absent()
+}

@@ -1,0 +1,87 @@
+/**
+ * Pieces several verbs share: checking a name in a directory, creating a node the POSIX way
+ * (umask, setgid directories), and telling the kernel about an entry (one lookup reference).
+ */
+import { ExistsError, NotDirectoryError, NotFoundError } from '../../errors.js'
+import type { Attr, FileType, NodeInit, StripeRef } from '../../meta/types.js'
+import type { AbortOptions } from '../../util/abort.js'
+import { S_ISGID, STRIPE_BATCH } from '../constants.js'
+import type { VfsCore } from '../core.js'
+import { isDots, nameError } from '../names.js'
+import type { VfsContext } from '../types.js'
+
+/** Throws the POSIX error for a bad entry name in `parent` (dots give `dotsError`). */
+export function checkEntryName (name: string, parent: number, dotsError?: () => Error): void {
+  if (isDots(name) && dotsError != null) throw dotsError()
+  const err = nameError(name, () => `directory inode ${parent}`)
+  if (err != null) throw err
+}
+
+/** The attr of `ino`, which must be a directory. */
+export async function requireDir (core: VfsCore, ino: number, options: AbortOptions): Promise<Attr> {
+  const attr = await core.meta.getattr(ino, options)
+  if (attr.type !== 'dir') {
+    throw new NotDirectoryError(`${await core.pathOf(ino)} is not a directory`, { details: { ino } })
+  }
+  return attr
+}
+
+/** The attr of `name` in `parent`, or NotFoundError naming the path. */
+export async function requireChild (core: VfsCore, parent: number, name: string, options: AbortOptions): Promise<Attr> {
+  const attr = await core.meta.lookup(parent, name, options)
+  if (attr == null) throw await notFound(core, parent, name)
+  return attr
+}
+
+export async function notFound (core: VfsCore, parent: number, name: string): Promise<Error> {
+  const dir = await core.pathOf(parent)
+  return new NotFoundError(`${dir === '/' ? '' : dir}/${name} does not exist`, { details: { parent, name } })
+}
+
+export interface NodeSpec {
+  type: FileType
+  /** Permission bits (type bits ignored). */
+  mode: number
+  rdev?: number
+  target?: string
+}
+
+/**
+ * Creates `name` in `parent` as the caller: mode minus umask (not for symlinks), the parent's gid
+ * and setgid bit for directories when the parent is setgid. Counts one kernel lookup on it.
+ */
+export async function makeNode (core: VfsCore, ctx: VfsContext, parent: number, name: string, spec: NodeSpec, options: AbortOptions): Promise<Attr> {
+  core.checkWritable(`creating ${name}`)
+  checkEntryName(name, parent, () => new ExistsError(`"${name}" always exists in a directory`))
+  const dir = await requireDir(core, parent, options)
+  const setgid = (dir.mode & S_ISGID) !== 0
+  let mode = spec.type === 'symlink' ? 0o777 : spec.mode & 0o7777 & ~ctx.umask
+  if (setgid && spec.type === 'dir') mode |= S_ISGID
+  const init: NodeInit = {
+    type: spec.type,
+    mode,
+    uid: ctx.uid,
+    gid: setgid ? dir.gid : ctx.gid,
+    ...(spec.rdev != null ? { rdev: spec.rdev } : {}),
+    ...(spec.target != null ? { target: spec.target } : {})
+  }
+  let attr: Attr
+  try {
+    attr = await core.meta.create(parent, name, init, options)
+  } catch (err) {
+    throw await core.wrap(err, parent, `creating "${name}" in`)
+  }
+  core.inodes.remember(attr.ino)
+  return attr
+}
+
+/** Calls `fn` with the file's stored stripes, STRIPE_BATCH stripe numbers at a time (bounded memory). */
+export async function forEachStripeBatch (core: VfsCore, ino: number, fn: (batch: StripeRef[]) => Promise<void>, options: AbortOptions): Promise<void> {
+  const [attr, ss] = await Promise.all([core.meta.getattr(ino, options), core.meta.stripeSizeOf(ino, options)])
+  if (ss == null || attr.type !== 'file') return
+  const total = Math.ceil(attr.size / ss)
+  for (let from = 0; from < total; from += STRIPE_BATCH) {
+    const batch = await core.meta.getStripes(ino, from, Math.min(total, from + STRIPE_BATCH), options)
+    if (batch.length > 0) await fn(batch)
+  }
+}

@@ -1,0 +1,98 @@
+import { BadHandleError, IsDirectoryError } from '../../errors.js'
+import type { PlacedStripe } from '../../place/types.js'
+import type { AbortOptions } from '../../util/abort.js'
+import type { VfsCore } from '../core.js'
+import type { Handle } from '../handles.js'
+import type { VfsContext } from '../types.js'
+import type { OpenFile } from '../write-buffer.js'
+
+/**
+ * Reads up to `size` bytes at `offset` (short only at end of file). Each stripe comes from the
+ * open-file state (dirty bytes or a stored-but-uncommitted ref), the read cache, or meta's
+ * manifest; holes and the gap between a short stripe and the next read as zeros without a fetch.
+ * A sequential reader triggers read-ahead of the next stripes.
+ */
+export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, offset: number, size: number, options: AbortOptions): Promise<Uint8Array> {
+  const h = core.handles.get(fh, ino, 'file')
+  if (!h.readable) throw new BadHandleError(`handle ${fh} of ${await core.pathOf(ino)} was not opened for reading`)
+  const file = core.inodes.get(ino)?.file
+  let fileSize: number
+  let ss: number
+  if (file != null) {
+    fileSize = file.size
+    ss = file.stripeSize
+  } else {
+    const [attr, stripeSize] = await Promise.all([core.meta.getattr(ino, options), core.meta.stripeSizeOf(ino, options)])
+    if (attr.type === 'dir') throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory`)
+    fileSize = attr.size
+    ss = stripeSize ?? core.settings.stripeSizeBytes
+  }
+  const end = Math.min(offset + size, fileSize)
+  if (end <= offset) return new Uint8Array(0)
+  const out = new Uint8Array(end - offset)
+  const first = Math.floor(offset / ss)
+  const last = Math.floor((end - 1) / ss)
+  const refs = await committedRefs(core, ino, file, first, last, options)
+  for (let i = first; i <= last; i++) {
+    const src = file?.sourceOf(i) ?? { kind: 'committed' as const }
+    let bytes: Uint8Array | undefined
+    if (src.kind === 'bytes') bytes = src.bytes
+    else if (src.kind === 'ref' || src.kind === 'committed') {
+      let ref = src.kind === 'ref' ? src.ref : refs.get(i)
+      if (ref == null && src.kind === 'committed' && !refs.has(i)) {
+        // Committed while we were fetching earlier stripes: ask again for this one.
+        ref = (await core.meta.getStripes(ino, i, i + 1, options))[0]
+      }
+      if (ref != null) {
+        try {
+          bytes = await core.cache.get(ref, `inode ${ino}`, options)
+        } catch (err) {
+          throw await core.wrap(err, ino, 'reading')
+        }
+      }
+    }
+    if (bytes != null) copyStripe(out, offset, end, i * ss, bytes)
+  }
+  core.counters.bytesRead += out.length
+  readAhead(core, h, ino, file, ss, fileSize, offset, out.length, last)
+  return out
+}
+
+/** Copies the part of a stripe starting at file offset `start` that falls in [offset, end). */
+function copyStripe (out: Uint8Array, offset: number, end: number, start: number, bytes: Uint8Array): void {
+  const from = Math.max(offset, start)
+  const to = Math.min(end, start + bytes.length)
+  if (to > from) out.set(bytes.subarray(from - start, to - start), from - offset)
+}
+
+/** Manifest refs of the stripes in [first, last] that are not in the open-file state (undefined: hole). */
+async function committedRefs (core: VfsCore, ino: number, file: OpenFile | undefined, first: number, last: number, options: AbortOptions): Promise<Map<number, PlacedStripe | undefined>> {
+  const need: number[] = []
+  for (let i = first; i <= last; i++) if (file == null || file.sourceOf(i).kind === 'committed') need.push(i)
+  const refs = new Map<number, PlacedStripe | undefined>()
+  if (need.length === 0) return refs
+  for (const i of need) refs.set(i, undefined)
+  const found = await core.meta.getStripes(ino, need[0], need[need.length - 1] + 1, options)
+  for (const s of found) if (refs.has(s.index)) refs.set(s.index, s)
+  return refs
+}
+
+/** Sequential readers prefetch the next stripes (bounded, in the background, never queued). */
+function readAhead (core: VfsCore, h: Handle, ino: number, file: OpenFile | undefined, ss: number, fileSize: number, offset: number, length: number, last: number): void {
+  if (offset === h.nextReadOffset) h.sequentialReads++
+  else { h.sequentialReads = 0; h.readAheadTo = 0 }
+  h.nextReadOffset = offset + length
+  if (h.sequentialReads < 2 || core.settings.readAheadBytes <= 0) return
+  const window = Math.ceil(core.settings.readAheadBytes / ss)
+  const endStripe = Math.min(last + 1 + window, Math.ceil(fileSize / ss))
+  const from = Math.max(last + 1, h.readAheadTo)
+  if (from >= endStripe) return
+  h.readAheadTo = endStripe
+  void (async () => {
+    const refs = await core.meta.getStripes(ino, from, endStripe, { signal: core.controller.signal })
+    for (const ref of refs) {
+      if (file != null && file.sourceOf(ref.index).kind !== 'committed') continue
+      core.cache.prefetch(ref, `inode ${ino}`)
+    }
+  })().catch((err) => { core.log.trace('read-ahead for inode %d failed: %s', ino, (err as Error).message) })
+}

@@ -1,0 +1,36 @@
+import { NotPermittedError } from '../../errors.js'
+import type { XattrFlags } from '../../meta/types.js'
+import type { AbortOptions } from '../../util/abort.js'
+import { XATTR_CREATE, XATTR_HEALTH, XATTR_POLICY, XATTR_REPLACE } from '../constants.js'
+import type { VfsCore } from '../core.js'
+import { formatPolicy, parsePolicy } from '../policy.js'
+import type { VfsContext } from '../types.js'
+import { checkXattr, readOnlyHealth, takesUserXattrs } from '../xattr.js'
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/**
+ * Sets a user.* attribute. `user.palm.policy` must be "k-of-n" (stored normalised); on a
+ * directory it applies to files created below it from now on. `user.palm.health` is read-only.
+ */
+export async function setxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, value: Uint8Array, flags: number, options: AbortOptions): Promise<void> {
+  core.checkWritable(`setting ${name} on ${await core.pathOf(ino)}`)
+  checkXattr(name, value)
+  const attr = await core.meta.getattr(ino, options)
+  if (!takesUserXattrs(attr)) {
+    throw new NotPermittedError(`${await core.pathOf(ino)}: user attributes can only be set on files and directories`)
+  }
+  if (name === XATTR_HEALTH) throw readOnlyHealth(await core.pathOf(ino))
+  let stored = value
+  if (name === XATTR_POLICY) stored = encoder.encode(formatPolicy(parsePolicy(decoder.decode(value), await core.pathOf(ino))))
+  const xflags: XattrFlags = {}
+  if ((flags & XATTR_CREATE) !== 0) xflags.create = true
+  if ((flags & XATTR_REPLACE) !== 0) xflags.replace = true
+  try {
+    await core.meta.setxattr(ino, name, stored.slice(), xflags, options)
+  } catch (err) {
+    throw await core.wrap(err, ino, `setting ${name} on`)
+  }
+  if (name === XATTR_POLICY) core.policies.invalidate()
+}

@@ -1,0 +1,406 @@
+/**
+ * Open-file state of one inode, shared by every handle on it (two fds and hard links see each
+ * other's writes at once). Writes land in dirty stripe buffers (copied: the binding reuses its
+ * buffer) charged to the global DirtyBudget. A stripe filled by a write that reaches its end is
+ * stored (encode + place) in the background, bounded by the store limiter, while writing goes on.
+ * A stripe being stored is never modified: a write to it copies the buffer first. A store that
+ * finishes with its stripe unchanged turns it into a *pending* ref (stored, not yet in the
+ * manifest) and hands the bytes to the read cache. `commit` stores what is left, waits for every
+ * store (the durability rule) and records size, mtime and changed stripes in one meta.setContent.
+ * A background failure stays here and is thrown by the next write or commit; the data stays dirty
+ * and the next commit retries it.
+ */
+import type { Attr, MetaStore, StripeRef } from '../meta/types.js'
+import type { PlacedStripe, StripeIO, StripePolicy } from '../place/types.js'
+import { raceSignal, type AbortOptions } from '../util/abort.js'
+import type { Logger } from '../util/logger.js'
+import { nowNs } from './clock.js'
+import { MIN_BUFFER_BYTES } from './constants.js'
+import type { Charge, DirtyBudget } from './dirty-budget.js'
+import { fileError } from './file-error.js'
+import type { Limiter } from './limiter.js'
+import type { ReadCache } from './read-cache.js'
+
+/** Shared machinery every OpenFile uses. */
+export interface OpenFileDeps {
+  meta: Pick<MetaStore, 'getStripes' | 'setContent' | 'pathOf'>
+  stripes: Pick<StripeIO, 'write'>
+  cache: ReadCache
+  budget: DirtyBudget
+  storeLimiter: Limiter
+  log: Logger
+  /** Aborted when the VFS stops: background stores end. */
+  signal: AbortSignal
+  /** Starts storing dirty stripes of any open file to free `bytes` (see DirtyBudget). */
+  spill: (bytes: number) => boolean
+  /** Counts a finished store (stats). */
+  onStored: () => void
+}
+
+interface StoreJob {
+  gen: number
+  charge: Charge
+  promise: Promise<void>
+}
+
+/** One dirty stripe: `buf[0, length)` is its data; bytes past `length` up to the stripe size read as zeros. */
+export interface DirtyStripe {
+  readonly index: number
+  buf: Uint8Array
+  charge: Charge
+  length: number
+  /** Bumped by every change: a store result is kept only if its gen is still current. */
+  gen: number
+  /** Full, and the last write reached its end: store now (sequential pipeline). */
+  ready: boolean
+  /** The last store failed: not spilled again until a commit retries it. */
+  failed: boolean
+  dropped: boolean
+  storing?: StoreJob
+}
+
+/** Where a stripe's bytes are, as the read path needs to know. */
+export type StripeSource =
+  | { kind: 'bytes', bytes: Uint8Array }
+  | { kind: 'ref', ref: PlacedStripe }
+  | { kind: 'hole' }
+  | { kind: 'committed' }
+
+export interface OpenFileInit {
+  ino: number
+  stripeSize: number
+  policy: StripePolicy
+  /** Size in meta now. */
+  size: number
+}
+
+export class OpenFile {
+  readonly ino: number
+  readonly stripeSize: number
+  readonly policy: StripePolicy
+  /** Logical size including dirty data. */
+  size: number
+  /** Size as last committed to meta. */
+  committedSize: number
+  /** mtime of uncommitted changes. */
+  mtimeNs: bigint | undefined
+  readonly #deps: OpenFileDeps
+  readonly #dirty = new Map<number, DirtyStripe>()
+  readonly #pending = new Map<number, PlacedStripe>()
+  readonly #holes = new Set<number>()
+  #error: Error | undefined
+  #path: string | undefined
+
+  constructor (init: OpenFileInit, deps: OpenFileDeps) {
+    this.ino = init.ino
+    this.stripeSize = init.stripeSize
+    this.policy = init.policy
+    this.size = init.size
+    this.committedSize = init.size
+    this.#deps = deps
+  }
+
+  /** True when there is anything to commit. */
+  get changed (): boolean {
+    return this.#dirty.size > 0 || this.#pending.size > 0 || this.#holes.size > 0 ||
+      this.size !== this.committedSize || this.mtimeNs !== undefined
+  }
+
+  get dirtyCount (): number { return this.#dirty.size }
+
+  /** The file's path for messages (resolved once; "inode N" if it has no name). */
+  async path (options: AbortOptions = {}): Promise<string> {
+    if (this.#path == null) {
+      const p = await this.#deps.meta.pathOf(this.ino, options).catch(() => undefined)
+      this.#path = p ?? `(deleted file, inode ${this.ino})`
+    }
+    return this.#path
+  }
+
+  /** Throws (once) the error a background store left. */
+  throwDeferred (): void {
+    const err = this.#error
+    if (err == null) return
+    this.#error = undefined
+    throw err
+  }
+
+  /** Where stripe `index` comes from for a reader. Bytes returned must be copied before the next await. */
+  sourceOf (index: number): StripeSource {
+    const e = this.#dirty.get(index)
+    if (e != null) return { kind: 'bytes', bytes: e.buf.subarray(0, e.length) }
+    const ref = this.#pending.get(index)
+    if (ref != null) return { kind: 'ref', ref }
+    if (this.#holes.has(index) || index * this.stripeSize >= this.committedSize) return { kind: 'hole' }
+    return { kind: 'committed' }
+  }
+
+  /** Writes `data` at `offset` (call with the inode lock held). Returns bytes written. */
+  async writeLocked (offset: number, data: Uint8Array, options: AbortOptions = {}): Promise<number> {
+    this.throwDeferred()
+    const ss = this.stripeSize
+    let pos = offset
+    let src = 0
+    while (src < data.length) {
+      const index = Math.floor(pos / ss)
+      const inStripe = pos - index * ss
+      const n = Math.min(ss - inStripe, data.length - src)
+      await this.#writeInStripe(index, inStripe, data.subarray(src, src + n), options)
+      pos += n
+      src += n
+    }
+    if (pos > this.size) this.size = pos
+    this.mtimeNs = nowNs()
+    return data.length
+  }
+
+  /**
+   * Sets the logical size and commits (call with the inode lock held): drops stripes past it, cuts
+   * the last one, and extending leaves a hole.
+   */
+  async truncateLocked (newSize: number, options: AbortOptions = {}): Promise<void> {
+    await this.#settle(options)
+    const ss = this.stripeSize
+    const cutIndex = Math.floor(newSize / ss)
+    const cutLength = newSize - cutIndex * ss
+    const firstGone = cutLength === 0 ? cutIndex : cutIndex + 1
+    for (const [i, e] of this.#dirty) if (i >= firstGone) this.#drop(e)
+    for (const i of [...this.#pending.keys()]) if (i >= firstGone) this.#pending.delete(i)
+    for (const i of [...this.#holes]) if (i >= firstGone) this.#holes.delete(i)
+    if (cutLength > 0 && newSize < this.size) {
+      let e = this.#dirty.get(cutIndex)
+      if (e == null) {
+        const base = await this.#load(cutIndex, options)
+        if (base != null && base.length > cutLength) e = await this.#newEntry(cutIndex, base, cutLength, options)
+      }
+      if (e != null && e.length > cutLength) {
+        e.buf.fill(0, cutLength, e.length)
+        e.length = cutLength
+        e.gen++
+        e.ready = false
+      }
+    }
+    this.size = newSize
+    this.mtimeNs = nowNs()
+    // Commit now: meta drops the stripes past the new size, so a later extension reads zeros there.
+    await this.commitLocked(options)
+  }
+
+  /** Makes every stripe fully inside [from, to) a hole and zeroes the partial ends (punch hole). */
+  async punchLocked (from: number, to: number, options: AbortOptions = {}): Promise<void> {
+    const end = Math.min(to, this.size)
+    if (end <= from) return
+    await this.#settle(options)
+    const ss = this.stripeSize
+    const firstWhole = Math.ceil(from / ss)
+    const endWhole = Math.floor(end / ss)
+    for (let i = firstWhole; i < endWhole; i++) {
+      const e = this.#dirty.get(i)
+      if (e != null) this.#drop(e)
+      this.#pending.delete(i)
+      if (i * ss < this.committedSize) this.#holes.add(i)
+    }
+    const zeroRange = async (a: number, b: number): Promise<void> => {
+      if (b > a) await this.writeLocked(a, new Uint8Array(b - a), options)
+    }
+    if (firstWhole > endWhole) {
+      await zeroRange(from, end)
+    } else {
+      await zeroRange(from, Math.min(end, firstWhole * ss))
+      await zeroRange(Math.max(from, endWhole * ss), end)
+    }
+  }
+
+  /**
+   * Stores every dirty stripe, waits for all stores, then records the new content in meta with one
+   * setContent (call with the inode lock held). Returns the committed attr, or undefined when
+   * nothing had changed.
+   */
+  async commitLocked (options: AbortOptions = {}): Promise<Attr | undefined> {
+    this.throwDeferred()
+    while (this.#dirty.size > 0) {
+      const jobs: Array<Promise<void>> = []
+      for (const e of [...this.#dirty.values()]) {
+        if (e.length === 0 && e.storing == null) { this.#drop(e); continue }
+        if (e.storing == null) this.#store(e)
+        if (e.storing != null) jobs.push(e.storing.promise)
+      }
+      await raceSignal(Promise.all(jobs), options.signal, `writing ${await this.path()}`)
+      this.throwDeferred()
+    }
+    if (!this.changed) return undefined
+    const stripes: StripeRef[] = [...this.#pending].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, ...p }))
+    const holes = [...this.#holes]
+    const mtimeNs = this.mtimeNs ?? nowNs()
+    let attr: Attr
+    try {
+      attr = await this.#deps.meta.setContent(this.ino, {
+        size: this.size,
+        stripeSize: this.stripeSize,
+        stripes,
+        holes,
+        mtimeNs
+      }, options)
+    } catch (err) {
+      throw fileError(err, await this.path(), 'recording the new content of')
+    }
+    this.#pending.clear()
+    this.#holes.clear()
+    this.committedSize = this.size
+    this.mtimeNs = undefined
+    return attr
+  }
+
+  /** Dirty stripes that a spill may store now. */
+  spillCandidates (): DirtyStripe[] {
+    const out: DirtyStripe[] = []
+    for (const e of this.#dirty.values()) if (e.storing == null && !e.failed) out.push(e)
+    return out
+  }
+
+  /** Starts storing `e` in the background (spill or pipeline). */
+  storeEarly (e: DirtyStripe): void {
+    if (this.#dirty.get(e.index) === e) this.#store(e)
+  }
+
+  /** Drops every dirty stripe without storing it (last close of an unlinked file; stop after failure). */
+  discard (): void {
+    for (const e of this.#dirty.values()) this.#drop(e)
+    this.#pending.clear()
+    this.#holes.clear()
+    this.mtimeNs = undefined
+    this.size = this.committedSize
+  }
+
+  async #writeInStripe (index: number, off: number, bytes: Uint8Array, options: AbortOptions): Promise<void> {
+    const end = off + bytes.length
+    for (;;) {
+      let e = this.#dirty.get(index)
+      if (e == null) {
+        // A write that covers the whole stripe needs no old bytes; anything else merges with them.
+        const base = off === 0 && end === this.stripeSize ? undefined : await this.#load(index, options)
+        e = await this.#newEntry(index, base, Math.max(base?.length ?? 0, end), options)
+      }
+      const cowNeeded = e.storing != null && e.storing.charge === e.charge
+      if (cowNeeded || e.buf.length < end) {
+        const charge = await this.#reserve(this.#capacityFor(Math.max(e.length, end)), options)
+        if (this.#dirty.get(index) !== e) { charge.release(); continue }
+        const buf = new Uint8Array(charge.bytes)
+        buf.set(e.buf.subarray(0, e.length))
+        if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
+        e.buf = buf
+        e.charge = charge
+      }
+      e.buf.set(bytes, off)
+      if (end > e.length) e.length = end
+      e.gen++
+      e.failed = false
+      e.ready = e.length === this.stripeSize && end === this.stripeSize
+      if (e.ready) this.#store(e)
+      return
+    }
+  }
+
+  async #newEntry (index: number, base: Uint8Array | undefined, need: number, options: AbortOptions): Promise<DirtyStripe> {
+    const charge = await this.#reserve(this.#capacityFor(Math.max(need, base?.length ?? 0)), options)
+    const buf = new Uint8Array(charge.bytes)
+    if (base != null) buf.set(base)
+    const e: DirtyStripe = { index, buf, charge, length: base?.length ?? 0, gen: 0, ready: false, failed: false, dropped: false }
+    this.#dirty.set(index, e)
+    this.#pending.delete(index)
+    this.#holes.delete(index)
+    return e
+  }
+
+  /** The current bytes of a stripe that is not dirty (undefined: a hole or past the end). */
+  async #load (index: number, options: AbortOptions): Promise<Uint8Array | undefined> {
+    const src = this.sourceOf(index)
+    if (src.kind === 'bytes') return src.bytes
+    if (src.kind === 'hole') return undefined
+    let ref: PlacedStripe | undefined = src.kind === 'ref' ? src.ref : undefined
+    if (src.kind === 'committed') {
+      const [s] = await this.#deps.meta.getStripes(this.ino, index, index + 1, options)
+      ref = s
+    }
+    if (ref == null) return undefined
+    try {
+      return await this.#deps.cache.get(ref, await this.path(), options)
+    } catch (err) {
+      throw fileError(err, await this.path(), 'reading (to merge a partial write)')
+    }
+  }
+
+  #capacityFor (need: number): number {
+    let cap = MIN_BUFFER_BYTES
+    while (cap < need) cap *= 2
+    return Math.min(cap, this.stripeSize)
+  }
+
+  async #reserve (bytes: number, options: AbortOptions): Promise<Charge> {
+    return await this.#deps.budget.reserve(bytes, {
+      signal: options.signal,
+      spill: this.#deps.spill,
+      check: () => { const err = this.#error; this.#error = undefined; return err }
+    })
+  }
+
+  #drop (e: DirtyStripe): void {
+    e.dropped = true
+    this.#dirty.delete(e.index)
+    if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
+  }
+
+  /** Waits until no store of this file is running (truncate and punch then change buffers freely). */
+  async #settle (options: AbortOptions): Promise<void> {
+    for (;;) {
+      const jobs = [...this.#dirty.values()].flatMap(e => e.storing != null ? [e.storing.promise] : [])
+      if (jobs.length === 0) return
+      await raceSignal(Promise.all(jobs), options.signal, `writing ${await this.path()}`)
+    }
+  }
+
+  #store (e: DirtyStripe): void {
+    if (e.storing != null || e.length === 0) return
+    const data = e.buf.subarray(0, e.length)
+    const job: StoreJob = { gen: e.gen, charge: e.charge, promise: Promise.resolve() }
+    e.storing = job
+    e.failed = false
+    job.promise = this.#deps.storeLimiter.run(async () => {
+      // Changed or dropped while queued: this snapshot is stale, skip the work.
+      if (e.dropped || e.gen !== job.gen) return undefined
+      const file = await this.path()
+      return await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal })
+    }).then(
+      (placed) => { this.#stored(e, job, data, placed) },
+      async (err) => { this.#failed(e, job, fileError(err, await this.path(), 'storing')) }
+    )
+  }
+
+  #stored (e: DirtyStripe, job: StoreJob, data: Uint8Array, placed: PlacedStripe | undefined): void {
+    if (e.storing === job) e.storing = undefined
+    if (placed != null) this.#deps.onStored()
+    const current = !e.dropped && this.#dirty.get(e.index) === e
+    if (placed != null && current && e.gen === job.gen) {
+      this.#dirty.delete(e.index)
+      this.#pending.set(e.index, placed)
+      this.#deps.cache.put(placed.id, data)
+      e.charge.release()
+    } else if (current && e.ready) {
+      this.#store(e)
+    }
+    if (e.dropped || e.charge !== job.charge || !current) job.charge.release()
+    this.#deps.budget.poke()
+  }
+
+  #failed (e: DirtyStripe, job: StoreJob, err: Error): void {
+    if (e.storing === job) e.storing = undefined
+    const current = !e.dropped && this.#dirty.get(e.index) === e
+    if (e.dropped || e.charge !== job.charge || !current) job.charge.release()
+    if (current) {
+      e.failed = true
+      this.#error ??= err
+      this.#deps.log.error('storing stripe %d of %s failed: %s', e.index, this.#path ?? `inode ${this.ino}`, err.message)
+    }
+    this.#deps.budget.poke()
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Extended-attribute rules shared by the xattr verbs: only the `user.` namespace is stored (others
+ * are EOPNOTSUPP, which cp/rsync treat as "not supported here"), names up to 255 bytes (ERANGE),
+ * values up to 64 KiB (E2BIG). `user.*` applies to regular files and directories only, as on Linux.
+ * PALM's own names: `user.palm.policy` (validated) and `user.palm.health` (computed, read-only).
+ */
+import { NotPermittedError, NotSupportedError, RangeTooSmallError, ValueTooBigError } from '../errors.js'
+import type { Attr } from '../meta/types.js'
+import type { AbortOptions } from '../util/abort.js'
+import { XATTR_HEALTH, XATTR_NAME_MAX_BYTES, XATTR_SIZE_MAX_BYTES } from './constants.js'
+import type { VfsCore } from './core.js'
+import { forEachStripeBatch } from './ops/helpers.js'
+
+export const USER_PREFIX = 'user.'
+
+/** Throws unless `name` is a storable xattr name (and `value`, if given, a storable value). */
+export function checkXattr (name: string, value?: Uint8Array): void {
+  if (Buffer.byteLength(name) > XATTR_NAME_MAX_BYTES) {
+    throw new RangeTooSmallError(`extended attribute names are at most ${XATTR_NAME_MAX_BYTES} bytes; use a shorter name`)
+  }
+  if (!name.startsWith(USER_PREFIX) || name.length === USER_PREFIX.length) {
+    throw new NotSupportedError(`extended attribute "${name.slice(0, 64)}": PALM stores only "user." attributes`)
+  }
+  if (value != null && value.byteLength > XATTR_SIZE_MAX_BYTES) {
+    throw new ValueTooBigError(`extended attribute "${name}" is ${value.byteLength} bytes; values are at most ${XATTR_SIZE_MAX_BYTES} bytes`)
+  }
+}
+
+/** True for the types that carry user.* attributes. */
+export function takesUserXattrs (attr: Attr): boolean {
+  return attr.type === 'file' || attr.type === 'dir'
+}
+
+export function readOnlyHealth (path: string): Error {
+  return new NotPermittedError(`${XATTR_HEALTH} of ${path} is computed by PALM and cannot be set or removed`)
+}
+
+/**
+ * "reachable/needed/total, devices a, b": the weakest stripe's reachable fragments against k and n,
+ * and the devices holding reachable fragments of any stripe. A file with no stored stripe reports
+ * its policy with every fragment reachable ("n/k/n, devices none").
+ */
+export async function healthOf (core: VfsCore, ino: number, options: AbortOptions): Promise<string> {
+  let reachable = Infinity
+  let needed = 0
+  let total = 0
+  const devices = new Set<string>()
+  await forEachStripeBatch(core, ino, async (batch) => {
+    const healths = await Promise.all(batch.map(async (s) => await core.stripes.health(s, options)))
+    for (const h of healths) {
+      if (h.reachable - h.needed < reachable - needed || !Number.isFinite(reachable)) {
+        reachable = h.reachable
+        needed = h.needed
+        total = h.total
+      }
+      for (const d of h.devices) devices.add(d)
+    }
+  }, options)
+  if (!Number.isFinite(reachable)) {
+    const policy = (await core.policies.ownPolicy(ino, options).catch(() => undefined)) ?? core.policies.fallback
+    return `${policy.n}/${policy.k}/${policy.n}, devices none`
+  }
+  return `${reachable}/${needed}/${total}, devices ${devices.size > 0 ? [...devices].sort().join(', ') : 'none'}`
+}
