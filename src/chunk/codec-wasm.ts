@@ -2,7 +2,7 @@
  * Codec id 1 through the wasm module (native/rs): the reference engine that made the golden vectors.
  * Its glue copies shards into and out of wasm memory, so results are copied once more into place.
  */
-import { PalmError } from '../errors.js'
+import { IoError } from '../errors.js'
 import { loadReedSolomonWasm } from '../../native/rs/index.js'
 import { CODEC_RS_GF256 } from './constants.js'
 import { checkEncodeShards, checkReconstructShards, withAllocation } from './codec-checks.js'
@@ -16,7 +16,7 @@ function call<T> (what: string, fn: () => T): T {
   } catch (err) {
     // Input was checked, so a trap here is a bug in the module; never reuse the trapped instance.
     loadReedSolomonWasm({ fresh: true })
-    throw new PalmError(`the Reed-Solomon wasm codec failed during ${what}; it was reloaded, retry the operation`, 'EIO', { cause: err })
+    throw new IoError(`the Reed-Solomon wasm codec failed during ${what}; it was reloaded, retry the operation`, { cause: err })
   }
 }
 

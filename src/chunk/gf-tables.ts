@@ -8,6 +8,16 @@ import { gfMulRow } from './gf256.js'
 /** Most 16-bit tables kept per thread (64 × 128 KiB = 8 MiB). */
 const MAX_TABLES = 64
 
+/**
+ * Bytes a coefficient must have been applied to (with the 256-byte row) before its 16-bit table is
+ * built: a build (64 Ki entries) costs about a 128 KiB pass, so short one-off work (small stripes,
+ * policies like 128-of-255 with hundreds of coefficients) never pays for tables it cannot reuse.
+ */
+const BYTES_BEFORE_TABLE = 128 * 1024
+
+/** Bytes processed per coefficient without a table, since its table was last dropped. */
+const usage = new Float64Array(256)
+
 const tables = new Map<number, Uint16Array>()
 const rows = new Map<number, Uint8Array>()
 
@@ -20,9 +30,11 @@ function row8 (c: number): Uint8Array {
   return row
 }
 
-function table16 (c: number): Uint16Array {
+function table16 (c: number, passBytes: number): Uint16Array | undefined {
   let t = tables.get(c)
   if (t != null) return t
+  usage[c] += passBytes
+  if (usage[c] < BYTES_BEFORE_TABLE) return undefined
   const row = row8(c)
   t = new Uint16Array(65536)
   for (let hi = 0; hi < 256; hi++) {
@@ -33,7 +45,7 @@ function table16 (c: number): Uint16Array {
   if (tables.size >= MAX_TABLES) {
     // Maps iterate in insertion order: drop the oldest table.
     const oldest = tables.keys().next().value
-    if (oldest !== undefined) tables.delete(oldest)
+    if (oldest !== undefined) { tables.delete(oldest); usage[oldest] = 0 }
   }
   tables.set(c, t)
   return t
@@ -60,7 +72,11 @@ export function mulAdd (c: number, src: Uint8Array, dst: Uint8Array, assign: boo
     } else if (c === 0) {
       if (assign) d.fill(0)
     } else {
-      const t = table16(c)
+      const t = table16(c, len)
+      if (t === undefined) {
+        mulAddBytes(c, src, dst, assign, 0)
+        return
+      }
       if (assign) {
         for (let i = 0; i < wordCount; i++) { const v = s[i]; d[i] = t[v & 0xffff] | (t[v >>> 16] << 16) }
       } else {
@@ -68,8 +84,15 @@ export function mulAdd (c: number, src: Uint8Array, dst: Uint8Array, assign: boo
       }
     }
   }
+  mulAddBytes(c, src, dst, assign, wordCount << 2)
+}
+
+/** The byte-at-a-time form of mulAdd from `start` on, with the 256-byte product row. */
+function mulAddBytes (c: number, src: Uint8Array, dst: Uint8Array, assign: boolean, start: number): void {
   const row = row8(c)
-  for (let i = wordCount << 2; i < len; i++) dst[i] = assign ? row[src[i]] : dst[i] ^ row[src[i]]
+  const len = src.length
+  if (assign) for (let i = start; i < len; i++) dst[i] = row[src[i]]
+  else for (let i = start; i < len; i++) dst[i] ^= row[src[i]]
 }
 
 /** `src` itself when it is 4-byte aligned, else an aligned copy (a memcpy is far cheaper than the slow path). */

@@ -3,7 +3,7 @@
  * replace a worker that dies (its job fails with EIO), and terminate all on stop.
  */
 import { Worker } from 'node:worker_threads'
-import { PalmError } from '../errors.js'
+import { IoError } from '../errors.js'
 import type { Logger } from '../util/logger.js'
 import { errorFromWire, type WorkerInit, type WorkerReply, type WorkerRequest } from './wire.js'
 
@@ -53,7 +53,7 @@ export class WorkerSlots {
     const started = await Promise.allSettled(Array.from({ length: this.#count }, async () => { await this.#spawn() }))
     const failed = started.find(r => r.status === 'rejected')
     if (failed != null) {
-      await this.stop(new PalmError('chunk pool start failed', 'EIO'))
+      await this.stop(new IoError('chunk pool start failed'))
       throw failed.reason
     }
   }
@@ -69,13 +69,13 @@ export class WorkerSlots {
   /** Sends `job` to an idle worker (the caller checked hasIdle()). */
   dispatch (job: Job): void {
     const slot = [...this.#slots].find(s => s.ready && s.job == null)
-    if (slot == null) throw new Error('no idle chunk worker (dispatch without hasIdle)')
+    if (slot == null) throw new IoError('no idle chunk worker (dispatch called without hasIdle)')
     slot.job = job
     try {
       slot.worker.postMessage(job.request, job.transfer)
     } catch (err) {
       slot.job = undefined
-      job.fail(new PalmError(`could not hand the stripe to a chunk worker: ${(err as Error).message}`, 'EIO', { cause: err }))
+      job.fail(new IoError(`could not hand the stripe to a chunk worker: ${(err as Error).message}`, { cause: err }))
       this.#onChange()
     }
   }
@@ -102,7 +102,7 @@ export class WorkerSlots {
       })
       worker.on('error', (err) => {
         this.#log.error('chunk worker %d failed: %e', worker.threadId, err)
-        const wrapped = new PalmError(`a chunk worker failed: ${err.message}`, 'EIO', { cause: err })
+        const wrapped = new IoError(`a chunk worker failed: ${err.message}`, { cause: err })
         slot.job?.fail(wrapped)
         slot.job = undefined
         if (!slot.ready) reject(wrapped)
@@ -112,9 +112,9 @@ export class WorkerSlots {
         slot.ready = false
         if (!this.#slots.delete(slot) || this.#stopping) return
         this.#log.error('chunk worker exited with code %d; starting a replacement', code)
-        slot.job?.fail(new PalmError(`a chunk worker exited (code ${code}) while working on a stripe; retry`, 'EIO'))
+        slot.job?.fail(new IoError(`a chunk worker exited (code ${code}) while working on a stripe; retry`))
         slot.job = undefined
-        if (!wasReady) { reject(new PalmError(`a chunk worker exited (code ${code}) before it was ready`, 'EIO')); return }
+        if (!wasReady) { reject(new IoError(`a chunk worker exited (code ${code}) before it was ready`)); return }
         this.#spawn().catch((err: Error) => {
           this.#log.error('could not replace a chunk worker: %e', err)
           if (this.#slots.size === 0) this.#onChange(err)

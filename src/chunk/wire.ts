@@ -3,7 +3,7 @@
  * PalmError comes back to the caller as the same class with the same code and details.
  */
 import {
-  AbortedError, FragmentsUnavailableError, IntegrityError, InvalidArgumentError, NotSupportedError,
+  AbortedError, FragmentsUnavailableError, IntegrityError, InvalidArgumentError, IoError, NotSupportedError,
   PalmError, TimeoutError, type ErrorCode, type PalmErrorOptions
 } from '../errors.js'
 import type { Policy, RsEngine } from './types.js'
@@ -65,10 +65,10 @@ export function errorToWire (err: unknown): WireError {
 
 type Ctor = new (message: string, options?: PalmErrorOptions) => PalmError
 const CLASSES: Record<string, Ctor> = {
-  AbortedError, IntegrityError, InvalidArgumentError, NotSupportedError, TimeoutError
+  AbortedError, IntegrityError, InvalidArgumentError, IoError, NotSupportedError, TimeoutError
 }
 
-/** The typed error a worker reported; anything unexpected becomes a PalmError with code EIO. */
+/** The typed error a worker reported; anything unexpected becomes an IoError (EIO). */
 export function errorFromWire (w: WireError): PalmError {
   let err: PalmError
   if (w.name === 'FragmentsUnavailableError') {
@@ -79,7 +79,7 @@ export function errorFromWire (w: WireError): PalmError {
     err = new PalmError(w.message, w.code as ErrorCode, { details: w.details })
     err.name = w.name
   } else {
-    err = new PalmError(`chunk worker failed: ${w.name}: ${w.message}`, 'EIO', { details: w.details })
+    err = new IoError(`chunk worker failed: ${w.name}: ${w.message}`, { details: w.details })
   }
   if (w.stack != null) err.stack = `${err.stack ?? ''}\n    --- in chunk worker ---\n${w.stack}`
   return err
