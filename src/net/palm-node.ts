@@ -2,6 +2,7 @@
  * PalmNode: one libp2p node plus PALM's discovery policy, membership, health push and fragment
  * protocol. Built by `createPalmNode`; the constructor does no I/O, libp2p is created in start().
  */
+import { setMaxListeners } from 'node:events'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { repeatingTask, type RepeatingTask } from '@libp2p/utils'
@@ -52,6 +53,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
 
   constructor (init: PalmNodeInit, components: PalmNodeComponents) {
     super()
+    setMaxListeners(Infinity, this.#shutdown.signal)
     this.#s = resolveSettings(init)
     this.#c = components
     this.#log = components.logger.forComponent('palm:net')
@@ -180,7 +182,15 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
 
   async #savePeers (): Promise<void> {
     if (this.#s.peersFile == null) return
-    const known = this.membership.peers().filter(p => p.addrs.length > 0)
+    const known = []
+    for (const p of this.membership.peers()) {
+      if (p.addrs.length === 0) {
+        // heard from moments ago: the addresses may still be only in the peer store
+        const stored = await this.#libp2p?.peerStore.get(peerIdFromString(p.id)).catch(() => undefined)
+        p.addrs = stored?.addresses.map(a => a.multiaddr.toString()) ?? []
+      }
+      if (p.addrs.length > 0) known.push(p)
+    }
     try {
       await savePeersFile(this.#s.peersFile, known)
     } catch (err) {

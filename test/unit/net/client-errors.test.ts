@@ -1,0 +1,94 @@
+import '../../../src/util/polyfill.js'
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { FRAGMENT_PROTOCOL, generateSwarmKey, swarmProtector } from '../../../src/net/index.js'
+import { FramedStream, encodeVarint } from '../../../src/net/protocols/frames.js'
+import { MsgType, Status, encodeResponse } from '../../../src/net/protocols/fragment-messages.js'
+import { cidOf } from '../../../src/util/cid.js'
+import { prefixLogger } from '../../../src/util/logger.js'
+import { onCleanup, type Cleanup } from '../../helpers/tmp.js'
+import { createTestNode } from './net-helpers.js'
+import type { Stream } from '@libp2p/interface'
+
+type Behaviour = (stream: Stream) => Promise<void>
+
+/** A swarm device whose fragment server misbehaves as told. */
+async function createRogue (t: Cleanup, swarmKey: Uint8Array, behaviour: Behaviour): Promise<Libp2p> {
+  const node = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionProtector: swarmProtector({ swarmKey }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    logger: prefixLogger('rogue')
+  })
+  onCleanup(t, async () => { await node.stop() })
+  await node.handle(FRAGMENT_PROTOCOL, (stream: Stream) => { void behaviour(stream).catch(err => { stream.abort(err) }) })
+  return node
+}
+
+/** Reads one request frame, then answers with `reply` (raw frame body). */
+function answer (reply: (req: Uint8Array) => Uint8Array): Behaviour {
+  return async (stream) => {
+    const framed = new FramedStream(stream, 1 << 20)
+    const req = await framed.read(AbortSignal.timeout(5_000))
+    await framed.write(reply(req?.subarray() ?? new Uint8Array(0)), AbortSignal.timeout(5_000))
+    await stream.close()
+  }
+}
+
+describe('fragment client against a misbehaving device', () => {
+  const bytes = Uint8Array.from({ length: 100 }, (_, i) => i)
+  const cid = cidOf(bytes)
+
+  async function setup (t: Cleanup, behaviour: Behaviour): Promise<{ client: Awaited<ReturnType<typeof createTestNode>>, rogue: Libp2p }> {
+    const swarmKey = generateSwarmKey()
+    const rogue = await createRogue(t, swarmKey, behaviour)
+    const client = await createTestNode(t, { swarmKey, name: 'client', requestTimeoutMs: 500 })
+    await client.node.dial(rogue.getMultiaddrs()[0])
+    return { client, rogue }
+  }
+
+  it('times out a device that never answers, with TimeoutError', async (t) => {
+    const { client, rogue } = await setup(t, async () => { await new Promise(() => {}) })
+    await assert.rejects(client.node.fragments.get(rogue.peerId, cid), { name: 'TimeoutError' })
+    await assert.rejects(client.node.fragments.has(rogue.peerId, [cid]), { name: 'TimeoutError' })
+  })
+
+  it('refuses bytes that do not match the CID asked for, with IntegrityError', async (t) => {
+    const wrong = Uint8Array.from(bytes, b => b ^ 1)
+    const { client, rogue } = await setup(t, answer(() => encodeResponse({ type: MsgType.GetRes, result: { status: Status.Ok, reason: '' }, bytes: wrong }).subarray()))
+    await assert.rejects(client.node.fragments.get(rogue.peerId, cid), { name: 'IntegrityError' })
+  })
+
+  it('turns a garbage or mismatched reply into ProtocolError and counts it', async (t) => {
+    const { client, rogue } = await setup(t, answer((req) => req[1] === MsgType.Get ? Uint8Array.of(1, 200, 7) : encodeResponse({ type: MsgType.HasRes, present: [true, false, true] }).subarray()))
+    await assert.rejects(client.node.fragments.get(rogue.peerId, cid), { name: 'ProtocolError' })
+    await assert.rejects(client.node.fragments.has(rogue.peerId, [cid]), { name: 'ProtocolError' })
+    assert.ok(client.node.stats().fragment.unexpected + client.node.stats().fragment.malformed >= 1)
+  })
+
+  it('reports a reset stream or an oversized reply as a failure, never a hang or a crash', async (t) => {
+    const { client, rogue } = await setup(t, async (stream) => {
+      const framed = new FramedStream(stream, 1 << 20)
+      const req = await framed.read(AbortSignal.timeout(5_000))
+      if (req?.get(1) === MsgType.Get) stream.abort(new Error('rogue reset'))
+      else stream.send(encodeVarint(1 << 30))
+    })
+    await assert.rejects(client.node.fragments.get(rogue.peerId, cid), (err: Error) => ['NotConnectedError', 'ProtocolError'].includes(err.name))
+    await assert.rejects(client.node.fragments.put(rogue.peerId, cid, bytes), { name: 'ProtocolError' })
+  })
+
+  it('says NotConnectedError for a device that is gone, and putMany fails every item', async (t) => {
+    const { client, rogue } = await setup(t, answer(() => new Uint8Array(0)))
+    const id = rogue.peerId
+    await rogue.stop()
+    await assert.rejects(client.node.fragments.get(id, cid), { name: 'NotConnectedError' })
+    const outcomes = await client.node.fragments.putMany(id, [{ cid, bytes }, { cid, bytes }])
+    assert.ok(outcomes.every(o => !o.ok && o.error.name === 'NotConnectedError'))
+  })
+})
