@@ -3,6 +3,7 @@
  * open-file states, the read cache, the dirty budget and the store limiter. Verbs in ops/ are
  * functions of a VfsCore; the facade (vfs.ts) only forwards to them.
  */
+import { setMaxListeners } from 'node:events'
 import { NotFoundError, ReadOnlyError } from '../errors.js'
 import type { Attr, MetaStore } from '../meta/types.js'
 import type { StripeIO, StripePolicy } from '../place/types.js'
@@ -68,6 +69,8 @@ export class VfsCore {
 
   constructor (settings: VfsSettings, components: VfsComponents) {
     this.settings = settings
+    // Every background store and fetch listens on this signal.
+    setMaxListeners(Infinity, this.controller.signal)
     this.meta = components.meta
     this.stripes = components.stripes
     this.log = components.logger.forComponent('palm:vfs')

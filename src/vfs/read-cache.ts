@@ -4,6 +4,7 @@
  * fetch; each caller still gives up on its own signal. Read-ahead fetches go through a bounded
  * limiter and are dropped (not queued) when it is busy, so prefetching never piles up.
  */
+import { setMaxListeners } from 'node:events'
 import { LRUCache } from 'lru-cache'
 import type { PlacedStripe, StripeIO } from '../place/types.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
@@ -28,6 +29,8 @@ export class ReadCache {
   readonly #root = new AbortController()
   hits = 0
   misses = 0
+  /** Stripes fetched by read-ahead. */
+  readAhead = 0
 
   constructor (init: ReadCacheInit, stripes: Pick<StripeIO, 'read'>, log: Logger) {
     this.#limitBytes = Math.max(1, init.limitBytes)
@@ -38,11 +41,14 @@ export class ReadCache {
     this.#stripes = stripes
     this.#readAhead = new Limiter(init.maxInflightReadAhead)
     this.#log = log
+    setMaxListeners(Infinity, this.#root.signal)
   }
 
   get sizeBytes (): number { return this.#lru.calculatedSize }
   get limitBytes (): number { return this.#limitBytes }
   get inflight (): number { return this.#inflight.size }
+  /** True when no read-ahead slot is free. */
+  get readAheadBusy (): boolean { return this.#readAhead.saturated }
 
   /** Puts a stripe we already hold (just stored) so a later partial write or read needs no fetch. */
   put (id: string, data: Uint8Array): void {
@@ -60,12 +66,17 @@ export class ReadCache {
     return await raceSignal(this.#fetch(ref, file), options.signal, `reading ${file}`)
   }
 
-  /** Starts fetching `ref` in the background if it is not cached, not in flight and a slot is free. */
-  prefetch (ref: PlacedStripe, file: string): void {
-    if (this.#lru.has(ref.id) || this.#inflight.has(ref.id) || this.#readAhead.saturated) return
-    void this.#readAhead.run(async () => await this.#fetch(ref, file)).catch((err) => {
+  /**
+   * Starts fetching `ref` in the background unless it is cached or in flight. Returns false when
+   * every read-ahead slot is busy (nothing started; the caller retries on a later read).
+   */
+  prefetch (ref: PlacedStripe, file: string): boolean {
+    if (this.#lru.has(ref.id) || this.#inflight.has(ref.id)) return true
+    if (this.#readAhead.saturated) return false
+    void this.#readAhead.run(async () => { await this.#fetch(ref, file); this.readAhead++ }).catch((err) => {
       this.#log.trace('read-ahead of %s stripe %s failed: %s', file, ref.id, (err as Error).message)
     })
+    return true
   }
 
   stop (): void {

@@ -98,6 +98,8 @@ export interface VfsStats {
   queuedStripes: number
   /** Stripe fetches (read or read-ahead) running now. */
   inflightReads: number
+  /** Stripes fetched ahead of sequential readers since start. */
+  readAheadStripes: number
   /** Inodes with open-file state (opened and not yet released). */
   openFiles: number
   /** Open file and directory handles. */

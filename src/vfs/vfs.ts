@@ -113,6 +113,7 @@ export class PalmVfs extends Lifecycle implements Vfs {
       inflightStripes: c.storeLimiter.running,
       queuedStripes: c.storeLimiter.queued,
       inflightReads: c.cache.inflight,
+      readAheadStripes: c.cache.readAhead,
       openFiles,
       openHandles: c.handles.size,
       trackedInodes: c.inodes.size,

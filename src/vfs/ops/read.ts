@@ -86,13 +86,15 @@ function readAhead (core: VfsCore, h: Handle, ino: number, file: OpenFile | unde
   const window = Math.ceil(core.settings.readAheadBytes / ss)
   const endStripe = Math.min(last + 1 + window, Math.ceil(fileSize / ss))
   const from = Math.max(last + 1, h.readAheadTo)
-  if (from >= endStripe) return
-  h.readAheadTo = endStripe
+  if (from >= endStripe || core.cache.readAheadBusy) return
   void (async () => {
     const refs = await core.meta.getStripes(ino, from, endStripe, { signal: core.controller.signal })
+    let upTo = endStripe
     for (const ref of refs) {
       if (file != null && file.sourceOf(ref.index).kind !== 'committed') continue
-      core.cache.prefetch(ref, `inode ${ino}`)
+      // All slots busy: stop here; a later read starts the rest.
+      if (!core.cache.prefetch(ref, `inode ${ino}`)) { upTo = ref.index; break }
     }
+    h.readAheadTo = Math.max(h.readAheadTo, upTo)
   })().catch((err) => { core.log.trace('read-ahead for inode %d failed: %s', ino, (err as Error).message) })
 }
