@@ -1,0 +1,179 @@
+/**
+ * Chunk layer benchmark: encode, decode from the data fragments, and degraded decode (the n − k data
+ * fragments missing, so Reed-Solomon rebuilds them) in MB/s of stripe data, for 2-of-3, 4-of-6 and
+ * 10-of-14 with 1 MiB and 4 MiB stripes, inline on this thread and on the worker pool; the node:crypto
+ * floor (SHA-256, AES-256-CTR); both Reed-Solomon engines; and where one 4-of-6 encode spends its time.
+ * `node bench/run.mjs chunk [--quick]` → table + bench/results/chunk.json. Numbers are medians of
+ * several rounds; the machine is shared, so expect noise.
+ */
+import { createCipheriv, createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { cidOf } from '../src/util/cid.js'
+import { createChunkPool, decodeStripe, encodeStripe, reedSolomonCodec, DEFAULT_RS_ENGINE, type EncodedStripe, type Policy } from '../src/chunk/index.js'
+import { sealPackage } from '../src/chunk/caont.js'
+
+const MiB = 1024 * 1024
+const QUICK = process.argv.includes('--quick')
+const ROUNDS = QUICK ? 3 : 5
+const ROUND_MS = QUICK ? 150 : 400
+const SALT = randomBytes(32)
+const POLICIES: Policy[] = [{ k: 2, n: 3 }, { k: 4, n: 6 }, { k: 10, n: 14 }]
+const SIZES = [MiB, 4 * MiB]
+
+const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** Median MB/s of `fn` (which handles `bytes` per call) over ROUNDS rounds of at least ROUND_MS. */
+function rate (bytes: number, fn: () => void): number {
+  fn()
+  const rounds: number[] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    let calls = 0
+    const start = performance.now()
+    while (performance.now() - start < ROUND_MS || calls < 2) { fn(); calls++ }
+    rounds.push(mbps(bytes * calls, performance.now() - start))
+  }
+  return median(rounds)
+}
+
+/** Median MB/s of `batch` (which handles `bytes` in all) over ROUNDS rounds; `prepare` runs untimed. */
+async function rateAsync<T> (bytes: number, prepare: () => T, batch: (input: T) => Promise<void>): Promise<number> {
+  await batch(prepare())
+  const rounds: number[] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const input = prepare()
+    const start = performance.now()
+    await batch(input)
+    rounds.push(mbps(bytes, performance.now() - start))
+  }
+  return median(rounds)
+}
+
+interface Row { policy: string, stripe: string, mode: 'thread' | 'pool', encodeMBps: number, decodeMBps: number, degradedDecodeMBps: number }
+
+const frags = (e: EncodedStripe, from: number): Array<{ index: number, bytes: Uint8Array }> =>
+  e.fragments.slice(from, from + e.k).map(f => ({ index: f.index, bytes: f.bytes }))
+
+function floor (): Record<string, number> {
+  const data = randomBytes(4 * MiB)
+  const key = randomBytes(32)
+  const iv = Buffer.alloc(16)
+  const sha256MBps = rate(data.length, () => { createHash('sha256').update(data).digest() })
+  const aesCtrMBps = rate(data.length, () => { createCipheriv('aes-256-ctr', key, iv).update(data) })
+  const target = new Uint8Array(data.length)
+  const memcpyMBps = rate(data.length, () => { target.set(data) })
+  return { sha256MBps, aesCtrMBps, memcpyMBps }
+}
+
+function engines (): Array<Record<string, string | number>> {
+  const out: Array<Record<string, string | number>> = []
+  for (const { k, n } of POLICIES) {
+    const size = Math.ceil(4 * MiB / k)
+    const data = Array.from({ length: k }, () => new Uint8Array(randomBytes(size)))
+    const parity = Array.from({ length: n - k }, () => new Uint8Array(size))
+    for (const engine of ['js', 'wasm'] as const) {
+      const codec = reedSolomonCodec(engine)
+      const encodeMBps = rate(4 * MiB, () => { codec.encodeInto(data, parity) })
+      const slots = [...data, ...parity].map((s, i) => i < n - k ? undefined : s)
+      const out2 = Array.from({ length: k }, () => new Uint8Array(size))
+      const reconstructMBps = rate(4 * MiB, () => { codec.reconstructDataInto(slots, k, n - k, out2) })
+      out.push({ policy: `${k}/${n}`, engine, encodeMBps, reconstructMBps })
+    }
+  }
+  return out
+}
+
+/** Where one 4-of-6, 4 MiB encode spends its time (each step timed alone, ms per stripe). */
+function breakdown (): Record<string, number> {
+  const stripe = new Uint8Array(randomBytes(4 * MiB))
+  const k = 4
+  const n = 6
+  const size = Math.ceil((stripe.length + 32) / k)
+  const shards = Array.from({ length: n }, () => new Uint8Array(size))
+  const ms = (fn: () => void): number => 4 * MiB / 1e6 / rate(4 * MiB, fn) * 1000
+  const total = ms(() => { encodeStripe(stripe, { k, n }, SALT) })
+  const caont = ms(() => { sealPackage(stripe, SALT, shards.slice(0, k)) })
+  const rs = ms(() => { reedSolomonCodec().encodeInto(shards.slice(0, k), shards.slice(k)) })
+  const cids = ms(() => { for (const s of shards) cidOf(s) })
+  return { totalMs: total, caontMs: caont, reedSolomonMs: rs, fragmentCidsMs: cids, otherMs: total - caont - rs - cids }
+}
+
+async function main (): Promise<void> {
+  const workers = availableParallelism()
+  const pool = createChunkPool({ salt: SALT, workers, maxQueue: 2 * workers })
+  await pool.start()
+  const rows: Row[] = []
+  try {
+    for (const policy of POLICIES) {
+      for (const size of SIZES) {
+        const stripe = new Uint8Array(randomBytes(size))
+        const e = encodeStripe(stripe, policy, SALT)
+        const expect = { k: policy.k, n: policy.n, length: size }
+        const data = frags(e, 0)
+        const degraded = frags(e, policy.n - policy.k)
+        const name = { policy: `${policy.k}/${policy.n}`, stripe: `${size / MiB}MiB` }
+        rows.push({
+          ...name,
+          mode: 'thread',
+          encodeMBps: rate(size, () => { encodeStripe(stripe, policy, SALT) }),
+          decodeMBps: rate(size, () => { decodeStripe(data, expect, SALT) }),
+          degradedDecodeMBps: rate(size, () => { decodeStripe(degraded, expect, SALT) })
+        })
+        // Enough stripes in flight to keep every worker busy and the queue full.
+        const batch = Math.max(4 * workers, Math.round(32 * MiB / size))
+        const many = async (fn: () => Promise<unknown>): Promise<void> => { await Promise.all(Array.from({ length: batch }, fn)) }
+        const none = (): undefined => undefined
+        rows.push({
+          ...name,
+          mode: 'pool',
+          // Each call moves a fresh copy (made untimed), as a caller that hands over its buffer does.
+          encodeMBps: await rateAsync(size * batch, () => Array.from({ length: batch }, () => new Uint8Array(stripe)), async (copies) => {
+            await Promise.all(copies.map(async c => await pool.encode(c, policy)))
+          }),
+          // Fragments are copied to the workers (the default), as a caller that keeps them does.
+          decodeMBps: await rateAsync(size * batch, none, async () => { await many(async () => await pool.decode(data, expect)) }),
+          degradedDecodeMBps: await rateAsync(size * batch, none, async () => { await many(async () => await pool.decode(degraded, expect)) })
+        })
+      }
+    }
+  } finally {
+    await pool.stop()
+  }
+  const crypto = floor()
+  const rsEngines = engines()
+  const encode46 = breakdown()
+  const headline = rows.find(r => r.policy === '4/6' && r.stripe === '4MiB' && r.mode === 'pool') as Row
+  const result = {
+    encodeMBps: headline.encodeMBps,
+    decodeMBps: headline.decodeMBps,
+    degradedDecodeMBps: headline.degradedDecodeMBps,
+    sha256MBps: crypto.sha256MBps,
+    aesCtrMBps: crypto.aesCtrMBps,
+    memcpyMBps: crypto.memcpyMBps,
+    headline: '4/6, 4 MiB stripes, pool',
+    workers,
+    engine: DEFAULT_RS_ENGINE,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    quick: QUICK,
+    rows,
+    rsEngines,
+    encode4of6Breakdown: encode46,
+    date: new Date().toISOString()
+  }
+  const f = (x: number): string => x.toFixed(0).padStart(8)
+  console.log('policy  stripe  mode      encode    decode  degraded   (MB/s of stripe data)')
+  for (const r of rows) console.log(`${r.policy.padEnd(7)} ${r.stripe.padEnd(7)} ${r.mode.padEnd(6)} ${f(r.encodeMBps)}  ${f(r.decodeMBps)}  ${f(r.degradedDecodeMBps)}`)
+  console.log(`\nnode:crypto floor: sha256 ${crypto.sha256MBps.toFixed(0)} MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
+  console.log('\nReed-Solomon engines (4 MiB of data shards):')
+  for (const r of rsEngines) console.log(`  ${String(r.policy).padEnd(6)} ${String(r.engine).padEnd(5)} encode ${f(r.encodeMBps as number)}  reconstruct ${f(r.reconstructMBps as number)}`)
+  console.log(`\n4/6 4 MiB encode on one thread, ms per stripe: ${Object.entries(encode46).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`)
+  console.log(`\nheadline (${result.headline}, ${workers} workers): encode ${headline.encodeMBps.toFixed(0)}, decode ${headline.decodeMBps.toFixed(0)}, degraded ${headline.degradedDecodeMBps.toFixed(0)} MB/s`)
+  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(`${dir}chunk.json`, JSON.stringify(result, null, 2) + '\n')
+}
+
+await main()
