@@ -44,6 +44,8 @@ export class WorkerSlots {
     this.#onChange = onChange
   }
 
+  /** Workers started or starting. */
+  get alive (): number { return this.#slots.size }
   get ready (): number { return [...this.#slots].filter(s => s.ready).length }
   get busy (): number { return [...this.#slots].filter(s => s.job != null).length }
   get idle (): number { return [...this.#slots].filter(s => s.ready && s.job == null).length }

@@ -6,11 +6,11 @@
  */
 import { availableParallelism } from 'node:os'
 import { CID } from 'multiformats/cid'
-import { AbortedError, InvalidArgumentError } from '../errors.js'
+import { AbortedError, InvalidArgumentError, IoError } from '../errors.js'
 import { abortError, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
-import { DEFAULT_RS_ENGINE } from './codec.js'
+import { DEFAULT_RS_ENGINE, reedSolomonCodec } from './codec.js'
 import { take, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
@@ -71,6 +71,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
   readonly #queue: Job[] = []
   readonly #waiters: Waiter[] = []
   #nextId = 1
+  #running = false
   #stopped = false
 
   constructor (init: ChunkPoolInit) {
@@ -82,7 +83,9 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new InvalidArgumentError(`chunk pool maxQueue must be a whole number ≥ 0, got ${maxQueue}`)
     this.#maxQueue = maxQueue
     this.#log = (init.logger ?? defaultLogger()).forComponent('palm:chunk:pool')
-    const workerInit = { salt: new Uint8Array(init.salt), engine: init.engine ?? DEFAULT_RS_ENGINE }
+    const engine = init.engine ?? DEFAULT_RS_ENGINE
+    reedSolomonCodec(engine) // InvalidArgumentError for an unknown engine, here rather than in every worker
+    const workerInit = { salt: new Uint8Array(init.salt), engine }
     this.#slots = new WorkerSlots(workers, workerInit, this.#log, (err) => {
       if (err != null) this.#failAll(err)
       else this.#pump()
@@ -91,6 +94,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
 
   protected async onStart (): Promise<void> {
     await this.#slots.start()
+    this.#running = true
     this.#log('started %d chunk workers', this.#slots.ready)
   }
 
@@ -141,7 +145,8 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
 
   #checkRunning (): void {
     if (this.#stopped) throw new AbortedError('the chunk pool was stopped')
-    if (!this.started) throw new InvalidArgumentError('the chunk pool is not started; call start() first')
+    if (!this.#running) throw new InvalidArgumentError('the chunk pool is not running; call start() first (and check that it succeeded)')
+    if (this.#slots.alive === 0) throw new IoError('no chunk worker is left (they died and could not be replaced); see the palm:chunk:pool log and restart palm')
   }
 
   async #run (request: WorkerRequest, transfer: ArrayBuffer[], options: AbortOptions): Promise<Extract<WorkerReply, { type: 'result' }>> {

@@ -8,6 +8,7 @@ import { loadReedSolomonWasm } from '../../native/rs/index.js'
 import { isKnownCodec, reedSolomonCodec } from './codec.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
+import { ownsWholeBuffer, type Owned } from './ownership.js'
 import { errorToWire, type WorkerInit, type WorkerReply, type WorkerRequest } from './wire.js'
 
 const port = parentPort
@@ -17,9 +18,9 @@ const codec = reedSolomonCodec(init.engine)
 // Fail at start, not on the first stripe, when the wasm module is missing.
 if (init.engine === 'wasm') loadReedSolomonWasm()
 
-/** The buffer behind `u8` when it can be moved, else a moved copy's (small or shared views are copied). */
-function transferable (u8: Uint8Array): { view: Uint8Array, buffer: ArrayBuffer } {
-  if (u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength) return { view: u8, buffer: u8.buffer }
+/** `u8` and its buffer when it spans the whole buffer (this thread owns it), else a copy's. */
+function transferable (u8: Uint8Array): Owned {
+  if (ownsWholeBuffer(u8)) return { view: u8, buffer: u8.buffer as ArrayBuffer }
   const copy = new Uint8Array(u8)
   return { view: copy, buffer: copy.buffer }
 }

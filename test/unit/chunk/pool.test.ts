@@ -38,6 +38,7 @@ describe('chunk pool', () => {
     await expectError(() => createChunkPool({ salt: new Uint8Array(3) }), 'InvalidArgumentError')
     await expectError(() => createChunkPool({ salt: SALT, workers: 0 }), 'InvalidArgumentError')
     await expectError(() => createChunkPool({ salt: SALT, maxQueue: -1 }), 'InvalidArgumentError')
+    await expectError(() => createChunkPool({ salt: SALT, engine: 'simd' as 'js' }), 'InvalidArgumentError')
   })
 
   it('many stripes in flight: results equal inline encoding and decode back; event loop stays free', async (t) => {
