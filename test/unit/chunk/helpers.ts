@@ -3,23 +3,14 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { prng } from '../../helpers/prng.js'
 
 /** A fixed 32-byte swarm salt. */
 export const SALT: Uint8Array = createHash('sha256').update('palm chunk test salt').digest()
 /** Another salt (another swarm). */
 export const OTHER_SALT: Uint8Array = createHash('sha256').update('palm chunk test salt (other swarm)').digest()
 
-/** A small seeded PRNG (mulberry32): reproducible "random" choices in tests. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng }
 
 /** `length` deterministic pseudo-random bytes for `seed`. */
 export function bytesOf (seed: number, length: number): Uint8Array {
