@@ -115,8 +115,9 @@ export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpect
   if (first !== undefined) return first
   // One of the chosen k is bad in a way only the stripe hash shows. With a spare, leave each out
   // in turn: the attempt that succeeds names the culprit (k extra decodes at most, error path only).
+  // Pointless when all matched their CIDs: then the manifest or the salt is wrong, not a fragment.
   const spare = order[e.k]
-  if (spare !== undefined) {
+  if (spare !== undefined && e.cids == null) {
     for (const out of chosen) {
       const alternative = chosen.filter(i => i !== out).concat(spare).sort((a, b) => a - b)
       const result = attempt(alternative, shards, e, salt, use)
