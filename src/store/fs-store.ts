@@ -10,8 +10,8 @@
  */
 import { mkdir, readdir, rm, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
-import { IntegrityError, IoError, NotFoundError } from '../errors.js'
-import { raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
+import { AbortedError, IntegrityError, IoError, NotFoundError } from '../errors.js'
+import { combineSignals, raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { CID, matchesCid } from '../util/cid.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
@@ -72,6 +72,9 @@ export class FsFragmentStore extends Lifecycle implements FragmentStore, Fragmen
   readonly #packs: PackStore
   #packThresholdBytes = DEFAULT_PACK_THRESHOLD_BYTES
   #open = false
+  /** Aborted by stop(): ends a running compaction between records. */
+  readonly #stopping = new AbortController()
+  #compaction: Promise<CompactResult> | undefined
 
   constructor (init: FsStoreInit, log: Logger) {
     super()
@@ -107,7 +110,8 @@ export class FsFragmentStore extends Lifecycle implements FragmentStore, Fragmen
 
   protected async onStop (): Promise<void> {
     this.#open = false
-    await Promise.allSettled([...this.#puts.values()])
+    this.#stopping.abort(new AbortedError(`the fragment store at ${this.root} is stopping`))
+    await Promise.allSettled([...this.#puts.values(), this.#compaction])
     try {
       await this.#syncer.sync()
     } catch (err) {
@@ -354,12 +358,22 @@ export class FsFragmentStore extends Lifecycle implements FragmentStore, Fragmen
   /** Rewrites pack segments that are mostly dead (after GC deletes); see pack-compact.ts. */
   async compact (options: CompactOptions = {}): Promise<CompactResult> {
     this.#assertOpen()
-    const result = await compactPacks(this.#packs, {
+    // One compaction at a time; a second caller waits for the running one, then runs its own pass.
+    while (this.#compaction != null) await raceSignal(this.#compaction.catch(() => {}), options.signal, 'pack compaction')
+    const { signal, clear } = combineSignals([options.signal, this.#stopping.signal])
+    const running = compactPacks(this.#packs, {
       lock: async (key, fn) => { await this.#locks.run(key, fn) },
       onCorrupt: async (cid, key, bytes, loc) => { await this.#quarantinePackLocked(cid, key, bytes, loc) }
-    }, options)
-    if (result.segments > 0) this.#log('compacted %d pack segments, %d bytes given back', result.segments, result.reclaimedBytes)
-    return result
+    }, { ...options, signal })
+    this.#compaction = running
+    try {
+      const result = await running
+      if (result.segments > 0) this.#log('compacted %d pack segments, %d bytes given back', result.segments, result.reclaimedBytes)
+      return result
+    } finally {
+      clear()
+      this.#compaction = undefined
+    }
   }
 
   #assertOpen (): void {

@@ -127,6 +127,19 @@ describe('pack segments', () => {
     await assertAll(store, [frags[0]])
   })
 
+  it('stops a running compaction on stop() and loses nothing', async t => {
+    const store = await createStore(t, { segmentBytes: SEGMENT })
+    const frags = await putAll(store, 200, 3000)
+    for (const f of frags.filter((_, i) => i % 2 === 1)) await store.delete(f.cid)
+    const compacting = store.compact({ minDeadRatio: 0.3 }).then(() => 'finished', (err: Error) => err.name)
+    await store.stop()
+    assert.ok(['finished', 'AbortedError'].includes(await compacting))
+    const again = await reopen(t, store)
+    await assertAll(again, frags.filter((_, i) => i % 2 === 0))
+    for (const f of frags.filter((_, i) => i % 2 === 1)) assert.equal(await again.has(f.cid), false)
+    assert.equal(again.usage().fragmentCount, 100)
+  })
+
   it('serves reads during compaction', async t => {
     const store = await createStore(t, { segmentBytes: SEGMENT })
     const frags = await putAll(store, 80, 3000)
