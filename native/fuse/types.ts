@@ -121,7 +121,13 @@ export interface FuseOps {
   release: (ctx: FuseContext, ino: number, fh: number, flags: number) => Promise<void>
   fsync: (ctx: FuseContext, ino: number, fh: number, datasync: boolean) => Promise<void>
   opendir: (ctx: FuseContext, ino: number, flags: number) => Promise<FuseOpenReply>
-  /** Entries starting at `offset`; the binding packs as many as fit in `size` bytes (see `direntSize`). */
+  /**
+   * Entries starting at `offset`. The binding packs them in order until `size` bytes are full
+   * (`direntSize` tells how much each takes, so you can stop early); the rest are not sent and the
+   * kernel asks again from the last sent entry's `nextOffset`. readdirplus (`plus`): every entry
+   * you return with `entry` counts one lookup, as a lookup reply would; the binding calls
+   * `forget(ino, 1)` itself for each such entry the kernel did not take (not sent, or `.`/`..`).
+   */
   readdir: (ctx: FuseContext, ino: number, fh: number, offset: number, size: number, plus: boolean) => Promise<FuseDirent[]>
   releasedir: (ctx: FuseContext, ino: number, fh: number) => Promise<void>
   fsyncdir: (ctx: FuseContext, ino: number, fh: number, datasync: boolean) => Promise<void>
@@ -147,29 +153,74 @@ export interface FuseMountOptions {
   defaultPermissions?: boolean
   /** Other users may use the mount; applied only when /etc/fuse.conf allows it or we are root (default false). */
   allowOther?: boolean
-  /** Max bytes per write request (default 1 MiB, the kernel may lower it). */
+  /** fusermount3 unmounts the mount when this process dies, even by SIGKILL (default false: a crash leaves a stale mount that `recoverStaleMount` clears). */
+  autoUnmount?: boolean
+  /** Max bytes per write request (default 1 MiB, the most libfuse 3 takes; the kernel may lower it). */
   maxWriteBytes?: number
-  /** Default entry / attribute cache timeouts in seconds (default 1). */
+  /** st_blksize reported for every inode: the I/O size cp, rsync and dd pick (default maxWriteBytes). */
+  ioSizeBytes?: number
+  /** Default entry cache timeout in seconds (default 1). */
   entryTimeoutSec?: number
+  /** Default attribute cache timeout in seconds (default 1). */
   attrTimeoutSec?: number
-  /** Offer readdirplus to the kernel (default true). */
-  readdirplus?: boolean
+  /** Offer readdirplus: true always, 'auto' when the kernel thinks it pays (default 'auto'), false never. */
+  readdirplus?: boolean | 'auto'
   /** Kernel write-back cache (default false: PALM sees every write). */
   writebackCache?: boolean
-  /** Worker threads reading /dev/fuse (default 1: the JS loop is the bottleneck anyway). */
+  /** Threads reading /dev/fuse (default 1: they never wait for JS, so one keeps up; see docs/fuse-binding.md). */
   threads?: number
+  /** Requests handed to JS and not yet answered, at most (default 1024); the kernel queues the rest. */
+  maxInFlight?: number
+  /** A request JS has not settled after this many ms is answered ETIMEDOUT (default 15000, 0 = never). src/fuse answers earlier with its own errno. */
+  timeoutMs?: number
   /** libfuse debug output to stderr. */
   debug?: boolean
 }
 
+/** Counters kept by the binding (cumulative since mount unless noted). */
+export interface FuseSessionStats {
+  /** Requests handed to JS. */
+  requests: number
+  /** JS wake-ups that carried at least one request. */
+  batches: number
+  /** Most requests handed over in one wake-up. */
+  maxBatch: number
+  /** Inode references dropped by the kernel (sum of forget counts delivered). */
+  forgets: number
+  /** Requests answered ETIMEDOUT because JS did not settle them in time. */
+  timeouts: number
+  /** Times a fuse thread waited for a free slot (maxInFlight reached). */
+  slotWaits: number
+  /** Answers JS sent that the kernel accepted. */
+  replies: number
+  /** Answers the kernel refused (the request was interrupted or the connection is gone). */
+  replyFailures: number
+  /** Answers for a slot that was not in use (a second answer to one request): ignored. */
+  staleReplies: number
+  /** Requests currently handed to JS and not settled (now). */
+  slotsInUse: number
+  /** Receive buffers allocated (each maxWriteBytes + 4 KiB). */
+  buffers: number
+  /** max_write the kernel agreed to, bytes. */
+  maxWrite: number
+  /** Readahead the kernel agreed to, bytes. */
+  maxReadahead: number
+  /** FUSE_CAP_* bits in use. */
+  capabilities: number
+}
+
 export interface FuseSession {
   readonly mountpoint: string
+  /** Resolves when the session has ended: after `unmount()`, or when the mount went away from outside. */
+  readonly closed: Promise<void>
   /** Unmounts (lazily if busy) and ends the session; pending requests are answered with EIO. Idempotent. */
   unmount: () => Promise<void>
-  /** Drops the kernel's cached attributes (and data in [offset, offset+len), len 0 = all) of an inode. */
+  /** Drops the kernel's cached attributes (and data in [offset, offset+len), len 0 = all) of an inode. Queued; never blocks. */
   notifyInvalInode: (ino: number, offset: number, length: number) => void
-  /** Drops the kernel's cached name → inode mapping. */
+  /** Drops the kernel's cached name → inode mapping. Queued; never blocks. */
   notifyInvalEntry: (parent: number, name: string) => void
+  /** The binding's counters. */
+  stats: () => FuseSessionStats
 }
 
 /** A rejection a handler may use: `errno` is negative (e.g. -2 for ENOENT). */
