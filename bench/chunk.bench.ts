@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus } from 'node:os'
+import { availableParallelism, cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { cidOf } from '../src/util/cid.js'
 import { createChunkPool, decodeStripe, encodeStripe, reedSolomonCodec, DEFAULT_RS_ENGINE, type EncodedStripe, type Policy } from '../src/chunk/index.js'
@@ -101,6 +101,7 @@ function breakdown (): Record<string, number> {
 }
 
 async function main (): Promise<void> {
+  const loadBefore = loadavg()[0]
   const workers = availableParallelism()
   const pool = createChunkPool({ salt: SALT, workers, maxQueue: 2 * workers })
   await pool.start()
@@ -158,6 +159,8 @@ async function main (): Promise<void> {
     cpu: cpus()[0]?.model,
     node: process.version,
     quick: QUICK,
+    /** 1-minute load average before and after: other work on this shared machine skews the numbers. */
+    loadAverage: { before: loadBefore, after: loadavg()[0] },
     rows,
     rsEngines,
     encode4of6Breakdown: encode46,
@@ -170,6 +173,7 @@ async function main (): Promise<void> {
   console.log('\nReed-Solomon engines (4 MiB of data shards):')
   for (const r of rsEngines) console.log(`  ${String(r.policy).padEnd(6)} ${String(r.engine).padEnd(5)} encode ${f(r.encodeMBps as number)}  reconstruct ${f(r.reconstructMBps as number)}`)
   console.log(`\n4/6 4 MiB encode on one thread, ms per stripe: ${Object.entries(encode46).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`)
+  console.log(`\nload average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores)`)
   console.log(`\nheadline (${result.headline}, ${workers} workers): encode ${headline.encodeMBps.toFixed(0)}, decode ${headline.decodeMBps.toFixed(0)}, degraded ${headline.degradedDecodeMBps.toFixed(0)} MB/s`)
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))
   mkdirSync(dir, { recursive: true })
