@@ -157,7 +157,7 @@ export function createDispatcher (ops: FuseOps, defaults: DispatchDefaults, log:
     if (!plus) return
     for (let i = 0; i < list.length; i++) {
       const de = list[i]
-      if (de.entry != null && (i >= sent || isDot(de.name))) forgetOne(de.entry.attr.ino, 1)
+      if (i >= sent && de.entry != null && !isDot(de.name)) forgetOne(de.entry.attr.ino, 1)
     }
   }
 

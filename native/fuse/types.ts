@@ -125,8 +125,9 @@ export interface FuseOps {
    * Entries starting at `offset`. The binding packs them in order until `size` bytes are full
    * (`direntSize` tells how much each takes, so you can stop early); the rest are not sent and the
    * kernel asks again from the last sent entry's `nextOffset`. readdirplus (`plus`): every entry
-   * you return with `entry` counts one lookup, as a lookup reply would; the binding calls
-   * `forget(ino, 1)` itself for each such entry the kernel did not take (not sent, or `.`/`..`).
+   * you return with `entry`, except `.` and `..`, counts one lookup, as a lookup reply would (the
+   * kernel takes none for `.`/`..`); the binding calls `forget(ino, 1)` itself for each counted
+   * entry it could not send, so your counts always equal the kernel's.
    */
   readdir: (ctx: FuseContext, ino: number, fh: number, offset: number, size: number, plus: boolean) => Promise<FuseDirent[]>
   releasedir: (ctx: FuseContext, ino: number, fh: number) => Promise<void>

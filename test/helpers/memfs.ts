@@ -350,7 +350,9 @@ export class MemFs implements FuseOps {
       if (cookie <= offset) return true
       used += direntSize(name, plus)
       if (used > limit) return false
-      out.push({ name, ino: n.ino, mode: n.mode, nextOffset: cookie, entry: plus ? entryOf(n) : undefined })
+      // the kernel counts no lookup for . and .. (their entry carries attributes only)
+      const entry = !plus ? undefined : name === '.' || name === '..' ? { attr: attrOf(n) } : entryOf(n)
+      out.push({ name, ino: n.ino, mode: n.mode, nextOffset: cookie, entry })
       return true
     }
     if (!add('.', dir, 1) || !add('..', this.#node(dir.parent), 2)) return out
