@@ -29,10 +29,10 @@ export function parseCommandArgs (argv: string[], configKeys: OptionKey[], flags
     if (flag == null) continue
     const name = flag.replace(/^--/, '')
     const isBool = OPTIONS[key].type === 'bool'
-    options[name] = { type: isBool ? 'boolean' : 'string', multiple: OPTIONS[key].type === 'list' }
+    options[name] = OPTIONS[key].type === 'list' ? { type: 'string', multiple: true } : { type: isBool ? 'boolean' : 'string' }
     keyOfFlag.set(name, key)
   }
-  for (const f of flags) options[f.name] = { type: f.type, multiple: f.multiple }
+  for (const f of flags) options[f.name] = f.multiple === true ? { type: f.type, multiple: true } : { type: f.type }
   let parsed
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })

@@ -59,7 +59,7 @@ export interface StatusReport {
 }
 
 export interface FsckProblem {
-  kind: 'missing' | 'corrupt' | 'orphan' | 'dangling' | 'nlink' | 'unreadable'
+  kind: 'missing' | 'corrupt' | 'orphan' | 'dangling' | 'nlink' | 'unreadable' | 'journal'
   /** File path when known. */
   file?: string
   cid?: string

@@ -61,8 +61,9 @@ export async function initDevice (config: PalmConfig, given: Partial<Record<Opti
 
 export async function joinDevice (config: PalmConfig, code: string, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
   const invite = decodeInvite(code)
-  const swarm: SwarmInfo = invite.swarm != null
-    ? { version: 1, id: invite.swarm.id, policy: invite.swarm.policy, stripeSizeBytes: invite.swarm.stripeSizeBytes, createdAt: new Date().toISOString() }
+  const shared = (invite as { swarm?: Omit<SwarmInfo, 'version' | 'createdAt'> }).swarm
+  const swarm: SwarmInfo = shared != null
+    ? { version: 1, id: shared.id, policy: shared.policy, stripeSizeBytes: shared.stripeSizeBytes, createdAt: new Date().toISOString() }
     : newSwarmInfo(config.policy, config.stripeSizeBytes)
   const paths = await createHome(config.home, swarm, persistedSettings(config, given))
   await saveSwarmKey(paths.swarmKey, invite.swarmKey)

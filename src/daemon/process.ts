@@ -38,9 +38,9 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   const paths = homePaths(config.home)
   const mountpoint = options.mountpoint != null ? resolve(options.mountpoint) : undefined
   if (mountpoint != null) {
-    await mkdir(mountpoint, { recursive: true })
     if (await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
     else if (await isMountpoint(mountpoint)) throw new BusyError(`${mountpoint} is already a mount point; unmount it or choose another folder`)
+    await mkdir(mountpoint, { recursive: true })
   }
   const log = defaultLogger().forComponent('palm:daemon')
   let stopping: Promise<void> | undefined
@@ -115,8 +115,8 @@ export async function spawnDaemon (config: PalmConfig, mountpointArg: string, ar
     if (s.mount.path === mountpoint) return { mountpoint, pid: s.daemon.pid ?? 0, logFile: paths.daemonLog, alreadyMounted: true }
     throw new BusyError(`a PALM daemon already runs for ${config.home} (pid ${String(s.daemon.pid)}${s.mount.path != null ? `, mounted at ${s.mount.path}` : ', without a mount'}); \`palm unmount\` it first`)
   }
-  await mkdir(mountpoint, { recursive: true })
   if (await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
+  await mkdir(mountpoint, { recursive: true })
   await mkdir(paths.logs, { recursive: true })
   const logFd = await open(paths.daemonLog, 'a')
   // Pass the user's flags through; the mountpoint and --foreground are ours.
