@@ -21,7 +21,20 @@ export interface DialerComponents {
   log: Logger
 }
 
-interface Backoff { untilMs: number, delayMs: number }
+interface Backoff {
+  untilMs: number
+  delayMs: number
+  /** The peer refused us for a wrong swarm key: rediscovering it is no reason to try sooner. */
+  refused: boolean
+}
+
+function isRefusal (err: unknown): boolean {
+  for (let e = err as { name?: string, cause?: unknown, errors?: unknown[] } | undefined, i = 0; e != null && i < 5; e = e.cause as typeof e, i++) {
+    if (e.name === 'PermissionError') return true
+    if (Array.isArray(e.errors) && e.errors.some(isRefusal)) return true
+  }
+  return false
+}
 
 export class Dialer {
   readonly #init: DialerInit
@@ -36,11 +49,15 @@ export class Dialer {
     this.#c = components
   }
 
-  /** A peer was discovered or is known and unconnected: dial it now or later per the rule above. */
-  consider (peer: PeerId): void {
+  /**
+   * A peer was discovered or is known and unconnected: dial it now or later per the rule above.
+   * `now` skips the rule (a restarted device redialling its peers file: they cannot know its new
+   * address yet, so nobody else will dial).
+   */
+  consider (peer: PeerId, now = false): void {
     const id = peer.toString()
     if (this.#stopped || peer.equals(this.#c.peerId) || this.#c.isConnected(peer) || this.#timers.has(id)) return
-    if (this.#c.peerId.toString() < id) {
+    if (now || this.#c.peerId.toString() < id) {
       void this.#dial(peer, id)
       return
     }
@@ -55,6 +72,12 @@ export class Dialer {
   /** Dials an address (bootstrap / invite) unless it is backing off. */
   dialAddr (addr: Multiaddr): void {
     void this.#dial(addr, addr.toString())
+  }
+
+  /** Fresh evidence that `peer` is reachable (an announcement at a new address): forget its backoff. */
+  discovered (peer: PeerId): void {
+    if (this.#backoff.get(peer.toString())?.refused === false) this.#backoff.delete(peer.toString())
+    this.consider(peer)
   }
 
   /** A connection to `peer` opened: forget its backoff. */
@@ -77,7 +100,7 @@ export class Dialer {
       this.#backoff.delete(key)
     } catch (err) {
       const delayMs = Math.min(MAX_DIAL_BACKOFF_MS, (b?.delayMs ?? MIN_DIAL_BACKOFF_MS / 2) * 2)
-      this.#backoff.set(key, { untilMs: Date.now() + delayMs, delayMs })
+      this.#backoff.set(key, { untilMs: Date.now() + delayMs, delayMs, refused: isRefusal(err) })
       if (!this.#stopped) this.#c.log('dial %s failed (next try in %d ms) - %s', key, delayMs, (err as Error)?.message)
     } finally {
       this.#inFlight.delete(key)

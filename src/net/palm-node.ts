@@ -102,7 +102,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
       dial: async (target) => await libp2p.dial(target, { signal: AbortSignal.any([this.#shutdown.signal, AbortSignal.timeout(s.dialTimeoutMs)]) }),
       log: this.#log
     })
-    const health = this.#health = new HealthService({ intervalMs: s.gossipIntervalMs, timeoutMs: Math.max(1_000, Math.min(s.requestTimeoutMs, s.gossipIntervalMs * 2)) }, {
+    const health = this.#health = new HealthService({ intervalMs: s.gossipIntervalMs, timeoutMs: Math.min(s.requestTimeoutMs, Math.max(5_000, s.gossipIntervalMs * 2)) }, {
       registrar: libp2p,
       dialProtocol: async (peer, protocol, options) => await libp2p.dialProtocol(peer, protocol, options),
       connectedPeers: () => libp2p.getPeers(),
@@ -115,7 +115,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     })
     const server = new FragmentServer(s, { store: this.#c.store, logger: this.#c.logger, registrar: libp2p, counters: this.#stats.fragment, shutdown: this.#shutdown.signal })
 
-    libp2p.addEventListener('peer:discovery', (evt) => { dialer.consider(evt.detail.id) })
+    libp2p.addEventListener('peer:discovery', (evt) => { dialer.discovered(evt.detail.id) })
     libp2p.addEventListener('peer:connect', (evt) => { dialer.connected(evt.detail); void health.push(evt.detail) })
     libp2p.addEventListener('peer:disconnect', (evt) => { this.membership.disconnected(evt.detail.toString()) })
 
@@ -137,6 +137,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
         }
       }
     }
+    for (const p of this.membership.peers()) dialer.consider(peerIdFromString(p.id), true)
     this.#redial = repeatingTask(() => { this.#redialRound() }, s.redialIntervalMs, { runImmediately: true })
     this.#redial.start()
     this.#offlineTimer = setInterval(() => { this.membership.checkTimeouts() }, Math.max(100, Math.min(1_000, Math.floor(s.offlineAfterMs / 4))))

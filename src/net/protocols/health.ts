@@ -84,12 +84,13 @@ export class HealthService {
   readonly #c: HealthServiceComponents
   readonly #log: Logger
   readonly #task: RepeatingTask
+  readonly #inFlight = new Set<string>()
 
   constructor (init: HealthServiceInit, components: HealthServiceComponents) {
     this.#init = init
     this.#c = components
     this.#log = components.logger.forComponent('palm:net:health')
-    this.#task = repeatingTask(async () => { await this.pushAll() }, init.intervalMs, { runImmediately: true })
+    this.#task = repeatingTask(() => { this.pushAll() }, init.intervalMs, { runImmediately: true })
   }
 
   async start (): Promise<void> {
@@ -101,13 +102,27 @@ export class HealthService {
     this.#task.stop()
   }
 
-  /** Pushes to every connected peer in parallel; failures are logged, never thrown. */
-  async pushAll (): Promise<void> {
-    await Promise.all(this.#c.connectedPeers().map(async p => { await this.push(p) }))
+  /**
+   * Starts a push to every connected peer that has none in flight, without waiting: one slow peer
+   * must not delay the announcements to the others. Failures are logged, never thrown.
+   */
+  pushAll (): void {
+    for (const peer of this.#c.connectedPeers()) void this.push(peer)
   }
 
-  /** Pushes this device's announcement to `peer`; resolves false on failure. */
+  /** Pushes this device's announcement to `peer` (unless a push to it is in flight); resolves false on failure. */
   async push (peer: PeerId): Promise<boolean> {
+    const id = peer.toString()
+    if (this.#inFlight.has(id)) return false
+    this.#inFlight.add(id)
+    try {
+      return await this.#push(peer)
+    } finally {
+      this.#inFlight.delete(id)
+    }
+  }
+
+  async #push (peer: PeerId): Promise<boolean> {
     const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
     let stream: Stream | undefined
     try {
