@@ -39,3 +39,10 @@ export async function migrate (db: Db): Promise<number> {
     throw journalError(err, db.path, 'migrating its schema')
   }
 }
+
+/** Caps the database at `bytes` (rounded up to whole pages): growing past it fails with SQLITE_FULL. */
+export async function limitSize (db: Db, bytes: number): Promise<void> {
+  const row = await db.get<{ page_size: number }>('PRAGMA page_size')
+  const pages = Math.ceil(bytes / (row?.page_size ?? 4096))
+  await db.exec(`PRAGMA max_page_count=${Math.max(1, pages)}`)
+}

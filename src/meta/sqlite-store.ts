@@ -20,7 +20,7 @@ import { checkName, checkTarget, checkXattrName } from './names.js'
 import { verifyOp, type SignedOp } from './op.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
 import { attrOf, checkTime, inodeUpsertSql, type InodeRec } from './records.js'
-import { configureReader, configureWriter, migrate } from './schema.js'
+import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
 import { GroupSync } from './sync.js'
 import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags } from './types.js'
@@ -46,6 +46,12 @@ export interface MetaStoreInit {
   uid?: number
   /** Group of a newly created root directory (default 0). */
   gid?: number
+  /**
+   * Largest size of the database, in bytes (default: unlimited). A commit that would grow it
+   * further fails with NoSpaceError and changes nothing; the store keeps working for changes that
+   * free or reuse space.
+   */
+  maxJournalBytes?: number
 }
 
 interface Opened { db: Db, reader: Db, writer: Writer, hlc: Hlc }
@@ -75,6 +81,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     try {
       await configureWriter(db, memory)
       const before = await migrate(db)
+      if (this.#init.maxJournalBytes != null) await limitSize(db, this.#init.maxJournalBytes)
       if (!memory) {
         reader = await Db.open(path)
         await configureReader(reader)
