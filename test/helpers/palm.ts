@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTempDir, onCleanup, type Cleanup } from './tmp.js'
+import { isMountpoint } from '../../src/daemon/mountinfo.js'
 
 export const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 export const PALM_BIN = join(REPO, 'dist', 'src', 'cli', 'main.js')
@@ -120,13 +121,13 @@ export async function forceUnmount (mountpoint: string): Promise<void> {
 
 /**
  * Starts `palm mount MOUNTPOINT --foreground` for `home` as a child process and waits until the
- * mount is live (the mountpoint's st_dev changes). Cleanup: SIGTERM (the daemon unmounts), then
+ * mount is live (it prints READY and the mount answers). Cleanup: SIGTERM (the daemon unmounts), then
  * abort + lazy unmount as a fallback, then SIGKILL.
  */
 export async function startMount (t: Cleanup, home: string, options: { mountpoint?: string, args?: string[], env?: Record<string, string>, timeoutMs?: number } = {}): Promise<MountedDaemon> {
   const mountpoint = options.mountpoint ?? join(home, '..', 'mnt')
-  await mkdir(mountpoint, { recursive: true })
-  const before = await devOf(mountpoint)
+  // A stale mount (its daemon was killed) answers ENOTCONN: `palm mount` recovers it.
+  await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err })
   const child = spawn(process.execPath, [PALM_BIN, 'mount', mountpoint, '--home', home, '--foreground', ...(options.args ?? [])], {
     env: options.env ?? testEnv(),
     stdio: ['ignore', 'pipe', 'pipe']
@@ -143,15 +144,17 @@ export async function startMount (t: Cleanup, home: string, options: { mountpoin
         await waitExit(child, 10_000)
       }
     }
-    if (await devOf(mountpoint) !== before) await forceUnmount(mountpoint)
+    if (await isMountpoint(mountpoint, 'fuse.palm')) await forceUnmount(mountpoint)
   })
   const until = Date.now() + (options.timeoutMs ?? 30_000)
   while (true) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`palm mount exited early (${String(child.exitCode ?? child.signalCode)}):\n${output}`)
     }
-    const dev = await devOf(mountpoint)
-    if (dev !== undefined && dev !== before) break
+    // Live: the daemon said READY (after mounting), mountinfo lists a fuse.palm mount there, and its
+    // root answers stat. Device numbers and mount ids cannot tell a new mount from the stale one it
+    // replaced: the kernel reuses freed ones at once.
+    if (output.includes('READY') && await isMountpoint(mountpoint, 'fuse.palm') && await devOf(mountpoint) !== undefined) break
     if (Date.now() > until) throw new Error(`the mount at ${mountpoint} did not appear within ${options.timeoutMs ?? 30_000} ms:\n${output}`)
     await new Promise(r => setTimeout(r, 50))
   }
