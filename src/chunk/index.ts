@@ -17,10 +17,10 @@
  * - 1 ≤ k ≤ n ≤ 255; a stripe is 0 … MAX_STRIPE_SIZE_BYTES bytes.
  */
 export * from './constants.js'
-export type { Policy, Fragment, EncodedStripe, FragmentHeader, StripeExpectation, Codec, ChunkPool, RsEngine } from './types.js'
+export type { Policy, Fragment, EncodedStripe, FragmentHeader, StripeExpectation, Codec, ChunkPool, RsEngine, PoolEncodeOptions, PoolDecodeOptions } from './types.js'
 export { encodeStripe, stripeIdOf } from './encode.js'
 export { decodeStripe, type IndexedFragment } from './decode.js'
 export { verifyFragment } from './verify.js'
 export { parseFragmentHeader, shardLengthFor, fragmentLengthFor } from './header.js'
 export { codecById, reedSolomonCodec, isKnownCodec, DEFAULT_RS_ENGINE } from './codec.js'
-export { createChunkPool, type ChunkPoolInit, type ChunkPoolStats, type PoolEncodeOptions, type PoolDecodeOptions, type WorkerChunkPool } from './pool.js'
+export { createChunkPool, type ChunkPoolInit, type ChunkPoolStats, type WorkerChunkPool } from './pool.js'

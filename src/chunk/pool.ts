@@ -14,7 +14,7 @@ import { DEFAULT_RS_ENGINE, reedSolomonCodec } from './codec.js'
 import { take, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
-import type { ChunkPool, EncodedStripe, Policy, RsEngine, StripeExpectation } from './types.js'
+import type { ChunkPool, EncodedStripe, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
 import type { WorkerReply, WorkerRequest } from './wire.js'
 
 export interface ChunkPoolInit {
@@ -30,20 +30,6 @@ export interface ChunkPoolInit {
   logger?: ComponentLogger
 }
 
-export interface PoolEncodeOptions extends AbortOptions {
-  /**
-   * Keep the caller's stripe usable. Default false: a stripe that spans its whole ArrayBuffer is
-   * moved to the worker and the caller's view is detached (length 0) as soon as encode() is called.
-   * Views into a larger buffer are always copied.
-   */
-  keepStripe?: boolean
-}
-
-export interface PoolDecodeOptions extends AbortOptions {
-  /** Move whole-buffer fragment views to the worker (detaching them) instead of copying. Default false. */
-  transferFragments?: boolean
-}
-
 export interface ChunkPoolStats {
   /** Workers started and ready. */
   workers: number
@@ -55,10 +41,8 @@ export interface ChunkPoolStats {
   waiting: number
 }
 
-/** A ChunkPool with ownership options and counters. */
+/** The worker-thread ChunkPool, with counters. */
 export interface WorkerChunkPool extends ChunkPool {
-  encode: (stripe: Uint8Array, policy: Policy, options?: PoolEncodeOptions) => Promise<EncodedStripe>
-  decode: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options?: PoolDecodeOptions) => Promise<Uint8Array>
   stats: () => ChunkPoolStats
 }
 

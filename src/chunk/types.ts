@@ -85,11 +85,26 @@ export interface Codec {
 /** Which implementation of codec id 1 (Reed-Solomon GF(2^8)) to run. Both give identical bytes. */
 export type RsEngine = 'js' | 'wasm'
 
+export interface PoolEncodeOptions extends AbortOptions {
+  /**
+   * Keep the caller's stripe usable (one copy). Default false: a stripe that spans its whole
+   * ArrayBuffer is moved to the worker and the caller's view is detached (length 0) as soon as
+   * encode() is called. Views into a larger buffer are always copied, never detached.
+   */
+  keepStripe?: boolean
+}
+
+export interface PoolDecodeOptions extends AbortOptions {
+  /** Move whole-buffer fragment views to the worker (detaching them) instead of copying. Default false. */
+  transferFragments?: boolean
+}
+
 /** Encode/decode off the main thread. */
 export interface ChunkPool {
-  encode: (stripe: Uint8Array, policy: Policy, options?: AbortOptions) => Promise<EncodedStripe>
+  /** Encodes one stripe on a worker; see PoolEncodeOptions for who owns `stripe` afterwards. */
+  encode: (stripe: Uint8Array, policy: Policy, options?: PoolEncodeOptions) => Promise<EncodedStripe>
   /** Decodes from any k fragments (whole fragment bytes). Throws FragmentsUnavailable / Integrity. */
-  decode: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options?: AbortOptions) => Promise<Uint8Array>
+  decode: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options?: PoolDecodeOptions) => Promise<Uint8Array>
   start: () => Promise<void>
   stop: () => Promise<void>
 }
