@@ -23,8 +23,11 @@ export const TAG_LENGTH_BYTES = 32
  */
 export const DEFAULT_STRIPE_SIZE_BYTES = 4 * 1024 * 1024
 
-/** Largest stripe the layer accepts, in bytes (16 MiB). Bounds worker memory. */
-export const MAX_STRIPE_SIZE_BYTES = 16 * 1024 * 1024
+/**
+ * Largest stripe the layer accepts, in bytes (64 MiB, the most config/load.ts allows for the stripe
+ * size). Bounds worker memory: one job holds about 3 × the stripe (input, package, fragments).
+ */
+export const MAX_STRIPE_SIZE_BYTES = 64 * 1024 * 1024
 
 /** Largest `n` (fragments per stripe): one header byte, and GF(2^8) has 256 evaluation points. */
 export const MAX_FRAGMENTS = 255
