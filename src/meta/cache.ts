@@ -14,20 +14,37 @@ export type Cached = InodeRec | DentryRec | Uint8Array | number | typeof ABSENT
 
 export class CommittedCache {
   readonly #lru: LRUCache<string, Cached>
+  /**
+   * Directories whose every entry is in the cache: a name not cached under them does not exist,
+   * with no database read. A directory is complete when seen empty; it stops being complete when
+   * one of its entries is evicted. Creating many files in a new directory (cp, tar, rsync, git)
+   * thus never reads the disk to check that a name is free.
+   */
+  readonly #complete = new Set<number>()
   /** Generation: bumped by every commit that changed keys, and by clear(). */
   #gen = 0
   /** The keys changed by the most recent commits (null = everything, after clear()). */
   readonly #ring: Array<{ gen: number, keys: ReadonlyMap<string, unknown> | null }> = []
 
   constructor (maxEntries: number) {
-    this.#lru = new LRUCache({ max: Math.max(16, maxEntries) })
+    this.#lru = new LRUCache({
+      max: Math.max(16, maxEntries),
+      dispose: (value, k, reason) => {
+        if (reason === 'evict' && value !== ABSENT && k.charCodeAt(0) === 0x64) this.#complete.delete((value as DentryRec).parent)
+      }
+    })
   }
 
   get size (): number { return this.#lru.size }
 
   get (key: string): Cached | undefined {
-    return this.#lru.get(key)
+    const v = this.#lru.get(key)
+    if (v !== undefined || key.charCodeAt(0) !== 0x64 || this.#complete.size === 0) return v
+    return this.#complete.has(Number(key.slice(1, key.indexOf('/')))) ? ABSENT : undefined
   }
+
+  /** Number of directories known complete (for tests and stats). */
+  get completeDirs (): number { return this.#complete.size }
 
   /** Call before reading the database; pass the result to `fill`. */
   readStarted (): number {
@@ -53,12 +70,17 @@ export class CommittedCache {
   /** Forgets everything (after a failed commit: memory must not be ahead of the disk). */
   clear (): void {
     this.#lru.clear()
+    this.#complete.clear()
     this.#remember(null)
   }
 
   #set (key: string, value: Cached): void {
-    if (value instanceof Uint8Array && value.byteLength > XATTR_CACHE_MAX_VALUE_BYTES) this.#lru.delete(key)
-    else this.#lru.set(key, value)
+    if (value instanceof Uint8Array && value.byteLength > XATTR_CACHE_MAX_VALUE_BYTES) { this.#lru.delete(key); return }
+    this.#lru.set(key, value)
+    if (key.charCodeAt(0) !== 0x69) return
+    // An inode: a directory seen with no entries is complete; a removed one is forgotten.
+    if (value === ABSENT) this.#complete.delete(Number(key.slice(1)))
+    else if ((value as InodeRec).type === 'dir' && (value as InodeRec).entries === 0) this.#complete.add((value as InodeRec).ino)
   }
 
   #remember (keys: ReadonlyMap<string, unknown> | null): void {

@@ -20,7 +20,7 @@
 import { SqliteMetaStore, type MetaStoreInit } from './sqlite-store.js'
 import type { MetaStore } from './types.js'
 
-export type { MetaStoreInit } from './sqlite-store.js'
+export type { MetaStoreInit, SyncMode } from './sqlite-store.js'
 export { SqliteMetaStore } from './sqlite-store.js'
 export * from './types.js'
 export { verifyOp, decodeOp, encodeOp, nodeIdOf } from './op.js'

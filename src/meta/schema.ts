@@ -10,10 +10,10 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations/index.js'
  * -wal file (the kernel keeps it if the process dies); `sync()` fdatasyncs that file for power loss,
  * and SQLite itself syncs the WAL before a checkpoint and the database after one.
  */
-export async function configureWriter (db: Db, memory: boolean): Promise<void> {
+export async function configureWriter (db: Db, memory: boolean, syncEveryCommit = false): Promise<void> {
   await db.exec(memory
     ? 'PRAGMA temp_store=MEMORY;PRAGMA foreign_keys=OFF;'
-    : 'PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA temp_store=MEMORY;PRAGMA foreign_keys=OFF;PRAGMA busy_timeout=10000;PRAGMA cache_size=-16384;')
+    : `PRAGMA journal_mode=WAL;PRAGMA synchronous=${syncEveryCommit ? 'FULL' : 'NORMAL'};PRAGMA temp_store=MEMORY;PRAGMA foreign_keys=OFF;PRAGMA busy_timeout=10000;PRAGMA cache_size=-16384;`)
 }
 
 /** Settings of the reader connection (file databases only). */

@@ -19,7 +19,7 @@ import { Hlc, systemClock } from './hlc.js'
 import { checkName, checkTarget, checkXattrName } from './names.js'
 import { verifyOp, type SignedOp } from './op.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
-import { attrOf, checkTime, inodeUpsertSql, type InodeRec } from './records.js'
+import { attrOf, checkTime, inodeUpsertSql, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
 import { GroupSync } from './sync.js'
@@ -52,7 +52,18 @@ export interface MetaStoreInit {
    * free or reuse space.
    */
   maxJournalBytes?: number
+  /**
+   * When commits reach stable storage (default 'on-sync'):
+   * - 'on-sync': a commit is written to the WAL file (safe against a killed process); `sync()`
+   *   fdatasyncs the WAL (safe against power loss), one fsync shared by concurrent callers.
+   * - 'every-commit': SQLite fsyncs the WAL at every commit (synchronous=FULL); `sync()` has
+   *   nothing left to do. Slower per commit (see docs/journal.md for measurements).
+   */
+  syncMode?: SyncMode
 }
+
+/** See MetaStoreInit.syncMode. */
+export type SyncMode = 'on-sync' | 'every-commit'
 
 interface Opened { db: Db, reader: Db, writer: Writer, hlc: Hlc }
 
@@ -79,7 +90,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     const db = await Db.open(path)
     let reader = db
     try {
-      await configureWriter(db, memory)
+      await configureWriter(db, memory, this.#init.syncMode === 'every-commit')
       const before = await migrate(db)
       if (this.#init.maxJournalBytes != null) await limitSize(db, this.#init.maxJournalBytes)
       if (!memory) {
@@ -300,10 +311,27 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   // ---- writes ------------------------------------------------------------------------------
 
-  async #write (build: Build, options: AbortOptions): Promise<ApplyResult> {
+  /**
+   * Submits a local op to the writer. `inodes` and `entries` (with the inodes they name) are loaded
+   * into the cache first, concurrently with other callers: the single writer then rarely has to
+   * wait for the database, and concurrent calls share commits.
+   */
+  async #write (build: Build, options: AbortOptions, inodes: number[] = [], entries: Array<[number, string]> = []): Promise<ApplyResult> {
     throwIfAborted(options.signal, 'journal op')
     const { writer } = this.#opened()
+    await this.#warm(inodes, entries, options)
     return await raceSignal(writer.local(build, options.signal), options.signal, 'journal op (it may still be committed)')
+  }
+
+  async #warm (inodes: number[], entries: Array<[number, string]>, options: AbortOptions): Promise<void> {
+    const keys = [...inodes.map(key.inode), ...entries.map(([p, n]) => key.dentry(p, n))]
+    let missing = keys.filter(k => this.#cache.get(k) === undefined)
+    for (let round = 0; round < 2 && missing.length > 0; round++) {
+      const values = await Promise.all(missing.map(async k => await this.#get(k, options)))
+      // Second round: the inodes the entries name.
+      missing = values.filter((v): v is DentryRec => v !== ABSENT && typeof v === 'object' && 'cookie' in v)
+        .map(d => key.inode(d.ino)).filter(k => this.#cache.get(k) === undefined)
+    }
   }
 
   async create (parent: number, name: string, init: NodeInit, options: AbortOptions = {}): Promise<Attr> {
@@ -319,13 +347,13 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         },
         time: init.timeNs
       }
-    }, options)
+    }, options, [parent], [[parent, name]])
     return attrOf(r.rec as InodeRec)
   }
 
   async link (ino: number, parent: number, name: string, options: AbortOptions = {}): Promise<Attr> {
     checkName(name)
-    const r = await this.#write(v => ({ body: { kind: 'link', node: inodeIn(v, ino).node, parent: inodeIn(v, parent).node, name } }), options)
+    const r = await this.#write(v => ({ body: { kind: 'link', node: inodeIn(v, ino).node, parent: inodeIn(v, parent).node, name } }), options, [ino, parent], [[parent, name]])
     return attrOf(r.rec as InodeRec)
   }
 
@@ -334,7 +362,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     const r = await this.#write(v => {
       const [p, t] = entryIn(v, parent, name)
       return { body: { kind: 'unlink', parent: p.node, name, node: t.node } }
-    }, options)
+    }, options, [parent], [[parent, name]])
     return attrOf(r.rec as InodeRec)
   }
 
@@ -343,7 +371,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     await this.#write(v => {
       const [p, t] = entryIn(v, parent, name)
       return { body: { kind: 'rmdir', parent: p.node, name, node: t.node } }
-    }, options)
+    }, options, [parent], [[parent, name]])
   }
 
   async rename (parent: number, name: string, newParent: number, newName: string, flags: RenameFlags = {}, options: AbortOptions = {}): Promise<{ replaced?: Attr }> {
@@ -355,7 +383,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       const [p1, s] = entryIn(v, parent, name)
       const p2 = dirIn(v, newParent)
       return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode } }
-    }, options)
+    }, options, [parent, newParent], [[parent, name], [newParent, newName]])
     return r.replaced == null ? {} : { replaced: attrOf(r.replaced) }
   }
 
@@ -372,7 +400,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         ...(set.mtimeNs !== undefined ? { mtime: set.mtimeNs } : {}),
         ...(set.ctimeNs !== undefined ? { ctime: set.ctimeNs } : {})
       }
-    }), options)
+    }), options, [ino])
     return attrOf(r.rec as InodeRec)
   }
 
@@ -385,7 +413,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         kind: 'setContent', node: inodeIn(v, ino).node, size: update.size, stripeSize: update.stripeSize, stripes, holes,
         ...(update.mtimeNs !== undefined ? { mtime: update.mtimeNs } : {})
       }
-    }), options)
+    }), options, [ino])
     return attrOf(r.rec as InodeRec)
   }
 
@@ -395,12 +423,12 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     if (flags.create === true && flags.replace === true) throw new InvalidArgumentError('XATTR_CREATE and XATTR_REPLACE cannot be combined')
     const mode = flags.create === true ? 'create' : flags.replace === true ? 'replace' : 'any'
     const copy = value.slice()
-    await this.#write(v => ({ body: { kind: 'setxattr', node: inodeIn(v, ino).node, name, value: copy, mode } }), options)
+    await this.#write(v => ({ body: { kind: 'setxattr', node: inodeIn(v, ino).node, name, value: copy, mode } }), options, [ino])
   }
 
   async removexattr (ino: number, name: string, options: AbortOptions = {}): Promise<void> {
     checkXattrName(name)
-    await this.#write(v => ({ body: { kind: 'removexattr', node: inodeIn(v, ino).node, name } }), options)
+    await this.#write(v => ({ body: { kind: 'removexattr', node: inodeIn(v, ino).node, name } }), options, [ino])
   }
 
   async releaseInode (ino: number, options: AbortOptions = {}): Promise<void> {
@@ -408,7 +436,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       const rec = v.inode(ino)
       // Gone already, or it has names: nothing to purge (release is idempotent).
       return rec == null || rec.nlink > 0 ? undefined : { body: { kind: 'release', node: rec.node } }
-    }, options)
+    }, options, [ino])
   }
 
   async sync (options: AbortOptions = {}): Promise<void> {
@@ -417,7 +445,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 
   async #syncWal (): Promise<void> {
-    if (this.#init.path === ':memory:') return
+    if (this.#init.path === ':memory:' || this.#init.syncMode === 'every-commit') return
     if (this.#wal == null) {
       try {
         this.#wal = await openFile(`${this.#init.path}-wal`, 'r')
