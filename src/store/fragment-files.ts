@@ -3,7 +3,7 @@
  * directory (atomic: a reader sees the whole fragment or none). No fsync here: the store's
  * durability point is `sync()`, which fdatasyncs the file and its directory.
  */
-import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { isNotFound } from './io-error.js'
 
@@ -66,5 +66,15 @@ export async function datasyncFile (path: string): Promise<void> {
     await fh.datasync()
   } finally {
     await fh.close()
+  }
+}
+
+/** Size and mtime of a file, or undefined if it does not exist. */
+export async function statIfExists (path: string): Promise<{ size: number, mtimeMs: number } | undefined> {
+  try {
+    return await stat(path)
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
   }
 }

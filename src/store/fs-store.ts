@@ -20,11 +20,11 @@ import {
   MAX_UNSYNCED, PACKS_DIR, QUARANTINE_DIR, TMP_DIR
 } from './constants.js'
 import { listFragmentFiles, scanFragmentFiles } from './file-scan.js'
-import { datasyncFile, quarantineBytes, quarantineFile, readIfExists, writeFileAtomic } from './fragment-files.js'
+import { datasyncFile, quarantineBytes, quarantineFile, readIfExists, statIfExists, writeFileAtomic } from './fragment-files.js'
 import { GroupSync } from './group-sync.js'
 import { isNotFound, toStoreError } from './io-error.js'
 import { KeyedLock } from './keyed-lock.js'
-import { loadLayout } from './layout.js'
+import { checkInit, loadLayout } from './layout.js'
 import { compactPacks, type CompactOptions, type CompactResult } from './pack-compact.js'
 import { fsyncDir, PackStore, type PackLocation } from './pack-store.js'
 import { forEachLimit } from './parallel.js'
@@ -43,7 +43,7 @@ export interface FsStoreInit {
   /**
    * Fragments smaller than this many bytes are appended to pack segments; the rest get a file
    * each. 0 puts every fragment in its own file. Fixed when the store is created (store.json);
-   * later values are ignored. Default 64 KiB.
+   * later values are ignored. Default 1 MiB.
    */
   packThresholdBytes?: number
   /** Size at which a pack segment is sealed, in bytes. Default 32 MiB. */
@@ -78,6 +78,7 @@ export class FsFragmentStore extends Lifecycle implements FragmentStore, Fragmen
 
   constructor (init: FsStoreInit, log: Logger) {
     super()
+    checkInit(init)
     this.root = init.path
     this.#init = init
     this.#log = log
@@ -378,14 +379,5 @@ export class FsFragmentStore extends Lifecycle implements FragmentStore, Fragmen
 
   #assertOpen (): void {
     if (!this.#open) throw new IoError(`the fragment store at ${this.root} is not open (not started, or stopped)`, { details: { path: this.root } })
-  }
-}
-
-async function statIfExists (path: string): Promise<{ size: number, mtimeMs: number } | undefined> {
-  try {
-    return await stat(path)
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
   }
 }

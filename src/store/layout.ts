@@ -5,6 +5,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidConfigError } from '../errors.js'
+import type { FsStoreInit } from './fs-store.js'
+import { MAX_RECORD_DATA_BYTES } from './pack-format.js'
 import { LAYOUT_FILE, SHARD_CHARS, STORE_LAYOUT_VERSION } from './constants.js'
 import { isNotFound } from './io-error.js'
 import { fsyncDir } from './pack-store.js'
@@ -46,4 +48,21 @@ export async function loadLayout (root: string, packThresholdBytes: number): Pro
       { details: { path, version: layout.version } })
   }
   return layout
+}
+
+/** Checks the store's settings (constructor, no I/O); all problems in one InvalidConfigError. */
+export function checkInit (init: FsStoreInit): void {
+  const problems: string[] = []
+  if (typeof init.path !== 'string' || init.path === '') problems.push('path must name a directory')
+  const threshold = init.packThresholdBytes
+  if (threshold != null && !(Number.isInteger(threshold) && threshold >= 0 && threshold <= MAX_RECORD_DATA_BYTES)) {
+    problems.push(`packThresholdBytes must be a whole number from 0 to ${MAX_RECORD_DATA_BYTES}, got ${threshold}`)
+  }
+  if (init.segmentBytes != null && !(Number.isInteger(init.segmentBytes) && init.segmentBytes >= 4096)) {
+    problems.push(`segmentBytes must be a whole number ≥ 4096, got ${init.segmentBytes}`)
+  }
+  if (init.capacityBytes != null && !(Number.isFinite(init.capacityBytes) && init.capacityBytes >= 0)) {
+    problems.push(`capacityBytes must be a number of bytes ≥ 0, got ${init.capacityBytes}`)
+  }
+  if (problems.length > 0) throw new InvalidConfigError(`fragment store settings: ${problems.join('; ')}`, { details: { path: init.path } })
 }

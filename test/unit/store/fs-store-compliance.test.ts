@@ -4,7 +4,7 @@ import { fragmentStoreTests } from '../../compliance/fragment-store-tests.js'
 import { corruptOnDisk, reopenStore, setupStore, teardownStore } from './fs-helpers.js'
 
 const variants: Array<[string, Partial<FsStoreInit>]> = [
-  ['default (packs below 64 KiB, files above)', {}],
+  ['default (packs below 1 MiB, files from 1 MiB)', {}],
   ['files only (packThresholdBytes 0)', { packThresholdBytes: 0 }],
   ['packs only, 64 KiB segments', { packThresholdBytes: 2 * 1024 * 1024, segmentBytes: 64 * 1024 }]
 ]

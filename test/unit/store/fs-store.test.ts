@@ -10,9 +10,23 @@ import { randomFragment } from '../../compliance/fragment-store-tests.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 import { corruptOnDisk, createSmallFs, createStore, reopenStore } from './fs-helpers.js'
 
+/** Fragments of 64 KiB and more get files (the default threshold, 1 MiB, would pack the sizes used here). */
+const FILES_FROM_64K = { packThresholdBytes: 64 * 1024 }
+
 describe('FsFragmentStore on disk', () => {
-  it('puts a large fragment in fragments/<2 chars>/<cid> and a small one in a pack', async t => {
+  it('packs fragments below 1 MiB by default', async t => {
     const store = await createStore(t)
+    assert.equal(store.packThresholdBytes, 1024 * 1024)
+    const below = randomFragment(1024 * 1024 - 1)
+    const at = randomFragment(1024 * 1024)
+    await store.put(below.cid, below.bytes)
+    await store.put(at.cid, at.bytes)
+    assert.equal((await store.locate(below.cid))?.packed, true)
+    assert.equal((await store.locate(at.cid))?.packed, false)
+  })
+
+  it('puts a large fragment in fragments/<2 chars>/<cid> and a small one in a pack', async t => {
+    const store = await createStore(t, FILES_FROM_64K)
     const large = randomFragment(100_000)
     const small = randomFragment(1000)
     await store.put(large.cid, large.bytes)
@@ -28,7 +42,7 @@ describe('FsFragmentStore on disk', () => {
   })
 
   it('removes temp files left by a crash at start, and leaves none after a put', async t => {
-    const store = await createStore(t)
+    const store = await createStore(t, FILES_FROM_64K)
     const f = randomFragment(200_000)
     await store.put(f.cid, f.bytes)
     assert.deepEqual(await readdir(join(store.root, 'tmp')), [])
@@ -41,7 +55,7 @@ describe('FsFragmentStore on disk', () => {
   })
 
   it('moves a corrupt file to quarantine/ and names the CID and both paths in the error', async t => {
-    const store = await createStore(t)
+    const store = await createStore(t, FILES_FROM_64K)
     const f = randomFragment(100_000)
     await store.put(f.cid, f.bytes)
     const where = await store.locate(f.cid)
@@ -58,7 +72,7 @@ describe('FsFragmentStore on disk', () => {
   })
 
   it('replaces a file truncated by power loss on the next put of the same fragment', async t => {
-    const store = await createStore(t)
+    const store = await createStore(t, FILES_FROM_64K)
     const f = randomFragment(300_000)
     await store.put(f.cid, f.bytes)
     await corruptOnDisk(store, f.cid, f.bytes.subarray(0, 4096))
@@ -83,6 +97,14 @@ describe('FsFragmentStore on disk', () => {
     assert.equal((await second.locate(f.cid))?.packed, false)
   })
 
+  it('refuses bad settings in one InvalidConfigError', () => {
+    assert.throws(() => createFsStore({ path: '/tmp/x', packThresholdBytes: -1, segmentBytes: 10 }), (err: Error) => {
+      assert.equal(err.name, 'InvalidConfigError')
+      assert.match(err.message, /packThresholdBytes.*segmentBytes/)
+      return true
+    })
+  })
+
   it('refuses a store written by a newer layout', async t => {
     const dir = await createTempDir(t)
     await writeFile(join(dir, 'store.json'), JSON.stringify({ version: 99, packThresholdBytes: 0, shardChars: 2 }))
@@ -92,14 +114,14 @@ describe('FsFragmentStore on disk', () => {
   })
 
   it('computes capacity from the disk when none is configured', async t => {
-    const store = await createStore(t)
+    const store = await createStore(t, FILES_FROM_64K)
     const u = store.usage()
     assert.ok(u.capacityBytes > 0 && u.capacityBytes < Number.MAX_SAFE_INTEGER)
     assert.ok(u.freeBytes <= u.capacityBytes)
   })
 
   it('syncs a fragment deleted since its put without error', async t => {
-    const store = await createStore(t)
+    const store = await createStore(t, FILES_FROM_64K)
     const f = randomFragment(100_000)
     await store.put(f.cid, f.bytes)
     await store.delete(f.cid)
@@ -121,7 +143,7 @@ describe('FsFragmentStore on disk', () => {
   it('turns a full disk into NoSpaceError, keeps serving reads, and leaves no temp files', async t => {
     const mnt = await createSmallFs(t, 2 * 1024 * 1024)
     if (mnt == null) { t.skip('cannot mount a tmpfs here (not root)'); return }
-    const store = await createStore(t, { path: join(mnt, 'store'), capacityBytes: 1024 ** 3, segmentBytes: 256 * 1024 })
+    const store = await createStore(t, { ...FILES_FROM_64K, path: join(mnt, 'store'), capacityBytes: 1024 ** 3, segmentBytes: 256 * 1024 })
     const stored: Array<ReturnType<typeof randomFragment>> = []
     let failure: unknown
     for (let i = 0; i < 100 && failure == null; i++) {
@@ -147,7 +169,7 @@ describe('FsFragmentStore on disk', () => {
     }
     assert.equal((packFailure as Error | undefined)?.name, 'NoSpaceError')
     await store.sync()
-    const again = await reopenStore(store, { segmentBytes: 256 * 1024 })
+    const again = await reopenStore(store, { ...FILES_FROM_64K, segmentBytes: 256 * 1024 })
     onCleanup(t, async () => { await again.stop() })
     for (const f of stored) assert.deepEqual(new Uint8Array(await again.get(f.cid)), f.bytes)
   })

@@ -6,7 +6,7 @@ import { corruptOnDisk, createStore } from './fs-helpers.js'
 
 describe('scrubStore', () => {
   it('finds and quarantines corrupt fragments in the file store (files and packs)', async t => {
-    const store = await createStore(t)
+    const store = await createStore(t, { packThresholdBytes: 64 * 1024 })
     const frags = Array.from({ length: 12 }, (_, i) => randomFragment(i % 2 === 0 ? 1000 : 100_000))
     for (const f of frags) await store.put(f.cid, f.bytes)
     // One corrupt of each kind; corrupting the last small one keeps the others' records intact.
@@ -60,7 +60,7 @@ describe('collectGarbage', () => {
   })
 
   it('keeps a fragment put again while GC runs, and compacts the file store after deleting', async t => {
-    const store = await createStore(t, { segmentBytes: 64 * 1024 })
+    const store = await createStore(t, { packThresholdBytes: 64 * 1024, segmentBytes: 64 * 1024 })
     const frags = Array.from({ length: 40 }, (_, i) => randomFragment(i < 30 ? 4000 : 80_000))
     for (const f of frags) await store.put(f.cid, f.bytes)
     await new Promise(resolve => setTimeout(resolve, 20))
