@@ -4,6 +4,7 @@
  * cache or a caller never changes under it.
  */
 import { InvalidArgumentError } from '../errors.js'
+import { joinNs, splitNs } from '../util/ns-time.js'
 import { MAX_TIME_SECONDS } from './constants.js'
 import { sqlInt, sqlOrNull, sqlText } from './sql.js'
 import type { Attr, FileType } from './types.js'
@@ -41,24 +42,14 @@ export interface DentryRec {
   readonly cookie: number
 }
 
-const NS_PER_S = 1_000_000_000n
-
 /** Splits signed nanoseconds into (seconds, 0 ≤ nanoseconds < 1e9), both exact JS numbers. */
-export function splitTime (ns: bigint): [number, number] {
-  let s = ns / NS_PER_S
-  let n = ns - s * NS_PER_S
-  if (n < 0n) { n += NS_PER_S; s -= 1n }
-  return [Number(s), Number(n)]
-}
-
-export function joinTime (s: number, n: number): bigint {
-  return BigInt(s) * NS_PER_S + BigInt(n)
-}
+export const splitTime = splitNs
+export const joinTime = joinNs
 
 /** InvalidArgumentError unless `ns` fits the journal exactly. */
 export function checkTime (ns: bigint, what: string): void {
-  const s = ns / NS_PER_S
-  if (s > BigInt(MAX_TIME_SECONDS) || s < -BigInt(MAX_TIME_SECONDS)) {
+  const [s] = splitNs(ns)
+  if (s > MAX_TIME_SECONDS || s < -MAX_TIME_SECONDS) {
     throw new InvalidArgumentError(`${what} ${ns} ns is outside the range the journal stores (±2^53 seconds)`)
   }
 }

@@ -455,6 +455,7 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
           if (i % 5 === 0) { await s.unlink(d.ino, `w${w}-${i}`).catch(() => {}); await s.releaseInode(f.ino) }
         }
       }))
+      await Promise.all([s.sync(), s.sync(), s.sync()])
       const check = await s.check()
       assert.deepEqual(check.problems, [])
       assert.equal(s.stats().ops, check.ops)
