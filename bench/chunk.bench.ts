@@ -100,12 +100,35 @@ function breakdown (): Record<string, number> {
   return { totalMs: total, caontMs: caont, reedSolomonMs: rs, fragmentCidsMs: cids, otherMs: total - caont - rs - cids }
 }
 
+/** Small files are one short stripe each: 4 KiB stripes at 4-of-6, stripes per second. */
+async function smallStripes (pool: ReturnType<typeof createChunkPool>): Promise<Record<string, number>> {
+  const size = 4096
+  const policy = { k: 4, n: 6 }
+  const stripe = new Uint8Array(randomBytes(size))
+  const e = encodeStripe(stripe, policy, SALT)
+  const expect = { ...policy, length: size }
+  const degraded = frags(e, 2)
+  const perSecond = (r: number): number => r * 1e6 / size
+  const batch = 256
+  return {
+    threadEncodePerSec: perSecond(rate(size, () => { encodeStripe(stripe, policy, SALT) })),
+    threadDegradedDecodePerSec: perSecond(rate(size, () => { decodeStripe(degraded, expect, SALT) })),
+    poolEncodePerSec: perSecond(await rateAsync(size * batch, () => undefined, async () => {
+      await Promise.all(Array.from({ length: batch }, async () => await pool.encode(stripe, policy, { keepStripe: true })))
+    })),
+    poolDegradedDecodePerSec: perSecond(await rateAsync(size * batch, () => undefined, async () => {
+      await Promise.all(Array.from({ length: batch }, async () => await pool.decode(degraded, expect)))
+    }))
+  }
+}
+
 async function main (): Promise<void> {
   const loadBefore = loadavg()[0]
   const workers = availableParallelism()
   const pool = createChunkPool({ salt: SALT, workers, maxQueue: 2 * workers })
   await pool.start()
   const rows: Row[] = []
+  let small: Record<string, number> = {}
   try {
     for (const policy of POLICIES) {
       for (const size of SIZES) {
@@ -139,6 +162,7 @@ async function main (): Promise<void> {
         })
       }
     }
+    small = await smallStripes(pool)
   } finally {
     await pool.stop()
   }
@@ -163,6 +187,7 @@ async function main (): Promise<void> {
     loadAverage: { before: loadBefore, after: loadavg()[0] },
     rows,
     rsEngines,
+    smallStripes4KiB4of6: small,
     encode4of6Breakdown: encode46,
     date: new Date().toISOString()
   }
@@ -172,6 +197,7 @@ async function main (): Promise<void> {
   console.log(`\nnode:crypto floor: sha256 ${crypto.sha256MBps.toFixed(0)} MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
   console.log('\nReed-Solomon engines (4 MiB of data shards):')
   for (const r of rsEngines) console.log(`  ${String(r.policy).padEnd(6)} ${String(r.engine).padEnd(5)} encode ${f(r.encodeMBps as number)}  reconstruct ${f(r.reconstructMBps as number)}`)
+  console.log(`\n4 KiB stripes, 4/6, per second: ${Object.entries(small).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)
   console.log(`\n4/6 4 MiB encode on one thread, ms per stripe: ${Object.entries(encode46).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`)
   console.log(`\nload average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores)`)
   console.log(`\nheadline (${result.headline}, ${workers} workers): encode ${headline.encodeMBps.toFixed(0)}, decode ${headline.decodeMBps.toFixed(0)}, degraded ${headline.degradedDecodeMBps.toFixed(0)} MB/s`)
