@@ -24,6 +24,8 @@ export class Batch {
   readonly changes = new Map<string, Cached>()
   /** Inodes purged in this batch: their xattrs must not be written back. */
   readonly released = new Set<number>()
+  /** Inodes created in this batch. */
+  readonly created: number[] = []
   /** Author → last seq, for authors whose ops are in this batch. */
   readonly lastSeq = new Map<string, number>()
   /** Counters after this batch (set when it is sealed). */

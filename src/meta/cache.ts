@@ -21,6 +21,12 @@ export class CommittedCache {
    * thus never reads the disk to check that a name is free.
    */
   readonly #complete = new Set<number>()
+  /**
+   * Inodes whose every xattr is in the cache (created since start: they began with none), so the
+   * xattr reads the kernel and the VFS make on new files (security.capability, policy) cost no read.
+   * An inode leaves the set when one of its xattrs is evicted or is too large to cache.
+   */
+  readonly #xattrComplete = new Set<number>()
   /** Generation: bumped by every commit that changed keys, and by clear(). */
   #gen = 0
   /** The keys changed by the most recent commits (null = everything, after clear()). */
@@ -30,7 +36,15 @@ export class CommittedCache {
     this.#lru = new LRUCache({
       max: Math.max(16, maxEntries),
       dispose: (value, k, reason) => {
-        if (reason === 'evict' && value !== ABSENT && k.charCodeAt(0) === 0x64) this.#complete.delete((value as DentryRec).parent)
+        if (reason !== 'evict' || value === ABSENT) return
+        const c = k.charCodeAt(0)
+        if (c === 0x64) this.#complete.delete((value as DentryRec).parent)
+        else if (c === 0x78) this.#xattrComplete.delete(inoOfKey(k))
+        else if (c === 0x69) {
+          // Keeps both sets no larger than the cache: only cached inodes can be in them.
+          this.#complete.delete((value as InodeRec).ino)
+          this.#xattrComplete.delete((value as InodeRec).ino)
+        }
       }
     })
   }
@@ -39,8 +53,11 @@ export class CommittedCache {
 
   get (key: string): Cached | undefined {
     const v = this.#lru.get(key)
-    if (v !== undefined || key.charCodeAt(0) !== 0x64 || this.#complete.size === 0) return v
-    return this.#complete.has(Number(key.slice(1, key.indexOf('/')))) ? ABSENT : undefined
+    if (v !== undefined) return v
+    const c = key.charCodeAt(0)
+    if (c === 0x64) return this.#complete.has(inoOfKey(key)) ? ABSENT : undefined
+    if (c === 0x78) return this.#xattrComplete.has(inoOfKey(key)) ? ABSENT : undefined
+    return undefined
   }
 
   /** Number of directories known complete (for tests and stats). */
@@ -61,8 +78,9 @@ export class CommittedCache {
     if (!this.#lru.has(key)) this.#set(key, value)
   }
 
-  /** Applies a committed batch's final values. */
-  commit (changes: ReadonlyMap<string, Cached>): void {
+  /** Applies a committed batch's final values; `created` are the inodes it created. */
+  commit (changes: ReadonlyMap<string, Cached>, created: readonly number[] = []): void {
+    for (const ino of created) this.#xattrComplete.add(ino)
     for (const [k, v] of changes) this.#set(k, v)
     this.#remember(changes)
   }
@@ -71,16 +89,23 @@ export class CommittedCache {
   clear (): void {
     this.#lru.clear()
     this.#complete.clear()
+    this.#xattrComplete.clear()
     this.#remember(null)
   }
 
   #set (key: string, value: Cached): void {
-    if (value instanceof Uint8Array && value.byteLength > XATTR_CACHE_MAX_VALUE_BYTES) { this.#lru.delete(key); return }
+    if (value instanceof Uint8Array && value.byteLength > XATTR_CACHE_MAX_VALUE_BYTES) {
+      this.#lru.delete(key)
+      this.#xattrComplete.delete(inoOfKey(key))
+      return
+    }
     this.#lru.set(key, value)
     if (key.charCodeAt(0) !== 0x69) return
     // An inode: a directory seen with no entries is complete; a removed one is forgotten.
-    if (value === ABSENT) this.#complete.delete(Number(key.slice(1)))
-    else if ((value as InodeRec).type === 'dir' && (value as InodeRec).entries === 0) this.#complete.add((value as InodeRec).ino)
+    if (value === ABSENT) {
+      this.#complete.delete(Number(key.slice(1)))
+      this.#xattrComplete.delete(Number(key.slice(1)))
+    } else if ((value as InodeRec).type === 'dir' && (value as InodeRec).entries === 0) this.#complete.add((value as InodeRec).ino)
   }
 
   #remember (keys: ReadonlyMap<string, unknown> | null): void {
@@ -88,4 +113,9 @@ export class CommittedCache {
     this.#ring.push({ gen: this.#gen, keys })
     if (this.#ring.length > COMMIT_RING_SIZE) this.#ring.shift()
   }
+}
+
+/** The number before the "/" of a `d<parent>/<name>` or `x<ino>/<name>` key. */
+function inoOfKey (k: string): number {
+  return Number(k.slice(1, k.indexOf('/')))
 }

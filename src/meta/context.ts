@@ -28,6 +28,8 @@ export class OpContext implements ApplyView {
   readonly staged = new Map<string, Cached>()
   readonly stmts: string[] = []
   readonly releasedInos: number[] = []
+  /** Inodes this op created (they have no xattrs yet). */
+  readonly createdInos: number[] = []
   readonly counters: Counters
   readonly #overlay: Overlay
   readonly #cache: CommittedCache
@@ -95,7 +97,11 @@ export class OpContext implements ApplyView {
   dropXattr (ino: number, name: string): void { this.staged.set(key.xattr(ino, name), ABSENT) }
   sql (statement: string): void { this.stmts.push(statement) }
   released (ino: number): void { this.releasedInos.push(ino) }
-  allocIno (): number { return this.counters.nextIno++ }
+  allocIno (): number {
+    const ino = this.counters.nextIno++
+    this.createdInos.push(ino)
+    return ino
+  }
   allocCookie (): number { return this.counters.nextCookie++ }
 
   count (files: number, dirs: number, bytes: number): void {

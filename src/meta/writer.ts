@@ -199,6 +199,7 @@ export class Writer {
     b.stmts.push(row)
     for (const s of ctx.stmts) b.stmts.push(s)
     for (const ino of ctx.releasedInos) b.released.add(ino)
+    for (const ino of ctx.createdInos) b.created.push(ino)
     this.#pending = { ...ctx.counters, ops: ctx.counters.ops + 1, appliedHlc: op.hlc }
     this.#pendingSeq.set(op.author, op.seq)
     b.lastSeq.set(op.author, op.seq)
@@ -226,7 +227,7 @@ export class Writer {
   #committed_ (b: Batch): void {
     this.#committed = b.counters as Counters
     for (const [author, seq] of b.lastSeq) this.#committedSeq.set(author, seq)
-    this.#init.cache.commit(b.changes)
+    this.#init.cache.commit(b.changes, b.created)
     for (const k of b.changes.keys()) {
       if (this.#overlay.get(k)?.batch === b) this.#overlay.delete(k)
     }

@@ -47,16 +47,35 @@ describe('CommittedCache', () => {
     assert.equal(c.get('d7/other'), undefined, 'no longer complete: a miss must read the database')
   })
 
+  it('knows new inodes have no xattrs until one is evicted or too big to cache', () => {
+    const c = new CommittedCache(16)
+    c.commit(new Map([['i9', dir(9, 0)]]), [9])
+    assert.equal(c.get('x9/security.capability'), ABSENT)
+    c.commit(new Map([['x9/user.big', new Uint8Array(5000)]]))
+    assert.equal(c.get('x9/security.capability'), undefined, 'a value too big to cache ends completeness')
+    c.commit(new Map([['i10', dir(10, 0)]]), [10])
+    c.commit(new Map([['x10/user.a', new Uint8Array(1)]]))
+    assert.deepEqual(c.get('x10/user.a'), new Uint8Array(1))
+    for (let i = 0; i < 40; i++) c.commit(new Map([[`i${200 + i}`, dir(200 + i, 1)]]))
+    assert.equal(c.get('x10/user.a'), undefined)
+    assert.equal(c.get('x10/user.b'), undefined, 'after an eviction a miss must read the database')
+  })
+
   it('gives exact answers through a store with a tiny cache', async (t) => {
     const s = createMetaStore({ path: ':memory:', deviceId: 'dev', cacheEntries: 16 })
     onCleanup(t, async () => { await s.stop() })
     await s.start()
     const d = await s.create(ROOT_INO, 'd', { type: 'dir', mode: 0o755, uid: 0, gid: 0 })
     const inos: number[] = []
-    for (let i = 0; i < 100; i++) inos.push((await s.create(d.ino, `f${i}`, { type: 'file', mode: 0o644, uid: 0, gid: 0 })).ino)
+    for (let i = 0; i < 100; i++) {
+      inos.push((await s.create(d.ino, `f${i}`, { type: 'file', mode: 0o644, uid: 0, gid: 0 })).ino)
+      if (i % 10 === 0) await s.setxattr(inos[i], 'user.i', new Uint8Array([i]))
+    }
     for (let i = 0; i < 100; i++) {
       await assert.rejects(s.create(d.ino, `f${i}`, { type: 'file', mode: 0o644, uid: 0, gid: 0 }), { name: 'ExistsError' })
       assert.equal((await s.lookup(d.ino, `f${i}`))?.ino, inos[i])
+      assert.deepEqual(await s.getxattr(inos[i], 'user.i'), i % 10 === 0 ? new Uint8Array([i]) : undefined)
+      if (i % 10 === 0) await assert.rejects(s.setxattr(inos[i], 'user.i', new Uint8Array(1), { create: true }), { name: 'ExistsError' })
     }
     assert.equal((await s.getattr(d.ino)).nlink, 2)
     assert.deepEqual((await s.check()).problems, [])
