@@ -206,6 +206,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     if (this.#saveTimer != null) clearTimeout(this.#saveTimer)
     this.#dialer?.stop()
     this.#health?.stop()
+    this.fragments.close()
     await this.#savePeers()
     await this.#libp2p?.stop()
     this.#log('stopped')

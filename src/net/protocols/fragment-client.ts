@@ -11,7 +11,8 @@ import { combineSignals, throwIfAborted, type AbortOptions } from '../../util/ab
 import { matchesCid } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { FramedStream, frameError } from './frames.js'
-import { MsgType, decodeResponse, encodeRequest, type Request, type Response } from './fragment-messages.js'
+import { MsgType } from './fragment-messages.js'
+import { Session, SessionPool, type SessionOwner } from './session-pool.js'
 import { resultError, packBatches } from './fragment-batches.js'
 import type { FragmentStore } from '../../store/types.js'
 import type { FragmentClient, FragmentItem, PeerRef, ProtocolCounters, PutOutcome } from '../types.js'
@@ -49,36 +50,22 @@ function toPeerId (peer: PeerRef): PeerId {
 
 const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
 
-/** One stream to one peer; `exchange` sends a request and reads its reply. */
-class Session {
-  constructor (readonly framed: FramedStream, readonly describe: string, readonly owner: FragmentClientImpl) {}
-
-  async exchange (req: Request, expected: MsgType, what: string, options: AbortOptions): Promise<Response> {
-    const { signal, clear } = combineSignals([options.signal, this.owner.shutdown], this.owner.init.requestTimeoutMs)
-    try {
-      await this.framed.write(encodeRequest(req), signal)
-      const frame = await this.framed.read(signal)
-      if (frame == null) throw frameError('unexpected', 'the peer closed the stream without replying')
-      return decodeResponse(frame.subarray(), expected, this.owner.init)
-    } catch (err) {
-      this.framed.stream.abort(err as Error)
-      throw this.owner.mapError(err, this.describe, what, options.signal)
-    } finally {
-      clear()
-    }
-  }
-}
-
-export class FragmentClientImpl implements FragmentClient {
+export class FragmentClientImpl implements FragmentClient, SessionOwner {
   readonly init: FragmentClientInit
   readonly #c: FragmentClientComponents
+  readonly #pool: SessionPool
 
   constructor (init: FragmentClientInit, components: FragmentClientComponents) {
     this.init = init
     this.#c = components
+    this.#pool = new SessionPool({ idleMs: Math.min(5_000, Math.floor(init.requestTimeoutMs / 2)) }, async (peer, what, options) => await this.#open(peer, what, options))
   }
 
   get shutdown (): AbortSignal { return this.#c.shutdown }
+  get limits (): FragmentClientInit { return this.init }
+
+  /** Closes idle sessions (node stop). */
+  close (): void { this.#pool.closeAll() }
 
   /** Turns any failure into a PalmError that names the peer and the operation. */
   mapError (err: unknown, peer: string, what: string, userSignal?: AbortSignal): Error {
@@ -108,7 +95,7 @@ export class FragmentClientImpl implements FragmentClient {
     const { signal, clear } = combineSignals([options.signal, this.#c.shutdown], this.init.dialTimeoutMs)
     try {
       const stream = await this.#c.dialProtocol(id, FRAGMENT_PROTOCOL, { signal })
-      return new Session(new FramedStream(stream, this.init.maxFragmentBytes + FRAME_OVERHEAD_BYTES), describe, this)
+      return new Session(new FramedStream(stream, this.init.maxFragmentBytes + FRAME_OVERHEAD_BYTES), id.toString(), describe, this)
     } catch (err) {
       throw this.mapError(err, describe, what, options.signal)
     } finally {
@@ -116,13 +103,24 @@ export class FragmentClientImpl implements FragmentClient {
     }
   }
 
-  /** Opens a session, runs `fn`, closes cleanly (or aborts on error). */
+  /**
+   * Runs `fn` on a pooled session to `peer` and returns the session to the pool. A reused session
+   * that turns out to be stale (the peer closed it meanwhile) is retried once on a fresh stream:
+   * every request is idempotent.
+   */
   async #with<T>(peer: PeerRef, what: string, options: AbortOptions, fn: (s: Session) => Promise<T>): Promise<T> {
-    const session = await this.#open(toPeerId(peer), what, options)
-    try {
-      return await fn(session)
-    } finally {
-      await session.framed.stream.close().catch(() => {})
+    const id = toPeerId(peer)
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.#pool.acquire(id, what, options)
+      try {
+        const result = await fn(session)
+        this.#pool.release(session)
+        return result
+      } catch (err) {
+        if (session.broken && session.reused && attempt === 0 && (err as Error).name === 'NotConnectedError') continue
+        this.#pool.release(session)
+        throw err
+      }
     }
   }
 
@@ -148,27 +146,21 @@ export class FragmentClientImpl implements FragmentClient {
     let next = 0
     let fatal: Error | undefined
     const worker = async (): Promise<void> => {
-      let session: Session | undefined
-      try {
-        while (fatal == null && next < batches.length) {
-          const batch = batches[next++]
-          try {
-            session ??= await this.#open(id, 'fragment put', options)
-            const res = await session.exchange({ type: MsgType.Put, items: batch.map(i => items[i]) }, MsgType.PutRes, 'fragment put', options)
-            if (res.type !== MsgType.PutRes || res.results.length !== batch.length) {
-              throw this.mapError(frameError('malformed', 'put reply does not match the request'), describe, 'fragment put')
-            }
-            batch.forEach((idx, j) => {
-              const r = res.results[j]
-              outcomes[idx] = r.status === 0 ? { cid: items[idx].cid, ok: true } : { cid: items[idx].cid, ok: false, error: resultError(r, items[idx].cid, describe, 'put') }
-            })
-          } catch (err) {
-            fatal ??= err as Error
-            for (const idx of batch) outcomes[idx] = { cid: items[idx].cid, ok: false, error: err as Error }
+      while (fatal == null && next < batches.length) {
+        const batch = batches[next++]
+        try {
+          const res = await this.#with(id, 'fragment put', options, async (s) => await s.exchange({ type: MsgType.Put, items: batch.map(i => items[i]) }, MsgType.PutRes, 'fragment put', options))
+          if (res.type !== MsgType.PutRes || res.results.length !== batch.length) {
+            throw this.mapError(frameError('malformed', 'put reply does not match the request'), describe, 'fragment put')
           }
+          batch.forEach((idx, j) => {
+            const r = res.results[j]
+            outcomes[idx] = r.status === 0 ? { cid: items[idx].cid, ok: true } : { cid: items[idx].cid, ok: false, error: resultError(r, items[idx].cid, describe, 'put') }
+          })
+        } catch (err) {
+          fatal ??= err as Error
+          for (const idx of batch) outcomes[idx] = { cid: items[idx].cid, ok: false, error: err as Error }
         }
-      } finally {
-        if (session != null) await session.framed.stream.close().catch(() => {})
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.init.putConcurrency, batches.length) }, async () => { await worker() }))

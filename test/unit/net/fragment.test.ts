@@ -36,6 +36,18 @@ describe('fragment protocol (loopback)', () => {
     assert.deepEqual(present, [...items.map(() => true), false])
   })
 
+  it('reuses idle streams for a run of requests instead of opening one per fragment', async (t) => {
+    const [a, b] = await createConnectedPair(t)
+    const f = fragment(50_000)
+    await a.node.fragments.put(b.node.peerId, f.cid, f.bytes)
+    const before = b.node.stats().fragment
+    for (let i = 0; i < 20; i++) await a.node.fragments.get(b.node.peerId, f.cid)
+    await a.node.fragments.has(b.node.peerId, [f.cid])
+    const after = b.node.stats().fragment
+    assert.equal(after.requests - before.requests, 21)
+    assert.ok(after.streams - before.streams <= 1, `21 sequential requests opened ${after.streams - before.streams} streams`)
+  })
+
   it('deletes and syncs on the remote device', async (t) => {
     const [a, b] = await createConnectedPair(t)
     const f = fragment(1000)

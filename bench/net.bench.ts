@@ -1,0 +1,223 @@
+/**
+ * Network benchmark: fragment transfer between two devices on loopback (two processes: this one
+ * and a child running `net.bench.js --peer`), against a plain TCP socket copy between the same two
+ * processes as the ceiling. Then, when root, the mDNS discovery time of six devices in network
+ * namespaces (the LAN test's setup). Prints a table and writes bench/results/net.json.
+ *
+ *   putMBps        1 MiB fragments, putMany with 4 streams in flight       (MB = 10^6 bytes)
+ *   getMBps        the same fragments fetched back, 4 gets in flight
+ *   tcpMBps        one TCP connection, the same byte count, no protocol
+ *   streamMBps     libp2p streams between the same two nodes (protector + noise + yamux), 4 streams,
+ *                  no PALM protocol: the transport's own ceiling, to tell protocol cost from transport cost
+ *   smallOpsPerSec 4 KiB fragments stored per second with batching (putMany)
+ *   discoverySec   spawn of 6 devices → every device sees the 5 others online (null when not root,
+ *                  or with --no-lan)
+ */
+import '../src/util/polyfill.js'
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { connect, createServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createPalmNode, formatSwarmKey, generateSwarmKey, type PalmNode } from '../src/net/index.js'
+import { MemoryFragmentStore } from '../src/store/memory-store.js'
+import { cidOf } from '../src/util/cid.js'
+import { defaultLogger } from '../src/util/logger.js'
+
+const SELF = fileURLToPath(import.meta.url)
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const POLYFILL = join(ROOT, 'dist/src/util/polyfill.js')
+const MB = 1e6
+const LARGE = 1024 * 1024
+const LARGE_COUNT = 192
+const SMALL = 4096
+const SMALL_COUNT = 8192
+const ROUNDS = 3
+const SINK = '/palm-bench/sink/1.0.0'
+
+function makeNode (swarmKey: Uint8Array, store: MemoryFragmentStore): PalmNode {
+  return createPalmNode({
+    swarmKey,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: { enabled: false },
+    dht: { enabled: false }
+  }, { store, logger: defaultLogger(), getHealth: () => ({ name: 'bench', ...store.usage(), journalHead: '', version: 'bench' }) })
+}
+
+/** Child role: a device over a memory store plus a TCP sink that acks after N bytes. */
+async function peer (): Promise<void> {
+  const node = makeNode(new Uint8Array(Buffer.from(process.env.PALM_BENCH_KEY ?? '', 'hex')), new MemoryFragmentStore())
+  await node.handle(SINK, (stream) => {
+    void (async () => {
+      for await (const _ of stream) { /* discard */ }
+      stream.send(Uint8Array.of(1))
+      await stream.close()
+    })().catch((err) => { stream.abort(err) })
+  })
+  await node.start()
+  const sink = createServer((sock: Socket) => {
+    let want = -1
+    let got = 0
+    let header = Buffer.alloc(0)
+    sock.on('data', (chunk: Buffer) => {
+      if (want < 0) {
+        header = Buffer.concat([header, chunk])
+        if (header.byteLength < 8) return
+        want = Number(header.readBigUInt64BE(0))
+        chunk = header.subarray(8)
+      }
+      got += chunk.byteLength
+      if (got >= want) sock.end(Uint8Array.of(1))
+    })
+  })
+  await new Promise<void>((resolve) => { sink.listen(0, '127.0.0.1', resolve) })
+  process.stdout.write(`READY ${JSON.stringify({ addr: node.multiaddrs()[0].toString(), tcpPort: (sink.address() as { port: number }).port })}\n`)
+  process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
+}
+
+async function tcpCopy (port: number, bytes: number): Promise<number> {
+  const block = randomBytes(LARGE)
+  return await new Promise<number>((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1')
+    let t0 = 0
+    sock.on('error', reject)
+    sock.on('data', () => { resolve(performance.now() - t0); sock.destroy() })
+    sock.on('connect', () => {
+      t0 = performance.now()
+      const header = Buffer.alloc(8)
+      header.writeBigUInt64BE(BigInt(bytes))
+      sock.write(header)
+      let sent = 0
+      const pump = (): void => {
+        while (sent < bytes) {
+          const n = Math.min(LARGE, bytes - sent)
+          sent += n
+          if (!sock.write(block.subarray(0, n))) { sock.once('drain', pump); return }
+        }
+      }
+      pump()
+    })
+  })
+}
+
+async function streamCopy (node: PalmNode, peerId: string, bytes: number, streams: number): Promise<number> {
+  const block = new Uint8Array(randomBytes(LARGE))
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: streams }, async () => {
+    const s = await node.openStream(peerId, SINK)
+    for (let sent = 0; sent < bytes / streams; sent += LARGE) if (!s.send(block)) await s.onDrain()
+    await s.close()
+    for await (const _ of s) { /* the ack */ }
+  }))
+  return performance.now() - t0
+}
+
+async function pool<T> (items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => { while (next < items.length) await fn(items[next++]) }))
+}
+
+async function discovery (): Promise<number | null> {
+  const harness = await import('../test/lan/harness.js')
+  const helpers = await import('../test/lan/lan-helpers.js')
+  if (harness.lanSkipReason() != null) return null
+  const cleanups: Array<() => unknown> = []
+  const t = { after: (fn: () => unknown) => { cleanups.push(fn) } }
+  const root = await mkdtemp(join(tmpdir(), 'palm-bench-lan-'))
+  try {
+    const names = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']
+    const lan = await harness.createLan(t, { devices: names })
+    const keyText = formatSwarmKey(generateSwarmKey())
+    const tag = `_palm-bench-${randomBytes(3).toString('hex')}._udp.local`
+    for (const n of names) {
+      await mkdir(join(root, n), { recursive: true })
+      await writeFile(join(root, n, 'swarm.key'), keyText, { mode: 0o600 })
+    }
+    const t0 = performance.now()
+    const devs = await Promise.all(names.map(async n => await harness.startDevice(t, lan.device(n), helpers.deviceCommand({ home: join(root, n), name: n, tag }))))
+    await helpers.waitAllOnline(devs, devs.map(helpers.readyId), 60_000)
+    return (performance.now() - t0) / 1000
+  } finally {
+    // t.after registrations run here, last first (helpers/tmp.ts does the same through node:test)
+    for (const fn of cleanups.reverse()) { try { await fn() } catch (err) { console.error('cleanup failed:', err) } }
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+async function main (): Promise<void> {
+  const swarmKey = generateSwarmKey()
+  const child = spawn(process.execPath, [...process.execArgv, '--import', POLYFILL, SELF, '--peer'], { env: { ...process.env, PALM_BENCH_KEY: Buffer.from(swarmKey).toString('hex') }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const node = makeNode(swarmKey, new MemoryFragmentStore())
+  try {
+    const ready = await new Promise<{ addr: string, tcpPort: number }>((resolve, reject) => {
+      let buf = ''
+      child.stdout.setEncoding('utf8').on('data', (c: string) => {
+        buf += c
+        const m = /READY (.*)\n/.exec(buf)
+        if (m != null) resolve(JSON.parse(m[1]))
+      })
+      child.on('exit', (code) => { reject(new Error(`bench peer exited with ${code}`)) })
+    })
+    await node.start()
+    const peerId = await node.dial(ready.addr)
+
+    const rows: Array<[string, number]> = []
+    const best = (xs: number[]): number => Math.max(...xs)
+    const totalBytes = LARGE * LARGE_COUNT
+    const tcp: number[] = []
+    const put: number[] = []
+    const get: number[] = []
+    const small: number[] = []
+    const stream: number[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      tcp.push(totalBytes / MB / (await tcpCopy(ready.tcpPort, totalBytes) / 1000))
+      stream.push(totalBytes / MB / (await streamCopy(node, peerId, totalBytes, 4) / 1000))
+      const large = Array.from({ length: LARGE_COUNT }, () => { const bytes = new Uint8Array(randomBytes(LARGE)); return { cid: cidOf(bytes), bytes } })
+      let t0 = performance.now()
+      const outcomes = await node.fragments.putMany(peerId, large)
+      put.push(totalBytes / MB / ((performance.now() - t0) / 1000))
+      if (!outcomes.every(o => o.ok)) throw new Error('a put failed during the benchmark')
+      t0 = performance.now()
+      await pool(large, 4, async (f) => { await node.fragments.get(peerId, f.cid) })
+      get.push(totalBytes / MB / ((performance.now() - t0) / 1000))
+      const smalls = Array.from({ length: SMALL_COUNT }, () => { const bytes = new Uint8Array(randomBytes(SMALL)); return { cid: cidOf(bytes), bytes } })
+      t0 = performance.now()
+      const so = await node.fragments.putMany(peerId, smalls)
+      small.push(SMALL_COUNT / ((performance.now() - t0) / 1000))
+      if (!so.every(o => o.ok)) throw new Error('a small put failed during the benchmark')
+      await node.fragments.delete(peerId, [...large, ...smalls].map(f => f.cid))
+    }
+    const discoverySec = process.argv.includes('--no-lan') ? null : await discovery()
+    const result = {
+      putMBps: round1(best(put)),
+      getMBps: round1(best(get)),
+      tcpMBps: round1(best(tcp)),
+      streamMBps: round1(best(stream)),
+      smallOpsPerSec: Math.round(best(small)),
+      discoverySec: discoverySec == null ? null : Number(discoverySec.toFixed(2)),
+      putVsTcp: Number((best(put) / best(tcp)).toFixed(2)),
+      getVsTcp: Number((best(get) / best(tcp)).toFixed(2)),
+      rounds: { putMBps: put.map(round1), getMBps: get.map(round1), tcpMBps: tcp.map(round1), streamMBps: stream.map(round1), smallOpsPerSec: small.map(Math.round) },
+      setup: `loopback, 2 processes, ${LARGE_COUNT} × 1 MiB fragments (4 streams / 4 gets in flight), ${SMALL_COUNT} × 4 KiB batched; best of ${ROUNDS}; MB = 10^6 bytes`,
+      measuredAt: new Date().toISOString()
+    }
+    rows.push(['put MB/s', result.putMBps], ['get MB/s', result.getMBps], ['raw TCP MB/s', result.tcpMBps], ['libp2p stream MB/s', result.streamMBps], ['put / TCP', result.putVsTcp], ['get / TCP', result.getVsTcp],
+      ['4 KiB puts/s (batched)', result.smallOpsPerSec], ['6-device discovery s', result.discoverySec ?? NaN])
+    console.table(Object.fromEntries(rows.map(([k, v]) => [k, { value: v }])))
+    await mkdir(join(ROOT, 'bench/results'), { recursive: true })
+    await writeFile(join(ROOT, 'bench/results/net.json'), JSON.stringify(result, null, 2) + '\n')
+  } finally {
+    await node.stop()
+    child.kill('SIGTERM')
+  }
+}
+
+function round1 (x: number): number { return Math.round(x * 10) / 10 }
+
+if (process.argv.includes('--peer')) {
+  peer().catch((err) => { console.error(err); process.exit(1) })
+} else {
+  main().catch((err) => { console.error(err); process.exit(1) })
+}
