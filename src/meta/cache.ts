@@ -70,13 +70,29 @@ export class CommittedCache {
 
   /** Caches a value read from the database if no commit since `startGen` changed `key`. */
   fill (key: string, value: Cached, startGen: number): void {
-    if (startGen !== this.#gen) {
-      const oldest = this.#ring[0]
-      if (oldest == null || oldest.gen > startGen + 1) return
-      for (const c of this.#ring) if (c.gen > startGen && (c.keys == null || c.keys.has(key))) return
-    }
-    if (!this.#lru.has(key)) this.#set(key, value)
+    if (this.#unchangedSince(key, startGen) && !this.#lru.has(key)) this.#set(key, value)
   }
+
+  /**
+   * After a full listing of `dir` read since `startGen` was filled: marks it complete if no commit
+   * changed it since (every entry change updates the directory's inode) and every entry is cached.
+   */
+  markComplete (dir: number, entryKeys: readonly string[], startGen: number): void {
+    if (!this.#unchangedSince(`i${dir}`, startGen)) return
+    for (const k of entryKeys) if (!this.#lru.has(k)) return
+    this.#complete.add(dir)
+  }
+
+  #unchangedSince (key: string, startGen: number): boolean {
+    if (startGen === this.#gen) return true
+    const oldest = this.#ring[0]
+    if (oldest == null || oldest.gen > startGen + 1) return false
+    for (const c of this.#ring) if (c.gen > startGen && (c.keys == null || c.keys.has(key))) return false
+    return true
+  }
+
+  /** The most entries a directory may have to be marked complete by a listing (a quarter of the cache). */
+  get maxCompleteListing (): number { return Math.floor(this.#lru.max / 4) }
 
   /** Applies a committed batch's final values; `created` are the inodes it created. */
   commit (changes: ReadonlyMap<string, Cached>, created: readonly number[] = []): void {

@@ -9,7 +9,7 @@ import {
   dentryFromRow, inodeFromRow, INODE_COLUMNS, type DentryRec, type DentryRow, type InodeRec, type InodeRow
 } from './records.js'
 import { PAGE_ROWS } from './constants.js'
-import type { DirEntry, FileType, StripeRef } from './types.js'
+import type { FileType, StripeRef } from './types.js'
 
 /** The committed value of one cache key (see view.ts `key`), or ABSENT. */
 export async function fetchKey (db: Db, k: string): Promise<Cached> {
@@ -47,9 +47,15 @@ export async function fetchEntry (db: Db, parent: number, name: string): Promise
   return row.ino == null ? { dentry } : { dentry, inode: inodeFromRow(row) }
 }
 
-export async function readEntries (db: Db, dir: number, cookie: number, limit: number): Promise<DirEntry[]> {
-  const rows = await db.all<DentryRow>('SELECT name,ino,type,cookie FROM dentries WHERE parent=? AND cookie>? ORDER BY cookie LIMIT ?', [dir, cookie, limit])
-  return rows.map(r => ({ name: r.name, ino: r.ino, type: r.type as FileType, cookie: r.cookie }))
+/** Entries after `cookie` with their inodes (as READDIRPLUS: the lookups that follow `ls` are cache hits). */
+export async function readEntries (db: Db, dir: number, cookie: number, limit: number): Promise<Array<{ dentry: DentryRec, inode?: InodeRec }>> {
+  const rows = await db.all<InodeRow & { d_name: string, d_ino: number, d_type: string, cookie: number }>(
+    `SELECT d.name AS d_name, d.ino AS d_ino, d.type AS d_type, d.cookie AS cookie, ${INODE_COLUMNS.split(', ').map(c => `i.${c}`).join(', ')}
+     FROM dentries d LEFT JOIN inodes i ON i.ino=d.ino WHERE d.parent=? AND d.cookie>? ORDER BY d.cookie LIMIT ?`, [dir, cookie, limit])
+  return rows.map(r => {
+    const dentry: DentryRec = { parent: dir, name: r.d_name, ino: r.d_ino, type: r.d_type as FileType, cookie: r.cookie }
+    return r.ino == null ? { dentry } : { dentry, inode: inodeFromRow(r) }
+  })
 }
 
 interface StripeRow { ino: number, idx: number, length: number, id: string, k: number, n: number, codec: number, fragments: string, holders: string }

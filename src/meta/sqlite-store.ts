@@ -229,7 +229,19 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     if (!Number.isSafeInteger(cookie) || cookie < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       throw new InvalidArgumentError(`readdir of inode ${ino}: cookie ${cookie} and limit ${limit} must be integers, limit ≥ 1`)
     }
-    return await raceSignal(readEntries(this.#opened().reader, ino, cookie, Math.min(limit, 10_000)), options.signal, 'readdir')
+    const max = Math.min(limit, 10_000)
+    const gen = this.#cache.readStarted()
+    const rows = await raceSignal(readEntries(this.#opened().reader, ino, cookie, max), options.signal, 'readdir')
+    const keys: string[] = []
+    for (const { dentry, inode } of rows) {
+      const k = key.dentry(ino, dentry.name)
+      keys.push(k)
+      this.#cache.fill(k, dentry, gen)
+      if (inode != null) this.#cache.fill(key.inode(inode.ino), inode, gen)
+    }
+    // The whole directory in one page: remember it is complete, so absent names need no read.
+    if (cookie === 0 && rows.length < max && rows.length <= this.#cache.maxCompleteListing) this.#cache.markComplete(ino, keys, gen)
+    return rows.map(({ dentry: d }) => ({ name: d.name, ino: d.ino, type: d.type, cookie: d.cookie }))
   }
 
   async parentOf (dirIno: number, options: AbortOptions = {}): Promise<number> {

@@ -47,6 +47,22 @@ describe('CommittedCache', () => {
     assert.equal(c.get('d7/other'), undefined, 'no longer complete: a miss must read the database')
   })
 
+  it('marks a fully listed directory complete unless it changed during the listing', () => {
+    const c = new CommittedCache(100)
+    let gen = c.readStarted()
+    c.fill('d3/a', dentry(3, 'a', 4), gen)
+    c.markComplete(3, ['d3/a'], gen)
+    assert.equal(c.get('d3/zzz'), ABSENT)
+    gen = c.readStarted()
+    c.fill('d5/a', dentry(5, 'a', 6), gen)
+    c.commit(new Map<string, InodeRec | DentryRec>([['d5/b', dentry(5, 'b', 7)], ['i5', dir(5, 2)]]))
+    c.markComplete(5, ['d5/a'], gen)
+    assert.equal(c.get('d5/zzz'), undefined, 'an entry was added while listing: not complete')
+    gen = c.readStarted()
+    c.markComplete(8, ['d8/missing'], gen)
+    assert.equal(c.get('d8/zzz'), undefined, 'an entry that is not cached: not complete')
+  })
+
   it('knows new inodes have no xattrs until one is evicted or too big to cache', () => {
     const c = new CommittedCache(16)
     c.commit(new Map([['i9', dir(9, 0)]]), [9])
@@ -78,6 +94,8 @@ describe('CommittedCache', () => {
       if (i % 10 === 0) await assert.rejects(s.setxattr(inos[i], 'user.i', new Uint8Array(1), { create: true }), { name: 'ExistsError' })
     }
     assert.equal((await s.getattr(d.ino)).nlink, 2)
+    assert.equal((await s.readdir(d.ino, 0, 1000)).length, 100)
+    await assert.rejects(s.create(d.ino, 'f50', { type: 'file', mode: 0o644, uid: 0, gid: 0 }), { name: 'ExistsError' })
     assert.deepEqual((await s.check()).problems, [])
   })
 })
