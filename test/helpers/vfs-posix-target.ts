@@ -6,6 +6,7 @@
  * cut into 128 KiB requests, like FUSE's max_read/max_write.
  */
 import { constants as C } from 'node:fs'
+import { posix } from 'node:path'
 import { ROOT_INO, type Attr, type FileType } from '../../src/meta/types.js'
 import type { Vfs, VfsContext } from '../../src/vfs/index.js'
 import { KeyedMutex } from '../../src/vfs/limiter.js'
@@ -138,8 +139,8 @@ export class VfsPosixTarget implements PosixTarget {
     })
   }
 
-  async open (path: string, flags: number, mode = 0o666): Promise<number> {
-    return await this.#held(async (held) => {
+  async open (path: string, flags: number, mode = 0o666, depth = 0): Promise<number> {
+    const viaLink = await this.#held(async (held) => {
       const { dir, name } = await this.#parent(path, held)
       let attr: Attr | undefined
       let created: { ino: number, fh: number } | undefined
@@ -163,7 +164,10 @@ export class VfsPosixTarget implements PosixTarget {
         if ((flags & C.O_CREAT) !== 0 && (flags & C.O_EXCL) !== 0) throw errnoError('EEXIST', `${path} exists`)
         if (attr.type === 'symlink') {
           if ((flags & C.O_NOFOLLOW) !== 0) throw errnoError('ELOOP', `${path} is a symlink`)
-          attr = await this.#follow(dir, attr, held, 0)
+          if (depth >= MAX_SYMLINKS) throw errnoError('ELOOP', 'too many levels of symbolic links')
+          // Open the link's target by path: O_CREAT creates it there when it is missing.
+          const target = await this.vfs.readlink(this.ctx, attr.ino)
+          return posix.resolve(posix.dirname(posix.resolve('/', path)), target)
         }
         ino = attr.ino
         this.vfs.rememberLookup(ino)
@@ -178,6 +182,7 @@ export class VfsPosixTarget implements PosixTarget {
       this.#fds.set(fd, { ino, fh, flags, pos: 0 })
       return fd
     })
+    return typeof viaLink === 'string' ? await this.open(viaLink, flags, mode, depth + 1) : viaLink
   }
 
   async read (fd: number, length: number, position?: number): Promise<Uint8Array> {

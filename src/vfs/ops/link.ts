@@ -10,6 +10,10 @@ export async function link (core: VfsCore, _ctx: VfsContext, ino: number, newPar
   core.checkWritable(`linking ${newName}`)
   checkEntryName(newName, newParent, () => new ExistsError(`"${newName}" always exists in a directory`))
   const [attr] = await Promise.all([core.meta.getattr(ino, options), requireDir(core, newParent, options)])
+  // Linux looks the new name up before it looks at the source: EEXIST wins over EPERM.
+  if (await core.meta.lookup(newParent, newName, options) != null) {
+    throw new ExistsError(`${await core.pathOf(newParent)}/${newName} already exists`)
+  }
   if (attr.type === 'dir') {
     throw new NotPermittedError(`${await core.pathOf(ino)} is a directory; directories cannot be hard-linked`, { details: { ino } })
   }

@@ -26,11 +26,17 @@ export async function rename (core: VfsCore, _ctx: VfsContext, parent: number, n
   checkEntryName(newName, newParent, dots)
   await Promise.all([requireDir(core, parent, options), requireDir(core, newParent, options)])
   const src = await requireChild(core, parent, name, options)
+  // Linux's order of checks (do_renameat2, vfs_rename), so that errno matches a local disk.
+  if (src.type === 'dir' && newParent !== parent && await isAncestorOrSelf(core, src.ino, newParent, options)) {
+    throw new InvalidArgumentError(`cannot move ${await core.pathOf(src.ino)} into itself or one of its subdirectories`)
+  }
   const dst = exchange ? await requireChild(core, newParent, newName, options) : await core.meta.lookup(newParent, newName, options)
-  if (dst != null && dst.ino === src.ino) return // two names of one inode: POSIX says do nothing
   if (dst != null && noReplace) throw new ExistsError(`${await core.pathOf(dst.ino)} already exists (RENAME_NOREPLACE)`)
-  if (src.type === 'dir' && newParent !== parent) await refuseIntoItself(core, src, newParent, options)
-  if (exchange && dst?.type === 'dir' && newParent !== parent) await refuseIntoItself(core, dst, parent, options)
+  if (dst?.type === 'dir' && newParent !== parent && await isAncestorOrSelf(core, dst.ino, parent, options)) {
+    if (exchange) throw new InvalidArgumentError(`cannot exchange ${await core.pathOf(dst.ino)} with something inside it`)
+    throw new NotEmptyError(`${await core.pathOf(dst.ino)} contains ${name}; it cannot be replaced by it`)
+  }
+  if (dst != null && dst.ino === src.ino) return // two names of one inode: POSIX says do nothing
   if (dst != null && !exchange) await checkReplace(core, src, dst, options)
   const renameFlags: RenameFlags = {}
   if (noReplace) renameFlags.noReplace = true
@@ -58,16 +64,15 @@ async function checkReplace (core: VfsCore, src: Attr, dst: Attr, options: Abort
   }
 }
 
-/** InvalidArgumentError when `target` is `dir` or inside it. */
-async function refuseIntoItself (core: VfsCore, dir: Attr, target: number, options: AbortOptions): Promise<void> {
-  let ino = target
+/** True when `dir` is `start` or one of its ancestors. */
+async function isAncestorOrSelf (core: VfsCore, dir: number, start: number, options: AbortOptions): Promise<boolean> {
+  let ino = start
   for (let depth = 0; depth < 4096; depth++) {
-    if (ino === dir.ino) {
-      throw new InvalidArgumentError(`cannot move ${await core.pathOf(dir.ino)} into itself or one of its subdirectories`)
-    }
-    if (ino === ROOT_INO) return
+    if (ino === dir) return true
+    if (ino === ROOT_INO) return false
     const up = await core.meta.parentOf(ino, options)
-    if (up === ino) return
+    if (up === ino) return false
     ino = up
   }
+  return false
 }
