@@ -23,6 +23,8 @@ export const MAX_TIME_SECONDS = Number.MAX_SAFE_INTEGER
 export const DEFAULT_CACHE_ENTRIES = 65536
 /** Xattr values larger than this many bytes are not cached (they still read from the database). */
 export const XATTR_CACHE_MAX_VALUE_BYTES = 4096
+/** Commits slower than this many milliseconds are logged (a disk in trouble). */
+export const SLOW_COMMIT_MS = 1000
 /** Most ops group-committed in one transaction. */
 export const MAX_BATCH_OPS = 1024
 /** How many recent commits are remembered to tell whether a concurrent database read is stale. */

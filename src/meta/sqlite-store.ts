@@ -2,31 +2,34 @@
  * The MetaStore on SQLite (node-sqlite3, WAL). Reads answer from the committed cache and fall back
  * to the database; every change goes through the single writer as an op. See docs/journal.md.
  */
-import { open as openFile, type FileHandle } from 'node:fs/promises'
+import { open as openFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import {
-  InvalidArgumentError, IntegrityError, NotConnectedError, NotDirectoryError, NotFoundError, PermissionError, ValueTooBigError
+  InvalidArgumentError, IntegrityError, NotConnectedError, NotDirectoryError, NotFoundError, PermissionError
 } from '../errors.js'
 import { raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
 import type { ApplyResult } from './apply.js'
 import { ABSENT, CommittedCache, type Cached } from './cache.js'
-import { DEFAULT_CACHE_ENTRIES, OP_VERSION, ROOT_NODE, XATTR_VALUE_MAX_BYTES } from './constants.js'
+import { DEFAULT_CACHE_ENTRIES, OP_VERSION, ROOT_NODE } from './constants.js'
 import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import { Hlc, systemClock } from './hlc.js'
-import { checkName, checkTarget, checkXattrName } from './names.js'
+import { checkName, checkXattrName } from './names.js'
 import { verifyOp, type SignedOp } from './op.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
-import { attrOf, checkTime, inodeUpsertSql, type DentryRec, type InodeRec } from './records.js'
+import { attrOf, inodeUpsertSql, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
-import { GroupSync } from './sync.js'
+import { WalSync } from './sync.js'
 import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags } from './types.js'
 import type { Counters } from './context.js'
-import { key, type ApplyView } from './view.js'
-import { Writer, type Build } from './writer.js'
+import { key } from './view.js'
+import { Writer } from './writer.js'
+import {
+  createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+} from './calls.js'
 
 export interface MetaStoreInit {
   /** Database file path, or ':memory:' (tests: nothing persists). */
@@ -72,16 +75,15 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #log: Logger
   readonly #cache: CommittedCache
   readonly #inflight = new Map<string, Promise<Cached>>()
-  readonly #sync: GroupSync
+  readonly #sync: WalSync
   #o?: Opened
-  #wal?: FileHandle
 
   constructor (init: MetaStoreInit) {
     super()
     this.#init = init
     this.#log = (init.logger ?? defaultLogger()).forComponent('palm:meta')
     this.#cache = new CommittedCache(init.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
-    this.#sync = new GroupSync(async () => { await this.#syncWal() })
+    this.#sync = new WalSync(init.path, init.path !== ':memory:' && init.syncMode !== 'every-commit')
   }
 
   protected async onStart (): Promise<void> {
@@ -154,8 +156,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     if (o == null) return
     await o.writer.flush()
     this.#o = undefined
-    await this.#wal?.close()
-    this.#wal = undefined
+    await this.#sync.close()
     if (o.reader !== o.db) await o.reader.close()
     await o.db.close()
   }
@@ -328,11 +329,11 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
    * into the cache first, concurrently with other callers: the single writer then rarely has to
    * wait for the database, and concurrent calls share commits.
    */
-  async #write (build: Build, options: AbortOptions, inodes: number[] = [], entries: Array<[number, string]> = []): Promise<ApplyResult> {
+  async #write (call: Call, options: AbortOptions): Promise<ApplyResult> {
     throwIfAborted(options.signal, 'journal op')
     const { writer } = this.#opened()
-    await this.#warm(inodes, entries, options)
-    return await raceSignal(writer.local(build, options.signal), options.signal, 'journal op (it may still be committed)')
+    await this.#warm(call.inodes, call.entries, options)
+    return await raceSignal(writer.local(call.build, options.signal), options.signal, 'journal op (it may still be committed)')
   }
 
   async #warm (inodes: number[], entries: Array<[number, string]>, options: AbortOptions): Promise<void> {
@@ -347,131 +348,49 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 
   async create (parent: number, name: string, init: NodeInit, options: AbortOptions = {}): Promise<Attr> {
-    checkName(name)
-    if (init.type === 'symlink') checkTarget(init.target)
-    if (init.timeNs !== undefined) checkTime(init.timeNs, 'creation time')
-    const r = await this.#write(v => {
-      const p = inodeIn(v, parent)
-      return {
-        body: {
-          kind: 'create', parent: p.node, name, type: init.type, mode: init.mode & 0o7777, uid: init.uid, gid: init.gid,
-          rdev: init.rdev ?? 0, ...(init.type === 'symlink' ? { target: init.target } : {})
-        },
-        time: init.timeNs
-      }
-    }, options, [parent], [[parent, name]])
-    return attrOf(r.rec as InodeRec)
+    return attrOf((await this.#write(createCall(parent, name, init), options)).rec as InodeRec)
   }
 
   async link (ino: number, parent: number, name: string, options: AbortOptions = {}): Promise<Attr> {
-    checkName(name)
-    const r = await this.#write(v => ({ body: { kind: 'link', node: inodeIn(v, ino).node, parent: inodeIn(v, parent).node, name } }), options, [ino, parent], [[parent, name]])
-    return attrOf(r.rec as InodeRec)
+    return attrOf((await this.#write(linkCall(ino, parent, name), options)).rec as InodeRec)
   }
 
   async unlink (parent: number, name: string, options: AbortOptions = {}): Promise<Attr> {
-    checkName(name)
-    const r = await this.#write(v => {
-      const [p, t] = entryIn(v, parent, name)
-      return { body: { kind: 'unlink', parent: p.node, name, node: t.node } }
-    }, options, [parent], [[parent, name]])
-    return attrOf(r.rec as InodeRec)
+    return attrOf((await this.#write(removeCall('unlink', parent, name), options)).rec as InodeRec)
   }
 
   async rmdir (parent: number, name: string, options: AbortOptions = {}): Promise<void> {
-    checkName(name)
-    await this.#write(v => {
-      const [p, t] = entryIn(v, parent, name)
-      return { body: { kind: 'rmdir', parent: p.node, name, node: t.node } }
-    }, options, [parent], [[parent, name]])
+    await this.#write(removeCall('rmdir', parent, name), options)
   }
 
   async rename (parent: number, name: string, newParent: number, newName: string, flags: RenameFlags = {}, options: AbortOptions = {}): Promise<{ replaced?: Attr }> {
-    checkName(name)
-    checkName(newName)
-    if (flags.exchange === true && flags.noReplace === true) throw new InvalidArgumentError('RENAME_EXCHANGE and RENAME_NOREPLACE cannot be combined')
-    const mode = flags.exchange === true ? 'exchange' : flags.noReplace === true ? 'noreplace' : 'replace'
-    const r = await this.#write(v => {
-      const [p1, s] = entryIn(v, parent, name)
-      const p2 = dirIn(v, newParent)
-      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode } }
-    }, options, [parent, newParent], [[parent, name], [newParent, newName]])
+    const r = await this.#write(renameCall(parent, name, newParent, newName, flags), options)
     return r.replaced == null ? {} : { replaced: attrOf(r.replaced) }
   }
 
   async setattr (ino: number, set: SetAttr, options: AbortOptions = {}): Promise<Attr> {
-    const r = await this.#write(v => ({
-      body: {
-        kind: 'setattr',
-        node: inodeIn(v, ino).node,
-        ...(set.mode !== undefined ? { mode: set.mode & 0o7777 } : {}),
-        ...(set.uid !== undefined ? { uid: set.uid } : {}),
-        ...(set.gid !== undefined ? { gid: set.gid } : {}),
-        ...(set.size !== undefined ? { size: set.size } : {}),
-        ...(set.atimeNs !== undefined ? { atime: set.atimeNs } : {}),
-        ...(set.mtimeNs !== undefined ? { mtime: set.mtimeNs } : {}),
-        ...(set.ctimeNs !== undefined ? { ctime: set.ctimeNs } : {})
-      }
-    }), options, [ino])
-    return attrOf(r.rec as InodeRec)
+    return attrOf((await this.#write(setattrCall(ino, set), options)).rec as InodeRec)
   }
 
   async setContent (ino: number, update: ContentUpdate, options: AbortOptions = {}): Promise<Attr> {
-    // Copied now: the caller may reuse its arrays before the writer gets to this call.
-    const stripes = update.stripes.map(s => ({ ...s, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }))
-    const holes = [...(update.holes ?? [])]
-    const r = await this.#write(v => ({
-      body: {
-        kind: 'setContent', node: inodeIn(v, ino).node, size: update.size, stripeSize: update.stripeSize, stripes, holes,
-        ...(update.mtimeNs !== undefined ? { mtime: update.mtimeNs } : {})
-      }
-    }), options, [ino])
-    return attrOf(r.rec as InodeRec)
+    return attrOf((await this.#write(setContentCall(ino, update), options)).rec as InodeRec)
   }
 
   async setxattr (ino: number, name: string, value: Uint8Array, flags: XattrFlags = {}, options: AbortOptions = {}): Promise<void> {
-    checkXattrName(name)
-    if (value.byteLength > XATTR_VALUE_MAX_BYTES) throw new ValueTooBigError(`extended attribute ${name} of inode ${ino}: value of ${value.byteLength} bytes exceeds ${XATTR_VALUE_MAX_BYTES}`)
-    if (flags.create === true && flags.replace === true) throw new InvalidArgumentError('XATTR_CREATE and XATTR_REPLACE cannot be combined')
-    const mode = flags.create === true ? 'create' : flags.replace === true ? 'replace' : 'any'
-    const copy = value.slice()
-    await this.#write(v => ({ body: { kind: 'setxattr', node: inodeIn(v, ino).node, name, value: copy, mode } }), options, [ino])
+    await this.#write(setxattrCall(ino, name, value, flags), options)
   }
 
   async removexattr (ino: number, name: string, options: AbortOptions = {}): Promise<void> {
-    checkXattrName(name)
-    await this.#write(v => ({ body: { kind: 'removexattr', node: inodeIn(v, ino).node, name } }), options, [ino])
+    await this.#write(removexattrCall(ino, name), options)
   }
 
   async releaseInode (ino: number, options: AbortOptions = {}): Promise<void> {
-    await this.#write(v => {
-      const rec = v.inode(ino)
-      // Gone already, or it has names: nothing to purge (release is idempotent).
-      return rec == null || rec.nlink > 0 ? undefined : { body: { kind: 'release', node: rec.node } }
-    }, options, [ino])
+    await this.#write(releaseCall(ino), options)
   }
 
   async sync (options: AbortOptions = {}): Promise<void> {
     this.#opened()
     await raceSignal(this.#sync.sync(), options.signal, 'journal sync')
-  }
-
-  async #syncWal (): Promise<void> {
-    if (this.#init.path === ':memory:' || this.#init.syncMode === 'every-commit') return
-    if (this.#wal == null) {
-      try {
-        this.#wal = await openFile(`${this.#init.path}-wal`, 'r')
-      } catch (err) {
-        // No WAL file: every commit is already in the (synced) database file.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-        throw journalError(err, this.#init.path, 'opening its WAL to sync it')
-      }
-    }
-    try {
-      await this.#wal.datasync()
-    } catch (err) {
-      throw journalError(err, this.#init.path, 'syncing its WAL to disk')
-    }
   }
 
   // ---- replication hooks -------------------------------------------------------------------
@@ -496,26 +415,4 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     if (!verifyOp(signed, new Uint8Array(row.public_key))) throw new IntegrityError(`op ${op.seq}@${op.author} has a bad signature: it was damaged or forged`, { details: { author: op.author } })
     await raceSignal(writer.remote(signed, options.signal), options.signal, `applying op ${op.seq}@${op.author} (it may still be applied)`)
   }
-}
-
-/** The inode `ino` as the writer sees it; NotFoundError if absent. */
-function inodeIn (v: ApplyView, ino: number): InodeRec {
-  const rec = v.inode(ino)
-  if (rec == null) throw new NotFoundError(`inode ${ino} does not exist (it was removed)`, { details: { ino } })
-  return rec
-}
-
-function dirIn (v: ApplyView, ino: number): InodeRec {
-  const rec = inodeIn(v, ino)
-  if (rec.type !== 'dir') throw new NotDirectoryError(`inode ${ino} is not a directory`, { details: { ino } })
-  return rec
-}
-
-/** The directory `parent` and the inode named `name` in it. */
-function entryIn (v: ApplyView, parent: number, name: string): [InodeRec, InodeRec] {
-  const p = dirIn(v, parent)
-  const d = v.dentry(parent, name)
-  const rec = d == null ? undefined : v.inode(d.ino)
-  if (rec == null) throw new NotFoundError(`"${name}" in directory inode ${parent} does not exist`, { details: { parent, name } })
-  return [p, rec]
 }

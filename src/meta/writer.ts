@@ -13,7 +13,7 @@ import type { Logger } from '../util/logger.js'
 import { applyOp, type ApplyResult } from './apply.js'
 import { Batch, opRowSql, type Waiter } from './batch.js'
 import type { Cached, CommittedCache } from './cache.js'
-import { MAX_BATCH_OPS, OP_VERSION } from './constants.js'
+import { MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError, type Db } from './db.js'
 import type { Hlc } from './hlc.js'
@@ -218,8 +218,15 @@ export class Writer {
       return
     }
     const sql = b.toSql(b.counters)
+    const started = performance.now()
     this.#committing = this.#init.db.execBatch(sql).then(
-      () => { this.#committing = undefined; this.#committed_(b) },
+      () => {
+        this.#committing = undefined
+        const ms = performance.now() - started
+        if (ms > SLOW_COMMIT_MS) this.#init.log('slow commit: %d ops took %d ms (is the disk of %s overloaded?)', b.size, Math.round(ms), this.#init.db.path)
+        else this.#init.log.trace('committed %d ops (%d bytes of SQL) in %d µs', b.size, sql.length, Math.round(ms * 1000))
+        this.#committed_(b)
+      },
       (err) => { this.#committing = undefined; this.#failed(b, err) }
     )
   }

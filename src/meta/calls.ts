@@ -1,0 +1,148 @@
+/**
+ * The public mutating calls as ops: each function checks its arguments at once (clear errors before
+ * queueing), and returns the op builder the writer runs against the current view, with the inodes
+ * and entries to load into the cache beforehand.
+ */
+import { InvalidArgumentError, NotDirectoryError, NotFoundError, ValueTooBigError } from '../errors.js'
+import { XATTR_VALUE_MAX_BYTES } from './constants.js'
+import { checkName, checkTarget, checkXattrName } from './names.js'
+import { checkTime, type InodeRec } from './records.js'
+import type { ContentUpdate, NodeInit, RenameFlags, SetAttr, XattrFlags } from './types.js'
+import type { ApplyView } from './view.js'
+import type { Build } from './writer.js'
+
+export interface Call {
+  build: Build
+  /** Inodes the op reads. */
+  inodes: number[]
+  /** Entries (parent, name) the op reads; the inodes they name are loaded too. */
+  entries: Array<[number, string]>
+}
+
+/** The inode `ino` as the writer sees it; NotFoundError if absent. */
+function inodeIn (v: ApplyView, ino: number): InodeRec {
+  const rec = v.inode(ino)
+  if (rec == null) throw new NotFoundError(`inode ${ino} does not exist (it was removed)`, { details: { ino } })
+  return rec
+}
+
+function dirIn (v: ApplyView, ino: number): InodeRec {
+  const rec = inodeIn(v, ino)
+  if (rec.type !== 'dir') throw new NotDirectoryError(`inode ${ino} is not a directory`, { details: { ino } })
+  return rec
+}
+
+/** The directory `parent` and the inode named `name` in it. */
+function entryIn (v: ApplyView, parent: number, name: string): [InodeRec, InodeRec] {
+  const p = dirIn(v, parent)
+  const d = v.dentry(parent, name)
+  const rec = d == null ? undefined : v.inode(d.ino)
+  if (rec == null) throw new NotFoundError(`"${name}" in directory inode ${parent} does not exist`, { details: { parent, name } })
+  return [p, rec]
+}
+
+export function createCall (parent: number, name: string, init: NodeInit): Call {
+  checkName(name)
+  if (init.type === 'symlink') checkTarget(init.target)
+  if (init.timeNs !== undefined) checkTime(init.timeNs, 'creation time')
+  return {
+    build: v => ({
+      body: {
+        kind: 'create', parent: inodeIn(v, parent).node, name, type: init.type, mode: init.mode & 0o7777, uid: init.uid, gid: init.gid,
+        rdev: init.rdev ?? 0, ...(init.type === 'symlink' ? { target: init.target } : {})
+      },
+      time: init.timeNs
+    }),
+    inodes: [parent],
+    entries: [[parent, name]]
+  }
+}
+
+export function linkCall (ino: number, parent: number, name: string): Call {
+  checkName(name)
+  return {
+    build: v => ({ body: { kind: 'link', node: inodeIn(v, ino).node, parent: inodeIn(v, parent).node, name } }),
+    inodes: [ino, parent],
+    entries: [[parent, name]]
+  }
+}
+
+/** unlink or rmdir: both name the node they expect at the name. */
+export function removeCall (kind: 'unlink' | 'rmdir', parent: number, name: string): Call {
+  checkName(name)
+  return {
+    build: v => {
+      const [p, t] = entryIn(v, parent, name)
+      return { body: { kind, parent: p.node, name, node: t.node } }
+    },
+    inodes: [parent],
+    entries: [[parent, name]]
+  }
+}
+
+export function renameCall (parent: number, name: string, newParent: number, newName: string, flags: RenameFlags): Call {
+  checkName(name)
+  checkName(newName)
+  if (flags.exchange === true && flags.noReplace === true) throw new InvalidArgumentError('RENAME_EXCHANGE and RENAME_NOREPLACE cannot be combined')
+  const mode = flags.exchange === true ? 'exchange' : flags.noReplace === true ? 'noreplace' : 'replace'
+  return {
+    build: v => {
+      const [p1, s] = entryIn(v, parent, name)
+      return { body: { kind: 'rename', parent: p1.node, name, newParent: dirIn(v, newParent).node, newName, node: s.node, mode } }
+    },
+    inodes: [parent, newParent],
+    entries: [[parent, name], [newParent, newName]]
+  }
+}
+
+export function setattrCall (ino: number, set: SetAttr): Call {
+  const fields = {
+    ...(set.mode !== undefined ? { mode: set.mode & 0o7777 } : {}),
+    ...(set.uid !== undefined ? { uid: set.uid } : {}),
+    ...(set.gid !== undefined ? { gid: set.gid } : {}),
+    ...(set.size !== undefined ? { size: set.size } : {}),
+    ...(set.atimeNs !== undefined ? { atime: set.atimeNs } : {}),
+    ...(set.mtimeNs !== undefined ? { mtime: set.mtimeNs } : {}),
+    ...(set.ctimeNs !== undefined ? { ctime: set.ctimeNs } : {})
+  }
+  return { build: v => ({ body: { kind: 'setattr', node: inodeIn(v, ino).node, ...fields } }), inodes: [ino], entries: [] }
+}
+
+export function setContentCall (ino: number, update: ContentUpdate): Call {
+  // Copied now: the caller may reuse its arrays before the writer gets to this call.
+  const stripes = update.stripes.map(s => ({ ...s, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }))
+  const holes = [...(update.holes ?? [])]
+  const mtime = update.mtimeNs !== undefined ? { mtime: update.mtimeNs } : {}
+  return {
+    build: v => ({ body: { kind: 'setContent', node: inodeIn(v, ino).node, size: update.size, stripeSize: update.stripeSize, stripes, holes, ...mtime } }),
+    inodes: [ino],
+    entries: []
+  }
+}
+
+export function setxattrCall (ino: number, name: string, value: Uint8Array, flags: XattrFlags): Call {
+  checkXattrName(name)
+  if (value.byteLength > XATTR_VALUE_MAX_BYTES) throw new ValueTooBigError(`extended attribute ${name} of inode ${ino}: value of ${value.byteLength} bytes exceeds ${XATTR_VALUE_MAX_BYTES}`)
+  if (flags.create === true && flags.replace === true) throw new InvalidArgumentError('XATTR_CREATE and XATTR_REPLACE cannot be combined')
+  const mode = flags.create === true ? 'create' : flags.replace === true ? 'replace' : 'any'
+  // Copied now: a FUSE binding reuses its buffers.
+  const copy = value.slice()
+  return { build: v => ({ body: { kind: 'setxattr', node: inodeIn(v, ino).node, name, value: copy, mode } }), inodes: [ino], entries: [] }
+}
+
+export function removexattrCall (ino: number, name: string): Call {
+  checkXattrName(name)
+  return { build: v => ({ body: { kind: 'removexattr', node: inodeIn(v, ino).node, name } }), inodes: [ino], entries: [] }
+}
+
+export function releaseCall (ino: number): Call {
+  return {
+    build: v => {
+      const rec = v.inode(ino)
+      // Gone already, or it has names: nothing to purge (release is idempotent).
+      return rec == null || rec.nlink > 0 ? undefined : { body: { kind: 'release', node: rec.node } }
+    },
+    inodes: [ino],
+    entries: []
+  }
+}
