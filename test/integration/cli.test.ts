@@ -1,0 +1,150 @@
+/**
+ * The `palm` command as users and other tools see it: names, flags, JSON fields, exit codes and
+ * one-line errors; `mount`/`unmount` in the background, with a killed daemon, and over a stale mount;
+ * `fsck` finding and repairing a damaged fragment.
+ */
+import assert from 'node:assert/strict'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { createPalmHome, forceUnmount, palm, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
+import { createTempDir, onCleanup, type Cleanup } from '../helpers/tmp.js'
+import { isMountpoint } from '../../src/daemon/mountinfo.js'
+
+/** `palm mount` in the background, with cleanup that stops the daemon however the test ends. */
+async function mountInBackground (t: Cleanup, home: string, mountpoint: string): Promise<number> {
+  const r = await palm(['mount', mountpoint, '--home', home])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /mounted: /)
+  const pid = Number(/daemon pid (\d+)/.exec(r.stdout)?.[1])
+  onCleanup(t, async () => {
+    await palm(['unmount', mountpoint, '--home', home]).catch(() => {})
+    try { process.kill(pid, 'SIGKILL') } catch {}
+    if (await isMountpoint(mountpoint)) await forceUnmount(mountpoint)
+  })
+  return pid
+}
+
+it('init creates a private home and refuses a second init with one clear line', async (t) => {
+  const home = await createPalmHome(t)
+  for (const f of ['swarm.key', 'device.key', 'config.json']) {
+    assert.equal((await stat(join(home, f))).mode & 0o777, 0o600, f)
+  }
+  const again = await palm(['init', '--home', home])
+  assert.notEqual(again.code, 0)
+  assert.equal(again.stderr.trim().split('\n').length, 1, again.stderr)
+  assert.match(again.stderr, /already holds a PALM device/)
+})
+
+it('status --json has the contract fields and says there is no redundancy alone', async (t) => {
+  const home = await createPalmHome(t, ['--capacity', '2G'])
+  const r = await palm(['status', '--home', home, '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  const s = JSON.parse(r.stdout)
+  assert.equal(typeof s.device.id, 'string')
+  assert.equal(s.device.name, 'test-device')
+  assert.equal(s.mount.path, null)
+  assert.equal(s.capacityBytes, 2 * 2 ** 30)
+  assert.equal(s.usedBytes, 0)
+  assert.equal(s.files, 0)
+  assert.deepEqual(s.policy, { k: 4, n: 6 })
+  assert.match(s.protection, /no redundancy against losing this device/)
+  assert.ok(Array.isArray(s.peers))
+  const text = await palm(['status', '--home', home])
+  assert.match(text.stdout, /no redundancy against losing this device/)
+})
+
+it('errors are one line with a remedy; DEBUG=palm:* adds the stack', async (t) => {
+  const dir = await createTempDir(t)
+  const missing = await palm(['status', '--home', join(dir, 'nothing')])
+  assert.notEqual(missing.code, 0)
+  assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr)
+  assert.match(missing.stderr, /palm init/)
+  const debug = await palm(['status', '--home', join(dir, 'nothing')], { env: testEnv({ DEBUG: 'palm:*' }) })
+  assert.match(debug.stderr, /\n\s+at /)
+  const badSize = await palm(['init', '--home', join(dir, 'h'), '--capacity', '10X'])
+  assert.notEqual(badSize.code, 0)
+  assert.match(badSize.stderr, /--capacity.*10X.*size/)
+  const badFlag = await palm(['status', '--frobnicate'])
+  assert.notEqual(badFlag.code, 0)
+  assert.equal(badFlag.stderr.trim().split('\n').length, 1)
+  const noCmd = await palm(['frobnicate'])
+  assert.equal(noCmd.code, 2)
+})
+
+it('mount returns once live, unmount stops the daemon, both are idempotent', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
+  const home = await createPalmHome(t)
+  const mountpoint = join(await createTempDir(t), 'not', 'yet', 'there')
+  const pid = await mountInBackground(t, home, mountpoint)
+  assert.ok(await isMountpoint(mountpoint, 'fuse.palm'))
+  await writeFile(join(mountpoint, 'hello.txt'), 'hi\n')
+  const s = JSON.parse((await palm(['status', '--home', home, '--json'])).stdout)
+  assert.equal(s.mount.path, mountpoint)
+  assert.equal(s.daemon.pid, pid)
+  assert.equal(s.files, 1)
+  assert.ok((await readdir(join(home, 'logs'))).includes('daemon.log'))
+  const again = await palm(['mount', mountpoint, '--home', home])
+  assert.equal(again.code, 0)
+  assert.match(again.stdout, /already mounted/)
+  const u = await palm(['unmount', '--home', home])
+  assert.equal(u.code, 0, u.stderr)
+  await waitPidGone(pid)
+  assert.equal(await isMountpoint(mountpoint), false)
+  const u2 = await palm(['unmount', mountpoint, '--home', home])
+  assert.equal(u2.code, 0)
+  assert.match(u2.stdout, /nothing to unmount/)
+})
+
+it('unmount and mount recover the stale mount of a killed daemon', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
+  const home = await createPalmHome(t)
+  const mountpoint = join(await createTempDir(t), 'mnt')
+  let pid = await mountInBackground(t, home, mountpoint)
+  await writeFile(join(mountpoint, 'kept.txt'), 'kept\n')
+  process.kill(pid, 'SIGKILL')
+  await waitPidGone(pid)
+  const u = await palm(['unmount', mountpoint, '--home', home])
+  assert.equal(u.code, 0, u.stderr)
+  assert.match(u.stdout, /recovered the stale mount/)
+  assert.equal(await isMountpoint(mountpoint), false)
+  // Killed again, then `palm mount` straight over the stale mount.
+  pid = await mountInBackground(t, home, mountpoint)
+  process.kill(pid, 'SIGKILL')
+  await waitPidGone(pid)
+  await mountInBackground(t, home, mountpoint)
+  assert.equal(await readFile(join(mountpoint, 'kept.txt'), 'utf8'), 'kept\n')
+})
+
+it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the others', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
+  const home = await createPalmHome(t)
+  const mountpoint = join(await createTempDir(t), 'mnt')
+  await mountInBackground(t, home, mountpoint)
+  const data = Buffer.alloc(8 * 2 ** 20, 7)
+  await writeFile(join(mountpoint, 'big.bin'), data)
+  assert.equal((await palm(['unmount', '--home', home])).code, 0)
+  // Damage one large fragment file (fragments of 4 MiB stripes are 1 MiB: files, not packed).
+  const files: string[] = []
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name))
+      else if (e.name.startsWith('bafk')) files.push(join(d, e.name))
+    }
+  }
+  await walk(join(home, 'fragments'))
+  assert.ok(files.length > 0, 'large fragments are stored as files')
+  const victim = files[0]
+  const bytes = await readFile(victim)
+  bytes[bytes.length - 1] ^= 1
+  await writeFile(victim, bytes)
+  const bad = await palm(['fsck', '--home', home, '--json'])
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr)
+  const report = JSON.parse(bad.stdout)
+  assert.equal(report.clean, false)
+  assert.equal(report.counts.corrupt, 1)
+  assert.equal(report.problems[0].file, '/big.bin')
+  const fixed = await palm(['fsck', '--home', home, '--repair', '--json'])
+  assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr)
+  assert.equal(JSON.parse(fixed.stdout).repaired, 1)
+  assert.equal((await palm(['fsck', '--home', home])).code, 0)
+  await mountInBackground(t, home, mountpoint)
+  assert.deepEqual(await readFile(join(mountpoint, 'big.bin')), data)
+})
