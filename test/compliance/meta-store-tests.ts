@@ -144,8 +144,10 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
       const f = await s.create(ROOT_INO, 'f', FILE)
       await s.setContent(f.ino, { size: 10, stripeSize: 8, stripes: [stripe(0, 8), stripe(1, 2)] })
       await s.setxattr(f.ino, 'user.k', new Uint8Array([1]))
+      await s.setattr(ROOT_INO, { mtimeNs: 0n, ctimeNs: 0n })
       const after = await s.unlink(ROOT_INO, 'f')
       assert.equal(after.nlink, 0)
+      assert.ok((await s.getattr(ROOT_INO)).mtimeNs > 0n, 'unlink sets the parent mtime')
       assert.equal(await s.lookup(ROOT_INO, 'f'), undefined)
       assert.equal((await s.getattr(f.ino)).size, 10)
       assert.equal((await s.getStripes(f.ino, 0, 10)).length, 2)
@@ -204,7 +206,14 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
       const b = await s.create(ROOT_INO, 'b', DIR)
       const sub = await s.create(a.ino, 'sub', DIR)
       const f = await s.create(a.ino, 'f', FILE)
+      for (const ino of [a.ino, b.ino, f.ino]) await s.setattr(ino, { mtimeNs: 0n, ctimeNs: 0n })
       assert.deepEqual(await s.rename(a.ino, 'f', b.ino, 'g'), {})
+      for (const ino of [a.ino, b.ino]) {
+        const p = await s.getattr(ino)
+        assert.ok(p.mtimeNs > 0n && p.ctimeNs > 0n, 'both parents get new mtime and ctime')
+      }
+      assert.ok((await s.getattr(f.ino)).ctimeNs > 0n, 'the moved inode gets a new ctime')
+      assert.equal((await s.getattr(f.ino)).mtimeNs, 0n, 'but keeps its mtime')
       assert.equal((await s.lookup(b.ino, 'g'))?.ino, f.ino)
       assert.equal(await s.lookup(a.ino, 'f'), undefined)
       await s.rename(a.ino, 'sub', b.ino, 'sub2')
@@ -484,6 +493,11 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
       const forged = { ...ops[0], body: ops[0].body.replace('"d"', '"e"') }
       await rejects(b.applyOp(forged), 'IntegrityError')
       await rejects(b.applyOp(ops[1]), 'InvalidArgumentError')
+      const c = await open(t, { deviceId: 'dev-c' })
+      await c.trustAuthor('dev-a', signer.publicKey)
+      await c.create(ROOT_INO, 'local-and-newer', FILE)
+      await rejects(c.applyOp(ops[0]), 'NotSupportedError')
+      await rejects(c.applyOp({ ...ops[0], op: { ...ops[0].op, author: 'dev-c' } }), 'InvalidArgumentError')
       for (const op of ops) await b.applyOp(op)
       await b.applyOp(ops[3]) // applied already: a no-op
       assert.deepEqual(await dumpTree(b), await dumpTree(a))
