@@ -20,6 +20,7 @@ import { InodeTable, type InodeRecord } from './inode-table.js'
 import { KeyedMutex, Limiter } from './limiter.js'
 import { PolicyResolver } from './policy.js'
 import { ReadCache } from './read-cache.js'
+import { StripeRefCache } from './stripe-refs.js'
 import type { VfsComponents, VfsInit } from './types.js'
 import { OpenFile, type OpenFileDeps } from './write-buffer.js'
 
@@ -62,6 +63,8 @@ export class VfsCore {
   readonly budget: DirtyBudget
   readonly storeLimiter: Limiter
   readonly policies: PolicyResolver
+  /** Manifest refs for the read path. */
+  readonly refs: StripeRefCache
   /** Aborted by stop(): background stores and fetches end. */
   readonly controller = new AbortController()
   readonly counters = { stripesStored: 0, bytesWritten: 0, bytesRead: 0 }
@@ -78,6 +81,7 @@ export class VfsCore {
     this.budget = new DirtyBudget(settings.dirtyLimitBytes)
     this.storeLimiter = new Limiter(settings.maxInflightStripes)
     this.policies = new PolicyResolver(this.meta, settings.defaultPolicy)
+    this.refs = new StripeRefCache(this.meta)
     this.#fileDeps = {
       meta: this.meta,
       stripes: this.stripes,
@@ -94,6 +98,11 @@ export class VfsCore {
   /** ReadOnlyError when the VFS was started read-only. */
   checkWritable (what: string): void {
     if (this.settings.readOnly) throw new ReadOnlyError(`${what}: PALM is mounted read-only; remount without read-only to change files`)
+  }
+
+  /** checkWritable for a change to `ino`; the path is looked up only for the error. */
+  async checkWritableIno (ino: number, verb: string): Promise<void> {
+    if (this.settings.readOnly) this.checkWritable(`${verb} ${await this.pathOf(ino)}`)
   }
 
   /** A path for messages: "/a/b", or "inode N" when it has none. */

@@ -12,7 +12,7 @@ import type { VfsContext } from '../types.js'
 export async function access (core: VfsCore, ctx: VfsContext, ino: number, mask: number, options: AbortOptions): Promise<void> {
   const attr = await core.meta.getattr(ino, options)
   if ((mask & (R_OK | W_OK | X_OK)) === 0) return
-  if ((mask & W_OK) !== 0) core.checkWritable(`writing ${await core.pathOf(ino)}`)
+  if ((mask & W_OK) !== 0) await core.checkWritableIno(ino, 'writing')
   let granted: number
   if (ctx.uid === 0) {
     granted = R_OK | W_OK | ((attr.mode & 0o111) !== 0 || attr.type === 'dir' ? X_OK : 0)

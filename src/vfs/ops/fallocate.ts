@@ -13,7 +13,7 @@ import { truncateLocked } from './setattr.js'
 export async function fallocate (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, mode: number, offset: number, length: number, options: AbortOptions): Promise<void> {
   const h = core.handles.get(fh, ino, 'file')
   if (!h.writable) throw new BadHandleError(`handle ${fh} of ${await core.pathOf(ino)} was not opened for writing`)
-  core.checkWritable(`allocating space for ${await core.pathOf(ino)}`)
+  await core.checkWritableIno(ino, 'allocating space for')
   if (offset < 0 || length <= 0) throw new InvalidArgumentError(`fallocate on ${await core.pathOf(ino)}: offset must be ≥ 0 and length > 0`)
   const punch = (mode & FALLOC_FL_PUNCH_HOLE) !== 0
   if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) !== 0 || (punch && (mode & FALLOC_FL_KEEP_SIZE) === 0)) {

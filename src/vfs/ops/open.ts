@@ -18,7 +18,7 @@ export async function open (core: VfsCore, _ctx: VfsContext, ino: number, flags:
   if (attr.type === 'dir') {
     if (writable) throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory; it cannot be opened for writing`)
   }
-  if (writable) core.checkWritable(`opening ${await core.pathOf(ino)} for writing`)
+  if (writable) await core.checkWritableIno(ino, 'opening for writing')
   const record = core.inodes.opened(ino)
   const h = core.handles.open(ino, 'file', flags)
   try {

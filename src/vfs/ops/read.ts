@@ -16,30 +16,25 @@ export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: nu
   const h = core.handles.get(fh, ino, 'file')
   if (!h.readable) throw new BadHandleError(`handle ${fh} of ${await core.pathOf(ino)} was not opened for reading`)
   const file = core.inodes.get(ino)?.file
-  let fileSize: number
-  let ss: number
-  if (file != null) {
-    fileSize = file.size
-    ss = file.stripeSize
-  } else {
-    const [attr, stripeSize] = await Promise.all([core.meta.getattr(ino, options), core.meta.stripeSizeOf(ino, options)])
-    if (attr.type === 'dir') throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory`)
-    fileSize = attr.size
-    ss = stripeSize ?? core.settings.stripeSizeBytes
-  }
+  // Committed content: its attr keys the ref cache (hot in meta's memory, no disk).
+  const attr = await core.meta.getattr(ino, options)
+  if (attr.type === 'dir') throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory`)
+  const fileSize = file?.size ?? attr.size
+  const ss = file?.stripeSize ?? (await core.refs.stripeSize(attr, options)) ?? core.settings.stripeSizeBytes
   const end = Math.min(offset + size, fileSize)
   if (end <= offset) return new Uint8Array(0)
   const out = new Uint8Array(end - offset)
   const first = Math.floor(offset / ss)
   const last = Math.floor((end - 1) / ss)
-  const refs = await committedRefs(core, ino, file, first, last, options)
+  let refs: Map<number, PlacedStripe> | undefined
+  if (file == null || needsCommitted(file, first, last)) refs = await core.refs.refs(attr, first, last, options)
   for (let i = first; i <= last; i++) {
     const src = file?.sourceOf(i) ?? { kind: 'committed' as const }
     let bytes: Uint8Array | undefined
     if (src.kind === 'bytes') bytes = src.bytes
     else if (src.kind === 'ref' || src.kind === 'committed') {
-      let ref = src.kind === 'ref' ? src.ref : refs.get(i)
-      if (ref == null && src.kind === 'committed' && !refs.has(i)) {
+      let ref = src.kind === 'ref' ? src.ref : refs?.get(i)
+      if (ref == null && src.kind === 'committed' && refs == null) {
         // Committed while we were fetching earlier stripes: ask again for this one.
         ref = (await core.meta.getStripes(ino, i, i + 1, options))[0]
       }
@@ -65,16 +60,10 @@ function copyStripe (out: Uint8Array, offset: number, end: number, start: number
   if (to > from) out.set(bytes.subarray(from - start, to - start), from - offset)
 }
 
-/** Manifest refs of the stripes in [first, last] that are not in the open-file state (undefined: hole). */
-async function committedRefs (core: VfsCore, ino: number, file: OpenFile | undefined, first: number, last: number, options: AbortOptions): Promise<Map<number, PlacedStripe | undefined>> {
-  const need: number[] = []
-  for (let i = first; i <= last; i++) if (file == null || file.sourceOf(i).kind === 'committed') need.push(i)
-  const refs = new Map<number, PlacedStripe | undefined>()
-  if (need.length === 0) return refs
-  for (const i of need) refs.set(i, undefined)
-  const found = await core.meta.getStripes(ino, need[0], need[need.length - 1] + 1, options)
-  for (const s of found) if (refs.has(s.index)) refs.set(s.index, s)
-  return refs
+/** True when some stripe in [first, last] is neither in the open-file state nor a hole. */
+function needsCommitted (file: OpenFile, first: number, last: number): boolean {
+  for (let i = first; i <= last; i++) if (file.sourceOf(i).kind === 'committed') return true
+  return false
 }
 
 /** Sequential readers prefetch the next stripes (bounded, in the background, never queued). */

@@ -7,7 +7,7 @@ import { checkXattr, readOnlyHealth, takesUserXattrs } from '../xattr.js'
 
 /** Removes a user.* attribute (NoDataError when absent); removing a directory's policy stops inheritance. */
 export async function removexattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, options: AbortOptions): Promise<void> {
-  core.checkWritable(`removing ${name} from ${await core.pathOf(ino)}`)
+  await core.checkWritableIno(ino, `removing ${name} from`)
   checkXattr(name)
   const attr = await core.meta.getattr(ino, options)
   if (!takesUserXattrs(attr)) throw new NoDataError(`${await core.pathOf(ino)} has no extended attribute ${name}`)

@@ -13,7 +13,7 @@ import { cacheStamp } from './open.js'
  * open file (its data is committed first).
  */
 export async function setattr (core: VfsCore, _ctx: VfsContext, ino: number, set: VfsSetattr, _fh: number | undefined, options: AbortOptions): Promise<Attr> {
-  core.checkWritable(`changing ${await core.pathOf(ino)}`)
+  await core.checkWritableIno(ino, 'changing')
   let attr: Attr | undefined
   if (set.size !== undefined) {
     const size = set.size

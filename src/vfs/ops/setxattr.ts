@@ -15,7 +15,7 @@ const encoder = new TextEncoder()
  * directory it applies to files created below it from now on. `user.palm.health` is read-only.
  */
 export async function setxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, value: Uint8Array, flags: number, options: AbortOptions): Promise<void> {
-  core.checkWritable(`setting ${name} on ${await core.pathOf(ino)}`)
+  await core.checkWritableIno(ino, `setting ${name} on`)
   checkXattr(name, value)
   const attr = await core.meta.getattr(ino, options)
   if (!takesUserXattrs(attr)) {

@@ -10,7 +10,7 @@ import type { VfsContext } from '../types.js'
 export async function write (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, offset: number, data: Uint8Array, _flags: number, options: AbortOptions): Promise<number> {
   const h = core.handles.get(fh, ino, 'file')
   if (!h.writable) throw new BadHandleError(`handle ${fh} of ${await core.pathOf(ino)} was not opened for writing`)
-  core.checkWritable(`writing ${await core.pathOf(ino)}`)
+  await core.checkWritableIno(ino, 'writing')
   if (data.length === 0) return 0
   const n = await core.locks.with(ino, async () => {
     const record = core.inodes.get(ino)
