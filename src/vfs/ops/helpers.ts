@@ -75,13 +75,21 @@ export async function makeNode (core: VfsCore, ctx: VfsContext, parent: number, 
   return attr
 }
 
-/** Calls `fn` with the file's stored stripes, STRIPE_BATCH stripe numbers at a time (bounded memory). */
+/** Largest stripe-number window one getStripes call covers while skipping holes. */
+const MAX_WINDOW = 64 * STRIPE_BATCH
+
+/**
+ * Calls `fn` with the file's stored stripes in order, in batches (bounded memory). Runs of holes are
+ * skipped with growing windows, so a huge sparse file costs few queries.
+ */
 export async function forEachStripeBatch (core: VfsCore, ino: number, fn: (batch: StripeRef[]) => Promise<void>, options: AbortOptions): Promise<void> {
   const [attr, ss] = await Promise.all([core.meta.getattr(ino, options), core.meta.stripeSizeOf(ino, options)])
   if (ss == null || attr.type !== 'file') return
   const total = Math.ceil(attr.size / ss)
-  for (let from = 0; from < total; from += STRIPE_BATCH) {
-    const batch = await core.meta.getStripes(ino, from, Math.min(total, from + STRIPE_BATCH), options)
+  let window = STRIPE_BATCH
+  for (let from = 0; from < total; from += window) {
+    const batch = await core.meta.getStripes(ino, from, Math.min(total, from + window), options)
     if (batch.length > 0) await fn(batch)
+    window = batch.length === 0 ? Math.min(MAX_WINDOW, window * 2) : STRIPE_BATCH
   }
 }
