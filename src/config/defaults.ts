@@ -42,7 +42,7 @@ export const OPTIONS = {
   readAheadStripes: opt<number>({ type: 'int', default: () => 2, unit: 'stripes', env: 'PALM_READ_AHEAD', help: 'Stripes fetched ahead of a sequential reader.' }),
   workers: opt<number>({ type: 'int', default: () => availableParallelism(), unit: 'threads', env: 'PALM_WORKERS', help: 'Worker threads that encode and decode stripes.' }),
   attrTimeoutMs: opt<number>({ type: 'duration', default: () => 1000, unit: 'ms', env: 'PALM_ATTR_TIMEOUT', help: 'How long the kernel may cache attributes and names.' }),
-  opTimeoutMs: opt<number>({ type: 'duration', default: () => 30_000, unit: 'ms', env: 'PALM_OP_TIMEOUT', help: 'Deadline of one file system operation; past it the operation fails with EIO and a log line.' }),
+  opTimeoutMs: opt<number>({ type: 'duration', default: () => 10_000, unit: 'ms', env: 'PALM_OP_TIMEOUT', help: 'Deadline of one file system operation (flush, fsync and release get 4×); past it the operation fails with EIO and a log line.' }),
   slowOpMs: opt<number>({ type: 'duration', default: () => 1000, unit: 'ms', env: 'PALM_SLOW_OP', help: 'File system operations slower than this are logged.' }),
   readFailMs: opt<number>({ type: 'duration', default: () => 5000, unit: 'ms', env: 'PALM_READ_FAIL', help: 'A read that cannot gather k fragments fails with EIO after at most this long.' }),
   durability: opt<DurabilityMode>({ type: 'enum', values: DURABILITY_MODES, default: () => 'all', env: 'PALM_DURABILITY', flag: '--durability', persisted: true, help: 'When close() returns: all = every fragment stored on its device; spread = at least k+1 devices (or all online), rest queued; local = this device only (fastest, no protection until spread).' }),

@@ -148,6 +148,11 @@ export class Daemon extends Lifecycle {
       }, { logger })
       const mounted = this.#mount
       this.#stack.push({ name: 'mount', stop: async () => { await mounted.unmount() } })
+      void mounted.closed.then(() => {
+        if (this.#stopRequested) return
+        this.#log('the mount at %s went away (unmounted from outside): stopping', mounted.mountpoint)
+        this.#requestStop()
+      })
     }
     if (this.#init.controlSocket ?? true) {
       this.#control = await startControlServer(paths.socket, this.control, this.#log)
@@ -157,12 +162,22 @@ export class Daemon extends Lifecycle {
     this.#log('device %s (%s) started%s', c.name, deviceId, this.#mount != null ? `, mounted at ${this.#mount.mountpoint}` : '')
   }
 
+  #stopRequested = false
+
+  /** The process that runs the daemon decides how to stop (unmount, exit); else stop here. */
+  #requestStop (): void {
+    this.#stopRequested = true
+    if (this.#init.onStopRequested != null) this.#init.onStopRequested()
+    else void this.stop().catch(err => { this.#log.error('stop failed: %e', err) })
+  }
+
   async #startPart (name: string, part: { start: () => Promise<void>, stop: () => Promise<void> }): Promise<void> {
     await part.start()
     this.#stack.push({ name, stop: async () => { await part.stop() } })
   }
 
   protected async onStop (): Promise<void> {
+    this.#stopRequested = true
     let first: unknown
     for (const part of this.#stack.splice(0).reverse()) {
       try {
@@ -187,9 +202,7 @@ export class Daemon extends Lifecycle {
     fsck: async (options = {}): Promise<FsckReport> => await runFsck(this.parts, { repair: options.repair === true, logger: this.#logger }),
     invite: async (): Promise<InviteReport> => await inviteFor(this.parts),
     stop: async () => {
-      // The process that runs the daemon decides how to stop (unmount, exit); else stop here.
-      if (this.#init.onStopRequested != null) this.#init.onStopRequested()
-      else void this.stop().catch(err => { this.#log.error('stop failed: %e', err) })
+      this.#requestStop()
       return { stopping: true as const }
     },
     getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),

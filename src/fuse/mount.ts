@@ -21,6 +21,8 @@ export interface MountedFs {
   session: FuseSession
   mountpoint: string
   unmount: () => Promise<void>
+  /** Resolves when the mount is gone (unmounted here, or from outside with fusermount -u). */
+  closed: Promise<void>
 }
 
 /** Loads the binding lazily so commands that do not mount never need it. */
@@ -60,8 +62,10 @@ export async function mountVfs (vfs: Vfs, init: MountInit, components: { logger:
     maxWriteBytes: 1 << 20,
     entryTimeoutSec: init.entryTimeoutSec,
     attrTimeoutSec: init.attrTimeoutSec,
-    debug: init.debug
+    debug: init.debug,
+    // PALM's own deadlines (src/fuse/ops.ts) answer first, with EIO and a log line that says why.
+    timeoutMs: (init.opTimeoutMs ?? 30_000) * 4 + 5000
   })
   log('mounted %s', init.mountpoint)
-  return { session, mountpoint: init.mountpoint, unmount: async () => { await session.unmount() } }
+  return { session, mountpoint: init.mountpoint, unmount: async () => { await session.unmount() }, closed: session.closed }
 }
