@@ -4,7 +4,8 @@
  * processes as the ceiling. Then, when root, the mDNS discovery time of six devices in network
  * namespaces (the LAN test's setup). Prints a table and writes bench/results/net.json.
  *
- *   putMBps        1 MiB fragments, putMany with 4 streams in flight       (MB = 10^6 bytes)
+ *   putMBps        1 MiB fragments, putMany with 4 streams in flight       (MB = 10^6 bytes;
+ *                  `--concurrency N` changes the 4 here and below)
  *   getMBps        the same fragments fetched back, 4 gets in flight
  *   tcpMBps        one TCP connection, the same byte count, no protocol
  *   streamMBps     libp2p streams between the same two nodes (protector + noise + yamux), 4 streams,
@@ -35,6 +36,8 @@ const LARGE_COUNT = 192
 const SMALL = 4096
 const SMALL_COUNT = 8192
 const ROUNDS = 3
+/** Streams / gets in flight (`--concurrency N`, default 4). */
+const CONCURRENCY = Number(process.argv[process.argv.indexOf('--concurrency') + 1]) > 0 ? Number(process.argv[process.argv.indexOf('--concurrency') + 1]) : 4
 const SINK = '/palm-bench/sink/1.0.0'
 
 function makeNode (swarmKey: Uint8Array, store: MemoryFragmentStore): PalmNode {
@@ -42,7 +45,8 @@ function makeNode (swarmKey: Uint8Array, store: MemoryFragmentStore): PalmNode {
     swarmKey,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: { enabled: false },
-    dht: { enabled: false }
+    dht: { enabled: false },
+    putConcurrency: CONCURRENCY
   }, { store, logger: defaultLogger(), getHealth: () => ({ name: 'bench', ...store.usage(), journalHead: '', version: 'bench' }) })
 }
 
@@ -173,14 +177,14 @@ async function main (): Promise<void> {
     const stream: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
       tcp.push(totalBytes / MB / (await tcpCopy(ready.tcpPort, totalBytes) / 1000))
-      stream.push(totalBytes / MB / (await streamCopy(node, peerId, totalBytes, 4) / 1000))
+      stream.push(totalBytes / MB / (await streamCopy(node, peerId, totalBytes, CONCURRENCY) / 1000))
       const large = Array.from({ length: LARGE_COUNT }, () => { const bytes = new Uint8Array(randomBytes(LARGE)); return { cid: cidOf(bytes), bytes } })
       let t0 = performance.now()
       const outcomes = await node.fragments.putMany(peerId, large)
       put.push(totalBytes / MB / ((performance.now() - t0) / 1000))
       if (!outcomes.every(o => o.ok)) throw new Error('a put failed during the benchmark')
       t0 = performance.now()
-      await pool(large, 4, async (f) => { await node.fragments.get(peerId, f.cid) })
+      await pool(large, CONCURRENCY, async (f) => { await node.fragments.get(peerId, f.cid) })
       get.push(totalBytes / MB / ((performance.now() - t0) / 1000))
       const smalls = Array.from({ length: SMALL_COUNT }, () => { const bytes = new Uint8Array(randomBytes(SMALL)); return { cid: cidOf(bytes), bytes } })
       t0 = performance.now()
@@ -200,7 +204,7 @@ async function main (): Promise<void> {
       putVsTcp: Number((best(put) / best(tcp)).toFixed(2)),
       getVsTcp: Number((best(get) / best(tcp)).toFixed(2)),
       rounds: { putMBps: put.map(round1), getMBps: get.map(round1), tcpMBps: tcp.map(round1), streamMBps: stream.map(round1), smallOpsPerSec: small.map(Math.round) },
-      setup: `loopback, 2 processes, ${LARGE_COUNT} × 1 MiB fragments (4 streams / 4 gets in flight), ${SMALL_COUNT} × 4 KiB batched; best of ${ROUNDS}; MB = 10^6 bytes`,
+      setup: `loopback, 2 processes, ${LARGE_COUNT} × 1 MiB fragments (${CONCURRENCY} streams / ${CONCURRENCY} gets in flight), ${SMALL_COUNT} × 4 KiB batched; best of ${ROUNDS}; MB = 10^6 bytes`,
       measuredAt: new Date().toISOString()
     }
     rows.push(['put MB/s', result.putMBps], ['get MB/s', result.getMBps], ['raw TCP MB/s', result.tcpMBps], ['libp2p stream MB/s', result.streamMBps], ['put / TCP', result.putVsTcp], ['get / TCP', result.getVsTcp],

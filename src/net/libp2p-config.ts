@@ -13,18 +13,12 @@ import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DHT_PROTOCOL } from './constants.js'
 import { swarmProtector } from './protector.js'
-import type { ComponentLogger, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { NodeSettings } from './settings.js'
+import type { ComponentLogger, ServiceMap } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-export interface Libp2pSettings {
-  privateKey: PrivateKey
-  swarmKey: Uint8Array
-  listen: string[]
-  announceFilter: (addrs: Multiaddr[]) => Multiaddr[]
-  mdns: { enabled: boolean, serviceTag: string, intervalMs: number }
-  dhtEnabled: boolean
-  dialTimeoutMs: number
-  inboundConnectionThreshold: number
+/** What libp2p needs from the node's settings, plus its hooks. */
+export type Libp2pSettings = Pick<NodeSettings, 'peerKey' | 'swarmKey' | 'listen' | 'announceFilter' | 'mdns' | 'dhtEnabled' | 'dialTimeoutMs' | 'inboundConnectionThreshold'> & {
   onRefused: () => void
   logger: ComponentLogger
 }
@@ -56,7 +50,7 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
   }
   return await createLibp2p({
     start: false,
-    privateKey: s.privateKey,
+    privateKey: s.peerKey,
     logger: s.logger,
     addresses: { listen: s.listen, announceFilter: s.announceFilter },
     transports: [tcp()],

@@ -74,19 +74,7 @@ export class MembershipView extends TypedEventEmitter<MembershipEvents> implemen
   /** An announcement arrived from `id`. */
   heard (id: string, a: HealthAnnouncement, nowMs = Date.now()): void {
     const prev = this.#peers.get(id) ?? blank(id)
-    const next: PeerState = {
-      ...prev,
-      name: a.name,
-      capacityBytes: a.capacityBytes,
-      usedBytes: a.usedBytes,
-      freeBytes: a.freeBytes,
-      fragmentCount: a.fragmentCount,
-      journalHead: a.journalHead,
-      version: a.version,
-      uptimeMs: a.uptimeMs,
-      lastSeenMs: nowMs,
-      online: true
-    }
+    const next: PeerState = { ...prev, ...a, lastSeenMs: nowMs, online: true }
     this.#peers.set(id, next)
     if (!prev.online) {
       this.#log('peer %s is online', this.describe(id))

@@ -84,14 +84,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
   async #start (): Promise<void> {
     const s = this.#s
     const libp2p = await buildLibp2p({
-      privateKey: s.peerKey,
-      swarmKey: s.swarmKey,
-      listen: s.listen,
-      announceFilter: s.announceFilter,
-      mdns: s.mdns,
-      dhtEnabled: s.dhtEnabled,
-      dialTimeoutMs: s.dialTimeoutMs,
-      inboundConnectionThreshold: s.inboundConnectionThreshold,
+      ...s,
       onRefused: () => { this.#stats.refusedConnections++ },
       logger: this.#c.logger
     })

@@ -56,7 +56,7 @@ async function removeLeftovers (): Promise<void> {
   const list = (await ip('netns', 'list')).split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(`${PREFIX}-`))
   for (const ns of list) {
     const pid = Number(ns.split('-')[1])
-    if (!Number.isInteger(pid) || !alive(pid) || pid === process.pid) await deleteNamespace(ns)
+    if (!Number.isInteger(pid) || !alive(pid)) await deleteNamespace(ns)
   }
 }
 

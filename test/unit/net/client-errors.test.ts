@@ -1,32 +1,20 @@
 import '../../../src/util/polyfill.js'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { FRAGMENT_PROTOCOL, generateSwarmKey, swarmProtector } from '../../../src/net/index.js'
+import type { Libp2p } from 'libp2p'
+import { FRAGMENT_PROTOCOL, generateSwarmKey } from '../../../src/net/index.js'
 import { FramedStream, encodeVarint } from '../../../src/net/protocols/frames.js'
 import { MsgType, Status, encodeResponse } from '../../../src/net/protocols/fragment-messages.js'
 import { cidOf } from '../../../src/util/cid.js'
-import { prefixLogger } from '../../../src/util/logger.js'
-import { onCleanup, type Cleanup } from '../../helpers/tmp.js'
-import { createTestNode } from './net-helpers.js'
+import type { Cleanup } from '../../helpers/tmp.js'
+import { createBareNode, createTestNode } from './net-helpers.js'
 import type { Stream } from '@libp2p/interface'
 
 type Behaviour = (stream: Stream) => Promise<void>
 
 /** A swarm device whose fragment server misbehaves as told. */
 async function createRogue (t: Cleanup, swarmKey: Uint8Array, behaviour: Behaviour): Promise<Libp2p> {
-  const node = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionProtector: swarmProtector({ swarmKey }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    logger: prefixLogger('rogue')
-  })
-  onCleanup(t, async () => { await node.stop() })
+  const node = await createBareNode(t, swarmKey, 'rogue')
   await node.handle(FRAGMENT_PROTOCOL, (stream: Stream) => { void behaviour(stream).catch(err => { stream.abort(err) }) })
   return node
 }

@@ -6,7 +6,11 @@
 import '../../../src/util/polyfill.js'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, type LocalHealth, type PalmNode, type PalmNodeInit } from '../../../src/net/index.js'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, swarmProtector, type LocalHealth, type PalmNode, type PalmNodeInit } from '../../../src/net/index.js'
 import { MemoryFragmentStore } from '../../../src/store/memory-store.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
@@ -71,4 +75,22 @@ export async function createConnectedPair (t: Cleanup, opts: TestNodeOptions = {
   await a.node.dial(b.node.multiaddrs()[0])
   await waitOnline(a.node, b.node)
   return [a, b]
+}
+
+/**
+ * A bare libp2p node with only the swarm-key protector, noise and yamux (no PALM protocols): for
+ * testing the protector alone, or for playing a misbehaving device. Stopped after the test.
+ */
+export async function createBareNode (t: Cleanup, swarmKey: Uint8Array, name: string): Promise<Libp2p> {
+  const node = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionProtector: swarmProtector({ swarmKey }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: 1000 },
+    logger: prefixLogger(name)
+  })
+  onCleanup(t, async () => { await node.stop() })
+  return node
 }

@@ -3,31 +3,18 @@ import { randomBytes, createHash } from 'node:crypto'
 import { connect } from 'node:net'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
 import pWaitFor from 'p-wait-for'
-import { generateSwarmKey, swarmProtector } from '../../../src/net/index.js'
-import { prefixLogger } from '../../../src/util/logger.js'
-import { onCleanup, type Cleanup } from '../../helpers/tmp.js'
-import { createTestNode } from './net-helpers.js'
+import { generateSwarmKey } from '../../../src/net/index.js'
+import type { Cleanup } from '../../helpers/tmp.js'
+import { createBareNode, createTestNode } from './net-helpers.js'
 import type { Stream } from '@libp2p/interface'
 
 const ECHO = '/palm-test/echo/1.0.0'
 
-/** A bare libp2p node with only the protector under test (no PALM protocols). */
+/** A bare node that echoes on ECHO. */
 async function createRawNode (t: Cleanup, swarmKey: Uint8Array, name: string): Promise<Libp2p> {
-  const node = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionProtector: swarmProtector({ swarmKey }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: { inboundConnectionThreshold: 1000 },
-    logger: prefixLogger(name)
-  })
-  onCleanup(t, async () => { await node.stop() })
+  const node = await createBareNode(t, swarmKey, name)
   await node.handle(ECHO, (stream: Stream) => {
     void (async () => {
       for await (const chunk of stream) {
