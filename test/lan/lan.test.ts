@@ -114,6 +114,22 @@ describe('PALM devices on a namespace LAN', { skip }, () => {
       t.diagnostic(`restart seen online again ${((performance.now() - t1) / 1000).toFixed(2)} s after spawn (${(ms / 1000).toFixed(2)} s after READY)`)
     })
 
+    await t.test('a frozen device (SIGSTOP, connections stay open) goes offline by timeout and back online on SIGCONT', async () => {
+      const frozen = dev('d5')
+      const frozenId = ids.get('d5') ?? ''
+      const watcher = dev('d1')
+      const seen = watcher.lines.length
+      const t0 = performance.now()
+      process.kill(frozen.pid, 'SIGSTOP')
+      try {
+        await watcher.waitForLine(l => watcher.lines.indexOf(l) >= seen && l.includes('"offline"') && l.includes(frozenId), 20_000)
+        t.diagnostic(`frozen device seen offline after ${((performance.now() - t0) / 1000).toFixed(2)} s (offlineAfterMs 2500)`)
+      } finally {
+        process.kill(frozen.pid, 'SIGCONT')
+      }
+      await watcher.waitForLine(l => watcher.lines.indexOf(l) >= seen && l.includes('"online"') && l.includes(frozenId), 20_000)
+    })
+
     await t.test('random bytes and malformed frames sent to every protocol do not crash a device', async () => {
       const target = dev('d2')
       const before = (await request(target, 'status')).stats
