@@ -11,24 +11,13 @@ import { createHash } from 'node:crypto'
 import { constants as C } from 'node:fs'
 import { it } from 'node:test'
 import type { PosixTarget } from '../../compliance/posix-target.js'
+import { prng } from '../../helpers/prng.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 import { FsPosixTarget } from './fs-target.js'
 import { createVfsStack } from './stack.js'
 
 const STEPS = Number(process.env.PALM_DIFF_STEPS ?? 2000)
 const STRIPE = 64 * 1024
-
-/** mulberry32: small, fast, good enough to pick operations. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const DIRS = ['/d1', '/d2', '/d1/d3', '/d2/d4']
 const FILES = ['/a', '/b', '/c', '/d1/a', '/d1/e', '/d2/b', '/d1/d3/f', '/d2/d4/g', '/nodir/x']
