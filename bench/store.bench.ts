@@ -12,7 +12,11 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { createChunkPool } from '../src/chunk/index.js'
+import { createLocalStripeIO } from '../src/place/local.js'
+import type { PlacedStripe } from '../src/place/types.js'
 import { createFsStore, type FsFragmentStore, type FsStoreInit } from '../src/store/index.js'
+import { defaultLogger } from '../src/util/logger.js'
 import { writeFileAtomic } from '../src/store/fragment-files.js'
 import { cidOf, type CID } from '../src/util/cid.js'
 
@@ -201,6 +205,37 @@ function forTable (row: Record<string, unknown>): Record<string, unknown> {
   }))
 }
 
+/** Local stripe I/O end to end (chunk pool on 2 workers + default store): 4 KiB stripes (small files) and 4 MiB stripes, 4-of-6. */
+async function stripes (root: string): Promise<Record<string, unknown>> {
+  const pool = createChunkPool({ salt: randomBytes(32), workers: 2 })
+  await pool.start()
+  const store = await openStore(root, 'stripes', {})
+  const io = createLocalStripeIO({}, { pool, store, deviceId: 'bench', logger: defaultLogger() })
+  const policy = { k: 4, n: 6 }
+  const out: Record<string, unknown> = {}
+  try {
+    for (const [label, size, count] of [['4KiB', 4 * KiB, 3000], ['4MiB', 4 * MiB, 48]] as const) {
+      const data = Array.from({ length: count }, () => randomBytes(size))
+      const placed: PlacedStripe[] = []
+      const writeMs = await timed(async () => { await parallel(data, async d => { placed.push(await io.write(d, policy)) }) })
+      const syncMs = await timed(async () => { await io.sync(placed) })
+      const readMs = await timed(async () => { await parallel(placed, async p => { await io.read(p) }) })
+      out[label] = {
+        count,
+        writesPerSec: round(count / writeMs * 1000),
+        writeMBps: round(count * size / MiB / writeMs * 1000, 1),
+        readsPerSec: round(count / readMs * 1000),
+        readMBps: round(count * size / MiB / readMs * 1000, 1),
+        syncAllMs: round(syncMs, 1)
+      }
+    }
+  } finally {
+    await store.stop()
+    await pool.stop()
+  }
+  return out
+}
+
 async function main (): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'palm-bench-store-'))
   try {
@@ -208,7 +243,8 @@ async function main (): Promise<void> {
       throughput: await throughput(root),
       smallFileSync: await smallFileSync(root),
       scan100k: await scan(root),
-      sharding: await sharding(root)
+      sharding: await sharding(root),
+      stripes: await stripes(root)
     }
     console.log('\nputs/gets per second (concurrency %d, gets from the page cache)', CONCURRENCY)
     console.table(Object.fromEntries(Object.entries(results.throughput).flatMap(([mode, bySize]) =>
@@ -219,6 +255,8 @@ async function main (): Promise<void> {
     console.table(results.scan100k)
     console.log('\nshard layouts for fragment files: 20k 1 KiB temp-file + rename writes')
     console.table(Object.fromEntries(Object.entries(results.sharding).map(([k, v]) => [k, forTable(v as Record<string, unknown>)])))
+    console.log('\nlocal stripe I/O, 4-of-6, chunk pool of 2 workers (encode/decode included)')
+    console.table(results.stripes)
     const report = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memBytes: totalmem(), node: process.version, tmpdir: tmpdir() },
