@@ -148,9 +148,10 @@ export class OpenFile {
       await this.#writeInStripe(index, inStripe, data.subarray(src, src + n), options)
       pos += n
       src += n
+      // Per stripe: a write cut short (aborted) never leaves stripe bytes past the size.
+      if (pos > this.size) this.size = pos
+      this.mtimeNs = nowNs()
     }
-    if (pos > this.size) this.size = pos
-    this.mtimeNs = nowNs()
     return data.length
   }
 

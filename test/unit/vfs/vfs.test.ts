@@ -173,6 +173,37 @@ describe('vfs', () => {
     assert.ok(s.cacheHits > 0 && s.cacheHitRate > 0)
   })
 
+  it('gives up waiting for write-buffer space or for stores when the op is cancelled', async (t) => {
+    // A real StripeIO whose writes wait at a gate the test opens: stores are slow, not fake.
+    let open!: () => void
+    const gate = new Promise<void>(resolve => { open = resolve })
+    const { vfs } = await createVfsStack(t, {
+      vfs: { dirtyLimitBytes: 2 * MiB },
+      wrapStripes: (s) => ({
+        write: async (stripe, policy, options) => { await gate; return await s.write(stripe, policy, options) },
+        read: async (stripe, options) => await s.read(stripe, options),
+        sync: async (stripes, options) => { await s.sync(stripes, options) },
+        health: async (stripe, options) => await s.health(stripe, options),
+        usage: () => s.usage()
+      })
+    })
+    const c = await vfs.create(ctx, ROOT_INO, 'f', 0o644, C.O_RDWR)
+    const data = randomBytes(3 * MiB)
+    await vfs.write(ctx, c.attr.ino, c.fh, 0, data.subarray(0, MiB), 0)
+    await vfs.write(ctx, c.attr.ino, c.fh, MiB, data.subarray(MiB, 2 * MiB), 0)
+    const stuck = new AbortController()
+    const pending = vfs.write(ctx, c.attr.ino, c.fh, 2 * MiB, data.subarray(2 * MiB), 0, { signal: stuck.signal })
+    await pWaitFor(() => vfs.stats().dirtyWaiters === 1, { timeout: 10_000 })
+    stuck.abort()
+    await rejectsWith(pending, 'EINTR')
+    await rejectsWith(vfs.flush(ctx, c.attr.ino, c.fh, 0n, { signal: AbortSignal.timeout(50) }), ['ETIMEDOUT', 'EINTR'])
+    open()
+    await vfs.write(ctx, c.attr.ino, c.fh, 2 * MiB, data.subarray(2 * MiB), 0)
+    await vfs.flush(ctx, c.attr.ino, c.fh, 0n)
+    assert.equal(sha(await vfs.read(ctx, c.attr.ino, c.fh, 0, 3 * MiB)), sha(data))
+    await vfs.release(ctx, c.attr.ino, c.fh, 0)
+  })
+
   it('commits open files on stop', async (t) => {
     const stack = await createVfsStack(t)
     const c = await stack.vfs.create(ctx, ROOT_INO, 'f', 0o644, C.O_WRONLY)
