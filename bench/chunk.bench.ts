@@ -25,17 +25,29 @@ const SIZES = [MiB, 4 * MiB]
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000)
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
+/** A rate two ways: by wall-clock time, and by this process's CPU time (less skewed by other load). */
+interface Rate { wall: number, cpu: number }
+
 /** Median MB/s of `fn` (which handles `bytes` per call) over ROUNDS rounds of at least ROUND_MS. */
-function rate (bytes: number, fn: () => void): number {
+function rate2 (bytes: number, fn: () => void): Rate {
   fn()
-  const rounds: number[] = []
+  const wall: number[] = []
+  const cpu: number[] = []
   for (let r = 0; r < ROUNDS; r++) {
     let calls = 0
     const start = performance.now()
+    const cpu0 = process.cpuUsage()
     while (performance.now() - start < ROUND_MS || calls < 2) { fn(); calls++ }
-    rounds.push(mbps(bytes * calls, performance.now() - start))
+    const used = process.cpuUsage(cpu0)
+    wall.push(mbps(bytes * calls, performance.now() - start))
+    cpu.push(mbps(bytes * calls, (used.user + used.system) / 1000))
   }
-  return median(rounds)
+  return { wall: median(wall), cpu: median(cpu) }
+}
+
+/** Wall-clock MB/s of `fn` (see rate2). */
+function rate (bytes: number, fn: () => void): number {
+  return rate2(bytes, fn).wall
 }
 
 /** Median MB/s of `batch` (which handles `bytes` in all) over ROUNDS rounds; `prepare` runs untimed. */
@@ -51,7 +63,16 @@ async function rateAsync<T> (bytes: number, prepare: () => T, batch: (input: T) 
   return median(rounds)
 }
 
-interface Row { policy: string, stripe: string, mode: 'thread' | 'pool', encodeMBps: number, decodeMBps: number, degradedDecodeMBps: number }
+interface Row {
+  policy: string
+  stripe: string
+  mode: 'thread' | 'pool'
+  encodeMBps: number
+  decodeMBps: number
+  degradedDecodeMBps: number
+  /** Thread mode only: the same rates by CPU time (what one core can do when it is not shared). */
+  cpu?: { encodeMBps: number, decodeMBps: number, degradedDecodeMBps: number }
+}
 
 const frags = (e: EncodedStripe, from: number): Array<{ index: number, bytes: Uint8Array }> =>
   e.fragments.slice(from, from + e.k).map(f => ({ index: f.index, bytes: f.bytes }))
@@ -60,11 +81,11 @@ function floor (): Record<string, number> {
   const data = randomBytes(4 * MiB)
   const key = randomBytes(32)
   const iv = Buffer.alloc(16)
-  const sha256MBps = rate(data.length, () => { createHash('sha256').update(data).digest() })
-  const aesCtrMBps = rate(data.length, () => { createCipheriv('aes-256-ctr', key, iv).update(data) })
+  const sha = rate2(data.length, () => { createHash('sha256').update(data).digest() })
+  const aes = rate2(data.length, () => { createCipheriv('aes-256-ctr', key, iv).update(data) })
   const target = new Uint8Array(data.length)
-  const memcpyMBps = rate(data.length, () => { target.set(data) })
-  return { sha256MBps, aesCtrMBps, memcpyMBps }
+  const copy = rate2(data.length, () => { target.set(data) })
+  return { sha256MBps: sha.wall, aesCtrMBps: aes.wall, memcpyMBps: copy.wall, sha256CpuMBps: sha.cpu, aesCtrCpuMBps: aes.cpu, memcpyCpuMBps: copy.cpu }
 }
 
 function engines (): Array<Record<string, string | number>> {
@@ -75,24 +96,24 @@ function engines (): Array<Record<string, string | number>> {
     const parity = Array.from({ length: n - k }, () => new Uint8Array(size))
     for (const engine of ['js', 'wasm'] as const) {
       const codec = reedSolomonCodec(engine)
-      const encodeMBps = rate(4 * MiB, () => { codec.encodeInto(data, parity) })
+      const enc = rate2(4 * MiB, () => { codec.encodeInto(data, parity) })
       const slots = [...data, ...parity].map((s, i) => i < n - k ? undefined : s)
       const out2 = Array.from({ length: k }, () => new Uint8Array(size))
-      const reconstructMBps = rate(4 * MiB, () => { codec.reconstructDataInto(slots, k, n - k, out2) })
-      out.push({ policy: `${k}/${n}`, engine, encodeMBps, reconstructMBps })
+      const rec = rate2(4 * MiB, () => { codec.reconstructDataInto(slots, k, n - k, out2) })
+      out.push({ policy: `${k}/${n}`, engine, encodeMBps: enc.wall, reconstructMBps: rec.wall, encodeCpuMBps: enc.cpu, reconstructCpuMBps: rec.cpu })
     }
   }
   return out
 }
 
-/** Where one 4-of-6, 4 MiB encode spends its time (each step timed alone, ms per stripe). */
+/** Where one 4-of-6, 4 MiB encode spends its time (each step alone, CPU ms per stripe). */
 function breakdown (): Record<string, number> {
   const stripe = new Uint8Array(randomBytes(4 * MiB))
   const k = 4
   const n = 6
   const size = Math.ceil((stripe.length + 32) / k)
   const shards = Array.from({ length: n }, () => new Uint8Array(size))
-  const ms = (fn: () => void): number => 4 * MiB / 1e6 / rate(4 * MiB, fn) * 1000
+  const ms = (fn: () => void): number => 4 * MiB / 1e6 / rate2(4 * MiB, fn).cpu * 1000
   const total = ms(() => { encodeStripe(stripe, { k, n }, SALT) })
   const caont = ms(() => { sealPackage(stripe, SALT, shards.slice(0, k)) })
   const rs = ms(() => { reedSolomonCodec().encodeInto(shards.slice(0, k), shards.slice(k)) })
@@ -138,12 +159,16 @@ async function main (): Promise<void> {
         const data = frags(e, 0)
         const degraded = frags(e, policy.n - policy.k)
         const name = { policy: `${policy.k}/${policy.n}`, stripe: `${size / MiB}MiB` }
+        const enc = rate2(size, () => { encodeStripe(stripe, policy, SALT) })
+        const dec = rate2(size, () => { decodeStripe(data, expect, SALT) })
+        const deg = rate2(size, () => { decodeStripe(degraded, expect, SALT) })
         rows.push({
           ...name,
           mode: 'thread',
-          encodeMBps: rate(size, () => { encodeStripe(stripe, policy, SALT) }),
-          decodeMBps: rate(size, () => { decodeStripe(data, expect, SALT) }),
-          degradedDecodeMBps: rate(size, () => { decodeStripe(degraded, expect, SALT) })
+          encodeMBps: enc.wall,
+          decodeMBps: dec.wall,
+          degradedDecodeMBps: deg.wall,
+          cpu: { encodeMBps: enc.cpu, decodeMBps: dec.cpu, degradedDecodeMBps: deg.cpu }
         })
         // Enough stripes in flight to keep every worker busy and the queue full.
         const batch = Math.max(4 * workers, Math.round(32 * MiB / size))
@@ -192,13 +217,16 @@ async function main (): Promise<void> {
     date: new Date().toISOString()
   }
   const f = (x: number): string => x.toFixed(0).padStart(8)
-  console.log('policy  stripe  mode      encode    decode  degraded   (MB/s of stripe data)')
-  for (const r of rows) console.log(`${r.policy.padEnd(7)} ${r.stripe.padEnd(7)} ${r.mode.padEnd(6)} ${f(r.encodeMBps)}  ${f(r.decodeMBps)}  ${f(r.degradedDecodeMBps)}`)
-  console.log(`\nnode:crypto floor: sha256 ${crypto.sha256MBps.toFixed(0)} MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
+  console.log('policy  stripe  mode      encode    decode  degraded   (MB/s of stripe data, wall clock; [by CPU time])')
+  for (const r of rows) {
+    const cpu = r.cpu == null ? '' : `   [${f(r.cpu.encodeMBps)}  ${f(r.cpu.decodeMBps)}  ${f(r.cpu.degradedDecodeMBps)}]`
+    console.log(`${r.policy.padEnd(7)} ${r.stripe.padEnd(7)} ${r.mode.padEnd(6)} ${f(r.encodeMBps)}  ${f(r.decodeMBps)}  ${f(r.degradedDecodeMBps)}${cpu}`)
+  }
+  console.log(`\nnode:crypto floor: sha256 ${crypto.sha256MBps.toFixed(0)} [${crypto.sha256CpuMBps.toFixed(0)}] MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} [${crypto.aesCtrCpuMBps.toFixed(0)}] MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
   console.log('\nReed-Solomon engines (4 MiB of data shards):')
-  for (const r of rsEngines) console.log(`  ${String(r.policy).padEnd(6)} ${String(r.engine).padEnd(5)} encode ${f(r.encodeMBps as number)}  reconstruct ${f(r.reconstructMBps as number)}`)
+  for (const r of rsEngines) console.log(`  ${String(r.policy).padEnd(6)} ${String(r.engine).padEnd(5)} encode ${f(r.encodeMBps as number)} [${f(r.encodeCpuMBps as number)}]  reconstruct ${f(r.reconstructMBps as number)} [${f(r.reconstructCpuMBps as number)}]`)
   console.log(`\n4 KiB stripes, 4/6, per second: ${Object.entries(small).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)
-  console.log(`\n4/6 4 MiB encode on one thread, ms per stripe: ${Object.entries(encode46).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`)
+  console.log(`\n4/6 4 MiB encode on one thread, CPU ms per stripe: ${Object.entries(encode46).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`)
   console.log(`\nload average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (${cpus().length} cores)`)
   console.log(`\nheadline (${result.headline}, ${workers} workers): encode ${headline.encodeMBps.toFixed(0)}, decode ${headline.decodeMBps.toFixed(0)}, degraded ${headline.degradedDecodeMBps.toFixed(0)} MB/s`)
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))

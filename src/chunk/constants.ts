@@ -29,6 +29,13 @@ export const DEFAULT_STRIPE_SIZE_BYTES = 4 * 1024 * 1024
  */
 export const MAX_STRIPE_SIZE_BYTES = 64 * 1024 * 1024
 
+/**
+ * Stripes up to this size (16 KiB) are encoded and decoded on the calling thread by the chunk pool:
+ * posting a job to a worker and taking its reply costs the main thread about 75 µs, as much as
+ * encoding 16 KiB inline, and a small file's stripe then takes ~80 µs instead of ~390 µs.
+ */
+export const INLINE_MAX_STRIPE_BYTES = 16 * 1024
+
 /** Largest `n` (fragments per stripe): one header byte, and GF(2^8) has 256 evaluation points. */
 export const MAX_FRAGMENTS = 255
 

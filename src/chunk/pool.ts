@@ -11,10 +11,13 @@ import { abortError, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
 import { DEFAULT_RS_ENGINE, reedSolomonCodec } from './codec.js'
+import { INLINE_MAX_STRIPE_BYTES } from './constants.js'
+import { decodeStripe } from './decode.js'
+import { encodeStripe } from './encode.js'
 import { take, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
-import type { ChunkPool, EncodedStripe, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
+import type { ChunkPool, Codec, EncodedStripe, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
 import type { WorkerReply, WorkerRequest } from './wire.js'
 
 export interface ChunkPoolInit {
@@ -24,8 +27,13 @@ export interface ChunkPoolInit {
   workers?: number
   /** Jobs that may wait for a free worker; callers beyond that wait for room. Default: 2 × workers. */
   maxQueue?: number
-  /** Reed-Solomon engine in the workers. Default: DEFAULT_RS_ENGINE ('js'). Output is identical. */
+  /** Reed-Solomon engine. Default: DEFAULT_RS_ENGINE ('js'). Output is identical. */
   engine?: RsEngine
+  /**
+   * Stripes of at most this many bytes are done on the calling thread, one per event-loop turn
+   * (cheaper than a worker round trip). Default: INLINE_MAX_STRIPE_BYTES (16 KiB); -1 never.
+   */
+  inlineMaxBytes?: number
   /** Logger factory (namespace palm:chunk:pool). Default: defaultLogger(). */
   logger?: ComponentLogger
 }
@@ -39,6 +47,8 @@ export interface ChunkPoolStats {
   queued: number
   /** Callers waiting for room in the queue. */
   waiting: number
+  /** Small stripes waiting for or running their turn on the calling thread. */
+  inline: number
 }
 
 /** The worker-thread ChunkPool, with counters. */
@@ -54,6 +64,11 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
   readonly #slots: WorkerSlots
   readonly #queue: Job[] = []
   readonly #waiters: Waiter[] = []
+  readonly #salt: Uint8Array
+  readonly #codec: Codec
+  readonly #inlineMaxBytes: number
+  #inlineTail: Promise<void> = Promise.resolve()
+  #inlinePending = 0
   #nextId = 1
   #running = false
   #stopped = false
@@ -68,8 +83,10 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     this.#maxQueue = maxQueue
     this.#log = (init.logger ?? defaultLogger()).forComponent('palm:chunk:pool')
     const engine = init.engine ?? DEFAULT_RS_ENGINE
-    reedSolomonCodec(engine) // InvalidArgumentError for an unknown engine, here rather than in every worker
-    const workerInit = { salt: new Uint8Array(init.salt), engine }
+    this.#codec = reedSolomonCodec(engine) // InvalidArgumentError for an unknown engine, here rather than in every worker
+    this.#salt = new Uint8Array(init.salt)
+    this.#inlineMaxBytes = init.inlineMaxBytes ?? INLINE_MAX_STRIPE_BYTES
+    const workerInit = { salt: this.#salt, engine }
     this.#slots = new WorkerSlots(workers, workerInit, this.#log, (err) => {
       if (err != null) this.#failAll(err)
       else this.#pump()
@@ -91,7 +108,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
   }
 
   stats (): ChunkPoolStats {
-    return { workers: this.#slots.ready, busy: this.#slots.busy, queued: this.#queue.length, waiting: this.#waiters.length }
+    return { workers: this.#slots.ready, busy: this.#slots.busy, queued: this.#queue.length, waiting: this.#waiters.length, inline: this.#inlinePending }
   }
 
   async encode (stripe: Uint8Array, policy: Policy, options: PoolEncodeOptions = {}): Promise<EncodedStripe> {
@@ -101,9 +118,12 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     throwIfAborted(options.signal, 'stripe encode')
     // Taken before the first await, so the caller's view is detached (or copied) by the time this returns.
     const owned = take(stripe, options.keepStripe !== true)
+    if (owned.view.length <= this.#inlineMaxBytes) {
+      return await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, policy, this.#salt, this.#codec))
+    }
     const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: { k: policy.k, n: policy.n } }, [owned.buffer], options)
     const e = reply.encoded
-    if (e == null) throw new AbortedError('chunk worker sent no encoded stripe')
+    if (e == null) throw new IoError('chunk worker sent no encoded stripe')
     return { ...e, fragments: e.fragments.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes })) }
   }
 
@@ -120,10 +140,14 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
       if (move) moved.add(f.bytes.buffer)
       return o
     })
+    if (Number.isInteger(expect?.length) && expect.length <= this.#inlineMaxBytes) {
+      const own = owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view }))
+      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, expect, this.#salt, this.#codec.id === (expect.codecId ?? this.#codec.id) ? this.#codec : undefined))
+    }
     const wireExpect = { k: expect.k, n: expect.n, length: expect.length, codecId: expect.codecId, cids: expect.cids?.map(c => c.toString()) }
     const request: WorkerRequest = { id: 0, op: 'decode', fragments: owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view })), expect: wireExpect }
     const reply = await this.#run(request, owned.map(o => o.buffer), options)
-    if (reply.stripe == null) throw new AbortedError('chunk worker sent no stripe')
+    if (reply.stripe == null) throw new IoError('chunk worker sent no stripe')
     return reply.stripe
   }
 
@@ -131,6 +155,22 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     if (this.#stopped) throw new AbortedError('the chunk pool was stopped')
     if (!this.#running) throw new InvalidArgumentError('the chunk pool is not running; call start() first (and check that it succeeded)')
     if (this.#slots.alive === 0) throw new IoError('no chunk worker is left (they died and could not be replaced); see the palm:chunk:pool log and restart palm')
+  }
+
+  /**
+   * Runs `fn` on this thread in a later event-loop turn, one inline job per turn, so a burst of
+   * small stripes never holds the loop for more than one stripe (≤ about 0.1 ms).
+   */
+  async #inline<T> (what: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+    this.#inlinePending++
+    const run = this.#inlineTail.then(async () => {
+      await new Promise<void>(resolve => { setImmediate(resolve) })
+      this.#checkRunning()
+      throwIfAborted(signal, what)
+      return fn()
+    })
+    this.#inlineTail = run.then(() => {}, () => {}).finally(() => { this.#inlinePending-- })
+    return await run
   }
 
   async #run (request: WorkerRequest, transfer: ArrayBuffer[], options: AbortOptions): Promise<Extract<WorkerReply, { type: 'result' }>> {

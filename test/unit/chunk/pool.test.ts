@@ -63,17 +63,17 @@ describe('chunk pool', () => {
     const mb = 2 * stripes.reduce((s, x) => s + x.length, 0) / 1e6
     t.diagnostic(`pool of 2 under load: ${mb.toFixed(1)} MB encoded + decoded in ${elapsedMs.toFixed(0)} ms; ` +
       `event loop delay p50 ${(histogram.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(2)} ms, max ${(histogram.max / 1e6).toFixed(2)} ms`)
-    assert.deepEqual(pool.stats(), { workers: 2, busy: 0, queued: 0, waiting: 0 })
+    assert.deepEqual(pool.stats(), { workers: 2, busy: 0, queued: 0, waiting: 0, inline: 0 })
   })
 
   it('the queue is bounded: callers beyond maxQueue wait for room, then all finish', async (t) => {
     const pool = await startPool(t, { workers: 1, maxQueue: 1 })
     const stripe = bytesOf(5, 4 * MiB)
     const jobs = [0, 1, 2, 3].map(async () => await pool.encode(stripe, { k: 4, n: 6 }, { keepStripe: true }))
-    assert.deepEqual(pool.stats(), { workers: 1, busy: 1, queued: 1, waiting: 2 })
+    assert.deepEqual(pool.stats(), { workers: 1, busy: 1, queued: 1, waiting: 2, inline: 0 })
     const results = await Promise.all(jobs)
     assert.equal(new Set(results.map(r => r.id)).size, 1)
-    assert.deepEqual(pool.stats(), { workers: 1, busy: 0, queued: 0, waiting: 0 })
+    assert.deepEqual(pool.stats(), { workers: 1, busy: 0, queued: 0, waiting: 0, inline: 0 })
   })
 
   it('cancellation: before the call, while waiting, while queued and while running', async (t) => {
@@ -93,7 +93,7 @@ describe('chunk pool', () => {
     const a = pool.encode(big, policy, { keepStripe: true, signal: running.signal })
     const b = pool.encode(big, policy, { keepStripe: true, signal: queued.signal })
     const c = pool.encode(big, policy, { keepStripe: true, signal: waiting.signal })
-    assert.deepEqual(pool.stats(), { workers: 1, busy: 1, queued: 1, waiting: 1 })
+    assert.deepEqual(pool.stats(), { workers: 1, busy: 1, queued: 1, waiting: 1, inline: 0 })
     waiting.abort()
     await expectError(() => c, 'AbortedError')
     queued.abort()
@@ -111,7 +111,7 @@ describe('chunk pool', () => {
     const pool = await startPool(t, { workers: 1, maxQueue: 1 })
     const big = bytesOf(9, 8 * MiB)
     const jobs = Promise.allSettled([0, 1, 2].map(async () => await pool.encode(big, { k: 4, n: 6 }, { keepStripe: true })))
-    assert.deepEqual(pool.stats(), { workers: 1, busy: 1, queued: 1, waiting: 1 })
+    assert.deepEqual(pool.stats(), { workers: 1, busy: 1, queued: 1, waiting: 1, inline: 0 })
     await pool.stop()
     for (const r of await jobs) {
       assert.equal(r.status, 'rejected')
@@ -120,7 +120,7 @@ describe('chunk pool', () => {
   })
 
   it('typed errors come back from the workers', async (t) => {
-    const pool = await startPool(t, { workers: 1 })
+    const pool = await startPool(t, { workers: 1, inlineMaxBytes: -1 })
     const stripe = bytesOf(10, 5000)
     const e = encodeStripe(stripe, { k: 4, n: 6 }, SALT)
     const frags = e.fragments.map(f => ({ index: f.index, bytes: f.bytes }))
@@ -139,7 +139,7 @@ describe('chunk pool', () => {
   })
 
   it('ownership: a whole-buffer stripe moves to the worker unless keepStripe; views are copied', async (t) => {
-    const pool = await startPool(t, { workers: 1 })
+    const pool = await startPool(t, { workers: 1, inlineMaxBytes: -1 })
     const expected = encodeStripe(bytesOf(11, 70_000), { k: 2, n: 3 }, SALT).id
     const moved = bytesOf(11, 70_000)
     const pending = pool.encode(moved, { k: 2, n: 3 })
@@ -161,6 +161,37 @@ describe('chunk pool', () => {
     const out = await pool.decode(frags, { k: 2, n: 3, length: 9000 }, { transferFragments: true })
     assert.ok(frags.every(f => f.bytes.length === 0), 'transferFragments moves them')
     assertSameBytes(out, decodeStripe(e.fragments, { k: 2, n: 3, length: 9000 }, SALT), 'decoded')
+  })
+
+  it('small stripes run inline, one per event-loop turn, with the same results, errors and ownership', async (t) => {
+    const pool = await startPool(t, { workers: 1 })
+    const small = Array.from({ length: 50 }, (_, i) => bytesOf(2000 + i, i * 300))
+    const expected = small.map(s => encodeStripe(s, { k: 4, n: 6 }, SALT))
+    const pending = small.map(async s => await pool.encode(s, { k: 4, n: 6 }))
+    assert.ok(small.every(s => s.length === 0), 'moved as soon as encode() is called, inline or not')
+    assert.equal(pool.stats().inline, 50)
+    assert.equal(pool.stats().busy, 0, 'no worker involved')
+    // Each inline job takes its own event-loop turn: a callback queued when the first finishes runs
+    // long before the fiftieth (were they run back to back, it would run after all 50).
+    let tickedAt = -1
+    let done = 0
+    const results = await Promise.all(pending.map(async (p, i) => {
+      const r = await p
+      done++
+      if (i === 0) setImmediate(() => { tickedAt = done })
+      return r
+    }))
+    assert.ok(tickedAt >= 1 && tickedAt < 10, `the event loop turned ${tickedAt} inline jobs after the first`)
+    results.forEach((r, i) => { assert.equal(r.id, expected[i].id) })
+    const e = expected[40]
+    const frags = e.fragments.map(f => ({ index: f.index, bytes: f.bytes }))
+    assertSameBytes(await pool.decode(frags.slice(2), { k: 4, n: 6, length: 40 * 300 }), bytesOf(2040, 40 * 300), 'inline decode')
+    await expectError(() => pool.decode(frags.slice(3), { k: 4, n: 6, length: 40 * 300 }), 'FragmentsUnavailableError')
+    const aborted = new AbortController()
+    const cancelled = pool.encode(bytesOf(1, 100), { k: 2, n: 3 }, { signal: aborted.signal })
+    aborted.abort()
+    await expectError(() => cancelled, 'AbortedError')
+    assert.equal(pool.stats().inline, 0)
   })
 
   it('a pool on the wasm engine gives the same fragments', async (t) => {
