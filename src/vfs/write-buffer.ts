@@ -15,8 +15,8 @@ import type { PlacedStripe, StripeIO, StripePolicy } from '../place/types.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { nowNs } from './clock.js'
-import { MIN_BUFFER_BYTES } from './constants.js'
 import type { Charge, DirtyBudget } from './dirty-budget.js'
+import { capacityFor, type DirtyStripe, type StoreJob, type StripeSource } from './dirty-stripe.js'
 import { fileError } from './file-error.js'
 import type { Limiter } from './limiter.js'
 import type { ReadCache } from './read-cache.js'
@@ -36,35 +36,6 @@ export interface OpenFileDeps {
   /** Counts a finished store (stats). */
   onStored: () => void
 }
-
-interface StoreJob {
-  gen: number
-  charge: Charge
-  promise: Promise<void>
-}
-
-/** One dirty stripe: `buf[0, length)` is its data; bytes past `length` up to the stripe size read as zeros. */
-export interface DirtyStripe {
-  readonly index: number
-  buf: Uint8Array
-  charge: Charge
-  length: number
-  /** Bumped by every change: a store result is kept only if its gen is still current. */
-  gen: number
-  /** Full, and the last write reached its end: store now (sequential pipeline). */
-  ready: boolean
-  /** The last store failed: not spilled again until a commit retries it. */
-  failed: boolean
-  dropped: boolean
-  storing?: StoreJob
-}
-
-/** Where a stripe's bytes are, as the read path needs to know. */
-export type StripeSource =
-  | { kind: 'bytes', bytes: Uint8Array }
-  | { kind: 'ref', ref: PlacedStripe }
-  | { kind: 'hole' }
-  | { kind: 'committed' }
 
 export interface OpenFileInit {
   ino: number
@@ -284,7 +255,7 @@ export class OpenFile {
       }
       const cowNeeded = e.storing != null && e.storing.charge === e.charge
       if (cowNeeded || e.buf.length < end) {
-        const charge = await this.#reserve(this.#capacityFor(Math.max(e.length, end)), options)
+        const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(e.length, end)), options)
         if (this.#dirty.get(index) !== e) { charge.release(); continue }
         const buf = new Uint8Array(charge.bytes)
         buf.set(e.buf.subarray(0, e.length))
@@ -303,7 +274,7 @@ export class OpenFile {
   }
 
   async #newEntry (index: number, base: Uint8Array | undefined, need: number, options: AbortOptions): Promise<DirtyStripe> {
-    const charge = await this.#reserve(this.#capacityFor(Math.max(need, base?.length ?? 0)), options)
+    const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(need, base?.length ?? 0)), options)
     const buf = new Uint8Array(charge.bytes)
     if (base != null) buf.set(base)
     const e: DirtyStripe = { index, buf, charge, length: base?.length ?? 0, gen: 0, ready: false, failed: false, dropped: false }
@@ -329,12 +300,6 @@ export class OpenFile {
     } catch (err) {
       throw fileError(err, await this.path(), 'reading (to merge a partial write)')
     }
-  }
-
-  #capacityFor (need: number): number {
-    let cap = MIN_BUFFER_BYTES
-    while (cap < need) cap *= 2
-    return Math.min(cap, this.stripeSize)
   }
 
   async #reserve (bytes: number, options: AbortOptions): Promise<Charge> {

@@ -5,45 +5,18 @@
  * tests that need a special file system (a tiny store) set up their own.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { constants as C } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
+import { posixDataTests } from './posix-data-tests.js'
+import { MiB, RW_CREATE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, rejectsWith, sha, str, text, writeAll } from './posix-helpers.js'
 import {
   RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE,
   type PosixSuiteOptions, type PosixTarget
 } from './posix-target.js'
 
 export * from './posix-target.js'
-
-const MiB = 1024 * 1024
-const GiB = 1024 * MiB
-const S_IFMT = 0o170000
-const S_IFREG = 0o100000
-const S_IFDIR = 0o040000
-const S_IFLNK = 0o120000
-const RW_CREATE = C.O_RDWR | C.O_CREAT
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-const text = (s: string): Uint8Array => new TextEncoder().encode(s)
-const str = (b: Uint8Array): string => new TextDecoder().decode(b)
-
-/** Asserts that `p` rejects with one of `codes`. */
-export async function rejectsWith (p: Promise<unknown>, codes: string | string[]): Promise<void> {
-  const want = Array.isArray(codes) ? codes : [codes]
-  await assert.rejects(p, (err: unknown) => {
-    const code = (err as { code?: unknown }).code
-    assert.ok(want.includes(String(code)), `expected ${want.join('|')}, got ${String(code)}: ${(err as Error).message}`)
-    return true
-  })
-}
-
-/** Writes `data` through one descriptor in `chunk`-byte writes. */
-async function writeAll (t: PosixTarget, fd: number, data: Uint8Array, at = 0, chunk = 128 * 1024): Promise<void> {
-  for (let o = 0; o < data.length; o += chunk) {
-    const n = await t.write(fd, data.subarray(o, Math.min(data.length, o + chunk)), at + o)
-    assert.equal(n, Math.min(chunk, data.length - o))
-  }
-}
+export { rejectsWith } from './posix-helpers.js'
 
 export function posixTests (options: PosixSuiteOptions): void {
   describe('POSIX semantics', () => {
@@ -58,6 +31,8 @@ export function posixTests (options: PosixSuiteOptions): void {
       t = target
     })
     after(async () => { if (t != null) await options.teardown(t) })
+
+    posixDataTests({ target: () => t, dir })
 
     it('creates, lists and removes directories with the right errors', async () => {
       const d = await dir()
@@ -77,18 +52,6 @@ export function posixTests (options: PosixSuiteOptions): void {
       await t.unlink(`${d}/a/f`)
       await t.rmdir(`${d}/a`)
       assert.deepEqual(await t.readdir(d), [])
-    })
-
-    it('round-trips files of many sizes, across stripe boundaries', async () => {
-      const d = await dir()
-      for (const size of [0, 1, 4095, 4096, 65537, 5 * MiB + 3]) {
-        const data = randomBytes(size)
-        await t.writeFile(`${d}/f${size}`, data)
-        const st = await t.stat(`${d}/f${size}`)
-        assert.equal(st.size, size)
-        assert.equal(st.mode & S_IFMT, S_IFREG)
-        assert.equal(sha(await t.readFile(`${d}/f${size}`)), sha(data), `size ${size}`)
-      }
     })
 
     it('lists a large directory completely, once each', async () => {
@@ -121,24 +84,6 @@ export function posixTests (options: PosixSuiteOptions): void {
       assert.equal(str(await t.readFile(`${d}/f`)), 'abc122333')
     })
 
-    it('shares writes between two descriptors and two hard links at once', async () => {
-      const d = await dir()
-      await t.writeFile(`${d}/f`, new Uint8Array(0))
-      await t.link(`${d}/f`, `${d}/g`)
-      const w = await t.open(`${d}/f`, C.O_RDWR)
-      const r = await t.open(`${d}/f`, C.O_RDONLY)
-      const viaLink = await t.open(`${d}/g`, C.O_RDWR)
-      await t.write(w, text('first'), 0)
-      assert.equal(str(await t.read(r, 100, 0)), 'first')
-      assert.equal(str(await t.read(viaLink, 100, 0)), 'first')
-      await t.write(viaLink, text('FI'), 0)
-      assert.equal(str(await t.read(w, 100, 0)), 'FIrst')
-      assert.equal((await t.fstat(r)).size, 5)
-      assert.equal((await t.stat(`${d}/g`)).size, 5)
-      for (const fd of [w, r, viaLink]) await t.close(fd)
-      assert.equal(str(await t.readFile(`${d}/g`)), 'FIrst')
-    })
-
     it('keeps hard links and st_nlink right', async () => {
       const d = await dir()
       await t.writeFile(`${d}/a`, text('data'))
@@ -157,21 +102,6 @@ export function posixTests (options: PosixSuiteOptions): void {
       assert.equal(str(await t.readFile(`${d}/sub/c`)), 'data')
       await t.unlink(`${d}/b`)
       assert.equal((await t.stat(`${d}/sub/c`)).nlink, 1)
-    })
-
-    it('keeps an unlinked file readable and writable until it is closed', async () => {
-      const d = await dir()
-      const data = randomBytes(5 * MiB)
-      await t.writeFile(`${d}/f`, data)
-      const fd = await t.open(`${d}/f`, C.O_RDWR)
-      await t.unlink(`${d}/f`)
-      await rejectsWith(t.stat(`${d}/f`), 'ENOENT')
-      assert.equal((await t.fstat(fd)).nlink, 0)
-      assert.equal(sha(await t.read(fd, data.length, 0)), sha(data))
-      await t.write(fd, text('still here'), 10)
-      assert.equal(str(await t.read(fd, 10, 10)), 'still here')
-      await t.close(fd)
-      assert.deepEqual(await t.readdir(d), [])
     })
 
     it('renames atomically with the POSIX rules', async () => {
@@ -266,103 +196,6 @@ export function posixTests (options: PosixSuiteOptions): void {
       assert.ok(st.ctimeNs >= ctimeBefore)
     })
 
-    it('updates mtime on write and keeps it after close', async () => {
-      const d = await dir()
-      await t.writeFile(`${d}/f`, text('x'))
-      await t.utimens(`${d}/f`, 1_000_000_000n, 1_000_000_000n)
-      const fd = await t.open(`${d}/f`, C.O_WRONLY)
-      await t.write(fd, text('y'), 1)
-      const during = await t.fstat(fd)
-      await t.close(fd)
-      const st = await t.stat(`${d}/f`)
-      assert.ok(during.mtimeNs > 1_000_000_000n)
-      assert.ok(st.mtimeNs > 1_000_000_000n)
-      assert.equal(st.size, 2)
-    })
-
-    it('truncates and extends with zeros, by path and by descriptor', async () => {
-      const d = await dir()
-      const data = randomBytes(9 * MiB + 100)
-      await t.writeFile(`${d}/f`, data)
-      await t.truncate(`${d}/f`, 4 * MiB + 7)
-      assert.equal((await t.stat(`${d}/f`)).size, 4 * MiB + 7)
-      await t.truncate(`${d}/f`, 10 * MiB)
-      const back = await t.readFile(`${d}/f`)
-      assert.equal(back.length, 10 * MiB)
-      assert.equal(sha(back.subarray(0, 4 * MiB + 7)), sha(data.subarray(0, 4 * MiB + 7)))
-      assert.ok(back.subarray(4 * MiB + 7).every(b => b === 0), 'extension reads as zeros')
-      const fd = await t.open(`${d}/f`, C.O_RDWR)
-      await t.write(fd, text('dirty'), 3 * MiB)
-      await t.ftruncate(fd, 3 * MiB + 2)
-      assert.equal((await t.fstat(fd)).size, 3 * MiB + 2)
-      await t.ftruncate(fd, 3 * MiB + 10)
-      assert.deepEqual([...await t.read(fd, 10, 3 * MiB)], [...text('di'), 0, 0, 0, 0, 0, 0, 0, 0])
-      await t.close(fd)
-      await t.truncate(`${d}/f`, 0)
-      assert.equal((await t.readFile(`${d}/f`)).length, 0)
-      await rejectsWith(t.truncate(d, 0), 'EISDIR')
-    })
-
-    it('reads holes as zeros and short past the end', async () => {
-      const d = await dir()
-      const fd = await t.open(`${d}/sparse`, RW_CREATE, 0o644)
-      await t.write(fd, text('end'), 10 * MiB)
-      await t.write(fd, text('start'), 0)
-      assert.equal((await t.fstat(fd)).size, 10 * MiB + 3)
-      const mid = await t.read(fd, 8192, 5 * MiB)
-      assert.equal(mid.length, 8192)
-      assert.ok(mid.every(b => b === 0))
-      assert.equal(str(await t.read(fd, 100, 10 * MiB)), 'end')
-      assert.equal((await t.read(fd, 100, 20 * MiB)).length, 0)
-      await t.close(fd)
-      const all = await t.readFile(`${d}/sparse`)
-      assert.equal(str(all.subarray(0, 5)), 'start')
-      assert.ok(all.subarray(5, 10 * MiB).every(b => b === 0))
-    })
-
-    it('holds a 64 GiB sparse file', async () => {
-      const d = await dir()
-      const size = 64 * GiB
-      const fd = await t.open(`${d}/big`, RW_CREATE, 0o644)
-      await t.ftruncate(fd, size)
-      const tail = randomBytes(4096)
-      const mid = randomBytes(4096)
-      await t.write(fd, tail, size - 4096)
-      await t.write(fd, mid, 32 * GiB + 1234)
-      await t.fsync(fd)
-      await t.close(fd)
-      assert.equal((await t.stat(`${d}/big`)).size, size)
-      const r = await t.open(`${d}/big`, C.O_RDONLY)
-      assert.equal(sha(await t.read(r, 4096, size - 4096)), sha(tail))
-      assert.equal(sha(await t.read(r, 4096, 32 * GiB + 1234)), sha(mid))
-      assert.ok((await t.read(r, 65536, 48 * GiB)).every(b => b === 0))
-      assert.equal((await t.read(r, 10, size)).length, 0)
-      await t.close(r)
-      await t.unlink(`${d}/big`)
-    })
-
-    it('applies random writes exactly', async () => {
-      const d = await dir()
-      const size = 12 * MiB
-      const model = new Uint8Array(size)
-      const fd = await t.open(`${d}/f`, RW_CREATE, 0o644)
-      let end = 0
-      for (let i = 0; i < 150; i++) {
-        const len = 1 + Math.floor(Math.random() * (i % 10 === 0 ? 2 * MiB : 20000))
-        const at = Math.floor(Math.random() * (size - len))
-        const chunk = randomBytes(len)
-        model.set(chunk, at)
-        end = Math.max(end, at + len)
-        await writeAll(t, fd, chunk, at)
-        if (i % 50 === 49) {
-          await t.close(await t.open(`${d}/f`, C.O_RDONLY))
-          assert.equal(sha(await t.read(fd, end, 0)), sha(model.subarray(0, end)), `after ${i + 1} writes`)
-        }
-      }
-      await t.close(fd)
-      assert.equal(sha(await t.readFile(`${d}/f`)), sha(model.subarray(0, end)))
-    })
-
     it('refuses names over 255 bytes with ENAMETOOLONG', async () => {
       const d = await dir()
       const ok = 'a'.repeat(255)
@@ -433,33 +266,6 @@ export function posixTests (options: PosixSuiteOptions): void {
       assert.ok(s.ffree > 0)
     })
 
-    it('survives concurrent writers on many files and on one file', async () => {
-      const d = await dir()
-      const files = Array.from({ length: 8 }, () => randomBytes(2 * MiB + Math.floor(Math.random() * MiB)))
-      await Promise.all(files.map(async (data, i) => {
-        const fd = await t.open(`${d}/c${i}`, RW_CREATE, 0o644)
-        await writeAll(t, fd, data, 0, 64 * 1024 + i * 1000)
-        await t.close(fd)
-      }))
-      for (let i = 0; i < files.length; i++) assert.equal(sha(await t.readFile(`${d}/c${i}`)), sha(files[i]))
-      const whole = randomBytes(6 * MiB)
-      const fds = await Promise.all([0, 1, 2].map(async () => await t.open(`${d}/shared`, RW_CREATE, 0o644)))
-      await Promise.all(fds.map(async (fd, i) => { await writeAll(t, fd, whole.subarray(i * 2 * MiB, (i + 1) * 2 * MiB), i * 2 * MiB, 100_000) }))
-      await Promise.all(fds.map(async (fd) => { await t.close(fd) }))
-      assert.equal(sha(await t.readFile(`${d}/shared`)), sha(whole))
-    })
-
-    it('makes fsync a durable point without losing later writes', async () => {
-      const d = await dir()
-      const data = randomBytes(3 * MiB)
-      const fd = await t.open(`${d}/f`, RW_CREATE, 0o644)
-      await writeAll(t, fd, data.subarray(0, 2 * MiB))
-      await t.fsync(fd)
-      await writeAll(t, fd, data.subarray(2 * MiB), 2 * MiB)
-      await t.fsync(fd)
-      await t.close(fd)
-      assert.equal(sha(await t.readFile(`${d}/f`)), sha(data))
-    })
   })
 
   describe('POSIX semantics on a small store', () => {
