@@ -66,11 +66,20 @@ function needsCommitted (file: OpenFile, first: number, last: number): boolean {
   return false
 }
 
+/** How far from the expected offset a read may start and still count as sequential. */
+const SEQUENTIAL_SLACK_BYTES = 1024 * 1024
+
 /** Sequential readers prefetch the next stripes (bounded, in the background, never queued). */
 function readAhead (core: VfsCore, h: Handle, ino: number, file: OpenFile | undefined, ss: number, fileSize: number, offset: number, length: number, last: number): void {
-  if (offset === h.nextReadOffset) h.sequentialReads++
-  else { h.sequentialReads = 0; h.readAheadTo = 0 }
-  h.nextReadOffset = offset + length
+  // The kernel's own read-ahead may reorder a little: near the expected offset counts as sequential.
+  if (Math.abs(offset - h.nextReadOffset) <= SEQUENTIAL_SLACK_BYTES) {
+    h.sequentialReads++
+    h.nextReadOffset = Math.max(h.nextReadOffset, offset + length)
+  } else {
+    h.sequentialReads = 0
+    h.readAheadTo = 0
+    h.nextReadOffset = offset + length
+  }
   if (h.sequentialReads < 2 || core.settings.readAheadBytes <= 0) return
   const window = Math.ceil(core.settings.readAheadBytes / ss)
   const endStripe = Math.min(last + 1 + window, Math.ceil(fileSize / ss))
