@@ -7,7 +7,7 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { repeatingTask, type RepeatingTask } from '@libp2p/utils'
 import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { InvalidArgumentError, NotConnectedError, NotSupportedError } from '../errors.js'
+import { BusyError, InvalidArgumentError, InvalidConfigError, NotConnectedError, NotSupportedError } from '../errors.js'
 import { combineSignals, type AbortOptions } from '../util/abort.js'
 import { Lifecycle } from '../util/startable.js'
 import { createCounters } from './counters.js'
@@ -116,7 +116,13 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     await health.start()
     for (const h of this.#handlers) await libp2p.handle(h.protocol, h.handler, h.options)
     this.#startedAtMs = Date.now()
-    await libp2p.start()
+    try {
+      await libp2p.start()
+    } catch (err) {
+      const msg = (err as Error)?.message ?? String(err)
+      const Cls = msg.includes('EADDRINUSE') ? BusyError : InvalidConfigError
+      throw new Cls(`the network could not listen on ${s.listen.join(', ')} (${msg.split('\n').find(l => l.includes('Error:'))?.trim() ?? msg.split('\n')[0]}); choose another --listen address or stop what uses the port`, { cause: err, details: { listen: s.listen } })
+    }
     this.#log('started %p on %s', this.peerId, libp2p.getMultiaddrs().map(String).join(' '))
 
     if (s.peersFile != null) {

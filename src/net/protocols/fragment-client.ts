@@ -70,6 +70,7 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
   /** Turns any failure into a PalmError that names the peer and the operation. */
   mapError (err: unknown, peer: string, what: string, userSignal?: AbortSignal): Error {
     if (userSignal?.aborted === true) return new AbortedError(`${what} on peer ${peer} was cancelled`, { cause: err })
+    if (isPalmError(err) && !['TimeoutError', 'ProtocolError', 'AbortedError'].includes(err.name)) return err
     if (this.#c.shutdown.aborted) return new AbortedError(`${what} on peer ${peer} was cancelled: the node is stopping`, { cause: err })
     if (isPalmError(err) && err.name === 'TimeoutError') {
       return new TimeoutError(`peer ${peer} did not answer ${what} within ${this.init.requestTimeoutMs} ms; it may be overloaded or gone`, { cause: err, details: { peer } })
