@@ -20,11 +20,13 @@ import type { PlacedStripe, PoolUsage, StripeHealth, StripeIO, StripeIOOptions, 
 /** Policy used for usage figures when none is given: 4-of-6, the swarm default. */
 export const DEFAULT_LOCAL_POLICY: StripePolicy = { k: 4, n: 6 }
 
+/** Settings of the local stripe I/O. */
 export interface LocalStripeIOInit {
   /** The policy that turns raw capacity into usable bytes (× k/n) in `usage()`. Default 4-of-6. */
   policy?: StripePolicy
 }
 
+/** What the local stripe I/O uses: the chunk pool, this device's store, its id and a logger. */
 export interface LocalStripeIOComponents {
   pool: ChunkPool
   store: FragmentStore

@@ -11,6 +11,7 @@ import { isNotFound } from './io-error.js'
 import { forEachLimit } from './parallel.js'
 import { cidOfFileName } from './sharding.js'
 
+/** A fragment file found by a scan. */
 export interface FoundFile {
   cid: CID
   path: string

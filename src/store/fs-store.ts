@@ -32,6 +32,7 @@ import { Quota } from './quota.js'
 import { fragmentFile, shardOf } from './sharding.js'
 import type { FragmentAges, FragmentEntry, FragmentStore, StoreUsage } from './types.js'
 
+/** Settings of the file store (defaults applied once, in the constructor and at start). */
 export interface FsStoreInit {
   /** Root directory of the store (the home's `fragments/`); created if missing. Required. */
   path: string
@@ -50,6 +51,7 @@ export interface FsStoreInit {
   segmentBytes?: number
 }
 
+/** What the file store uses from outside. */
 export interface FsStoreComponents {
   /** Default: the process-wide `palm:store` logger. */
   logger?: ComponentLogger
@@ -57,6 +59,7 @@ export interface FsStoreComponents {
 
 type SyncItem = { file: string, dir: string } | { segment: number }
 
+/** The on-disk FragmentStore (create it with `createFsStore`); also GC ages, `compact` and `locate`. */
 export class FsFragmentStore extends Lifecycle implements FragmentStore, FragmentAges {
   readonly root: string
   readonly #dirs: { fragments: string, tmp: string, quarantine: string }

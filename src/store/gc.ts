@@ -12,6 +12,7 @@ import { throwIfAborted, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import type { FragmentAges } from './types.js'
 
+/** The explicit inputs of one GC pass. */
 export interface GcInit {
   /** Fragments to keep, by CID string: everything any known manifest references. */
   referenced: { has: (cid: string) => boolean }
@@ -28,6 +29,7 @@ export interface GcInit {
   log?: Logger
 }
 
+/** What one GC pass did. */
 export interface GcReport {
   scanned: number
   referenced: number

@@ -5,6 +5,7 @@
  */
 import { raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
 
+/** Group commit of the items registered with `add`; `T` is what the flush needs to make one durable. */
 export class GroupSync<T> {
   readonly #flush: (items: T[]) => Promise<void>
   /** Written, not yet taken by a batch. */

@@ -11,6 +11,7 @@ import { LAYOUT_FILE, SHARD_CHARS, STORE_LAYOUT_VERSION } from './constants.js'
 import { isNotFound } from './io-error.js'
 import { fsyncDir } from './pack-store.js'
 
+/** The contents of `store.json`. */
 export interface StoreLayout {
   version: number
   /** Fragments smaller than this are in packs; the rest are files. */

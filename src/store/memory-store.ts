@@ -9,6 +9,7 @@ import { throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { matchesCid } from '../util/cid.js'
 import type { FragmentAges, FragmentEntry, FragmentStore, StoreUsage } from './types.js'
 
+/** Settings of the memory store. */
 export interface MemoryStoreInit {
   /** Capacity in bytes (default: unlimited). */
   capacityBytes?: number
@@ -19,6 +20,7 @@ interface Stored {
   storedAtMs: number
 }
 
+/** The in-memory FragmentStore (with GC ages); test hooks `corrupt`, `setStoredAt` and `quarantined`. */
 export class MemoryFragmentStore implements FragmentStore, FragmentAges {
   readonly #fragments = new Map<string, Stored>()
   readonly #capacityBytes: number

@@ -12,6 +12,7 @@ import { MAX_APPEND_BATCH_BYTES } from './constants.js'
 /** At most this many records (two buffers each) per writev, below IOV_MAX. */
 const MAX_BATCH_RECORDS = 512
 
+/** Where an appended record landed. */
 export interface AppendedAt {
   segment: number
   /** Where the record starts in the segment. */
@@ -25,12 +26,14 @@ interface Pending {
   reject: (err: unknown) => void
 }
 
+/** The segment being appended to, open for writing. */
 export interface ActiveSegment {
   segment: number
   fh: FileHandle
   sizeBytes: number
 }
 
+/** What the appender asks of the pack store. */
 export interface AppenderHooks {
   /** Creates the file of a new segment (numbered after every existing one) and returns it open for writing. */
   createSegment: () => Promise<ActiveSegment>
@@ -38,6 +41,7 @@ export interface AppenderHooks {
   grew: (segment: number, sizeBytes: number) => void
 }
 
+/** The one writer of pack records (batched positioned writev, segment rolling). */
 export class PackAppender {
   #active: ActiveSegment | undefined
   readonly #queue: Pending[] = []

@@ -14,11 +14,13 @@ import { RECORD_FRAGMENT } from './pack-format.js'
 import { scanSegment, type ScanTotals } from './pack-scan.js'
 import type { PackLocation, PackStore } from './pack-store.js'
 
+/** Options of one compaction pass. */
 export interface CompactOptions extends AbortOptions {
   /** Rewrite sealed segments with at least this fraction of dead bytes (0…1). Default 0.5. */
   minDeadRatio?: number
 }
 
+/** What one compaction pass did. */
 export interface CompactResult {
   /** Segments rewritten and deleted. */
   segments: number
@@ -28,6 +30,7 @@ export interface CompactResult {
   corrupt: number
 }
 
+/** What compaction needs from the fragment store (its lock and its quarantine). */
 export interface CompactHooks {
   /** Runs `fn` holding the fragment's lock (the store's per-CID lock). */
   lock: (key: string, fn: () => Promise<void>) => Promise<void>
@@ -35,6 +38,7 @@ export interface CompactHooks {
   onCorrupt: (cid: CID, key: string, bytes: Uint8Array, loc: PackLocation) => Promise<void>
 }
 
+/** Rewrites every sealed segment with at least `minDeadRatio` dead bytes; cancellable between records. */
 export async function compactPacks (packs: PackStore, hooks: CompactHooks, options: CompactOptions = {}): Promise<CompactResult> {
   const minDeadRatio = options.minDeadRatio ?? DEFAULT_COMPACT_DEAD_RATIO
   const active = packs.activeSegment

@@ -18,8 +18,11 @@
  */
 import { crc32 } from 'node:zlib'
 
+/** First four bytes of every record: 'PLM1'. */
 export const RECORD_MAGIC = 0x314d4c50
+/** Record type: a fragment. */
 export const RECORD_FRAGMENT = 1
+/** Record type: a tombstone (the fragment was deleted). */
 export const RECORD_TOMBSTONE = 2
 /** Bytes of the fixed part of a record header (before the CID). */
 export const HEADER_FIXED_BYTES = 20
@@ -32,6 +35,7 @@ export const MAX_RECORD_DATA_BYTES = 64 * 1024 * 1024
 
 const MAGIC_BYTES = Buffer.from([0x50, 0x4c, 0x4d, 0x31])
 
+/** A decoded record header. */
 export interface RecordHeader {
   type: number
   cidBytes: Uint8Array
@@ -62,6 +66,7 @@ export function encodeTombstoneData (segment: number): Buffer {
   return buf
 }
 
+/** The segment number a tombstone targets. */
 export function decodeTombstoneData (data: Uint8Array): number {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32LE(0)
 }

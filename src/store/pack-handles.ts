@@ -13,6 +13,7 @@ interface Entry {
   retired: boolean
 }
 
+/** Shared read handles of pack segments (bounded, reference-counted). */
 export class SegmentHandles {
   readonly #entries = new Map<number, Entry>()
   readonly #pathOf: (segment: number) => string

@@ -14,6 +14,7 @@ import {
 /** Bytes read per step of a scan (grown for a larger record). */
 const WINDOW_BYTES = 1024 * 1024
 
+/** One valid record found by a scan. */
 export interface ScannedRecord {
   type: number
   cid: CID
@@ -33,6 +34,7 @@ export interface ScannedRecord {
   data?: Uint8Array
 }
 
+/** What a scan found besides records. */
 export interface ScanTotals {
   /** End of the last valid record. */
   validEnd: number
@@ -40,6 +42,7 @@ export interface ScanTotals {
   garbageBytes: number
 }
 
+/** Options of a segment scan. */
 export interface ScanOptions extends AbortOptions {
   /** Also read each fragment's data (compaction). Default false: headers only. */
   withData?: boolean

@@ -29,6 +29,7 @@ export interface PackLocation {
   storedAtMs: number
 }
 
+/** Size and live bytes of one segment. */
 export interface SegmentInfo {
   sizeBytes: number
   /** Data bytes of the live fragments in it. */
@@ -37,6 +38,7 @@ export interface SegmentInfo {
 
 const SEGMENT_NAME = /^([0-9a-f]{8})\.pack$/
 
+/** The pack segments of one store and their in-memory index. */
 export class PackStore {
   readonly dir: string
   readonly #segmentBytes: number

@@ -16,6 +16,7 @@ export async function diskFreeBytes (path: string): Promise<number> {
   return Number(s.bavail) * Number(s.bsize)
 }
 
+/** Capacity, usage and reservations of one store, in bytes. */
 export class Quota {
   capacityBytes: number
   #usedBytes = 0

@@ -15,6 +15,7 @@ import type { FragmentStore } from './types.js'
 /** Bad CIDs listed in a report at most (the counts are exact). */
 const MAX_LISTED = 1000
 
+/** Options of one scrub pass. */
 export interface ScrubOptions extends AbortOptions {
   /** Read budget in bytes per second. Default 32 MiB/s; `Infinity` reads as fast as the disk allows. */
   bytesPerSecond?: number
@@ -24,6 +25,7 @@ export interface ScrubOptions extends AbortOptions {
   log?: Logger
 }
 
+/** What one scrub pass found. */
 export interface ScrubReport {
   /** Fragments read and verified. */
   checked: number
