@@ -40,33 +40,58 @@ export const XATTR_POLICY = 'user.palm.policy'
 /** Read-only health xattr on files. */
 export const XATTR_HEALTH = 'user.palm.health'
 
+/** open(2) access-mode mask. */
 export const O_ACCMODE = 3
+/** open(2): write only. */
 export const O_WRONLY = fsConstants.O_WRONLY
+/** open(2): read and write. */
 export const O_RDWR = fsConstants.O_RDWR
+/** open(2): create if missing. */
 export const O_CREAT = fsConstants.O_CREAT
+/** open(2): fail if it exists (with O_CREAT). */
 export const O_EXCL = fsConstants.O_EXCL
+/** open(2): truncate to 0. */
 export const O_TRUNC = fsConstants.O_TRUNC
+/** open(2): every write goes to the end. */
 export const O_APPEND = fsConstants.O_APPEND
 
+/** st_mode type mask. */
 export const S_IFMT = 0o170000
+/** st_mode: regular file. */
 export const S_IFREG = 0o100000
+/** st_mode: directory. */
 export const S_IFDIR = 0o040000
+/** st_mode: symbolic link. */
 export const S_IFLNK = 0o120000
+/** st_mode: FIFO. */
 export const S_IFIFO = 0o010000
+/** st_mode: socket. */
 export const S_IFSOCK = 0o140000
+/** st_mode: character device. */
 export const S_IFCHR = 0o020000
+/** st_mode: block device. */
 export const S_IFBLK = 0o060000
+/** st_mode: set-group-ID (on a directory: new entries take its group). */
 export const S_ISGID = 0o2000
 
+/** renameat2: fail if the target exists. */
 export const RENAME_NOREPLACE = 1
+/** renameat2: swap the two names. */
 export const RENAME_EXCHANGE = 2
 
+/** setxattr: fail if present. */
 export const XATTR_CREATE = 1
+/** setxattr: fail if absent. */
 export const XATTR_REPLACE = 2
 
+/** fallocate: do not change the size. */
 export const FALLOC_FL_KEEP_SIZE = 1
+/** fallocate: turn the range into a hole (needs KEEP_SIZE). */
 export const FALLOC_FL_PUNCH_HOLE = 2
 
+/** access(2): read. */
 export const R_OK = 4
+/** access(2): write. */
 export const W_OK = 2
+/** access(2): execute/search. */
 export const X_OK = 1

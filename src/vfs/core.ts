@@ -37,6 +37,7 @@ export interface VfsSettings {
   readOnly: boolean
 }
 
+/** VfsInit with every default applied once. */
 export function resolveSettings (init: VfsInit): VfsSettings {
   return {
     stripeSizeBytes: init.stripeSizeBytes ?? DEFAULT_STRIPE_SIZE_BYTES,
@@ -51,6 +52,7 @@ export function resolveSettings (init: VfsInit): VfsSettings {
   }
 }
 
+/** Shared state of one VFS: components, settings, tables, caches, budget and limiters. */
 export class VfsCore {
   readonly meta: MetaStore
   readonly stripes: StripeIO

@@ -28,6 +28,7 @@ export class Charge {
   }
 }
 
+/** How a writer waits for budget: its signal, how to spill, and what to fail with instead of waiting. */
 export interface ReserveOptions extends AbortOptions {
   /**
    * Starts storing dirty stripes to free at least `bytes`; returns true when something is running
@@ -38,6 +39,7 @@ export interface ReserveOptions extends AbortOptions {
   check?: () => Error | undefined
 }
 
+/** Global budget of dirty write-buffer bytes (limit in bytes; one buffer alone may exceed it). */
 export class DirtyBudget {
   readonly limitBytes: number
   #used = 0

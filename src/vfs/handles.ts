@@ -5,6 +5,7 @@
 import { BadHandleError } from '../errors.js'
 import { O_ACCMODE, O_APPEND, O_RDWR, O_WRONLY } from './constants.js'
 
+/** One open file or directory handle. */
 export interface Handle {
   readonly fh: number
   readonly ino: number
@@ -21,6 +22,7 @@ export interface Handle {
   readAheadTo: number
 }
 
+/** Open handles by fh. */
 export class HandleTable {
   readonly #handles = new Map<number, Handle>()
   #next = 1

@@ -6,6 +6,7 @@
  */
 import type { OpenFile } from './write-buffer.js'
 
+/** What the VFS tracks for one inode the kernel holds or that is open. */
 export interface InodeRecord {
   readonly ino: number
   /** Kernel lookup references (lookup, mknod, mkdir, symlink, link, create, readdirplus). */
@@ -20,6 +21,7 @@ export interface InodeRecord {
   cacheStamp?: string
 }
 
+/** Inode records, created by the first lookup or open and dropped when both counts reach 0. */
 export class InodeTable {
   readonly #records = new Map<number, InodeRecord>()
 

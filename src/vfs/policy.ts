@@ -23,6 +23,7 @@ export function parsePolicy (text: string, where: string): StripePolicy {
   return { k, n }
 }
 
+/** "k-of-n", the stored form of a policy. */
 export function formatPolicy (p: StripePolicy): string {
   return `${p.k}-of-${p.n}`
 }

@@ -11,6 +11,7 @@ import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { Limiter } from './limiter.js'
 
+/** Bounds of the read cache. */
 export interface ReadCacheInit {
   /** Bytes of decoded stripes kept (default from VfsInit). */
   limitBytes: number
@@ -18,6 +19,7 @@ export interface ReadCacheInit {
   maxInflightReadAhead: number
 }
 
+/** Decoded stripes by stripe id, bounded in bytes, with shared fetches and bounded read-ahead. */
 export class ReadCache {
   readonly #lru: LRUCache<string, Uint8Array>
   readonly #inflight = new Map<string, Promise<Uint8Array>>()

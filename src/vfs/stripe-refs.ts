@@ -21,6 +21,7 @@ interface Window {
 
 const stampOf = (a: Attr): string => `${a.size}:${a.mtimeNs}:${a.ctimeNs}`
 
+/** Per-inode windows of manifest refs for the read path (bounded: 1024 inodes × 64 refs). */
 export class StripeRefCache {
   readonly #meta: Pick<MetaStore, 'getStripes' | 'stripeSizeOf'>
   readonly #windows = new Map<number, Window>()

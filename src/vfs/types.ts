@@ -33,6 +33,7 @@ export interface VfsSetattr {
   ctimeNs?: bigint
 }
 
+/** What open and opendir return. */
 export interface VfsOpenReply {
   /** Handle number, < 2^53 so it survives a JS number. */
   fh: number
@@ -40,6 +41,7 @@ export interface VfsOpenReply {
   keepCache: boolean
 }
 
+/** What create returns: the open reply plus the new file. */
 export interface VfsCreateReply extends VfsOpenReply {
   /** The new file (the kernel holds one lookup on it). */
   attr: Attr
