@@ -34,23 +34,18 @@ export interface HealthAnnouncement extends LocalHealth {
   uptimeMs: number
 }
 
-/** What this device knows about another device of the swarm. */
-export interface PeerState {
+/**
+ * What this device knows about another device of the swarm: its last announcement (name,
+ * capacity, usage, journal head, version, uptime; empty/zero if never heard) plus what this
+ * device observed.
+ */
+export interface PeerState extends HealthAnnouncement {
   /** Peer id (base58 string). */
   id: string
-  /** Name from its last announcement ('' if never heard). */
-  name: string
   /** Heard from within `offlineAfterMs` and connected. */
   online: boolean
   /** Known addresses (multiaddr strings, without /p2p). */
   addrs: string[]
-  capacityBytes: number
-  usedBytes: number
-  freeBytes: number
-  fragmentCount: number
-  journalHead: string
-  version: string
-  uptimeMs: number
   /** When it was last heard from (Unix epoch ms; 0 = never). */
   lastSeenMs: number
   /** Round trip of the last acknowledged health push, ms. */
