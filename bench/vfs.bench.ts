@@ -1,13 +1,14 @@
 /**
  * VFS benchmark, in-process (no FUSE): what the VFS itself costs over a real SQLite journal file,
- * the chunk worker pool and the file fragment store in a temp dir, 1-of-1 (a lone device).
+ * the chunk worker pool and the file fragment store in a temp dir, 1-of-1 by default.
  * - sequential write of a large file in 128 KiB writes (FUSE's request size), with the default
  *   dirty budget and with a budget far smaller than the file (the early-store spill path);
  * - the staging-file alternative's extra cost: writing the same bytes to a file in the home and
  *   reading them back (what spilling to staging adds before encoding can even start);
  * - cold and warm sequential reads (fresh VFS = empty cache; then again);
  * - 5,000 files of 4 KiB: create+write+close, lookup+getattr, open+read+close, unlink (per second).
- * `node bench/run.mjs vfs [--quick]` → table + bench/results/vfs.json. The machine is shared: noisy.
+ * `node bench/run.mjs vfs [--quick] [--policy=4-of-6]` → table + bench/results/vfs.json (vfs-4-of-6.json for
+ * another policy). The machine is shared: noisy.
  */
 import { randomBytes } from 'node:crypto'
 import { constants as C, mkdirSync, writeFileSync } from 'node:fs'
@@ -22,7 +23,7 @@ import { createLocalStripeIO } from '../src/place/local.js'
 import type { StripeIO } from '../src/place/types.js'
 import { createFsStore } from '../src/store/index.js'
 import { prefixLogger } from '../src/util/logger.js'
-import { createVfs, type Vfs, type VfsInit } from '../src/vfs/index.js'
+import { createVfs, formatPolicy, parsePolicy, type Vfs, type VfsInit } from '../src/vfs/index.js'
 
 const MiB = 1024 * 1024
 const QUICK = process.argv.includes('--quick')
@@ -30,6 +31,8 @@ const FILE_BYTES = (QUICK ? 128 : 512) * MiB
 const SMALL_FILES = QUICK ? 1000 : 5000
 const REQUEST = 128 * 1024
 const ctx = { uid: 0, gid: 0, pid: process.pid, umask: 0o022 }
+const POLICY_ARG = process.argv.find(a => a.startsWith('--policy='))?.slice('--policy='.length) ?? '1-of-1'
+const POLICY = parsePolicy(POLICY_ARG, 'the --policy flag')
 const mbps = (bytes: number, ms: number): number => Math.round(bytes / 1e6 / (ms / 1000))
 const perSec = (n: number, ms: number): number => Math.round(n / (ms / 1000))
 const logger = prefixLogger('bench')
@@ -43,12 +46,12 @@ async function openStack (dir: string): Promise<Stack> {
   await pool.start()
   const store = createFsStore({ path: join(dir, 'fragments'), capacityBytes: 64 * 1024 * MiB })
   await store.start()
-  const stripes = createLocalStripeIO({ policy: { k: 1, n: 1 } }, { pool, store, deviceId: 'bench', logger })
+  const stripes = createLocalStripeIO({ policy: POLICY }, { pool, store, deviceId: 'bench', logger })
   return { meta, stripes, close: async () => { await store.stop(); await pool.stop(); await meta.stop() } }
 }
 
 async function withVfs<T> (stack: Stack, init: VfsInit, fn: (vfs: Vfs) => Promise<T>): Promise<T> {
-  const vfs = createVfs({ defaultPolicy: { k: 1, n: 1 }, ...init }, { meta: stack.meta, stripes: stack.stripes, logger })
+  const vfs = createVfs({ defaultPolicy: POLICY, ...init }, { meta: stack.meta, stripes: stack.stripes, logger })
   await vfs.start()
   try { return await fn(vfs) } finally { await vfs.stop() }
 }
@@ -142,7 +145,7 @@ async function smallFiles (vfs: Vfs): Promise<Record<string, number>> {
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'palm-bench-vfs-'))
   const source = randomBytes(16 * MiB)
-  const results: Record<string, unknown> = { fileMiB: FILE_BYTES / MiB, smallFiles: SMALL_FILES, stripeMiB: 4, policy: '1-of-1' }
+  const results: Record<string, unknown> = { fileMiB: FILE_BYTES / MiB, smallFiles: SMALL_FILES, stripeMiB: 4, policy: formatPolicy(POLICY) }
   try {
     const stack = await openStack(dir)
     try {
@@ -161,7 +164,8 @@ async function main (): Promise<void> {
   console.table(Object.entries(results).map(([k, v]) => ({ metric: k, value: typeof v === 'object' ? JSON.stringify(v) : v })))
   const out = fileURLToPath(new URL('../../bench/results/', import.meta.url))
   mkdirSync(out, { recursive: true })
-  writeFileSync(join(out, 'vfs.json'), JSON.stringify({ date: new Date().toISOString(), quick: QUICK, ...results }, null, 2) + '\n')
+  const file = POLICY.k === 1 && POLICY.n === 1 ? 'vfs.json' : `vfs-${formatPolicy(POLICY)}.json`
+  writeFileSync(join(out, file), JSON.stringify({ date: new Date().toISOString(), quick: QUICK, ...results }, null, 2) + '\n')
 }
 
 await main()
