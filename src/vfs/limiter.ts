@@ -1,6 +1,7 @@
 /**
  * Small concurrency tools: a FIFO limiter for background jobs and a per-key mutex for inode state.
  */
+import { raceSignal } from '../util/abort.js'
 
 /** Runs at most `limit` jobs at once; the rest wait in FIFO order. */
 export class Limiter {
@@ -37,19 +38,32 @@ export class Limiter {
 export class KeyedMutex<K> {
   readonly #tails = new Map<K, Promise<void>>()
 
-  /** Runs `fn` with the key's lock held. */
-  async with<T> (key: K, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with the key's lock held. A caller whose signal fires while it waits gets the
+   * signal's error at once; its turn is given up without running (still in order).
+   */
+  async with<T> (key: K, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const prev = this.#tails.get(key)
     let release!: () => void
     const mine = new Promise<void>(resolve => { release = resolve })
     const tail = (prev ?? Promise.resolve()).then(async () => await mine)
     this.#tails.set(key, tail)
-    try {
-      if (prev != null) await prev
-      return await fn()
-    } finally {
+    const done = (): void => {
       release()
       if (this.#tails.get(key) === tail) this.#tails.delete(key)
+    }
+    if (prev != null) {
+      try {
+        await raceSignal(prev, signal, 'waiting for the file lock')
+      } catch (err) {
+        void prev.then(done)
+        throw err
+      }
+    }
+    try {
+      return await fn()
+    } finally {
+      done()
     }
   }
 }

@@ -32,5 +32,5 @@ export async function fallocate (core: VfsCore, _ctx: VfsContext, ino: number, f
       throw new NoSpaceError(`cannot reserve ${grow} bytes for ${await core.pathOf(ino)}: the pool has ${core.stripes.usage().usableFreeBytes} bytes free; free space or add a device`)
     }
     if ((mode & FALLOC_FL_KEEP_SIZE) === 0 && grow > 0) await truncateLocked(core, ino, offset + length, options)
-  })
+  }, options.signal)
 }

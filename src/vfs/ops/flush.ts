@@ -19,5 +19,5 @@ export async function commit (core: VfsCore, ino: number, options: AbortOptions)
   await core.locks.with(ino, async () => {
     const attr = await record.file?.commitLocked(options)
     if (attr != null && record.cacheStamp != null) record.cacheStamp = cacheStamp(attr)
-  })
+  }, options.signal)
 }

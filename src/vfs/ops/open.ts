@@ -23,7 +23,7 @@ export async function open (core: VfsCore, _ctx: VfsContext, ino: number, flags:
   const h = core.handles.open(ino, 'file', flags)
   try {
     if (writable && (flags & O_TRUNC) !== 0 && attr.type === 'file' && attr.size > 0) {
-      attr = await core.locks.with(ino, async () => await truncateLocked(core, ino, 0, options))
+      attr = await core.locks.with(ino, async () => await truncateLocked(core, ino, 0, options), options.signal)
     }
   } catch (err) {
     core.handles.close(h.fh, ino, 'file')

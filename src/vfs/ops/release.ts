@@ -29,7 +29,7 @@ export async function release (core: VfsCore, _ctx: VfsContext, ino: number, fh:
         }
       }
       if (record.opens <= 1) record.file = undefined
-    })
+    }) // no signal on the lock: the state must be dropped even past the deadline
   }
   if (core.inodes.closed(ino)) await core.releaseInode(ino)
   if (failure !== undefined) throw failure

@@ -17,7 +17,7 @@ export async function setattr (core: VfsCore, _ctx: VfsContext, ino: number, set
   let attr: Attr | undefined
   if (set.size !== undefined) {
     const size = set.size
-    attr = await core.locks.with(ino, async () => await truncateLocked(core, ino, size, options))
+    attr = await core.locks.with(ino, async () => await truncateLocked(core, ino, size, options), options.signal)
   }
   const change: SetAttr = {}
   if (set.mode !== undefined) change.mode = set.mode & 0o7777
@@ -37,7 +37,7 @@ export async function setattr (core: VfsCore, _ctx: VfsContext, ino: number, set
     }
     if (record != null && change.mtimeNs !== undefined && record.cacheStamp != null) record.cacheStamp = cacheStamp(attr)
     return core.overlay(attr)
-  })
+  }, options.signal)
 }
 
 function timeOf (t: VfsTimeSet): bigint {

@@ -21,7 +21,7 @@ export async function write (core: VfsCore, _ctx: VfsContext, ino: number, fh: n
       throw new FileTooBigError(`${await core.pathOf(ino)} cannot grow past ${core.settings.maxFileSizeBytes} bytes`)
     }
     return await file.writeLocked(at, data, options)
-  })
+  }, options.signal)
   core.counters.bytesWritten += n
   return n
 }
