@@ -11,6 +11,7 @@ import type { PolicyValue } from '../config/parse.js'
 import { decodeInvite, loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey } from '../net/index.js'
 import { createHome, newSwarmInfo, type SwarmInfo } from './home.js'
 import { writeAddrsHint } from './swarm-hint.js'
+import { decodeSwarmExtra } from './invite.js'
 
 export interface DeviceReport {
   home: string
@@ -61,7 +62,7 @@ export async function initDevice (config: PalmConfig, given: Partial<Record<Opti
 
 export async function joinDevice (config: PalmConfig, code: string, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
   const invite = decodeInvite(code)
-  const shared = (invite as { swarm?: Omit<SwarmInfo, 'version' | 'createdAt'> }).swarm
+  const shared = decodeSwarmExtra(invite.extra)
   const swarm: SwarmInfo = shared != null
     ? { version: 1, id: shared.id, policy: shared.policy, stripeSizeBytes: shared.stripeSizeBytes, createdAt: new Date().toISOString() }
     : newSwarmInfo(config.policy, config.stripeSizeBytes)

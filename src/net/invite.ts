@@ -4,6 +4,10 @@
  * can join, so pass it only to your own devices.
  *
  *   palm1-<base64url( 0x01 ‖ swarmKey[32] ‖ count(u8) ‖ count × (varint len ‖ multiaddr bytes) ‖ sha256(…)[0..4] )>
+ *
+ * Version 2 appends `varint len ‖ extra` before the checksum: opaque bytes for the layer above (the
+ * daemon puts the swarm's shared description there: id, default policy, stripe size), so a joining
+ * device learns them without a round trip. Version 1 codes stay valid.
  */
 import { createHash } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -13,6 +17,9 @@ import { encodeVarint } from './protocols/frames.js'
 
 const PREFIX = 'palm1-'
 const VERSION = 1
+const VERSION_WITH_EXTRA = 2
+/** Largest `extra` carried, bytes (keeps the code one line). */
+export const MAX_INVITE_EXTRA_BYTES = 512
 const CHECKSUM_BYTES = 4
 /** At most this many addresses go into one code (keeps it one pasteable line). */
 export const MAX_INVITE_ADDRS = 8
@@ -21,6 +28,8 @@ export interface Invite {
   swarmKey: Uint8Array
   /** Addresses of swarm devices, each normally ending in /p2p/<id>. */
   addrs: Multiaddr[]
+  /** Opaque bytes for the layer above (at most MAX_INVITE_EXTRA_BYTES). */
+  extra?: Uint8Array
 }
 
 function checksum (body: Uint8Array): Uint8Array {
@@ -30,10 +39,26 @@ function checksum (body: Uint8Array): Uint8Array {
 export function encodeInvite (invite: Invite): string {
   if (invite.swarmKey.byteLength !== SWARM_KEY_BYTES) throw new InvalidArgumentError(`a swarm key is ${SWARM_KEY_BYTES} bytes, got ${invite.swarmKey.byteLength}`)
   const addrs = invite.addrs.slice(0, MAX_INVITE_ADDRS)
-  const parts: Uint8Array[] = [Uint8Array.of(VERSION), invite.swarmKey, Uint8Array.of(addrs.length)]
+  const extra = invite.extra
+  if (extra != null && extra.byteLength > MAX_INVITE_EXTRA_BYTES) throw new InvalidArgumentError(`invite extra data is ${extra.byteLength} bytes, at most ${MAX_INVITE_EXTRA_BYTES}`)
+  const parts: Uint8Array[] = [Uint8Array.of(extra == null ? VERSION : VERSION_WITH_EXTRA), invite.swarmKey, Uint8Array.of(addrs.length)]
   for (const a of addrs) parts.push(encodeVarint(a.bytes.byteLength), a.bytes)
+  if (extra != null) parts.push(encodeVarint(extra.byteLength), extra)
   const body = Buffer.concat(parts)
   return PREFIX + Buffer.concat([body, checksum(body)]).toString('base64url')
+}
+
+/** Reads a varint at `pos`; returns [value, next position]. Throws on truncation. */
+function readVarint (body: Uint8Array, pos: number): [number, number] {
+  let value = 0
+  let shift = 0
+  for (;;) {
+    if (pos >= body.byteLength || shift > 21) throw new Error('truncated length')
+    const b = body[pos++]
+    value |= (b & 0x7f) << shift
+    shift += 7
+    if ((b & 0x80) === 0) return [value, pos]
+  }
 }
 
 export function decodeInvite (code: string): Invite {
@@ -44,22 +69,15 @@ export function decodeInvite (code: string): Invite {
   if (raw.byteLength < 1 + SWARM_KEY_BYTES + 1 + CHECKSUM_BYTES) throw bad('it is too short')
   const body = raw.subarray(0, raw.byteLength - CHECKSUM_BYTES)
   if (Buffer.compare(checksum(body), raw.subarray(raw.byteLength - CHECKSUM_BYTES)) !== 0) throw bad('its checksum does not match: a character is missing or changed')
-  if (body[0] !== VERSION) throw bad(`version ${body[0]} is not supported by this release`)
+  if (body[0] !== VERSION && body[0] !== VERSION_WITH_EXTRA) throw bad(`version ${body[0]} is not supported by this release`)
   const swarmKey = new Uint8Array(body.subarray(1, 1 + SWARM_KEY_BYTES))
   const count = body[1 + SWARM_KEY_BYTES]
   let pos = 2 + SWARM_KEY_BYTES
   const addrs: Multiaddr[] = []
   try {
     for (let i = 0; i < count; i++) {
-      let len = 0
-      let shift = 0
-      for (;;) {
-        if (pos >= body.byteLength || shift > 21) throw new Error('truncated length')
-        const b = body[pos++]
-        len |= (b & 0x7f) << shift
-        shift += 7
-        if ((b & 0x80) === 0) break
-      }
+      let len: number
+      [len, pos] = readVarint(body, pos)
       if (pos + len > body.byteLength) throw new Error('truncated address')
       addrs.push(multiaddr(body.subarray(pos, pos + len)))
       pos += len
@@ -67,6 +85,18 @@ export function decodeInvite (code: string): Invite {
   } catch (err) {
     throw bad('an address in it is damaged', err)
   }
+  let extra: Uint8Array | undefined
+  if (body[0] === VERSION_WITH_EXTRA) {
+    let len: number
+    try {
+      [len, pos] = readVarint(body, pos)
+    } catch (err) {
+      throw bad('its extra data is truncated', err)
+    }
+    if (len > MAX_INVITE_EXTRA_BYTES || pos + len > body.byteLength) throw bad('its extra data is truncated')
+    extra = new Uint8Array(body.subarray(pos, pos + len))
+    pos += len
+  }
   if (pos !== body.byteLength) throw bad('it has trailing bytes')
-  return { swarmKey, addrs }
+  return extra == null ? { swarmKey, addrs } : { swarmKey, addrs, extra }
 }

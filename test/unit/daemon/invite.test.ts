@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict'
+import { it } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
+import { decodeInvite, encodeInvite, generateSwarmKey } from '../../../src/net/index.js'
+import { decodeSwarmExtra, encodeSwarmExtra } from '../../../src/daemon/invite.js'
+import { newSwarmInfo } from '../../../src/daemon/home.js'
+
+it('an invite carries the swarm description to the joining device', () => {
+  const swarm = newSwarmInfo({ k: 2, n: 3 }, 1 << 20)
+  const swarmKey = generateSwarmKey()
+  const addrs = [multiaddr('/ip4/10.0.0.7/tcp/4001')]
+  const back = decodeInvite(encodeInvite({ swarmKey, addrs, extra: encodeSwarmExtra(swarm) }))
+  assert.deepEqual(back.swarmKey, swarmKey)
+  assert.deepEqual(back.addrs.map(String), addrs.map(String))
+  assert.deepEqual(decodeSwarmExtra(back.extra), { id: swarm.id, policy: { k: 2, n: 3 }, stripeSizeBytes: 1 << 20 })
+})
+
+it('codes without a description (version 1) still decode; a damaged description is refused', () => {
+  const swarmKey = generateSwarmKey()
+  assert.equal(decodeSwarmExtra(decodeInvite(encodeInvite({ swarmKey, addrs: [] })).extra), undefined)
+  assert.throws(() => decodeSwarmExtra(new TextEncoder().encode('{"id":"x","k":5,"n":3,"s":1}')), { name: 'InvalidArgumentError' })
+  assert.throws(() => decodeSwarmExtra(new TextEncoder().encode('not json')), { name: 'InvalidArgumentError' })
+  const code = encodeInvite({ swarmKey, addrs: [], extra: new Uint8Array(10) })
+  assert.throws(() => decodeInvite(code.slice(0, -3) + 'AAA'), { name: 'InvalidArgumentError' })
+})
