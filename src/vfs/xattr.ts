@@ -2,9 +2,10 @@
  * Extended-attribute rules shared by the xattr verbs: only the `user.` namespace is stored (others
  * are EOPNOTSUPP, which cp/rsync treat as "not supported here"), names up to 255 bytes (ERANGE),
  * values up to 64 KiB (E2BIG). `user.*` applies to regular files and directories only, as on Linux.
- * PALM's own names: `user.palm.policy` (validated) and `user.palm.health` (computed, read-only).
+ * PALM's own names: `user.palm.policy` (validated) and `user.palm.health` (computed: writes and
+ * removals are accepted and ignored, so copy tools that carry xattrs work between PALM folders).
  */
-import { NotPermittedError, NotSupportedError, RangeTooSmallError, ValueTooBigError } from '../errors.js'
+import { NotSupportedError, RangeTooSmallError, ValueTooBigError } from '../errors.js'
 import type { Attr } from '../meta/types.js'
 import type { AbortOptions } from '../util/abort.js'
 import { XATTR_HEALTH, XATTR_NAME_MAX_BYTES, XATTR_SIZE_MAX_BYTES } from './constants.js'
@@ -29,10 +30,6 @@ export function checkXattr (name: string, value?: Uint8Array): void {
 /** True for the types that carry user.* attributes. */
 export function takesUserXattrs (attr: Attr): boolean {
   return attr.type === 'file' || attr.type === 'dir'
-}
-
-export function readOnlyHealth (path: string): Error {
-  return new NotPermittedError(`${XATTR_HEALTH} of ${path} is computed by PALM and cannot be set or removed`)
 }
 
 /**

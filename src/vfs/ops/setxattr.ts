@@ -5,14 +5,15 @@ import { XATTR_CREATE, XATTR_HEALTH, XATTR_POLICY, XATTR_REPLACE } from '../cons
 import type { VfsCore } from '../core.js'
 import { formatPolicy, parsePolicy } from '../policy.js'
 import type { VfsContext } from '../types.js'
-import { checkXattr, readOnlyHealth, takesUserXattrs } from '../xattr.js'
+import { checkXattr, takesUserXattrs } from '../xattr.js'
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
 /**
  * Sets a user.* attribute. `user.palm.policy` must be "k-of-n" (stored normalised); on a
- * directory it applies to files created below it from now on. `user.palm.health` is read-only.
+ * directory it applies to files created below it from now on. `user.palm.health` is computed:
+ * setting it is accepted and changes nothing.
  */
 export async function setxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, value: Uint8Array, flags: number, options: AbortOptions): Promise<void> {
   await core.checkWritableIno(ino, `setting ${name} on`)
@@ -21,7 +22,9 @@ export async function setxattr (core: VfsCore, _ctx: VfsContext, ino: number, na
   if (!takesUserXattrs(attr)) {
     throw new NotPermittedError(`${await core.pathOf(ino)}: user attributes can only be set on files and directories`)
   }
-  if (name === XATTR_HEALTH) throw readOnlyHealth(await core.pathOf(ino))
+  // Computed, so a write cannot change it; it is accepted and ignored so that copies between PALM
+  // folders (rsync -X, tar --xattrs, cp --preserve=xattr) carry it without failing.
+  if (name === XATTR_HEALTH) return
   let stored = value
   if (name === XATTR_POLICY) stored = encoder.encode(formatPolicy(parsePolicy(decoder.decode(value), await core.pathOf(ino))))
   const xflags: XattrFlags = {}
