@@ -18,16 +18,15 @@ export const DEFAULT_MAX_INFLIGHT_STRIPES = 4
 export const DEFAULT_READ_AHEAD_BYTES = 8 * 1024 * 1024
 /** Read-ahead fetches running at once. */
 export const DEFAULT_MAX_INFLIGHT_READ_AHEAD = 4
-/** Largest file: JS numbers are exact below 2^53. */
-export const MAX_FILE_SIZE_BYTES = Number.MAX_SAFE_INTEGER
-/** Longest name component in bytes (ENAMETOOLONG past it). */
-export const NAME_MAX_BYTES = 255
-/** Longest symlink target in bytes. */
-export const PATH_MAX_BYTES = 4096
-/** Longest xattr name in bytes (ERANGE past it). */
-export const XATTR_NAME_MAX_BYTES = 255
-/** Largest xattr value in bytes (E2BIG past it). */
-export const XATTR_SIZE_MAX_BYTES = 64 * 1024
+/**
+ * Limits the journal enforces, checked here first so errors carry POSIX codes and paths:
+ * largest file (2^53 - 1), name component (255 bytes, ENAMETOOLONG), symlink target (4096 bytes),
+ * xattr name (255 bytes, ERANGE) and value (64 KiB, E2BIG).
+ */
+export {
+  MAX_FILE_SIZE_BYTES, NAME_MAX_BYTES, SYMLINK_MAX_BYTES as PATH_MAX_BYTES, XATTR_NAME_MAX_BYTES,
+  XATTR_VALUE_MAX_BYTES as XATTR_SIZE_MAX_BYTES
+} from '../meta/index.js'
 /** statfs block size. */
 export const STATFS_BLOCK_BYTES = 4096
 /** Stripes asked of meta per batch when walking a whole file (fsync, health). */
