@@ -7,7 +7,8 @@ import { IoError, PalmError } from '../errors.js'
 /** A PalmError about `path`; non-PalmErrors become IoError (EIO) with the original as cause. */
 export function fileError (err: unknown, path: string, action: string): PalmError {
   if (err instanceof PalmError) {
-    if (err.details.file === undefined) {
+    // Lower layers may have named the file by a cheap label ("inode 12"): name it by its path.
+    if (err.details.file !== path) {
       err.details.file = path
       err.message = `${action} ${path}: ${err.message}`
     }

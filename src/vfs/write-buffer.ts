@@ -197,7 +197,7 @@ export class OpenFile {
         if (e.storing == null) this.#store(e)
         if (e.storing != null) jobs.push(e.storing.promise)
       }
-      await raceSignal(Promise.all(jobs), options.signal, `writing ${await this.path()}`)
+      await this.#wait(jobs, options)
       this.throwDeferred()
     }
     if (!this.changed) return undefined
@@ -296,7 +296,7 @@ export class OpenFile {
     }
     if (ref == null) return undefined
     try {
-      return await this.#deps.cache.get(ref, await this.path(), options)
+      return await this.#deps.cache.get(ref, this.#path ?? `inode ${this.ino}`, options)
     } catch (err) {
       throw fileError(err, await this.path(), 'reading (to merge a partial write)')
     }
@@ -321,7 +321,16 @@ export class OpenFile {
     for (;;) {
       const jobs = [...this.#dirty.values()].flatMap(e => e.storing != null ? [e.storing.promise] : [])
       if (jobs.length === 0) return
-      await raceSignal(Promise.all(jobs), options.signal, `writing ${await this.path()}`)
+      await this.#wait(jobs, options)
+    }
+  }
+
+  /** Waits for store jobs, or until the caller's signal fires (the stores go on). */
+  async #wait (jobs: Array<Promise<void>>, options: AbortOptions): Promise<void> {
+    try {
+      await raceSignal(Promise.all(jobs), options.signal, `writing inode ${this.ino}`)
+    } catch (err) {
+      throw fileError(err, await this.path(), 'writing')
     }
   }
 
@@ -334,7 +343,8 @@ export class OpenFile {
     job.promise = this.#deps.storeLimiter.run(async () => {
       // Changed or dropped while queued: this snapshot is stale, skip the work.
       if (e.dropped || e.gen !== job.gen) return undefined
-      const file = await this.path()
+      // The path costs a journal query: lower layers get a label, failures get the path (below).
+      const file = this.#path ?? `inode ${this.ino}`
       return await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal })
     }).then(
       (placed) => { this.#stored(e, job, data, placed) },

@@ -12,7 +12,7 @@ export async function fsync (core: VfsCore, _ctx: VfsContext, ino: number, fh: n
   core.handles.get(fh, ino, 'file')
   await commit(core, ino, options)
   try {
-    const file = await core.pathOf(ino)
+    const file = `inode ${ino}` // a label for logs; a failure is wrapped with the path below
     await forEachStripeBatch(core, ino, async (batch) => {
       await core.stripes.sync(batch, { file, signal: options.signal })
     }, options)
