@@ -55,6 +55,13 @@ export interface StatusReport {
   usableFreeBytes: number
   usableCapacityBytes: number
   peers: PeerStatus[]
+  /** Network counters (absent when the network is off): protocol requests, junk refused, refused connections. */
+  network?: {
+    listen: string[]
+    refusedConnections: number
+    fragment: Record<string, number>
+    health: Record<string, number>
+  }
   cache?: Record<string, number>
 }
 

@@ -23,6 +23,16 @@ export function peerStatus (parts: Pick<DaemonParts, 'net'>): PeerStatus[] {
   }))
 }
 
+function networkStats (net: NonNullable<DaemonParts['net']>): NonNullable<StatusReport['network']> {
+  const s = net.stats()
+  return {
+    listen: net.multiaddrs().map(a => a.toString()),
+    refusedConnections: s.refusedConnections,
+    fragment: { ...s.fragment },
+    health: { ...s.health }
+  }
+}
+
 export interface StatusInfo {
   mountpoint: string | null
   running: boolean
@@ -63,6 +73,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     usableFreeBytes: pool.usableFreeBytes,
     usableCapacityBytes: pool.usableCapacityBytes,
     peers,
+    ...(parts.net != null ? { network: networkStats(parts.net) } : {}),
     cache: { ...parts.vfs.stats() }
   }
 }

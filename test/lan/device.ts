@@ -1,5 +1,5 @@
 /**
- * A small PALM device for the LAN tests (until `palm serve` takes its place): a PalmNode over the
+ * A protocol-level probe for the LAN tests (the devices themselves are `palm serve`): a PalmNode over the
  * file store in --home, mDNS on, the DHT on. It prints JSON lines on stdout — `{"event":"READY"}`
  * first, then online/offline events — and answers JSON-line requests on stdin
  * (`{"id":1,"cmd":"status"}` → `{"reply":1,"ok":true,"result":…}`): status, put, get, fuzz, invite.

@@ -16,7 +16,7 @@ export interface DeviceArgs {
   extra?: string[]
 }
 
-/** The command that runs the test device (swap in `palm serve` here when it exists). */
+/** The command that runs the test device program (the LAN tests run it as a protocol-level probe beside `palm serve` devices). */
 export function deviceCommand (a: DeviceArgs): string[] {
   const cmd = [process.execPath, '--import', POLYFILL_JS, DEVICE_JS, '--home', a.home, '--name', a.name, '--tag', a.tag]
   if (a.invite != null) cmd.push('--invite', a.invite)

@@ -1,18 +1,20 @@
 /**
- * Multi-device LAN tests: real processes in network namespaces (root only; skipped otherwise).
- * One LAN for the whole file: six devices on one bridge, one device with another swarm key on the
- * same bridge, and one device on a second, routed subnet that joins by invite code.
+ * Multi-device LAN tests: real `palm serve` processes in network namespaces (root only; skipped
+ * otherwise), queried with the `palm` CLI. One LAN for the whole file: six devices on one bridge
+ * that share only the swarm key (an invite code with no addresses), one device of another swarm on
+ * the same bridge, one device on a second, routed subnet that joins by invite code, and a probe (the
+ * protocol-level test program, test/lan/device.ts) that puts fragments and sends junk.
  */
 import '../../src/util/polyfill.js'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { formatSwarmKey, generateSwarmKey } from '../../src/net/index.js'
+import { palm } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
-import { createLan, lanSkipReason, startDevice, type DeviceProcess, type Lan } from './harness.js'
-import { deviceCommand, onlinePeers, readyId, request, waitAllOnline } from './lan-helpers.js'
+import { createLan, lanSkipReason, startDevice, type Lan } from './harness.js'
+import { deviceCommand, request } from './lan-helpers.js'
+import { initHome, inviteCode, joinHome, lanEnv, peersOf, probeHome, startPalm, statusOf, waitAllOnline, waitPeerState, type PalmDevice } from './palm-devices.js'
 
 const skip = lanSkipReason()
 const SIX = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']
@@ -20,131 +22,140 @@ const SIX = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']
 const DISCOVERY_BOUND_MS = 30_000
 
 describe('PALM devices on a namespace LAN', { skip }, () => {
-  it('discover, gossip, refuse outsiders, move fragments, survive kill -9 and junk', { timeout: 240_000 }, async (t) => {
-    const lan: Lan = await createLan(t, { devices: [...SIX, 'rogue'], routed: ['far'] })
+  it('discover, gossip, refuse outsiders, move fragments, survive kill -9 and junk', { timeout: 300_000 }, async (t) => {
+    const lan: Lan = await createLan(t, { devices: [...SIX, 'rogue', 'probe'], routed: ['far'] })
     const root = await createTempDir(t, 'palm-lan-')
     const tag = `_palm-${randomBytes(4).toString('hex')}._udp.local`
-    const keyText = formatSwarmKey(generateSwarmKey())
-    const homes = new Map<string, string>()
-    for (const name of [...SIX, 'rogue', 'far']) {
-      const home = join(root, name)
-      await mkdir(home, { recursive: true })
-      homes.set(name, home)
-    }
-    for (const name of SIX) await writeFile(join(homes.get(name) ?? '', 'swarm.key'), keyText, { mode: 0o600 })
-    const start = async (name: string, invite?: string): Promise<DeviceProcess> =>
-      await startDevice(t, lan.device(name), deviceCommand({ home: homes.get(name) ?? '', name, tag, invite }), {
-        logFile: process.env.PALM_LAN_LOG_DIR != null ? join(process.env.PALM_LAN_LOG_DIR, `${name}.log`) : undefined
-      })
-
-    const devs = new Map<string, DeviceProcess>()
-    const ids = new Map<string, string>()
-
-    await t.test('6 devices that share only the swarm key find each other by mDNS', async () => {
-      const t0 = performance.now()
-      const started = await Promise.all(SIX.map(async n => await start(n)))
-      const readyMs = performance.now() - t0
-      started.forEach(d => { devs.set(d.name, d); ids.set(d.name, readyId(d)) })
-      const onlineMs = await waitAllOnline(started, [...ids.values()], DISCOVERY_BOUND_MS)
-      t.diagnostic(`6 processes READY after ${(readyMs / 1000).toFixed(2)} s; all 30 peer views online ${(onlineMs / 1000).toFixed(2)} s later (${((readyMs + onlineMs) / 1000).toFixed(2)} s from spawn)`)
-    })
-
-    const dev = (name: string): DeviceProcess => {
+    const env = lanEnv(tag)
+    // d1 makes the swarm; the others join with a code made before any daemon ran: the key, no address.
+    const homes = new Map<string, string>([['d1', await initHome(root, 'd1')]])
+    const keyOnly = await inviteCode(homes.get('d1') ?? '')
+    for (const name of SIX.slice(1)) homes.set(name, await joinHome(root, name, keyOnly))
+    const devs = new Map<string, PalmDevice>()
+    const dev = (name: string): PalmDevice => {
       const d = devs.get(name)
       if (d == null) throw new Error(`${name} is not running`)
       return d
     }
 
+    await t.test('6 devices that share only the swarm key find each other by mDNS', async () => {
+      const t0 = performance.now()
+      const started = await Promise.all(SIX.map(async n => await startPalm(t, lan, n, homes.get(n) ?? '', env)))
+      const readyMs = performance.now() - t0
+      started.forEach(d => devs.set(d.name, d))
+      const onlineMs = await waitAllOnline(started, DISCOVERY_BOUND_MS)
+      t.diagnostic(`6 palm serve processes READY after ${(readyMs / 1000).toFixed(2)} s; all 30 peer views online ${(onlineMs / 1000).toFixed(2)} s later (${((readyMs + onlineMs) / 1000).toFixed(2)} s from spawn)`)
+      const s = await statusOf(dev('d3'))
+      assert.equal(s.peers.length, 5)
+      for (const p of s.peers) {
+        assert.ok(p.name.startsWith('d'), `peer name ${p.name}`)
+        assert.ok(p.capacityBytes > 0 && p.lastSeenMs != null && p.addrs.length > 0)
+      }
+    })
+
     await t.test('a device with another swarm key is never seen and sees no one', async () => {
-      const rogue = await start('rogue')
-      const rogueId = readyId(rogue)
-      // it is found by mDNS and dialled (and dials), and every attempt is refused
+      const rogue = await startPalm(t, lan, 'rogue', await initHome(root, 'rogue'), env)
+      // mDNS finds it and it is dialled (and dials): every attempt is refused by the key exchange.
+      const until = Date.now() + 30_000
       for (;;) {
-        const refused = await Promise.all([rogue, dev('d1'), dev('d2')].map(async d => (await request(d, 'status')).stats.refusedConnections as number))
+        const refused = await Promise.all([rogue, dev('d1'), dev('d2')].map(async d => (await statusOf(d)).network?.refusedConnections ?? 0))
         if (refused[0] > 0 && refused[1] + refused[2] > 0) break
+        assert.ok(Date.now() < until, `no refused connection seen: ${refused.join(',')}`)
         await new Promise(resolve => setTimeout(resolve, 200))
       }
       for (const name of SIX) {
-        const status = await request(dev(name), 'status')
-        assert.ok(!status.peers.some((p: { id: string }) => p.id === rogueId), `${name} lists the rogue device`)
-        assert.ok(!status.connected.includes(rogueId), `${name} is connected to the rogue device`)
+        assert.ok(!(await peersOf(dev(name))).some(p => p.id === rogue.id), `${name} lists the rogue device`)
       }
-      const rogueStatus = await request(rogue, 'status')
-      assert.deepEqual(rogueStatus.peers, [])
-      assert.deepEqual(rogueStatus.connected, [])
-      await assert.rejects(request(rogue, 'get', { peer: ids.get('d1'), cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }))
-      await rogue.kill('SIGTERM')
+      assert.deepEqual(await peersOf(rogue), [])
+      const fetch = await palm(['get', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--home', rogue.home])
+      assert.notEqual(fetch.code, 0)
+      await rogue.proc.kill('SIGTERM')
+      assert.equal((await rogue.proc.exited).code, 0, 'palm serve exits 0 after SIGTERM')
     })
 
     await t.test('fragments put and got between devices are byte-exact', async () => {
+      const probe = await startDevice(t, lan.device('probe'), deviceCommand({ home: await probeHome(root, 'probe', homes.get('d1') ?? ''), name: 'probe', tag }))
+      await waitPeerState(dev('d2'), { name: 'probe', id: JSON.parse(probe.lines[0]).id } as PalmDevice, true, 20_000)
       for (const size of [4096, 1024 * 1024 + 17]) {
-        const put = await request(dev('d1'), 'put', { peer: ids.get('d2'), size, seed: `s${size}` })
-        const got = await request(dev('d3'), 'get', { peer: ids.get('d2'), cid: put.cid })
-        assert.equal(got.size, size)
-        assert.equal(got.sha256, put.sha256)
+        const put = await request(probe, 'put', { peer: dev('d2').id, size, seed: `s${size}` })
+        // d3 has no copy: `palm get` fetches it from a connected device of the swarm and verifies it.
+        const got = await palm(['get', put.cid, '--home', dev('d3').home, '--output', join(root, `got-${size}`)])
+        assert.equal(got.code, 0, got.stderr)
+        const { readFile } = await import('node:fs/promises')
+        const bytes = await readFile(join(root, `got-${size}`))
+        assert.equal(bytes.length, size)
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), put.sha256)
       }
-      await assert.rejects(request(dev('d4'), 'get', { peer: ids.get('d5'), cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }), /NotFoundError/)
+      const missing = await palm(['get', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--home', dev('d4').home])
+      assert.notEqual(missing.code, 0)
+      assert.match(missing.stderr, /not on this device nor on any connected device/)
+      devs.set('probe', { name: 'probe', home: '', id: JSON.parse(probe.lines[0]).id, proc: probe })
     })
 
     await t.test('a device on another subnet joins by invite and is found through the DHT / invite addresses', async () => {
-      const invite = await request<string>(dev('d1'), 'invite')
-      const far = await start('far', invite)
+      const code = await inviteCode(dev('d1').home)
+      assert.ok(code.length > keyOnly.length, 'the running device put its addresses in the code')
+      const far = await startPalm(t, lan, 'far', await joinHome(root, 'far', code), env)
       devs.set('far', far)
-      ids.set('far', readyId(far))
-      const ms = await waitAllOnline([...SIX.map(dev), far], [...ids.values()], 45_000)
+      const all = [...SIX.map(dev), far]
+      const ms = await waitAllOnline(all, 45_000)
       t.diagnostic(`device on the routed subnet: all 7 devices online in each other's view ${(ms / 1000).toFixed(2)} s after READY`)
-      const farView = await request(far, 'status')
-      assert.ok(farView.peers.every((p: { addrs: string[] }) => p.addrs.every(a => !a.includes('/127.0.0.1/'))), 'loopback addresses were announced on the LAN')
+      for (const p of await peersOf(far)) {
+        assert.ok(p.addrs.every(a => !a.includes('/127.0.0.1/')), `loopback addresses were announced on the LAN: ${p.addrs.join(' ')}`)
+      }
     })
 
     await t.test('kill -9 of a device is noticed as offline, and its restart as online again', async () => {
       const victim = dev('d6')
-      const victimId = ids.get('d6') ?? ''
       const t0 = performance.now()
-      await victim.kill('SIGKILL')
+      await victim.proc.kill('SIGKILL')
       const watchers = ['d1', 'd2', 'far'].map(dev)
-      await Promise.all(watchers.map(async w => { await w.waitForLine(l => l.includes('"offline"') && l.includes(victimId), 20_000) }))
+      await Promise.all(watchers.map(async w => await waitPeerState(w, victim, false, 20_000)))
       t.diagnostic(`kill -9 noticed as offline by 3 peers within ${((performance.now() - t0) / 1000).toFixed(2)} s`)
-      for (const w of watchers) assert.ok(!(await onlinePeers(w)).includes(victimId))
       const t1 = performance.now()
-      const again = await start('d6')
+      const again = await startPalm(t, lan, 'd6', victim.home, env)
       devs.set('d6', again)
-      assert.equal(readyId(again), victimId, 'the restarted device kept its peer key')
-      const ms = await waitAllOnline([...watchers, again], [...ids.values()].filter(id => [victimId, ...watchers.map(readyId)].includes(id)), 30_000)
+      assert.equal(again.id, victim.id, 'the restarted device kept its peer key')
+      const ms = await waitAllOnline([...watchers, again], 30_000)
       t.diagnostic(`restart seen online again ${((performance.now() - t1) / 1000).toFixed(2)} s after spawn (${(ms / 1000).toFixed(2)} s after READY)`)
     })
 
     await t.test('a frozen device (SIGSTOP, connections stay open) goes offline by timeout and back online on SIGCONT', async () => {
       const frozen = dev('d5')
-      const frozenId = ids.get('d5') ?? ''
-      const watcher = dev('d1')
-      const seen = watcher.lines.length
       const t0 = performance.now()
-      process.kill(frozen.pid, 'SIGSTOP')
+      process.kill(frozen.proc.pid, 'SIGSTOP')
       try {
-        await watcher.waitForLine(l => watcher.lines.indexOf(l) >= seen && l.includes('"offline"') && l.includes(frozenId), 20_000)
-        t.diagnostic(`frozen device seen offline after ${((performance.now() - t0) / 1000).toFixed(2)} s (offlineAfterMs 2500)`)
+        await waitPeerState(dev('d1'), frozen, false, 20_000)
+        t.diagnostic(`frozen device seen offline after ${((performance.now() - t0) / 1000).toFixed(2)} s (offline after 2.5 s)`)
       } finally {
-        process.kill(frozen.pid, 'SIGCONT')
+        process.kill(frozen.proc.pid, 'SIGCONT')
       }
-      await watcher.waitForLine(l => watcher.lines.indexOf(l) >= seen && l.includes('"online"') && l.includes(frozenId), 20_000)
+      await waitPeerState(dev('d1'), frozen, true, 20_000)
     })
 
     await t.test('random bytes and malformed frames sent to every protocol do not crash a device', async () => {
       const target = dev('d2')
-      const before = (await request(target, 'status')).stats
-      const { sent } = await request(dev('d1'), 'fuzz', { peer: ids.get('d2'), rounds: 6 }, 120_000)
+      const junk = (s: Awaited<ReturnType<typeof statusOf>>): number => {
+        const n = s.network
+        return n == null ? 0 : n.fragment.malformed + n.fragment.oversized + n.fragment.unexpected + n.health.malformed + n.health.oversized + n.health.unexpected
+      }
+      const before = junk(await statusOf(target))
+      const probe = dev('probe').proc
+      const { sent } = await request(probe, 'fuzz', { peer: target.id, rounds: 6 }, 120_000)
       assert.ok(sent > 0)
-      assert.equal(target.child.exitCode, null, 'the fuzzed device exited')
-      const after = (await request(target, 'status')).stats
-      const refusals = (s: typeof before): number => s.fragment.malformed + s.fragment.oversized + s.fragment.unexpected + s.health.malformed + s.health.oversized + s.health.unexpected
-      assert.ok(refusals(after) > refusals(before), 'the junk was not counted')
-      const put = await request(dev('d3'), 'put', { peer: ids.get('d2'), size: 50_000, seed: 'after-fuzz' })
-      const got = await request(dev('d4'), 'get', { peer: ids.get('d2'), cid: put.cid })
-      assert.equal(got.sha256, put.sha256)
-      assert.ok((await onlinePeers(dev('d5'))).includes(ids.get('d2') ?? ''))
+      assert.equal(target.proc.child.exitCode, null, 'the fuzzed device exited')
+      assert.ok(junk(await statusOf(target)) > before, 'the junk was not counted')
+      const put = await request(probe, 'put', { peer: target.id, size: 50_000, seed: 'after-fuzz' })
+      const got = await palm(['get', put.cid, '--home', target.home])
+      assert.equal(got.code, 0, got.stderr)
+      assert.ok((await peersOf(dev('d5'))).find(p => p.id === target.id)?.online)
     })
 
-    for (const d of devs.values()) assert.equal(d.child.exitCode, null, `${d.name} exited during the tests`)
+    for (const d of devs.values()) assert.equal(d.proc.child.exitCode, null, `${d.name} exited during the tests`)
+    // SIGTERM: every palm serve stops cleanly and exits 0.
+    for (const name of SIX) {
+      await dev(name).proc.kill('SIGTERM')
+      assert.equal((await dev(name).proc.exited).code, 0, `${name} exit code`)
+    }
   })
 })

@@ -1,0 +1,110 @@
+/**
+ * Real PALM devices on the namespace LAN: homes made with `palm init` / `palm join`, daemons run as
+ * `palm serve` (or `palm mount`) inside a device's namespace, and queried with the `palm` CLI from
+ * the test (the control socket is a file in the home, so it is reachable from any namespace).
+ */
+import { copyFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PeerStatus, StatusReport } from '../../src/daemon/control-api.js'
+import { PALM_BIN, palm, testEnv } from '../helpers/palm.js'
+import type { Cleanup } from '../helpers/tmp.js'
+import { startDevice, type DeviceProcess, type Lan } from './harness.js'
+
+/** Environment of a device on the test LAN: mDNS with the test's own tag, fast gossip. */
+export function lanEnv (tag: string, extra: Record<string, string> = {}): Record<string, string> {
+  return testEnv({
+    PALM_MDNS: 'true',
+    PALM_MDNS_TAG: tag,
+    PALM_DHT: 'true',
+    PALM_LISTEN: '/ip4/0.0.0.0/tcp/0',
+    PALM_GOSSIP_INTERVAL: '500ms',
+    PALM_OFFLINE_AFTER: '2500ms',
+    ...extra
+  })
+}
+
+async function cli (args: string[], env?: Record<string, string>): Promise<string> {
+  const r = await palm(args, { env })
+  if (r.code !== 0) throw new Error(`palm ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+  return r.stdout
+}
+
+/** A new swarm's first device home (`palm init`). */
+export async function initHome (root: string, name: string, args: string[] = []): Promise<string> {
+  const home = join(root, name)
+  await cli(['init', '--home', home, '--name', name, ...args])
+  return home
+}
+
+/** A device home that joins with `code` (`palm join`). */
+export async function joinHome (root: string, name: string, code: string, args: string[] = []): Promise<string> {
+  const home = join(root, name)
+  await cli(['join', code, '--home', home, '--name', name, ...args])
+  return home
+}
+
+/** The invite code of the device at `home` (with its addresses when its daemon runs). */
+export async function inviteCode (home: string): Promise<string> {
+  return (await cli(['invite', '--home', home])).trim()
+}
+
+/** A home for the test device program (test/lan/device.js) that shares `swarmHome`'s key. */
+export async function probeHome (root: string, name: string, swarmHome: string): Promise<string> {
+  const home = join(root, name)
+  await mkdir(home, { recursive: true })
+  await copyFile(join(swarmHome, 'swarm.key'), join(home, 'swarm.key'))
+  return home
+}
+
+export interface PalmDevice {
+  name: string
+  home: string
+  /** Peer id, from the READY line. */
+  id: string
+  proc: DeviceProcess
+}
+
+/** Runs `palm serve` (no mountpoint) or `palm mount MOUNTPOINT --foreground` in the device's namespace. */
+export async function startPalm (t: Cleanup, lan: Lan, name: string, home: string, env: Record<string, string>, mountpoint?: string): Promise<PalmDevice> {
+  const args = mountpoint == null ? ['serve', '--home', home] : ['mount', mountpoint, '--home', home, '--foreground']
+  const proc = await startDevice(t, lan.device(name), [process.execPath, PALM_BIN, ...args], {
+    env,
+    ready: l => l.startsWith('READY'),
+    readyTimeoutMs: 30_000,
+    logFile: process.env.PALM_LAN_LOG_DIR != null ? join(process.env.PALM_LAN_LOG_DIR, `${name}.log`) : undefined
+  })
+  const id = /device (\S+)/.exec(proc.lines.find(l => l.startsWith('READY')) ?? '')?.[1]
+  if (id == null) throw new Error(`${name}: no device id in its READY line`)
+  return { name, home, id, proc }
+}
+
+export async function statusOf (dev: PalmDevice): Promise<StatusReport> {
+  return JSON.parse(await cli(['status', '--home', dev.home, '--json']))
+}
+
+export async function peersOf (dev: PalmDevice): Promise<PeerStatus[]> {
+  return JSON.parse(await cli(['peers', '--home', dev.home, '--json']))
+}
+
+/** Polls until each device lists every other device in `devs` as online; resolves with the time it took, ms. */
+export async function waitAllOnline (devs: PalmDevice[], timeoutMs: number, expect: PalmDevice[] = devs): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    const views = await Promise.all(devs.map(async d => ({ d, online: new Set((await peersOf(d)).filter(p => p.online).map(p => p.id)) })))
+    const missing = views.flatMap(({ d, online }) => expect.filter(e => e.id !== d.id && !online.has(e.id)).map(e => `${d.name}→${e.name}`))
+    if (missing.length === 0) return performance.now() - t0
+    if (performance.now() - t0 > timeoutMs) throw new Error(`not all devices online after ${timeoutMs} ms; missing ${missing.join(', ')}`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+/** Polls until `watcher` lists `target` with `online` as given; resolves with the time it took, ms. */
+export async function waitPeerState (watcher: PalmDevice, target: PalmDevice, online: boolean, timeoutMs: number): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    const p = (await peersOf(watcher)).find(x => x.id === target.id)
+    if ((p?.online ?? false) === online) return performance.now() - t0
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${watcher.name} did not see ${target.name} ${online ? 'online' : 'offline'} within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
