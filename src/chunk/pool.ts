@@ -10,7 +10,7 @@ import { AbortedError, InvalidArgumentError, IoError } from '../errors.js'
 import { abortError, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
-import { DEFAULT_RS_ENGINE, reedSolomonCodec } from './codec.js'
+import { DEFAULT_RS_ENGINE, isKnownCodec, reedSolomonCodec } from './codec.js'
 import { INLINE_MAX_STRIPE_BYTES } from './constants.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
@@ -118,10 +118,11 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     throwIfAborted(options.signal, 'stripe encode')
     // Taken before the first await, so the caller's view is detached (or copied) by the time this returns.
     const owned = take(stripe, options.keepStripe !== true)
+    const p = { k: policy.k, n: policy.n }
     if (owned.view.length <= this.#inlineMaxBytes) {
-      return await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, policy, this.#salt, this.#codec))
+      return await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, p, this.#salt, this.#codec))
     }
-    const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: { k: policy.k, n: policy.n } }, [owned.buffer], options)
+    const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: p }, [owned.buffer], options)
     const e = reply.encoded
     if (e == null) throw new IoError('chunk worker sent no encoded stripe')
     return { ...e, fragments: e.fragments.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes })) }
@@ -129,6 +130,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
 
   async decode (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options: PoolDecodeOptions = {}): Promise<Uint8Array> {
     if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
+    if (expect == null || typeof expect !== 'object') throw new InvalidArgumentError('decode needs the expected stripe { k, n, length } from the manifest')
     this.#checkRunning()
     throwIfAborted(options.signal, 'stripe decode')
     const moved = new Set<ArrayBufferLike>()
@@ -140,12 +142,14 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
       if (move) moved.add(f.bytes.buffer)
       return o
     })
-    if (Number.isInteger(expect?.length) && expect.length <= this.#inlineMaxBytes) {
-      const own = owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view }))
-      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, expect, this.#salt, this.#codec.id === (expect.codecId ?? this.#codec.id) ? this.#codec : undefined))
+    const own = owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view }))
+    // A snapshot: the caller may reuse its objects before the job runs.
+    const exp = { k: expect.k, n: expect.n, length: expect.length, codecId: expect.codecId, cids: expect.cids?.map(c => c.toString()) }
+    if (Number.isInteger(exp.length) && exp.length <= this.#inlineMaxBytes) {
+      const codec = isKnownCodec(exp.codecId ?? this.#codec.id) ? this.#codec : undefined
+      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, codec))
     }
-    const wireExpect = { k: expect.k, n: expect.n, length: expect.length, codecId: expect.codecId, cids: expect.cids?.map(c => c.toString()) }
-    const request: WorkerRequest = { id: 0, op: 'decode', fragments: owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view })), expect: wireExpect }
+    const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp }
     const reply = await this.#run(request, owned.map(o => o.buffer), options)
     if (reply.stripe == null) throw new IoError('chunk worker sent no stripe')
     return reply.stripe
