@@ -62,8 +62,12 @@ export function openPackage (pkg: Uint8Array, stripeLength: number, salt: Uint8A
   const body = pkg.subarray(0, bodyLength)
   const h = createHash('sha256').update(body).digest()
   for (let i = 0; i < TAG_LENGTH_BYTES; i++) h[i] ^= pkg[bodyLength + i]
-  const plain = createDecipheriv('aes-256-ctr', h, IV).update(body)
-  for (let i = stripeLength; i < bodyLength; i++) if (plain[i] !== 0) return undefined
+  // Stripe and pad deciphered apart, so the stripe gets a buffer of its own, exactly its size (the
+  // pool transfers it to the caller without a copy).
+  const decipher = createDecipheriv('aes-256-ctr', h, IV)
+  const plain = decipher.update(body.subarray(0, stripeLength))
+  const pad = decipher.update(body.subarray(stripeLength))
+  for (let i = 0; i < pad.length; i++) if (pad[i] !== 0) return undefined
   const stripe = new Uint8Array(plain.buffer, plain.byteOffset, stripeLength)
   const check = stripeKey(salt, stripe)
   let diff = 0
