@@ -38,6 +38,9 @@ export const OP = {
 
 export type OpName = keyof typeof OP
 
+/** Ops a file system may leave out (the kernel then stops asking after one ENOSYS). */
+export const OPTIONAL_OPS = ['flush', 'fsync', 'fsyncdir', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'access', 'fallocate'] as const
+
 /** Op names by code (index 0 unused). */
 export const OP_NAMES: readonly string[] = (() => {
   const names: string[] = ['']

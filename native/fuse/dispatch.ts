@@ -23,6 +23,11 @@ export interface Dispatcher {
   bind: (native: NativeSession) => void
 }
 
+/** What an op the file system left out answers (the addon does not even register it). */
+async function enosys (): Promise<never> {
+  throw Object.assign(new Error('the file system does not implement this op'), { errno: -C.ERRNO.ENOSYS })
+}
+
 function isDot (name: string): boolean {
   return name === '.' || name === '..'
 }
@@ -200,21 +205,21 @@ export function createDispatcher (ops: FuseOps, defaults: DispatchDefaults, log:
         case OP.open: void opened(slot, op, ops.open(ctx, IN[4], IN[5])); return
         case OP.read: void bytes(slot, op, ops.read(ctx, IN[4], IN[5], IN[6], IN[7])); return
         case OP.write: void written(slot, ops.write(ctx, IN[4], IN[5], IN[6], extra as Uint8Array, IN[8]), extra as Uint8Array); return
-        case OP.flush: void done(slot, op, ops.flush(ctx, IN[4], IN[5], extra as bigint)); return
+        case OP.flush: void done(slot, op, ops.flush?.(ctx, IN[4], IN[5], extra as bigint) ?? enosys()); return
         case OP.release: void done(slot, op, ops.release(ctx, IN[4], IN[5], IN[6])); return
-        case OP.fsync: void done(slot, op, ops.fsync(ctx, IN[4], IN[5], IN[6] !== 0)); return
+        case OP.fsync: void done(slot, op, ops.fsync?.(ctx, IN[4], IN[5], IN[6] !== 0) ?? enosys()); return
         case OP.opendir: void opened(slot, op, ops.opendir(ctx, IN[4], IN[5])); return
         case OP.readdir: void readdir(slot, ops.readdir(ctx, IN[4], IN[5], IN[6], IN[7], IN[8] !== 0), IN[8] !== 0); return
         case OP.releasedir: void done(slot, op, ops.releasedir(ctx, IN[4], IN[5])); return
-        case OP.fsyncdir: void done(slot, op, ops.fsyncdir(ctx, IN[4], IN[5], IN[6] !== 0)); return
+        case OP.fsyncdir: void done(slot, op, ops.fsyncdir?.(ctx, IN[4], IN[5], IN[6] !== 0) ?? enosys()); return
         case OP.statfs: void statfs(slot, ops.statfs(ctx, IN[4])); return
-        case OP.setxattr: void done(slot, op, ops.setxattr(ctx, IN[4], a, extra as Uint8Array, IN[5])); return
-        case OP.getxattr: void bytes(slot, op, ops.getxattr(ctx, IN[4], a)); return
-        case OP.listxattr: void names(slot, ops.listxattr(ctx, IN[4])); return
-        case OP.removexattr: void done(slot, op, ops.removexattr(ctx, IN[4], a)); return
-        case OP.access: void done(slot, op, ops.access(ctx, IN[4], IN[5])); return
+        case OP.setxattr: void done(slot, op, ops.setxattr?.(ctx, IN[4], a, extra as Uint8Array, IN[5]) ?? enosys()); return
+        case OP.getxattr: void bytes(slot, op, ops.getxattr?.(ctx, IN[4], a) ?? enosys()); return
+        case OP.listxattr: void names(slot, ops.listxattr?.(ctx, IN[4]) ?? enosys()); return
+        case OP.removexattr: void done(slot, op, ops.removexattr?.(ctx, IN[4], a) ?? enosys()); return
+        case OP.access: void done(slot, op, ops.access?.(ctx, IN[4], IN[5]) ?? enosys()); return
         case OP.create: void created(slot, ops.create(ctx, IN[4], a, IN[5], IN[6])); return
-        case OP.fallocate: void done(slot, op, ops.fallocate(ctx, IN[4], IN[5], IN[6], IN[7], IN[8])); return
+        case OP.fallocate: void done(slot, op, ops.fallocate?.(ctx, IN[4], IN[5], IN[6], IN[7], IN[8]) ?? enosys()); return
         default: native.replyErr(slot, -C.ERRNO.ENOSYS)
       }
     } catch (err) {

@@ -56,6 +56,9 @@ export interface NativeConfig {
   maxBuffers: number
   readdirplus: 0 | 1 | 2
   writeback: 0 | 1
+  securityCapability: 0 | 1
+  /** Bit (1 << op code) set for each optional op the file system implements. */
+  implemented: number
   debug: 0 | 1
   blksize: number
   timeoutMs: number

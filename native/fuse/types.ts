@@ -94,7 +94,12 @@ export interface FuseDirent {
   entry?: FuseEntry
 }
 
-/** Low-level operations. Inode numbers are JS numbers; the root is 1. */
+/**
+ * Low-level operations. Inode numbers are JS numbers; the root is 1. The optional ops (flush,
+ * fsync, fsyncdir, xattrs, access, fallocate) may be left out: the kernel is then told ENOSYS
+ * once and stops asking (close and fsync succeed without a round trip, xattr calls and fallocate
+ * fail with EOPNOTSUPP, access is left to the mode bits).
+ */
 export interface FuseOps {
   init?: () => void
   destroy?: () => void
@@ -117,9 +122,9 @@ export interface FuseOps {
   read: (ctx: FuseContext, ino: number, fh: number, offset: number, size: number) => Promise<Uint8Array>
   /** `data` is only valid until the promise settles: copy what you keep. Resolves with bytes written. */
   write: (ctx: FuseContext, ino: number, fh: number, offset: number, data: Uint8Array, flags: number) => Promise<number>
-  flush: (ctx: FuseContext, ino: number, fh: number, lockOwner: bigint) => Promise<void>
+  flush?: (ctx: FuseContext, ino: number, fh: number, lockOwner: bigint) => Promise<void>
   release: (ctx: FuseContext, ino: number, fh: number, flags: number) => Promise<void>
-  fsync: (ctx: FuseContext, ino: number, fh: number, datasync: boolean) => Promise<void>
+  fsync?: (ctx: FuseContext, ino: number, fh: number, datasync: boolean) => Promise<void>
   opendir: (ctx: FuseContext, ino: number, flags: number) => Promise<FuseOpenReply>
   /**
    * Entries starting at `offset`. The binding packs them in order until `size` bytes are full
@@ -131,18 +136,18 @@ export interface FuseOps {
    */
   readdir: (ctx: FuseContext, ino: number, fh: number, offset: number, size: number, plus: boolean) => Promise<FuseDirent[]>
   releasedir: (ctx: FuseContext, ino: number, fh: number) => Promise<void>
-  fsyncdir: (ctx: FuseContext, ino: number, fh: number, datasync: boolean) => Promise<void>
+  fsyncdir?: (ctx: FuseContext, ino: number, fh: number, datasync: boolean) => Promise<void>
   statfs: (ctx: FuseContext, ino: number) => Promise<FuseStatfs>
   /** flags: XATTR_CREATE (1), XATTR_REPLACE (2). */
-  setxattr: (ctx: FuseContext, ino: number, name: string, value: Uint8Array, flags: number) => Promise<void>
+  setxattr?: (ctx: FuseContext, ino: number, name: string, value: Uint8Array, flags: number) => Promise<void>
   /** The whole value; the binding answers size probes and ERANGE itself. */
-  getxattr: (ctx: FuseContext, ino: number, name: string) => Promise<Uint8Array>
+  getxattr?: (ctx: FuseContext, ino: number, name: string) => Promise<Uint8Array>
   /** All names; the binding joins them and answers size probes and ERANGE itself. */
-  listxattr: (ctx: FuseContext, ino: number) => Promise<string[]>
-  removexattr: (ctx: FuseContext, ino: number, name: string) => Promise<void>
-  access: (ctx: FuseContext, ino: number, mask: number) => Promise<void>
+  listxattr?: (ctx: FuseContext, ino: number) => Promise<string[]>
+  removexattr?: (ctx: FuseContext, ino: number, name: string) => Promise<void>
+  access?: (ctx: FuseContext, ino: number, mask: number) => Promise<void>
   create: (ctx: FuseContext, parent: number, name: string, mode: number, flags: number) => Promise<FuseCreateReply>
-  fallocate: (ctx: FuseContext, ino: number, fh: number, mode: number, offset: number, length: number) => Promise<void>
+  fallocate?: (ctx: FuseContext, ino: number, fh: number, mode: number, offset: number, length: number) => Promise<void>
 }
 
 export interface FuseMountOptions {
@@ -166,10 +171,22 @@ export interface FuseMountOptions {
   attrTimeoutSec?: number
   /** Offer readdirplus: true always, 'auto' when the kernel thinks it pays (default 'auto'), false never. */
   readdirplus?: boolean | 'auto'
+  /**
+   * Store `security.capability` xattrs (setcap). Default false: the binding itself answers the
+   * kernel's capability probe before every write(2) with ENODATA and refuses setcap with
+   * EOPNOTSUPP, which saves one round trip to JS per write call.
+   */
+  securityCapability?: boolean
   /** Kernel write-back cache (default false: PALM sees every write). */
   writebackCache?: boolean
-  /** Threads reading /dev/fuse (default 1: they never wait for JS, so one keeps up; see docs/fuse-binding.md). */
+  /**
+   * Threads reading /dev/fuse. 0 (default): the JS thread reads /dev/fuse itself when epoll says a
+   * request is queued, so a request costs no thread hand-off; N ≥ 1: N fuse threads read and hand
+   * requests to the JS thread (fuse-native's bridge). See docs/fuse-binding.md for measurements.
+   */
   threads?: number
+  /** Kernel readahead for this mount in KiB (default 1024: sequential reads arrive in 1 MiB requests). Needs root (it writes /sys/class/bdi/…/read_ahead_kb); otherwise the kernel's 128 KiB stays. 0 leaves it alone. */
+  readAheadKb?: number
   /** Requests handed to JS and not yet answered, at most (default 1024); the kernel queues the rest. */
   maxInFlight?: number
   /** A request JS has not settled after this many ms is answered ETIMEDOUT (default 15000, 0 = never). src/fuse answers earlier with its own errno. */

@@ -6,6 +6,7 @@
  * Inode numbers and file handles start above 2^32 to prove they travel as 64-bit values.
  */
 import { direntSize, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../native/fuse/index.js'
+import type { OPTIONAL_OPS } from '../../native/fuse/constants.js'
 import type {
   FuseAttrReply, FuseContext, FuseCreateReply, FuseDirent, FuseEntry, FuseOpenReply, FuseOps, FuseSetattr, FuseStatfs
 } from '../../native/fuse/index.js'
@@ -18,6 +19,8 @@ export interface MemFsOptions {
   jitter?: boolean
   /** readdir returns twice what fits, to exercise the binding's overflow handling. */
   overfill?: boolean
+  /** Optional ops to leave out, e.g. ['flush'] (like bindfs: close(2) then costs no round trip). */
+  without?: Array<typeof OPTIONAL_OPS[number]>
 }
 
 /** What the file system has seen; sent to tests over IPC. */
@@ -58,6 +61,7 @@ export class MemFs implements FuseOps {
 
   constructor (opts: MemFsOptions = {}) {
     this.#opts = opts
+    for (const name of opts.without ?? []) (this as unknown as Record<string, unknown>)[name] = undefined
     this.#add(1, S_IFDIR | 0o755, 0, 0, 1)
   }
 

@@ -103,6 +103,7 @@ void pf_session_finish (pf_session *s) {
   pf_live_remove(s);
   napi_remove_env_cleanup_hook(s->env, env_cleanup, s);
   if (s->handles_open) {
+    if (s->nthreads == 0) uv_close((uv_handle_t *) &s->poll, on_handle_closed);
     uv_close((uv_handle_t *) &s->async, on_handle_closed);
     uv_close((uv_handle_t *) &s->timer, on_handle_closed);
   }
@@ -156,6 +157,13 @@ static void job_complete (napi_env env, napi_status status, void *data) {
     if (s->timeout_ms > 0) uv_timer_start(&s->timer, pf_on_timer, 1000, 1000);
     uv_unref((uv_handle_t *) &s->timer);
     s->handles_open = 2;
+    if (s->nthreads == 0) {
+      fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK); /* only this thread reads it */
+      uv_poll_init(s->loop, &s->poll, s->fd);
+      s->poll.data = s;
+      s->handles_open = 3;
+      pf_poll_start(s);
+    }
     pf_live_add(s);
     napi_add_env_cleanup_hook(env, env_cleanup, s);
     int terr = pf_session_start_threads(s);
@@ -183,7 +191,10 @@ static napi_value start_job (napi_env env, napi_callback_info info, int unmount)
   if (j == NULL) { napi_throw_error(env, NULL, "palm-fuse: out of memory"); return NULL; }
   j->s = s;
   j->unmount = unmount;
-  if (unmount) pf_reply_pending_eio(s); /* waiting requests get EIO before the connection closes */
+  if (unmount) {
+    if (s->nthreads == 0) pf_poll_stop(s);
+    pf_reply_pending_eio(s); /* waiting requests get EIO before the connection closes */
+  }
   napi_create_reference(env, argv[0], 1, &j->cb);
   napi_create_string_utf8(env, unmount ? "palm-fuse-unmount" : "palm-fuse-mount", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);
@@ -246,10 +257,11 @@ static napi_value js_create_session (napi_env env, napi_callback_info info) {
   s->max_bufs = (unsigned) num_prop(env, cfg, "maxBuffers", 16) + s->nthreads;
   s->readdirplus = (int) num_prop(env, cfg, "readdirplus", 2);
   s->writeback = (int) num_prop(env, cfg, "writeback", 0);
+  s->caps = (int) num_prop(env, cfg, "securityCapability", 0);
   s->debug = (int) num_prop(env, cfg, "debug", 0);
   s->blksize = (uint32_t) num_prop(env, cfg, "blksize", 4096);
   s->timeout_ms = (uint64_t) num_prop(env, cfg, "timeoutMs", 0);
-  if (s->nthreads < 1) s->nthreads = 1;
+  if (s->nthreads > 64) s->nthreads = 64;
   if (s->nslots < 16) s->nslots = 16;
   if (init_session(s) != 0) { free_session(s); napi_throw_error(env, NULL, "palm-fuse: out of memory"); return NULL; }
   log_debug = log_debug || s->debug;
@@ -268,8 +280,17 @@ static napi_value js_create_session (napi_env env, napi_callback_info info) {
   struct fuse_args fa = FUSE_ARGS_INIT((int) nargs, mine);
   char scratch[8];
   pf_log_capture(scratch, sizeof scratch);
-  const struct fuse_lowlevel_ops *ops = s->readdirplus ? &pf_ops_plus : &pf_ops;
-  s->se = fuse_session_new(&fa, ops, sizeof *ops, s);
+  /* Optional ops the file system left out are not registered: libfuse answers ENOSYS and the
+     kernel stops asking (no round trip per close for a file system without flush). */
+  struct fuse_lowlevel_ops ops = s->readdirplus ? pf_ops_plus : pf_ops;
+  uint32_t impl = (uint32_t) num_prop(env, cfg, "implemented", 0xffffffff);
+#define PF_OPTIONAL(code, field) if (!(impl & (1u << (code)))) ops.field = NULL;
+  PF_OPTIONAL(PF_OP_FLUSH, flush) PF_OPTIONAL(PF_OP_FSYNC, fsync) PF_OPTIONAL(PF_OP_FSYNCDIR, fsyncdir)
+  PF_OPTIONAL(PF_OP_SETXATTR, setxattr) PF_OPTIONAL(PF_OP_GETXATTR, getxattr)
+  PF_OPTIONAL(PF_OP_LISTXATTR, listxattr) PF_OPTIONAL(PF_OP_REMOVEXATTR, removexattr)
+  PF_OPTIONAL(PF_OP_ACCESS, access) PF_OPTIONAL(PF_OP_FALLOCATE, fallocate)
+#undef PF_OPTIONAL
+  s->se = fuse_session_new(&fa, &ops, sizeof ops, s);
   fuse_opt_free_args(&fa);
   for (uint32_t i = 0; i < nargs; i++) free(mine[i]);
   free(mine);

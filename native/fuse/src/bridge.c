@@ -108,7 +108,11 @@ static void deliver_forgets (pf_session *s) {
 }
 
 void pf_on_async (uv_async_t *h) {
-  pf_session *s = h->data;
+  pf_drain(h->data);
+}
+
+/* Delivers everything queued: init/end events, forgets, then all requests in one batch. */
+void pf_drain (pf_session *s) {
   if (s->closing) return;
   napi_env env = s->env;
   napi_handle_scope hs;

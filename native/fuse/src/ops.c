@@ -15,6 +15,11 @@ static pf_session *sess (fuse_req_t req) {
   return (pf_session *) fuse_req_userdata(req);
 }
 
+/* Wakes the JS thread, unless this is the JS thread reading /dev/fuse itself (it drains next). */
+static void wake (pf_session *s) {
+  if (pf_tl_reader != &s->loop_reader) uv_async_send(&s->async);
+}
+
 /* Waits (like fuse-native's semaphore) while every slot is in use; answers EIO once stopping. */
 static pf_slot *acquire (pf_session *s, fuse_req_t req, uint32_t op, uint32_t *idx) {
   pthread_mutex_lock(&s->lock);
@@ -64,7 +69,7 @@ static void submit (pf_session *s, pf_slot *sl, uint32_t idx) {
   s->ready_count++;
   s->n_requests++;
   pthread_mutex_unlock(&s->lock);
-  uv_async_send(&s->async);
+  wake(s);
 }
 
 /* Copies up to two strings and an optional blob into the slot (inline when small). */
@@ -109,7 +114,7 @@ static void op_init (void *userdata, struct fuse_conn_info *conn) {
   s->conn_want = conn->want;
   s->init_seen = 1;
   pthread_mutex_unlock(&s->lock);
-  uv_async_send(&s->async);
+  wake(s);
 }
 
 static void op_destroy (void *userdata) {
@@ -135,7 +140,7 @@ static void op_forget (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   push_forget(s, ino, nlookup);
   pthread_mutex_unlock(&s->lock);
   fuse_reply_none(req);
-  uv_async_send(&s->async);
+  wake(s);
 }
 
 static void op_forget_multi (fuse_req_t req, size_t count, struct fuse_forget_data *f) {
@@ -144,7 +149,7 @@ static void op_forget_multi (fuse_req_t req, size_t count, struct fuse_forget_da
   for (size_t i = 0; i < count; i++) push_forget(s, f[i].ino, f[i].nlookup);
   pthread_mutex_unlock(&s->lock);
   fuse_reply_none(req);
-  uv_async_send(&s->async);
+  wake(s);
 }
 
 static void op_lookup (fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -272,12 +277,18 @@ static void op_statfs (fuse_req_t req, fuse_ino_t ino) {
   BEGIN(PF_OP_STATFS) in[4] = ino; END
 }
 
+/* The kernel asks for this before every write(2) (to drop file capabilities). Unless the file
+   system stores capabilities, the answer is known here: no JS round trip. */
+static const char CAPS[] = "security.capability";
+
 static void op_setxattr (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                          size_t size, int flags) {
+  if (!sess(req)->caps && strcmp(name, CAPS) == 0) { fuse_reply_err(req, EOPNOTSUPP); return; }
   BEGIN(PF_OP_SETXATTR) in[4] = ino; in[5] = flags; KEEP(name, NULL, value, size) END
 }
 
 static void op_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  if (!sess(req)->caps && strcmp(name, CAPS) == 0) { fuse_reply_err(req, ENODATA); return; }
   BEGIN(PF_OP_GETXATTR) in[4] = ino; in[5] = size; sl->size = size; KEEP(name, NULL, NULL, 0) END
 }
 
@@ -340,19 +351,20 @@ void pf_slot_release (pf_session *s, uint32_t idx) {
   }
   pthread_cond_signal(&s->slot_cv);
   pthread_mutex_unlock(&s->lock);
+  if (s->nthreads == 0) pf_poll_start(s); /* resumes reading if it paused for a slot or buffer */
 }
 
-/* Reader thread: a receive buffer, waiting while `max_bufs` are all held by large writes. */
-pf_buf *pf_buf_get (pf_session *s) {
+/* A receive buffer; with `wait`, waits while `max_bufs` are all held by large writes, else NULL. */
+pf_buf *pf_buf_get (pf_session *s, int wait) {
   pf_buf *b = NULL;
   pthread_mutex_lock(&s->lock);
-  while (s->buf_pool == NULL && s->bufs_total >= s->max_bufs && !s->stopping) {
+  while (wait && s->buf_pool == NULL && s->bufs_total >= s->max_bufs && !s->stopping) {
     pthread_cond_wait(&s->buf_cv, &s->lock);
   }
   if (s->buf_pool != NULL) {
     b = s->buf_pool;
     s->buf_pool = b->next;
-  } else if (!s->stopping) {
+  } else if (!s->stopping && s->bufs_total < s->max_bufs) {
     size_t cap = (size_t) s->max_write + 4096; /* FUSE_BUFFER_HEADER_SIZE */
     b = malloc(sizeof *b + cap);
     if (b != NULL) {

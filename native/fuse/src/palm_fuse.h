@@ -105,7 +105,7 @@ typedef struct pf_notify {
 
 struct pf_session;
 
-typedef struct {
+typedef struct pf_reader {
   struct pf_session *s;
   pthread_t thread;
   int started;
@@ -128,6 +128,9 @@ typedef struct pf_session {
   uv_loop_t *loop;
   uv_async_t async;
   uv_timer_t timer;
+  uv_poll_t poll;        /* nthreads == 0: the JS thread reads /dev/fuse itself */
+  int polling;
+  pf_reader loop_reader;
   int handles_open;
   int closing;
 
@@ -141,11 +144,12 @@ typedef struct pf_session {
 
   /* configuration */
   unsigned max_write;
-  unsigned nthreads;
+  unsigned nthreads;     /* 0 = no fuse threads: the JS loop polls /dev/fuse (see docs) */
   unsigned nslots;
   unsigned max_bufs;
   int readdirplus;
   int writeback;
+  int caps;              /* store security.capability (else answered in C) */
   int debug;
   double entry_timeout, attr_timeout;
   uint32_t blksize;
@@ -189,6 +193,8 @@ typedef struct pf_session {
 
 /* session.c */
 int pf_session_start_threads(pf_session *s);
+void pf_poll_start(pf_session *s);
+void pf_poll_stop(pf_session *s);
 void pf_session_stop_threads(pf_session *s);
 void pf_session_finish(pf_session *s);
 void pf_live_add(pf_session *s);
@@ -199,11 +205,12 @@ extern const struct fuse_lowlevel_ops pf_ops;
 extern const struct fuse_lowlevel_ops pf_ops_plus;
 extern __thread pf_reader *pf_tl_reader;
 void pf_slot_release(pf_session *s, uint32_t idx);
-pf_buf *pf_buf_get(pf_session *s);
+pf_buf *pf_buf_get(pf_session *s, int wait);
 void pf_buf_put(pf_session *s, pf_buf *b);
 
 /* bridge.c */
 void pf_on_async(uv_async_t *h);
+void pf_drain(pf_session *s);
 void pf_on_timer(uv_timer_t *h);
 void pf_reply_pending_eio(pf_session *s);
 

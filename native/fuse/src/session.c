@@ -23,7 +23,7 @@ static void *reader_main (void *arg) {
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
   for (;;) {
     if (r->buf == NULL) {
-      r->buf = pf_buf_get(s);
+      r->buf = pf_buf_get(s, 1);
       if (r->buf == NULL) break;
     }
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -74,8 +74,54 @@ static void *notifier_main (void *arg) {
   return NULL;
 }
 
+/* ---- nthreads == 0: the JS thread reads /dev/fuse when epoll says it is readable ---- */
+
+/* Reads what the kernel has queued (a bounded burst), then hands it all to JS in one batch.
+   Pauses while no slot or receive buffer is free: the JS thread must never wait for itself. */
+static void on_poll (uv_poll_t *h, int status, int events) {
+  (void) events;
+  pf_session *s = h->data;
+  if (s->closing || s->stopping) return;
+  pf_reader *r = &s->loop_reader;
+  pf_tl_reader = r;
+  (void) status; /* an error (POLLERR: the connection is gone) shows up as the read's ENODEV */
+  for (int i = 0; i < 256; i++) {
+    if (s->free_count == 0) { pf_poll_stop(s); break; }
+    if (r->buf == NULL && (r->buf = pf_buf_get(s, 0)) == NULL) { pf_poll_stop(s); break; }
+    ssize_t n = read(s->fd, r->buf->data, r->buf->cap);
+    if (n < 0 && (errno == EINTR || errno == ENOENT)) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) {
+      if (n < 0 && errno != ENODEV) fuse_log(FUSE_LOG_ERR, "palm-fuse: reading /dev/fuse: %s\n", strerror(errno));
+      pf_poll_stop(s);
+      pthread_mutex_lock(&s->lock);
+      s->ended = 1;
+      pthread_mutex_unlock(&s->lock);
+      break;
+    }
+    struct fuse_buf fb = { .size = (size_t) n, .flags = 0, .mem = r->buf->data, .fd = -1, .pos = 0 };
+    r->taken = 0;
+    fuse_session_process_buf(s->se, &fb);
+    if (r->taken) r->buf = NULL;
+  }
+  pf_tl_reader = NULL;
+  pf_drain(s);
+}
+
+void pf_poll_start (pf_session *s) {
+  if (s->polling || s->stopping || s->closing || s->handles_open == 0) return;
+  s->polling = 1;
+  uv_poll_start(&s->poll, UV_READABLE, on_poll);
+}
+
+void pf_poll_stop (pf_session *s) {
+  if (!s->polling) return;
+  s->polling = 0;
+  uv_poll_stop(&s->poll);
+}
+
 int pf_session_start_threads (pf_session *s) {
-  s->readers = calloc(s->nthreads, sizeof *s->readers);
+  s->readers = calloc(s->nthreads + 1, sizeof *s->readers);
   if (s->readers == NULL) return ENOMEM;
   for (unsigned i = 0; i < s->nthreads; i++) {
     pf_reader *r = &s->readers[i];
@@ -113,6 +159,7 @@ void pf_session_stop_threads (pf_session *s) {
     }
     if (r->buf != NULL) { pf_buf_put(s, r->buf); r->buf = NULL; }
   }
+  if (s->loop_reader.buf != NULL) { pf_buf_put(s, s->loop_reader.buf); s->loop_reader.buf = NULL; }
   /* A notification blocked in the kernel holds its own reference to the device file, so closing
      the fd below is safe; wait briefly so none starts after the close. */
   pthread_mutex_lock(&s->lock);

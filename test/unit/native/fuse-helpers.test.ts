@@ -41,7 +41,7 @@ describe('FUSE binding helpers', () => {
     assert.deepEqual(fuseArgs(r, true), ['palm', '-o', 'fsname=palm,subtype=palm,default_permissions,allow_other'])
     assert.throws(() => resolveMountOptions({ fsname: 'a,b' }), { name: 'InvalidArgumentError', code: 'EINVAL' })
     assert.throws(() => resolveMountOptions({ maxWriteBytes: 2 * 1024 * 1024 }), { name: 'InvalidArgumentError' })
-    assert.throws(() => resolveMountOptions({ threads: 0 }), { name: 'InvalidArgumentError' })
+    assert.throws(() => resolveMountOptions({ threads: -1 }), { name: 'InvalidArgumentError' })
   })
 
   it('names the Debian packages when the addon is missing', () => {
