@@ -14,19 +14,21 @@ const skip = fuseSkipReason()
 const MiB = 1024 * 1024
 
 describe('FUSE binding: data path', { skip }, () => {
-  it('receives dd bs=1M as writes of at least 128 KiB, and the bytes arrive intact', async (t) => {
-    const m = await startMemfsMount(t)
-    const src = `${await createTempDir(t, 'palm-fuse-src-')}/src`
-    await writeFile(src, randomBytes(8 * MiB))
-    const r = await runTool('dd', [`if=${src}`, `of=${m.dir}/big`, 'bs=1M', 'conv=fsync'])
-    assert.equal(r.code, 0, r.stderr)
-    const s = await m.stats()
-    assert.equal(s.binding.maxWrite, MiB, 'the kernel agreed to 1 MiB writes')
-    assert.equal(s.fs.writeBytes, 8 * MiB)
-    assert.ok(s.fs.writeMin >= 128 * 1024, `smallest write was ${s.fs.writeMin} bytes`)
-    assert.equal(s.fs.writeMax, MiB)
-    assert.deepEqual(await readFile(`${m.dir}/big`), await readFile(src))
-  })
+  for (const threads of [0, 2]) {
+    it(`receives dd bs=1M as writes of at least 128 KiB, and the bytes arrive intact (threads ${threads})`, async (t) => {
+      const m = await startMemfsMount(t, { mount: { threads } })
+      const src = `${await createTempDir(t, 'palm-fuse-src-')}/src`
+      await writeFile(src, randomBytes(8 * MiB))
+      const r = await runTool('dd', [`if=${src}`, `of=${m.dir}/big`, 'bs=1M', 'conv=fsync'])
+      assert.equal(r.code, 0, r.stderr)
+      const s = await m.stats()
+      assert.equal(s.binding.maxWrite, MiB, 'the kernel agreed to 1 MiB writes')
+      assert.equal(s.fs.writeBytes, 8 * MiB)
+      assert.ok(s.fs.writeMin >= 128 * 1024, `smallest write was ${s.fs.writeMin} bytes`)
+      assert.equal(s.fs.writeMax, MiB)
+      assert.deepEqual(await readFile(`${m.dir}/big`), await readFile(src))
+    })
+  }
 
   it('writes, reads and truncates at offsets past 4 GiB', async (t) => {
     const m = await startMemfsMount(t)

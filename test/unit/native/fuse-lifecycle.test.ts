@@ -30,21 +30,23 @@ function startProcess (t: Cleanup, file: string, args: string[]): Promise<{ code
 }
 
 describe('FUSE binding: lifecycle', { skip }, () => {
-  it('unmounts with a request in flight: it gets EIO, late replies are ignored, the server exits', async (t) => {
-    const m = await startMemfsMount(t, { mount: { timeoutMs: 0 } })
-    await writeFile(`${m.dir}/hang-file`, 'data')
-    const cat = startProcess(t, 'cat', [`${m.dir}/hang-file`])
-    await pWaitFor(async () => (await m.stats()).fs.pendingHangs > 0, { timeout: 10_000 })
-    await m.call({ cmd: 'unmount' })
-    const r = await cat
-    assert.notEqual(r.code, 0)
-    assert.match(r.stderr, /Input\/output error|Transport endpoint is not connected/)
-    assert.equal(await isFuseMount(m.dir), false)
-    await m.call({ cmd: 'release-hangs' }) // the handler settles after the session is gone
-    assert.equal((await m.stats()).binding.slotsInUse, 0)
-    await m.call({ cmd: 'exit' }).catch(() => {})
-    assert.equal(await m.exited, 0)
-  })
+  for (const threads of [0, 2]) {
+    it(`unmounts with a request in flight: it gets EIO, late replies are ignored, the server exits (threads ${threads})`, async (t) => {
+      const m = await startMemfsMount(t, { mount: { timeoutMs: 0, threads } })
+      await writeFile(`${m.dir}/hang-file`, 'data')
+      const cat = startProcess(t, 'cat', [`${m.dir}/hang-file`])
+      await pWaitFor(async () => (await m.stats()).fs.pendingHangs > 0, { timeout: 10_000 })
+      await m.call({ cmd: 'unmount' })
+      const r = await cat
+      assert.notEqual(r.code, 0)
+      assert.match(r.stderr, /Input\/output error|Transport endpoint is not connected/)
+      assert.equal(await isFuseMount(m.dir), false)
+      await m.call({ cmd: 'release-hangs' }) // the handler settles after the session is gone
+      assert.equal((await m.stats()).binding.slotsInUse, 0)
+      await m.call({ cmd: 'exit' }).catch(() => {})
+      assert.equal(await m.exited, 0)
+    })
+  }
 
   it('answers a request that never settles with ETIMEDOUT after timeoutMs', async (t) => {
     const m = await startMemfsMount(t, { mount: { timeoutMs: 1500 } })
@@ -87,18 +89,20 @@ describe('FUSE binding: lifecycle', { skip }, () => {
     assert.equal(await isFuseMount(m.dir), false)
   })
 
-  it('answers every request of several processes exactly once', async (t) => {
-    const m = await startMemfsMount(t, { fs: { jitter: true } })
-    await writeFile(`${m.dir}/shared`, 'shared')
-    const workers = [1, 2, 3, 4].map(id => startProcess(t, process.execPath, [WORKER, m.dir, String(id), '25', '4']))
-    for (const r of await Promise.all(workers)) assert.equal(r.code, 0, r.stderr)
-    await pWaitFor(async () => (await m.stats()).binding.slotsInUse === 0, { timeout: 5000 })
-    const s = await m.stats()
-    assert.equal(s.binding.replies, s.binding.requests, 'one accepted answer per request')
-    assert.equal(s.binding.replyFailures, 0)
-    assert.equal(s.binding.staleReplies, 0)
-    assert.equal(s.binding.timeouts, 0)
-    assert.equal(s.fs.openHandles, 0)
-    assert.ok(s.binding.requests > 4 * 4 * 25 * 8, `${s.binding.requests} requests`)
-  })
+  for (const threads of [0, 2]) {
+    it(`answers every request of several processes exactly once (threads ${threads})`, async (t) => {
+      const m = await startMemfsMount(t, { fs: { jitter: true }, mount: { threads } })
+      await writeFile(`${m.dir}/shared`, 'shared')
+      const workers = [1, 2, 3, 4].map(id => startProcess(t, process.execPath, [WORKER, m.dir, String(id), '25', '4']))
+      for (const r of await Promise.all(workers)) assert.equal(r.code, 0, r.stderr)
+      await pWaitFor(async () => (await m.stats()).binding.slotsInUse === 0, { timeout: 5000 })
+      const s = await m.stats()
+      assert.equal(s.binding.replies, s.binding.requests, 'one accepted answer per request')
+      assert.equal(s.binding.replyFailures, 0)
+      assert.equal(s.binding.staleReplies, 0)
+      assert.equal(s.binding.timeouts, 0)
+      assert.equal(s.fs.openHandles, 0)
+      assert.ok(s.binding.requests > 4 * 4 * 25 * 8, `${s.binding.requests} requests`)
+    })
+  }
 })

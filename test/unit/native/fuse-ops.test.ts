@@ -4,7 +4,7 @@
  * the file system (notifyInvalInode / notifyInvalEntry).
  */
 import assert from 'node:assert/strict'
-import { chmod, mkdir, readdir, readFile, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, open, readdir, readFile, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import pWaitFor from 'p-wait-for'
@@ -69,6 +69,19 @@ describe('FUSE binding: other ops', { skip }, () => {
     assert.equal(await readFile(`${m.dir}/b`, 'utf8'), 'A')
     assert.equal((await runTool(bin, ['noreplace', `${m.dir}/a`, `${m.dir}/c`])).code, 0)
     assert.deepEqual((await readdir(m.dir)).sort(), ['b', 'c'])
+  })
+
+  it('leaves optional ops the file system lacks to the kernel', async (t) => {
+    const m = await startMemfsMount(t, { fs: { without: ['flush', 'fsync', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'fallocate'] } })
+    const fh = await open(`${m.dir}/f`, 'w+')
+    await fh.write('kept')
+    await fh.sync() // no fsync op: the kernel answers success itself
+    await fh.close() // no flush op: close costs no round trip
+    assert.equal(await readFile(`${m.dir}/f`, 'utf8'), 'kept')
+    if (findExecutable('getfattr') != null) {
+      assert.match((await runTool('getfattr', ['-d', `${m.dir}/f`])).stderr + (await runTool('setfattr', ['-n', 'user.a', '-v', '1', `${m.dir}/f`])).stderr, /Operation not supported/)
+    }
+    assert.notEqual((await runTool('fallocate', ['-l', '1M', `${m.dir}/f`])).code, 0)
   })
 
   it('drops cached attributes and names when the file system says so', async (t) => {
