@@ -23,6 +23,7 @@ export type ServerCommand =
   | { id: number, cmd: 'server-truncate', name: string, size: number }
   | { id: number, cmd: 'server-unlink', name: string }
   | { id: number, cmd: 'exit' }
+  | { id: number, cmd: 'exit-mounted' }
 
 function send (msg: unknown): void {
   process.send?.(msg)
@@ -69,7 +70,8 @@ async function main (): Promise<void> {
         case 'notify-inode': session.notifyInvalInode(fs.rootChild(m.name).ino, 0, 0); break
         case 'server-truncate': truncateData(fs.rootChild(m.name), m.size); break
         case 'server-unlink': await fs.unlink(ctx, 1, m.name); break
-        case 'exit': send({ id: m.id, value }); await stop(0)
+        case 'exit': send({ id: m.id, value }); await stop(0); break
+        case 'exit-mounted': process.exit(3) // no unmount: the binding's exit handler must clean up
       }
       send({ id: m.id, value })
     })().catch((err: Error) => { send({ id: m.id, error: err.message }) })

@@ -81,6 +81,14 @@ describe('FUSE binding: lifecycle', { skip }, () => {
     m.child.kill('SIGKILL')
   })
 
+  it('leaves no mount behind when the serving process exits without unmounting', async (t) => {
+    const m = await startMemfsMount(t)
+    await writeFile(`${m.dir}/f`, 'x')
+    void m.call({ cmd: 'exit-mounted' }).catch(() => {})
+    assert.equal(await m.exited, 3)
+    assert.equal(await isFuseMount(m.dir), false)
+  })
+
   it('ends the session when the mount is removed from outside', async (t) => {
     const m = await startMemfsMount(t)
     const r = await runTool('fusermount3', ['-u', m.dir])
