@@ -5,6 +5,9 @@
 import type { FuseAttr, FuseSetattr, FuseTimeSet } from '../../native/fuse/types.js'
 import type { Attr, FileType } from '../meta/types.js'
 import type { VfsSetattr, VfsTimeSet } from '../vfs/types.js'
+import { joinNs, splitNs } from '../util/ns-time.js'
+
+export { joinNs, splitNs }
 
 export const S_IFMT = 0o170000
 const TYPE_BITS: Record<FileType, number> = {
@@ -19,20 +22,6 @@ const TYPE_BITS: Record<FileType, number> = {
 
 export function typeBits (type: FileType): number {
   return TYPE_BITS[type]
-}
-
-const NS = 1_000_000_000n
-
-/** Splits signed ns into seconds (floored) and 0 ≤ nsec < 1e9, so times before 1970 are right. */
-export function splitNs (ns: bigint): [number, number] {
-  let sec = ns / NS
-  let nsec = ns - sec * NS
-  if (nsec < 0n) { nsec += NS; sec -= 1n }
-  return [Number(sec), Number(nsec)]
-}
-
-export function joinNs (sec: number, nsec: number): bigint {
-  return BigInt(Math.trunc(sec)) * NS + BigInt(Math.trunc(nsec))
 }
 
 export function toFuseAttr (a: Attr): FuseAttr {
@@ -60,7 +49,7 @@ export function toFuseAttr (a: Attr): FuseAttr {
 function timeSet (t: FuseTimeSet | undefined): VfsTimeSet | undefined {
   if (t == null) return undefined
   if (t === 'now') return 'now'
-  return joinNs(t.sec, t.nsec)
+  return joinNs(Math.trunc(t.sec), Math.trunc(t.nsec))
 }
 
 export function toVfsSetattr (s: FuseSetattr): VfsSetattr {
@@ -73,6 +62,6 @@ export function toVfsSetattr (s: FuseSetattr): VfsSetattr {
   if (atime != null) out.atime = atime
   const mtime = timeSet(s.mtime)
   if (mtime != null) out.mtime = mtime
-  if (s.ctime != null) out.ctimeNs = joinNs(s.ctime.sec, s.ctime.nsec)
+  if (s.ctime != null) out.ctimeNs = joinNs(Math.trunc(s.ctime.sec), Math.trunc(s.ctime.nsec))
   return out
 }
