@@ -28,6 +28,7 @@ export class PalmError extends Error {
   }
 }
 
+/** A PalmError subclass with a fixed name and code; each is exported as a value and, below it, as a type. */
 function define (name: string, code: ErrorCode): new (message: string, options?: PalmErrorOptions) => PalmError {
   const Cls = class extends PalmError {
     constructor (message: string, options?: PalmErrorOptions) {
@@ -40,40 +41,67 @@ function define (name: string, code: ErrorCode): new (message: string, options?:
 }
 
 export const NotFoundError = define('NotFoundError', 'ENOENT')
+export type NotFoundError = InstanceType<typeof NotFoundError>
 export const ExistsError = define('ExistsError', 'EEXIST')
+export type ExistsError = InstanceType<typeof ExistsError>
 export const NotDirectoryError = define('NotDirectoryError', 'ENOTDIR')
+export type NotDirectoryError = InstanceType<typeof NotDirectoryError>
 export const IsDirectoryError = define('IsDirectoryError', 'EISDIR')
+export type IsDirectoryError = InstanceType<typeof IsDirectoryError>
 export const NotEmptyError = define('NotEmptyError', 'ENOTEMPTY')
+export type NotEmptyError = InstanceType<typeof NotEmptyError>
 export const NameTooLongError = define('NameTooLongError', 'ENAMETOOLONG')
+export type NameTooLongError = InstanceType<typeof NameTooLongError>
 export const BadHandleError = define('BadHandleError', 'EBADF')
+export type BadHandleError = InstanceType<typeof BadHandleError>
 /** Access denied by mode bits (EACCES). */
 export const PermissionError = define('PermissionError', 'EACCES')
+export type PermissionError = InstanceType<typeof PermissionError>
 /** Operation not permitted for this caller (EPERM), e.g. chown by a non-owner. */
 export const NotPermittedError = define('NotPermittedError', 'EPERM')
+export type NotPermittedError = InstanceType<typeof NotPermittedError>
 export const ReadOnlyError = define('ReadOnlyError', 'EROFS')
+export type ReadOnlyError = InstanceType<typeof ReadOnlyError>
 /** The pool (or this device, alone) cannot take the data: ENOSPC to applications. */
 export const NoSpaceError = define('NoSpaceError', 'ENOSPC')
+export type NoSpaceError = InstanceType<typeof NoSpaceError>
 /** One device's configured capacity would be exceeded. Placement turns it into NoSpace when no device can take a fragment. */
 export const QuotaExceededError = define('QuotaExceededError', 'EDQUOT')
+export type QuotaExceededError = InstanceType<typeof QuotaExceededError>
 export const InvalidArgumentError = define('InvalidArgumentError', 'EINVAL')
+export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>
 export const IntegrityError = define('IntegrityError', 'EIO')
+export type IntegrityError = InstanceType<typeof IntegrityError>
 /** An I/O failure below that is not one of the kinds above (EIO); `cause` holds the original. */
 export const IoError = define('IoError', 'EIO')
+export type IoError = InstanceType<typeof IoError>
 export const AbortedError = define('AbortedError', 'EINTR')
+export type AbortedError = InstanceType<typeof AbortedError>
 export const TimeoutError = define('TimeoutError', 'ETIMEDOUT')
+export type TimeoutError = InstanceType<typeof TimeoutError>
 export const NoDataError = define('NoDataError', 'ENODATA')
+export type NoDataError = InstanceType<typeof NoDataError>
 export const RangeTooSmallError = define('RangeTooSmallError', 'ERANGE')
+export type RangeTooSmallError = InstanceType<typeof RangeTooSmallError>
 export const FileTooBigError = define('FileTooBigError', 'EFBIG')
+export type FileTooBigError = InstanceType<typeof FileTooBigError>
 export const NotSupportedError = define('NotSupportedError', 'EOPNOTSUPP')
+export type NotSupportedError = InstanceType<typeof NotSupportedError>
 export const TooManyLinksError = define('TooManyLinksError', 'EMLINK')
+export type TooManyLinksError = InstanceType<typeof TooManyLinksError>
 export const BusyError = define('BusyError', 'EBUSY')
+export type BusyError = InstanceType<typeof BusyError>
 export const InvalidConfigError = define('InvalidConfigError', 'EINVAL')
+export type InvalidConfigError = InstanceType<typeof InvalidConfigError>
 /** A value too large for its slot (E2BIG), e.g. an extended attribute value over 64 KiB. */
 export const ValueTooBigError = define('ValueTooBigError', 'E2BIG')
+export type ValueTooBigError = InstanceType<typeof ValueTooBigError>
 /** A protocol peer sent something malformed, oversized or unexpected. */
 export const ProtocolError = define('ProtocolError', 'EIO')
+export type ProtocolError = InstanceType<typeof ProtocolError>
 /** The daemon is not running or cannot be reached (CLI). */
 export const NotConnectedError = define('NotConnectedError', 'ENOTCONN')
+export type NotConnectedError = InstanceType<typeof NotConnectedError>
 
 /** Fewer than `k` fragments of a stripe could be had: EIO, with what was found and from whom. */
 export class FragmentsUnavailableError extends PalmError {
