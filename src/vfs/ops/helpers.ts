@@ -75,8 +75,11 @@ export async function makeNode (core: VfsCore, ctx: VfsContext, parent: number, 
   return attr
 }
 
-/** Largest stripe-number window one getStripes call covers while skipping holes. */
-const MAX_WINDOW = 64 * STRIPE_BATCH
+/**
+ * Largest stripe-number window one getStripes call covers while skipping holes: bounds a batch to
+ * 65,536 refs, and a 2^53-byte sparse file of 4 MiB stripes to ~33,000 queries.
+ */
+const MAX_WINDOW = 256 * STRIPE_BATCH
 
 /**
  * Calls `fn` with the file's stored stripes in order, in batches (bounded memory). Runs of holes are

@@ -204,6 +204,26 @@ describe('vfs', () => {
     await vfs.release(ctx, c.attr.ino, c.fh, 0)
   })
 
+  it('holds files up to 2^53 - 1 bytes and refuses to grow past', async (t) => {
+    const { vfs } = await createVfsStack(t)
+    const max = Number.MAX_SAFE_INTEGER
+    const c = await vfs.create(ctx, ROOT_INO, 'huge', 0o644, C.O_RDWR)
+    const ino = c.attr.ino
+    await vfs.setattr(ctx, ino, { size: max }, c.fh)
+    await vfs.write(ctx, ino, c.fh, max - 10, Buffer.from('0123456789'), 0)
+    await vfs.write(ctx, ino, c.fh, 2 ** 40, Buffer.from('middle'), 0)
+    await rejectsWith(vfs.write(ctx, ino, c.fh, max - 1, Buffer.from('xy'), 0), 'EFBIG')
+    await rejectsWith(vfs.setattr(ctx, ino, { size: max + 1 }, c.fh), ['EFBIG', 'EINVAL'])
+    await vfs.flush(ctx, ino, c.fh, 0n)
+    await vfs.release(ctx, ino, c.fh, 0)
+    const r = await vfs.open(ctx, ino, C.O_RDONLY)
+    assert.equal((await vfs.getattr(ctx, ino, r.fh)).size, max)
+    assert.equal(Buffer.from(await vfs.read(ctx, ino, r.fh, max - 10, 100)).toString(), '0123456789')
+    assert.equal(Buffer.from(await vfs.read(ctx, ino, r.fh, 2 ** 40, 6)).toString(), 'middle')
+    assert.ok((await vfs.read(ctx, ino, r.fh, 2 ** 50, 4096)).every(b => b === 0))
+    await vfs.release(ctx, ino, r.fh, 0)
+  })
+
   it('commits open files on stop', async (t) => {
     const stack = await createVfsStack(t)
     const c = await stack.vfs.create(ctx, ROOT_INO, 'f', 0o644, C.O_WRONLY)
