@@ -233,7 +233,7 @@ function report (samples: Record<string, Record<Metric, Sample[]>>): void {
     bindingOptions: { ...BINDING_OPTS, threads: THREADS ?? 'default (0)', maxWriteBytes: 1048576 },
     fsImplementsFlush: FLUSH,
     readAheadKb: 1024,
-    note: 'seq MB/s: SEQ_MiB per dd bs=1M (write overwrites in place); cpuUs per MiB for seq, per file otherwise',
+    note: 'seq: seqMiB through dd bs=1M in 8 interleaved slices (the write overwrites in place); serverCpuUsPerOp is per MiB for seq, per file otherwise',
     ...results
   }, null, 2) + '\n')
   console.log(`\nwrote ${file}`)

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { NotSupportedError } from '../../src/errors.js'
+import type { FuseSessionStats } from './types.js'
 
 /** One native session: the reply functions and shared arrays of native/fuse/src. */
 export interface NativeSession {
@@ -31,23 +32,8 @@ export interface NativeSession {
   stats: () => NativeStats
 }
 
-/** Counters kept by the addon. */
-export interface NativeStats {
-  requests: number
-  batches: number
-  maxBatch: number
-  forgets: number
-  timeouts: number
-  slotWaits: number
-  replies: number
-  replyFailures: number
-  staleReplies: number
-  slotsInUse: number
-  buffers: number
-  maxWrite: number
-  maxReadahead: number
-  capabilities: number
-}
+/** Counters kept by the addon (documented on FuseSessionStats). */
+export type NativeStats = FuseSessionStats
 
 export interface NativeConfig {
   maxWrite: number
