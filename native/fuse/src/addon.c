@@ -73,26 +73,42 @@ static void free_session (pf_session *s) {
   free(s);
 }
 
+static void release_memory (pf_session *s) {
+  if (s->se != NULL) { fuse_session_destroy(s->se); s->se = NULL; }
+  free_session(s);
+}
+
 static void finalize (napi_env env, void *data, void *hint) {
   (void) hint;
   pf_session *s = data;
   /* Only reachable once unmounted (a mounted session holds a strong reference to its object). */
-  if (s->mounted || s->handles_open) return;
-  if (s->se != NULL) { fuse_session_destroy(s->se); s->se = NULL; }
   napi_ref refs[] = { s->dispatch_fn, s->forget_fn, s->event_fn, s->in_ab, s->out_ab, s->forget_ab, s->self };
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) if (refs[i]) napi_delete_reference(env, refs[i]);
-  free_session(s);
+  s->finalized = 1;
+  if (s->mounted) return; /* cannot happen; leak rather than free memory threads may use */
+  if (s->handles_open == 0) release_memory(s); /* else the last handle's close callback does */
 }
 
 static void on_handle_closed (uv_handle_t *h) {
   pf_session *s = h->data;
-  s->handles_open--;
+  if (--s->handles_open == 0 && s->finalized) release_memory(s);
 }
 
+static void close_handles (pf_session *s) {
+  if (s->handles_open == 0 || s->handles_closing) return;
+  s->handles_closing = 1;
+  if (s->nthreads == 0) uv_close((uv_handle_t *) &s->poll, on_handle_closed);
+  uv_close((uv_handle_t *) &s->async, on_handle_closed);
+  uv_close((uv_handle_t *) &s->timer, on_handle_closed);
+}
+
+/* The environment is going away (a worker thread ends): stop, unmount, close the loop handles. */
 static void env_cleanup (void *arg) {
   pf_session *s = arg;
   pf_live_remove(s);
   pf_session_stop_threads(s);
+  s->closing = 1;
+  close_handles(s);
 }
 
 /* JS thread, after the threads are gone: release libfuse and the loop handles. */
@@ -102,11 +118,7 @@ void pf_session_finish (pf_session *s) {
   s->closing = 1;
   pf_live_remove(s);
   napi_remove_env_cleanup_hook(s->env, env_cleanup, s);
-  if (s->handles_open) {
-    if (s->nthreads == 0) uv_close((uv_handle_t *) &s->poll, on_handle_closed);
-    uv_close((uv_handle_t *) &s->async, on_handle_closed);
-    uv_close((uv_handle_t *) &s->timer, on_handle_closed);
-  }
+  close_handles(s);
   if (s->se != NULL) { fuse_session_destroy(s->se); s->se = NULL; }
   napi_async_destroy(s->env, s->async_ctx);
   uint32_t count = 0;

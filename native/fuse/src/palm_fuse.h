@@ -132,7 +132,9 @@ typedef struct pf_session {
   int polling;
   pf_reader loop_reader;
   int handles_open;
+  int handles_closing;
   int closing;
+  int finalized;
 
   /* libfuse */
   struct fuse_session *se;
