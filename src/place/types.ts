@@ -60,3 +60,30 @@ export interface StripeIO {
   health: (stripe: PlacedStripe, options?: AbortOptions) => Promise<StripeHealth>
   usage: () => PoolUsage
 }
+
+/**
+ * One fragment stored on another device than the one it is meant for (that device was offline or
+ * failing when the stripe was written): the spreader copies it there when the device is back.
+ */
+export interface SpreadEntry {
+  /** The fragment's CID (string form). */
+  cid: string
+  /** The device the fragment is meant for. */
+  target: string
+  /** Devices holding it now (where the copy comes from). */
+  holders: string[]
+  /** The stripe it belongs to (for logs). */
+  stripe: string
+  /** The file, when known (for logs). */
+  file?: string
+}
+
+/** The shortfall of writes, waiting to be spread (persisted: a restart forgets nothing). */
+export interface SpreadQueue {
+  /** Records entries; resolves once they are written (a killed process keeps them). */
+  add: (entries: SpreadEntry[], options?: AbortOptions) => Promise<void>
+  /** Fragments waiting, over all devices. */
+  count: () => number
+  /** Entries recorded so far are on stable storage (power loss). */
+  sync: (options?: AbortOptions) => Promise<void>
+}

@@ -1,0 +1,98 @@
+/**
+ * The devices of the swarm as placement and retrieval see them: this device (its store's real
+ * usage) and the peers of the membership view (announced capacity, corrected by what was sent to
+ * them since and by refusals), with this device's observations of each (DeviceStats).
+ */
+import type { Membership, PeerState } from '../net/index.js'
+import type { FragmentStore } from '../store/index.js'
+import type { DeviceStats } from './device-stats.js'
+import type { Candidate } from './placement.js'
+
+/** Settings of the device table. */
+export interface DeviceTableInit {
+  deviceId: string
+  /** This device's name, for messages and `user.palm.health`. */
+  deviceName: string
+  /**
+   * An offline device seen within this long is still a place fragments are *meant* for (they are
+   * queued for it); older ones are left out, ms.
+   */
+  knownForMs: number
+}
+
+/** What the device table reads. */
+export interface DeviceTableComponents {
+  membership: Pick<Membership, 'peers' | 'get'>
+  store: Pick<FragmentStore, 'usage'>
+  stats: DeviceStats
+}
+
+/** One device's figures for usage(). */
+export interface DeviceFigures {
+  id: string
+  capacityBytes: number
+  usedBytes: number
+  freeBytes: number
+}
+
+export class DeviceTable {
+  readonly selfId: string
+  readonly #init: DeviceTableInit
+  readonly #c: DeviceTableComponents
+
+  constructor (init: DeviceTableInit, components: DeviceTableComponents) {
+    this.selfId = init.deviceId
+    this.#init = init
+    this.#c = components
+  }
+
+  get stats (): DeviceStats { return this.#c.stats }
+
+  #peerFree (p: PeerState): number {
+    if (this.#c.stats.fullSince(p.id, p.lastSeenMs)) return 0
+    return Math.max(0, p.freeBytes - this.#c.stats.unannounced(p.id, p.lastSeenMs))
+  }
+
+  /** Placement's view: this device, online peers and recently seen offline ones. */
+  candidates (nowMs = Date.now()): Candidate[] {
+    const out: Candidate[] = [{ id: this.selfId, freeBytes: this.#c.store.usage().freeBytes, available: true, self: true }]
+    for (const p of this.#c.membership.peers()) {
+      if (!p.online && (p.lastSeenMs === 0 || nowMs - p.lastSeenMs > this.#init.knownForMs)) continue
+      out.push({ id: p.id, freeBytes: this.#peerFree(p), available: p.online && this.#c.stats.healthy(p.id, nowMs), self: false })
+    }
+    return out
+  }
+
+  /** True for this device and for peers the membership lists as online. */
+  online (id: string): boolean {
+    return id === this.selfId || this.#c.membership.get(id)?.online === true
+  }
+
+  /** This device and the online peers, with their capacity figures. */
+  onlineFigures (): DeviceFigures[] {
+    const u = this.#c.store.usage()
+    const out: DeviceFigures[] = [{ id: this.selfId, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes }]
+    for (const p of this.#c.membership.peers()) {
+      if (p.online) out.push({ id: p.id, capacityBytes: p.capacityBytes, usedBytes: p.usedBytes, freeBytes: this.#peerFree(p) })
+    }
+    return out
+  }
+
+  /** The gossip round trip to `id`, ms, if measured. */
+  rttMs (id: string): number | undefined {
+    return id === this.selfId ? 0 : this.#c.membership.get(id)?.rttMs
+  }
+
+  /** The device's name ("nas"), or its id when it has not announced one. */
+  name (id: string): string {
+    if (id === this.selfId) return this.#init.deviceName
+    const name = this.#c.membership.get(id)?.name ?? ''
+    return name === '' ? id : name
+  }
+
+  /** "name (…last 6 of id)" for messages. */
+  describe (id: string): string {
+    const name = this.name(id)
+    return name === id ? id : `${name} (…${id.slice(-6)})`
+  }
+}

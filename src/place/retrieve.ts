@@ -1,0 +1,237 @@
+/**
+ * Reading a stripe back from any k of its fragments (Helia's raceBlockRetrievers, with hedging):
+ *
+ * 1. Sources: this device's store for fragments it holds (data shards first), then the online
+ *    holders of the others, fastest first (DeviceStats' expected time for the fragment size).
+ * 2. k requests start at once; a failure starts the next source; when no reply has come within
+ *    twice the slowest expected time (at least `hedgeMinMs`), one more request starts (a hedge).
+ * 3. Every fragment is checked against its CID (the store and the fragment client both verify);
+ *    a corrupt one is logged with the device and the CID and another source is tried.
+ * 4. With k in hand the rest are aborted and the chunk pool decodes. With fewer than k sources
+ *    left, or after `readFailMs`, the read fails with FragmentsUnavailableError (EIO) naming the
+ *    file and the devices that were missing.
+ */
+import { CID } from 'multiformats/cid'
+import type { ChunkPool } from '../chunk/index.js'
+import { FragmentsUnavailableError } from '../errors.js'
+import type { FragmentClient } from '../net/index.js'
+import type { FragmentStore } from '../store/index.js'
+import { combineSignals, throwIfAborted } from '../util/abort.js'
+import type { Logger } from '../util/logger.js'
+import { isDeviceFailure } from './device-stats.js'
+import type { DeviceTable } from './device-table.js'
+import type { PlacedStripe, StripeIOOptions } from './types.js'
+
+/** What a read needs. */
+export interface RetrieveDeps {
+  devices: DeviceTable
+  fragments: Pick<FragmentClient, 'get'>
+  store: Pick<FragmentStore, 'get'>
+  pool: Pick<ChunkPool, 'decode'>
+  log: Logger
+  /** A read that cannot gather k fragments fails after at most this long, ms. */
+  readFailMs: number
+  /** Shortest wait before a hedged request, ms. */
+  hedgeMinMs: number
+}
+
+interface Source {
+  index: number
+  device: string
+  local: boolean
+  expectedMs: number
+}
+
+/** Fragment size from the stripe length (for expected times; exactness does not matter). */
+function fragmentSizeOf (stripe: PlacedStripe): number {
+  return Math.ceil((stripe.length + 32) / Math.max(1, stripe.k)) + 16
+}
+
+/** The sources of each fragment, local ones first, then by expected time. Also the offline holders. */
+function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): { sources: Source[], offline: Set<string> } {
+  const self = deps.devices.selfId
+  const bytes = fragmentSizeOf(stripe)
+  const local: Source[] = []
+  const remote: Source[] = []
+  const offline = new Set<string>()
+  for (let i = 0; i < stripe.n; i++) {
+    const holders = (stripe.holders[i] ?? []).length > 0 ? stripe.holders[i] : [self]
+    for (const device of new Set(holders)) {
+      if (device === self) local.push({ index: i, device, local: true, expectedMs: 0 })
+      else if (deps.devices.online(device)) remote.push({ index: i, device, local: false, expectedMs: deps.devices.stats.expectedMs(device, bytes, deps.devices.rttMs(device)) })
+      else offline.add(device)
+    }
+  }
+  // Spread requests over devices: a device's second fragment ranks after everyone's first.
+  const seen = new Map<string, number>()
+  const ranked = remote.sort((a, b) => a.expectedMs - b.expectedMs || a.index - b.index).map(s => {
+    const nth = seen.get(s.device) ?? 0
+    seen.set(s.device, nth + 1)
+    return { s, nth }
+  }).sort((a, b) => a.nth - b.nth || a.s.expectedMs - b.s.expectedMs).map(x => x.s)
+  return { sources: [...local, ...ranked], offline }
+}
+
+/** Reads `stripe` from any k fragments; see the module comment. */
+export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, options: StripeIOOptions = {}): Promise<Uint8Array> {
+  const file = options.file ?? `stripe ${stripe.id}`
+  throwIfAborted(options.signal, `reading ${file}`)
+  const { sources, offline } = sourcesOf(deps, stripe)
+  const deadline = combineSignals([options.signal], deps.readFailMs)
+  const losers = new AbortController()
+  try {
+    const found = await new Race(deps, stripe, file, sources, deadline.signal, losers.signal).run()
+    return await deps.pool.decode(found, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }, { signal: options.signal, transferFragments: true })
+  } catch (err) {
+    if (!(err instanceof RaceLost)) throw err
+    throwIfAborted(options.signal, `reading ${file}`)
+    const missing = [...new Set([...offline, ...err.failedDevices])].map(d => deps.devices.describe(d))
+    const why = deadline.signal.aborted ? `within ${deps.readFailMs} ms` : 'from the devices that are online'
+    const message = `cannot read ${file}: only ${err.found} of the ${stripe.k} fragments needed are reachable ${why}; ` +
+      `missing device${missing.length === 1 ? '' : 's'}: ${missing.length > 0 ? missing.join(', ') : 'none (fragments lost)'}` +
+      `${err.problems.length > 0 ? ` (${err.problems.join('; ')})` : ''}. Bring those devices back online, then read again`
+    deps.log.error('%s', message)
+    throw new FragmentsUnavailableError(message, { found: err.found, needed: stripe.k, peers: missing, details: { file: options.file, stripe: stripe.id } })
+  } finally {
+    losers.abort()
+    deadline.clear()
+  }
+}
+
+/** Fewer than k fragments could be had. */
+class RaceLost extends Error {
+  constructor (readonly found: number, readonly failedDevices: string[], readonly problems: string[]) {
+    super('fewer than k fragments')
+  }
+}
+
+/** Gathers k fragments from `sources`, hedging late replies. */
+class Race {
+  readonly #found: Array<{ index: number, bytes: Uint8Array }> = []
+  readonly #inflight = new Map<Source, AbortController>()
+  readonly #failedDevices = new Set<string>()
+  readonly #problems: string[] = []
+  readonly #tried = new Set<Source>()
+  #done = false
+  #hedgeTimer?: NodeJS.Timeout
+  #resolve!: (found: Array<{ index: number, bytes: Uint8Array }>) => void
+  #reject!: (err: Error) => void
+
+  constructor (
+    readonly deps: RetrieveDeps,
+    readonly stripe: PlacedStripe,
+    readonly file: string,
+    readonly sources: Source[],
+    readonly deadline: AbortSignal,
+    readonly losers: AbortSignal
+  ) {}
+
+  async run (): Promise<Array<{ index: number, bytes: Uint8Array }>> {
+    const result = new Promise<Array<{ index: number, bytes: Uint8Array }>>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
+    const onDeadline = (): void => { this.#lose() }
+    this.deadline.addEventListener('abort', onDeadline, { once: true })
+    try {
+      this.#fill()
+      return await result
+    } finally {
+      this.#done = true
+      this.deadline.removeEventListener('abort', onDeadline)
+      clearTimeout(this.#hedgeTimer)
+      for (const c of this.#inflight.values()) c.abort()
+    }
+  }
+
+  #has (index: number): boolean {
+    return this.#found.some(f => f.index === index) || [...this.#inflight.keys()].some(s => s.index === index)
+  }
+
+  /** Sources not tried yet, for fragments neither had nor asked for, on devices that have not failed. */
+  #untried (): Source[] {
+    return this.sources.filter(s => !this.#tried.has(s) && !this.#has(s.index) && !this.#failedDevices.has(s.device))
+  }
+
+  /** Starts the next untried source; false when none is left. */
+  #launch (): boolean {
+    const s = this.#untried()[0]
+    if (s == null) return false
+    this.#tried.add(s)
+    const c = new AbortController()
+    this.#inflight.set(s, c)
+    void this.#fetch(s, c)
+    return true
+  }
+
+  /** Keeps k − found requests running; fails as soon as k fragments are out of reach. */
+  #fill (): void {
+    if (this.#done) return
+    while (this.#inflight.size < this.stripe.k - this.#found.length && this.#launch());
+    const reachable = new Set([...this.#found.map(f => f.index), ...[...this.#inflight.keys()].map(s => s.index), ...this.#untried().map(s => s.index)])
+    if (reachable.size < this.stripe.k) { this.#lose(reachable.size); return }
+    this.#armHedge()
+  }
+
+  #armHedge (): void {
+    clearTimeout(this.#hedgeTimer)
+    const remote = [...this.#inflight.keys()].filter(s => !s.local)
+    if (remote.length === 0 || this.#untried().length === 0) return
+    const waitMs = Math.max(this.deps.hedgeMinMs, 2 * Math.max(...remote.map(s => s.expectedMs)))
+    this.#hedgeTimer = setTimeout(() => {
+      if (this.#done) return
+      if (this.#launch()) this.deps.log.trace('hedged a read of %s after %d ms', this.file, Math.round(waitMs))
+      this.#armHedge()
+    }, waitMs)
+  }
+
+  async #fetch (s: Source, c: AbortController): Promise<void> {
+    const cid = this.stripe.fragments[s.index]
+    const { signal, clear } = combineSignals([this.deadline, this.losers, c.signal])
+    const started = performance.now()
+    try {
+      const bytes = s.local
+        ? await this.deps.store.get(CID.parse(cid), { signal })
+        : await this.deps.fragments.get(s.device, CID.parse(cid), { signal })
+      if (!s.local) this.deps.devices.stats.succeeded(s.device, bytes.byteLength, performance.now() - started)
+      this.#inflight.delete(s)
+      if (this.#done) return
+      this.#found.push({ index: s.index, bytes })
+      if (this.#found.length >= this.stripe.k) {
+        this.#done = true
+        this.#resolve(this.#found.slice())
+        return
+      }
+    } catch (err) {
+      this.#inflight.delete(s)
+      if (this.#done || signal.aborted) return
+      this.#failed(s, cid, err)
+    } finally {
+      clear()
+    }
+    this.#fill()
+  }
+
+  #failed (s: Source, cid: string, err: unknown): void {
+    const device = this.deps.devices.describe(s.device)
+    const name = (err as Error)?.name
+    if (name === 'IntegrityError') {
+      this.deps.log.error('fragment %s (index %d of %s) is corrupt on device %s; reading another: %s', cid, s.index, this.file, device, (err as Error).message)
+      this.#problems.push(`fragment ${s.index} corrupt on ${device}`)
+    } else if (name === 'NotFoundError') {
+      this.deps.log('fragment %s (index %d of %s) is missing on device %s', cid, s.index, this.file, device)
+      this.#problems.push(`fragment ${s.index} missing on ${device}`)
+    } else {
+      this.deps.log('fragment %d of %s from %s failed: %s', s.index, this.file, device, (err as Error)?.message)
+      this.#problems.push(`${device}: ${name ?? 'error'}`)
+    }
+    if (!s.local && isDeviceFailure(err)) {
+      this.#failedDevices.add(s.device)
+      this.deps.devices.stats.failed(s.device, err)
+    }
+  }
+
+  /** Gives up; `reachable`: fragments that could still be had (default: those in hand). */
+  #lose (reachable = this.#found.length): void {
+    if (this.#done) return
+    this.#done = true
+    this.#reject(new RaceLost(Math.max(reachable, this.#found.length), [...this.#failedDevices], this.#problems))
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Sends fragments to devices with one putMany per device for everything that is waiting: while a
+ * device has `maxCallsPerDevice` calls running, fragments of further stripes for it gather and go
+ * together in the next call (small files then cost one round trip per batch, not per fragment),
+ * and an idle device gets its fragments at once (no added latency). Each call has a deadline that
+ * grows with its bytes; outcomes and timings feed DeviceStats.
+ */
+import { TimeoutError } from '../errors.js'
+import type { FragmentClient, FragmentItem, PutOutcome } from '../net/index.js'
+import { combineSignals, raceSignal, type AbortOptions } from '../util/abort.js'
+import { isDeviceFailure, type DeviceStats } from './device-stats.js'
+
+/** Settings of the sender. */
+export interface FragmentSenderInit {
+  /** putMany calls running per device at once. Default 2. */
+  maxCallsPerDevice?: number
+  /** Most bytes gathered into one call. Default 8 MiB. */
+  maxCallBytes?: number
+  /** A call's deadline: this plus 1 ms per KB it carries, ms. */
+  timeoutMs: number
+}
+
+export interface FragmentSenderComponents {
+  fragments: Pick<FragmentClient, 'putMany'>
+  stats: DeviceStats
+  /** Aborted when the pool stops. */
+  shutdown: AbortSignal
+}
+
+interface Waiting {
+  items: FragmentItem[]
+  bytes: number
+  resolve: (outcomes: PutOutcome[]) => void
+}
+
+interface DeviceQueue {
+  waiting: Waiting[]
+  calls: number
+}
+
+export class FragmentSender {
+  readonly #maxCalls: number
+  readonly #maxBytes: number
+  readonly #timeoutMs: number
+  readonly #c: FragmentSenderComponents
+  readonly #queues = new Map<string, DeviceQueue>()
+
+  constructor (init: FragmentSenderInit, components: FragmentSenderComponents) {
+    this.#maxCalls = init.maxCallsPerDevice ?? 2
+    this.#maxBytes = init.maxCallBytes ?? 8 * 1024 * 1024
+    this.#timeoutMs = init.timeoutMs
+    this.#c = components
+  }
+
+  /** Stores `items` on `device`; one outcome per item, in order. Rejects only when `options.signal` fires. */
+  async send (device: string, items: FragmentItem[], options: AbortOptions = {}): Promise<PutOutcome[]> {
+    if (items.length === 0) return []
+    let q = this.#queues.get(device)
+    if (q == null) {
+      q = { waiting: [], calls: 0 }
+      this.#queues.set(device, q)
+    }
+    const done = new Promise<PutOutcome[]>(resolve => {
+      (q as DeviceQueue).waiting.push({ items, bytes: items.reduce((s, i) => s + i.bytes.byteLength, 0), resolve })
+    })
+    this.#dispatch(device, q)
+    // A cancelled caller stops waiting; its fragments may still be stored (puts are idempotent).
+    return await raceSignal(done, options.signal, `sending fragments to ${device}`)
+  }
+
+  #dispatch (device: string, q: DeviceQueue): void {
+    while (q.calls < this.#maxCalls && q.waiting.length > 0) {
+      const group: Waiting[] = []
+      let bytes = 0
+      while (q.waiting.length > 0 && (group.length === 0 || bytes + q.waiting[0].bytes <= this.#maxBytes)) {
+        const w = q.waiting.shift() as Waiting
+        group.push(w)
+        bytes += w.bytes
+      }
+      q.calls++
+      void this.#call(device, group, bytes).finally(() => {
+        q.calls--
+        if (q.waiting.length > 0) this.#dispatch(device, q)
+        else if (q.calls === 0) this.#queues.delete(device)
+      })
+    }
+  }
+
+  async #call (device: string, group: Waiting[], bytes: number): Promise<void> {
+    const items = group.flatMap(w => w.items)
+    const { signal, clear } = combineSignals([this.#c.shutdown], this.#timeoutMs + Math.ceil(bytes / 1000))
+    const started = performance.now()
+    let outcomes: PutOutcome[]
+    try {
+      outcomes = await this.#c.fragments.putMany(device, items, { signal })
+    } catch (err) {
+      outcomes = items.map(it => ({ cid: it.cid, ok: false as const, error: err as Error }))
+    } finally {
+      clear()
+    }
+    if (signal.aborted && !this.#c.shutdown.aborted) {
+      // Our deadline, not the caller's: the device is too slow or gone.
+      const late = new TimeoutError(`device ${device} did not store ${items.length} fragments (${bytes} bytes) in time; it may be overloaded or gone`, { details: { peer: device } })
+      outcomes = outcomes.map(o => o.ok ? o : { cid: o.cid, ok: false as const, error: late })
+    }
+    const ms = performance.now() - started
+    const failure = outcomes.find((o): o is PutOutcome & { ok: false } => !o.ok)
+    if (failure != null) this.#c.stats.failed(device, failure.error)
+    const stored = outcomes.reduce((s, o, i) => o.ok ? s + items[i].bytes.byteLength : s, 0)
+    if (stored > 0) this.#c.stats.sent(device, stored)
+    if (failure == null || !isDeviceFailure(failure.error)) this.#c.stats.succeeded(device, bytes, ms)
+    let at = 0
+    for (const w of group) {
+      w.resolve(outcomes.slice(at, at + w.items.length))
+      at += w.items.length
+    }
+  }
+}
