@@ -162,7 +162,8 @@ function pickStep (rand: () => number): { what: string, run: Step } {
 it(`matches a local directory over ${STEPS} random operations`, { timeout: 30 * 60_000 }, async (t) => {
   const seed = Number(process.env.PALM_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31))
   const rand = prng(seed)
-  const { target: vfs } = await createVfsStack(t, { vfs: { stripeSizeBytes: STRIPE, dirtyLimitBytes: 256 * 1024, cacheLimitBytes: 512 * 1024 } })
+  const stack = await createVfsStack(t, { vfs: { stripeSizeBytes: STRIPE, dirtyLimitBytes: 256 * 1024, cacheLimitBytes: 512 * 1024 } })
+  const vfs = stack.target
   const local = new FsPosixTarget(await createTempDir(t, 'palm-diff-'))
   onCleanup(t, async () => { await local.closeAll() })
   const history: string[] = []
@@ -174,6 +175,10 @@ it(`matches a local directory over ${STEPS} random operations`, { timeout: 30 * 
       assert.deepEqual(got, want, `step ${step}: ${what}`)
       assert.deepEqual(await snapshot(vfs), await snapshot(local), `tree after step ${step}: ${what}`)
       assert.equal(vfs.openFds, 0)
+      if (process.env.PALM_DIFF_PROGRESS != null && step % 500 === 0) {
+        const st = stack.vfs.stats()
+        console.error(`step ${step} at ${Math.round(performance.now())} ms: inodes ${st.trackedInodes}, handles ${st.openHandles}, open files ${st.openFiles}, stored ${st.stripesStored}, ops ${stack.meta.stats().ops}`)
+      }
     }
   } catch (err) {
     console.error(`differential test failed with PALM_DIFF_SEED=${seed}; last steps:\n  ${history.slice(process.env.PALM_DIFF_VERBOSE != null ? 0 : -15).map((h, i, a) => `${history.length - a.length + i}: ${h}`).join('\n  ')}`)
