@@ -26,7 +26,7 @@ export interface OptionSpec<T> {
 
 function opt<T> (spec: OptionSpec<T>): OptionSpec<T> { return spec }
 
-/** Durability rules for close(): how many acknowledgements a stripe needs before close returns (see docs/durability.md). */
+/** Durability rules for close(): when a stripe write counts as done (see docs/pool.md, "Durability rule"). */
 export const DURABILITY_MODES = ['all', 'spread', 'local'] as const
 export type DurabilityMode = typeof DURABILITY_MODES[number]
 
@@ -45,7 +45,8 @@ export const OPTIONS = {
   opTimeoutMs: opt<number>({ type: 'duration', default: () => 10_000, unit: 'ms', env: 'PALM_OP_TIMEOUT', help: 'Deadline of one file system operation (flush, fsync and release get 4×); past it the operation fails with EIO and a log line.' }),
   slowOpMs: opt<number>({ type: 'duration', default: () => 1000, unit: 'ms', env: 'PALM_SLOW_OP', help: 'File system operations slower than this are logged.' }),
   readFailMs: opt<number>({ type: 'duration', default: () => 5000, unit: 'ms', env: 'PALM_READ_FAIL', help: 'A read that cannot gather k fragments fails with EIO after at most this long.' }),
-  durability: opt<DurabilityMode>({ type: 'enum', values: DURABILITY_MODES, default: () => 'all', env: 'PALM_DURABILITY', flag: '--durability', persisted: true, help: 'When close() returns: all = every fragment stored on its device; spread = at least k+1 devices (or all online), rest queued; local = this device only (fastest, no protection until spread).' }),
+  durability: opt<DurabilityMode>({ type: 'enum', values: DURABILITY_MODES, default: () => 'all', env: 'PALM_DURABILITY', flag: '--durability', persisted: true, help: 'When close() returns (docs/pool.md): all = every fragment acknowledged by the device it went to (a missing device\'s fragments go to the next one and are queued for it); spread = as soon as k+1 devices (or all online ones) hold fragments, stragglers get as long again and are then kept here and queued; local = all fragments on this device, copies made in the background (fastest, no protection against losing this device until they are).' }),
+  placeTimeoutMs: opt<number>({ type: 'duration', default: () => 10_000, unit: 'ms', env: 'PALM_PLACE_TIMEOUT', help: 'A device that has not stored the fragments sent to it within this long (plus 1 ms per KB) is treated as failing: they go to the next device.' }),
   listen: opt<string[]>({ type: 'list', default: () => ['/ip4/0.0.0.0/tcp/0'], env: 'PALM_LISTEN', flag: '--listen', persisted: true, help: 'Multiaddrs to listen on (repeat the flag for several).' }),
   mdns: opt<boolean>({ type: 'bool', default: () => true, env: 'PALM_MDNS', flag: '--mdns', persisted: true, help: 'Find devices of this swarm on the local network by mDNS.' }),
   mdnsServiceTag: opt<string>({ type: 'string', default: () => 'palm', env: 'PALM_MDNS_TAG', persisted: true, help: 'mDNS service name; devices only see others with the same tag.' }),

@@ -3,6 +3,7 @@
  * bottom-up (store, journal, chunk pool, network, stripe I/O, VFS, mount, control socket), stop is
  * the reverse. A daemon serves one home; with a mountpoint it also serves the FUSE mount.
  */
+import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { createChunkPool } from '../chunk/index.js'
@@ -10,8 +11,8 @@ import type { PalmConfig } from '../config/defaults.js'
 import { createMetaStore } from '../meta/index.js'
 import type { MetaStore } from '../meta/types.js'
 import { createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type PalmNode } from '../net/index.js'
-import { createLocalStripeIO } from '../place/local.js'
-import type { StripeIO } from '../place/types.js'
+import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, type FileSpreadQueue, type StripeIO } from '../place/index.js'
+import { createProtectionSurvey, createSpreader, type ProtectionSurvey } from '../repair/index.js'
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
 import { createVfs } from '../vfs/index.js'
 import type { Vfs } from '../vfs/types.js'
@@ -55,6 +56,12 @@ export interface DaemonParts {
   net?: PalmNode
   stripes: StripeIO
   vfs: Vfs
+  /** Fragments other devices placed here (kept by GC). */
+  foreign: ForeignFragments
+  /** The shortfall of writes waiting to be spread (network on only). */
+  spreadQueue?: FileSpreadQueue
+  /** Protection numbers for status. */
+  survey: ProtectionSurvey
 }
 
 export class Daemon extends Lifecycle {
@@ -103,6 +110,7 @@ export class Daemon extends Lifecycle {
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers })
     await this.#startPart('chunk pool', pool)
 
+    const foreign = new ForeignFragments({ path: join(paths.home, 'foreign-fragments.log') })
     let net: PalmNode | undefined
     if (this.#init.network ?? c.network) {
       net = createPalmNode({
@@ -116,7 +124,8 @@ export class Daemon extends Lifecycle {
         gossipIntervalMs: c.gossipIntervalMs,
         offlineAfterMs: c.offlineAfterMs
       }, {
-        store,
+        // Other devices' puts and deletes are recorded: local GC never takes their fragments.
+        store: foreign.wrap(store),
         logger,
         getHealth: () => {
           const u = store.usage()
@@ -126,7 +135,35 @@ export class Daemon extends Lifecycle {
       await this.#startPart('network', net)
     }
 
-    const stripes = createLocalStripeIO({ policy: swarm.policy }, { pool, store, deviceId, logger })
+    let stripes: StripeIO
+    let spreadQueue: FileSpreadQueue | undefined
+    if (net != null) {
+      spreadQueue = createSpreadQueue({ dir: join(paths.home, 'spread') }, { logger })
+      await this.#startPart('spread queue', spreadQueue)
+      const placed = createPoolStripeIO({
+        policy: swarm.policy,
+        durability: c.durability,
+        readFailMs: c.readFailMs,
+        placeTimeoutMs: c.placeTimeoutMs,
+        deviceName: c.name,
+        knownForMs: c.repairGraceMs
+      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger })
+      await this.#startPart('stripe placement', placed)
+      stripes = placed
+      const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments: net.fragments, store, deviceId, logger })
+      await this.#startPart('spreader', spreader)
+    } else {
+      stripes = createLocalStripeIO({ policy: swarm.policy }, { pool, store, deviceId, logger })
+    }
+    const membership = net?.membership
+    const queue = spreadQueue
+    const survey = createProtectionSurvey({}, {
+      meta,
+      deviceId,
+      onlinePeers: () => membership?.peers().filter(p => p.online).map(p => p.id) ?? [],
+      pendingSpread: () => queue?.count() ?? 0,
+      logger
+    })
     const vfs = createVfs({
       stripeSizeBytes: swarm.stripeSizeBytes,
       defaultPolicy: swarm.policy,
@@ -135,7 +172,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, stripes, vfs }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, stripes, vfs, foreign, spreadQueue, survey }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {

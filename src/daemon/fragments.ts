@@ -30,9 +30,13 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
   throw new NotFoundError(`fragment ${text} is not on this device${net != null ? ' nor on any connected device' : ''}`, { details: { cid: text } })
 }
 
-/** Deletes stored fragments no file references that are older than the grace period. */
+/**
+ * Deletes stored fragments no file references that are older than the grace period. Fragments
+ * other devices placed here are never collected (this journal does not know their files); they
+ * leave only on an explicit delete from the swarm.
+ */
 export async function runGc (parts: DaemonParts, config: PalmConfig): Promise<{ deleted: number, freedBytes: number }> {
-  const referenced = new Set<string>()
+  const referenced = await parts.foreign.load()
   for await (const cid of parts.meta.referencedFragments()) referenced.add(cid)
   const report = await collectGarbage(parts.store, { referenced, graceMs: config.gcGraceMs })
   return { deleted: report.deleted, freedBytes: report.deletedBytes }

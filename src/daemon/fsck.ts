@@ -1,6 +1,7 @@
 /**
  * `palm fsck`: checks the journal against the fragments. Every stripe of every file must have at
- * least k readable fragments (each re-hashed against its CID); missing and corrupt fragments,
+ * least k readable fragments (each re-hashed against its CID; fragments held by other devices are
+ * asked for with a batched `has`, and an offline holder's are counted as unknown, not missing); missing and corrupt fragments,
  * unreadable stripes and journal inconsistencies are problems. Unreferenced fragments are garbage
  * awaiting collection (counted, not a problem). With `repair`, a stripe that still has k good
  * fragments gets its missing ones rebuilt: decoding and re-encoding gives the same fragments
@@ -60,6 +61,41 @@ async function repairStripe (parts: DaemonParts, stripe: StripeRef, good: Array<
   return fixed
 }
 
+/** Stripes whose remote fragments are asked about together. */
+const REMOTE_BATCH = 256
+
+function describePeer (parts: DaemonParts, id: string): string {
+  const name = parts.net?.membership.get(id)?.name ?? ''
+  return name === '' ? id : `${name} (${id})`
+}
+
+/**
+ * Whether other devices hold the fragments the stripes place on them: one batched `has` per online
+ * holder. Keys are "device cid"; absent means the holder is offline or did not answer.
+ */
+async function remotePresence (parts: DaemonParts, stripes: StripeRef[]): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>()
+  const net = parts.net
+  if (net == null) return out
+  const byHolder = new Map<string, Set<string>>()
+  for (const s of stripes) {
+    s.fragments.forEach((cid, i) => {
+      const holders = s.holders[i] ?? []
+      if (holders.length === 0 || holders.includes(parts.deviceId)) return
+      for (const h of holders) byHolder.set(h, (byHolder.get(h) ?? new Set()).add(cid))
+    })
+  }
+  await Promise.all([...byHolder].map(async ([holder, cids]) => {
+    if (net.membership.get(holder)?.online !== true) return
+    const list = [...cids]
+    try {
+      const present = await net.fragments.has(holder, list.map(c => CID.parse(c)), { signal: AbortSignal.timeout(30_000) })
+      list.forEach((c, i) => out.set(`${holder} ${c}`, present[i]))
+    } catch {}
+  }))
+  return out
+}
+
 export async function runFsck (parts: DaemonParts, options: FsckOptions): Promise<FsckReport> {
   const log = options.logger.forComponent('palm:daemon:fsck')
   const started = Date.now()
@@ -73,24 +109,33 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
     return pathCache.get(ino)
   }
 
-  for await (const { ino, stripe } of parts.meta.allStripes()) {
+  const checkStripe = async (ino: number, stripe: StripeRef, remote: Map<string, boolean>): Promise<void> => {
     stripesChecked++
     const good: Array<{ index: number, bytes: Uint8Array }> = []
     const bad: number[] = []
+    let elsewhere = 0
+    let unknown = 0
     for (let i = 0; i < stripe.fragments.length; i++) {
       const cid = stripe.fragments[i]
       const holders = stripe.holders[i] ?? []
-      // Fragments held only by other devices are checked by those devices.
-      if (holders.length > 0 && !holders.includes(parts.deviceId)) continue
+      if (holders.length > 0 && !holders.includes(parts.deviceId)) {
+        // Held by other devices: asked over the network; an offline holder is not a problem.
+        const answers = holders.map(h => remote.get(`${h} ${cid}`))
+        if (answers.includes(true)) { elsewhere++; fragmentsChecked++ } else if (answers.includes(undefined)) unknown++
+        else {
+          fragmentsChecked++
+          problems.push({ kind: 'missing', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is missing on ${holders.map(h => describePeer(parts, h)).join(', ')}` })
+        }
+        continue
+      }
       fragmentsChecked++
       const r = await checkFragment(parts, cid)
       if (r.state === 'ok' && r.bytes != null) { good.push({ index: i, bytes: r.bytes }); continue }
       bad.push(i)
       problems.push({ kind: r.state as 'missing' | 'corrupt', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is ${r.state}` })
     }
-    const localOnly = stripe.holders.every(h => h.length === 0 || (h.length === 1 && h[0] === parts.deviceId))
-    if (localOnly && good.length < stripe.k) {
-      problems.push({ kind: 'unreadable', file: await pathOf(ino), ino, detail: `stripe ${stripe.index} has ${good.length} good fragments, needs ${stripe.k}: its bytes ${stripe.index} × stripe size onward cannot be rebuilt` })
+    if (good.length + elsewhere + unknown < stripe.k) {
+      problems.push({ kind: 'unreadable', file: await pathOf(ino), ino, detail: `stripe ${stripe.index} has ${good.length + elsewhere} good fragments (${unknown} on offline devices), needs ${stripe.k}: its bytes ${stripe.index} × stripe size onward cannot be rebuilt` })
     } else if (options.repair && bad.length > 0 && good.length >= stripe.k) {
       try {
         repaired += await repairStripe(parts, stripe, good.slice(0, stripe.k), bad)
@@ -99,6 +144,17 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
       }
     }
   }
+  let batch: Array<{ ino: number, stripe: StripeRef }> = []
+  const flush = async (): Promise<void> => {
+    const remote = await remotePresence(parts, batch.map(b => b.stripe))
+    for (const { ino, stripe } of batch) await checkStripe(ino, stripe, remote)
+    batch = []
+  }
+  for await (const item of parts.meta.allStripes()) {
+    batch.push(item)
+    if (batch.length >= REMOTE_BATCH) await flush()
+  }
+  await flush()
 
   const journal = await parts.meta.check()
   for (const p of journal.problems) {
@@ -108,7 +164,8 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
   }
 
   // Garbage: fragments no file references (old versions, unclosed writes) until gc removes them.
-  const referenced = new Set<string>()
+  // Fragments other devices placed here are theirs, not garbage.
+  const referenced = await parts.foreign.load()
   for await (const cid of parts.meta.referencedFragments()) referenced.add(cid)
   let garbageFragments = 0
   for await (const cid of parts.store.list()) if (!referenced.has(cid.toString())) garbageFragments++

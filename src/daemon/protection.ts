@@ -1,41 +1,39 @@
 /**
- * The plain-language protection sentence of `palm status`, and its numbers.
+ * The plain-language protection sentence of `palm status`, and its numbers (`protectionDetail`).
+ * `protection` stays a plain sentence (an earlier contract); the numbers come from the repair
+ * layer's survey of the journal and the devices online now.
  */
+import type { ProtectionNumbers } from '../repair/index.js'
 import type { ProtectionDetail } from './control-api.js'
 
-export interface ProtectionInput {
+export interface ProtectionInput extends ProtectionNumbers {
   policy: { k: number, n: number }
-  /** Devices of the swarm online now, this one included. */
-  onlineDevices: number
-  /** Smallest number of distinct devices holding the fragments of any stripe (Infinity with no stripes). */
-  minDistinctHolders: number
-  /** Fewest fragments any stripe has on online devices, minus k (how many more it can lose). */
-  minSpareFragments: number
-  stripesBelowN: number
-  pendingSpread: number
-  stripesReachable: number
-  stripesTotal: number
+}
+
+function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 export function describeProtection (p: ProtectionInput): ProtectionDetail {
   const { k, n } = p.policy
   let sentence: string
   let losses: number
+  const waiting = p.pendingSpread > 0 ? `; ${plural(p.pendingSpread, 'fragment')} wait to be spread to devices that are missing` : ''
   if (p.onlineDevices <= 1) {
     losses = 0
-    sentence = `no redundancy against losing this device: it is alone, so all ${n} fragments of every stripe are stored here (any ${k} rebuild it, which protects against damaged fragments only). Add devices with \`palm invite\` / \`palm join\` to spread them.`
+    sentence = `no redundancy against losing this device: it is alone, so all ${n} fragments of every stripe are stored here (any ${k} rebuild it, which protects against damaged fragments only)${waiting}. Add devices with \`palm invite\` / \`palm join\` to spread them.`
   } else if (p.stripesTotal === 0) {
-    losses = Math.min(n - k, p.onlineDevices - 1)
-    sentence = `${p.onlineDevices} devices online; new files will survive the loss of ${losses} device${losses === 1 ? '' : 's'} (${k}-of-${n}).`
+    losses = Math.max(0, Math.min(n - k, p.onlineDevices - 1))
+    sentence = `${p.onlineDevices} devices online; new files will survive the loss of ${plural(losses, 'device')} (${k}-of-${n})${waiting}.`
   } else if (p.stripesReachable < p.stripesTotal) {
     losses = 0
-    sentence = `${p.stripesTotal - p.stripesReachable} of ${p.stripesTotal} stripes cannot be read now: fewer than ${k} of their fragments are on online devices. Bring the missing devices back online.`
+    sentence = `${p.stripesTotal - p.stripesReachable} of ${p.stripesTotal} stripes cannot be read now: fewer than k of their fragments are on online devices. Bring the missing devices back online${waiting}.`
   } else {
-    // A stripe survives losing d devices if the d devices holding the most of its fragments leave ≥ k.
-    losses = Math.max(0, Math.min(p.minSpareFragments, p.minDistinctHolders - 1))
+    losses = p.deviceLossesSurvivable
+    const below = p.stripesBelowN > 0 ? `; ${p.stripesBelowN} of ${p.stripesTotal} stripes are on fewer than ${n} distinct devices` : ''
     sentence = losses === 0
-      ? `every file is readable, but losing any one more device could make some unreadable (${p.stripesBelowN} stripes are below ${n} fragments on distinct devices${p.pendingSpread > 0 ? `, ${p.pendingSpread} fragments wait to be spread` : ''}).`
-      : `every file survives the loss of any ${losses} device${losses === 1 ? '' : 's'} (${k}-of-${n} over ${p.onlineDevices} online devices${p.stripesBelowN > 0 ? `; ${p.stripesBelowN} stripes are below ${n} distinct devices` : ''}${p.pendingSpread > 0 ? `; ${p.pendingSpread} fragments wait to be spread` : ''}).`
+      ? `every file is readable, but losing any one more device could make some unreadable (${p.onlineDevices} devices online${below}${waiting}).`
+      : `every file survives the loss of any ${plural(losses, 'device')} (${k}-of-${n} over ${p.onlineDevices} online devices${below}${waiting}).`
   }
   return {
     sentence,

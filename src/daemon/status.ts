@@ -44,17 +44,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
   const stats = parts.meta.stats()
   const pool = parts.stripes.usage()
   const peers = peerStatus(parts)
-  const online = 1 + peers.filter(p => p.online).length
-  const protection = describeProtection({
-    policy: parts.swarm.policy,
-    onlineDevices: online,
-    minDistinctHolders: 1,
-    minSpareFragments: 0,
-    stripesBelowN: 0,
-    pendingSpread: 0,
-    stripesReachable: 0,
-    stripesTotal: 0
-  })
+  const protection = describeProtection({ policy: parts.swarm.policy, ...await parts.survey.numbers() })
   return {
     device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },
     swarm: { id: parts.swarm.id },
