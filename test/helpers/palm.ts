@@ -49,10 +49,10 @@ export async function palm (args: string[], options: { env?: Record<string, stri
 }
 
 /** A fresh initialised home (`palm init`). */
-export async function createPalmHome (t: Cleanup, initArgs: string[] = []): Promise<string> {
+export async function createPalmHome (t: Cleanup, initArgs: string[] = [], env?: Record<string, string>): Promise<string> {
   const dir = await createTempDir(t, 'palm-home-')
   const home = join(dir, 'home')
-  const r = await palm(['init', '--home', home, '--name', 'test-device', ...initArgs])
+  const r = await palm(['init', '--home', home, '--name', 'test-device', ...initArgs], { env })
   if (r.code !== 0) throw new Error(`palm init failed: ${r.stderr}`)
   return home
 }

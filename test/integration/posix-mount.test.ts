@@ -3,7 +3,7 @@
  * child process, and this process uses the mount with node:fs and the usual tools.
  */
 import { posixTests, type PosixTarget } from '../compliance/posix-tests.js'
-import { FsPosixTarget } from '../unit/vfs/fs-target.js'
+import { FsPosixTarget } from '../helpers/fs-posix-target.js'
 import { createPalmHome, skipWithoutFuse, startMount } from '../helpers/palm.js'
 import { CleanupScope } from '../helpers/scope.js'
 import { describe } from 'node:test'

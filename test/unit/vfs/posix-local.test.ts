@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { posixTests } from '../../compliance/posix-tests.js'
-import { FsPosixTarget } from './fs-target.js'
+import { FsPosixTarget } from '../../helpers/fs-posix-target.js'
 import type { PosixTarget } from '../../compliance/posix-target.js'
 
 posixTests({

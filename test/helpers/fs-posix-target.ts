@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { constants as C, type BigIntStats } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PosixStat, PosixStatfs, PosixTarget, PosixTargetFeatures } from '../../compliance/posix-target.js'
+import type { PosixStat, PosixStatfs, PosixTarget, PosixTargetFeatures } from '../compliance/posix-target.js'
 
 function toStat (s: BigIntStats): PosixStat {
   return {
