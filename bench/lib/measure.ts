@@ -1,0 +1,77 @@
+/**
+ * Shared benchmark plumbing: medians, dd timing, dropping the page cache, interleaved rounds and
+ * the table + JSON every benchmark prints and writes (bench/results/<name>.json).
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** Seconds dd reports for one copy. */
+export function dd (args: string[]): number {
+  const r = spawnSync('dd', args, { encoding: 'utf8' })
+  const m = /^(\d+) bytes .* copied, ([\d.]+) s/m.exec(r.stderr)
+  if (r.status !== 0 || m == null) throw new Error(`dd ${args.join(' ')} failed: ${r.stderr}`)
+  return Number(m[2])
+}
+
+/** Drops the kernel's page, dentry and inode caches (root only); false when not allowed. */
+export function dropCaches (): boolean {
+  spawnSync('sync')
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3')
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Seconds `fn` takes. */
+export async function seconds (fn: () => unknown): Promise<number> {
+  const start = performance.now()
+  await fn()
+  return (performance.now() - start) / 1000
+}
+
+export interface PairedMetric {
+  /** What is measured, e.g. "seqWriteMBps". */
+  key: string
+  unit: string
+  a: number[]
+  b: number[]
+  /** Lower is better (seconds): the ratio is b/a so that > 1 still means A is faster. */
+  lowerIsBetter?: boolean
+}
+
+/** Prints `metric | A | B | ratio` and writes results/<name>.json with { a, b, ratio } per metric. */
+export function reportPaired (name: string, labels: [string, string], metrics: PairedMetric[], extra: Record<string, unknown>): void {
+  const results: Record<string, unknown> = {}
+  const [la, lb] = labels
+  console.log(`\n${'metric'.padEnd(18)} ${la.padStart(10)} ${lb.padStart(10)} ${'ratio'.padStart(7)}   runs (${la} / ${lb})`)
+  for (const m of metrics) {
+    const a = median(m.a)
+    const b = median(m.b)
+    const ratio = m.lowerIsBetter === true ? b / a : a / b
+    results[m.key] = { [la]: round(a), [lb]: round(b), ratio: Math.round(ratio * 100) / 100, unit: m.unit, runs: { [la]: m.a.map(round), [lb]: m.b.map(round) } }
+    console.log(`${m.key.padEnd(18)} ${fmt(a).padStart(10)} ${fmt(b).padStart(10)} ${ratio.toFixed(2).padStart(7)}   ${m.a.map(fmt).join(',')} / ${m.b.map(fmt).join(',')}`)
+  }
+  writeResults(name, { ...extra, ...results })
+}
+
+export function writeResults (name: string, value: Record<string, unknown>): void {
+  const dir = fileURLToPath(new URL('../../../bench/results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}${name}.json`
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), loadavg: loadavg(), ...value }, null, 2) + '\n')
+  console.log(`\nwrote ${file}`)
+}
+
+function round (x: number): number {
+  return x >= 100 ? Math.round(x) : Math.round(x * 100) / 100
+}
+
+function fmt (x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toFixed(2)
+}
