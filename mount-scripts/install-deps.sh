@@ -7,12 +7,24 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 have_cmd () { command -v "$1" >/dev/null 2>&1; }
-have_pkg () { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-for p in fuse3 libfuse3-dev pkg-config python3 make g++ attr rsync git iproute2 psmisc procps; do
-  have_pkg "$p" || need_pkgs+=("$p")
-done
-for p in "$@"; do have_pkg "$p" || need_pkgs+=("$p"); done
+# command → Debian package that provides it (only what is missing gets installed)
+need () { have_cmd "$1" || need_pkgs+=("$2"); }
+need fusermount3 fuse3        # mounting and unmounting
+need pkg-config pkg-config    # the native build finds libfuse 3 with it
+need python3 python3          # node-gyp (the FUSE binding, sqlite3)
+need make make
+need g++ g++
+need getfattr attr            # tests: extended attributes through the mount
+need setfattr attr
+need rsync rsync              # tests: rsync round trips
+need git git                  # tests: git on the mount
+need ip iproute2              # tests: the namespace LAN
+need nsenter util-linux
+if have_cmd pkg-config && ! pkg-config --exists fuse3; then need_pkgs+=(libfuse3-dev); fi
+if ! have_cmd pkg-config; then need_pkgs+=(libfuse3-dev); fi
+for p in "$@"; do need_pkgs+=("$p"); done
+# one entry per package
+mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | awk 'NF && !seen[$0]++')
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if ! have_cmd apt-get; then
