@@ -1,0 +1,183 @@
+/**
+ * Helpers of the pool LAN tests: a swarm of real devices on the namespace LAN (one `palm mount`,
+ * the others `palm serve`), files written and checked through the mount by SHA-256, the daemon's
+ * log kept in a file, and cache dropping (the kernel's page cache; PALM's by restarting the mount).
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { PALM_BIN, forceUnmount, palm, testEnv } from '../helpers/palm.js'
+import { onCleanup, type Cleanup } from '../helpers/tmp.js'
+import { startDevice, type Lan } from './harness.js'
+import { inviteCode, joinHome, startPalm, statusOf, waitAllOnline, type PalmDevice } from './palm-devices.js'
+import type { StatusReport } from '../../src/daemon/control-api.js'
+
+/** A device that serves the mount, with its log file. */
+export interface MountDevice extends PalmDevice {
+  mountpoint: string
+  logFile: string
+}
+
+export interface Swarm {
+  root: string
+  env: Record<string, string>
+  /** Homes by device name. */
+  homes: Map<string, string>
+  mount: MountDevice
+  servers: Map<string, PalmDevice>
+  /** A running device by name (the mount included). */
+  dev: (name: string) => PalmDevice
+  /** Starts `palm serve` for `name` again (after a kill) and waits until the mount sees it. */
+  restartServer: (name: string) => Promise<PalmDevice>
+  /** Restarts the mount daemon (drops PALM's stripe cache) and waits until it sees the running servers. */
+  restartMount: () => Promise<MountDevice>
+}
+
+/** Starts `palm mount MOUNTPOINT --foreground` in the namespace of `name`; its stderr goes to `logFile`. */
+export async function startMount (t: Cleanup, lan: Lan, name: string, home: string, env: Record<string, string>, mountpoint: string, logFile: string): Promise<MountDevice> {
+  await mkdir(mountpoint, { recursive: true })
+  // Runs after the process is stopped (cleanups run last-first): a killed daemon leaves a stale mount.
+  onCleanup(t, async () => { await forceUnmount(mountpoint) })
+  const proc = await startDevice(t, lan.device(name), [process.execPath, PALM_BIN, 'mount', mountpoint, '--home', home, '--foreground'], {
+    env, ready: l => l.startsWith('READY'), readyTimeoutMs: 30_000, logFile
+  })
+  const id = /device (\S+)/.exec(proc.lines.find(l => l.startsWith('READY')) ?? '')?.[1] ?? ''
+  return { name, home, id, proc, mountpoint, logFile }
+}
+
+export interface SwarmOptions {
+  /** Device names: the first mounts, the others serve. */
+  names: string[]
+  env: Record<string, string>
+  /** `palm init` flags of the first device (policy…) and its environment (PALM_STRIPE_SIZE…). */
+  initArgs?: string[]
+  initEnv?: Record<string, string>
+  /** `palm join` flags of every other device (capacity…). */
+  joinArgs?: string[]
+  onlineTimeoutMs?: number
+}
+
+/** Homes, servers, then the mount; resolves once every device sees every other online. */
+export async function startSwarm (t: Cleanup, lan: Lan, root: string, opts: SwarmOptions): Promise<Swarm> {
+  const [first, ...others] = opts.names
+  const homes = new Map<string, string>()
+  homes.set(first, join(root, first))
+  const init = await palm(['init', '--home', join(root, first), '--name', first, ...(opts.initArgs ?? [])], { env: testEnv(opts.initEnv) })
+  if (init.code !== 0) throw new Error(`palm init failed: ${init.stderr}`)
+  const code = await inviteCode(homes.get(first) ?? '')
+  for (const name of others) homes.set(name, await joinHome(root, name, code, opts.joinArgs ?? []))
+  const servers = new Map<string, PalmDevice>()
+  await Promise.all(others.map(async n => { servers.set(n, await startPalm(t, lan, n, homes.get(n) ?? '', opts.env)) }))
+  const mountEnv = { ...opts.env, DEBUG: 'palm:place*,palm:repair*,palm:fuse:error' }
+  const logFile = join(root, `${first}-mount.log`)
+  let mount = await startMount(t, lan, first, homes.get(first) ?? '', mountEnv, join(root, 'mnt'), logFile)
+  await waitAllOnline([mount, ...servers.values()], opts.onlineTimeoutMs ?? 45_000)
+  const swarm: Swarm = {
+    root,
+    env: opts.env,
+    homes,
+    get mount () { return mount },
+    servers,
+    dev: (name) => {
+      const d = name === first ? mount : servers.get(name)
+      if (d == null) throw new Error(`${name} is not running`)
+      return d
+    },
+    restartServer: async (name) => {
+      const d = await startPalm(t, lan, name, homes.get(name) ?? '', opts.env)
+      servers.set(name, d)
+      await waitAllOnline([mount], 30_000, [d])
+      return d
+    },
+    restartMount: async () => {
+      await mount.proc.kill('SIGTERM')
+      mount = await startMount(t, lan, first, homes.get(first) ?? '', mountEnv, mount.mountpoint, logFile)
+      const running = [...servers.values()].filter(s => s.proc.child.exitCode == null && s.proc.child.signalCode == null)
+      await waitAllOnline([mount], 30_000, running)
+      return mount
+    }
+  }
+  return swarm
+}
+
+/** Drops the kernel's page, dentry and inode caches. */
+export function dropPageCache (): void {
+  spawnSync('sync')
+  spawnSync('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches'])
+}
+
+/** Writes `size` random bytes to `path` in 1 MiB writes; returns their SHA-256 (hex). */
+export async function writeRandomFile (path: string, size: number): Promise<string> {
+  const hash = createHash('sha256')
+  const out = createWriteStream(path)
+  for (let left = size; left > 0;) {
+    const chunk = randomBytes(Math.min(left, 1024 * 1024))
+    hash.update(chunk)
+    if (!out.write(chunk)) await new Promise<void>(resolve => { out.once('drain', () => { resolve() }) })
+    left -= chunk.length
+  }
+  await new Promise<void>((resolve, reject) => { out.end(); out.once('close', resolve); out.once('error', reject) })
+  return hash.digest('hex')
+}
+
+/** SHA-256 (hex) of a file's bytes, streamed. */
+export async function sha256Of (path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+/** Writes `count` small random files (1 B … 4 KiB) under `dir` in subfolders of 100, `concurrency` at a time. */
+export async function writeSmallTree (dir: string, count: number, concurrency = 8): Promise<Map<string, string>> {
+  const sums = new Map<string, string>()
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++
+      const sub = join(dir, `d${Math.floor(i / 100)}`)
+      await mkdir(sub, { recursive: true })
+      const bytes = randomBytes(1 + ((i * 7919) % 4096))
+      const path = join(sub, `f${i}`)
+      await writeFile(path, bytes)
+      sums.set(path, createHash('sha256').update(bytes).digest('hex'))
+    }
+  }))
+  return sums
+}
+
+/** Reads every file of `sums` and returns those whose bytes differ (path → reason). */
+export async function verifyFiles (sums: Map<string, string>, concurrency = 8): Promise<string[]> {
+  const bad: string[] = []
+  const entries = [...sums]
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < entries.length) {
+      const [path, sum] = entries[next++]
+      try {
+        const got = await sha256Of(path)
+        if (got !== sum) bad.push(`${path}: different bytes`)
+      } catch (err) {
+        bad.push(`${path}: ${(err as Error).message}`)
+      }
+    }
+  }))
+  return bad
+}
+
+/** Polls `palm status --json` of `dev` until `ok` holds; resolves with that status. */
+export async function statusWhen (dev: PalmDevice, ok: (s: StatusReport) => boolean, timeoutMs: number): Promise<StatusReport> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const s = await statusOf(dev)
+    if (ok(s)) return s
+    if (Date.now() > until) throw new Error(`${dev.name}: status did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(s.protectionDetail)}`)
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+}
+
+/** The mount daemon's log so far. */
+export async function mountLog (m: MountDevice): Promise<string> {
+  return await readFile(m.logFile, 'utf8').catch(() => '')
+}
