@@ -2,6 +2,8 @@
  * A writer for the crash test, run as its own process against a mount: writes files of random
  * sizes (some overwritten in place, some saved editor-style: temp file + rename over) and appends
  * one JSON line per completed file to a log on local disk, only after close() (and rename) returned.
+ * Before an in-place rewrite (which truncates the file at open) it logs `{"rewriting": name}`, so
+ * the test knows that file's content may legitimately be the new, partial one after a crash.
  *   node crash-writer.js MOUNTDIR LOGFILE SEED
  */
 import { appendFileSync } from 'node:fs'
@@ -35,6 +37,7 @@ async function main (): Promise<void> {
     const editorStyle = rand() < 0.3
     const path = join(dir, name)
     const writePath = editorStyle ? join(dir, `.${name}.tmp${i}`) : path
+    if (!editorStyle) appendFileSync(logFile, JSON.stringify({ rewriting: name }) + '\n')
     const fh = await open(writePath, 'w')
     for (let o = 0; o < data.length; o += 128 * 1024) await fh.write(data, o, Math.min(128 * 1024, data.length - o), o)
     if (data.length === 0) await fh.truncate(0)
