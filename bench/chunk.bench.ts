@@ -50,17 +50,25 @@ function rate (bytes: number, fn: () => void): number {
   return rate2(bytes, fn).wall
 }
 
-/** Median MB/s of `batch` (which handles `bytes` in all) over ROUNDS rounds; `prepare` runs untimed. */
-async function rateAsync<T> (bytes: number, prepare: () => T, batch: (input: T) => Promise<void>): Promise<number> {
+/** A pool rate: median and best round, and the CPU cores this process got (CPU time / wall time). */
+interface PoolRate { median: number, best: number, cores: number }
+
+/** MB/s of `batch` (which handles `bytes` in all) over ROUNDS rounds; `prepare` runs untimed. */
+async function rateAsync<T> (bytes: number, prepare: () => T, batch: (input: T) => Promise<void>): Promise<PoolRate> {
   await batch(prepare())
-  const rounds: number[] = []
+  const rates: number[] = []
+  const cores: number[] = []
   for (let r = 0; r < ROUNDS; r++) {
     const input = prepare()
     const start = performance.now()
+    const cpu0 = process.cpuUsage()
     await batch(input)
-    rounds.push(mbps(bytes, performance.now() - start))
+    const ms = performance.now() - start
+    const used = process.cpuUsage(cpu0)
+    rates.push(mbps(bytes, ms))
+    cores.push((used.user + used.system) / 1000 / ms)
   }
-  return median(rounds)
+  return { median: median(rates), best: Math.max(...rates), cores: median(cores) }
 }
 
 interface Row {
@@ -72,6 +80,9 @@ interface Row {
   degradedDecodeMBps: number
   /** Thread mode only: the same rates by CPU time (what one core can do when it is not shared). */
   cpu?: { encodeMBps: number, decodeMBps: number, degradedDecodeMBps: number }
+  /** Pool mode only: best rounds, and the CPU cores the process got (median CPU time / wall time). */
+  best?: { encodeMBps: number, decodeMBps: number, degradedDecodeMBps: number }
+  cores?: { encode: number, decode: number, degradedDecode: number }
 }
 
 const frags = (e: EncodedStripe, from: number): Array<{ index: number, bytes: Uint8Array }> =>
@@ -134,12 +145,12 @@ async function smallStripes (pool: ReturnType<typeof createChunkPool>): Promise<
   return {
     threadEncodePerSec: perSecond(rate(size, () => { encodeStripe(stripe, policy, SALT) })),
     threadDegradedDecodePerSec: perSecond(rate(size, () => { decodeStripe(degraded, expect, SALT) })),
-    poolEncodePerSec: perSecond(await rateAsync(size * batch, () => undefined, async () => {
+    poolEncodePerSec: perSecond((await rateAsync(size * batch, () => undefined, async () => {
       await Promise.all(Array.from({ length: batch }, async () => await pool.encode(stripe, policy, { keepStripe: true })))
-    })),
-    poolDegradedDecodePerSec: perSecond(await rateAsync(size * batch, () => undefined, async () => {
+    })).median),
+    poolDegradedDecodePerSec: perSecond((await rateAsync(size * batch, () => undefined, async () => {
       await Promise.all(Array.from({ length: batch }, async () => await pool.decode(degraded, expect)))
-    }))
+    })).median)
   }
 }
 
@@ -159,31 +170,36 @@ async function main (): Promise<void> {
         const data = frags(e, 0)
         const degraded = frags(e, policy.n - policy.k)
         const name = { policy: `${policy.k}/${policy.n}`, stripe: `${size / MiB}MiB` }
-        const enc = rate2(size, () => { encodeStripe(stripe, policy, SALT) })
-        const dec = rate2(size, () => { decodeStripe(data, expect, SALT) })
-        const deg = rate2(size, () => { decodeStripe(degraded, expect, SALT) })
+        const tEnc = rate2(size, () => { encodeStripe(stripe, policy, SALT) })
+        const tDec = rate2(size, () => { decodeStripe(data, expect, SALT) })
+        const tDeg = rate2(size, () => { decodeStripe(degraded, expect, SALT) })
         rows.push({
           ...name,
           mode: 'thread',
-          encodeMBps: enc.wall,
-          decodeMBps: dec.wall,
-          degradedDecodeMBps: deg.wall,
-          cpu: { encodeMBps: enc.cpu, decodeMBps: dec.cpu, degradedDecodeMBps: deg.cpu }
+          encodeMBps: tEnc.wall,
+          decodeMBps: tDec.wall,
+          degradedDecodeMBps: tDeg.wall,
+          cpu: { encodeMBps: tEnc.cpu, decodeMBps: tDec.cpu, degradedDecodeMBps: tDeg.cpu }
         })
         // Enough stripes in flight to keep every worker busy and the queue full.
         const batch = Math.max(4 * workers, Math.round(32 * MiB / size))
         const many = async (fn: () => Promise<unknown>): Promise<void> => { await Promise.all(Array.from({ length: batch }, fn)) }
         const none = (): undefined => undefined
+        // Each call moves a fresh copy (made untimed), as a caller that hands over its buffer does.
+        const enc = await rateAsync(size * batch, () => Array.from({ length: batch }, () => new Uint8Array(stripe)), async (copies) => {
+          await Promise.all(copies.map(async c => await pool.encode(c, policy)))
+        })
+        // Fragments are copied to the workers (the default), as a caller that keeps them does.
+        const dec = await rateAsync(size * batch, none, async () => { await many(async () => await pool.decode(data, expect)) })
+        const deg = await rateAsync(size * batch, none, async () => { await many(async () => await pool.decode(degraded, expect)) })
         rows.push({
           ...name,
           mode: 'pool',
-          // Each call moves a fresh copy (made untimed), as a caller that hands over its buffer does.
-          encodeMBps: await rateAsync(size * batch, () => Array.from({ length: batch }, () => new Uint8Array(stripe)), async (copies) => {
-            await Promise.all(copies.map(async c => await pool.encode(c, policy)))
-          }),
-          // Fragments are copied to the workers (the default), as a caller that keeps them does.
-          decodeMBps: await rateAsync(size * batch, none, async () => { await many(async () => await pool.decode(data, expect)) }),
-          degradedDecodeMBps: await rateAsync(size * batch, none, async () => { await many(async () => await pool.decode(degraded, expect)) })
+          encodeMBps: enc.median,
+          decodeMBps: dec.median,
+          degradedDecodeMBps: deg.median,
+          best: { encodeMBps: enc.best, decodeMBps: dec.best, degradedDecodeMBps: deg.best },
+          cores: { encode: enc.cores, decode: dec.cores, degradedDecode: deg.cores }
         })
       }
     }
@@ -202,7 +218,7 @@ async function main (): Promise<void> {
     sha256MBps: crypto.sha256MBps,
     aesCtrMBps: crypto.aesCtrMBps,
     memcpyMBps: crypto.memcpyMBps,
-    headline: '4/6, 4 MiB stripes, pool',
+    headline: '4/6, 4 MiB stripes, pool (medians; see rows for best rounds and the CPU cores the process got)',
     workers,
     engine: DEFAULT_RS_ENGINE,
     cpu: cpus()[0]?.model,
@@ -217,10 +233,15 @@ async function main (): Promise<void> {
     date: new Date().toISOString()
   }
   const f = (x: number): string => x.toFixed(0).padStart(8)
-  console.log('policy  stripe  mode      encode    decode  degraded   (MB/s of stripe data, wall clock; [by CPU time])')
+  console.log('policy  stripe  mode      encode    decode  degraded   MB/s of stripe data, median wall clock;')
+  console.log('                                                      thread: [by CPU time]; pool: best round (cores the process got)')
+  const c = (x: number): string => x.toFixed(1)
   for (const r of rows) {
     const cpu = r.cpu == null ? '' : `   [${f(r.cpu.encodeMBps)}  ${f(r.cpu.decodeMBps)}  ${f(r.cpu.degradedDecodeMBps)}]`
-    console.log(`${r.policy.padEnd(7)} ${r.stripe.padEnd(7)} ${r.mode.padEnd(6)} ${f(r.encodeMBps)}  ${f(r.decodeMBps)}  ${f(r.degradedDecodeMBps)}${cpu}`)
+    const best = r.best == null || r.cores == null
+      ? ''
+      : `   ${f(r.best.encodeMBps)} (${c(r.cores.encode)})  ${f(r.best.decodeMBps)} (${c(r.cores.decode)})  ${f(r.best.degradedDecodeMBps)} (${c(r.cores.degradedDecode)})`
+    console.log(`${r.policy.padEnd(7)} ${r.stripe.padEnd(7)} ${r.mode.padEnd(6)} ${f(r.encodeMBps)}  ${f(r.decodeMBps)}  ${f(r.degradedDecodeMBps)}${cpu}${best}`)
   }
   console.log(`\nnode:crypto floor: sha256 ${crypto.sha256MBps.toFixed(0)} [${crypto.sha256CpuMBps.toFixed(0)}] MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} [${crypto.aesCtrCpuMBps.toFixed(0)}] MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
   console.log('\nReed-Solomon engines (4 MiB of data shards):')
