@@ -25,7 +25,7 @@ export const DEFAULT_STRIPE_SIZE_BYTES = 4 * 1024 * 1024
 
 /**
  * Largest stripe the layer accepts, in bytes (64 MiB, the most config/load.ts allows for the stripe
- * size). Bounds worker memory: one job holds about 3 × the stripe (input, package, fragments).
+ * size). Bounds worker memory: an encode job holds about 3.5 × the stripe (input, ciphertext, fragments).
  */
 export const MAX_STRIPE_SIZE_BYTES = 64 * 1024 * 1024
 
