@@ -22,13 +22,7 @@ export function fragmentLengthFor (stripeLength: number, k: number): number {
 }
 
 /** What a new fragment's header says. */
-export interface HeaderFields {
-  codecId: number
-  k: number
-  n: number
-  index: number
-  stripeLength: number
-}
+export type HeaderFields = Pick<FragmentHeader, 'codecId' | 'k' | 'n' | 'index' | 'stripeLength'>
 
 /** Writes the header into the first HEADER_LENGTH_BYTES of `target` (fields already validated). */
 export function writeHeader (target: Uint8Array, h: HeaderFields): void {

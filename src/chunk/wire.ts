@@ -6,7 +6,7 @@ import {
   AbortedError, FragmentsUnavailableError, IntegrityError, InvalidArgumentError, IoError, NotSupportedError,
   PalmError, TimeoutError, type ErrorCode, type PalmErrorOptions
 } from '../errors.js'
-import type { Policy, RsEngine } from './types.js'
+import type { EncodedStripe, Policy, RsEngine, StripeExpectation } from './types.js'
 
 /** What a worker is started with (workerData). */
 export interface WorkerInit {
@@ -15,24 +15,14 @@ export interface WorkerInit {
 }
 
 /** Serialisable form of StripeExpectation (CIDs as strings). */
-export interface WireExpectation {
-  k: number
-  n: number
-  length: number
-  codecId?: number
-  cids?: string[]
-}
+export type WireExpectation = Omit<StripeExpectation, 'cids'> & { cids?: string[] }
 
 export type WorkerRequest =
   | { id: number, op: 'encode', stripe: Uint8Array, policy: Policy }
   | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation }
 
-export interface WireEncoded {
-  length: number
-  k: number
-  n: number
-  codecId: number
-  id: string
+/** EncodedStripe with CIDs as bytes (CID objects do not survive postMessage). */
+export type WireEncoded = Omit<EncodedStripe, 'fragments'> & {
   /** Fragments in index order: CID bytes and whole fragment bytes. */
   fragments: Array<{ index: number, cid: Uint8Array, bytes: Uint8Array }>
 }
