@@ -63,6 +63,8 @@ export interface StatusReport {
     health: Record<string, number>
   }
   cache?: Record<string, number>
+  /** Stripe placement counters of the pool (stripes written/read, ms spent encoding, storing, reading), when the network is on. */
+  place?: Record<string, number>
 }
 
 export interface FsckProblem {

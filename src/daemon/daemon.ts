@@ -111,6 +111,7 @@ export class Daemon extends Lifecycle {
     await this.#startPart('chunk pool', pool)
 
     const foreign = new ForeignFragments({ path: join(paths.home, 'foreign-fragments.log') })
+    await this.#startPart('foreign fragment log', foreign)
     let net: PalmNode | undefined
     if (this.#init.network ?? c.network) {
       net = createPalmNode({

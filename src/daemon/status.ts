@@ -2,6 +2,7 @@
  * `palm status`: this device, the swarm, capacity and protection, from the daemon's parts.
  */
 import type { PalmConfig } from '../config/defaults.js'
+import { PoolStripeIO } from '../place/index.js'
 import type { DaemonParts } from './daemon.js'
 import type { PeerStatus, StatusReport } from './control-api.js'
 import { describeProtection } from './protection.js'
@@ -64,6 +65,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     usableCapacityBytes: pool.usableCapacityBytes,
     peers,
     ...(parts.net != null ? { network: networkStats(parts.net) } : {}),
-    cache: { ...parts.vfs.stats() }
+    cache: { ...parts.vfs.stats() },
+    ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {})
   }
 }

@@ -9,7 +9,7 @@
  * is written, so a killed process never forgets a fragment it acknowledged.
  */
 import { createReadStream } from 'node:fs'
-import { appendFile, rename, writeFile } from 'node:fs/promises'
+import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { CID } from 'multiformats/cid'
 import type { FragmentStore } from '../store/index.js'
@@ -31,6 +31,8 @@ export class ForeignFragments {
   /** Serialises file writes (appends and compaction). */
   #tail: Promise<void> = Promise.resolve()
   #recent = new Set<string>()
+  /** The log, open for appending (opened on first use, reopened after compaction). */
+  #fh?: FileHandle
 
   constructor (init: ForeignFragmentsInit) {
     this.#path = init.path
@@ -50,7 +52,10 @@ export class ForeignFragments {
       const lines = this.#pending
       this.#pending = []
       this.#flushing = undefined
-      await this.#exclusive(async () => { await appendFile(this.#path, lines.join(''), { mode: 0o600 }) })
+      await this.#exclusive(async () => {
+        this.#fh ??= await open(this.#path, 'a', 0o600)
+        await this.#fh.write(lines.join(''))
+      })
     })()
     await this.#flushing
   }
@@ -101,9 +106,21 @@ export class ForeignFragments {
       if (lines > 2 * held.size + 1000) {
         const tmp = `${this.#path}.tmp-${process.pid}`
         await writeFile(tmp, [...held].map(c => `+${c}\n`).join(''), { mode: 0o600 })
+        await this.#fh?.close()
+        this.#fh = undefined
         await rename(tmp, this.#path)
       }
     })
     return held
+  }
+
+  async start (): Promise<void> {}
+
+  /** Closes the log (after the network that records into it has stopped). */
+  async stop (): Promise<void> {
+    await this.#exclusive(async () => {
+      await this.#fh?.close()
+      this.#fh = undefined
+    })
   }
 }

@@ -50,14 +50,25 @@ export interface PoolStripeIOComponents {
   logger: ComponentLogger
 }
 
-/** Time spent per phase since start, ms, and event counts (for benchmarks and status). */
+/** Time spent per phase since start, ms (summed over concurrent calls), and event counts (for benchmarks and status). */
 export interface PoolStats {
   stripesWritten: number
   stripesRead: number
+  /** Encoding in the chunk pool. */
   encodeMs: number
+  /** From encoded to the durability rule holding (fragments acknowledged, shortfall queued). */
   storeMs: number
+  /** Whole reads (fetch + decode). */
   readMs: number
+  /** Gathering k fragments. */
+  fetchMs: number
+  /** Decoding in the chunk pool. */
+  decodeMs: number
+  /** Hedged read requests sent. */
+  hedges: number
+  /** Fragments queued for spreading. */
   queued: number
+  /** Reads that failed with FragmentsUnavailableError. */
   readFailures: number
 }
 
@@ -70,7 +81,8 @@ export class PoolStripeIO implements StripeIO {
   readonly #reader: RetrieveDeps
   readonly #shutdown = new AbortController()
   readonly #log: Logger
-  readonly #stats: PoolStats = { stripesWritten: 0, stripesRead: 0, encodeMs: 0, storeMs: 0, readMs: 0, queued: 0, readFailures: 0 }
+  readonly #stats: PoolStats = { stripesWritten: 0, stripesRead: 0, encodeMs: 0, storeMs: 0, readMs: 0, fetchMs: 0, decodeMs: 0, hedges: 0, queued: 0, readFailures: 0 }
+  readonly #readCounters = { fetchMs: 0, decodeMs: 0, hedges: 0 }
 
   constructor (init: PoolStripeIOInit, components: PoolStripeIOComponents) {
     this.#c = components
@@ -81,7 +93,7 @@ export class PoolStripeIO implements StripeIO {
     this.#devices = new DeviceTable({ deviceId: components.deviceId, deviceName: init.deviceName ?? components.deviceId, knownForMs: init.knownForMs ?? 10 * 60_000 }, { membership: components.membership, store: components.store, stats })
     const sender = new FragmentSender({ timeoutMs: init.placeTimeoutMs ?? 10_000 }, { fragments: components.fragments, stats, shutdown: this.#shutdown.signal })
     this.#writer = { devices: this.#devices, sender, store: components.store, log: this.#log }
-    this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30 }
+    this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters }
   }
 
   get devices (): DeviceTable { return this.#devices }
@@ -94,7 +106,9 @@ export class PoolStripeIO implements StripeIO {
   }
 
   stats (): PoolStats {
-    return { ...this.#stats }
+    const round = (x: number): number => Math.round(x)
+    const s = { ...this.#stats, ...this.#readCounters }
+    return { ...s, encodeMs: round(s.encodeMs), storeMs: round(s.storeMs), readMs: round(s.readMs), fetchMs: round(s.fetchMs), decodeMs: round(s.decodeMs) }
   }
 
   async write (stripe: Uint8Array, policy: StripePolicy, options: StripeIOOptions = {}): Promise<PlacedStripe> {

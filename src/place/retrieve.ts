@@ -33,6 +33,8 @@ export interface RetrieveDeps {
   readFailMs: number
   /** Shortest wait before a hedged request, ms. */
   hedgeMinMs: number
+  /** Counters the reads add to: time gathering fragments and decoding, ms; hedged requests sent. */
+  counters: { fetchMs: number, decodeMs: number, hedges: number }
 }
 
 interface Source {
@@ -80,8 +82,13 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
   const deadline = combineSignals([options.signal], deps.readFailMs)
   const losers = new AbortController()
   try {
+    const t0 = performance.now()
     const found = await new Race(deps, stripe, file, sources, deadline.signal, losers.signal).run()
-    return await deps.pool.decode(found, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }, { signal: options.signal, transferFragments: true })
+    const t1 = performance.now()
+    deps.counters.fetchMs += t1 - t0
+    const data = await deps.pool.decode(found, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }, { signal: options.signal, transferFragments: true })
+    deps.counters.decodeMs += performance.now() - t1
+    return data
   } catch (err) {
     if (!(err instanceof RaceLost)) throw err
     throwIfAborted(options.signal, `reading ${file}`)
@@ -177,7 +184,10 @@ class Race {
     const waitMs = Math.max(this.deps.hedgeMinMs, 2 * Math.max(...remote.map(s => s.expectedMs)))
     this.#hedgeTimer = setTimeout(() => {
       if (this.#done) return
-      if (this.#launch()) this.deps.log.trace('hedged a read of %s after %d ms', this.file, Math.round(waitMs))
+      if (this.#launch()) {
+        this.deps.counters.hedges++
+        this.deps.log.trace('hedged a read of %s after %d ms', this.file, Math.round(waitMs))
+      }
       this.#armHedge()
     }, waitMs)
   }

@@ -28,7 +28,7 @@ export interface SpreaderInit {
 export interface SpreaderComponents {
   queue: FileSpreadQueue
   membership: Pick<Membership, 'get' | 'addEventListener' | 'removeEventListener'>
-  fragments: Pick<FragmentClient, 'get' | 'putMany'>
+  fragments: Pick<FragmentClient, 'get' | 'putMany' | 'has'>
   store: Pick<FragmentStore, 'get'>
   deviceId: string
   logger: ComponentLogger
@@ -111,7 +111,10 @@ export class Spreader {
       const items: FragmentItem[] = []
       const sent: SpreadEntry[] = []
       let bytes = 0
-      for (const e of batch) {
+      // Fragments the target already has (a put that finished after the write gave up on it) need no copy.
+      const present = await this.#c.fragments.has(target, batch.map(e => CID.parse(e.cid)), { signal })
+      for (const [i, e] of batch.entries()) {
+        if (present[i]) continue
         const got = bytes < this.#batchBytes ? await this.#fetch(e, signal) : undefined
         if (got == null) { keep.push(e); continue }
         items.push({ cid: got.cid, bytes: got.bytes })
