@@ -16,7 +16,7 @@ import { createProtectionSurvey, createSpreader, type ProtectionSurvey } from '.
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
 import { createVfs } from '../vfs/index.js'
 import type { Vfs } from '../vfs/types.js'
-import { mountVfs, type MountedFs } from '../fuse/mount.js'
+import { mountVfs, type MountedFs } from '../fuse/index.js'
 import type { ChunkPool } from '../chunk/types.js'
 import { Lifecycle } from '../util/startable.js'
 import { defaultLogger } from '../util/logger.js'
