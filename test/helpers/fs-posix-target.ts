@@ -1,12 +1,13 @@
 /**
  * A PosixTarget on a local directory (or a mount) through node:fs, with what node:fs lacks done by
  * the usual tools: nanosecond times by `touch -d @s.ns`, xattrs by setfattr/getfattr (package
- * attr). No renameat2 flags. The reference the differential test compares the VFS against.
+ * attr), rename flags by a compiled renameat2(2) helper when given one. The reference the differential test compares the VFS against.
  */
 import { execFile } from 'node:child_process'
 import { constants as C, type BigIntStats } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { PosixStat, PosixStatfs, PosixTarget, PosixTargetFeatures } from '../compliance/posix-target.js'
 
 function toStat (s: BigIntStats): PosixStat {
@@ -53,16 +54,29 @@ function notSupported (): Promise<never> {
   return Promise.reject(Object.assign(new Error('EOPNOTSUPP: not on this target'), { code: 'EOPNOTSUPP' }))
 }
 
+/** Compiles test/helpers/renameat2.c into `dir` with cc; undefined when there is no compiler. */
+export async function buildRenameat2 (dir: string): Promise<string | undefined> {
+  const src = fileURLToPath(new URL('../../../test/helpers/renameat2.c', import.meta.url))
+  const bin = join(dir, 'renameat2')
+  return await new Promise(resolve => {
+    execFile('cc', ['-O2', '-o', bin, src], { timeout: 60_000 }, (err) => { resolve(err == null ? bin : undefined) })
+  })
+}
+
 export class FsPosixTarget implements PosixTarget {
   readonly name: string
   readonly features: PosixTargetFeatures
   readonly root: string
   readonly #fds = new Map<number, { handle: fs.FileHandle, pos: number, append: boolean }>()
 
-  constructor (root: string, features: Partial<PosixTargetFeatures> = {}) {
+  readonly #renameat2?: string
+
+  /** `renameat2`: a compiled test/helpers/renameat2.c (see `buildRenameat2`), for rename flags. */
+  constructor (root: string, features: Partial<PosixTargetFeatures> = {}, renameat2?: string) {
     this.root = root
     this.name = `node:fs (${root})`
-    this.features = { renameFlags: false, xattrs: true, palmXattrs: false, ...features }
+    this.#renameat2 = renameat2
+    this.features = { renameFlags: renameat2 != null, xattrs: true, palmXattrs: false, ...features }
   }
 
   #p (path: string): string { return join(this.root, path) }
@@ -122,8 +136,16 @@ export class FsPosixTarget implements PosixTarget {
   async readdir (path: string): Promise<string[]> { return await fs.readdir(this.#p(path)) }
 
   async rename (from: string, to: string, flags = 0): Promise<void> {
-    if (flags !== 0) return await notSupported()
-    await fs.rename(this.#p(from), this.#p(to))
+    if (flags === 0) { await fs.rename(this.#p(from), this.#p(to)); return }
+    if (this.#renameat2 == null) return await notSupported()
+    const how = flags === 1 ? 'noreplace' : flags === 2 ? 'exchange' : 'none'
+    await new Promise<void>((resolve, reject) => {
+      execFile(this.#renameat2 as string, [how, this.#p(from), this.#p(to)], { timeout: 30_000 }, (err, _out, stderr) => {
+        if (err == null) { resolve(); return }
+        const code = String(stderr).trim()
+        reject(Object.assign(new Error(`${code}: renameat2 ${how} ${from} ${to}`), { code }))
+      })
+    })
   }
 
   async unlink (path: string): Promise<void> { await fs.unlink(this.#p(path)) }

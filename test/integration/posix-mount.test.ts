@@ -3,9 +3,10 @@
  * child process, and this process uses the mount with node:fs and the usual tools.
  */
 import { posixTests, type PosixTarget } from '../compliance/posix-tests.js'
-import { FsPosixTarget } from '../helpers/fs-posix-target.js'
+import { buildRenameat2, FsPosixTarget } from '../helpers/fs-posix-target.js'
 import { createPalmHome, skipWithoutFuse, startMount } from '../helpers/palm.js'
 import { CleanupScope } from '../helpers/scope.js'
+import { createTempDir } from '../helpers/tmp.js'
 import { describe } from 'node:test'
 
 const scopes = new Map<PosixTarget, CleanupScope>()
@@ -17,7 +18,7 @@ describe('POSIX suite through a real mount', { skip: skipWithoutFuse() }, () => 
       try {
         const home = await createPalmHome(scope, options.capacityBytes != null ? ['--capacity', String(options.capacityBytes)] : [])
         const m = await startMount(scope, home)
-        const target = new FsPosixTarget(m.mountpoint, { palmXattrs: true })
+        const target = new FsPosixTarget(m.mountpoint, { palmXattrs: true }, await buildRenameat2(await createTempDir(scope, 'palm-r2-')))
         scopes.set(target, scope)
         return target
       } catch (err) {
