@@ -35,7 +35,8 @@ export interface StatusReport {
   device: { id: string, name: string, version: string }
   swarm: { id: string }
   mount: { path: string | null }
-  daemon: { running: boolean, pid: number | null, uptimeMs: number }
+  /** `dashboard`: URL of the status page on 127.0.0.1 (null when off or no daemon runs). */
+  daemon: { running: boolean, pid: number | null, uptimeMs: number, dashboard: string | null }
   /** Capacity this device offers, bytes. */
   capacityBytes: number
   /** Bytes of fragments stored on this device. */

@@ -19,6 +19,7 @@ import type { Vfs } from '../vfs/types.js'
 import { mountVfs, type MountedFs } from '../fuse/index.js'
 import type { ChunkPool } from '../chunk/types.js'
 import { Lifecycle } from '../util/startable.js'
+import { repeatingTask } from '../util/repeating-task.js'
 import { defaultLogger } from '../util/logger.js'
 import { deriveSwarmSalt } from '../util/swarm-salt.js'
 import { homePaths, readSwarmInfo, type HomePaths, type SwarmInfo } from './home.js'
@@ -26,6 +27,7 @@ import { opSigner } from './signer.js'
 import { readAddrsHint } from './swarm-hint.js'
 import type { ControlApi, FsckReport, InviteReport, PeerStatus, StatusReport } from './control-api.js'
 import { startControlServer, type ControlServer } from './control-server.js'
+import { startDashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
 import { inviteFor } from './invite.js'
@@ -73,6 +75,7 @@ export class Daemon extends Lifecycle {
   #parts?: DaemonParts
   #mount?: MountedFs
   #control?: ControlServer
+  #dashboardUrl: string | null = null
   /** Things to stop, last started first. */
   readonly #stack: Array<{ name: string, stop: () => Promise<void> }> = []
 
@@ -107,7 +110,7 @@ export class Daemon extends Lifecycle {
     await this.#startPart('store', store)
     const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, publicKey: signer.publicKey, logger })
     await this.#startPart('journal', meta)
-    const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers })
+    const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)
 
     const foreign = new ForeignFragments({ path: join(paths.home, 'foreign-fragments.log') })
@@ -193,6 +196,18 @@ export class Daemon extends Lifecycle {
       })
     }
     if (this.#init.controlSocket ?? true) {
+      // Only a running daemon collects garbage (an in-process `palm status` must not).
+      const gc = repeatingTask('garbage collection', async (signal) => {
+        const r = await runGc(this.parts, c, { signal })
+        if (r.deleted > 0) this.#log('garbage collection deleted %d unused fragments (%d bytes)', r.deleted, r.freedBytes)
+      }, { intervalMs: c.gcIntervalMs, timeoutMs: Math.max(c.gcIntervalMs, 60_000) }, this.#log)
+      gc.start()
+      this.#stack.push({ name: 'garbage collection', stop: gc.stop })
+      if (c.dashboardPort >= 0) {
+        const page = await startDashboard(c.dashboardPort, this.control.status, this.#log)
+        this.#dashboardUrl = page.url
+        this.#stack.push({ name: 'status page', stop: page.close })
+      }
       this.#control = await startControlServer(paths.socket, this.control, this.#log)
       const control = this.#control
       this.#stack.push({ name: 'control socket', stop: async () => { await control.close() } })
@@ -234,6 +249,7 @@ export class Daemon extends Lifecycle {
     status: async (): Promise<StatusReport> => await buildStatus(this.parts, this.config, {
       mountpoint: this.mountpoint,
       running: this.#control != null,
+      dashboard: this.#dashboardUrl,
       uptimeMs: Date.now() - this.#startedAt
     }),
     peers: async (): Promise<PeerStatus[]> => peerStatus(this.parts),

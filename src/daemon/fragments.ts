@@ -6,6 +6,7 @@ import type { PalmConfig } from '../config/defaults.js'
 import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import { collectGarbage } from '../store/index.js'
 import type { DaemonParts } from './daemon.js'
+import type { AbortOptions } from '../util/abort.js'
 
 function parse (cid: string): CID {
   try {
@@ -35,9 +36,9 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
  * other devices placed here are never collected (this journal does not know their files); they
  * leave only on an explicit delete from the swarm.
  */
-export async function runGc (parts: DaemonParts, config: PalmConfig): Promise<{ deleted: number, freedBytes: number }> {
+export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions = {}): Promise<{ deleted: number, freedBytes: number }> {
   const referenced = await parts.foreign.load()
-  for await (const cid of parts.meta.referencedFragments()) referenced.add(cid)
-  const report = await collectGarbage(parts.store, { referenced, graceMs: config.gcGraceMs })
+  for await (const cid of parts.meta.referencedFragments(options)) referenced.add(cid)
+  const report = await collectGarbage(parts.store, { referenced, graceMs: config.gcGraceMs }, options)
   return { deleted: report.deleted, freedBytes: report.deletedBytes }
 }

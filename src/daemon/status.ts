@@ -37,6 +37,8 @@ function networkStats (net: NonNullable<DaemonParts['net']>): NonNullable<Status
 export interface StatusInfo {
   mountpoint: string | null
   running: boolean
+  /** URL of the status page, when served. */
+  dashboard: string | null
   uptimeMs: number
 }
 
@@ -50,7 +52,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },
     swarm: { id: parts.swarm.id },
     mount: { path: info.mountpoint },
-    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs },
+    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs, dashboard: info.dashboard },
     capacityBytes: usage.capacityBytes,
     usedBytes: usage.usedBytes,
     freeBytes: usage.freeBytes,

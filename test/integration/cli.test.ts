@@ -86,6 +86,10 @@ it('mount returns once live, unmount stops the daemon, both are idempotent', { s
   const again = await palm(['mount', mountpoint, '--home', home])
   assert.equal(again.code, 0)
   assert.match(again.stdout, /already mounted/)
+  // The status page on 127.0.0.1 serves the same status as JSON.
+  assert.match(s.daemon.dashboard, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+  assert.match(await (await fetch(s.daemon.dashboard)).text(), /<title>PALM<\/title>/)
+  assert.equal((await (await fetch(`${String(s.daemon.dashboard)}status.json`)).json()).files, 1)
   const u = await palm(['unmount', '--home', home])
   assert.equal(u.code, 0, u.stderr)
   await waitPidGone(pid)
@@ -147,4 +151,25 @@ it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the oth
   assert.equal((await palm(['fsck', '--home', home])).code, 0)
   await mountInBackground(t, home, mountpoint)
   assert.deepEqual(await readFile(join(mountpoint, 'big.bin')), data)
+})
+
+it('a running daemon collects fragments no file uses any more', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
+  const home = await createPalmHome(t)
+  const mountpoint = join(await createTempDir(t), 'mnt')
+  const env = testEnv({ PALM_GC_INTERVAL: '300ms', PALM_GC_GRACE: '0' })
+  const r = await palm(['mount', mountpoint, '--home', home], { env })
+  assert.equal(r.code, 0, r.stderr)
+  onCleanup(t, async () => { await palm(['unmount', mountpoint, '--home', home]) })
+  await writeFile(join(mountpoint, 'a.bin'), Buffer.alloc(100_000, 1))
+  await writeFile(join(mountpoint, 'b.bin'), Buffer.alloc(100_000, 2))
+  const fragments = async (): Promise<number> => JSON.parse((await palm(['status', '--home', home, '--json'])).stdout).fragments
+  assert.equal(await fragments(), 12)
+  const { unlink } = await import('node:fs/promises')
+  await unlink(join(mountpoint, 'a.bin'))
+  const until = Date.now() + 30_000
+  while (await fragments() !== 6) {
+    assert.ok(Date.now() < until, 'the unused fragments were not collected')
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  assert.equal((await palm(['fsck', '--home', home])).code, 0)
 })

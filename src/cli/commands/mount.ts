@@ -3,7 +3,7 @@ import { flagHelp, parseCommandArgs } from '../args.js'
 import { resolveConfig, runDaemon, spawnDaemon } from '../../daemon/index.js'
 import { InvalidArgumentError } from '../../errors.js'
 
-const KEYS = ['home', 'cacheBytes', 'dirtyBytes', 'listen', 'mdns', 'dht', 'network', 'allowOther', 'durability'] as const
+const KEYS = ['home', 'cacheBytes', 'dirtyBytes', 'listen', 'mdns', 'dht', 'network', 'allowOther', 'durability', 'dashboardPort'] as const
 const FLAGS = [{ name: 'foreground', type: 'boolean' as const, help: 'Stay in the foreground, logging to stderr, until SIGTERM/SIGINT (then unmount).' }]
 
 export const mount: Command = {

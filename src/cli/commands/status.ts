@@ -17,6 +17,7 @@ export function formatStatus (s: StatusReport): string {
     `usable     ${size(s.usableFreeBytes)} free of ${size(s.usableCapacityBytes)}`,
     `protection ${s.protection}`
   ]
+  if (s.daemon.dashboard != null) lines.push(`page       ${s.daemon.dashboard}`)
   if (s.peers.length > 0) {
     lines.push('peers')
     for (const p of s.peers) {
