@@ -1,6 +1,7 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { openControl, resolveConfig } from '../../daemon/index.js'
+import { resolveConfig } from '../../daemon/index.js'
+import { withControl } from '../control.js'
 import { printJson } from '../output.js'
 
 const KEYS = ['home'] as const
@@ -16,9 +17,8 @@ export const fsck: Command = {
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
-    const control = await openControl(config)
-    try {
-      const r = await control.api.fsck({ repair: args.flags.repair === true })
+    return await withControl(config, async (api) => {
+      const r = await api.fsck({ repair: args.flags.repair === true })
       if (args.flags.json === true) {
         printJson(r)
       } else {
@@ -32,8 +32,6 @@ export const fsck: Command = {
           : `NOT clean: ${summary}. \`palm fsck --repair\` rebuilds what k remaining fragments allow; fragments of offline devices come back with them.\n`)
       }
       return r.clean ? 0 : 1
-    } finally {
-      await control.close()
-    }
+    })
   }
 }

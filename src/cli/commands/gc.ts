@@ -1,6 +1,7 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { openControl, resolveConfig } from '../../daemon/index.js'
+import { resolveConfig } from '../../daemon/index.js'
+import { withControl } from '../control.js'
 import { size } from '../output.js'
 
 const KEYS = ['home'] as const
@@ -12,13 +13,10 @@ export const gc: Command = {
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS])
     const config = await resolveConfig(args.config)
-    const control = await openControl(config)
-    try {
-      const r = await control.api.gc()
+    return await withControl(config, async (api) => {
+      const r = await api.gc()
       process.stdout.write(`deleted ${r.deleted} unused fragments, ${size(r.freedBytes)} freed\n`)
       return 0
-    } finally {
-      await control.close()
-    }
+    })
   }
 }

@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises'
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { openControl, resolveConfig } from '../../daemon/index.js'
+import { resolveConfig } from '../../daemon/index.js'
+import { withControl } from '../control.js'
 import { InvalidArgumentError } from '../../errors.js'
 
 const KEYS = ['home'] as const
@@ -16,14 +17,11 @@ export const get: Command = {
     const cid = args.positionals[0]
     if (cid == null || args.positionals.length > 1) throw new InvalidArgumentError('palm get takes exactly one fragment CID')
     const config = await resolveConfig(args.config)
-    const control = await openControl(config)
-    try {
-      const bytes = await control.api.getFragment(cid)
+    return await withControl(config, async (api) => {
+      const bytes = await api.getFragment(cid)
       if (typeof args.flags.output === 'string') await writeFile(args.flags.output, bytes)
       else await new Promise<void>((resolve, reject) => { process.stdout.write(bytes, err => { err == null ? resolve() : reject(err) }) })
       return 0
-    } finally {
-      await control.close()
-    }
+    })
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { openControl, resolveConfig } from '../../daemon/index.js'
+import { resolveConfig } from '../../daemon/index.js'
+import { withControl } from '../control.js'
 import { printJson } from '../output.js'
 
 const KEYS = ['home'] as const
@@ -13,14 +14,11 @@ export const invite: Command = {
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
-    const control = await openControl(config)
-    try {
-      const r = await control.api.invite()
+    return await withControl(config, async (api) => {
+      const r = await api.invite()
       if (args.flags.json === true) printJson(r)
       else process.stdout.write(`${r.code}\n`)
       return 0
-    } finally {
-      await control.close()
-    }
+    })
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { openControl, resolveConfig } from '../../daemon/index.js'
+import { resolveConfig } from '../../daemon/index.js'
+import { withControl } from '../control.js'
 import type { StatusReport } from '../../daemon/control-api.js'
 import { ago, printJson, size } from '../output.js'
 
@@ -34,14 +35,11 @@ export const status: Command = {
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
-    const control = await openControl(config)
-    try {
-      const s = await control.api.status()
+    return await withControl(config, async (api) => {
+      const s = await api.status()
       if (args.flags.json === true) printJson(s)
       else process.stdout.write(formatStatus(s) + '\n')
       return 0
-    } finally {
-      await control.close()
-    }
+    })
   }
 }
