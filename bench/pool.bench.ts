@@ -82,8 +82,11 @@ class Pool {
 
   async #start (name: string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<Proc> {
     const command = [process.execPath, ...nodeArgs, PALM_BIN, ...args]
-    if (this.#lan != null) return await startDevice(this.#scope, this.#lan.device(name), command, { env, ready: l => l.startsWith('READY'), readyTimeoutMs: 60_000 })
-    const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] })
+    const logFile = join(this.root, `${name}.log`)
+    if (this.#lan != null) return await startDevice(this.#scope, this.#lan.device(name), command, { env, ready: l => l.startsWith('READY'), readyTimeoutMs: 60_000, logFile })
+    const log = openSync(logFile, 'a')
+    const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', log] })
+    closeSync(log)
     const exited = new Promise(resolve => child.once('exit', resolve))
     const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
       if (child.exitCode == null && child.signalCode == null) child.kill(signal)
@@ -102,7 +105,8 @@ class Pool {
     mkdirSync(this.mnt, { recursive: true })
     if (await isMountpoint(this.mnt)) await recoverStaleMount(this.mnt)
     const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`] : []
-    this.procs.set('b1', await this.#start('b1', ['mount', this.mnt, '--home', this.homes.get('b1') ?? '', '--foreground'], this.#env, nodeArgs))
+    const env = { ...this.#env, DEBUG: 'palm:place*,palm:repair*,palm:fuse,palm:fuse:error' }
+    this.procs.set('b1', await this.#start('b1', ['mount', this.mnt, '--home', this.homes.get('b1') ?? '', '--foreground'], env, nodeArgs))
   }
 
   async startServer (name: string): Promise<void> {
@@ -195,6 +199,7 @@ async function main (): Promise<void> {
   const phases: string[] = []
   let single: Served | undefined
   const namespaces = lanSkipReason() === undefined
+  let failed = false
   try {
     const lan = namespaces ? await createLan(scope, { devices: NAMES }) : undefined
     const common = { PALM_GOSSIP_INTERVAL: '500ms', PALM_OFFLINE_AFTER: '2500ms', PALM_DURABILITY: DURABILITY }
@@ -245,9 +250,17 @@ async function main (): Promise<void> {
       rmSync(small, { recursive: true })
     }
     phases.push(phaseLine('small read', await pool.restartMount(5)))
+  } catch (err) {
+    console.error(`the benchmark failed; last lines of the mount daemon's log:\n${readFileSync(join(root, 'b1.log'), 'utf8').split('\n').slice(-40).join('\n')}`)
+    failed = true
+    throw err
   } finally {
     await single?.stop()
     await scope.close()
+    if (failed) {
+      rmSync(root, { recursive: true, force: true })
+      rmSync(shm, { recursive: true, force: true })
+    }
   }
   console.log(`\nmount daemon of the pool, per phase (ms summed over concurrent stripes):\n${phases.join('\n')}`)
   if (PROFILE) {

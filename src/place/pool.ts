@@ -135,15 +135,8 @@ export class PoolStripeIO implements StripeIO {
       this.#log('%s: %d fragments of stripe %s queued for devices that are missing (%s)', options.file ?? 'stripe', outcome.queued.length, encoded.id,
         [...new Set(outcome.queued.map(q => this.#devices.describe(q.target)))].join(', '))
     }
-    return {
-      length: encoded.length,
-      id: encoded.id,
-      k: encoded.k,
-      n: encoded.n,
-      codecId: encoded.codecId,
-      fragments: encoded.fragments.map(f => f.cid.toString()),
-      holders: outcome.holders
-    }
+    const { length, id, k, n, codecId } = encoded
+    return { length, id, k, n, codecId, fragments: encoded.fragments.map(f => f.cid.toString()), holders: outcome.holders }
   }
 
   async read (stripe: PlacedStripe, options: StripeIOOptions = {}): Promise<Uint8Array> {

@@ -10,7 +10,7 @@
  * start puts back in the queue (copies are idempotent, so a repeat costs only time).
  */
 import { createReadStream } from 'node:fs'
-import { appendFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { InvalidArgumentError } from '../errors.js'
@@ -62,6 +62,8 @@ export class FileSpreadQueue implements SpreadQueue {
   readonly #locks = new Map<string, Promise<unknown>>()
   /** Targets appended to since the last sync. */
   readonly #unsynced = new Set<string>()
+  /** Open append handles by target (closed before a drain renames the file, and at stop). */
+  readonly #handles = new Map<string, FileHandle>()
   #listener?: (targets: string[]) => void
 
   constructor (init: FileSpreadQueueInit, log: Logger) {
@@ -106,6 +108,13 @@ export class FileSpreadQueue implements SpreadQueue {
 
   async stop (): Promise<void> {
     await Promise.all([...this.#locks.values()])
+    for (const target of [...this.#handles.keys()]) await this.#closeHandle(target)
+  }
+
+  async #closeHandle (target: string): Promise<void> {
+    const fh = this.#handles.get(target)
+    this.#handles.delete(target)
+    await fh?.close()
   }
 
   /** Called with the targets of each `add` (the spreader starts copying to online ones). */
@@ -128,7 +137,9 @@ export class FileSpreadQueue implements SpreadQueue {
   /** Appends entries for `target`; `counted`: they are already in the count (put back by a drain). */
   async #append (target: string, list: SpreadEntry[], counted = false): Promise<void> {
     await this.#locked(target, async () => {
-      await appendFile(this.#file(target), list.map(toLine).join(''), { mode: 0o600 })
+      let fh = this.#handles.get(target)
+      if (fh == null) this.#handles.set(target, fh = await open(this.#file(target), 'a', 0o600))
+      await fh.write(list.map(toLine).join(''))
       if (!counted) this.#counts.set(target, (this.#counts.get(target) ?? 0) + list.length)
       this.#unsynced.add(target)
     })
@@ -166,6 +177,8 @@ export class FileSpreadQueue implements SpreadQueue {
     for (const target of targets) {
       throwIfAborted(options.signal, 'syncing the spread queue')
       await this.#locked(target, async () => {
+        const open_ = this.#handles.get(target)
+        if (open_ != null) { await open_.datasync(); return }
         const fh = await open(this.#file(target), 'r').catch(() => undefined)
         if (fh == null) return
         try { await fh.datasync() } finally { await fh.close() }
@@ -186,6 +199,7 @@ export class FileSpreadQueue implements SpreadQueue {
     const draining = this.#file(target, DRAINING)
     const rotated = await this.#locked(target, async () => {
       if ((this.#counts.get(target) ?? 0) === 0) return false
+      await this.#closeHandle(target)
       await rename(this.#file(target), draining)
       return true
     })
@@ -222,6 +236,7 @@ export class FileSpreadQueue implements SpreadQueue {
       // Reading failed midway: put the whole file back (copies are idempotent) and count again.
       this.#log.error('draining the spread queue for %s failed, kept every entry: %e', target, err)
       await this.#locked(target, async () => {
+        await this.#closeHandle(target)
         await appendFile(this.#file(target), await readFile(draining))
         await rm(draining, { force: true })
         this.#counts.set(target, await this.#countLines(this.#file(target)))

@@ -194,11 +194,17 @@ class StripeWrite {
     return Math.min(this.#stripe.k + 1, this.#stripe.n, Math.max(1, available))
   }
 
-  /** `spread`: fragments still unacknowledged after the grace go to this device and are queued. */
+  /**
+   * `spread`: fragments still unacknowledged after the grace go to this device and are queued, as
+   * long as this device stays within the per-stripe cap (the others keep waiting for their device).
+   */
   #storeStragglersHere (): void {
     const self = this.#d.devices.selfId
+    const cap = stripeCap(this.#stripe, this.#candidates.filter(c => c.available && !this.#failed.has(c.id)).length)
+    let here = this.#holders.filter((h, i) => this.#stored[i] && h[0] === self).length
     this.#stored.forEach((stored, i) => {
-      if (stored) return
+      if (stored || this.#sentTo[i] === self || here >= cap) return
+      here++
       const f = this.#stripe.fragments[i]
       const meant = this.#meantFor.get(i) ?? this.#sentTo[i] ?? self
       this.#d.store.put(f.cid, f.bytes, { signal: this.#options.signal }).then(() => {
