@@ -201,7 +201,9 @@ describe('the pool on a namespace LAN', { skip }, () => {
     const names = ['p1', 'p2', 'p3']
     const lan = await createLan(t, { devices: names })
     const root = await createTempDir(t, 'palm-pool-lan3-')
-    const swarm = await startSwarm(t, lan, root, { names, env: lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`), initArgs: ['--policy', '4-of-6'] })
+    // GC with no grace period: a serving device's journal references none of the fragments it holds.
+    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_GC_GRACE: '0s' })
+    const swarm = await startSwarm(t, lan, root, { names, env, initArgs: ['--policy', '4-of-6'] })
     const sums = new Map<string, string>()
     let stripes = 0
     for (let i = 0; i < 20; i++) {
@@ -216,6 +218,11 @@ describe('the pool on a namespace LAN', { skip }, () => {
     assert.equal(s.protectionDetail.stripesBelowN, stripes)
     assert.equal(s.fragments, 2 * stripes, 'the mounting device holds 2 fragments of each stripe')
     for (const peer of s.peers) assert.equal(peer.fragmentCount, 2 * stripes, `${peer.name} holds 2 fragments of each stripe`)
+    // Local GC never takes fragments other devices placed here.
+    const gc = await palm(['gc', '--home', swarm.homes.get('p2') ?? ''])
+    assert.equal(gc.code, 0, gc.stderr)
+    assert.match(gc.stdout, /^deleted 0 /)
+    assert.equal((await statusOf(swarm.dev('p2'))).fragments, 2 * stripes)
     await kill9(swarm, ['p3'])
     await swarm.restartMount()
     dropPageCache()
