@@ -22,6 +22,8 @@ export interface SpreaderInit {
   batchTimeoutMs?: number
   /** Most fragment bytes held for one batch. Default 16 MiB. */
   batchBytes?: number
+  /** New entries wait this long so that the fragments of many writes travel together, ms. Default 200. */
+  gatherMs?: number
 }
 
 /** What the spreader uses. */
@@ -39,7 +41,10 @@ export class Spreader {
   readonly #intervalMs: number
   readonly #batchTimeoutMs: number
   readonly #batchBytes: number
+  readonly #gatherMs: number
   readonly #log: Logger
+  /** Targets with new entries waiting for the gather delay. */
+  readonly #gathering = new Set<string>()
   readonly #running = new Map<string, Promise<void>>()
   readonly #again = new Set<string>()
   /** Targets whose last drain moved nothing: the timer leaves them alone until then (epoch ms). */
@@ -54,6 +59,7 @@ export class Spreader {
     this.#intervalMs = init.intervalMs ?? 5000
     this.#batchTimeoutMs = init.batchTimeoutMs ?? 30_000
     this.#batchBytes = init.batchBytes ?? 16 * 1024 * 1024
+    this.#gatherMs = init.gatherMs ?? 200
     this.#log = components.logger.forComponent('palm:repair:spreader')
   }
 
@@ -62,7 +68,7 @@ export class Spreader {
 
   async start (): Promise<void> {
     this.#c.membership.addEventListener('peer:online', this.#onOnline as EventListener)
-    this.#c.queue.onAdded(targets => { this.kick(targets) })
+    this.#c.queue.onAdded(targets => { this.#gather(targets) })
     this.#timer = setInterval(() => {
       const now = Date.now()
       this.kick(this.#c.queue.targets().filter(t => (this.#idleUntil.get(t) ?? 0) <= now))
@@ -76,6 +82,17 @@ export class Spreader {
     this.#c.membership.removeEventListener('peer:online', this.#onOnline as EventListener)
     this.#stopping.abort()
     await Promise.allSettled([...this.#running.values()])
+  }
+
+  /** Kicks `targets` after the gather delay (one timer per target). */
+  #gather (targets: string[]): void {
+    const fresh = targets.filter(t => !this.#gathering.has(t))
+    if (fresh.length === 0 || this.#stopping.signal.aborted) return
+    for (const t of fresh) this.#gathering.add(t)
+    setTimeout(() => {
+      for (const t of fresh) this.#gathering.delete(t)
+      this.kick(fresh)
+    }, this.#gatherMs).unref()
   }
 
   /** Starts draining the queues of those `targets` that are online (one drain per device at a time). */
