@@ -19,7 +19,8 @@ export interface Waiter {
 
 export class Batch {
   readonly waiters: Array<{ waiter: Waiter, result: ApplyResult }> = []
-  readonly stmts: string[] = []
+  /** Statements in op order; an op row may be a thunk (signed when the batch is sealed). */
+  readonly stmts: Array<string | (() => string)> = []
   /** Final value of every key changed in this batch (ABSENT = deleted). */
   readonly changes = new Map<string, Cached>()
   /** Inodes purged in this batch: their xattrs must not be written back. */
@@ -30,6 +31,22 @@ export class Batch {
   readonly lastSeq = new Map<string, number>()
   /** Counters after this batch (set when it is sealed). */
   counters?: Counters
+  /** A caller waits for this batch's commit: commit it as soon as the previous one is done. */
+  urgent = false
+  #onDone: Array<() => void> | undefined = []
+
+  /** Calls `fn` once this batch has committed or failed (at once if it already has). */
+  onDone (fn: () => void): void {
+    if (this.#onDone == null) fn()
+    else this.#onDone.push(fn)
+  }
+
+  /** Marks the batch done (committed or failed) and calls the onDone listeners. */
+  settle (): void {
+    const fns = this.#onDone
+    this.#onDone = undefined
+    for (const fn of fns ?? []) fn()
+  }
 
   get size (): number { return this.waiters.length }
 
@@ -38,7 +55,7 @@ export class Batch {
 
   /** The whole transaction body (without BEGIN/COMMIT). */
   toSql (counters: Counters): string {
-    const parts = this.stmts.slice()
+    const parts = this.stmts.map(s => typeof s === 'string' ? s : s())
     for (const [k, v] of this.changes) {
       const sql = changeSql(k, v, this.released)
       if (sql !== '') parts.push(sql)

@@ -25,6 +25,12 @@ export const DEFAULT_CACHE_ENTRIES = 65536
 export const XATTR_CACHE_MAX_VALUE_BYTES = 4096
 /** Commits slower than this many milliseconds are logged (a disk in trouble). */
 export const SLOW_COMMIT_MS = 1000
+/**
+ * Longest a batch holding only early replies (a create answered before its commit) waits for a call
+ * that needs a commit (the file's setContent at close), in ms, so that both share one transaction.
+ * Anyone waiting for such a batch (close of an empty file, fsync, readdir) commits it at once.
+ */
+export const EARLY_COMMIT_DELAY_MS = 10
 /** Most ops group-committed in one transaction. */
 export const MAX_BATCH_OPS = 1024
 /** How many recent commits are remembered to tell whether a concurrent database read is stale. */

@@ -23,7 +23,7 @@ import { attrOf, inodeUpsertSql, type DentryRec, type InodeRec } from './records
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
 import { WalSync } from './sync.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate } from './types.js'
 import type { Counters } from './context.js'
 import { key } from './view.js'
 import { Writer } from './writer.js'
@@ -170,7 +170,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   /** The committed value of `k`: cache, else one (shared) database read that fills the cache. */
   async #get (k: string, options: AbortOptions): Promise<Cached> {
-    const hit = this.#cache.get(k)
+    const hit = this.#peek(k)
     if (hit !== undefined) return hit
     const { reader } = this.#opened()
     let p = this.#inflight.get(k)
@@ -196,8 +196,16 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     return rec
   }
 
+  /**
+   * What readers see of `k` without the database: the writer's applied-but-uncommitted value (an
+   * early create is visible as soon as it is answered), else the committed cache.
+   */
+  #peek (k: string): Cached | undefined {
+    return this.#o?.writer.peek(k) ?? this.#cache.get(k)
+  }
+
   async getattr (ino: number, options: AbortOptions = {}): Promise<Attr> {
-    const hit = this.#cache.get(key.inode(ino))
+    const hit = this.#peek(key.inode(ino))
     if (hit !== undefined && hit !== ABSENT) return attrOf(hit as InodeRec)
     throwIfAborted(options.signal, 'getattr')
     return attrOf(await this.#inode(ino, options))
@@ -206,9 +214,9 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   async lookup (parent: number, name: string, options: AbortOptions = {}): Promise<Attr | undefined> {
     checkName(name)
     const dk = key.dentry(parent, name)
-    let d = this.#cache.get(dk)
+    let d = this.#peek(dk)
     if (d !== undefined) {
-      const p = this.#cache.get(key.inode(parent))
+      const p = this.#peek(key.inode(parent))
       if (p == null || p === ABSENT) await this.#dir(parent, options)
       else if ((p as InodeRec).type !== 'dir') throw new NotDirectoryError(`inode ${parent} is not a directory`, { details: { ino: parent } })
     } else {
@@ -227,6 +235,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async readdir (ino: number, cookie: number, limit: number, options: AbortOptions = {}): Promise<DirEntry[]> {
     await this.#dir(ino, options)
+    // Entries are read from the database: wait for an applied change of this directory to land.
+    await this.#settled(key.inode(ino), options)
     if (!Number.isSafeInteger(cookie) || cookie < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       throw new InvalidArgumentError(`readdir of inode ${ino}: cookie ${cookie} and limit ${limit} must be integers, limit ≥ 1`)
     }
@@ -245,6 +255,13 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     return rows.map(({ dentry: d }) => ({ name: d.name, ino: d.ino, type: d.type, cookie: d.cookie }))
   }
 
+  /** Waits until no uncommitted change of `k` is pending (reads that go to the database see it then). */
+  async #settled (k: string, options: AbortOptions): Promise<void> {
+    const { writer } = this.#opened()
+    if (writer.peek(k) === undefined) return
+    await raceSignal(writer.settled(k), options.signal, 'waiting for a journal commit')
+  }
+
   async parentOf (dirIno: number, options: AbortOptions = {}): Promise<number> {
     return (await this.#dir(dirIno, options)).parent
   }
@@ -257,6 +274,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async getStripes (ino: number, from: number, to: number, options: AbortOptions = {}): Promise<StripeRef[]> {
     await this.#inode(ino, options)
+    await this.#settled(key.inode(ino), options)
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from) {
       throw new InvalidArgumentError(`stripe range [${from}, ${to}) of inode ${ino} is not a range of stripe indexes`)
     }
@@ -277,6 +295,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async listxattr (ino: number, options: AbortOptions = {}): Promise<string[]> {
     await this.#inode(ino, options)
+    await this.#settled(key.inode(ino), options)
     return await raceSignal(readXattrNames(this.#opened().reader, ino), options.signal, 'listxattr')
   }
 
@@ -338,17 +357,26 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async #warm (inodes: number[], entries: Array<[number, string]>, options: AbortOptions): Promise<void> {
     const keys = [...inodes.map(key.inode), ...entries.map(([p, n]) => key.dentry(p, n))]
-    let missing = keys.filter(k => this.#cache.get(k) === undefined)
+    let missing = keys.filter(k => this.#peek(k) === undefined)
     for (let round = 0; round < 2 && missing.length > 0; round++) {
       const values = await Promise.all(missing.map(async k => await this.#get(k, options)))
       // Second round: the inodes the entries name.
       missing = values.filter((v): v is DentryRec => v !== ABSENT && typeof v === 'object' && 'cookie' in v)
-        .map(d => key.inode(d.ino)).filter(k => this.#cache.get(k) === undefined)
+        .map(d => key.inode(d.ino)).filter(k => this.#peek(k) === undefined)
     }
   }
 
   async create (parent: number, name: string, init: NodeInit, options: AbortOptions = {}): Promise<Attr> {
     return attrOf((await this.#write(createCall(parent, name, init), options)).rec as InodeRec)
+  }
+
+  async createEarly (parent: number, name: string, init: NodeInit, options: AbortOptions = {}): Promise<EarlyCreate> {
+    throwIfAborted(options.signal, 'journal op')
+    const call = createCall(parent, name, init)
+    const { writer } = this.#opened()
+    await this.#warm(call.inodes, call.entries, options)
+    const { result, committed } = await raceSignal(writer.localEarly(call.build, options.signal), options.signal, 'journal op (it may still be committed)')
+    return { attr: attrOf(result.rec as InodeRec), committed }
   }
 
   async link (ino: number, parent: number, name: string, options: AbortOptions = {}): Promise<Attr> {

@@ -91,6 +91,17 @@ export interface ContentUpdate {
   mtimeNs?: bigint
 }
 
+/** What `createEarly` returns. */
+export interface EarlyCreate {
+  /** The new node's attributes. */
+  attr: Attr
+  /**
+   * Commits the create now if it still waits for company (the journal holds early creates for a few
+   * ms so that the file's first setContent shares their transaction) and settles with that commit.
+   */
+  committed: () => Promise<void>
+}
+
 export interface RenameFlags {
   /** RENAME_NOREPLACE: fail with ExistsError if the target exists. */
   noReplace?: boolean
@@ -171,6 +182,15 @@ export interface MetaStore {
 
   /** Creates a node of any type. ExistsError, NotDirectoryError (parent), NotFoundError (parent). */
   create: (parent: number, name: string, init: NodeInit, options?: AbortOptions) => Promise<Attr>
+  /**
+   * `create` that resolves as soon as the node exists in the journal's view (every reader sees it
+   * at once), before its op is committed; `committed` settles with the commit. Commits land in
+   * order, so any later call that resolves after its commit (setContent, setattr, rename, …) also
+   * means this create is committed. The caller must await `committed()` before it reports the file
+   * durable when nothing later was committed (close of an empty file). If the commit fails, the
+   * node disappears again and `committed()` rejects (ENOSPC, EIO).
+   */
+  createEarly: (parent: number, name: string, init: NodeInit, options?: AbortOptions) => Promise<EarlyCreate>
   /** A new name for an existing non-directory inode; returns its attr with the new nlink. */
   link: (ino: number, parent: number, name: string, options?: AbortOptions) => Promise<Attr>
   /** Removes a non-directory name; returns the inode's attr after (nlink may be 0: the inode lives until releaseInode). */

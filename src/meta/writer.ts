@@ -13,7 +13,7 @@ import type { Logger } from '../util/logger.js'
 import { applyOp, type ApplyResult } from './apply.js'
 import { Batch, opRowSql, type Waiter } from './batch.js'
 import type { Cached, CommittedCache } from './cache.js'
-import { MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
+import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError, type Db } from './db.js'
 import type { Hlc } from './hlc.js'
@@ -29,6 +29,22 @@ interface Task extends Waiter {
   /** Records this task loaded from the database (kept across its retries). */
   local: Map<string, Cached>
   signal?: AbortSignal
+  /**
+   * Called as soon as the op is applied to the view (before its commit): an early reply. Such an
+   * op alone does not start a commit at once (see EARLY_COMMIT_DELAY_MS).
+   */
+  applied?: (result: ApplyResult) => void
+}
+
+/** An op applied to the view, not necessarily committed yet. */
+export interface Applied {
+  result: ApplyResult
+  /**
+   * Starts the op's commit now if it is still waiting for company (see EARLY_COMMIT_DELAY_MS) and
+   * resolves once it is committed; rejects if that commit failed (the op is then undone). The
+   * promise is already marked handled: a caller that never calls this causes no unhandled rejection.
+   */
+  committed: () => Promise<void>
 }
 
 export interface WriterInit {
@@ -59,6 +75,8 @@ export class Writer {
   #committedSeq: Map<string, number>
   #failure?: PalmError
   #idle: Array<() => void> = []
+  /** Commits an open batch of early replies that no caller waits for yet (EARLY_COMMIT_DELAY_MS). */
+  #deferTimer: NodeJS.Timeout | undefined
 
   constructor (init: WriterInit) {
     this.#init = init
@@ -82,6 +100,43 @@ export class Writer {
     return await this.#submit({ build, local: new Map(), signal })
   }
 
+  /**
+   * Applies a local call and resolves as soon as it is applied to the view, which readers see at
+   * once, with a promise of its commit. Batches commit in order, so a later call that waits for
+   * its own commit also waits for this one. Errors found while applying reject at once.
+   */
+  async localEarly (build: Build, signal?: AbortSignal): Promise<Applied> {
+    return await new Promise<Applied>((resolve, reject) => {
+      let applied = false
+      const done: Promise<void> = this.#submit({
+        build,
+        local: new Map(),
+        signal,
+        applied: (result) => {
+          applied = true
+          resolve({ result, committed: async () => { this.#kick(); await done } })
+        }
+      }).then(() => {})
+      done.catch((err: unknown) => { if (!applied) reject(err) })
+    })
+  }
+
+  /**
+   * The uncommitted value of `key` (applied by an op whose batch is not committed yet), if any.
+   * Readers look here first, then in the committed cache.
+   */
+  peek (key: string): Cached | undefined {
+    return this.#overlay.get(key)?.value
+  }
+
+  /** Resolves when the batch holding the uncommitted value of `key` (if any) has committed or failed. */
+  async settled (key: string): Promise<void> {
+    const o = this.#overlay.get(key)
+    if (o == null) return
+    this.#kick()
+    await new Promise<void>((resolve) => { o.batch.onDone(resolve) })
+  }
+
   /** Applies an op from another device through the same path. */
   async remote (op: SignedOp, signal?: AbortSignal): Promise<ApplyResult> {
     return await this.#submit({ remote: op, local: new Map(), signal })
@@ -90,7 +145,15 @@ export class Writer {
   /** Resolves when every call submitted so far has been committed or failed. */
   async flush (): Promise<void> {
     if (this.#isIdle()) return
+    this.#kick()
     await new Promise<void>((resolve) => { this.#idle.push(resolve) })
+  }
+
+  /** Someone waits for the open batch: commit it as soon as possible, whatever it holds. */
+  #kick (): void {
+    // An empty open batch stays as it is: the ops that will fill it need not hurry.
+    if (this.#open.size > 0) this.#open.urgent = true
+    this.#commitNext()
   }
 
   async #submit (t: Omit<Task, 'resolve' | 'reject'>): Promise<ApplyResult> {
@@ -160,20 +223,29 @@ export class Writer {
     const physical = hlc.physical()
     const seq = (this.#pendingSeq.get(author) ?? 0) + 1
     const built = build(ctx)
-    if (built == null) { task.resolve({}); return }
+    if (built == null) { task.applied?.({}); task.resolve({}); return }
     const { body, time } = built
     const op = { v: OP_VERSION, hlc: 0n, author, seq, time: time ?? physical, ...body } as Op
     const result = applyOp(ctx, op)
     if (ctx.empty) {
       // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
+      task.applied?.(result)
       if (this.#overlay.size === 0) task.resolve(result)
-      else this.#open.waiters.push({ waiter: task, result })
+      else {
+        this.#open.waiters.push({ waiter: task, result })
+        if (task.applied == null) this.#open.urgent = true
+      }
       return
     }
     op.hlc = hlc.tick(physical)
     const text = encodeOp(op)
-    const sig = this.#init.sign?.(Buffer.from(text))
-    this.#merge(ctx, task, result, op, opRowSql(author, seq, op.hlc, op.kind, text, sig))
+    const sign = this.#init.sign
+    // Signed when the batch is sealed: an early reply does not wait for the signature.
+    const row = sign == null
+      ? opRowSql(author, seq, op.hlc, op.kind, text, undefined)
+      : () => opRowSql(author, seq, op.hlc, op.kind, text, sign(Buffer.from(text)))
+    this.#merge(ctx, task, result, op, row)
+    task.applied?.(result)
   }
 
   #applyRemote (ctx: OpContext, task: Task, signed: SignedOp): void {
@@ -190,7 +262,7 @@ export class Writer {
     this.#merge(ctx, task, result, op, opRowSql(op.author, op.seq, op.hlc, op.kind, signed.body, signed.sig))
   }
 
-  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string): void {
+  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | (() => string)): void {
     const b = this.#open
     for (const [k, value] of ctx.staged) {
       this.#overlay.set(k, { value, batch: b })
@@ -204,6 +276,8 @@ export class Writer {
     this.#pendingSeq.set(op.author, op.seq)
     b.lastSeq.set(op.author, op.seq)
     b.waiters.push({ waiter: task, result })
+    // A caller waits for this commit (only early replies may wait for company).
+    if (task.applied == null || b.size >= MAX_BATCH_OPS) b.urgent = true
   }
 
   /** Starts committing the open batch unless a commit is in flight or the pump is still filling it. */
@@ -211,13 +285,37 @@ export class Writer {
     if (this.#committing != null || this.#filling) return
     const b = this.#open
     if (b.size === 0) { this.#notifyIdle(); return }
+    if (!b.urgent && this.#idle.length === 0) {
+      // Only early replies so far: wait a little for the call that will need the commit (a
+      // file's setContent at close), so that both land in one transaction.
+      if (this.#deferTimer == null) {
+        this.#deferTimer = setTimeout(() => {
+          this.#deferTimer = undefined
+          this.#kick()
+        }, EARLY_COMMIT_DELAY_MS)
+        // stop() flushes (and so commits) whatever is open: the timer need not hold the process.
+        this.#deferTimer.unref()
+      }
+      return
+    }
+    if (this.#deferTimer != null) {
+      clearTimeout(this.#deferTimer)
+      this.#deferTimer = undefined
+    }
     this.#open = new Batch()
     b.counters = this.#pending
     if (b.empty) {
       this.#committed_(b)
       return
     }
-    const sql = b.toSql(b.counters)
+    let sql: string
+    try {
+      sql = b.toSql(b.counters)
+    } catch (err) {
+      // Sealing signs the ops: a failure there fails the batch like a failed commit.
+      this.#failed(b, err)
+      return
+    }
     const started = performance.now()
     this.#committing = this.#init.db.execBatch(sql).then(
       () => {
@@ -239,6 +337,7 @@ export class Writer {
       if (this.#overlay.get(k)?.batch === b) this.#overlay.delete(k)
     }
     for (const { waiter, result } of b.waiters) waiter.resolve(result)
+    b.settle()
     this.#commitNext()
   }
 
@@ -249,13 +348,21 @@ export class Writer {
     this.#open = new Batch()
     this.#overlay.clear()
     this.#init.cache.clear()
-    this.#pending = this.#committed
+    // Inode numbers and cookies stay monotonic: an inode applied early (its create answered
+    // before the commit) may still be known to the kernel, so its number is never handed out again.
+    this.#pending = {
+      ...this.#committed,
+      nextIno: Math.max(this.#committed.nextIno, this.#pending.nextIno),
+      nextCookie: Math.max(this.#committed.nextCookie, this.#pending.nextCookie)
+    }
     this.#pendingSeq = new Map(this.#committedSeq)
     if (error.code !== 'ENOSPC') {
       this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only after a failed commit (${error.message}); fix the disk and restart PALM`, { cause: error, details: { path: this.#init.db.path } })
     }
     for (const { waiter } of b.waiters) waiter.reject(error)
     for (const { waiter } of behind.waiters) waiter.reject(error)
+    b.settle()
+    behind.settle()
     this.#commitNext()
   }
 

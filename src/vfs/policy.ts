@@ -36,6 +36,10 @@ export class PolicyResolver {
   readonly #fallback: StripePolicy
   /** dir ino → its own policy (null: none set). Cleared on any policy change or directory move. */
   readonly #own = new Map<number, StripePolicy | null>()
+  /** dir ino → the policy its new files inherit (null: the fallback). Cleared with #own. */
+  readonly #inherited = new Map<number, StripePolicy | null>()
+  /** Bumped by invalidate(): a walk that began before it does not cache its (maybe stale) answer. */
+  #gen = 0
   static readonly MAX_CACHED = 65536
 
   constructor (meta: Pick<MetaStore, 'getxattr' | 'parentOf'>, fallback: StripePolicy) {
@@ -46,7 +50,11 @@ export class PolicyResolver {
   get fallback (): StripePolicy { return this.#fallback }
 
   /** Forget cached policies (a policy was set or removed, or a directory moved). */
-  invalidate (): void { this.#own.clear() }
+  invalidate (): void {
+    this.#own.clear()
+    this.#inherited.clear()
+    this.#gen++
+  }
 
   /** The policy explicitly set on `ino` (file or directory), if any. */
   async ownPolicy (ino: number, options: AbortOptions = {}): Promise<StripePolicy | undefined> {
@@ -57,6 +65,18 @@ export class PolicyResolver {
 
   /** The nearest ancestor-or-self directory policy, or undefined when none is set up to the root. */
   async inherited (dirIno: number, options: AbortOptions = {}): Promise<StripePolicy | undefined> {
+    // Every create asks: answered from memory after the first walk up the tree.
+    const known = this.#inherited.get(dirIno)
+    if (known !== undefined) return known ?? undefined
+    const gen = this.#gen
+    const found = await this.#walk(dirIno, options)
+    if (gen !== this.#gen) return found
+    if (this.#inherited.size >= PolicyResolver.MAX_CACHED) this.#inherited.clear()
+    this.#inherited.set(dirIno, found ?? null)
+    return found
+  }
+
+  async #walk (dirIno: number, options: AbortOptions): Promise<StripePolicy | undefined> {
     let ino = dirIno
     for (let depth = 0; depth < 4096; depth++) {
       let own = this.#own.get(ino)

@@ -12,6 +12,7 @@
  */
 import type { Attr, MetaStore, StripeRef } from '../meta/types.js'
 import type { PlacedStripe, StripeIO, StripePolicy } from '../place/types.js'
+import { AbortedError, TimeoutError } from '../errors.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { nowNs } from './clock.js'
@@ -61,6 +62,10 @@ export class OpenFile {
   readonly #holes = new Set<number>()
   #error: Error | undefined
   #path: string | undefined
+  /** Commits this file's create (answered early) and waits for it; undefined once it is known committed. */
+  #created: (() => Promise<void>) | undefined
+  /** Why that commit failed: the file does not exist in the journal, so no commit can succeed. */
+  #createError: unknown
 
   constructor (init: OpenFileInit, deps: OpenFileDeps) {
     this.ino = init.ino
@@ -86,6 +91,27 @@ export class OpenFile {
       this.#path = p ?? `(deleted file, inode ${this.ino})`
     }
     return this.#path
+  }
+
+  /**
+   * Makes every commit of this file wait for `committed`, the journal commit of its create
+   * (answered before it; see meta.createEarly). A failed create commit fails every later commit.
+   */
+  awaitCreate (committed: () => Promise<void>): void {
+    this.#created = committed
+  }
+
+  /** Commits the create now (if it was answered early) and waits for it. */
+  async #createCommitted (options: AbortOptions): Promise<void> {
+    const created = this.#created
+    if (created == null) return
+    try {
+      await raceSignal(created(), options.signal, `creating inode ${this.ino}`)
+    } catch (err) {
+      if (!(err instanceof AbortedError || err instanceof TimeoutError)) this.#createError = err
+      throw fileError(err, await this.path(), 'creating')
+    }
+    if (this.#created === created) this.#created = undefined
   }
 
   /** Throws (once) the error a background store left. */
@@ -200,7 +226,12 @@ export class OpenFile {
       await this.#wait(jobs, options)
       this.throwDeferred()
     }
-    if (!this.changed) return undefined
+    if (this.#createError !== undefined) throw fileError(this.#createError, await this.path(), 'creating')
+    if (!this.changed) {
+      // Durable means the create is committed too.
+      await this.#createCommitted(options)
+      return undefined
+    }
     const stripes: StripeRef[] = [...this.#pending].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, ...p }))
     const holes = [...this.#holes]
     const mtimeNs = this.mtimeNs ?? nowNs()
@@ -214,8 +245,12 @@ export class OpenFile {
         mtimeNs
       }, options)
     } catch (err) {
+      // A create that failed to commit explains the failure better (the inode is gone).
+      if (this.#created != null) await this.#createCommitted(options)
       throw fileError(err, await this.path(), 'recording the new content of')
     }
+    // Commits land in order: the create (answered early) is committed too.
+    this.#created = undefined
     this.#pending.clear()
     this.#holes.clear()
     this.committedSize = this.size

@@ -4,7 +4,7 @@ import { O_EXCL, XATTR_POLICY } from '../constants.js'
 import type { VfsCore } from '../core.js'
 import { formatPolicy } from '../policy.js'
 import type { VfsContext, VfsCreateReply } from '../types.js'
-import { makeNode } from './helpers.js'
+import { makeNodeEarly } from './helpers.js'
 import { cacheStamp, open } from './open.js'
 import { lookup } from './lookup.js'
 
@@ -13,12 +13,15 @@ const encoder = new TextEncoder()
 /**
  * Creates and opens a regular file. It inherits the nearest ancestor directory's
  * `user.palm.policy` (recorded on the file), else uses the swarm default. Without O_EXCL an
- * existing file is opened instead (O_TRUNC honoured).
+ * existing file is opened instead (O_TRUNC honoured). The reply does not wait for the journal
+ * commit of the create; the file's first close or fsync does (docs/durability.md).
  */
 export async function create (core: VfsCore, ctx: VfsContext, parent: number, name: string, mode: number, flags: number, options: AbortOptions): Promise<VfsCreateReply> {
   let attr
+  let committed: () => Promise<void>
   try {
-    attr = await makeNode(core, ctx, parent, name, { type: 'file', mode }, options)
+    // Answered before the journal commit: the file's close/fsync waits for it (OpenFile.commitLocked).
+    ({ attr, committed } = await makeNodeEarly(core, ctx, parent, name, { type: 'file', mode }, options))
   } catch (err) {
     if (!(err instanceof ExistsError) || (flags & O_EXCL) !== 0) throw err
     attr = await lookup(core, ctx, parent, name, options)
@@ -35,6 +38,7 @@ export async function create (core: VfsCore, ctx: VfsContext, parent: number, na
   const h = core.handles.open(attr.ino, 'file', flags)
   // A new file: its open-file state is known without asking meta.
   record.file ??= await core.newOpenFile(attr.ino, options, { size: 0, policy })
+  record.file.awaitCreate(committed)
   record.cacheStamp = cacheStamp(attr)
   return { fh: h.fh, keepCache: false, attr }
 }

@@ -15,11 +15,12 @@ const encoder = new TextEncoder()
 export async function getxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, options: AbortOptions): Promise<Uint8Array> {
   checkXattr(name)
   const attr = await core.meta.getattr(ino, options)
-  const absent = async (): Promise<Error> => new NoDataError(`${await core.pathOf(ino)} has no extended attribute ${name}`)
-  if (!takesUserXattrs(attr)) throw await absent()
+  // Routine (ls, cp and rsync probe names): named by inode, no journal query for the path.
+  const absent = (): Error => new NoDataError(`inode ${ino} has no extended attribute ${name}`, { details: { ino, name } })
+  if (!takesUserXattrs(attr)) throw absent()
   if (attr.type === 'file' && name === XATTR_HEALTH) return encoder.encode(await healthOf(core, ino, options))
   const value = await core.meta.getxattr(ino, name, options)
   if (value != null) return value
   if (attr.type === 'file' && name === XATTR_POLICY) return encoder.encode(formatPolicy(core.policies.fallback))
-  throw await absent()
+  throw absent()
 }

@@ -29,13 +29,17 @@ export async function requireDir (core: VfsCore, ino: number, options: AbortOpti
 /** The attr of `name` in `parent`, or NotFoundError naming the path. */
 export async function requireChild (core: VfsCore, parent: number, name: string, options: AbortOptions): Promise<Attr> {
   const attr = await core.meta.lookup(parent, name, options)
-  if (attr == null) throw await notFound(core, parent, name)
+  if (attr == null) throw notFound(parent, name)
   return attr
 }
 
-export async function notFound (core: VfsCore, parent: number, name: string): Promise<Error> {
-  const dir = await core.pathOf(parent)
-  return new NotFoundError(`${dir === '/' ? '' : dir}/${name} does not exist`, { details: { parent, name } })
+/**
+ * NotFoundError for `name` in directory `parent`. Names the directory by inode, not by path: a miss
+ * is routine (every create, rsync, git and editors probe names) and the kernel only sees ENOENT,
+ * so it must not cost journal queries to build a message nobody reads.
+ */
+export function notFound (parent: number, name: string): Error {
+  return new NotFoundError(`"${name}" does not exist in directory inode ${parent}`, { details: { parent, name } })
 }
 
 export interface NodeSpec {
@@ -51,6 +55,18 @@ export interface NodeSpec {
  * and setgid bit for directories when the parent is setgid. Counts one kernel lookup on it.
  */
 export async function makeNode (core: VfsCore, ctx: VfsContext, parent: number, name: string, spec: NodeSpec, options: AbortOptions): Promise<Attr> {
+  return (await makeNodeWith(core, ctx, parent, name, spec, false, options)).attr
+}
+
+/**
+ * makeNode answered before the journal commit (`meta.createEarly`): for regular files, whose
+ * close/fsync waits for `committed` (docs/durability.md).
+ */
+export async function makeNodeEarly (core: VfsCore, ctx: VfsContext, parent: number, name: string, spec: NodeSpec, options: AbortOptions): Promise<{ attr: Attr, committed: () => Promise<void> }> {
+  return await makeNodeWith(core, ctx, parent, name, spec, true, options) as { attr: Attr, committed: () => Promise<void> }
+}
+
+async function makeNodeWith (core: VfsCore, ctx: VfsContext, parent: number, name: string, spec: NodeSpec, early: boolean, options: AbortOptions): Promise<{ attr: Attr, committed?: () => Promise<void> }> {
   core.checkWritable(`creating ${name}`)
   checkEntryName(name, parent, () => new ExistsError(`"${name}" always exists in a directory`))
   const dir = await requireDir(core, parent, options)
@@ -65,14 +81,14 @@ export async function makeNode (core: VfsCore, ctx: VfsContext, parent: number, 
     ...(spec.rdev != null ? { rdev: spec.rdev } : {}),
     ...(spec.target != null ? { target: spec.target } : {})
   }
-  let attr: Attr
+  let made: { attr: Attr, committed?: () => Promise<void> }
   try {
-    attr = await core.meta.create(parent, name, init, options)
+    made = early ? await core.meta.createEarly(parent, name, init, options) : { attr: await core.meta.create(parent, name, init, options) }
   } catch (err) {
     throw await core.wrap(err, parent, `creating "${name}" in`)
   }
-  core.inodes.remember(attr.ino)
-  return attr
+  core.inodes.remember(made.attr.ino)
+  return made
 }
 
 /**

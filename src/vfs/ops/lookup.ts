@@ -13,7 +13,7 @@ export async function lookup (core: VfsCore, _ctx: VfsContext, parent: number, n
     checkEntryName(name, parent)
     attr = await core.meta.lookup(parent, name, options)
   }
-  if (attr == null) throw await notFound(core, parent, name)
+  if (attr == null) throw notFound(parent, name)
   core.inodes.remember(attr.ino)
   return core.overlay(attr)
 }
