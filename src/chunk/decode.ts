@@ -34,9 +34,9 @@ function checkExpectation (expect: StripeExpectation): Expect {
 }
 
 /** Why this fragment cannot be used, or undefined when it fits the expectation. */
-function problemOf (f: IndexedFragment, e: Expect): string | undefined {
+function problemOf (f: IndexedFragment, e: Expect, verified?: ReadonlySet<number>): string | undefined {
   const cid = e.cids?.[f.index]
-  if (cid != null && !matchesCid(cid, f.bytes)) return `does not match its CID ${cid.toString()}`
+  if (cid != null && verified?.has(f.index) !== true && !matchesCid(cid, f.bytes)) return `does not match its CID ${cid.toString()}`
   let h
   try {
     h = parseFragmentHeader(f.bytes, `fragment ${f.index}`)
@@ -51,7 +51,7 @@ function problemOf (f: IndexedFragment, e: Expect): string | undefined {
 }
 
 /** Sorts the given fragments into usable shards (by index) and named rejects. */
-function triage (fragments: IndexedFragment[], e: Expect): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
+function triage (fragments: IndexedFragment[], e: Expect, verified?: ReadonlySet<number>): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
   if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
   const shards = new Map<number, Uint8Array>()
   const bad: Array<{ index: number, reason: string }> = []
@@ -61,7 +61,7 @@ function triage (fragments: IndexedFragment[], e: Expect): { shards: Map<number,
     if (!(f.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`fragment ${f.index} has no bytes`)
     if (seen.has(f.index)) throw new InvalidArgumentError(`fragment ${f.index} is given twice`)
     seen.add(f.index)
-    const reason = problemOf(f, e)
+    const reason = problemOf(f, e, verified)
     if (reason === undefined) shards.set(f.index, f.bytes.subarray(HEADER_LENGTH_BYTES))
     else bad.push({ index: f.index, reason })
   }
@@ -95,13 +95,15 @@ function describe (bad: Array<{ index: number, reason: string }>): string {
  * Returns a fresh buffer of expect.length bytes. Throws FragmentsUnavailableError (found/needed)
  * when fewer than k fragments are given, IntegrityError naming the bad fragments when corruption
  * leaves fewer than k usable or the stripe fails its hash check, InvalidArgumentError for bad input.
+ * `verified` lists fragment indexes the caller already hashed to their expected CID (the pool
+ * passes those the store just verified): their CID check is skipped; the stripe hash still covers them.
  */
-export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpectation, salt: Uint8Array, codec?: Codec): Uint8Array {
+export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpectation, salt: Uint8Array, codec?: Codec, verified?: ReadonlySet<number>): Uint8Array {
   checkSalt(salt)
   const e = checkExpectation(expect)
   if (codec != null && codec.id !== e.codecId) throw new InvalidArgumentError(`codec ${codec.id} (${codec.name}) cannot decode fragments of codec ${e.codecId}`)
   const use = codec ?? codecById(e.codecId)
-  const { shards, bad } = triage(fragments, e)
+  const { shards, bad } = triage(fragments, e, verified)
   const found = shards.size
   if (found < e.k) {
     if (bad.length > 0) {

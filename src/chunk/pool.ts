@@ -17,6 +17,7 @@ import { encodeStripe } from './encode.js'
 import { take, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
+import { isHashed, markHashed } from '../util/cid.js'
 import type { ChunkPool, Codec, EncodedStripe, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
 import type { WorkerReply, WorkerRequest } from './wire.js'
 
@@ -119,13 +120,19 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     // Taken before the first await, so the caller's view is detached (or copied) by the time this returns.
     const owned = take(stripe, options.keepStripe !== true)
     const p = { k: policy.k, n: policy.n }
+    let encoded: EncodedStripe
     if (owned.view.length <= this.#inlineMaxBytes) {
-      return await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, p, this.#salt, this.#codec))
+      encoded = await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, p, this.#salt, this.#codec))
+    } else {
+      const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: p }, [owned.buffer], options)
+      const e = reply.encoded
+      if (e == null) throw new IoError('chunk worker sent no encoded stripe')
+      encoded = { ...e, fragments: e.fragments.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes })) }
     }
-    const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: p }, [owned.buffer], options)
-    const e = reply.encoded
-    if (e == null) throw new IoError('chunk worker sent no encoded stripe')
-    return { ...e, fragments: e.fragments.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes })) }
+    // Each CID was computed from these very bytes (here or in the worker that moved them here): the
+    // store's put need not hash them again (util/cid markHashed).
+    for (const f of encoded.fragments) markHashed(f.bytes, f.cid)
+    return encoded
   }
 
   async decode (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options: PoolDecodeOptions = {}): Promise<Uint8Array> {
@@ -133,6 +140,13 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     if (expect == null || typeof expect !== 'object') throw new InvalidArgumentError('decode needs the expected stripe { k, n, length } from the manifest')
     this.#checkRunning()
     throwIfAborted(options.signal, 'stripe decode')
+    // Fragments this process already hashed to their expected CID (the store verified them on
+    // read) need not be hashed again in the worker; checked before `take` moves them.
+    const verified: number[] = []
+    fragments.forEach((f, i) => {
+      const cid = expect.cids?.[f?.index]
+      if (cid != null && typeof cid !== 'string' && f?.bytes instanceof Uint8Array && isHashed(f.bytes, cid)) verified.push(fragments[i].index)
+    })
     const moved = new Set<ArrayBufferLike>()
     const owned: Owned[] = fragments.map(f => {
       if (!(f?.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`fragment ${String(f?.index)} has no bytes`)
@@ -149,7 +163,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
       const codec = isKnownCodec(exp.codecId ?? this.#codec.id) ? this.#codec : undefined
       return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, codec))
     }
-    const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp }
+    const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp, verified }
     const reply = await this.#run(request, owned.map(o => o.buffer), options)
     if (reply.stripe == null) throw new IoError('chunk worker sent no stripe')
     return reply.stripe
@@ -162,13 +176,17 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
   }
 
   /**
-   * Runs `fn` on this thread in a later event-loop turn, one inline job per turn, so a burst of
-   * small stripes never holds the loop for more than one stripe (≤ about 0.1 ms).
+   * Runs `fn` on this thread: at once when no other inline job is pending, else in a later
+   * event-loop turn, one per turn, so a burst of small stripes never holds the loop for more than
+   * one stripe (≤ about 0.1 ms).
    */
   async #inline<T> (what: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+    // Alone, a job runs at once (waiting for the next turn cost a small file's close ~0.1 ms);
+    // in a burst, each later one waits for a turn of its own.
+    const alone = this.#inlinePending === 0
     this.#inlinePending++
     const run = this.#inlineTail.then(async () => {
-      await new Promise<void>(resolve => { setImmediate(resolve) })
+      if (!alone) await new Promise<void>(resolve => { setImmediate(resolve) })
       this.#checkRunning()
       throwIfAborted(signal, what)
       return fn()

@@ -19,7 +19,8 @@ export type WireExpectation = Omit<StripeExpectation, 'cids'> & { cids?: string[
 
 export type WorkerRequest =
   | { id: number, op: 'encode', stripe: Uint8Array, policy: Policy }
-  | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation }
+  /** `verified`: indexes of fragments the caller's process already hashed to their expected CID. */
+  | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation, verified?: number[] }
 
 /** EncodedStripe with CIDs as bytes (CID objects do not survive postMessage). */
 export type WireEncoded = Omit<EncodedStripe, 'fragments'> & {

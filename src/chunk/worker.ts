@@ -34,7 +34,7 @@ function handle (msg: WorkerRequest): void {
       port?.postMessage(reply, fragments.map(f => f.bytes.buffer as ArrayBuffer))
     } else {
       const useCodec = isKnownCodec(msg.expect.codecId ?? codec.id) ? codec : undefined
-      const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec))
+      const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec, new Set(msg.verified)))
       const reply: WorkerReply = { type: 'result', id: msg.id, stripe: stripe.view }
       port?.postMessage(reply, [stripe.buffer])
     }

@@ -12,7 +12,7 @@ import { mkdir, readdir, rm, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, IntegrityError, IoError, NotFoundError } from '../errors.js'
 import { combineSignals, raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
-import { CID, matchesCid } from '../util/cid.js'
+import { CID, markHashed, matchesCid } from '../util/cid.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
 import {
@@ -216,13 +216,14 @@ export class FsFragmentStore extends Lifecycle implements FragmentStore, Fragmen
     const key = cid.toString()
     const packed = await this.#packs.read(key, options).catch(err => { throw toStoreError(err, `reading fragment ${key}`, { cid: key }) })
     if (packed != null) {
-      if (matchesCid(cid, packed.bytes)) return packed.bytes
+      // Verified here: later hand-overs of these very bytes (the decode) need not hash them again.
+      if (matchesCid(cid, packed.bytes)) { markHashed(packed.bytes, cid); return packed.bytes }
       throw await this.#locks.run(key, async () => await this.#quarantinePackLocked(cid, key, packed.bytes, packed.loc))
     }
     const path = fragmentFile(this.#dirs.fragments, key)
     const bytes = await readIfExists(path).catch(err => { throw toStoreError(err, `reading fragment ${key} from ${path}`, { cid: key, path }) })
     if (bytes == null) throw new NotFoundError(`fragment ${key} is not stored on this device`, { details: { cid: key } })
-    if (matchesCid(cid, bytes)) return bytes
+    if (matchesCid(cid, bytes)) { markHashed(bytes, cid); return bytes }
     throw await this.#locks.run(key, async () => await this.#quarantineFileLocked(cid, key, path))
   }
 

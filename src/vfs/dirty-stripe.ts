@@ -36,8 +36,14 @@ export type StripeSource =
   | { kind: 'hole' }
   | { kind: 'committed' }
 
-/** Buffer capacity for `need` bytes: powers of two from MIN_BUFFER_BYTES, at most the stripe size. */
+/**
+ * Buffer capacity for `need` bytes: powers of two from MIN_BUFFER_BYTES, at most the stripe size;
+ * the whole stripe at once when `need` is a quarter of it or more. A sequential writer (1 MiB FUSE
+ * writes into 4 MiB stripes) thus allocates each stripe once instead of growing 1 → 2 → 4 MiB with
+ * two copies, and fewer large allocations mean fewer full GCs (V8 collects by external memory).
+ */
 export function capacityFor (stripeSize: number, need: number): number {
+  if (need * 4 >= stripeSize) return stripeSize
   let cap = MIN_BUFFER_BYTES
   while (cap < need) cap *= 2
   return Math.min(cap, stripeSize)
