@@ -19,7 +19,7 @@ export function describeProtection (p: ProtectionInput): ProtectionDetail {
   let sentence: string
   let losses: number
   const waiting = p.pendingSpread > 0 ? `; ${plural(p.pendingSpread, 'fragment')} wait to be spread to devices that are missing` : ''
-  if (p.onlineDevices <= 1) {
+  if (p.onlineDevices <= 1 && p.holderDevices <= 1) {
     losses = 0
     sentence = `no redundancy against losing this device: it is alone, so all ${n} fragments of every stripe are stored here (any ${k} rebuild it, which protects against damaged fragments only)${waiting}. Add devices with \`palm invite\` / \`palm join\` to spread them.`
   } else if (p.stripesTotal === 0) {
@@ -32,8 +32,8 @@ export function describeProtection (p: ProtectionInput): ProtectionDetail {
     losses = p.deviceLossesSurvivable
     const below = p.stripesBelowN > 0 ? `; ${p.stripesBelowN} of ${p.stripesTotal} stripes are on fewer than ${n} distinct devices` : ''
     sentence = losses === 0
-      ? `every file is readable, but losing any one more device could make some unreadable (${p.onlineDevices} devices online${below}${waiting}).`
-      : `every file survives the loss of any ${plural(losses, 'device')} (${k}-of-${n} over ${p.onlineDevices} online devices${below}${waiting}).`
+      ? `every file is readable, but losing any one more device could make some unreadable (${plural(p.onlineDevices, 'device')} online${below}${waiting}).`
+      : `every file survives the loss of any ${plural(losses, 'device')} (${k}-of-${n} over ${plural(p.onlineDevices, 'online device')}${below}${waiting}).`
   }
   return {
     sentence,

@@ -37,6 +37,8 @@ export interface ProtectionSurveyComponents {
 export interface ProtectionNumbers {
   /** Devices online now, this one included. */
   onlineDevices: number
+  /** Distinct devices holding fragments of any stripe (online or not). */
+  holderDevices: number
   /** Devices whose loss (any of them) every readable stripe survives now. */
   deviceLossesSurvivable: number
   /** Stripes with fewer than n fragments on distinct online devices. */
@@ -187,7 +189,9 @@ export class ProtectionSurvey {
   #evaluate (): ProtectionNumbers {
     const online = new Set([this.#number(this.#c.deviceId), ...this.#c.onlinePeers().map(id => this.#number(id))])
     const pendingSpread = this.#c.pendingSpread()
-    const out: ProtectionNumbers = { onlineDevices: online.size, deviceLossesSurvivable: Infinity, stripesBelowN: this.#unmapped, stripesReachable: 0, stripesTotal: this.#unmapped, pendingSpread }
+    const holders = new Set<number>()
+    for (const l of this.#layouts.values()) for (const h of l.holders) for (const d of h) holders.add(d)
+    const out: ProtectionNumbers = { onlineDevices: online.size, holderDevices: holders.size, deviceLossesSurvivable: Infinity, stripesBelowN: this.#unmapped, stripesReachable: 0, stripesTotal: this.#unmapped, pendingSpread }
     if (this.#unmapped > 0) out.deviceLossesSurvivable = 0
     for (const l of this.#layouts.values()) {
       out.stripesTotal += l.count
