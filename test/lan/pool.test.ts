@@ -223,6 +223,13 @@ describe('the pool on a namespace LAN', { skip }, () => {
     assert.equal(gc.code, 0, gc.stderr)
     assert.match(gc.stdout, /^deleted 0 /)
     assert.equal((await statusOf(swarm.dev('p2'))).fragments, 2 * stripes)
+    // A folder's policy: new files under it are 2-of-3, one fragment on each device.
+    const sub = join(swarm.mount.mountpoint, 'two-of-three')
+    await mkdir(sub)
+    assert.equal(spawnSync('setfattr', ['-n', 'user.palm.policy', '-v', '2-of-3', sub]).status, 0)
+    sums.set(join(sub, 'g'), await writeRandomFile(join(sub, 'g'), 3 * MiB))
+    assert.equal(health(join(sub, 'g')), '3/2/3, devices p1, p2, p3')
+    stripes += 1
     await kill9(swarm, ['p3'])
     await swarm.restartMount()
     dropPageCache()

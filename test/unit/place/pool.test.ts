@@ -43,6 +43,12 @@ describe('pool stripe I/O on loopback devices', () => {
     assert.deepEqual({ reachable: h.reachable, needed: h.needed, total: h.total }, { reachable: 6, needed: 4, total: 6 })
     assert.deepEqual(h.devices, ['dev0', 'dev1', 'dev2', 'dev3', 'dev4', 'dev5'])
     await rig.io.sync(stripes.map(s => s.placed), { file: 'x' })
+    // The policy passed with the stripe is the one used (a folder's user.palm.policy).
+    const small = new Uint8Array(randomBytes(10_000))
+    const twoOfThree = await rig.io.write(small, { k: 2, n: 3 }, { file: '/p' })
+    assert.equal(twoOfThree.fragments.length, 3)
+    assert.equal(holderSet(twoOfThree).size, 3)
+    same(await rig.io.read(twoOfThree, { file: '/p' }), small)
     const u = rig.io.usage()
     assert.equal(u.devices, 6)
     assert.ok(u.usableFreeBytes > 0 && u.usableFreeBytes <= u.usableCapacityBytes)
