@@ -7,6 +7,7 @@
 import { ABSENT, type Cached } from './cache.js'
 import type { Counters } from './context.js'
 import type { ApplyResult } from './apply.js'
+import type { RedoPosition } from './redo.js'
 import {
   dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
@@ -15,9 +16,13 @@ import { sqlBlob, sqlText } from './sql.js'
 export interface Waiter {
   resolve: (result: ApplyResult) => void
   reject: (err: unknown) => void
+  /** Answered before its commit (from the redo log). */
+  answered?: boolean
 }
 
 export class Batch {
+  /** Increasing per writer: redo segments remember the last batch with an op in them. */
+  readonly id: number
   readonly waiters: Array<{ waiter: Waiter, result: ApplyResult }> = []
   /** Statements in op order; an op row may be a thunk (signed when the batch is sealed). */
   readonly stmts: Array<string | (() => string)> = []
@@ -33,6 +38,19 @@ export class Batch {
   counters?: Counters
   /** A caller waits for this batch's commit: commit it as soon as the previous one is done. */
   urgent = false
+  /** Where this batch's first op went in the redo log (rolled back to on a failed commit). */
+  redoStart?: RedoPosition
+
+  constructor (id = 0) {
+    this.id = id
+  }
+
+  /** Waiters answered before the commit (their ops were in the redo log). */
+  get answered (): number {
+    let n = 0
+    for (const { waiter } of this.waiters) if (waiter.answered === true) n++
+    return n
+  }
   #onDone: Array<() => void> | undefined = []
 
   /** Calls `fn` once this batch has committed or failed (at once if it already has). */

@@ -98,6 +98,18 @@ export class CommittedCache {
   commit (changes: ReadonlyMap<string, Cached>, created: readonly number[] = []): void {
     for (const ino of created) this.#xattrComplete.add(ino)
     for (const [k, v] of changes) this.#set(k, v)
+    // A directory created in this batch began empty and every entry it got is among the changes
+    // (batches hold many ops now: it may already have entries, so the entries === 0 rule misses it).
+    for (const ino of created) {
+      const rec = this.#lru.get(`i${ino}`)
+      if (rec == null || rec === ABSENT || (rec as InodeRec).type !== 'dir') continue
+      const prefix = `d${ino}/`
+      let whole = true
+      for (const [k, v] of changes) {
+        if (v !== ABSENT && k.startsWith(prefix) && !this.#lru.has(k)) { whole = false; break }
+      }
+      if (whole) this.#complete.add(ino)
+    }
     this.#remember(changes)
   }
 

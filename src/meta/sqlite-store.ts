@@ -12,21 +12,23 @@ import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger
 import { Lifecycle } from '../util/startable.js'
 import type { ApplyResult } from './apply.js'
 import { ABSENT, CommittedCache, type Cached } from './cache.js'
-import { DEFAULT_CACHE_ENTRIES, OP_VERSION, ROOT_NODE } from './constants.js'
+import { DEFAULT_CACHE_ENTRIES, OP_VERSION } from './constants.js'
 import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
-import { Hlc, systemClock } from './hlc.js'
+import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
 import { verifyOp, type SignedOp } from './op.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
-import { attrOf, inodeUpsertSql, type DentryRec, type InodeRec } from './records.js'
+import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
-import { WalSync } from './sync.js'
+import { GroupSync, WalSync } from './sync.js'
+import { RedoLog } from './redo.js'
+import { loadJournal, replayRedo } from './open-journal.js'
+import { JournalRoom } from './room.js'
 import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate } from './types.js'
-import type { Counters } from './context.js'
 import { key } from './view.js'
-import { Writer } from './writer.js'
+import type { Writer } from './writer.js'
 import {
   createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
@@ -68,7 +70,7 @@ export interface MetaStoreInit {
 /** See MetaStoreInit.syncMode. */
 export type SyncMode = 'on-sync' | 'every-commit'
 
-interface Opened { db: Db, reader: Db, writer: Writer, hlc: Hlc }
+interface Opened { db: Db, reader: Db, writer: Writer, hlc: Hlc, redo?: RedoLog }
 
 export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #init: MetaStoreInit
@@ -76,6 +78,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #cache: CommittedCache
   readonly #inflight = new Map<string, Promise<Cached>>()
   readonly #sync: WalSync
+  readonly #redoSync = new GroupSync(async () => { await this.#o?.redo?.sync() })
+  readonly #room: JournalRoom
   #o?: Opened
 
   constructor (init: MetaStoreInit) {
@@ -84,6 +88,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     this.#log = (init.logger ?? defaultLogger()).forComponent('palm:meta')
     this.#cache = new CommittedCache(init.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     this.#sync = new WalSync(init.path, init.path !== ':memory:' && init.syncMode !== 'every-commit')
+    this.#room = new JournalRoom({ dir: dirname(init.path) })
   }
 
   protected async onStart (): Promise<void> {
@@ -99,7 +104,21 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         reader = await Db.open(path)
         await configureReader(reader)
       }
-      this.#o = await this.#load(db, reader)
+      // The redo log is what lets calls be answered before their commit (docs/durability.md);
+      // 'every-commit' promises a synced commit per call, so it answers after commits only.
+      const redo = memory || this.#init.syncMode === 'every-commit' ? undefined : await RedoLog.open(path)
+      try {
+        const earlyReplies = this.#init.maxJournalBytes == null ? () => this.#room.allowed() : () => false
+        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies })
+        this.#o = { db, reader, writer, hlc, redo: redo?.log }
+        if (redo != null) {
+          await this.#room.refresh()
+          await replayRedo(writer, redo, { init: this.#init, log: this.#log })
+        }
+      } catch (err) {
+        await redo?.log.close()
+        throw err
+      }
       this.#log('opened journal %s (schema was v%d), %d ops', path, before, this.#o.writer.committed.ops)
     } catch (err) {
       if (reader !== db) await reader.close().catch(() => {})
@@ -117,45 +136,13 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     }
   }
 
-  async #load (db: Db, reader: Db): Promise<Opened> {
-    const { deviceId, publicKey } = this.#init
-    const clock = this.#init.clock ?? systemClock()
-    const st = await db.get<{ next_ino: number, next_cookie: number, files: number, dirs: number, bytes: number, ops: number }>('SELECT * FROM state WHERE id=1')
-    if (st == null) throw new IntegrityError(`metadata journal ${db.path} has no state row: restore it from a backup or run \`palm fsck\``)
-    const seqs = await db.all<{ author: string, seq: number }>('SELECT author, max(seq) AS seq FROM ops GROUP BY author')
-    const last = await db.get<{ hlc: string | null }>('SELECT CAST(max(hlc) AS TEXT) AS hlc FROM ops')
-    const appliedHlc = BigInt(last?.hlc ?? '0')
-    const hlc = new Hlc(clock, appliedHlc)
-    if (publicKey != null) await db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(deviceId)},${sqlBlob(publicKey)})`)
-    const counters: Counters = { nextIno: st.next_ino, nextCookie: st.next_cookie, files: st.files, dirs: st.dirs, bytes: st.bytes, ops: st.ops, appliedHlc }
-    if (await db.get('SELECT ino FROM inodes WHERE ino=?', [ROOT_INO]) == null) {
-      const now = clock()
-      const root: InodeRec = {
-        ino: ROOT_INO, node: ROOT_NODE, type: 'dir', mode: 0o755, uid: this.#init.uid ?? 0, gid: this.#init.gid ?? 0,
-        nlink: 2, size: 0, rdev: 0, atimeNs: now, mtimeNs: now, ctimeNs: now, parent: ROOT_INO, entries: 0, stripeSize: 0
-      }
-      await db.execBatch(`${inodeUpsertSql(root)}UPDATE state SET dirs=dirs+1 WHERE id=1;`)
-      counters.dirs += 1
-    }
-    const writer = new Writer({
-      db,
-      cache: this.#cache,
-      fetch: async (k) => await fetchKey(reader, k),
-      hlc,
-      author: deviceId,
-      sign: this.#init.sign,
-      counters,
-      lastSeq: new Map(seqs.map(r => [r.author, r.seq])),
-      log: this.#log
-    })
-    return { db, reader, writer, hlc }
-  }
-
   protected async onStop (): Promise<void> {
     const o = this.#o
     if (o == null) return
     await o.writer.flush()
     this.#o = undefined
+    // Everything is committed: the redo log has nothing left to give.
+    await o.redo?.close()
     await this.#sync.close()
     if (o.reader !== o.db) await o.reader.close()
     await o.db.close()
@@ -255,6 +242,11 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     return rows.map(({ dentry: d }) => ({ name: d.name, ino: d.ino, type: d.type, cookie: d.cookie }))
   }
 
+  /** Waits until every op applied so far is committed (reads of whole tables see them then). */
+  async #barrier (options: AbortOptions): Promise<void> {
+    await raceSignal(this.#opened().writer.barrier(), options.signal, 'waiting for a journal commit')
+  }
+
   /** Waits until no uncommitted change of `k` is pending (reads that go to the database see it then). */
   async #settled (k: string, options: AbortOptions): Promise<void> {
     const { writer } = this.#opened()
@@ -301,6 +293,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async pathOf (ino: number, options: AbortOptions = {}): Promise<string | undefined> {
     if (ino === ROOT_INO) return '/'
+    await this.#barrier(options)
     const { reader } = this.#opened()
     const parts: string[] = []
     for (let cur = ino; cur !== ROOT_INO;) {
@@ -314,7 +307,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 
   stats (): MetaStats {
-    const c = this.#opened().writer.committed
+    // Applied ops count (answered calls); they are committed within milliseconds.
+    const c = this.#opened().writer.applied
     return { files: c.files, dirs: c.dirs, logicalBytes: c.bytes, ops: c.ops }
   }
 
@@ -323,6 +317,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 
   async * allStripes (options: AbortOptions = {}): AsyncIterable<{ ino: number, stripe: StripeRef }> {
+    await this.#barrier(options)
     for await (const row of allStripeRows(this.#opened().reader)) {
       throwIfAborted(options.signal, 'listing stripes')
       yield row
@@ -331,6 +326,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   /** The op log in total order (hlc, author, seq): what a peer would pull. */
   async * exportOps (options: AbortOptions = {}): AsyncIterable<SignedOp> {
+    await this.#barrier(options)
     for await (const op of readOps(this.#opened().reader)) {
       throwIfAborted(options.signal, 'exporting ops')
       yield op
@@ -338,6 +334,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 
   async check (options: AbortOptions = {}): Promise<JournalCheck> {
+    await this.#barrier(options)
     return await checkJournal(this.#opened().reader, options)
   }
 
@@ -418,7 +415,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async sync (options: AbortOptions = {}): Promise<void> {
     this.#opened()
-    await raceSignal(this.#sync.sync(), options.signal, 'journal sync')
+    // Every answered op is in the WAL (committed) or in the redo log (not yet): sync both.
+    await raceSignal(Promise.all([this.#sync.sync(), this.#redoSync.sync()]), options.signal, 'journal sync')
   }
 
   // ---- replication hooks -------------------------------------------------------------------

@@ -2,63 +2,27 @@
  * The single writer. Calls are prepared one at a time, in arrival order: each op is applied to the
  * in-memory view (loading what it needs from the database, then applying again), and joins the open
  * batch. At most one batch commits at a time; everything prepared meanwhile forms the next one
- * (group commit). A call resolves only after its batch is committed. A failed commit rejects its
- * batch and the one behind it (they may depend on it), drops every uncommitted change and the
- * committed cache, so memory never runs ahead of the disk; a failure other than a full disk also
- * turns the journal read-only.
+ * (group commit). With a redo log (a journal file), every applied op is also appended to it with one
+ * write(2), and a local call resolves right after that append: it then survives a killed daemon,
+ * and batches without a waiting caller commit up to EARLY_COMMIT_DELAY_MS later, several calls per
+ * transaction. Without one (':memory:', or when the disk is nearly full) a call resolves after its
+ * batch is committed. A failed commit rejects its batch and the one behind it (they may depend on
+ * it), drops every uncommitted change, the committed cache and their redo frames, so memory never
+ * runs ahead of the disk; a failure other than a full disk also turns the journal read-only.
  */
 import { InvalidArgumentError, NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
-import type { Logger } from '../util/logger.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, opRowSql, type Waiter } from './batch.js'
-import type { Cached, CommittedCache } from './cache.js'
+import { Batch, opRowSql } from './batch.js'
+import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
-import { journalError, type Db } from './db.js'
-import type { Hlc } from './hlc.js'
-import { encodeOp, type Op, type OpBody, type SignedOp } from './op.js'
-import { Miss, type ApplyView } from './view.js'
+import { journalError } from './db.js'
+import { encodeOp, type Op, type SignedOp } from './op.js'
+import type { Applied, Build, Task, WriterInit } from './writer-types.js'
 
-/** A local call: builds its op from the current view (may throw Miss or a PalmError); undefined = nothing to do. */
-export type Build = (v: ApplyView) => { body: OpBody, time?: bigint } | undefined
-
-interface Task extends Waiter {
-  build?: Build
-  remote?: SignedOp
-  /** Records this task loaded from the database (kept across its retries). */
-  local: Map<string, Cached>
-  signal?: AbortSignal
-  /**
-   * Called as soon as the op is applied to the view (before its commit): an early reply. Such an
-   * op alone does not start a commit at once (see EARLY_COMMIT_DELAY_MS).
-   */
-  applied?: (result: ApplyResult) => void
-}
-
-/** An op applied to the view, not necessarily committed yet. */
-export interface Applied {
-  result: ApplyResult
-  /**
-   * Starts the op's commit now if it is still waiting for company (see EARLY_COMMIT_DELAY_MS) and
-   * resolves once it is committed; rejects if that commit failed (the op is then undone). The
-   * promise is already marked handled: a caller that never calls this causes no unhandled rejection.
-   */
-  committed: () => Promise<void>
-}
-
-export interface WriterInit {
-  db: Db
-  cache: CommittedCache
-  /** Reads a key's committed value from the database. */
-  fetch: (key: string) => Promise<Cached>
-  hlc: Hlc
-  author: string
-  sign?: (bytes: Uint8Array) => Uint8Array
-  counters: Counters
-  lastSeq: Map<string, number>
-  log: Logger
-}
+export type { Applied, Build, WriterInit } from './writer-types.js'
+import { Miss } from './view.js'
 
 export class Writer {
   readonly #init: WriterInit
@@ -67,8 +31,13 @@ export class Writer {
   #pumping = false
   /** True while the pump is preparing ops synchronously: the open batch is still filling. */
   #filling = false
-  #open = new Batch()
+  #batches = 0
+  #open = this.#newBatch()
   #committing?: Promise<void>
+  /** The batch being committed (or the last one sealed); done once its commit settled. */
+  #sealed?: Batch
+  /** An append to the redo log failed: calls wait for their commit until the log is caught up. */
+  #redoPaused = false
   #pending: Counters
   #committed: Counters
   #pendingSeq: Map<string, number>
@@ -88,6 +57,20 @@ export class Writer {
 
   /** Counters as of the last commit. */
   get committed (): Readonly<Counters> { return this.#committed }
+
+  /** Counters with every applied op (what readers see). */
+  get applied (): Readonly<Counters> { return this.#pending }
+
+  /**
+   * Resolves once every op applied so far is committed (or its batch failed), committing the open
+   * batch now: reads that go to the database (listings by path, fsck, the op log) see them then.
+   */
+  async barrier (): Promise<void> {
+    const b = this.#open.size > 0 ? this.#open : this.#sealed
+    if (b == null) return
+    this.#kick()
+    await new Promise<void>((resolve) => { b.onDone(resolve) })
+  }
 
   /** Last committed seq of `author` (0 if none). */
   lastSeq (author: string): number { return this.#committedSeq.get(author) ?? 0 }
@@ -140,6 +123,19 @@ export class Writer {
   /** Applies an op from another device through the same path. */
   async remote (op: SignedOp, signal?: AbortSignal): Promise<ApplyResult> {
     return await this.#submit({ remote: op, local: new Map(), signal })
+  }
+
+  /**
+   * Applies an op of the redo log left by the last run (start-up recovery), local or not, through
+   * the same path as remote ops: one the database already has (its seq is not above the author's
+   * last) is skipped; it is not logged again. Resolves once committed.
+   */
+  async replay (op: SignedOp): Promise<ApplyResult> {
+    return await this.#submit({ remote: op, local: new Map(), replay: true })
+  }
+
+  #newBatch (): Batch {
+    return new Batch(this.#batches++)
   }
 
   /** Resolves when every call submitted so far has been committed or failed. */
@@ -230,7 +226,8 @@ export class Writer {
     if (ctx.empty) {
       // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
       task.applied?.(result)
-      if (this.#overlay.size === 0) task.resolve(result)
+      // Judged on logged state (answer now) or on committed state only.
+      if (this.#overlay.size === 0 || this.#mayAnswerEarly(task)) task.resolve(result)
       else {
         this.#open.waiters.push({ waiter: task, result })
         if (task.applied == null) this.#open.urgent = true
@@ -244,7 +241,7 @@ export class Writer {
     const row = sign == null
       ? opRowSql(author, seq, op.hlc, op.kind, text, undefined)
       : () => opRowSql(author, seq, op.hlc, op.kind, text, sign(Buffer.from(text)))
-    this.#merge(ctx, task, result, op, row)
+    this.#merge(ctx, task, result, op, row, { text })
     task.applied?.(result)
   }
 
@@ -259,10 +256,30 @@ export class Writer {
     }
     const result = applyOp(ctx, op)
     this.#init.hlc.observe(op.hlc)
-    this.#merge(ctx, task, result, op, opRowSql(op.author, op.seq, op.hlc, op.kind, signed.body, signed.sig))
+    this.#merge(ctx, task, result, op, opRowSql(op.author, op.seq, op.hlc, op.kind, signed.body, signed.sig), { text: signed.body, sig: signed.sig })
   }
 
-  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | (() => string)): void {
+  /** A local call may be answered before its commit: its op and every one before it are logged. */
+  #mayAnswerEarly (task: Task): boolean {
+    return this.#init.redo != null && !this.#redoPaused && task.remote == null && (this.#init.earlyReplies?.() ?? true)
+  }
+
+  /** Appends the op to the redo log; false when it could not be (the caller waits for the commit). */
+  #log (b: Batch, rec: { text: string, sig?: Uint8Array }): boolean {
+    const redo = this.#init.redo
+    if (redo == null || this.#redoPaused) return false
+    try {
+      b.redoStart ??= redo.position()
+      redo.append(rec, b.id)
+      return true
+    } catch (err) {
+      this.#redoPaused = true
+      this.#init.log.error('appending to the redo log failed; calls now wait for their commits: %e', err)
+      return false
+    }
+  }
+
+  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | (() => string), rec: { text: string, sig?: Uint8Array }): void {
     const b = this.#open
     for (const [k, value] of ctx.staged) {
       this.#overlay.set(k, { value, batch: b })
@@ -276,8 +293,16 @@ export class Writer {
     this.#pendingSeq.set(op.author, op.seq)
     b.lastSeq.set(op.author, op.seq)
     b.waiters.push({ waiter: task, result })
-    // A caller waits for this commit (only early replies may wait for company).
-    if (task.applied == null || b.size >= MAX_BATCH_OPS) b.urgent = true
+    const logged = task.replay !== true && this.#log(b, rec)
+    if (logged && this.#mayAnswerEarly(task)) {
+      // In the redo log: it survives a killed daemon. The batch commits without hurry.
+      task.answered = true
+      task.resolve(result)
+    } else if (task.applied == null) {
+      // A caller waits for this commit (an early create may wait for company).
+      b.urgent = true
+    }
+    if (b.size >= MAX_BATCH_OPS) b.urgent = true
   }
 
   /** Starts committing the open batch unless a commit is in flight or the pump is still filling it. */
@@ -302,7 +327,8 @@ export class Writer {
       clearTimeout(this.#deferTimer)
       this.#deferTimer = undefined
     }
-    this.#open = new Batch()
+    this.#open = this.#newBatch()
+    this.#sealed = b
     b.counters = this.#pending
     if (b.empty) {
       this.#committed_(b)
@@ -338,6 +364,9 @@ export class Writer {
     }
     for (const { waiter, result } of b.waiters) waiter.resolve(result)
     b.settle()
+    const idle = this.#open.size === 0 && this.#queue.length === 0
+    this.#init.redo?.committed(b.id, idle)
+    if (idle) this.#redoPaused = false
     this.#commitNext()
   }
 
@@ -345,7 +374,13 @@ export class Writer {
     const error = journalError(err, this.#init.db.path, `committing ${b.size} changes`)
     this.#init.log.error('commit of %d ops failed: %e', b.size, error)
     const behind = this.#open
-    this.#open = new Batch()
+    this.#open = this.#newBatch()
+    // Their ops leave the redo log too: it must not replay what memory and the database dropped.
+    const start = b.redoStart ?? behind.redoStart
+    if (start != null) this.#init.redo?.rollback(start)
+    this.#redoPaused = false
+    const answered = b.answered + behind.answered
+    if (answered > 0) this.#init.log.error('%d changes already answered as done are lost with this failed commit', answered)
     this.#overlay.clear()
     this.#init.cache.clear()
     // Inode numbers and cookies stay monotonic: an inode applied early (its create answered

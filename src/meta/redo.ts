@@ -1,0 +1,248 @@
+/**
+ * The journal's redo log: every op the writer applies is also appended here, in apply order, with
+ * one write(2) before its caller is answered. A killed daemon therefore loses no op that was
+ * answered, even when SQLite had not committed it yet; the next start applies the ops the database
+ * lacks (their seq is above the author's last committed one) and commits them. `sync()` is the
+ * power-loss point together with the WAL. Why: a SQLite commit through node-sqlite3 costs a
+ * threadpool round trip and ~120 µs of SQL per op (docs/durability.md), an append costs ~5 µs.
+ *
+ * On disk: segments `<journal>-redo-<n>`, each a run of frames `u32 length | u32 crc32 | payload`
+ * (little-endian), payload = signature hex (may be empty) + "\n" + the op's signed JSON text. A
+ * segment is full at `segmentBytes`; a new one is started and the older ones are deleted once
+ * every op in them is committed. A torn last frame (a kill in the middle of a write) is ignored.
+ */
+import { closeSync, ftruncateSync, fdatasync, openSync, writeSync } from 'node:fs'
+import { open, readFile, readdir, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { journalError } from './db.js'
+
+/** One op as logged. */
+export interface RedoRecord {
+  /** The op's signed JSON text. */
+  text: string
+  /** Its signature, when the op came signed (ops of other devices); local ops are signed at commit. */
+  sig?: Uint8Array
+}
+
+/** A place in the log: rolling back to it drops every frame written after it. */
+export interface RedoPosition {
+  segment: number
+  offset: number
+}
+
+interface Segment {
+  n: number
+  path: string
+  fd: number
+  bytes: number
+  /** Highest writer batch with an op in this segment (-1: none). */
+  lastBatch: number
+}
+
+const FRAME_HEADER_BYTES = 8
+
+/** Default size at which a new segment is started, bytes. */
+export const REDO_SEGMENT_BYTES = 4 * 1024 * 1024
+
+export class RedoLog {
+  readonly #prefix: string
+  readonly #segmentBytes: number
+  readonly #segments: Segment[] = []
+  /** A segment was created since the last sync: its directory entry must be synced too. */
+  #dirDirty = true
+  #closed = false
+
+  private constructor (prefix: string, segmentBytes: number) {
+    this.#prefix = prefix
+    this.#segmentBytes = segmentBytes
+  }
+
+  /**
+   * Opens the log of the journal at `dbPath` and returns the records left by the last run, in
+   * order (every segment's valid frames; reading stops at the first damaged frame). The caller
+   * applies what the database lacks, then calls `clear()`.
+   */
+  static async open (dbPath: string, segmentBytes = REDO_SEGMENT_BYTES): Promise<{ log: RedoLog, records: RedoRecord[], damaged: boolean }> {
+    const log = new RedoLog(`${dbPath}-redo-`, segmentBytes)
+    const found = await log.#existing()
+    const records: RedoRecord[] = []
+    let damaged = false
+    for (const n of found) {
+      const bytes = await readFile(log.#pathOf(n))
+      const { frames, end } = parseFrames(bytes)
+      records.push(...frames)
+      if (end < bytes.length) {
+        // A torn tail is normal for the last segment (killed mid-write); anywhere else it is damage.
+        damaged = n !== found[found.length - 1]
+        break
+      }
+    }
+    // Continue numbering after what exists (they are deleted by clear()).
+    const next = found.length > 0 ? found[found.length - 1] + 1 : 0
+    log.#startSegment(next)
+    log.#leftovers = found
+    return { log, records, damaged }
+  }
+
+  #leftovers: number[] = []
+
+  /** Segment numbers on disk, ascending. */
+  async #existing (): Promise<number[]> {
+    const base = basename(this.#prefix)
+    const names = await readdir(dirname(this.#prefix)).catch(() => [] as string[])
+    return names.filter(n => n.startsWith(base) && /^\d+$/.test(n.slice(base.length)))
+      .map(n => Number(n.slice(base.length))).sort((a, b) => a - b)
+  }
+
+  #pathOf (n: number): string {
+    return `${this.#prefix}${n}`
+  }
+
+  #startSegment (n: number): Segment {
+    const path = this.#pathOf(n)
+    let fd: number
+    try {
+      fd = openSync(path, 'a')
+    } catch (err) {
+      throw journalError(err, path, 'creating its redo log')
+    }
+    const seg = { n, path, fd, bytes: 0, lastBatch: -1 }
+    this.#segments.push(seg)
+    this.#dirDirty = true
+    return seg
+  }
+
+  get #current (): Segment {
+    return this.#segments[this.#segments.length - 1]
+  }
+
+  /** Where the next frame goes (for rollback). */
+  position (): RedoPosition {
+    const c = this.#current
+    return { segment: c.n, offset: c.bytes }
+  }
+
+  /**
+   * Appends one op for writer batch `batch` with one write(2) (synchronous: the caller answers
+   * only after it). On failure (disk full) the partial frame is cut off again and the error thrown.
+   */
+  append (rec: RedoRecord, batch: number): void {
+    if (this.#closed) throw journalError(new Error('the redo log is closed'), this.#prefix, 'appending to its redo log')
+    let c = this.#current
+    if (c.bytes >= this.#segmentBytes) c = this.#startSegment(c.n + 1)
+    const frame = encodeFrame(rec)
+    try {
+      const written = writeSync(c.fd, frame)
+      if (written !== frame.length) throw new Error(`short write (${written} of ${frame.length} bytes)`)
+    } catch (err) {
+      try { ftruncateSync(c.fd, c.bytes) } catch {}
+      throw journalError(err, c.path, 'appending to its redo log')
+    }
+    c.bytes += frame.length
+    if (batch > c.lastBatch) c.lastBatch = batch
+  }
+
+  /** Drops every frame after `pos` (the ops of a batch whose commit failed, and everything after). */
+  rollback (pos: RedoPosition): void {
+    while (this.#segments.length > 1 && this.#current.n > pos.segment) this.#drop(this.#segments.pop() as Segment)
+    const c = this.#current
+    if (c.n !== pos.segment) return
+    try {
+      ftruncateSync(c.fd, pos.offset)
+      c.bytes = pos.offset
+    } catch {
+      // Left as it is: a replay skips ops the database has, and the journal is read-only now anyway.
+    }
+  }
+
+  /**
+   * Every op of batches up to `batch` is committed: segments holding nothing newer are deleted;
+   * the current one is emptied when `idle` (nothing applied is uncommitted) and it has grown.
+   */
+  committed (batch: number, idle: boolean): void {
+    while (this.#segments.length > 1 && this.#segments[0].lastBatch <= batch) this.#drop(this.#segments.shift() as Segment)
+    const c = this.#current
+    if (idle && this.#segments.length === 1 && c.lastBatch <= batch && c.bytes >= this.#segmentBytes / 4) {
+      try {
+        ftruncateSync(c.fd, 0)
+        c.bytes = 0
+      } catch {}
+    }
+  }
+
+  /** Deletes the segments of the last run (after their ops were applied and committed). */
+  async clearLeftovers (): Promise<void> {
+    for (const n of this.#leftovers.splice(0)) await unlink(this.#pathOf(n)).catch(() => {})
+  }
+
+  /** fdatasync of every live segment (and of the directory after a segment was created). */
+  async sync (): Promise<void> {
+    const dirDirty = this.#dirDirty
+    this.#dirDirty = false
+    await Promise.all(this.#segments.map(async s => { await datasync(s.fd, s.path) }))
+    if (dirDirty) {
+      const dir = await open(dirname(this.#prefix), 'r')
+      try { await dir.sync() } finally { await dir.close() }
+    }
+  }
+
+  /** Closes and deletes every segment: call only when every op is committed (clean stop). */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const s of this.#segments.splice(0)) this.#drop(s)
+    await this.clearLeftovers()
+  }
+
+  #drop (s: Segment): void {
+    try { closeSync(s.fd) } catch {}
+    void unlink(s.path).catch(() => {})
+  }
+}
+
+async function datasync (fd: number, path: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    fdatasync(fd, (err) => {
+      // A segment closed meanwhile (deleted: its ops are committed) needs nothing.
+      if (err == null || err.code === 'EBADF') resolve()
+      else reject(journalError(err, path, 'syncing its redo log'))
+    })
+  })
+}
+
+function encodeFrame (rec: RedoRecord): Buffer {
+  const payload = Buffer.from(`${rec.sig != null ? Buffer.from(rec.sig).toString('hex') : ''}\n${rec.text}`)
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length)
+  frame.writeUInt32LE(payload.length, 0)
+  frame.writeUInt32LE(crc32(payload), 4)
+  payload.copy(frame, FRAME_HEADER_BYTES)
+  return frame
+}
+
+/** The valid frames of a segment, and where they end. */
+function parseFrames (bytes: Buffer): { frames: RedoRecord[], end: number } {
+  const frames: RedoRecord[] = []
+  let at = 0
+  while (at + FRAME_HEADER_BYTES <= bytes.length) {
+    const length = bytes.readUInt32LE(at)
+    const start = at + FRAME_HEADER_BYTES
+    if (start + length > bytes.length) break
+    const payload = bytes.subarray(start, start + length)
+    if (crc32(payload) !== bytes.readUInt32LE(at + 4)) break
+    const text = payload.toString('utf8')
+    const nl = text.indexOf('\n')
+    if (nl < 0) break
+    const sigHex = text.slice(0, nl)
+    frames.push({ text: text.slice(nl + 1), ...(sigHex.length > 0 ? { sig: new Uint8Array(Buffer.from(sigHex, 'hex')) } : {}) })
+    at = start + length
+  }
+  return { frames, end: at }
+}
+
+/** The redo segments of the journal at `dbPath` (for tools and tests). */
+export async function redoSegments (dbPath: string): Promise<string[]> {
+  const base = `${basename(dbPath)}-redo-`
+  const names = await readdir(dirname(dbPath)).catch(() => [] as string[])
+  return names.filter(n => n.startsWith(base) && /^\d+$/.test(n.slice(base.length))).map(n => join(dirname(dbPath), n))
+}
