@@ -108,7 +108,7 @@ export class Daemon extends Lifecycle {
 
     const store = createFsStore({ path: paths.fragments, capacityBytes: c.capacityBytes }, { logger })
     await this.#startPart('store', store)
-    const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, publicKey: signer.publicKey, logger })
+    const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger })
     await this.#startPart('journal', meta)
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)

@@ -11,6 +11,8 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 
 export interface OpSigner {
   sign: (data: Uint8Array) => Uint8Array
+  /** The same signature made on the libuv threadpool (the journal signs its commits with it). */
+  signAsync: (data: Uint8Array) => Promise<Uint8Array>
   publicKey: Uint8Array
 }
 
@@ -20,6 +22,9 @@ export function opSigner (key: PrivateKey): OpSigner {
   const nodeKey: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
   return {
     sign: (data) => new Uint8Array(edSign(null, data, nodeKey)),
+    signAsync: async (data) => await new Promise<Uint8Array>((resolve, reject) => {
+      edSign(null, data, nodeKey, (err, sig) => { if (err != null) reject(err); else resolve(new Uint8Array(sig)) })
+    }),
     publicKey: key.publicKey.raw
   }
 }

@@ -13,6 +13,16 @@ import {
 } from './records.js'
 import { sqlBlob, sqlText } from './sql.js'
 
+/** A local op's row, signed when its batch is sealed (an early answer does not wait for it). */
+export interface UnsignedRow {
+  author: string
+  seq: number
+  hlc: bigint
+  kind: string
+  /** The signed text (the op's JSON). */
+  text: string
+}
+
 export interface Waiter {
   resolve: (result: ApplyResult) => void
   reject: (err: unknown) => void
@@ -24,8 +34,8 @@ export class Batch {
   /** Increasing per writer: redo segments remember the last batch with an op in them. */
   readonly id: number
   readonly waiters: Array<{ waiter: Waiter, result: ApplyResult }> = []
-  /** Statements in op order; an op row may be a thunk (signed when the batch is sealed). */
-  readonly stmts: Array<string | (() => string)> = []
+  /** Statements in op order; a local op's row is signed when the batch is sealed. */
+  readonly stmts: Array<string | UnsignedRow> = []
   /** Final value of every key changed in this batch (ABSENT = deleted). */
   readonly changes = new Map<string, Cached>()
   /** Inodes purged in this batch: their xattrs must not be written back. */
@@ -71,9 +81,14 @@ export class Batch {
   /** True when nothing would be written (only no-op calls waiting for earlier state to commit). */
   get empty (): boolean { return this.stmts.length === 0 && this.changes.size === 0 }
 
-  /** The whole transaction body (without BEGIN/COMMIT). */
-  toSql (counters: Counters): string {
-    const parts = this.stmts.map(s => typeof s === 'string' ? s : s())
+  /** The op rows still to be signed, in order. */
+  unsigned (): UnsignedRow[] {
+    return this.stmts.filter((s): s is UnsignedRow => typeof s !== 'string')
+  }
+
+  /** The whole transaction body (without BEGIN/COMMIT); `sigs` signs the unsigned rows. */
+  toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string {
+    const parts = this.stmts.map(s => typeof s === 'string' ? s : opRowSql(s.author, s.seq, s.hlc, s.kind, s.text, sigs?.get(s)))
     for (const [k, v] of this.changes) {
       const sql = changeSql(k, v, this.released)
       if (sql !== '') parts.push(sql)

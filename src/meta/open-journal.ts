@@ -56,6 +56,7 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
     hlc,
     author: deviceId,
     sign: c.init.sign,
+    signAsync: c.init.signAsync,
     counters,
     lastSeq: new Map(seqs.map(r => [r.author, r.seq])),
     log: c.log,

@@ -40,6 +40,11 @@ export interface MetaStoreInit {
   deviceId: string
   /** Signs an op's bytes with the author's Ed25519 key (default: ops are stored unsigned). */
   sign?: (bytes: Uint8Array) => Uint8Array
+  /**
+   * The same signature, made off the event loop (node:crypto's callback form runs on the libuv
+   * threadpool). When given, commits sign with it: ~30 µs of main thread less per op.
+   */
+  signAsync?: (bytes: Uint8Array) => Promise<Uint8Array>
   /** The author's raw 32-byte Ed25519 public key, recorded so fsck and peers can verify ops. */
   publicKey?: Uint8Array
   /** Wall clock in nanoseconds (default: system clock with sub-ms resolution). */

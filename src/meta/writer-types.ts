@@ -50,6 +50,8 @@ export interface WriterInit {
   hlc: Hlc
   author: string
   sign?: (bytes: Uint8Array) => Uint8Array
+  /** The same signature made off the event loop (preferred when given). */
+  signAsync?: (bytes: Uint8Array) => Promise<Uint8Array>
   counters: Counters
   lastSeq: Map<string, number>
   log: Logger

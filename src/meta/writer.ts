@@ -13,7 +13,7 @@
 import { InvalidArgumentError, NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, opRowSql } from './batch.js'
+import { Batch, opRowSql, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
@@ -236,11 +236,10 @@ export class Writer {
     }
     op.hlc = hlc.tick(physical)
     const text = encodeOp(op)
-    const sign = this.#init.sign
     // Signed when the batch is sealed: an early reply does not wait for the signature.
-    const row = sign == null
+    const row: string | UnsignedRow = this.#init.sign == null && this.#init.signAsync == null
       ? opRowSql(author, seq, op.hlc, op.kind, text, undefined)
-      : () => opRowSql(author, seq, op.hlc, op.kind, text, sign(Buffer.from(text)))
+      : { author, seq, hlc: op.hlc, kind: op.kind, text }
     this.#merge(ctx, task, result, op, row, { text })
     task.applied?.(result)
   }
@@ -279,7 +278,7 @@ export class Writer {
     }
   }
 
-  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | (() => string), rec: { text: string, sig?: Uint8Array }): void {
+  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | UnsignedRow, rec: { text: string, sig?: Uint8Array }): void {
     const b = this.#open
     for (const [k, value] of ctx.staged) {
       this.#overlay.set(k, { value, batch: b })
@@ -334,25 +333,35 @@ export class Writer {
       this.#committed_(b)
       return
     }
-    let sql: string
-    try {
-      sql = b.toSql(b.counters)
-    } catch (err) {
-      // Sealing signs the ops: a failure there fails the batch like a failed commit.
-      this.#failed(b, err)
-      return
-    }
     const started = performance.now()
-    this.#committing = this.#init.db.execBatch(sql).then(
-      () => {
+    // Sealing signs the ops (a failure there fails the batch like a failed commit).
+    this.#committing = this.#seal(b).then(async (sql) => { await this.#init.db.execBatch(sql); return sql.length }).then(
+      (bytes) => {
         this.#committing = undefined
         const ms = performance.now() - started
         if (ms > SLOW_COMMIT_MS) this.#init.log('slow commit: %d ops took %d ms (is the disk of %s overloaded?)', b.size, Math.round(ms), this.#init.db.path)
-        else this.#init.log.trace('committed %d ops (%d bytes of SQL) in %d µs', b.size, sql.length, Math.round(ms * 1000))
+        else this.#init.log.trace('committed %d ops (%d bytes of SQL) in %d µs', b.size, bytes, Math.round(ms * 1000))
         this.#committed_(b)
       },
       (err) => { this.#committing = undefined; this.#failed(b, err) }
     )
+  }
+
+  /**
+   * The batch's SQL with every local op signed: on the threadpool when an async signer is given
+   * (Ed25519 costs ~30 µs an op, and nobody waits for this commit), else here.
+   */
+  async #seal (b: Batch): Promise<string> {
+    const rows = b.unsigned()
+    const sigs = new Map<UnsignedRow, Uint8Array>()
+    const { sign, signAsync } = this.#init
+    if (rows.length > 0 && signAsync != null) {
+      const made = await Promise.all(rows.map(async r => await signAsync(Buffer.from(r.text))))
+      rows.forEach((r, i) => sigs.set(r, made[i]))
+    } else if (sign != null) {
+      for (const r of rows) sigs.set(r, sign(Buffer.from(r.text)))
+    }
+    return b.toSql(b.counters as Counters, sigs)
   }
 
   #committed_ (b: Batch): void {

@@ -1,13 +1,15 @@
 /**
  * The single writer of pack segments. Records queued by concurrent puts are written together with
  * one positioned writev (up to MAX_APPEND_BATCH_BYTES or 512 records), so a burst of small
- * fragments costs one system call rather than one file each. A segment is sealed and a new one
+ * fragments costs one system call rather than one file each; a batch of at most
+ * SYNC_APPEND_MAX_BYTES is written synchronously (no threadpool round trip). A segment is sealed and a new one
  * created when the next record would take it past `segmentBytes`. A failed write (ENOSPC, EIO) is
  * cut off again, so no torn record stays in the file, and every record of the batch is rejected.
  */
+import { writevSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import type { Logger } from '../util/logger.js'
-import { MAX_APPEND_BATCH_BYTES } from './constants.js'
+import { MAX_APPEND_BATCH_BYTES, SYNC_APPEND_MAX_BYTES } from './constants.js'
 
 /** At most this many records (two buffers each) per writev, below IOV_MAX. */
 const MAX_BATCH_RECORDS = 512
@@ -105,7 +107,11 @@ export class PackAppender {
     const batch = this.#queue.splice(0, count)
     const start = active.sizeBytes
     try {
-      const { bytesWritten } = await active.fh.writev(batch.flatMap(p => p.buffers), start)
+      const buffers = batch.flatMap(p => p.buffers)
+      // Small batches (small files' fragments) skip the threadpool: see SYNC_APPEND_MAX_BYTES.
+      const bytesWritten = total <= SYNC_APPEND_MAX_BYTES
+        ? writevSync(active.fh.fd, buffers as NodeJS.ArrayBufferView[], start)
+        : (await active.fh.writev(buffers, start)).bytesWritten
       if (bytesWritten !== total) {
         // libuv reports a write that stopped part-way (disk full) as a short count, not an error.
         throw Object.assign(new Error(`short write to pack segment ${active.segment}: ${bytesWritten} of ${total} bytes`), { code: 'ENOSPC' })

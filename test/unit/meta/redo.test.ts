@@ -13,10 +13,11 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import sqlite3 from 'sqlite3'
-import { createMetaStore } from '../../../src/meta/index.js'
+import { createMetaStore, verifyOp } from '../../../src/meta/index.js'
 import { RedoLog, redoSegments } from '../../../src/meta/redo.js'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
+import { testSigner, workload } from '../../compliance/meta-store-tests.js'
 
 const CHILD = fileURLToPath(new URL('./redo-child.js', import.meta.url))
 
@@ -87,6 +88,21 @@ describe('redo log', () => {
     await again.log.close()
     await log.close()
     assert.ok((await stat(path).catch(() => undefined)) == null)
+  })
+
+  it('signs commits off the event loop with the same signatures (signAsync)', async (t) => {
+    const path = join(await createTempDir(t), 'j.db')
+    const signer = testSigner()
+    const signAsync = async (b: Uint8Array): Promise<Uint8Array> => await new Promise(resolve => { setImmediate(() => { resolve(signer.sign(b)) }) })
+    const s = createMetaStore({ path, deviceId: 'dev-sig', signAsync, publicKey: signer.publicKey })
+    onCleanup(t, async () => { await s.stop() })
+    await s.start()
+    await workload(s)
+    const ops = []
+    for await (const op of s.exportOps()) ops.push(op)
+    assert.ok(ops.length > 5)
+    for (const op of ops) assert.ok(verifyOp(op, signer.publicKey), `op ${op.op.seq} is signed`)
+    assert.deepEqual((await s.check()).problems, [])
   })
 
   it('applies ops answered before their commit after kill -9', async (t) => {
