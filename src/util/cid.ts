@@ -2,7 +2,7 @@
  * Content addressing shared by chunk (which names fragments) and store/net (which verify them):
  * CIDv1, raw codec, sha256 multihash, computed with node:crypto.
  */
-import { createHash } from 'node:crypto'
+import { createHash, webcrypto } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import * as raw from 'multiformats/codecs/raw'
@@ -44,6 +44,23 @@ export function matchesCid (cid: CID, bytes: Uint8Array): boolean {
   if (cid.version !== 1 || cid.code !== raw.code || cid.multihash.code !== SHA256_CODE) return false
   if (isHashed(bytes, cid)) return true
   const hash = createHash('sha256').update(bytes).digest()
+  const expected = cid.multihash.digest
+  if (expected.length !== hash.length) return false
+  for (let i = 0; i < hash.length; i++) if (hash[i] !== expected[i]) return false
+  return true
+}
+
+/** Inputs at least this large are hashed on the libuv threadpool by matchesCidAsync. */
+const ASYNC_HASH_MIN_BYTES = 64 * 1024
+
+/**
+ * matchesCid without holding the event loop: large inputs (a 1 MiB fragment costs ~0.5 ms of
+ * SHA-256) are hashed on the threadpool (WebCrypto digest); small ones here.
+ */
+export async function matchesCidAsync (cid: CID, bytes: Uint8Array): Promise<boolean> {
+  if (bytes.byteLength < ASYNC_HASH_MIN_BYTES || isHashed(bytes, cid)) return matchesCid(cid, bytes)
+  if (cid.version !== 1 || cid.code !== raw.code || cid.multihash.code !== SHA256_CODE) return false
+  const hash = new Uint8Array(await webcrypto.subtle.digest('SHA-256', bytes))
   const expected = cid.multihash.digest
   if (expected.length !== hash.length) return false
   for (let i = 0; i < hash.length; i++) if (hash[i] !== expected[i]) return false
