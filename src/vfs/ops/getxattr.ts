@@ -5,6 +5,7 @@ import type { VfsCore } from '../core.js'
 import { formatPolicy } from '../policy.js'
 import type { VfsContext } from '../types.js'
 import { checkXattr, healthOf, takesUserXattrs } from '../xattr.js'
+import { routine } from './helpers.js'
 
 const encoder = new TextEncoder()
 
@@ -16,7 +17,7 @@ export async function getxattr (core: VfsCore, _ctx: VfsContext, ino: number, na
   checkXattr(name)
   const attr = await core.meta.getattr(ino, options)
   // Routine (ls, cp and rsync probe names): named by inode, no journal query for the path.
-  const absent = (): Error => new NoDataError(`inode ${ino} has no extended attribute ${name}`, { details: { ino, name } })
+  const absent = (): Error => routine(() => new NoDataError(`inode ${ino} has no extended attribute ${name}`, { details: { ino, name } }))
   if (!takesUserXattrs(attr)) throw absent()
   if (attr.type === 'file' && name === XATTR_HEALTH) return encoder.encode(await healthOf(core, ino, options))
   const value = await core.meta.getxattr(ino, name, options)
