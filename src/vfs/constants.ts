@@ -14,8 +14,12 @@ export const DEFAULT_DIRTY_LIMIT_BYTES = 256 * 1024 * 1024
 export const DEFAULT_CACHE_LIMIT_BYTES = 256 * 1024 * 1024
 /** Stripe stores running at once. */
 export const DEFAULT_MAX_INFLIGHT_STRIPES = 4
-/** Read-ahead window for sequential readers. */
-export const DEFAULT_READ_AHEAD_BYTES = 8 * 1024 * 1024
+/**
+ * Read-ahead window for sequential readers: four 4 MiB stripes. With two (8 MiB) a cold 512 MiB
+ * read ran at 344 MB/s in-process and 1.82-2.03 s through the mount; with four, 431 MB/s and
+ * 1.71-1.73 s (6 was no better: the decode workers are busy).
+ */
+export const DEFAULT_READ_AHEAD_BYTES = 16 * 1024 * 1024
 /** Read-ahead fetches running at once. */
 export const DEFAULT_MAX_INFLIGHT_READ_AHEAD = 4
 /**
