@@ -91,15 +91,17 @@ export class Writer {
   async localEarly (build: Build, signal?: AbortSignal): Promise<Applied> {
     return await new Promise<Applied>((resolve, reject) => {
       let applied = false
-      const done: Promise<void> = this.#submit({
+      const task: Omit<Task, 'resolve' | 'reject'> = {
         build,
         local: new Map(),
         signal,
         applied: (result) => {
           applied = true
-          resolve({ result, committed: async () => { this.#kick(); await done } })
+          // Answered from the redo log: durable already, no commit to hurry.
+          resolve({ result, committed: async () => { if ((task as Task).answered !== true) this.#kick(); await done } })
         }
-      }).then(() => {})
+      }
+      const done: Promise<void> = this.#submit(task).then(() => {})
       done.catch((err: unknown) => { if (!applied) reject(err) })
     })
   }
@@ -155,7 +157,8 @@ export class Writer {
   async #submit (t: Omit<Task, 'resolve' | 'reject'>): Promise<ApplyResult> {
     if (this.#failure != null) throw this.#failure
     return await new Promise<ApplyResult>((resolve, reject) => {
-      this.#queue.push({ ...t, resolve, reject })
+      // The caller's object itself (localEarly reads `answered` on it later).
+      this.#queue.push(Object.assign(t, { resolve, reject }))
       if (!this.#pumping) {
         // Start on a microtask: calls made in the same tick (Promise.all) share the first batch.
         this.#pumping = true
