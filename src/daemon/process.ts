@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PalmConfig } from '../config/defaults.js'
 import { BusyError, PalmError } from '../errors.js'
-import { defaultLogger } from '../util/logger.js'
+import { defaultLogger, enableLogs } from '../util/logger.js'
 import { isStaleMount, recoverStaleMount } from '../fuse/index.js'
 import { controlClient, daemonRunning } from './control-client.js'
 import { Daemon } from './daemon.js'
@@ -19,6 +19,8 @@ import { recordAddrs } from './invite.js'
 import { isMountpoint } from './mountinfo.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
+/** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
+export const DEFAULT_DAEMON_LOGS = 'palm:*,-palm:*:trace,-palm:net:dht*'
 
 export interface RunOptions {
   mountpoint?: string
@@ -33,6 +35,8 @@ async function refuseIfRunning (config: PalmConfig): Promise<void> {
 
 /** Runs the daemon in this process until a signal or a stop request; resolves with the exit code. */
 export async function runDaemon (config: PalmConfig, options: RunOptions): Promise<number> {
+  // A daemon's log says what happened: events and errors by default, per-op traces with DEBUG.
+  if (process.env.DEBUG == null || process.env.DEBUG === '') enableLogs(DEFAULT_DAEMON_LOGS)
   await readSwarmInfo(config.home)
   await refuseIfRunning(config)
   const paths = homePaths(config.home)
