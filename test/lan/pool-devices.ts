@@ -71,7 +71,7 @@ export async function startSwarm (t: Cleanup, lan: Lan, root: string, opts: Swar
   const servers = new Map<string, PalmDevice>()
   await Promise.all(others.map(async n => { servers.set(n, await startPalm(t, lan, n, homes.get(n) ?? '', opts.env)) }))
   const mountEnv = { ...opts.env, DEBUG: 'palm:place*,palm:repair*,palm:fuse:error' }
-  const logFile = join(root, `${first}-mount.log`)
+  const logFile = join(process.env.PALM_LAN_LOG_DIR ?? root, `${first}-mount.log`)
   let mount = await startMount(t, lan, first, homes.get(first) ?? '', mountEnv, join(root, 'mnt'), logFile)
   await waitAllOnline([mount, ...servers.values()], opts.onlineTimeoutMs ?? 45_000)
   const swarm: Swarm = {
