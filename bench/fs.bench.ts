@@ -10,13 +10,11 @@
  *   - rsync -a of a source tree (this repository's node_modules)
  * `node bench/run.mjs fs [--quick]` → table + bench/results/fs.json ({ palm, bindfs, ratio } per metric).
  */
-import { spawnSync } from 'node:child_process'
-import { randomFillSync } from 'node:crypto'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { dropCaches, reportPaired, seconds, type PairedMetric } from './lib/measure.js'
+import { dropCaches, randomBuffers, reportPaired, seconds, timeProcess, writeRandomFile, type PairedMetric } from './lib/measure.js'
 import { ensureTool, serveBindfs, servePalm, type Served } from './lib/mounts.js'
 
 const QUICK = process.argv.includes('--quick')
@@ -26,23 +24,13 @@ const FILES = QUICK ? 1000 : 5000
 const FILE_BYTES = 4096
 const TREE = fileURLToPath(new URL('../../node_modules/', import.meta.url))
 
-function timeProcess (cmd: string, args: string[]): number {
-  const start = performance.now()
-  const r = spawnSync(cmd, args, { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`)
-  return (performance.now() - start) / 1000
-}
-
 async function main (): Promise<void> {
   if (!ensureTool('bindfs', 'bindfs')) { console.log('skipped: bindfs is not installed and cannot be installed here'); return }
   const root = mkdtempSync(join(tmpdir(), 'palm-bench-fs-'))
   const shm = mkdtempSync('/dev/shm/palm-bench-fs-')
   const seqSrc = join(shm, 'seq.bin')
-  const fd = openSync(seqSrc, 'w')
-  const buf = Buffer.alloc(1 << 20)
-  for (let i = 0; i < SEQ_MIB; i++) writeSync(fd, randomFillSync(buf))
-  closeSync(fd)
-  const smallData = Array.from({ length: FILES }, () => randomFillSync(Buffer.alloc(FILE_BYTES)))
+  writeRandomFile(seqSrc, SEQ_MIB)
+  const smallData = randomBuffers(FILES, FILE_BYTES)
 
   const home = join(root, 'home')
   const palmDir = join(root, 'palm')

@@ -12,11 +12,11 @@
  * `node bench/run.mjs pool [--quick] [--profile]` → table + bench/results/pool.json ({ pool, single, ratio } per metric).
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { randomBytes, randomFillSync } from 'node:crypto'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { dropCaches, median, reportPaired, seconds, type PairedMetric } from './lib/measure.js'
+import { dropCaches, median, randomBuffers, reportPaired, seconds, timeProcess, writeRandomFile, type PairedMetric } from './lib/measure.js'
 import { benchEnv, PALM_BIN, servePalm, type Served } from './lib/mounts.js'
 import { isMountpoint } from '../src/daemon/mountinfo.js'
 import { recoverStaleMount } from '../native/fuse/index.js'
@@ -49,13 +49,6 @@ function cli (args: string[], env: NodeJS.ProcessEnv): string {
   const r = spawnSync(process.execPath, [PALM_BIN, ...args], { env, encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`palm ${args.join(' ')} failed: ${r.stderr}`)
   return r.stdout
-}
-
-function timed (cmd: string, args: string[]): number {
-  const start = performance.now()
-  const r = spawnSync(cmd, args, { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`)
-  return (performance.now() - start) / 1000
 }
 
 /** The six-device pool: homes, processes, and how to restart or kill them. */
@@ -188,11 +181,8 @@ async function main (): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'palm-bench-pool-'))
   const shm = mkdtempSync('/dev/shm/palm-bench-pool-')
   const seqSrc = join(shm, 'seq.bin')
-  const fd = openSync(seqSrc, 'w')
-  const buf = Buffer.alloc(1 << 20)
-  for (let i = 0; i < SEQ_MIB; i++) writeSync(fd, randomFillSync(buf))
-  closeSync(fd)
-  const smallData = Array.from({ length: FILES }, () => randomBytes(FILE_BYTES))
+  writeRandomFile(seqSrc, SEQ_MIB)
+  const smallData = randomBuffers(FILES, FILE_BYTES)
   const scope = new Scope()
   const m: Record<string, PairedMetric> = {}
   const metric = (key: string, unit: string): PairedMetric => (m[key] ??= { key, unit, a: [], b: [] })
@@ -216,12 +206,12 @@ async function main (): Promise<void> {
     }
     const sides = (): Array<['a' | 'b', string]> => [['a', pool.mnt], ['b', single?.dir ?? '']]
 
-    for (const [side, dir] of sides()) metric('seqWriteMBps', 'MB/s')[side].push(SEQ_MIB * 1.048576 / timed('dd', [`if=${seqSrc}`, `of=${join(dir, 'seq')}`, 'bs=1M']))
+    for (const [side, dir] of sides()) metric('seqWriteMBps', 'MB/s')[side].push(SEQ_MIB * 1.048576 / timeProcess('dd', [`if=${seqSrc}`, `of=${join(dir, 'seq')}`, 'bs=1M']))
     phases.push(phaseLine('seq write', await pool.restartMount(5)))
     await restartSingle()
     for (const [side, dir] of sides()) {
       dropCaches()
-      metric('seqReadMBps', 'MB/s')[side].push(SEQ_MIB * 1.048576 / timed('dd', [`if=${join(dir, 'seq')}`, 'of=/dev/null', 'bs=1M']))
+      metric('seqReadMBps', 'MB/s')[side].push(SEQ_MIB * 1.048576 / timeProcess('dd', [`if=${join(dir, 'seq')}`, 'of=/dev/null', 'bs=1M']))
     }
     // Degraded: two serving devices die; the single device has no such case, so it reads cold again.
     for (const name of ['b5', 'b6']) await pool.procs.get(name)?.kill('SIGKILL')
@@ -230,7 +220,7 @@ async function main (): Promise<void> {
     await restartSingle()
     for (const [side, dir] of sides()) {
       dropCaches()
-      metric('degradedReadMBps', 'MB/s')[side].push(SEQ_MIB * 1.048576 / timed('dd', [`if=${join(dir, 'seq')}`, 'of=/dev/null', 'bs=1M']))
+      metric('degradedReadMBps', 'MB/s')[side].push(SEQ_MIB * 1.048576 / timeProcess('dd', [`if=${join(dir, 'seq')}`, 'of=/dev/null', 'bs=1M']))
       rmSync(join(dir, 'seq'))
     }
     for (const name of ['b5', 'b6']) await pool.startServer(name)

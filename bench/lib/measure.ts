@@ -3,7 +3,8 @@
  * the table + JSON every benchmark prints and writes (bench/results/<name>.json).
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { randomFillSync } from 'node:crypto'
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
@@ -27,6 +28,28 @@ export function dropCaches (): boolean {
     return false
   }
 }
+
+/** Wall-clock seconds one run of a command takes, to its exit; throws when it fails. */
+export function timeProcess (cmd: string, args: string[]): number {
+  const start = performance.now()
+  const r = spawnSync(cmd, args, { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`)
+  return (performance.now() - start) / 1000
+}
+
+/** Writes `mib` MiB of random bytes to `file` (the source of sequential-write runs: incompressible, never in the page cache of the measured FS). */
+export function writeRandomFile (file: string, mib: number): void {
+  const fd = openSync(file, 'w')
+  try {
+    const buf = Buffer.alloc(1 << 20)
+    for (let i = 0; i < mib; i++) writeSync(fd, randomFillSync(buf))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** `count` random buffers of `bytes` each (small-file contents). */
+export const randomBuffers = (count: number, bytes: number): Buffer[] => Array.from({ length: count }, () => randomFillSync(Buffer.alloc(bytes)))
 
 /** Seconds `fn` takes. */
 export async function seconds (fn: () => unknown): Promise<number> {
