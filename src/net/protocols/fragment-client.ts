@@ -8,7 +8,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { AbortedError, InvalidArgumentError, NotConnectedError, ProtocolError, TimeoutError, isPalmError } from '../../errors.js'
 import { combineSignals, throwIfAborted, type AbortOptions } from '../../util/abort.js'
-import { matchesCid } from '../../util/cid.js'
+import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { FramedStream, frameError } from './frames.js'
 import { MsgType } from './fragment-messages.js'
@@ -175,9 +175,10 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
     return await this.#with(id, 'fragment get', options, async (s) => {
       const res = await s.exchange({ type: MsgType.Get, cid }, MsgType.GetRes, 'fragment get', options)
       if (res.type !== MsgType.GetRes || res.result.status !== 0) throw resultError('result' in res ? res.result : undefined, cid, s.describe, 'get')
-      if (!matchesCid(cid, res.bytes)) {
+      if (!await matchesCidAsync(cid, res.bytes)) {
         throw resultError({ status: 2, reason: 'the bytes it sent do not match the CID' }, cid, s.describe, 'get')
       }
+      markHashed(res.bytes, cid)
       return res.bytes
     })
   }

@@ -7,7 +7,7 @@
  */
 import { IntegrityError } from '../../errors.js'
 import { combineSignals, type AbortOptions } from '../../util/abort.js'
-import { matchesCid } from '../../util/cid.js'
+import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAGMENT_WIRE_VERSION, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { countFailure } from '../counters.js'
 import { FramedStream } from './frames.js'
@@ -139,9 +139,11 @@ export class FragmentServer {
   }
 
   async #put (cid: CID, bytes: Uint8Array, options: AbortOptions): Promise<Result> {
-    if (!matchesCid(cid, bytes)) {
+    // Hashed once, off the event loop; marked so that the store's own check does not hash it again.
+    if (!await matchesCidAsync(cid, bytes)) {
       return failure(new IntegrityError(`fragment ${cid.toString()} does not match its content; refused`))
     }
+    markHashed(bytes, cid)
     try {
       await this.#c.store.put(cid, bytes, options)
       return OK
