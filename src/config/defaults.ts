@@ -54,7 +54,7 @@ export const OPTIONS = {
   network: opt<boolean>({ type: 'bool', default: () => true, env: 'PALM_NETWORK', flag: '--network', persisted: true, help: 'Take part in the swarm over the network (off: this device alone, no listening socket).' }),
   gossipIntervalMs: opt<number>({ type: 'duration', default: () => 2000, unit: 'ms', env: 'PALM_GOSSIP_INTERVAL', help: 'How often each device announces its health and capacity.' }),
   offlineAfterMs: opt<number>({ type: 'duration', default: () => 8000, unit: 'ms', env: 'PALM_OFFLINE_AFTER', help: 'A device not heard from for this long is offline.' }),
-  repairGraceMs: opt<number>({ type: 'duration', default: () => 10 * 60_000, unit: 'ms', env: 'PALM_REPAIR_GRACE', help: "How long a device may be offline before its fragments are rebuilt elsewhere." }),
+  repairGraceMs: opt<number>({ type: 'duration', default: () => 10 * 60_000, unit: 'ms', env: 'PALM_REPAIR_GRACE', help: 'An offline device seen within this long is still a placement target: fragments meant for it go to another device and are queued for it. (Rebuilding the fragments of a device gone for good is not built yet.)' }),
   gcGraceMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_GRACE', help: 'Unreferenced fragments younger than this are never collected.' }),
   gcIntervalMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_INTERVAL', help: 'How often garbage collection runs (0 = never).' }),
   dashboardPort: opt<number>({ type: 'int', default: () => 0, env: 'PALM_DASHBOARD_PORT', flag: '--dashboard-port', help: 'Port of the status page on 127.0.0.1 (0 = any free port; -1 = off).' }),
