@@ -13,15 +13,26 @@
  *   smallOpsPerSec 4 KiB fragments stored per second with batching (putMany)
  *   discoverySec   spawn of 6 devices → every device sees the 5 others online (null when not root,
  *                  or with --no-lan)
+ *   smallPutLatencyUs    one putMany of ONE 1.1 KB fragment (a 4 KiB file's fragment at k = 4), one
+ *                  after another on a reused session: round trip median/p90 in µs, and the CPU µs per
+ *                  request of the serving child (process.cpuUsage) and of this process
+ *   smallStreamLatencyUs the same exchange on a bare libp2p stream (1.1 KB request, 4-byte reply; no
+ *                  PALM protocol): the transport's share of smallPutLatencyUs
+ *
+ * Flags: `--small-only` runs only the two latency figures (prints them; net.json is not written),
+ * `--profile-peer DIR` runs the child under `node --cpu-prof --cpu-prof-dir DIR` (profile written at
+ * its exit), `--small-count N` changes the number of timed requests (default 5000, after 2000 untimed to warm the JIT), `--small-skip put|stream`
+ * leaves one of the two out (for profiling the other).
  */
 import '../src/util/polyfill.js'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { byteStream } from '@libp2p/utils'
 import { createPalmNode, formatSwarmKey, generateSwarmKey, type PalmNode } from '../src/net/index.js'
 import { MemoryFragmentStore } from '../src/store/memory-store.js'
 import { cidOf } from '../src/util/cid.js'
@@ -39,6 +50,20 @@ const ROUNDS = 3
 /** Streams / gets in flight (`--concurrency N`, default 4). */
 const CONCURRENCY = Number(process.argv[process.argv.indexOf('--concurrency') + 1]) > 0 ? Number(process.argv[process.argv.indexOf('--concurrency') + 1]) : 4
 const SINK = '/palm-bench/sink/1.0.0'
+/** Bare-stream counterpart of a small put: reads SMALL_PUT bytes, answers SMALL_ACK bytes, repeats. */
+const PINGPONG = '/palm-bench/pingpong/1.0.0'
+/** A 4 KiB file's fragment at k = 4: 1 KiB of data plus the fragment header. */
+const SMALL_PUT = 1126
+/** About the size of a PUT_RES for one fragment. */
+const SMALL_ACK = 4
+const SMALL_WARMUP = 2000
+const SMALL_TIMED = argNumber('--small-count') ?? 5000
+
+function argNumber (flag: string): number | undefined {
+  const i = process.argv.indexOf(flag)
+  const n = i >= 0 ? Number(process.argv[i + 1]) : NaN
+  return n > 0 ? n : undefined
+}
 
 function makeNode (swarmKey: Uint8Array, store: MemoryFragmentStore): PalmNode {
   return createPalmNode({
@@ -60,7 +85,27 @@ async function peer (): Promise<void> {
       await stream.close()
     })().catch((err) => { stream.abort(err) })
   })
+  await node.handle(PINGPONG, (stream) => {
+    let pending = 0
+    stream.addEventListener('message', (evt) => {
+      pending += evt.data.byteLength
+      while (pending >= SMALL_PUT) {
+        pending -= SMALL_PUT
+        stream.send(new Uint8Array(SMALL_ACK))
+      }
+    })
+  })
   await node.start()
+  // `cpu` on stdin → `CPU {"user":µs,"system":µs}` (the child's own CPU, for per-request cost)
+  let cmd = ''
+  process.stdin.setEncoding('utf8').on('data', (c: string) => {
+    cmd += c
+    for (let nl = cmd.indexOf('\n'); nl >= 0; nl = cmd.indexOf('\n')) {
+      const line = cmd.slice(0, nl)
+      cmd = cmd.slice(nl + 1)
+      if (line === 'cpu') process.stdout.write(`CPU ${JSON.stringify(process.cpuUsage())}\n`)
+    }
+  })
   const sink = createServer((sock: Socket) => {
     let want = -1
     let got = 0
@@ -152,20 +197,48 @@ async function discovery (): Promise<number | null> {
 
 async function main (): Promise<void> {
   const swarmKey = generateSwarmKey()
-  const child = spawn(process.execPath, [...process.execArgv, '--import', POLYFILL, SELF, '--peer'], { env: { ...process.env, PALM_BENCH_KEY: Buffer.from(swarmKey).toString('hex') }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const profDir = process.argv.includes('--profile-peer') ? process.argv[process.argv.indexOf('--profile-peer') + 1] : undefined
+  const profArgs = profDir != null ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
+  const child = spawn(process.execPath, [...process.execArgv, ...profArgs, '--import', POLYFILL, SELF, '--peer'], { env: { ...process.env, PALM_BENCH_KEY: Buffer.from(swarmKey).toString('hex') }, stdio: ['pipe', 'pipe', 'inherit'] })
+  const childExited = new Promise<void>((resolve) => { child.on('exit', () => { resolve() }) })
   const node = makeNode(swarmKey, new MemoryFragmentStore())
   try {
+    const lines = childLines(child.stdout)
     const ready = await new Promise<{ addr: string, tcpPort: number }>((resolve, reject) => {
-      let buf = ''
-      child.stdout.setEncoding('utf8').on('data', (c: string) => {
-        buf += c
-        const m = /READY (.*)\n/.exec(buf)
-        if (m != null) resolve(JSON.parse(m[1]))
-      })
+      lines.next('READY ').then(l => { resolve(JSON.parse(l)) }, reject)
       child.on('exit', (code) => { reject(new Error(`bench peer exited with ${code}`)) })
     })
     await node.start()
     const peerId = await node.dial(ready.addr)
+    const childCpu = async (): Promise<NodeJS.CpuUsage> => {
+      child.stdin.write('cpu\n')
+      return JSON.parse(await lines.next('CPU ')) as NodeJS.CpuUsage
+    }
+    const skip = process.argv.includes('--small-skip') ? process.argv[process.argv.indexOf('--small-skip') + 1] : undefined
+    const smallPut = skip === 'put' ? null : await smallLatency(childCpu, async () => {
+      const bytes = new Uint8Array(randomBytes(SMALL_PUT))
+      const item = { cid: cidOf(bytes), bytes }
+      return async () => {
+        const [o] = await node.fragments.putMany(peerId, [item])
+        if (!o.ok) throw o.error
+      }
+    })
+    const pp = await node.openStream(peerId, PINGPONG)
+    const ppBytes = byteStream(pp)
+    const smallStream = skip === 'stream' ? null : await smallLatency(childCpu, async () => {
+      const bytes = new Uint8Array(randomBytes(SMALL_PUT))
+      return async () => {
+        if (!pp.send(bytes)) await pp.onDrain()
+        await ppBytes.read({ bytes: SMALL_ACK })
+      }
+    })
+    ppBytes.unwrap()
+    await pp.close()
+    const latency = { smallPutLatencyUs: smallPut, smallStreamLatencyUs: smallStream }
+    if (process.argv.includes('--small-only')) {
+      console.log(JSON.stringify({ ...latency, loadavg: loadavg(), setup: `${SMALL_TIMED} sequential requests after ${SMALL_WARMUP} warm-up, ${SMALL_PUT} B each, 2 processes on loopback` }, null, 2))
+      return
+    }
 
     const rows: Array<[string, number]> = []
     const best = (xs: number[]): number => Math.max(...xs)
@@ -201,6 +274,7 @@ async function main (): Promise<void> {
       streamMBps: round1(best(stream)),
       smallOpsPerSec: Math.round(best(small)),
       discoverySec: discoverySec == null ? null : Number(discoverySec.toFixed(2)),
+      ...latency,
       putVsTcp: Number((best(put) / best(tcp)).toFixed(2)),
       getVsTcp: Number((best(get) / best(tcp)).toFixed(2)),
       rounds: { putMBps: put.map(round1), getMBps: get.map(round1), tcpMBps: tcp.map(round1), streamMBps: stream.map(round1), smallOpsPerSec: small.map(Math.round) },
@@ -208,13 +282,73 @@ async function main (): Promise<void> {
       measuredAt: new Date().toISOString()
     }
     rows.push(['put MB/s', result.putMBps], ['get MB/s', result.getMBps], ['raw TCP MB/s', result.tcpMBps], ['libp2p stream MB/s', result.streamMBps], ['put / TCP', result.putVsTcp], ['get / TCP', result.getVsTcp],
-      ['4 KiB puts/s (batched)', result.smallOpsPerSec], ['6-device discovery s', result.discoverySec ?? NaN])
+      ['4 KiB puts/s (batched)', result.smallOpsPerSec], ['6-device discovery s', result.discoverySec ?? NaN],
+      ['1.1 KB put µs median', smallPut?.median ?? NaN], ['1.1 KB put µs p90', smallPut?.p90 ?? NaN], ['1.1 KB put server CPU µs', smallPut?.serverCpuUs ?? NaN],
+      ['bare stream µs median', smallStream?.median ?? NaN], ['bare stream µs p90', smallStream?.p90 ?? NaN], ['bare stream server CPU µs', smallStream?.serverCpuUs ?? NaN])
     console.table(Object.fromEntries(rows.map(([k, v]) => [k, { value: v }])))
     await mkdir(join(ROOT, 'bench/results'), { recursive: true })
     await writeFile(join(ROOT, 'bench/results/net.json'), JSON.stringify(result, null, 2) + '\n')
   } finally {
     await node.stop()
     child.kill('SIGTERM')
+    await childExited
+  }
+}
+
+/** Lines of the child's stdout; next(prefix) resolves with the rest of the next line that starts with `prefix`. */
+function childLines (out: NodeJS.ReadableStream): { next: (prefix: string) => Promise<string> } {
+  let buf = ''
+  const waiters: Array<{ prefix: string, resolve: (line: string) => void }> = []
+  out.setEncoding('utf8')
+  out.on('data', (c: string) => {
+    buf += c
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl)
+      buf = buf.slice(nl + 1)
+      const i = waiters.findIndex(w => line.startsWith(w.prefix))
+      if (i >= 0) waiters.splice(i, 1)[0].resolve(line)
+    }
+  })
+  return { next: async (prefix) => await new Promise<string>((resolve) => { waiters.push({ prefix, resolve: (l) => { resolve(l.slice(prefix.length)) } }) }) }
+}
+
+export interface LatencyFigure {
+  median: number
+  p90: number
+  /** CPU µs per request of the serving child (user + system), and its system share. */
+  serverCpuUs: number
+  serverSystemUs: number
+  clientCpuUs: number
+  count: number
+}
+
+/**
+ * Runs SMALL_WARMUP + SMALL_TIMED requests one after another (`prepare` builds each request before
+ * the clock starts) and returns the round trip's median and p90 with both processes' CPU per request.
+ */
+async function smallLatency (childCpu: () => Promise<NodeJS.CpuUsage>, prepare: () => Promise<() => Promise<void>>): Promise<LatencyFigure> {
+  for (let i = 0; i < SMALL_WARMUP; i++) await (await prepare())()
+  const requests = await Promise.all(Array.from({ length: SMALL_TIMED }, prepare))
+  const times: number[] = []
+  const server0 = await childCpu()
+  const client0 = process.cpuUsage()
+  for (const run of requests) {
+    const t0 = performance.now()
+    await run()
+    times.push((performance.now() - t0) * 1000)
+  }
+  const client = process.cpuUsage(client0)
+  const server1 = await childCpu()
+  const serverUser = server1.user - server0.user
+  const serverSystem = server1.system - server0.system
+  times.sort((a, b) => a - b)
+  return {
+    median: Math.round(times[Math.floor(times.length / 2)]),
+    p90: Math.round(times[Math.floor(times.length * 0.9)]),
+    serverCpuUs: Math.round((serverUser + serverSystem) / SMALL_TIMED),
+    serverSystemUs: Math.round(serverSystem / SMALL_TIMED),
+    clientCpuUs: Math.round((client.user + client.system) / SMALL_TIMED),
+    count: SMALL_TIMED
   }
 }
 
