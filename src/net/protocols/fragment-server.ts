@@ -6,7 +6,7 @@
  * oversized or unexpected resets the stream, is logged and counted, and never escapes the handler.
  */
 import { IntegrityError } from '../../errors.js'
-import { combineSignals, type AbortOptions } from '../../util/abort.js'
+import { RestartableDeadline, type AbortOptions } from '../../util/abort.js'
 import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAGMENT_WIRE_VERSION, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { countFailure } from '../counters.js'
@@ -73,32 +73,34 @@ export class FragmentServer {
     counters.streams++
     const peer = connection.remotePeer.toString()
     const framed = new FramedStream(stream, this.#init.maxFragmentBytes + FRAME_OVERHEAD_BYTES)
+    // each request (read, store work, reply) gets requestTimeoutMs; one deadline serves them all
+    const deadline = new RestartableDeadline([this.#c.shutdown], this.#init.requestTimeoutMs)
+    const { signal } = deadline
     try {
       while (true) {
-        const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.requestTimeoutMs)
-        try {
-          const frame = await framed.read(signal)
-          if (frame == null) break
-          const bytes = frame.subarray()
-          if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
-            counters.unexpected++
-            this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
-            await framed.write(encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), signal)
-            break
-          }
-          const req = decodeRequest(bytes, this.#init)
-          const res = await this.#handle(req, { signal })
-          await framed.write(encodeResponse(res), signal)
-          counters.requests++
-        } finally {
-          clear()
+        deadline.restart()
+        const frame = await framed.read(signal)
+        if (frame == null) break
+        const bytes = frame.subarray()
+        if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
+          counters.unexpected++
+          this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
+          await framed.write(encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), signal)
+          break
         }
+        const req = decodeRequest(bytes, this.#init)
+        const res = await this.#handle(req, { signal })
+        await framed.write(encodeResponse(res), signal)
+        counters.requests++
       }
+      deadline.clear()
       await stream.close()
     } catch (err) {
       const kind = countFailure(counters, err)
       this.#log.error('fragment stream from peer %s reset (%s) - %s', peer, kind, (err as Error)?.message)
       stream.abort(err as Error)
+    } finally {
+      deadline.clear()
     }
   }
 
