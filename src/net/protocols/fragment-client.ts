@@ -39,13 +39,28 @@ export interface FragmentClientComponents {
   shutdown: AbortSignal
 }
 
+/** Parsed peer ids kept (by the string given) before the cache starts over. */
+const MAX_PARSED_IDS = 4096
+
+/**
+ * Peer ids by the strings callers name devices with (placement passes strings): parsing one and
+ * printing it again for the session pool costs ~8 µs, a twentieth of a small put's round trip.
+ * PeerIds are immutable, so sharing them is safe.
+ */
+const parsedIds = new Map<string, PeerId>()
+
 function toPeerId (peer: PeerRef): PeerId {
   if (typeof peer !== 'string') return peer
+  let id = parsedIds.get(peer)
+  if (id != null) return id
   try {
-    return peerIdFromString(peer)
+    id = peerIdFromString(peer)
   } catch (err) {
     throw new InvalidArgumentError(`"${peer}" is not a peer id; take ids from \`palm peers\``, { cause: err })
   }
+  if (parsedIds.size >= MAX_PARSED_IDS) parsedIds.clear()
+  parsedIds.set(peer, id)
+  return id
 }
 
 const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
