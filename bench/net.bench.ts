@@ -22,7 +22,8 @@
  * Flags: `--small-only` runs only the two latency figures (prints them; net.json is not written),
  * `--profile-peer DIR` runs the child under `node --cpu-prof --cpu-prof-dir DIR` (profile written at
  * its exit), `--small-count N` changes the number of timed requests (default 5000, after 2000 untimed to warm the JIT), `--small-skip put|stream`
- * leaves one of the two out (for profiling the other).
+ * leaves one of the two out (for profiling the other), `--fs-store` gives the child the file store
+ * (packs, as a serving device has) in a temp dir instead of the memory store.
  */
 import '../src/util/polyfill.js'
 import { spawn } from 'node:child_process'
@@ -34,7 +35,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { byteStream } from '@libp2p/utils'
 import { createPalmNode, formatSwarmKey, generateSwarmKey, type PalmNode } from '../src/net/index.js'
+import { createFsStore } from '../src/store/index.js'
 import { MemoryFragmentStore } from '../src/store/memory-store.js'
+import type { FragmentStore } from '../src/store/types.js'
 import { cidOf } from '../src/util/cid.js'
 import { defaultLogger } from '../src/util/logger.js'
 
@@ -65,7 +68,7 @@ function argNumber (flag: string): number | undefined {
   return n > 0 ? n : undefined
 }
 
-function makeNode (swarmKey: Uint8Array, store: MemoryFragmentStore): PalmNode {
+function makeNode (swarmKey: Uint8Array, store: FragmentStore): PalmNode {
   return createPalmNode({
     swarmKey,
     listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -77,7 +80,15 @@ function makeNode (swarmKey: Uint8Array, store: MemoryFragmentStore): PalmNode {
 
 /** Child role: a device over a memory store plus a TCP sink that acks after N bytes. */
 async function peer (): Promise<void> {
-  const node = makeNode(new Uint8Array(Buffer.from(process.env.PALM_BENCH_KEY ?? '', 'hex')), new MemoryFragmentStore())
+  let store: FragmentStore = new MemoryFragmentStore()
+  let storeDir: string | undefined
+  if (process.argv.includes('--fs-store')) {
+    storeDir = await mkdtemp(join(tmpdir(), 'palm-bench-net-store-'))
+    const fs = createFsStore({ path: storeDir, capacityBytes: 64 * 2 ** 30 })
+    await fs.start()
+    store = fs
+  }
+  const node = makeNode(new Uint8Array(Buffer.from(process.env.PALM_BENCH_KEY ?? '', 'hex')), store)
   await node.handle(SINK, (stream) => {
     void (async () => {
       for await (const _ of stream) { /* discard */ }
@@ -123,7 +134,13 @@ async function peer (): Promise<void> {
   })
   await new Promise<void>((resolve) => { sink.listen(0, '127.0.0.1', resolve) })
   process.stdout.write(`READY ${JSON.stringify({ addr: node.multiaddrs()[0].toString(), tcpPort: (sink.address() as { port: number }).port })}\n`)
-  process.on('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
+  process.on('SIGTERM', () => {
+    void (async () => {
+      await node.stop()
+      await store.stop()
+      if (storeDir != null) await rm(storeDir, { recursive: true, force: true })
+    })().finally(() => process.exit(0))
+  })
 }
 
 async function tcpCopy (port: number, bytes: number): Promise<number> {
@@ -199,7 +216,7 @@ async function main (): Promise<void> {
   const swarmKey = generateSwarmKey()
   const profDir = process.argv.includes('--profile-peer') ? process.argv[process.argv.indexOf('--profile-peer') + 1] : undefined
   const profArgs = profDir != null ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
-  const child = spawn(process.execPath, [...process.execArgv, ...profArgs, '--import', POLYFILL, SELF, '--peer'], { env: { ...process.env, PALM_BENCH_KEY: Buffer.from(swarmKey).toString('hex') }, stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...process.execArgv, ...profArgs, '--import', POLYFILL, SELF, '--peer', ...process.argv.filter(a => a === '--fs-store')], { env: { ...process.env, PALM_BENCH_KEY: Buffer.from(swarmKey).toString('hex') }, stdio: ['pipe', 'pipe', 'inherit'] })
   const childExited = new Promise<void>((resolve) => { child.on('exit', () => { resolve() }) })
   const node = makeNode(swarmKey, new MemoryFragmentStore())
   try {
