@@ -100,6 +100,8 @@ class StripeWrite {
   readonly #load = new Map<string, number>()
   /** Devices that failed a fragment of this stripe. */
   readonly #failed = new Set<string>()
+  /** Failed devices that refused for lack of room (a subset of #failed). */
+  readonly #full = new Set<string>()
   readonly #started = performance.now()
   #left: number
   #done = false
@@ -168,13 +170,15 @@ class StripeWrite {
     if (this.#done || this.#stored[index]) return
     this.#load.set(device, Math.max(0, (this.#load.get(device) ?? 1) - 1))
     this.#failed.add(device)
+    if (isNoRoom(err)) this.#full.add(device)
     const name = this.#d.devices.describe(device)
     this.#d.log('fragment %d of %s could not be stored on %s: %s', index, what(this.#stripe, this.#options), name, (err as Error)?.message ?? String(err))
     const cap = stripeCap(this.#stripe, this.#candidates.filter(c => c.available && !this.#failed.has(c.id)).length)
     const next = pickFallback(this.#stripe.id, this.#bytes, this.#candidates, this.#load, this.#failed, cap)
     if (next == null) {
-      const all = this.#candidates.every(c => !c.available || this.#failed.has(c.id) || roomOf(c, this.#bytes, this.#load.get(c.id) ?? 0) < 1)
-      this.#finish(isNoRoom(err) || all
+      // ENOSPC when room is what ran out; a device that failed otherwise (timeout, reset) makes it EIO.
+      const roomRanOut = [...this.#failed].every(d => this.#full.has(d))
+      this.#finish(roomRanOut
         ? noSpace(this.#stripe, this.#options, this.#candidates.filter(c => !this.#failed.has(c.id)), this.#bytes, err)
         : new IoError(`could not store fragment ${index} of ${what(this.#stripe, this.#options)} on any device (last: ${name}: ${(err as Error)?.message}); check the devices with \`palm peers\``, { cause: err, details: { file: this.#options.file, stripe: this.#stripe.id } }))
       return
