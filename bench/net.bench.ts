@@ -21,9 +21,10 @@
  *
  * Flags: `--small-only` runs only the two latency figures (prints them; net.json is not written),
  * `--profile-peer DIR` runs the child under `node --cpu-prof --cpu-prof-dir DIR` (profile written at
- * its exit), `--small-count N` changes the number of timed requests (default 5000, after 2000 untimed to warm the JIT), `--small-skip put|stream`
- * leaves one of the two out (for profiling the other), `--fs-store` gives the child the file store
- * (packs, as a serving device has) in a temp dir instead of the memory store.
+ * its exit), `--small-count N` changes the number of timed requests (default 5000) and
+ * `--small-warmup N` the untimed ones before them (default 2000, to warm the JIT), `--small-skip
+ * put|stream` leaves one of the two out (for profiling the other), `--fs-store` gives the child the
+ * file store (packs, as a serving device has) in a temp dir instead of the memory store.
  */
 import '../src/util/polyfill.js'
 import { spawn } from 'node:child_process'
@@ -59,7 +60,7 @@ const PINGPONG = '/palm-bench/pingpong/1.0.0'
 const SMALL_PUT = 1126
 /** About the size of a PUT_RES for one fragment. */
 const SMALL_ACK = 4
-const SMALL_WARMUP = 2000
+const SMALL_WARMUP = argNumber('--small-warmup') ?? 2000
 const SMALL_TIMED = argNumber('--small-count') ?? 5000
 
 function argNumber (flag: string): number | undefined {
