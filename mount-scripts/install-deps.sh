@@ -52,6 +52,15 @@ if [ ! -e /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
   mknod -m 666 /dev/fuse c 10 229 2>/dev/null || true
 fi
 
+# Native modules (sqlite3 from source, our FUSE binding) need Node's headers. Use the ones installed
+# with this node (Debian and NodeSource: /usr/include/node) so that node-gyp does not try to download
+# them, which fails offline; an explicit nodedir setting (npmrc or environment) wins.
+node_prefix=$(dirname "$(dirname "$(command -v node)")")
+if [ -z "${npm_config_nodedir:-}" ] && [ "$(npm config get nodedir 2>/dev/null)" = "undefined" ] \
+   && [ -f "$node_prefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
