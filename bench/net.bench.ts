@@ -52,7 +52,7 @@ const SMALL = 4096
 const SMALL_COUNT = 8192
 const ROUNDS = 3
 /** Streams / gets in flight (`--concurrency N`, default 4). */
-const CONCURRENCY = Number(process.argv[process.argv.indexOf('--concurrency') + 1]) > 0 ? Number(process.argv[process.argv.indexOf('--concurrency') + 1]) : 4
+const CONCURRENCY = argNumber('--concurrency') ?? 4
 const SINK = '/palm-bench/sink/1.0.0'
 /** Bare-stream counterpart of a small put: reads SMALL_PUT bytes, answers SMALL_ACK bytes, repeats. */
 const PINGPONG = '/palm-bench/pingpong/1.0.0'
@@ -63,9 +63,15 @@ const SMALL_ACK = 4
 const SMALL_WARMUP = argNumber('--small-warmup') ?? 2000
 const SMALL_TIMED = argNumber('--small-count') ?? 5000
 
-function argNumber (flag: string): number | undefined {
+/** The word after `flag` on the command line, if the flag is there. */
+function argValue (flag: string): string | undefined {
   const i = process.argv.indexOf(flag)
-  const n = i >= 0 ? Number(process.argv[i + 1]) : NaN
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+
+/** A positive number after `flag`, if given. */
+function argNumber (flag: string): number | undefined {
+  const n = Number(argValue(flag))
   return n > 0 ? n : undefined
 }
 
@@ -215,7 +221,7 @@ async function discovery (): Promise<number | null> {
 
 async function main (): Promise<void> {
   const swarmKey = generateSwarmKey()
-  const profDir = process.argv.includes('--profile-peer') ? process.argv[process.argv.indexOf('--profile-peer') + 1] : undefined
+  const profDir = argValue('--profile-peer')
   const profArgs = profDir != null ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
   const child = spawn(process.execPath, [...process.execArgv, ...profArgs, '--import', POLYFILL, SELF, '--peer', ...process.argv.filter(a => a === '--fs-store')], { env: { ...process.env, PALM_BENCH_KEY: Buffer.from(swarmKey).toString('hex') }, stdio: ['pipe', 'pipe', 'inherit'] })
   const childExited = new Promise<void>((resolve) => { child.on('exit', () => { resolve() }) })
@@ -232,7 +238,7 @@ async function main (): Promise<void> {
       child.stdin.write('cpu\n')
       return JSON.parse(await lines.next('CPU ')) as NodeJS.CpuUsage
     }
-    const skip = process.argv.includes('--small-skip') ? process.argv[process.argv.indexOf('--small-skip') + 1] : undefined
+    const skip = argValue('--small-skip')
     const smallPut = skip === 'put' ? null : await smallLatency(childCpu, async () => {
       const bytes = new Uint8Array(randomBytes(SMALL_PUT))
       const item = { cid: cidOf(bytes), bytes }

@@ -41,9 +41,18 @@ export function isHashed (bytes: Uint8Array, cid: CID): boolean {
 
 /** True when `bytes` hash to `cid` (raw codec, sha256 only: anything else is not a PALM fragment). */
 export function matchesCid (cid: CID, bytes: Uint8Array): boolean {
-  if (cid.version !== 1 || cid.code !== raw.code || cid.multihash.code !== SHA256_CODE) return false
+  if (!isFragmentCid(cid)) return false
   if (isHashed(bytes, cid)) return true
-  const hash = createHash('sha256').update(bytes).digest()
+  return digestIs(cid, createHash('sha256').update(bytes).digest())
+}
+
+/** A CIDv1, raw codec, sha256 multihash: the only kind a PALM fragment has. */
+function isFragmentCid (cid: CID): boolean {
+  return cid.version === 1 && cid.code === raw.code && cid.multihash.code === SHA256_CODE
+}
+
+/** True when `hash` is the digest `cid` names. */
+function digestIs (cid: CID, hash: Uint8Array): boolean {
   const expected = cid.multihash.digest
   if (expected.length !== hash.length) return false
   for (let i = 0; i < hash.length; i++) if (hash[i] !== expected[i]) return false
@@ -59,12 +68,8 @@ const ASYNC_HASH_MIN_BYTES = 64 * 1024
  */
 export async function matchesCidAsync (cid: CID, bytes: Uint8Array): Promise<boolean> {
   if (bytes.byteLength < ASYNC_HASH_MIN_BYTES || isHashed(bytes, cid)) return matchesCid(cid, bytes)
-  if (cid.version !== 1 || cid.code !== raw.code || cid.multihash.code !== SHA256_CODE) return false
-  const hash = new Uint8Array(await webcrypto.subtle.digest('SHA-256', bytes))
-  const expected = cid.multihash.digest
-  if (expected.length !== hash.length) return false
-  for (let i = 0; i < hash.length; i++) if (hash[i] !== expected[i]) return false
-  return true
+  if (!isFragmentCid(cid)) return false
+  return digestIs(cid, new Uint8Array(await webcrypto.subtle.digest('SHA-256', bytes)))
 }
 
 /** Parses a CID string; InvalidArgument-style failures are the caller's to map. */

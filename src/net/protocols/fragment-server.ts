@@ -93,7 +93,6 @@ export class FragmentServer {
         await framed.write(encodeResponse(res), signal)
         counters.requests++
       }
-      deadline.clear()
       await stream.close()
     } catch (err) {
       const kind = countFailure(counters, err)
