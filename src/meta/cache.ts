@@ -100,15 +100,19 @@ export class CommittedCache {
     for (const [k, v] of changes) this.#set(k, v)
     // A directory created in this batch began empty and every entry it got is among the changes
     // (batches hold many ops now: it may already have entries, so the entries === 0 rule misses it).
-    for (const ino of created) {
+    // One pass over the changes for all of them: a batch may create hundreds (tar x, mkdir -p).
+    const dirs = created.filter(ino => {
       const rec = this.#lru.get(`i${ino}`)
-      if (rec == null || rec === ABSENT || (rec as InodeRec).type !== 'dir') continue
-      const prefix = `d${ino}/`
-      let whole = true
+      return rec != null && rec !== ABSENT && (rec as InodeRec).type === 'dir'
+    })
+    if (dirs.length > 0) {
+      const partial = new Set<number>()
       for (const [k, v] of changes) {
-        if (v !== ABSENT && k.startsWith(prefix) && !this.#lru.has(k)) { whole = false; break }
+        // `d<parent>/<name>` entries the cache could not keep leave their parent incomplete
+        if (v === ABSENT || k[0] !== 'd' || this.#lru.has(k)) continue
+        partial.add(Number(k.slice(1, k.indexOf('/'))))
       }
-      if (whole) this.#complete.add(ino)
+      for (const ino of dirs) if (!partial.has(ino)) this.#complete.add(ino)
     }
     this.#remember(changes)
   }

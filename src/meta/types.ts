@@ -188,7 +188,9 @@ export interface MetaStore {
    * order, so any later call that resolves after its commit (setContent, setattr, rename, …) also
    * means this create is committed. The caller must await `committed()` before it reports the file
    * durable when nothing later was committed (close of an empty file). If the commit fails, the
-   * node disappears again and `committed()` rejects (ENOSPC, EIO).
+   * node disappears again and `committed()` rejects (ENOSPC, EIO). While the journal answers from
+   * its redo log, `committed()` resolves once the op is in that log, which is the durability close()
+   * promises; a commit that fails after that is logged as losing answered changes (docs/durability.md).
    */
   createEarly: (parent: number, name: string, init: NodeInit, options?: AbortOptions) => Promise<EarlyCreate>
   /** A new name for an existing non-directory inode; returns its attr with the new nlink. */
