@@ -37,25 +37,27 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
   }
 }
 
+/** A dentry joined with its inode (LEFT JOIN: the inode columns are null when it has none). */
+type EntryRow = InodeRow & { d_name: string, d_ino: number, d_type: string, cookie: number }
+
+const ENTRY_SELECT = `SELECT d.name AS d_name, d.ino AS d_ino, d.type AS d_type, d.cookie AS cookie, ${INODE_COLUMNS.split(', ').map(c => `i.${c}`).join(', ')}
+  FROM dentries d LEFT JOIN inodes i ON i.ino = d.ino`
+
+function entryFromRow (parent: number, r: EntryRow): { dentry: DentryRec, inode?: InodeRec } {
+  const dentry: DentryRec = { parent, name: r.d_name, ino: r.d_ino, type: r.d_type as FileType, cookie: r.cookie }
+  return r.ino == null ? { dentry } : { dentry, inode: inodeFromRow(r) }
+}
+
 /** An entry and its inode in one statement (a lookup miss). */
 export async function fetchEntry (db: Db, parent: number, name: string): Promise<{ dentry: DentryRec, inode?: InodeRec } | undefined> {
-  const row = await db.get<InodeRow & { d_ino: number, d_type: string, cookie: number }>(
-    `SELECT d.ino AS d_ino, d.type AS d_type, d.cookie AS cookie, ${INODE_COLUMNS.split(', ').map(c => `i.${c}`).join(', ')} FROM dentries d LEFT JOIN inodes i ON i.ino = d.ino WHERE d.parent=? AND d.name=?`,
-    [parent, name])
-  if (row == null) return undefined
-  const dentry: DentryRec = { parent, name, ino: row.d_ino, type: row.d_type as FileType, cookie: row.cookie }
-  return row.ino == null ? { dentry } : { dentry, inode: inodeFromRow(row) }
+  const row = await db.get<EntryRow>(`${ENTRY_SELECT} WHERE d.parent=? AND d.name=?`, [parent, name])
+  return row == null ? undefined : entryFromRow(parent, row)
 }
 
 /** Entries after `cookie` with their inodes (as READDIRPLUS: the lookups that follow `ls` are cache hits). */
 export async function readEntries (db: Db, dir: number, cookie: number, limit: number): Promise<Array<{ dentry: DentryRec, inode?: InodeRec }>> {
-  const rows = await db.all<InodeRow & { d_name: string, d_ino: number, d_type: string, cookie: number }>(
-    `SELECT d.name AS d_name, d.ino AS d_ino, d.type AS d_type, d.cookie AS cookie, ${INODE_COLUMNS.split(', ').map(c => `i.${c}`).join(', ')}
-     FROM dentries d LEFT JOIN inodes i ON i.ino=d.ino WHERE d.parent=? AND d.cookie>? ORDER BY d.cookie LIMIT ?`, [dir, cookie, limit])
-  return rows.map(r => {
-    const dentry: DentryRec = { parent: dir, name: r.d_name, ino: r.d_ino, type: r.d_type as FileType, cookie: r.cookie }
-    return r.ino == null ? { dentry } : { dentry, inode: inodeFromRow(r) }
-  })
+  const rows = await db.all<EntryRow>(`${ENTRY_SELECT} WHERE d.parent=? AND d.cookie>? ORDER BY d.cookie LIMIT ?`, [dir, cookie, limit])
+  return rows.map(r => entryFromRow(dir, r))
 }
 
 interface StripeRow { ino: number, idx: number, length: number, id: string, k: number, n: number, codec: number, fragments: string, holders: string }
