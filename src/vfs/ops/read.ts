@@ -1,4 +1,5 @@
 import { BadHandleError, IsDirectoryError } from '../../errors.js'
+import type { Attr } from '../../meta/types.js'
 import type { PlacedStripe } from '../../place/types.js'
 import type { AbortOptions } from '../../util/abort.js'
 import type { VfsCore } from '../core.js'
@@ -16,20 +17,33 @@ export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: nu
   const h = core.handles.get(fh, ino, 'file')
   if (!h.readable) throw new BadHandleError(`handle ${fh} of ${await core.pathOf(ino)} was not opened for reading`)
   const file = core.inodes.get(ino)?.file
-  // Committed content: its attr keys the ref cache (hot in meta's memory, no disk).
-  const attr = await core.meta.getattr(ino, options)
-  if (attr.type === 'dir') throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory`)
-  const fileSize = file?.size ?? attr.size
-  const ss = file?.stripeSize ?? (await core.refs.stripeSize(attr, options)) ?? core.settings.stripeSizeBytes
+  // An open file knows its size and stripe size; the committed attr (hot in meta's memory) is
+  // needed for a closed file, and to key the ref cache when committed stripes are read.
+  let attr: Attr | undefined
+  let fileSize: number
+  let ss: number
+  if (file != null) {
+    fileSize = file.size
+    ss = file.stripeSize
+  } else {
+    attr = await core.meta.getattr(ino, options)
+    if (attr.type === 'dir') throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory`)
+    fileSize = attr.size
+    ss = (await core.refs.stripeSize(attr, options)) ?? core.settings.stripeSizeBytes
+  }
   const end = Math.min(offset + size, fileSize)
   if (end <= offset) return new Uint8Array(0)
   const first = Math.floor(offset / ss)
   const last = Math.floor((end - 1) / ss)
+  // `refs` holds the committed refs of the stripes that were committed when it was taken; a stripe
+  // of an open file committed since then (its close ran meanwhile) is asked for again.
+  const committedThen = file == null ? undefined : committedStripes(file, first, last)
   let refs: Map<number, PlacedStripe> | undefined
-  if (file == null || needsCommitted(file, first, last)) refs = await core.refs.refs(attr, first, last, options)
+  if (committedThen == null || committedThen.size > 0) refs = await core.refs.refs(attr ?? await core.meta.getattr(ino, options), first, last, options)
+  const known = (i: number): Map<number, PlacedStripe> | undefined => committedThen == null || committedThen.has(i) ? refs : undefined
   if (first === last) {
     // The usual case (1 MiB reads in 4 MiB stripes): a view of the cached stripe, no copy.
-    const view = await cachedView(core, ino, file, refs, first, offset - first * ss, end - offset, options)
+    const view = await cachedView(core, ino, file, known(first), first, offset - first * ss, end - offset, options)
     if (view != null) {
       core.counters.bytesRead += view.length
       readAhead(core, h, ino, file, ss, fileSize, offset, view.length, last)
@@ -42,8 +56,9 @@ export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: nu
     let bytes: Uint8Array | undefined
     if (src.kind === 'bytes') bytes = src.bytes
     else if (src.kind === 'ref' || src.kind === 'committed') {
-      let ref = src.kind === 'ref' ? src.ref : refs?.get(i)
-      if (ref == null && src.kind === 'committed' && refs == null) {
+      const committed = known(i)
+      let ref = src.kind === 'ref' ? src.ref : committed?.get(i)
+      if (ref == null && src.kind === 'committed' && committed == null) {
         // Committed while we were fetching earlier stripes: ask again for this one.
         ref = (await core.meta.getStripes(ino, i, i + 1, options))[0]
       }
@@ -88,10 +103,11 @@ function copyStripe (out: Uint8Array, offset: number, end: number, start: number
   if (to > from) out.set(bytes.subarray(from - start, to - start), from - offset)
 }
 
-/** True when some stripe in [first, last] is neither in the open-file state nor a hole. */
-function needsCommitted (file: OpenFile, first: number, last: number): boolean {
-  for (let i = first; i <= last; i++) if (file.sourceOf(i).kind === 'committed') return true
-  return false
+/** The stripes in [first, last] that are neither in the open-file state nor a hole. */
+function committedStripes (file: OpenFile, first: number, last: number): Set<number> {
+  const out = new Set<number>()
+  for (let i = first; i <= last; i++) if (file.sourceOf(i).kind === 'committed') out.add(i)
+  return out
 }
 
 /** How far from the expected offset a read may start and still count as sequential. */
