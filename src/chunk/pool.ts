@@ -161,7 +161,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     const exp = { k: expect.k, n: expect.n, length: expect.length, codecId: expect.codecId, cids: expect.cids?.map(c => c.toString()) }
     if (Number.isInteger(exp.length) && exp.length <= this.#inlineMaxBytes) {
       const codec = isKnownCodec(exp.codecId ?? this.#codec.id) ? this.#codec : undefined
-      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, codec))
+      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, codec, new Set(verified)))
     }
     const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp, verified }
     const reply = await this.#run(request, owned.map(o => o.buffer), options)
