@@ -10,16 +10,16 @@ import { errorCode, isPalmError } from '../errors.js'
 const ERRNO = constants.errno as Record<string, number>
 const EIO = ERRNO.EIO
 
-/** Negative errno for `err`. Unknown errors are logged (with `what`, e.g. "write /a/b") and become -EIO. */
-export function toErrno (err: unknown, log?: Logger, what?: string): number {
+/** Negative errno for `err`. Unknown errors are logged (with `what()`, e.g. "write /a/b", built only then) and become -EIO. */
+export function toErrno (err: unknown, log?: Logger, what?: () => string): number {
   const code = errorCode(err)
   if (code != null) {
     const n = ERRNO[code]
     if (typeof n === 'number') return -n
   }
   if (log != null) {
-    if (isPalmError(err)) log.error('%s failed with unmappable code %s: %e', what ?? 'operation', (err as any).code, err)
-    else log.error('%s failed unexpectedly: %e', what ?? 'operation', err)
+    if (isPalmError(err)) log.error('%s failed with unmappable code %s: %e', what?.() ?? 'operation', (err as any).code, err)
+    else log.error('%s failed unexpectedly: %e', what?.() ?? 'operation', err)
   }
   return -EIO
 }

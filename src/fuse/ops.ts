@@ -74,7 +74,7 @@ export function createFuseOps (vfs: Vfs, log: Logger, init: FuseOpsInit): FuseOp
       log.error('%s %s did not finish within %d ms: answered EIO (the operation may still complete; see earlier log lines for the device or fragment it waited on)', op, what(), timeoutMs)
       errno = EIO
     } else {
-      errno = toErrno(err, log, `${op} ${what()}`)
+      errno = toErrno(err, log, () => `${op} ${what()}`)
       // EIO and friends are worth a line in the log with the reason; ENOENT on lookup is routine.
       if (errno === EIO) log.error('%s %s failed: %s', op, what(), (err as Error).message)
     }
