@@ -64,11 +64,6 @@ async function repairStripe (parts: DaemonParts, stripe: StripeRef, good: Array<
 /** Stripes whose remote fragments are asked about together. */
 const REMOTE_BATCH = 256
 
-function describePeer (parts: DaemonParts, id: string): string {
-  const name = parts.net?.membership.get(id)?.name ?? ''
-  return name === '' ? id : `${name} (${id})`
-}
-
 /**
  * Whether other devices hold the fragments the stripes place on them: one batched `has` per online
  * holder. Keys are "device cid"; absent means the holder is offline or did not answer.
@@ -124,7 +119,7 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
         if (answers.includes(true)) { elsewhere++; fragmentsChecked++ } else if (answers.includes(undefined)) unknown++
         else {
           fragmentsChecked++
-          problems.push({ kind: 'missing', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is missing on ${holders.map(h => describePeer(parts, h)).join(', ')}` })
+          problems.push({ kind: 'missing', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is missing on ${holders.map(h => parts.net?.membership.describe(h) ?? h).join(', ')}` })
         }
         continue
       }

@@ -7,8 +7,6 @@ import type { Attr, FileType } from '../meta/types.js'
 import type { VfsSetattr, VfsTimeSet } from '../vfs/types.js'
 import { joinNs, splitNs } from '../util/ns-time.js'
 
-export { joinNs, splitNs }
-
 export const S_IFMT = 0o170000
 const TYPE_BITS: Record<FileType, number> = {
   file: 0o100000,

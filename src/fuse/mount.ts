@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises'
 import type { ComponentLogger } from '@libp2p/interface'
 import type { FuseSession } from '../../native/fuse/types.js'
 import type { Vfs } from '../vfs/types.js'
-import { createFuseOps, type FuseOpsInit } from './ops.js'
+import { createFuseOps, longOpTimeoutMs, type FuseOpsInit } from './ops.js'
 
 export interface MountInit extends Omit<FuseOpsInit, 'direntSize'> {
   mountpoint: string
@@ -64,7 +64,7 @@ export async function mountVfs (vfs: Vfs, init: MountInit, components: { logger:
     attrTimeoutSec: init.attrTimeoutSec,
     debug: init.debug,
     // PALM's own deadlines (src/fuse/ops.ts) answer first, with EIO and a log line that says why.
-    timeoutMs: (init.opTimeoutMs ?? 30_000) * 4 + 5000
+    timeoutMs: longOpTimeoutMs(init.opTimeoutMs) + 5000
   })
   log('mounted %s', init.mountpoint)
   return { session, mountpoint: init.mountpoint, unmount: async () => { await session.unmount() }, closed: session.closed }

@@ -52,11 +52,18 @@ const EIO = -5
 /** What an op is about, for log lines: built only when a line is written. */
 type What = () => string
 
+const DEFAULT_OP_TIMEOUT_MS = 30_000
+
+/** The deadline of the longest ops (flush, fsync, release, …): 4 × the op timeout (default 30 s). */
+export function longOpTimeoutMs (opTimeoutMs = DEFAULT_OP_TIMEOUT_MS): number {
+  return opTimeoutMs * 4
+}
+
 export function createFuseOps (vfs: Vfs, log: Logger, init: FuseOpsInit): FuseOps {
   const entryTimeoutSec = init.entryTimeoutSec ?? 1
   const attrTimeoutSec = init.attrTimeoutSec ?? 1
-  const opTimeoutMs = init.opTimeoutMs ?? 30_000
-  const longOpTimeoutMs = opTimeoutMs * 4
+  const opTimeoutMs = init.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS
+  const longOpMs = longOpTimeoutMs(opTimeoutMs)
   const slowOpMs = init.slowOpMs ?? 1000
   // Deadlines are checked a few times per op timeout (at most every 100 ms).
   const deadlines = new OpDeadlines({ sweepMs: Math.min(100, Math.max(1, opTimeoutMs / 4)), bucketMs: Math.min(1000, Math.max(1, opTimeoutMs / 4)) })
@@ -88,7 +95,7 @@ export function createFuseOps (vfs: Vfs, log: Logger, init: FuseOpsInit): FuseOp
    */
   async function call<T> (op: string, what: What, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const started = performance.now()
-    const timeoutMs = LONG_OPS.has(op) ? longOpTimeoutMs : opTimeoutMs
+    const timeoutMs = LONG_OPS.has(op) ? longOpMs : opTimeoutMs
     let value: T
     try {
       value = await deadlines.run(timeoutMs, fn)

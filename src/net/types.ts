@@ -67,6 +67,8 @@ export interface Membership extends TypedEventTarget<MembershipEvents> {
   peers: () => PeerState[]
   /** One peer's state, or undefined if unknown. */
   get: (id: string) => PeerState | undefined
+  /** "name (id)" for logs and messages, or the bare id of a peer without a known name. */
+  describe: (id: string) => string
 }
 
 /** A fragment to send. */

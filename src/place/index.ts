@@ -25,10 +25,9 @@ export { PoolStripeIO, type PoolStripeIOInit, type PoolStripeIOComponents, type 
 export { FileSpreadQueue, type FileSpreadQueueInit, type DrainResult } from './spread-queue.js'
 export { ForeignFragments, type ForeignFragmentsInit } from './foreign.js'
 export { createLocalStripeIO, DEFAULT_LOCAL_POLICY, type LocalStripeIOInit, type LocalStripeIOComponents } from './local.js'
-export { planPlacement, pickFallback, stripeCap, roomOf, type Candidate, type PlacementPlan } from './placement.js'
-export { rank, score, unitHash } from './rendezvous.js'
+export { planPlacement, pickFallback, stripeCap, type Candidate } from './placement.js'
+export { rank } from './rendezvous.js'
 export { usableBytes } from './usage.js'
-export { DeviceStats, isDeviceFailure, isNoRoom } from './device-stats.js'
 
 /** The StripeIO of a device in a swarm: fragments spread over the online devices. */
 export function createPoolStripeIO (init: PoolStripeIOInit, components: PoolStripeIOComponents): PoolStripeIO {

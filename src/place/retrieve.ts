@@ -12,7 +12,7 @@
  *    file and the devices that were missing.
  */
 import { CID } from 'multiformats/cid'
-import type { ChunkPool } from '../chunk/index.js'
+import { fragmentLengthFor, type ChunkPool } from '../chunk/index.js'
 import { FragmentsUnavailableError } from '../errors.js'
 import type { FragmentClient } from '../net/index.js'
 import type { FragmentStore } from '../store/index.js'
@@ -44,15 +44,10 @@ interface Source {
   expectedMs: number
 }
 
-/** Fragment size from the stripe length (for expected times; exactness does not matter). */
-function fragmentSizeOf (stripe: PlacedStripe): number {
-  return Math.ceil((stripe.length + 32) / Math.max(1, stripe.k)) + 16
-}
-
 /** The sources of each fragment, local ones first, then by expected time. Also the offline holders. */
 function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): { sources: Source[], offline: Set<string> } {
   const self = deps.devices.selfId
-  const bytes = fragmentSizeOf(stripe)
+  const bytes = fragmentLengthFor(stripe.length, Math.max(1, stripe.k))
   const local: Source[] = []
   const remote: Source[] = []
   const offline = new Set<string>()

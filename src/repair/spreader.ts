@@ -51,7 +51,6 @@ export class Spreader {
   readonly #idleUntil = new Map<string, number>()
   readonly #stopping = new AbortController()
   #timer?: NodeJS.Timeout
-  #spread = 0
   readonly #onOnline = (evt: CustomEvent<{ id: string }>): void => { this.kick([evt.detail.id]) }
 
   constructor (init: SpreaderInit, components: SpreaderComponents) {
@@ -64,7 +63,6 @@ export class Spreader {
   }
 
   /** Fragments copied to their devices since start. */
-  get spread (): number { return this.#spread }
 
   async start (): Promise<void> {
     this.#c.membership.addEventListener('peer:online', this.#onOnline as EventListener)
@@ -114,7 +112,6 @@ export class Spreader {
     if (moved === 0) this.#idleUntil.set(target, Date.now() + 12 * this.#intervalMs)
     else this.#idleUntil.delete(target)
     if (moved > 0) {
-      this.#spread += moved
       this.#log('spread %d fragments to %s; %d still wait for it', moved, target, this.#c.queue.countFor(target))
     }
   }

@@ -8,7 +8,7 @@ import type { Attr, MetaStore, StripeRef } from '../meta/types.js'
 import type { AbortOptions } from '../util/abort.js'
 
 /** Stripes per window (256 MiB of 4 MiB stripes). */
-export const REF_WINDOW = 64
+const REF_WINDOW = 64
 const MAX_INODES = 1024
 
 interface Window {
@@ -65,10 +65,5 @@ export class StripeRefCache {
       this.#keep(attr.ino, w)
     }
     return w.refs
-  }
-
-  /** Drops what is known of `ino` (its content changed through this VFS). */
-  forget (ino: number): void {
-    this.#windows.delete(ino)
   }
 }
