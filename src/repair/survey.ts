@@ -150,8 +150,11 @@ export class ProtectionSurvey {
     const layouts = new Map<string, Layout>()
     let unmapped = 0
     for await (const { stripe } of this.#c.meta.allStripes()) {
-      const holders = this.#holdersOf(stripe)
-      const key = `${stripe.k}/${stripe.n}|${holders.map(h => h.join(',')).join('|')}`
+      // No number depends on which fragment a device holds, only on the holder sets: sorted, the
+      // stripes of one device set share a layout (rendezvous order would make each permutation one).
+      const sets = this.#holdersOf(stripe).map(h => ({ h, text: h.join(',') })).sort((a, b) => a.text < b.text ? -1 : a.text > b.text ? 1 : 0)
+      const holders = sets.map(x => x.h)
+      const key = `${stripe.k}/${stripe.n}|${sets.map(x => x.text).join('|')}`
       const l = layouts.get(key)
       if (l != null) l.count++
       else if (layouts.size < this.#maxLayouts) layouts.set(key, { k: stripe.k, n: stripe.n, holders, count: 1 })
