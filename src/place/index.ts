@@ -28,6 +28,7 @@ export { createLocalStripeIO, DEFAULT_LOCAL_POLICY, type LocalStripeIOInit, type
 export { planPlacement, pickFallback, stripeCap, type Candidate } from './placement.js'
 export { rank } from './rendezvous.js'
 export { usableBytes } from './usage.js'
+export { holdersOf } from './holders.js'
 
 /** The StripeIO of a device in a swarm: fragments spread over the online devices. */
 export function createPoolStripeIO (init: PoolStripeIOInit, components: PoolStripeIOComponents): PoolStripeIO {

@@ -11,11 +11,12 @@
  */
 import { CID } from 'multiformats/cid'
 import type { ChunkPool } from '../chunk/index.js'
-import { FragmentsUnavailableError, NoSpaceError, QuotaExceededError, errorCode, type PalmError } from '../errors.js'
+import { FragmentsUnavailableError, NoSpaceError, type PalmError } from '../errors.js'
 import type { FragmentStore } from '../store/index.js'
 import { throwIfAborted, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import type { PlacedStripe, PoolUsage, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
+import { isNoRoom } from './device-stats.js'
 
 /** Policy used for usage figures when none is given: 4-of-6, the swarm default. */
 export const DEFAULT_LOCAL_POLICY: StripePolicy = { k: 4, n: 6 }
@@ -73,7 +74,7 @@ class LocalStripeIO implements StripeIO {
 
   #writeError (err: unknown, file: string | undefined, stripeId: string): unknown {
     const what = file ?? `stripe ${stripeId}`
-    if (err instanceof QuotaExceededError || err instanceof NoSpaceError || errorCode(err) === 'ENOSPC' || errorCode(err) === 'EDQUOT') {
+    if (isNoRoom(err)) {
       const u = this.#store.usage()
       return new NoSpaceError(
         `no room to store ${what}: this device is full (${u.usedBytes} of ${u.capacityBytes} bytes used, ${u.freeBytes} free); ` +

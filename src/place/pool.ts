@@ -17,6 +17,7 @@ import { DeviceTable } from './device-table.js'
 import { DEFAULT_LOCAL_POLICY } from './local.js'
 import { readStripe, type RetrieveDeps } from './retrieve.js'
 import { FragmentSender } from './sender.js'
+import { holdersOf } from './holders.js'
 import type { PlacedStripe, PoolUsage, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
 import { usableBytes } from './usage.js'
 import { writeFragments, type WriterDeps } from './writer.js'
@@ -159,7 +160,7 @@ export class PoolStripeIO implements StripeIO {
     const byDevice = new Map<string, Set<string>>()
     for (const s of stripes) {
       s.fragments.forEach((cid, i) => {
-        const holders = (s.holders[i] ?? []).length > 0 ? s.holders[i] : [self]
+        const holders = holdersOf(s, i, self)
         for (const h of holders) {
           if (!this.#devices.online(h)) continue
           let set = byDevice.get(h)
@@ -183,7 +184,7 @@ export class PoolStripeIO implements StripeIO {
     }))
     await this.#c.queue.sync(options)
     for (const s of stripes) {
-      const flushed = s.fragments.filter((cid, i) => ((s.holders[i] ?? []).length > 0 ? s.holders[i] : [self]).some(h => synced.has(`${h} ${cid}`))).length
+      const flushed = s.fragments.filter((cid, i) => holdersOf(s, i, self).some(h => synced.has(`${h} ${cid}`))).length
       if (flushed < Math.min(s.k, s.n)) {
         throw new IoError(`could not flush ${options.file ?? `stripe ${s.id}`} to stable storage: only ${flushed} of the ${s.k} fragments needed were flushed (${failures.join('; ') || 'their devices are offline'}); retry when the devices are back`,
           { details: { file: options.file, stripe: s.id } })
@@ -193,12 +194,11 @@ export class PoolStripeIO implements StripeIO {
 
   async health (stripe: PlacedStripe, options: AbortOptions = {}): Promise<StripeHealth> {
     const self = this.#devices.selfId
-    const holdersOf = (i: number): string[] => (stripe.holders[i] ?? []).length > 0 ? stripe.holders[i] : [self]
-    const local = await Promise.all(stripe.fragments.map(async (cid, i) => holdersOf(i).includes(self) ? await this.#c.store.has(CID.parse(cid), options) : false))
+    const local = await Promise.all(stripe.fragments.map(async (cid, i) => holdersOf(stripe, i, self).includes(self) ? await this.#c.store.has(CID.parse(cid), options) : false))
     const devices = new Set<string>()
     let reachable = 0
     stripe.fragments.forEach((_, i) => {
-      const live = holdersOf(i).filter(h => h === self ? local[i] : this.#devices.online(h))
+      const live = holdersOf(stripe, i, self).filter(h => h === self ? local[i] : this.#devices.online(h))
       if (live.length === 0) return
       reachable++
       for (const h of live) devices.add(this.#devices.name(h))

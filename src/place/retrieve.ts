@@ -20,6 +20,7 @@ import { combineSignals, throwIfAborted } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { isDeviceFailure } from './device-stats.js'
 import type { DeviceTable } from './device-table.js'
+import { holdersOf } from './holders.js'
 import type { PlacedStripe, StripeIOOptions } from './types.js'
 
 /** What a read needs. */
@@ -52,7 +53,7 @@ function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): { sources: Source
   const remote: Source[] = []
   const offline = new Set<string>()
   for (let i = 0; i < stripe.n; i++) {
-    const holders = (stripe.holders[i] ?? []).length > 0 ? stripe.holders[i] : [self]
+    const holders = holdersOf(stripe, i, self)
     for (const device of new Set(holders)) {
       if (device === self) local.push({ index: i, device, local: true, expectedMs: 0 })
       else if (deps.devices.online(device)) remote.push({ index: i, device, local: false, expectedMs: deps.devices.stats.expectedMs(device, bytes, deps.devices.rttMs(device)) })

@@ -10,6 +10,7 @@
  * that acknowledged it; the second is where it is meant to go), so the numbers never overstate.
  */
 import type { MetaStore, StripeRef } from '../meta/index.js'
+import { holdersOf } from '../place/index.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 
 /** Settings of the survey. */
@@ -139,7 +140,7 @@ export class ProtectionSurvey {
 
   #holdersOf (s: StripeRef): number[][] {
     return s.fragments.map((_, i) => {
-      const h = (s.holders[i] ?? []).length > 0 ? s.holders[i] : [this.#c.deviceId]
+      const h = holdersOf(s, i, this.#c.deviceId)
       return h.map(d => this.#number(d))
     })
   }
