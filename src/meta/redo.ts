@@ -13,7 +13,7 @@
  */
 import { closeSync, ftruncateSync, fdatasync, openSync, writeSync } from 'node:fs'
 import { open, readFile, readdir, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { journalError } from './db.js'
 
@@ -89,10 +89,7 @@ export class RedoLog {
 
   /** Segment numbers on disk, ascending. */
   async #existing (): Promise<number[]> {
-    const base = basename(this.#prefix)
-    const names = await readdir(dirname(this.#prefix)).catch(() => [] as string[])
-    return names.filter(n => n.startsWith(base) && /^\d+$/.test(n.slice(base.length)))
-      .map(n => Number(n.slice(base.length))).sort((a, b) => a - b)
+    return await segmentNumbers(this.#prefix)
   }
 
   #pathOf (n: number): string {
@@ -242,7 +239,13 @@ function parseFrames (bytes: Buffer): { frames: RedoRecord[], end: number } {
 
 /** The redo segments of the journal at `dbPath` (for tools and tests). */
 export async function redoSegments (dbPath: string): Promise<string[]> {
-  const base = `${basename(dbPath)}-redo-`
-  const names = await readdir(dirname(dbPath)).catch(() => [] as string[])
-  return names.filter(n => n.startsWith(base) && /^\d+$/.test(n.slice(base.length))).map(n => join(dirname(dbPath), n))
+  return (await segmentNumbers(`${dbPath}-redo-`)).map(n => `${dbPath}-redo-${n}`)
+}
+
+/** The numbers of the segment files `<prefix><n>` that exist, ascending. */
+async function segmentNumbers (prefix: string): Promise<number[]> {
+  const base = basename(prefix)
+  const names = await readdir(dirname(prefix)).catch(() => [] as string[])
+  return names.filter(n => n.startsWith(base) && /^\d+$/.test(n.slice(base.length)))
+    .map(n => Number(n.slice(base.length))).sort((a, b) => a - b)
 }
