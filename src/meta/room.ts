@@ -4,7 +4,7 @@
  * already answered could not be told; so calls then wait for their commit, which reports it. Free
  * space is read with statfs at most once per `intervalMs`, in the background.
  */
-import { statfs } from 'node:fs/promises'
+import { diskFreeBytes } from '../util/disk-free.js'
 
 /** Settings of the room check. */
 export interface JournalRoomInit {
@@ -34,8 +34,7 @@ export class JournalRoom {
   async refresh (): Promise<void> {
     this.#checking ??= (async () => {
       try {
-        const s = await statfs(this.#dir)
-        this.#freeBytes = s.bavail * s.bsize
+        this.#freeBytes = await diskFreeBytes(this.#dir)
       } catch {
         // Unknown: answer only after commits until a check works.
         this.#freeBytes = 0

@@ -4,17 +4,11 @@
  * cached reading of the disk's free space (refreshed in the background, at most once per
  * DISK_FREE_REFRESH_MS).
  */
-import { statfs } from 'node:fs/promises'
 import { QuotaExceededError } from '../errors.js'
+import { diskFreeBytes } from '../util/disk-free.js'
 import type { Logger } from '../util/logger.js'
 import { DISK_FREE_REFRESH_MS } from './constants.js'
 import type { StoreUsage } from './types.js'
-
-/** Free bytes an unprivileged writer can use on the file system holding `path`. */
-export async function diskFreeBytes (path: string): Promise<number> {
-  const s = await statfs(path)
-  return Number(s.bavail) * Number(s.bsize)
-}
 
 /** Capacity, usage and reservations of one store, in bytes. */
 export class Quota {
