@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from '../errors.js'
 import { SWARM_KEY_BYTES } from '../util/swarm-salt.js'
-import { encodeVarint } from './protocols/frames.js'
+import { decodeVarint, encodeVarint } from './protocols/frames.js'
 
 const PREFIX = 'palm1-'
 const VERSION = 1
@@ -49,18 +49,6 @@ export function encodeInvite (invite: Invite): string {
 }
 
 /** Reads a varint at `pos`; returns [value, next position]. Throws on truncation. */
-function readVarint (body: Uint8Array, pos: number): [number, number] {
-  let value = 0
-  let shift = 0
-  for (;;) {
-    if (pos >= body.byteLength || shift > 21) throw new Error('truncated length')
-    const b = body[pos++]
-    value |= (b & 0x7f) << shift
-    shift += 7
-    if ((b & 0x80) === 0) return [value, pos]
-  }
-}
-
 export function decodeInvite (code: string): Invite {
   const bad = (why: string, cause?: unknown): Error => new InvalidArgumentError(`this is not a valid PALM invite code (${why}); copy the whole line printed by \`palm invite\``, { cause })
   const text = code.trim()
@@ -77,7 +65,7 @@ export function decodeInvite (code: string): Invite {
   try {
     for (let i = 0; i < count; i++) {
       let len: number
-      [len, pos] = readVarint(body, pos)
+      [len, pos] = decodeVarint(body, pos)
       if (pos + len > body.byteLength) throw new Error('truncated address')
       addrs.push(multiaddr(body.subarray(pos, pos + len)))
       pos += len
@@ -89,7 +77,7 @@ export function decodeInvite (code: string): Invite {
   if (body[0] === VERSION_WITH_EXTRA) {
     let len: number
     try {
-      [len, pos] = readVarint(body, pos)
+      [len, pos] = decodeVarint(body, pos)
     } catch (err) {
       throw bad('its extra data is truncated', err)
     }

@@ -15,7 +15,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { CID } from 'multiformats/cid'
 import { FRAGMENT_WIRE_VERSION } from '../constants.js'
-import { encodeVarint, frameError } from './frames.js'
+import { decodeVarint, encodeVarint, frameError } from './frames.js'
 
 export const MsgType = {
   Put: 1,
@@ -84,15 +84,9 @@ class Reader {
   }
 
   varint (): number {
-    let n = 0
-    let scale = 1
-    for (let i = 0; i < 8; i++) {
-      const b = this.u8()
-      n += (b & 0x7f) * scale
-      if ((b & 0x80) === 0) return n
-      scale *= 0x80
-    }
-    throw frameError('malformed', 'varint too long')
+    const [n, next] = decodeVarint(this.buf, this.#pos)
+    this.#pos = next
+    return n
   }
 
   bytes (max: number): Uint8Array {

@@ -37,6 +37,20 @@ export function encodeVarint (n: number): Uint8Array {
   return Uint8Array.from(out)
 }
 
+/** Reads an unsigned varint (LEB128, at most 8 bytes) at `pos`: [value, position after it]. */
+export function decodeVarint (buf: Uint8Array, pos: number): [number, number] {
+  let n = 0
+  let scale = 1
+  for (let i = 0; i < 8; i++) {
+    if (pos >= buf.byteLength) throw frameError('malformed', 'frame ends early')
+    const b = buf[pos++]
+    n += (b & 0x7f) * scale
+    if ((b & 0x80) === 0) return [n, pos]
+    scale *= 0x80
+  }
+  throw frameError('malformed', 'varint too long')
+}
+
 export class FramedStream {
   readonly stream: Stream
   readonly #bytes: ByteStream<Stream>
