@@ -8,19 +8,21 @@ import { MAX_FILE_SIZE_BYTES, MAX_STRIPE_SIZE_BYTES, XATTR_VALUE_MAX_BYTES } fro
 import { checkInt, checkXattrName } from './names.js'
 import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
-import { sqlInt, sqlText } from './sql.js'
 import { fileRec, nodeRec, update, type ApplyResult } from './apply.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
 
 type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>
 
-const STRIPE_ROWS_PER_STATEMENT = 500
-
-/** Drops the stripes wholly at or past `size` (truncation). */
+/** Drops the stripes wholly at or past `size` (truncation); `r` is the inode before the change. */
 function dropStripesFrom (v: ApplyView, r: InodeRec, size: number): void {
-  if (r.stripeSize === 0) return
-  v.sql(`DELETE FROM stripes WHERE ino=${r.ino} AND idx>=${Math.ceil(size / r.stripeSize)};`)
+  if (r.stripeSize === 0 || r.size === 0) return
+  for (const idx of v.stripeIndexesFrom(r.ino, Math.ceil(size / r.stripeSize))) v.dropStripe(r.ino, idx)
+}
+
+/** Drops every xattr of an inode that is purged. */
+export function dropXattrs (v: ApplyView, ino: number): void {
+  for (const name of v.xattrNames(ino)) v.dropXattr(ino, name)
 }
 
 export function applySetattr (v: ApplyView, op: OpOf<'setattr'>): ApplyResult {
@@ -72,10 +74,6 @@ function checkStripe (s: StripeRef, stripeSize: number, size: number, ino: numbe
   }
 }
 
-function stripeValues (ino: number, s: StripeRef): string {
-  return `(${ino},${s.index},${s.length},${sqlText(s.id)},${s.k},${s.n},${s.codecId},${sqlText(JSON.stringify(s.fragments))},${sqlText(JSON.stringify(s.holders))})`
-}
-
 export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyResult {
   const cur = fileRec(v, op.node, 'setting content')
   checkInt(op.size, 'file size', 0, MAX_FILE_SIZE_BYTES)
@@ -94,11 +92,16 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
   for (const h of op.holes) checkInt(h, `hole index of inode ${cur.ino}`, 0, Number.MAX_SAFE_INTEGER)
 
   const rec = { ...cur, stripeSize: op.stripeSize }
-  if (op.size < cur.size) dropStripesFrom(v, rec, op.size)
-  if (op.holes.length > 0) v.sql(`DELETE FROM stripes WHERE ino=${cur.ino} AND idx IN (${op.holes.map(sqlInt).join(',')});`)
-  for (let i = 0; i < op.stripes.length; i += STRIPE_ROWS_PER_STATEMENT) {
-    const rows = op.stripes.slice(i, i + STRIPE_ROWS_PER_STATEMENT).map(s => stripeValues(cur.ino, s))
-    v.sql(`INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES${rows.join(',')};`)
+  if (op.size < cur.size) dropStripesFrom(v, cur, op.size)
+  // Stripes that start at or past the old size did not exist: no read to record what they replace.
+  const oldEnd = cur.stripeSize === 0 ? 0 : Math.ceil(cur.size / cur.stripeSize)
+  for (const h of op.holes) {
+    if (h < oldEnd && v.stripe(cur.ino, h) !== undefined) v.dropStripe(cur.ino, h)
+  }
+  for (const s of op.stripes) {
+    const stripe = { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: s.fragments, holders: s.holders }
+    if (s.index >= oldEnd) v.putNewStripe(cur.ino, stripe)
+    else v.putStripe(cur.ino, stripe)
   }
   const next = { ...rec, size: op.size, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time }
   v.putInode(next)
@@ -133,9 +136,9 @@ export function applyRelease (v: ApplyView, op: OpOf<'release'>): ApplyResult {
   const ino = v.inoOf(op.node)
   const cur = ino === undefined ? undefined : v.inode(ino)
   if (cur == null || cur.nlink > 0) return {}
+  dropStripesFrom(v, cur, 0)
+  dropXattrs(v, cur.ino)
   v.dropInode(cur)
-  v.sql(`DELETE FROM stripes WHERE ino=${cur.ino};DELETE FROM xattrs WHERE ino=${cur.ino};`)
-  v.released(cur.ino)
   v.count(cur.type === 'dir' ? 0 : -1, cur.type === 'dir' ? -1 : 0, -cur.size)
   return {}
 }

@@ -12,6 +12,7 @@ import { checkInt, checkName, checkTarget } from './names.js'
 import { nodeIdOf, type Op } from './op.js'
 import type { DentryRec, InodeRec } from './records.js'
 import { dirRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
+import { dropXattrs } from './apply-content.js'
 import type { ApplyView } from './view.js'
 import type { FileType } from './types.js'
 
@@ -51,10 +52,11 @@ export function applyCreate (v: ApplyView, op: OpOf<'create'>): ApplyResult {
   }
   const isDir = op.type === 'dir'
   if (isDir) checkLinks(parent, 1)
-  const ino = v.allocIno()
+  const node = nodeIdOf(op.author, op.seq)
+  const ino = v.allocIno(node)
   const rec: InodeRec = {
     ino,
-    node: nodeIdOf(op.author, op.seq),
+    node,
     type: op.type,
     mode: op.mode,
     uid: op.uid,
@@ -106,9 +108,8 @@ export function applyUnlink (v: ApplyView, op: OpOf<'unlink'>): ApplyResult {
 
 /** Removes an empty directory's inode (rmdir, or replaced by rename). */
 function dropDir (v: ApplyView, dir: InodeRec): void {
+  dropXattrs(v, dir.ino)
   v.dropInode(dir)
-  v.sql(`DELETE FROM xattrs WHERE ino=${dir.ino};`)
-  v.released(dir.ino)
   v.count(0, -1, 0)
 }
 
@@ -150,6 +151,10 @@ export function applyRename (v: ApplyView, op: OpOf<'rename'>): ApplyResult {
   if (d2 != null && d2.ino === d1.ino) return {}
   const t = d2 == null ? undefined : v.inode(d2.ino)
   if (d2 != null && t == null) throw new NotFoundError(`${where(p2, op.newName)} names a missing inode ${d2.ino}: run \`palm fsck\``)
+  // Replace only the node its author saw there: another one came from a concurrent change.
+  if (t != null && op.mode !== 'noreplace' && t.node !== op.replaces) {
+    throw new ExistsError(`${where(p2, op.newName)} holds node ${t.node}, not ${String(op.replaces)} that the rename expected`, { details: { parent: p2.ino, name: op.newName } })
+  }
   const sDir = s.type === 'dir'
   const tDir = t?.type === 'dir'
   if (sDir && p1.ino !== p2.ino) checkNotInside(v, p2, s)

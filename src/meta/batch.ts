@@ -12,6 +12,7 @@ import {
   dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
 import { sqlBlob, sqlText } from './sql.js'
+import type { StripeRef } from './types.js'
 
 /** A local op's row, signed when its batch is sealed (an early answer does not wait for it). */
 export interface UnsignedRow {
@@ -21,6 +22,8 @@ export interface UnsignedRow {
   kind: string
   /** The signed text (the op's JSON). */
   text: string
+  /** The op's undo record (undo.ts). */
+  undo: string
 }
 
 export interface Waiter {
@@ -38,8 +41,6 @@ export class Batch {
   readonly stmts: Array<string | UnsignedRow> = []
   /** Final value of every key changed in this batch (ABSENT = deleted). */
   readonly changes = new Map<string, Cached>()
-  /** Inodes purged in this batch: their xattrs must not be written back. */
-  readonly released = new Set<number>()
   /** Inodes created in this batch. */
   readonly created: number[] = []
   /** Author → last seq, for authors whose ops are in this batch. */
@@ -88,9 +89,9 @@ export class Batch {
 
   /** The whole transaction body (without BEGIN/COMMIT); `sigs` signs the unsigned rows. */
   toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string {
-    const parts = this.stmts.map(s => typeof s === 'string' ? s : opRowSql(s.author, s.seq, s.hlc, s.kind, s.text, sigs?.get(s)))
+    const parts = this.stmts.map(s => typeof s === 'string' ? s : opRowSql(s.author, s.seq, s.hlc, s.kind, s.text, sigs?.get(s), s.undo))
     for (const [k, v] of this.changes) {
-      const sql = changeSql(k, v, this.released)
+      const sql = changeSql(k, v)
       if (sql !== '') parts.push(sql)
     }
     parts.push(`UPDATE state SET next_ino=${counters.nextIno},next_cookie=${counters.nextCookie},files=${counters.files},dirs=${counters.dirs},bytes=${counters.bytes},ops=${counters.ops} WHERE id=1;`)
@@ -99,7 +100,7 @@ export class Batch {
 }
 
 /** The statement that writes one key's final value. */
-function changeSql (k: string, v: Cached, released: ReadonlySet<number>): string {
+function changeSql (k: string, v: Cached): string {
   switch (k.charCodeAt(0)) {
     case 0x69: // i<ino>
       return v === ABSENT ? inodeDeleteSql(Number(k.slice(1))) : inodeUpsertSql(v as InodeRec)
@@ -113,8 +114,14 @@ function changeSql (k: string, v: Cached, released: ReadonlySet<number>): string
       const ino = Number(k.slice(1, slash))
       const name = sqlText(k.slice(slash + 1))
       if (v === ABSENT) return `DELETE FROM xattrs WHERE ino=${ino} AND name=${name};`
-      if (released.has(ino)) return ''
       return `INSERT OR REPLACE INTO xattrs(ino,name,value) VALUES(${ino},${name},${sqlBlob(v as Uint8Array)});`
+    }
+    case 0x73: { // s<ino>/<idx>
+      const slash = k.indexOf('/')
+      const ino = Number(k.slice(1, slash))
+      if (v === ABSENT) return `DELETE FROM stripes WHERE ino=${ino} AND idx=${Number(k.slice(slash + 1))};`
+      const st = v as StripeRef
+      return `INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES(${ino},${st.index},${st.length},${sqlText(st.id)},${st.k},${st.n},${st.codecId},${sqlText(JSON.stringify(st.fragments))},${sqlText(JSON.stringify(st.holders))});`
     }
     default: // n<node>: derived from the inodes table
       return ''
@@ -122,6 +129,11 @@ function changeSql (k: string, v: Cached, released: ReadonlySet<number>): string
 }
 
 /** The row of one op in the log. */
-export function opRowSql (author: string, seq: number, hlc: bigint, kind: string, body: string, sig: Uint8Array | undefined): string {
-  return `INSERT INTO ops(author,seq,hlc,kind,body,sig) VALUES(${sqlText(author)},${seq},${hlc},${sqlText(kind)},${sqlText(body)},${sig == null ? 'NULL' : sqlBlob(sig)});`
+export function opRowSql (author: string, seq: number, hlc: bigint, kind: string, body: string, sig: Uint8Array | undefined, undo: string): string {
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) VALUES(${sqlText(author)},${seq},${hlc},${sqlText(kind)},${sqlText(body)},${sig == null ? 'NULL' : sqlBlob(sig)},${sqlText(undo)});`
+}
+
+/** A redone op's new undo record (a late op was applied before it). */
+export function undoUpdateSql (author: string, seq: number, undo: string): string {
+  return `UPDATE ops SET undo=${sqlText(undo)} WHERE author=${sqlText(author)} AND seq=${seq};`
 }

@@ -88,7 +88,11 @@ export function renameCall (parent: number, name: string, newParent: number, new
   return {
     build: v => {
       const [p1, s] = entryIn(v, parent, name)
-      return { body: { kind: 'rename', parent: p1.node, name, newParent: dirIn(v, newParent).node, newName, node: s.node, mode } }
+      const p2 = dirIn(v, newParent)
+      // The node the new name holds now: another device applying this op replaces only that one.
+      const d2 = v.dentry(p2.ino, newName)
+      const target = d2 == null || d2.ino === s.ino ? undefined : v.inode(d2.ino)
+      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode, ...(target != null ? { replaces: target.node } : {}) } }
     },
     inodes: [parent, newParent],
     entries: [[parent, name], [newParent, newName]]

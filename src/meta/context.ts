@@ -1,12 +1,19 @@
 /**
- * The view one op is applied against: its own staged changes first, then the writer's uncommitted
- * overlay (ops prepared before it, not yet committed), then the committed cache, then what this op
+ * The view ops are applied against: their own staged changes first, then the writer's uncommitted
+ * overlay (ops prepared before, not yet committed), then the committed cache, then what the task
  * loaded from the database. A record found nowhere throws Miss. Staged changes reach the overlay
- * only when the whole op succeeded.
+ * only when the whole task succeeded.
+ *
+ * Every change goes to a typed key (inode, entry, xattr, stripe); the first change of a key by an
+ * op records the key's value before it, so each op yields its **undo record** (docs/journal.md):
+ * restoring those values in reverse op order undoes ops, which is how ops that arrive late are
+ * applied (undo the newer ops, apply, redo).
  */
-import { ABSENT, type Cached, type CommittedCache } from './cache.js'
+import { ABSENT, type Cached, type CommittedCache, type Loaded, type RangeRows } from './cache.js'
 import type { DentryRec, InodeRec } from './records.js'
+import type { StripeRef } from './types.js'
 import { key, Miss, type ApplyView } from './view.js'
+import type { Undo } from './undo.js'
 
 /** Counters that every batch snapshots; `lastSeq` is per author (the version vector). */
 export interface Counters {
@@ -22,37 +29,96 @@ export interface Counters {
 
 export interface Overlay {
   get: (key: string) => { value: Cached } | undefined
+  /** The uncommitted stripe and xattr keys of an inode (`s<ino>/…`, `x<ino>/…`). */
+  keysOf: (ino: number) => Iterable<string> | undefined
+}
+
+/** What one op changed so far: the values its keys had before it, and its counter deltas. */
+interface OpRecord {
+  priors: Map<string, Cached>
+  /** Staged values before the op (undefined: not staged), to abort a half-applied op. */
+  staged: Map<string, Cached | undefined>
+  files: number
+  dirs: number
+  bytes: number
 }
 
 export class OpContext implements ApplyView {
   readonly staged = new Map<string, Cached>()
-  readonly stmts: string[] = []
-  readonly releasedInos: number[] = []
-  /** Inodes this op created (they have no xattrs yet). */
+  /** Inodes this task created (they have no xattrs yet). */
   readonly createdInos: number[] = []
+  readonly #created = new Set<number>()
   readonly counters: Counters
   readonly #overlay: Overlay
   readonly #cache: CommittedCache
-  readonly #local: Map<string, Cached>
+  readonly #local: Map<string, Loaded>
+  /** Stripe and xattr keys staged by this task, by inode (for range reads). */
+  readonly #stagedByIno = new Map<number, Set<string>>()
+  /** Nodes whose inode numbers were given back by undoing their create: a redo reuses them. */
+  readonly #inoOfUndone = new Map<string, number>()
+  #op: OpRecord = newRecord()
 
-  constructor (counters: Counters, overlay: Overlay, cache: CommittedCache, local: Map<string, Cached>) {
+  constructor (counters: Counters, overlay: Overlay, cache: CommittedCache, local: Map<string, Loaded>) {
     this.counters = { ...counters }
     this.#overlay = overlay
     this.#cache = cache
     this.#local = local
   }
 
-  /** True when applying the op changed nothing (a no-op: nothing to log). */
+  /** True when applying the task changed nothing (a no-op: nothing to log). */
   get empty (): boolean {
-    return this.staged.size === 0 && this.stmts.length === 0
+    return this.staged.size === 0
   }
+
+  // ---- per-op records --------------------------------------------------------------------------
+
+  /** Starts recording a new op's changes. */
+  beginOp (): void { this.#op = newRecord() }
+
+  /** The current op's undo record (what its changes replaced), and starts a new one. */
+  endOp (): Undo {
+    const r = this.#op
+    this.#op = newRecord()
+    return { priors: [...r.priors], files: r.files, dirs: r.dirs, bytes: r.bytes }
+  }
+
+  /** Drops everything the current op staged (it failed or missed a record half-way). */
+  abortOp (): void {
+    const r = this.#op
+    for (const [k, v] of r.staged) {
+      if (v === undefined) this.staged.delete(k)
+      else this.staged.set(k, v)
+    }
+    this.counters.files -= r.files
+    this.counters.dirs -= r.dirs
+    this.counters.bytes -= r.bytes
+    this.#op = newRecord()
+  }
+
+  /** Undoes an op applied before this task: its keys get their prior values back. */
+  undo (u: Undo): void {
+    for (let i = u.priors.length - 1; i >= 0; i--) {
+      const [k, v] = u.priors[i]
+      // A create undone: remember its inode number so that redoing it gives the node the same one.
+      if (k.charCodeAt(0) === 0x6e && v === ABSENT) {
+        const ino = this.#get(k)
+        if (ino !== ABSENT) this.#inoOfUndone.set(k.slice(1), ino as number)
+      }
+      this.#stage(k, v)
+    }
+    this.counters.files -= u.files
+    this.counters.dirs -= u.dirs
+    this.counters.bytes -= u.bytes
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
 
   #get (k: string): Cached {
     const s = this.staged.get(k)
     if (s !== undefined) return s
     const o = this.#overlay.get(k)
     if (o !== undefined) return o.value
-    const c = this.#cache.get(k) ?? this.#local.get(k)
+    const c = this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
     if (c !== undefined) return c
     throw new Miss(k)
   }
@@ -81,32 +147,128 @@ export class OpContext implements ApplyView {
     return v === ABSENT ? undefined : v as Uint8Array
   }
 
+  stripe (ino: number, idx: number): StripeRef | undefined {
+    const v = this.#get(key.stripe(ino, idx))
+    return v === ABSENT ? undefined : v as StripeRef
+  }
+
+  stripeIndexesFrom (ino: number, from: number): number[] {
+    const loaded = this.#loaded(key.stripesFrom(ino, from)) as unknown as StripeRef[]
+    const keys = new Set<string>()
+    for (const s of loaded) {
+      const k = key.stripe(ino, s.index)
+      keys.add(k)
+      if (this.#local.get(k) === undefined) this.#local.set(k, s)
+    }
+    const prefix = `s${ino}/`
+    for (const k of this.#pendingKeys(ino)) if (k.startsWith(prefix) && Number(k.slice(prefix.length)) >= from) keys.add(k)
+    return [...keys].filter(k => this.#get(k) !== ABSENT).map(k => Number(k.slice(prefix.length))).sort((a, b) => a - b)
+  }
+
+  xattrNames (ino: number): string[] {
+    const loaded = this.#loaded(key.xattrsOf(ino)) as unknown as Array<[string, Uint8Array]>
+    const keys = new Set<string>()
+    for (const [name, value] of loaded) {
+      const k = key.xattr(ino, name)
+      keys.add(k)
+      if (this.#local.get(k) === undefined) this.#local.set(k, value)
+    }
+    const prefix = `x${ino}/`
+    for (const k of this.#pendingKeys(ino)) if (k.startsWith(prefix)) keys.add(k)
+    return [...keys].filter(k => this.#get(k) !== ABSENT).map(k => k.slice(prefix.length))
+  }
+
+  /**
+   * A range read's committed rows: loaded for this task only, never cached, and read again once a
+   * commit landed after them (its changes left the overlay, and the rows do not have them).
+   */
+  #loaded (k: string): RangeRows['rows'] {
+    const v = this.#local.get(k) as RangeRows | undefined
+    if (v === undefined || v.gen !== this.#cache.readStarted()) throw new Miss(k)
+    return v.rows
+  }
+
+  /** Uncommitted stripe/xattr keys of `ino`: the overlay's and this task's. */
+  * #pendingKeys (ino: number): Iterable<string> {
+    yield * this.#overlay.keysOf(ino) ?? []
+    yield * this.#stagedByIno.get(ino) ?? []
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  /** Stages `value` at `k`, recording the op's prior value of `k` the first time (`prior` if known). */
+  #put (k: string, value: Cached, prior?: Cached): void {
+    const r = this.#op
+    if (!r.priors.has(k)) r.priors.set(k, this.staged.has(k) ? this.staged.get(k) as Cached : (prior ?? this.#get(k)))
+    this.#stage(k, value)
+  }
+
+  #stage (k: string, value: Cached): void {
+    const r = this.#op
+    if (!r.staged.has(k)) r.staged.set(k, this.staged.get(k))
+    this.staged.set(k, value)
+    const c = k.charCodeAt(0)
+    if (c === 0x73 || c === 0x78) {
+      const ino = Number(k.slice(1, k.indexOf('/')))
+      let set = this.#stagedByIno.get(ino)
+      if (set == null) this.#stagedByIno.set(ino, set = new Set())
+      set.add(k)
+    }
+  }
+
   putInode (rec: InodeRec): void {
-    this.staged.set(key.inode(rec.ino), rec)
-    this.staged.set(key.node(rec.node), rec.ino)
+    const fresh = this.#created.has(rec.ino) ? ABSENT : undefined
+    this.#put(key.inode(rec.ino), rec, fresh)
+    const nk = key.node(rec.node)
+    if (this.staged.get(nk) !== rec.ino) this.#put(nk, rec.ino, fresh)
   }
 
   dropInode (rec: InodeRec): void {
-    this.staged.set(key.inode(rec.ino), ABSENT)
-    this.staged.set(key.node(rec.node), ABSENT)
+    this.#put(key.inode(rec.ino), ABSENT, rec)
+    this.#put(key.node(rec.node), ABSENT, rec.ino)
   }
 
-  putDentry (d: DentryRec): void { this.staged.set(key.dentry(d.parent, d.name), d) }
-  dropDentry (parent: number, name: string): void { this.staged.set(key.dentry(parent, name), ABSENT) }
-  putXattr (ino: number, name: string, value: Uint8Array): void { this.staged.set(key.xattr(ino, name), value.slice()) }
-  dropXattr (ino: number, name: string): void { this.staged.set(key.xattr(ino, name), ABSENT) }
-  sql (statement: string): void { this.stmts.push(statement) }
-  released (ino: number): void { this.releasedInos.push(ino) }
-  allocIno (): number {
+  putDentry (d: DentryRec): void { this.#put(key.dentry(d.parent, d.name), d) }
+  dropDentry (parent: number, name: string): void { this.#put(key.dentry(parent, name), ABSENT) }
+  putXattr (ino: number, name: string, value: Uint8Array): void { this.#put(key.xattr(ino, name), value.slice(), this.#newIno(ino) ? ABSENT : undefined) }
+  dropXattr (ino: number, name: string): void { this.#put(key.xattr(ino, name), ABSENT) }
+  putStripe (ino: number, s: StripeRef): void { this.#put(key.stripe(ino, s.index), s) }
+  dropStripe (ino: number, idx: number): void { this.#put(key.stripe(ino, idx), ABSENT) }
+
+  /** An inode this task created: it has no xattrs or stripes in any store yet. */
+  #newIno (ino: number): boolean { return this.#created.has(ino) }
+
+  /**
+   * A stripe whose previous value is known to be absent (past the file's old size): recorded
+   * without a read.
+   */
+  putNewStripe (ino: number, s: StripeRef): void { this.#put(key.stripe(ino, s.index), s, ABSENT) }
+
+  allocIno (node?: string): number {
+    const reused = node === undefined ? undefined : this.#inoOfUndone.get(node)
+    if (reused !== undefined) {
+      this.#inoOfUndone.delete(node as string)
+      this.#created.add(reused)
+      return reused
+    }
     const ino = this.counters.nextIno++
     this.createdInos.push(ino)
+    this.#created.add(ino)
     return ino
   }
+
   allocCookie (): number { return this.counters.nextCookie++ }
 
   count (files: number, dirs: number, bytes: number): void {
     this.counters.files += files
     this.counters.dirs += dirs
     this.counters.bytes += bytes
+    this.#op.files += files
+    this.#op.dirs += dirs
+    this.#op.bytes += bytes
   }
+}
+
+function newRecord (): OpRecord {
+  return { priors: new Map(), staged: new Map(), files: 0, dirs: 0, bytes: 0 }
 }

@@ -17,7 +17,7 @@ export type OpBody =
   | { kind: 'link', node: string, parent: string, name: string }
   | { kind: 'unlink', parent: string, name: string, node: string }
   | { kind: 'rmdir', parent: string, name: string, node: string }
-  | { kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode }
+  | { kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode, replaces?: string }
   | { kind: 'setattr', node: string, mode?: number, uid?: number, gid?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint }
   | { kind: 'setContent', node: string, size: number, stripeSize: number, stripes: StripeRef[], holes: number[], mtime?: bigint }
   | { kind: 'setxattr', node: string, name: string, value: Uint8Array, mode: XattrMode }
@@ -47,6 +47,12 @@ export interface SignedOp {
   /** The exact JSON text that was signed. */
   body: string
   /** Ed25519 signature of `body` by the author; undefined for an unsigned local journal. */
+  sig?: Uint8Array
+}
+
+/** An op as received from another device: the signed bytes and the signature, nothing parsed. */
+export interface WireOp {
+  body: string
   sig?: Uint8Array
 }
 

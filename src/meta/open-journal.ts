@@ -11,7 +11,7 @@ import type { Counters } from './context.js'
 import type { Db } from './db.js'
 import { Hlc, systemClock } from './hlc.js'
 import { decodeOp } from './op.js'
-import { fetchKey } from './reads.js'
+import { fetchKey, fetchRange, readTail } from './reads.js'
 import { inodeUpsertSql, type InodeRec } from './records.js'
 import type { RedoLog, RedoRecord } from './redo.js'
 import type { MetaStoreInit } from './sqlite-store.js'
@@ -35,7 +35,7 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
   const st = await db.get<{ next_ino: number, next_cookie: number, files: number, dirs: number, bytes: number, ops: number }>('SELECT * FROM state WHERE id=1')
   if (st == null) throw new IntegrityError(`metadata journal ${db.path} has no state row: restore it from a backup or run \`palm fsck\``)
   const seqs = await db.all<{ author: string, seq: number }>('SELECT author, max(seq) AS seq FROM ops GROUP BY author')
-  const last = await db.get<{ hlc: string | null }>('SELECT CAST(max(hlc) AS TEXT) AS hlc FROM ops')
+  const last = await db.get<{ hlc: string, author: string, seq: number }>('SELECT CAST(hlc AS TEXT) AS hlc, author, seq FROM ops ORDER BY hlc DESC, author DESC, seq DESC LIMIT 1')
   const appliedHlc = BigInt(last?.hlc ?? '0')
   const hlc = new Hlc(clock, appliedHlc)
   if (publicKey != null) await db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(deviceId)},${sqlBlob(publicKey)})`)
@@ -53,6 +53,9 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
     db,
     cache: c.cache,
     fetch: async (k) => await fetchKey(reader, k),
+    fetchRange: async (k) => await fetchRange(reader, k),
+    loadTail: async (k) => await readTail(reader, k),
+    lastKey: last == null ? undefined : { hlc: appliedHlc, author: last.author, seq: last.seq },
     hlc,
     author: deviceId,
     sign: c.init.sign,

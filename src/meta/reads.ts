@@ -9,6 +9,8 @@ import {
   dentryFromRow, inodeFromRow, INODE_COLUMNS, type DentryRec, type DentryRow, type InodeRec, type InodeRow
 } from './records.js'
 import { PAGE_ROWS } from './constants.js'
+import type { MergeStep, OpKey } from './merge-plan.js'
+import { decodeUndo } from './undo.js'
 import type { FileType, StripeRef } from './types.js'
 
 /** The committed value of one cache key (see view.ts `key`), or ABSENT. */
@@ -28,6 +30,11 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
       const row = await db.get<{ value: Buffer }>('SELECT value FROM xattrs WHERE ino=? AND name=?', [Number(k.slice(1, slash)), k.slice(slash + 1)])
       return row == null ? ABSENT : new Uint8Array(row.value)
     }
+    case 0x73: { // s<ino>/<idx>
+      const slash = k.indexOf('/')
+      const row = await db.get<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE ino=? AND idx=?', [Number(k.slice(1, slash)), Number(k.slice(slash + 1))])
+      return row == null ? ABSENT : stripeFromRow(row)
+    }
     case 0x6e: { // n<node>
       const row = await db.get<{ ino: number }>('SELECT ino FROM inodes WHERE node=?', [k.slice(1)])
       return row == null ? ABSENT : row.ino
@@ -35,6 +42,22 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
     default:
       throw new Error(`unknown journal cache key ${k}`)
   }
+}
+
+/** A range read for one op: `S<ino>/<from>` (stripes from an index) or `X<ino>` (every xattr). */
+export async function fetchRange (db: Db, k: string): Promise<StripeRef[] | Array<[string, Uint8Array]>> {
+  if (k.charCodeAt(0) === 0x53) {
+    const slash = k.indexOf('/')
+    return await readStripes(db, Number(k.slice(1, slash)), Number(k.slice(slash + 1)), Number.MAX_SAFE_INTEGER)
+  }
+  const rows = await db.all<{ name: string, value: Buffer }>('SELECT name,value FROM xattrs WHERE ino=?', [Number(k.slice(1))])
+  return rows.map(r => [r.name, new Uint8Array(r.value)] as [string, Uint8Array])
+}
+
+/** True for the keys of range reads (fetchRange), which are never cached. */
+export function isRangeKey (k: string): boolean {
+  const c = k.charCodeAt(0)
+  return c === 0x53 || c === 0x58
 }
 
 /** A dentry joined with its inode (LEFT JOIN: the inode columns are null when it has none). */
@@ -95,6 +118,17 @@ export async function readNameOf (db: Db, ino: number): Promise<{ parent: number
 }
 
 interface OpRow { author: string, seq: number, hlc: string, body: string, sig: Buffer | null }
+
+/** The ops after `k` in total order with their undo records: the ops a late op is applied before. */
+export async function readTail (db: Db, k: OpKey): Promise<MergeStep[]> {
+  const rows = await db.all<OpRow & { undo: string | null }>('SELECT author,seq,CAST(hlc AS TEXT) AS hlc,body,sig,undo FROM ops WHERE (hlc,author,seq)>(CAST(? AS INTEGER),?,?) ORDER BY hlc,author,seq', [k.hlc.toString(), k.author, k.seq])
+  return rows.map(r => ({
+    signed: r.sig == null ? { op: decodeOp(r.body), body: r.body } : { op: decodeOp(r.body), body: r.body, sig: new Uint8Array(r.sig) },
+    key: { hlc: BigInt(r.hlc), author: r.author, seq: r.seq },
+    fresh: false,
+    undo: r.undo == null ? undefined : decodeUndo(r.undo)
+  }))
+}
 
 /** The log in total order (hlc, author, seq), paged. */
 export async function * readOps (db: Db): AsyncGenerator<SignedOp> {

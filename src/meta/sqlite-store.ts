@@ -5,7 +5,7 @@
 import { open as openFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import {
-  InvalidArgumentError, IntegrityError, NotConnectedError, NotDirectoryError, NotFoundError, PermissionError
+  InvalidArgumentError, IntegrityError, NotConnectedError, NotDirectoryError, NotFoundError, PermissionError, ProtocolError
 } from '../errors.js'
 import { raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
@@ -17,7 +17,8 @@ import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
-import { verifyOp, type SignedOp } from './op.js'
+import { decodeOp, verifyOp, type SignedOp, type WireOp } from './op.js'
+import type { MergeReport } from './merge-plan.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
@@ -82,6 +83,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #log: Logger
   readonly #cache: CommittedCache
   readonly #inflight = new Map<string, Promise<Cached>>()
+  /** Public keys of trusted authors (the authors table), read once each. */
+  readonly #keys = new Map<string, Uint8Array>()
   readonly #sync: WalSync
   readonly #redoSync = new GroupSync(async () => { await this.#o?.redo?.sync() })
   readonly #room: JournalRoom
@@ -428,22 +431,76 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */
   async trustAuthor (author: string, publicKey: Uint8Array): Promise<void> {
+    this.#keys.delete(author)
     await this.#opened().db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(author)},${sqlBlob(publicKey)})`)
   }
 
   /**
-   * Applies another device's op through the same deterministic path as local calls. Ops must come
-   * in per-author seq order and after every op applied so far in (hlc, author, seq) order; ops that
-   * arrive late need undo/redo, which comes with replication (docs/journal.md).
+   * Applies ops of other devices (replication). Each op is decoded from the signed bytes themselves
+   * (`body`), never from a parsed copy, and taken only when its author is a device this journal
+   * trusts and the signature over those bytes is the author's. Bad ops are refused in the report
+   * (never thrown): the batch's good ops still apply, in merge mode and in total order, late ones by
+   * undo-redo (writer.ts).
+   */
+  async applyRemote (ops: WireOp[], options: AbortOptions = {}): Promise<MergeReport> {
+    const { writer, reader } = this.#opened()
+    const good: SignedOp[] = []
+    const refused: MergeReport['refused'] = []
+    for (const w of ops) {
+      const v = await this.#verified(w, reader)
+      if (typeof v === 'string') refused.push({ author: authorOf(w), seq: seqOf(w), reason: v })
+      else good.push(v)
+    }
+    const report = await raceSignal(writer.merge(good, options.signal), options.signal, 'applying ops of other devices (they may still be applied)')
+    report.refused.unshift(...refused)
+    return report
+  }
+
+  /** The op decoded from its signed bytes, or why it is refused. */
+  async #verified (w: WireOp, reader: Db): Promise<SignedOp | string> {
+    let op
+    try {
+      op = decodeOp(w.body)
+    } catch (err) {
+      return `malformed: ${(err as Error).message}`
+    }
+    if (op.v !== OP_VERSION) return `format v${op.v}; this PALM reads v${OP_VERSION}: upgrade PALM`
+    if (!Number.isSafeInteger(op.seq) || op.seq < 1) return 'malformed: bad seq'
+    if (op.author === this.#init.deviceId && op.seq > this.#opened().writer.lastSeq(op.author)) return 'claims to be this device\'s own op, which this device never wrote'
+    let key = this.#keys.get(op.author)
+    if (key == null) {
+      const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [op.author])
+      if (row == null) return 'untrusted: its author was never admitted to this swarm'
+      this.#keys.set(op.author, key = new Uint8Array(row.public_key))
+    }
+    const signed: SignedOp = w.sig == null ? { op, body: w.body } : { op, body: w.body, sig: w.sig }
+    if (!verifyOp(signed, key)) return 'bad signature: the op was damaged or forged'
+    return signed
+  }
+
+  /**
+   * One op of another device (see applyRemote); throws why it was refused: PermissionError for an
+   * untrusted author, IntegrityError for a bad signature, ProtocolError for malformed bytes,
+   * InvalidArgumentError for a gap or an op claiming to be this device's.
    */
   async applyOp (signed: SignedOp, options: AbortOptions = {}): Promise<void> {
-    const { writer, reader } = this.#opened()
-    const op = signed.op
-    if (op.v !== OP_VERSION) throw new InvalidArgumentError(`op ${op.seq}@${op.author} has format v${op.v}; this PALM reads v${OP_VERSION}`)
-    if (op.author === this.#init.deviceId) throw new InvalidArgumentError(`op ${op.seq}@${op.author} claims to be this device's own`)
-    const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [op.author])
-    if (row == null) throw new PermissionError(`op ${op.seq}@${op.author} comes from a device this journal does not trust: add its key first`, { details: { author: op.author } })
-    if (!verifyOp(signed, new Uint8Array(row.public_key))) throw new IntegrityError(`op ${op.seq}@${op.author} has a bad signature: it was damaged or forged`, { details: { author: op.author } })
-    await raceSignal(writer.remote(signed, options.signal), options.signal, `applying op ${op.seq}@${op.author} (it may still be applied)`)
+    const report = await this.applyRemote([{ body: signed.body, sig: signed.sig }], options)
+    const why = report.refused[0]
+    if (why == null) return
+    const message = `op ${why.seq}@${why.author} refused: ${why.reason}`
+    const details = { author: why.author }
+    if (why.reason.startsWith('untrusted')) throw new PermissionError(message, { details })
+    if (why.reason.startsWith('bad signature')) throw new IntegrityError(message, { details })
+    if (why.reason.startsWith('malformed')) throw new ProtocolError(message, { details })
+    throw new InvalidArgumentError(message, { details })
   }
+}
+
+/** The author of a wire op, for a refusal (best effort: the body may not parse). */
+function authorOf (w: WireOp): string {
+  return /"author":"([^"]{1,128})"/.exec(w.body)?.[1] ?? 'unknown'
+}
+
+function seqOf (w: WireOp): number {
+  return Number(/"seq":(\d{1,15})/.exec(w.body)?.[1] ?? 0)
 }

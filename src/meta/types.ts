@@ -5,7 +5,8 @@
  * is the power-loss point. meta never imports chunk, place or net.
  */
 import type { AbortOptions } from '../util/abort.js'
-import type { SignedOp } from './op.js'
+import type { SignedOp, WireOp } from './op.js'
+import type { MergeReport } from './merge-plan.js'
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block'
 
@@ -165,7 +166,8 @@ export interface JournalCheck {
   ops: number
 }
 
-export type { Op, OpBody, SignedOp } from './op.js'
+export type { Op, OpBody, SignedOp, WireOp } from './op.js'
+export type { MergeReport } from './merge-plan.js'
 
 export interface MetaStore {
   start: () => Promise<void>
@@ -241,6 +243,12 @@ export interface MetaStore {
    * PermissionError for an untrusted author, IntegrityError for a bad signature.
    */
   applyOp: (op: SignedOp, options?: AbortOptions) => Promise<void>
+  /**
+   * Applies ops of other devices from their signed bytes: bad ones (malformed, untrusted author,
+   * bad signature, a gap in the author's seq) are refused in the report, the rest applied in total
+   * order with the merge rules; late ones by undo-redo.
+   */
+  applyRemote: (ops: WireOp[], options?: AbortOptions) => Promise<MergeReport>
   /** Trusts a device's raw Ed25519 public key for applyOp. */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
 }

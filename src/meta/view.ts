@@ -4,6 +4,7 @@
  * synchronous and has no other side effects, so running it again after a miss is safe.
  */
 import type { DentryRec, InodeRec } from './records.js'
+import type { StripeRef } from './types.js'
 
 /** Thrown by a view read when `key` must first be loaded from the database. */
 export class Miss {
@@ -16,7 +17,12 @@ export const key = {
   inode: (ino: number): string => `i${ino}`,
   dentry: (parent: number, name: string): string => `d${parent}/${name}`,
   xattr: (ino: number, name: string): string => `x${ino}/${name}`,
-  node: (node: string): string => `n${node}`
+  node: (node: string): string => `n${node}`,
+  stripe: (ino: number, idx: number): string => `s${ino}/${idx}`,
+  /** Loaded only for one op (never cached): the committed stripes of `ino` with index ≥ from. */
+  stripesFrom: (ino: number, from: number): string => `S${ino}/${from}`,
+  /** Loaded only for one op (never cached): every committed xattr of `ino`. */
+  xattrsOf: (ino: number): string => `X${ino}`
 }
 
 export interface ApplyView {
@@ -33,12 +39,19 @@ export interface ApplyView {
   dropDentry: (parent: number, name: string) => void
   putXattr: (ino: number, name: string, value: Uint8Array) => void
   dropXattr: (ino: number, name: string) => void
-  /** A statement run in op order (stripes, range deletes). */
-  sql: (statement: string) => void
-  /** Marks an inode as purged in this batch: no xattr of it is written after. */
-  released: (ino: number) => void
+  /** One stripe of a file's manifest. */
+  stripe: (ino: number, idx: number) => StripeRef | undefined
+  /** The indexes of the stripes of `ino` at or past `from`, ascending. */
+  stripeIndexesFrom: (ino: number, from: number) => number[]
+  /** The names of every xattr of `ino`. */
+  xattrNames: (ino: number) => string[]
+  putStripe: (ino: number, s: StripeRef) => void
+  /** putStripe for a stripe that did not exist before (past the file's old end): nothing to read. */
+  putNewStripe: (ino: number, s: StripeRef) => void
+  dropStripe: (ino: number, idx: number) => void
 
-  allocIno: () => number
+  /** A new local inode number for `node` (the one it had, when its create is being redone). */
+  allocIno: (node?: string) => number
   allocCookie: () => number
   /** Adjusts the counters behind `stats()`. */
   count: (files: number, dirs: number, bytes: number) => void

@@ -4,8 +4,9 @@
  */
 import type { ApplyResult } from './apply.js'
 import type { Waiter } from './batch.js'
-import type { Cached, CommittedCache } from './cache.js'
-import type { Counters } from './context.js'
+import type { Cached, CommittedCache, Loaded, RangeRows } from './cache.js'
+import type { Counters, OpContext } from './context.js'
+import type { MergeReport, MergeStep, OpKey } from './merge-plan.js'
 import type { Db } from './db.js'
 import type { Hlc } from './hlc.js'
 import type { OpBody, SignedOp } from './op.js'
@@ -16,19 +17,36 @@ import type { Logger } from '../util/logger.js'
 /** A local call: builds its op from the current view (may throw Miss or a PalmError); undefined = nothing to do. */
 export type Build = (v: ApplyView) => { body: OpBody, time?: bigint } | undefined
 
+/** Ops of other devices (or of the redo log at start) to apply in merge mode. */
+export interface MergeTask {
+  ops: SignedOp[]
+  /** From the redo log: already in it, not appended again. */
+  replay: boolean
+  report?: MergeReport
+  /** Set once the ops are sorted and the ops to redo are read. */
+  plan?: {
+    steps: MergeStep[]
+    /** The ops of the log to undo first (ascending), when some new op is late. */
+    tail?: MergeStep[]
+    tailLength: number
+    /** Next step to apply (a Miss resumes here). */
+    cursor: number
+    undone: boolean
+    ctx?: OpContext
+  }
+}
+
 export interface Task extends Waiter {
   build?: Build
-  remote?: SignedOp
+  merge?: MergeTask
   /** Records this task loaded from the database (kept across its retries). */
-  local: Map<string, Cached>
+  local: Map<string, Loaded>
   signal?: AbortSignal
   /**
    * Called as soon as the op is applied to the view (before its commit): an early reply. Such an
    * op alone does not start a commit at once (see EARLY_COMMIT_DELAY_MS).
    */
   applied?: (result: ApplyResult) => void
-  /** An op of the redo log being applied at start: it is in the log already. */
-  replay?: boolean
 }
 
 /** An op applied to the view, not necessarily committed yet. */
@@ -47,6 +65,12 @@ export interface WriterInit {
   cache: CommittedCache
   /** Reads a key's committed value from the database. */
   fetch: (key: string) => Promise<Cached>
+  /** Reads a range key (`S…` stripes, `X…` xattrs of one inode) for one task. */
+  fetchRange: (key: string) => Promise<RangeRows['rows']>
+  /** The ops after `key` in total order, with their undo records (a late op is applied before them). */
+  loadTail: (key: OpKey) => Promise<MergeStep[]>
+  /** The last op in total order (default: none). */
+  lastKey?: OpKey
   hlc: Hlc
   author: string
   sign?: (bytes: Uint8Array) => Uint8Array

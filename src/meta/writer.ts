@@ -10,16 +10,20 @@
  * it), drops every uncommitted change, the committed cache and their redo frames, so memory never
  * runs ahead of the disk; a failure other than a full disk also turns the journal read-only.
  */
-import { InvalidArgumentError, NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
+import { NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, opRowSql, type UnsignedRow } from './batch.js'
+import { Batch, opRowSql, undoUpdateSql, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
 import { encodeOp, type Op, type SignedOp } from './op.js'
-import type { Applied, Build, Task, WriterInit } from './writer-types.js'
+import { applyMerged } from './merge.js'
+import { isRangeKey } from './reads.js'
+import { encodeUndo } from './undo.js'
+import { compareKeys, type MergeReport, type MergeStep, type OpKey } from './merge-plan.js'
+import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
 
 export type { Applied, Build, WriterInit } from './writer-types.js'
 import { Miss } from './view.js'
@@ -28,6 +32,14 @@ export class Writer {
   readonly #init: WriterInit
   readonly #queue: Task[] = []
   readonly #overlay = new Map<string, { value: Cached, batch: Batch }>()
+  /** Uncommitted stripe and xattr keys by inode (range reads of the view scan these). */
+  readonly #overlayByIno = new Map<number, Set<string>>()
+  readonly #overlayView = {
+    get: (k: string) => this.#overlay.get(k),
+    keysOf: (ino: number) => this.#overlayByIno.get(ino)
+  }
+  /** The last op applied in total order (hlc, author, seq): an op before it arrives late. */
+  #lastKey: OpKey
   #pumping = false
   /** True while the pump is preparing ops synchronously: the open batch is still filling. */
   #filling = false
@@ -53,6 +65,7 @@ export class Writer {
     this.#committed = init.counters
     this.#pendingSeq = new Map(init.lastSeq)
     this.#committedSeq = new Map(init.lastSeq)
+    this.#lastKey = init.lastKey ?? { hlc: 0n, author: '', seq: 0 }
   }
 
   /** Counters as of the last commit. */
@@ -122,18 +135,28 @@ export class Writer {
     await new Promise<void>((resolve) => { o.batch.onDone(resolve) })
   }
 
-  /** Applies an op from another device through the same path. */
-  async remote (op: SignedOp, signal?: AbortSignal): Promise<ApplyResult> {
-    return await this.#submit({ remote: op, local: new Map(), signal })
+  /**
+   * Applies ops of other devices (verified by the caller) in total order (hlc, author, seq), in
+   * merge mode (merge.ts: never an error, the same outcome on every device). Ops a device sent
+   * twice are counted as duplicates; an op whose author's earlier ops are missing is refused as a
+   * gap (the caller pulls them). Ops older than ops applied here are applied by undo-redo: the newer
+   * ops are undone with their undo records, the late ops applied, and the newer ones redone, in one
+   * batch. Resolves once committed.
+   */
+  async merge (ops: SignedOp[], signal?: AbortSignal): Promise<MergeReport> {
+    const task = { merge: { ops, replay: false } as MergeTask, local: new Map(), signal }
+    await this.#submit(task)
+    return (task.merge as MergeTask).report as MergeReport
   }
 
   /**
    * Applies an op of the redo log left by the last run (start-up recovery), local or not, through
-   * the same path as remote ops: one the database already has (its seq is not above the author's
-   * last) is skipped; it is not logged again. Resolves once committed.
+   * the merge path: one the database already has (its seq is not above the author's last) is
+   * skipped; it is not logged again. Resolves once committed.
    */
   async replay (op: SignedOp): Promise<ApplyResult> {
-    return await this.#submit({ remote: op, local: new Map(), replay: true })
+    await this.#submit({ merge: { ops: [op], replay: true }, local: new Map() })
+    return {}
   }
 
   #newBatch (): Batch {
@@ -172,15 +195,35 @@ export class Writer {
     this.#filling = true
     try {
       for (let task = this.#queue.shift(); task != null; task = this.#queue.shift()) {
+        if (task.merge != null && task.merge.plan == null) {
+          this.#filling = false
+          try {
+            await this.#planMerge(task.merge)
+          } catch (err) {
+            task.reject(journalError(err, this.#init.db.path, 'reading the ops to redo'))
+            continue
+          } finally {
+            this.#filling = true
+          }
+        }
         for (let miss = this.#prepare(task); miss != null; miss = this.#prepare(task)) {
           // Let what is prepared commit while this op waits for the database.
           this.#filling = false
           this.#commitNext()
-          const gen = this.#init.cache.readStarted()
           try {
-            const value = await this.#init.fetch(miss)
-            task.local.set(miss, value)
-            this.#init.cache.fill(miss, value, gen)
+            if (isRangeKey(miss)) {
+              // Rows of one inode for this task only: read again if a commit landed meanwhile.
+              for (;;) {
+                const gen = this.#init.cache.readStarted()
+                const rows = await this.#init.fetchRange(miss)
+                if (gen === this.#init.cache.readStarted()) { task.local.set(miss, { gen, rows }); break }
+              }
+            } else {
+              const gen = this.#init.cache.readStarted()
+              const value = await this.#init.fetch(miss)
+              task.local.set(miss, value)
+              this.#init.cache.fill(miss, value, gen)
+            }
           } catch (err) {
             task.reject(journalError(err, this.#init.db.path, 'reading it'))
             break
@@ -206,10 +249,10 @@ export class Writer {
   #prepare (task: Task): string | undefined {
     if (this.#failure != null) { task.reject(this.#failure); return undefined }
     if (task.signal?.aborted === true) { task.reject(abortError(task.signal, 'journal op')); return undefined }
-    const ctx = new OpContext(this.#pending, this.#overlay, this.#init.cache, task.local)
+    if (task.merge != null) return this.#prepareMerge(task, task.merge)
+    const ctx = new OpContext(this.#pending, this.#overlayView, this.#init.cache, task.local)
     try {
-      if (task.remote != null) this.#applyRemote(ctx, task, task.remote)
-      else this.#applyLocal(ctx, task, task.build as Build)
+      this.#applyLocal(ctx, task, task.build as Build)
     } catch (err) {
       if (err instanceof Miss) return err.key
       task.reject(err)
@@ -225,7 +268,9 @@ export class Writer {
     if (built == null) { task.applied?.({}); task.resolve({}); return }
     const { body, time } = built
     const op = { v: OP_VERSION, hlc: 0n, author, seq, time: time ?? physical, ...body } as Op
+    ctx.beginOp()
     const result = applyOp(ctx, op)
+    const undo = encodeUndo(ctx.endOp())
     if (ctx.empty) {
       // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
       task.applied?.(result)
@@ -241,29 +286,16 @@ export class Writer {
     const text = encodeOp(op)
     // Signed when the batch is sealed: an early reply does not wait for the signature.
     const row: string | UnsignedRow = this.#init.sign == null && this.#init.signAsync == null
-      ? opRowSql(author, seq, op.hlc, op.kind, text, undefined)
-      : { author, seq, hlc: op.hlc, kind: op.kind, text }
+      ? opRowSql(author, seq, op.hlc, op.kind, text, undefined, undo)
+      : { author, seq, hlc: op.hlc, kind: op.kind, text, undo }
+    this.#lastKey = { hlc: op.hlc, author, seq }
     this.#merge(ctx, task, result, op, row, { text })
     task.applied?.(result)
   }
 
-  #applyRemote (ctx: OpContext, task: Task, signed: SignedOp): void {
-    const op = signed.op
-    const last = this.#pendingSeq.get(op.author) ?? 0
-    // Already applied (a peer sent it twice): nothing to do.
-    if (op.seq <= last) { task.resolve({}); return }
-    if (op.seq !== last + 1) throw new InvalidArgumentError(`op ${op.seq}@${op.author} arrived before ops ${last + 1}…${op.seq - 1} of that device: fetch those first`)
-    if (op.hlc <= this.#pending.appliedHlc) {
-      throw new NotSupportedError(`op ${op.seq}@${op.author} is older than ops already applied here; applying it needs undo/redo, which this journal does not do yet`)
-    }
-    const result = applyOp(ctx, op)
-    this.#init.hlc.observe(op.hlc)
-    this.#merge(ctx, task, result, op, opRowSql(op.author, op.seq, op.hlc, op.kind, signed.body, signed.sig), { text: signed.body, sig: signed.sig })
-  }
-
   /** A local call may be answered before its commit: its op and every one before it are logged. */
   #mayAnswerEarly (task: Task): boolean {
-    return this.#init.redo != null && !this.#redoPaused && task.remote == null && (this.#init.earlyReplies?.() ?? true)
+    return this.#init.redo != null && !this.#redoPaused && task.merge == null && (this.#init.earlyReplies?.() ?? true)
   }
 
   /** Appends the op to the redo log; false when it could not be (the caller waits for the commit). */
@@ -283,19 +315,13 @@ export class Writer {
 
   #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | UnsignedRow, rec: { text: string, sig?: Uint8Array }): void {
     const b = this.#open
-    for (const [k, value] of ctx.staged) {
-      this.#overlay.set(k, { value, batch: b })
-      b.changes.set(k, value)
-    }
+    this.#stageChanges(ctx, b)
     b.stmts.push(row)
-    for (const s of ctx.stmts) b.stmts.push(s)
-    for (const ino of ctx.releasedInos) b.released.add(ino)
-    for (const ino of ctx.createdInos) b.created.push(ino)
     this.#pending = { ...ctx.counters, ops: ctx.counters.ops + 1, appliedHlc: op.hlc }
     this.#pendingSeq.set(op.author, op.seq)
     b.lastSeq.set(op.author, op.seq)
     b.waiters.push({ waiter: task, result })
-    const logged = task.replay !== true && this.#log(b, rec)
+    const logged = this.#log(b, rec)
     if (logged && this.#mayAnswerEarly(task)) {
       // In the redo log: it survives a killed daemon. The batch commits without hurry.
       task.answered = true
@@ -304,6 +330,133 @@ export class Writer {
       // A caller waits for this commit (an early create may wait for company).
       b.urgent = true
     }
+    if (b.size >= MAX_BATCH_OPS) b.urgent = true
+  }
+
+  /** Moves a task's staged changes into the open batch and the overlay. */
+  #stageChanges (ctx: OpContext, b: Batch): void {
+    for (const [k, value] of ctx.staged) {
+      this.#overlay.set(k, { value, batch: b })
+      b.changes.set(k, value)
+      const c = k.charCodeAt(0)
+      if (c === 0x73 || c === 0x78) {
+        const ino = Number(k.slice(1, k.indexOf('/')))
+        let set = this.#overlayByIno.get(ino)
+        if (set == null) this.#overlayByIno.set(ino, set = new Set())
+        set.add(k)
+      }
+    }
+    for (const ino of ctx.createdInos) b.created.push(ino)
+  }
+
+  #dropOverlay (k: string): void {
+    this.#overlay.delete(k)
+    const c = k.charCodeAt(0)
+    if (c !== 0x73 && c !== 0x78) return
+    const ino = Number(k.slice(1, k.indexOf('/')))
+    const set = this.#overlayByIno.get(ino)
+    set?.delete(k)
+    if (set?.size === 0) this.#overlayByIno.delete(ino)
+  }
+
+  // ---- merges: ops of other devices, late ops by undo-redo -----------------------------------
+
+  /**
+   * Sorts a merge's new ops into total order, refusing duplicates and gaps; when the first is older
+   * than the last op applied here, waits for every applied op to be committed and reads the newer
+   * ops (with their undo records) from the database: they are undone and redone around it.
+   */
+  async #planMerge (m: MergeTask): Promise<void> {
+    const report: MergeReport = { applied: 0, duplicates: 0, renamed: 0, skipped: 0, refused: [] }
+    const next = new Map<string, number>()
+    const fresh: MergeStep[] = []
+    for (const signed of [...m.ops].sort((a, b) => a.op.author === b.op.author ? a.op.seq - b.op.seq : 0)) {
+      const { author, seq } = signed.op
+      const expect = next.get(author) ?? (this.#pendingSeq.get(author) ?? 0) + 1
+      if (seq < expect) { report.duplicates++; continue }
+      if (seq > expect) { report.refused.push({ author, seq, reason: `gap: ops ${expect}…${seq - 1} of that device are missing` }); continue }
+      next.set(author, seq + 1)
+      fresh.push({ signed, key: { hlc: signed.op.hlc, author, seq }, fresh: true })
+    }
+    fresh.sort((a, b) => compareKeys(a.key, b.key))
+    m.report = report
+    let tail: MergeStep[] = []
+    if (fresh.length > 0 && compareKeys(fresh[0].key, this.#lastKey) < 0) {
+      await this.#drain()
+      tail = await this.#init.loadTail(fresh[0].key)
+      const old = tail.find(t => t.undo == null)
+      if (old != null) {
+        report.refused.push(...fresh.map(f => ({ author: f.key.author, seq: f.key.seq, reason: `older than op ${old.key.seq}@${old.key.author}, which was logged by a PALM without undo records` })))
+        m.plan = { steps: [], tailLength: 0, cursor: 0, undone: true }
+        return
+      }
+    }
+    m.plan = { steps: [...fresh, ...tail].sort((a, b) => compareKeys(a.key, b.key)), tailLength: tail.length, tail, cursor: 0, undone: tail.length === 0 }
+  }
+
+  /** Waits until every applied op is committed (a merge that undoes ops reads them from the database). */
+  async #drain (): Promise<void> {
+    for (;;) {
+      if (this.#committing != null) { await this.#committing; continue }
+      if (this.#open.size === 0) return
+      this.#open.urgent = true
+      this.#commitNext()
+      if (this.#committing == null) return
+    }
+  }
+
+  /** Runs a planned merge from where it stopped (a Miss loads a record and resumes it). */
+  #prepareMerge (task: Task, m: MergeTask): string | undefined {
+    const plan = m.plan as NonNullable<MergeTask['plan']>
+    if (this.#failure != null) { task.reject(this.#failure); return undefined }
+    plan.ctx ??= new OpContext(this.#pending, this.#overlayView, this.#init.cache, task.local)
+    const ctx = plan.ctx
+    try {
+      if (!plan.undone) {
+        const tail = plan.tail ?? []
+        for (let i = tail.length - 1; i >= 0; i--) ctx.undo(tail[i].undo as NonNullable<MergeStep['undo']>)
+        plan.undone = true
+      }
+      for (; plan.cursor < plan.steps.length; plan.cursor++) {
+        const step = plan.steps[plan.cursor]
+        ctx.beginOp()
+        const outcome = applyMerged(ctx, step.signed.op)
+        step.newUndo = encodeUndo(ctx.endOp())
+        if (step.fresh) (m.report as MergeReport)[outcome === 'skipped' ? 'skipped' : outcome === 'renamed' ? 'renamed' : 'applied']++
+      }
+    } catch (err) {
+      if (err instanceof Miss) {
+        ctx.abortOp()
+        // A miss while undoing: start over (undo is cheap and has no partial state worth keeping).
+        if (!plan.undone || plan.cursor === 0) { plan.ctx = undefined; plan.undone = (plan.tail ?? []).length === 0; plan.cursor = 0 }
+        return err.key
+      }
+      task.reject(err)
+      return undefined
+    }
+    this.#finishMerge(task, m, ctx)
+    return undefined
+  }
+
+  #finishMerge (task: Task, m: MergeTask, ctx: OpContext): void {
+    const plan = m.plan as NonNullable<MergeTask['plan']>
+    const b = this.#open
+    this.#stageChanges(ctx, b)
+    let ops = ctx.counters.ops
+    for (const step of plan.steps) {
+      const { key: k, signed } = step
+      if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
+      b.stmts.push(opRowSql(k.author, k.seq, k.hlc, signed.op.kind, signed.body, signed.sig, step.newUndo as string))
+      this.#pendingSeq.set(k.author, k.seq)
+      b.lastSeq.set(k.author, k.seq)
+      this.#init.hlc.observe(k.hlc)
+      ops++
+      if (!m.replay) this.#log(b, { text: signed.body, sig: signed.sig })
+      if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
+    }
+    this.#pending = { ...ctx.counters, ops, appliedHlc: this.#lastKey.hlc }
+    b.waiters.push({ waiter: task, result: {} })
+    b.urgent = true
     if (b.size >= MAX_BATCH_OPS) b.urgent = true
   }
 
@@ -372,7 +525,7 @@ export class Writer {
     for (const [author, seq] of b.lastSeq) this.#committedSeq.set(author, seq)
     this.#init.cache.commit(b.changes, b.created)
     for (const k of b.changes.keys()) {
-      if (this.#overlay.get(k)?.batch === b) this.#overlay.delete(k)
+      if (this.#overlay.get(k)?.batch === b) this.#dropOverlay(k)
     }
     for (const { waiter, result } of b.waiters) waiter.resolve(result)
     b.settle()
@@ -394,6 +547,7 @@ export class Writer {
     const answered = b.answered + behind.answered
     if (answered > 0) this.#init.log.error('%d changes already answered as done are lost with this failed commit', answered)
     this.#overlay.clear()
+    this.#overlayByIno.clear()
     this.#init.cache.clear()
     // Inode numbers and cookies stay monotonic: an inode applied early (its create answered
     // before the commit) may still be known to the kernel, so its number is never handed out again.

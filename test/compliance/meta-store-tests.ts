@@ -493,11 +493,18 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
       const forged = { ...ops[0], body: ops[0].body.replace('"d"', '"e"') }
       await rejects(b.applyOp(forged), 'IntegrityError')
       await rejects(b.applyOp(ops[1]), 'InvalidArgumentError')
+      await rejects(b.applyOp({ ...ops[0], body: '{"v":1,"kind":' }), 'ProtocolError')
+      // The op applied is the one decoded from the signed bytes, never the parsed copy beside them.
+      await b.applyOp({ ...ops[0], op: { ...ops[0].op, author: 'dev-c', name: 'not-signed' } as typeof ops[0]['op'] })
+      assert.equal(await b.lookup(ROOT_INO, 'not-signed'), undefined)
       const c = await open(t, { deviceId: 'dev-c' })
       await c.trustAuthor('dev-a', signer.publicKey)
       await c.create(ROOT_INO, 'local-and-newer', FILE)
-      await rejects(c.applyOp(ops[0]), 'NotSupportedError')
-      await rejects(c.applyOp({ ...ops[0], op: { ...ops[0].op, author: 'dev-c' } }), 'InvalidArgumentError')
+      // Older than c's own op: applied by undo-redo.
+      for (const op of ops) await c.applyOp(op)
+      assert.deepEqual((await dumpTree(c)).filter(l => !l.includes('local-and-newer')), await dumpTree(a))
+      assert.ok(await c.lookup(ROOT_INO, 'local-and-newer'))
+      assert.deepEqual((await c.check()).problems, [])
       for (const op of ops) await b.applyOp(op)
       await b.applyOp(ops[3]) // applied already: a no-op
       assert.deepEqual(await dumpTree(b), await dumpTree(a))

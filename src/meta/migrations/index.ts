@@ -3,6 +3,7 @@
  * version bump; a database newer than this code is refused rather than guessed at.
  */
 import { initial } from './001-initial.js'
+import { undo } from './002-undo.js'
 
 export interface Migration {
   /** The schema version after this migration (1, 2, …). */
@@ -12,7 +13,7 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial]
+export const MIGRATIONS: readonly Migration[] = [initial, undo]
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -1,0 +1,68 @@
+/**
+ * Application of ops from the log in merge mode: ops of other devices, and ops redone after a late
+ * op. Such an op was valid where it was made but may not be here (a concurrent change took its
+ * name, removed its source, or would make a cycle), and it must never throw: every device applies
+ * the same ops in the same (hlc, author, seq) order with the same rules, so every device reaches the
+ * same tree. The rules (docs/journal.md, "Conflicts"):
+ * - a create or link whose name is taken keeps both: the op's node gets the conflict name
+ *   `NAME (conflict DEVICE YYYY-MM-DD HHMMSS)`, made from the op alone, so every device picks it;
+ * - a rename onto a name taken by another node than the one its author saw (or any, with
+ *   RENAME_NOREPLACE) does the same: a concurrent file there is never replaced unseen;
+ * - any other op whose precondition fails is skipped (a move into its own subtree, as in Kleppmann
+ *   et al.; an unlink of a name that is gone; an rmdir of a directory that is no longer empty, so
+ *   concurrent creates in it survive). A skipped op stays in the log: a late op can make it apply.
+ */
+import { ExistsError, PalmError } from '../errors.js'
+import { applyOp } from './apply.js'
+import type { OpContext } from './context.js'
+import type { Op } from './op.js'
+import { Miss } from './view.js'
+
+export type MergeOutcome = 'applied' | 'renamed' | 'skipped'
+
+const NAME_MAX_BYTES = 255
+
+/** `name (conflict DEVICE YYYY-MM-DD HHMMSS)`, cut to fit 255 bytes; DEVICE is the author's short id. */
+export function conflictName (name: string, author: string, timeNs: bigint): string {
+  const d = new Date(Number(timeNs / 1_000_000n))
+  const p = (n: number): string => String(n).padStart(2, '0')
+  const stamp = Number.isNaN(d.getTime())
+    ? '0000-00-00 000000'
+    : `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
+  const suffix = ` (conflict ${author.slice(-6)} ${stamp})`
+  let base = name
+  while (Buffer.byteLength(base + suffix) > NAME_MAX_BYTES) base = base.slice(0, -1)
+  return base + suffix
+}
+
+/** The same op under its conflict name, for the kinds that name a new entry. */
+function renamed (op: Op): Op | undefined {
+  switch (op.kind) {
+    case 'create':
+    case 'link': return { ...op, name: conflictName(op.name, op.author, op.time) }
+    case 'rename': return op.mode === 'exchange' ? undefined : { ...op, newName: conflictName(op.newName, op.author, op.time), replaces: undefined }
+    default: return undefined
+  }
+}
+
+/** Applies `op` in merge mode inside the context's current op record; never throws but Miss. */
+export function applyMerged (v: OpContext, op: Op): MergeOutcome {
+  try {
+    applyOp(v, op)
+    return 'applied'
+  } catch (err) {
+    if (err instanceof Miss) throw err
+    v.abortOp()
+    if (!(err instanceof PalmError)) throw err
+    const alt = err instanceof ExistsError ? renamed(op) : undefined
+    if (alt == null) return 'skipped'
+    try {
+      applyOp(v, alt)
+      return 'renamed'
+    } catch (err2) {
+      if (err2 instanceof Miss) throw err2
+      v.abortOp()
+      return 'skipped'
+    }
+  }
+}
