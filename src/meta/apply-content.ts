@@ -8,7 +8,8 @@ import { MAX_FILE_SIZE_BYTES, MAX_STRIPE_SIZE_BYTES, XATTR_VALUE_MAX_BYTES } fro
 import { checkInt, checkXattrName } from './names.js'
 import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
-import { fileRec, nodeRec, update, type ApplyResult } from './apply.js'
+import { fileRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
+import { conflictName } from './conflict-name.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
 
@@ -48,7 +49,7 @@ export function applySetattr (v: ApplyView, op: OpOf<'setattr'>): ApplyResult {
     checkInt(op.size, 'file size', 0, MAX_FILE_SIZE_BYTES)
     if (op.size < cur.size) dropStripesFrom(v, cur, op.size)
     // truncate(2) marks mtime as well as ctime.
-    next = { ...next, size: op.size, mtimeNs: op.mtime ?? op.time }
+    next = { ...next, size: op.size, mtimeNs: op.mtime ?? op.time, ver: `${op.seq}@${op.author}` }
     v.count(0, 0, op.size - cur.size)
   }
   v.putInode(next)
@@ -75,7 +76,7 @@ function checkStripe (s: StripeRef, stripeSize: number, size: number, ino: numbe
 }
 
 export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyResult {
-  const cur = fileRec(v, op.node, 'setting content')
+  let cur = fileRec(v, op.node, 'setting content')
   checkInt(op.size, 'file size', 0, MAX_FILE_SIZE_BYTES)
   checkInt(op.stripeSize, 'stripe size', 1, MAX_STRIPE_SIZE_BYTES)
   if (cur.stripeSize !== 0 && cur.stripeSize !== op.stripeSize && cur.size > 0) {
@@ -91,6 +92,11 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
   }
   for (const h of op.holes) checkInt(h, `hole index of inode ${cur.ino}`, 0, Number.MAX_SAFE_INTEGER)
 
+  // Written without seeing the file's current version: that version is kept as a conflict copy.
+  if (op.base !== undefined && op.base !== (cur.ver ?? '')) keepConflictCopy(v, op, cur)
+  // Written where it had a name, here it has none: a concurrent delete. The edit survives.
+  if (cur.nlink === 0 && op.at !== undefined) relink(v, op, cur)
+  cur = v.inode(cur.ino) as InodeRec
   const rec = { ...cur, stripeSize: op.stripeSize }
   if (op.size < cur.size) dropStripesFrom(v, cur, op.size)
   // Stripes that start at or past the old size did not exist: no read to record what they replace.
@@ -103,7 +109,7 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
     if (s.index >= oldEnd) v.putNewStripe(cur.ino, stripe)
     else v.putStripe(cur.ino, stripe)
   }
-  const next = { ...rec, size: op.size, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time }
+  const next = { ...rec, size: op.size, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time, ver: `${op.seq}@${op.author}` }
   v.putInode(next)
   v.count(0, 0, op.size - cur.size)
   return { rec: next }
@@ -141,4 +147,45 @@ export function applyRelease (v: ApplyView, op: OpOf<'release'>): ApplyResult {
   v.dropInode(cur)
   v.count(cur.type === 'dir' ? 0 : -1, cur.type === 'dir' ? -1 : 0, -cur.size)
   return {}
+}
+
+/** Gives an unlinked file its name back (or the conflict name if it is taken). */
+function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
+  const [parentNode, name] = op.at as [string, string]
+  const pIno = v.inoOf(parentNode)
+  const pRec = pIno === undefined ? undefined : v.inode(pIno)
+  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const free = v.dentry(parent.ino, name) == null ? name : conflictName(name, op.author, op.time)
+  if (v.dentry(parent.ino, free) != null) return
+  v.putDentry({ parent: parent.ino, name: free, ino: cur.ino, type: 'file', cookie: v.allocCookie() })
+  update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
+  update(v, cur.ino, r => ({ ...r, nlink: r.nlink + 1 }))
+}
+
+/**
+ * Concurrent writes to one file (docs/journal.md, "Conflicts"): the later op in total order keeps
+ * the name; the version it did not see stays beside it as `NAME (conflict DEVICE …)`, DEVICE being
+ * that version's author. The copy is a new node (`c<seq>@<author>` of the later op) with the same
+ * stripes (no data is copied: fragments are shared) and xattrs, in the directory the later op was
+ * written in (the root if that is gone), so every device makes the same copy.
+ */
+function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
+  const [parentNode, name] = op.at ?? ['root', cur.node]
+  const pIno = v.inoOf(parentNode)
+  const pRec = pIno === undefined ? undefined : v.inode(pIno)
+  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const loser = (cur.ver ?? '').split('@')[1] ?? op.author
+  let copyName = conflictName(name, loser, op.time)
+  for (let i = 2; v.dentry(parent.ino, copyName) != null; i++) {
+    if (i > 99) return
+    copyName = conflictName(`${name} ${i}`, loser, op.time)
+  }
+  const node = `c${op.seq}@${op.author}`
+  const ino = v.allocIno(node)
+  v.putInode({ ...cur, ino, node, nlink: 1, parent: 0, ctimeNs: op.time })
+  v.putDentry({ parent: parent.ino, name: copyName, ino, type: 'file', cookie: v.allocCookie() })
+  for (const idx of v.stripeIndexesFrom(cur.ino, 0)) v.putNewStripe(ino, v.stripe(cur.ino, idx) as StripeRef)
+  for (const x of v.xattrNames(cur.ino)) v.putXattr(ino, x, v.xattr(cur.ino, x) as Uint8Array)
+  update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
+  v.count(1, 0, cur.size)
 }

@@ -123,7 +123,7 @@ function changeSql (k: string, v: Cached): string {
       const st = v as StripeRef
       return `INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES(${ino},${st.index},${st.length},${sqlText(st.id)},${st.k},${st.n},${st.codecId},${sqlText(JSON.stringify(st.fragments))},${sqlText(JSON.stringify(st.holders))});`
     }
-    default: // n<node>: derived from the inodes table
+    default: // n<node>: derived from the inodes table; N<ino>: a name hint
       return ''
   }
 }

@@ -118,7 +118,12 @@ export function setContentCall (ino: number, update: ContentUpdate): Call {
   const holes = [...(update.holes ?? [])]
   const mtime = update.mtimeNs !== undefined ? { mtime: update.mtimeNs } : {}
   return {
-    build: v => ({ body: { kind: 'setContent', node: inodeIn(v, ino).node, size: update.size, stripeSize: update.stripeSize, stripes, holes, ...mtime } }),
+    build: v => {
+      const rec = inodeIn(v, ino)
+      const name = v.nameOf(ino)
+      const at = name == null ? {} : { at: [inodeIn(v, name.parent).node, name.name] as [string, string] }
+      return { body: { kind: 'setContent', node: rec.node, size: update.size, stripeSize: update.stripeSize, stripes, holes, ...mtime, base: rec.ver ?? '', ...at } }
+    },
     inodes: [ino],
     entries: []
   }

@@ -147,6 +147,15 @@ export class OpContext implements ApplyView {
     return v === ABSENT ? undefined : v as Uint8Array
   }
 
+  nameOf (ino: number): { parent: number, name: string } | undefined {
+    const k = key.nameOf(ino)
+    const hint = this.staged.get(k) ?? this.#overlay.get(k)?.value ?? this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
+    if (hint !== undefined && hint !== ABSENT && this.dentry((hint as DentryRec).parent, (hint as DentryRec).name)?.ino === ino) return hint as DentryRec
+    // Read from the database once per task; a name it gives that is gone here means none is known.
+    if (this.#local.has(k)) return undefined
+    throw new Miss(k)
+  }
+
   stripe (ino: number, idx: number): StripeRef | undefined {
     const v = this.#get(key.stripe(ino, idx))
     return v === ABSENT ? undefined : v as StripeRef
@@ -228,7 +237,11 @@ export class OpContext implements ApplyView {
     this.#put(key.node(rec.node), ABSENT, rec.ino)
   }
 
-  putDentry (d: DentryRec): void { this.#put(key.dentry(d.parent, d.name), d) }
+  putDentry (d: DentryRec): void {
+    this.#put(key.dentry(d.parent, d.name), d)
+    // A hint of the inode's name (not part of undo records: it is checked whenever it is used).
+    this.staged.set(key.nameOf(d.ino), d)
+  }
   dropDentry (parent: number, name: string): void { this.#put(key.dentry(parent, name), ABSENT) }
   putXattr (ino: number, name: string, value: Uint8Array): void { this.#put(key.xattr(ino, name), value.slice(), this.#newIno(ino) ? ABSENT : undefined) }
   dropXattr (ino: number, name: string): void { this.#put(key.xattr(ino, name), ABSENT) }

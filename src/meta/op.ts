@@ -19,7 +19,13 @@ export type OpBody =
   | { kind: 'rmdir', parent: string, name: string, node: string }
   | { kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode, replaces?: string }
   | { kind: 'setattr', node: string, mode?: number, uid?: number, gid?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint }
-  | { kind: 'setContent', node: string, size: number, stripeSize: number, stripes: StripeRef[], holes: number[], mtime?: bigint }
+  | {
+    kind: 'setContent', node: string, size: number, stripeSize: number, stripes: StripeRef[], holes: number[], mtime?: bigint
+    /** The content version (`ver`) the author's file had: another one here means a concurrent write. */
+    base?: string
+    /** One name of the file where it was written (parent node, name): where a conflict copy goes. */
+    at?: [string, string]
+  }
   | { kind: 'setxattr', node: string, name: string, value: Uint8Array, mode: XattrMode }
   | { kind: 'removexattr', node: string, name: string }
   | { kind: 'release', node: string }

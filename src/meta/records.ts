@@ -31,6 +31,8 @@ export interface InodeRec {
   readonly stripeSize: number
   /** Symlinks: the target. */
   readonly target?: string
+  /** Files: the op (`seq@author`) that last changed the content; absent before any. */
+  readonly ver?: string
 }
 
 export interface DentryRec {
@@ -91,9 +93,10 @@ export interface InodeRow {
   entries: number
   stripe_size: number
   target: string | null
+  ver: string | null
 }
 
-export const INODE_COLUMNS = 'ino, node, type, mode, uid, gid, nlink, size, rdev, atime_s, atime_n, mtime_s, mtime_n, ctime_s, ctime_n, parent, entries, stripe_size, target'
+export const INODE_COLUMNS = 'ino, node, type, mode, uid, gid, nlink, size, rdev, atime_s, atime_n, mtime_s, mtime_n, ctime_s, ctime_n, parent, entries, stripe_size, target, ver'
 
 export function inodeFromRow (r: InodeRow): InodeRec {
   const rec: InodeRec = {
@@ -113,7 +116,8 @@ export function inodeFromRow (r: InodeRow): InodeRec {
     entries: r.entries,
     stripeSize: r.stripe_size
   }
-  return r.target == null ? rec : { ...rec, target: r.target }
+  const withTarget = r.target == null ? rec : { ...rec, target: r.target }
+  return r.ver == null ? withTarget : { ...withTarget, ver: r.ver }
 }
 
 /** An upsert of the whole record (one statement, whatever changed). */
@@ -121,10 +125,10 @@ export function inodeUpsertSql (r: InodeRec): string {
   const [as, an] = splitTime(r.atimeNs)
   const [ms, mn] = splitTime(r.mtimeNs)
   const [cs, cn] = splitTime(r.ctimeNs)
-  return `INSERT INTO inodes(${INODE_COLUMNS}) VALUES(${r.ino},${sqlText(r.node)},'${r.type}',${r.mode},${r.uid},${r.gid},${r.nlink},${sqlInt(r.size)},${r.rdev},${as},${an},${ms},${mn},${cs},${cn},${r.parent},${r.entries},${r.stripeSize},${sqlOrNull(r.target, sqlText)})` +
+  return `INSERT INTO inodes(${INODE_COLUMNS}) VALUES(${r.ino},${sqlText(r.node)},'${r.type}',${r.mode},${r.uid},${r.gid},${r.nlink},${sqlInt(r.size)},${r.rdev},${as},${an},${ms},${mn},${cs},${cn},${r.parent},${r.entries},${r.stripeSize},${sqlOrNull(r.target, sqlText)},${sqlOrNull(r.ver, sqlText)})` +
     ' ON CONFLICT(ino) DO UPDATE SET mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
     'atime_s=excluded.atime_s,atime_n=excluded.atime_n,mtime_s=excluded.mtime_s,mtime_n=excluded.mtime_n,ctime_s=excluded.ctime_s,ctime_n=excluded.ctime_n,' +
-    'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target;'
+    'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
 }
 
 export function inodeDeleteSql (ino: number): string {

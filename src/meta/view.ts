@@ -22,7 +22,9 @@ export const key = {
   /** Loaded only for one op (never cached): the committed stripes of `ino` with index ≥ from. */
   stripesFrom: (ino: number, from: number): string => `S${ino}/${from}`,
   /** Loaded only for one op (never cached): every committed xattr of `ino`. */
-  xattrsOf: (ino: number): string => `X${ino}`
+  xattrsOf: (ino: number): string => `X${ino}`,
+  /** A hint of one name of `ino` (checked against the entries before use). */
+  nameOf: (ino: number): string => `N${ino}`
 }
 
 export interface ApplyView {
@@ -39,6 +41,8 @@ export interface ApplyView {
   dropDentry: (parent: number, name: string) => void
   putXattr: (ino: number, name: string, value: Uint8Array) => void
   dropXattr: (ino: number, name: string) => void
+  /** One name of `ino` (its parent directory's ino and the name), or undefined if it has none. */
+  nameOf: (ino: number) => { parent: number, name: string } | undefined
   /** One stripe of a file's manifest. */
   stripe: (ino: number, idx: number) => StripeRef | undefined
   /** The indexes of the stripes of `ino` at or past `from`, ascending. */

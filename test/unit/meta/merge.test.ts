@@ -135,3 +135,30 @@ describe('replicated journal merge', () => {
     await assertConverged(stores)
   })
 })
+
+describe('replicated journal conflicts', () => {
+  it('keeps the version a concurrent write did not see as a conflict copy, and an edit survives a concurrent delete', async (t) => {
+    const [a, b] = await devices(t, 2)
+    const d = await a.create(ROOT_INO, 'docs', DIR)
+    const f = await a.create(d.ino, 'report.txt', FILE)
+    await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'v0')] })
+    const g = await a.create(ROOT_INO, 'notes.txt', FILE)
+    await a.setContent(g.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'n0')] })
+    await send(a, b)
+    // Partitioned: both edit report.txt; a deletes notes.txt while b edits it.
+    await a.setContent(f.ino, { size: 5, stripeSize: 8, stripes: [stripe(0, 5, 'from-a')] })
+    const fb = (await b.lookup((await b.lookup(ROOT_INO, 'docs'))!.ino, 'report.txt'))!
+    await b.setContent(fb.ino, { size: 6, stripeSize: 8, stripes: [stripe(0, 6, 'from-b')] })
+    await a.unlink(ROOT_INO, 'notes.txt')
+    const gb = (await b.lookup(ROOT_INO, 'notes.txt'))!
+    await b.setContent(gb.ino, { size: 7, stripeSize: 8, stripes: [stripe(0, 7, 'n-edit')] })
+    await syncAll([a, b])
+    const tree = await assertConverged([a, b])
+    const reports = tree.filter(l => l.startsWith('/docs/report.txt'))
+    assert.equal(reports.length, 2, tree.join('\n'))
+    // b wrote later: it keeps the name; a's version is the copy, named after its author.
+    assert.ok(reports.some(l => /^\/docs\/report\.txt file .*st-from-b/.test(l)), reports.join('\n'))
+    assert.ok(reports.some(l => /^\/docs\/report\.txt \(conflict dev-0 \S+ \d{6}\) file .*st-from-a/.test(l)), reports.join('\n'))
+    assert.ok(tree.some(l => /^\/notes\.txt file n1 s7 .*st-n-edit/.test(l)), tree.join('\n'))
+  })
+})

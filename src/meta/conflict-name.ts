@@ -1,0 +1,17 @@
+/** The name a conflicting node gets beside the one that keeps the name (docs/journal.md, "Conflicts"). */
+
+const NAME_MAX_BYTES = 255
+
+/** `name (conflict DEVICE YYYY-MM-DD HHMMSS)`, cut to fit 255 bytes; DEVICE is the author's short id. */
+export function conflictName (name: string, author: string, timeNs: bigint): string {
+  const d = new Date(Number(timeNs / 1_000_000n))
+  const p = (n: number): string => String(n).padStart(2, '0')
+  const stamp = Number.isNaN(d.getTime())
+    ? '0000-00-00 000000'
+    : `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
+  const suffix = ` (conflict ${author.slice(-6)} ${stamp})`
+  let base = name
+  while (Buffer.byteLength(base + suffix) > NAME_MAX_BYTES) base = base.slice(0, -1)
+  return base + suffix
+}
+
