@@ -123,6 +123,10 @@ function changeSql (k: string, v: Cached): string {
       const st = v as StripeRef
       return `INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES(${ino},${st.index},${st.length},${sqlText(st.id)},${st.k},${st.n},${st.codecId},${sqlText(JSON.stringify(st.fragments))},${sqlText(JSON.stringify(st.holders))});`
     }
+    case 0x61: // a<device>: an admitted device's key
+      return v === ABSENT
+        ? `DELETE FROM authors WHERE author=${sqlText(k.slice(1))};`
+        : `INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(k.slice(1))},${sqlBlob(v as Uint8Array)});`
     default: // n<node>: derived from the inodes table; N<ino>: a name hint
       return ''
   }

@@ -144,6 +144,16 @@ export function removexattrCall (ino: number, name: string): Call {
   return { build: v => ({ body: { kind: 'removexattr', node: inodeIn(v, ino).node, name } }), inodes: [ino], entries: [] }
 }
 
+/** Admits a device (its raw Ed25519 key); nothing to log when it is admitted already. */
+export function admitCall (device: string, publicKey: Uint8Array): Call {
+  const key = Buffer.from(publicKey).toString('base64')
+  return {
+    build: v => v.admitted(device) != null ? undefined : { body: { kind: 'admit', device, key } },
+    inodes: [],
+    entries: []
+  }
+}
+
 export function releaseCall (ino: number): Call {
   return {
     build: v => {

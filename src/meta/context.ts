@@ -245,6 +245,13 @@ export class OpContext implements ApplyView {
   dropDentry (parent: number, name: string): void { this.#put(key.dentry(parent, name), ABSENT) }
   putXattr (ino: number, name: string, value: Uint8Array): void { this.#put(key.xattr(ino, name), value.slice(), this.#newIno(ino) ? ABSENT : undefined) }
   dropXattr (ino: number, name: string): void { this.#put(key.xattr(ino, name), ABSENT) }
+  admitted (device: string): Uint8Array | undefined {
+    const v = this.#get(key.author(device))
+    return v === ABSENT ? undefined : v as Uint8Array
+  }
+
+  admit (device: string, k: Uint8Array): void { this.#put(key.author(device), k.slice()) }
+
   putStripe (ino: number, s: StripeRef): void { this.#put(key.stripe(ino, s.index), s) }
   dropStripe (ino: number, idx: number): void { this.#put(key.stripe(ino, idx), ABSENT) }
 

@@ -29,6 +29,8 @@ export type OpBody =
   | { kind: 'setxattr', node: string, name: string, value: Uint8Array, mode: XattrMode }
   | { kind: 'removexattr', node: string, name: string }
   | { kind: 'release', node: string }
+  /** Admits a device to the swarm: ops it signs with `key` (raw Ed25519, base64) are accepted. */
+  | { kind: 'admit', device: string, key: string }
 
 export type OpKind = OpBody['kind']
 

@@ -35,6 +35,10 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
       const row = await db.get<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE ino=? AND idx=?', [Number(k.slice(1, slash)), Number(k.slice(slash + 1))])
       return row == null ? ABSENT : stripeFromRow(row)
     }
+    case 0x61: { // a<device>
+      const row = await db.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [k.slice(1)])
+      return row == null ? ABSENT : new Uint8Array(row.public_key)
+    }
     case 0x4e: { // N<ino>: one name of the inode (a hint)
       const row = await db.get<DentryRow>('SELECT parent,name,ino,type,cookie FROM dentries WHERE ino=? ORDER BY parent,name LIMIT 1', [Number(k.slice(1))])
       return row == null ? ABSENT : dentryFromRow(row)

@@ -19,6 +19,7 @@ import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
 import { decodeOp, verifyOp, type SignedOp, type WireOp } from './op.js'
 import type { MergeReport } from './merge-plan.js'
+import { admitKey } from './apply-admit.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
@@ -31,7 +32,7 @@ import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalChe
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
-  createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+  admitCall, createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
 
 export interface MetaStoreInit {
@@ -83,8 +84,6 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #log: Logger
   readonly #cache: CommittedCache
   readonly #inflight = new Map<string, Promise<Cached>>()
-  /** Public keys of trusted authors (the authors table), read once each. */
-  readonly #keys = new Map<string, Uint8Array>()
   readonly #sync: WalSync
   readonly #redoSync = new GroupSync(async () => { await this.#o?.redo?.sync() })
   readonly #room: JournalRoom
@@ -431,7 +430,6 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */
   async trustAuthor (author: string, publicKey: Uint8Array): Promise<void> {
-    this.#keys.delete(author)
     await this.#opened().db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(author)},${sqlBlob(publicKey)})`)
   }
 
@@ -443,21 +441,57 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
    * undo-redo (writer.ts).
    */
   async applyRemote (ops: WireOp[], options: AbortOptions = {}): Promise<MergeReport> {
-    const { writer, reader } = this.#opened()
-    const good: SignedOp[] = []
+    const { writer } = this.#opened()
     const refused: MergeReport['refused'] = []
+    const pending: SignedOp[] = []
     for (const w of ops) {
-      const v = await this.#verified(w, reader)
+      const v = this.#decoded(w)
       if (typeof v === 'string') refused.push({ author: authorOf(w), seq: seqOf(w), reason: v })
-      else good.push(v)
+      else pending.push(v)
     }
+    // Admissions in this batch count for the ops after them: check until nothing more passes.
+    const keys = new Map<string, Uint8Array | undefined>()
+    const good: SignedOp[] = []
+    let rest = pending
+    for (let progress = true; progress && rest.length > 0;) {
+      progress = false
+      const later: SignedOp[] = []
+      for (const signed of rest) {
+        const { author } = signed.op
+        if (!keys.has(author)) keys.set(author, await this.#authorKey(author))
+        const key = keys.get(author)
+        if (key == null) { later.push(signed); continue }
+        if (!verifyOp(signed, key)) { refused.push({ author, seq: signed.op.seq, reason: 'bad signature: the op was damaged or forged' }); continue }
+        good.push(signed)
+        progress = true
+        if (signed.op.kind === 'admit') {
+          try { keys.set(signed.op.device, keys.get(signed.op.device) ?? admitKey(signed.op)) } catch {}
+        }
+      }
+      rest = later
+    }
+    for (const signed of rest) refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'untrusted: its author was never admitted to this swarm' })
     const report = await raceSignal(writer.merge(good, options.signal), options.signal, 'applying ops of other devices (they may still be applied)')
     report.refused.unshift(...refused)
     return report
   }
 
+  /** Admits a device to the swarm's journal (an `admit` op); nothing is logged if it is admitted already. */
+  async admit (device: string, publicKey: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    await this.#write(admitCall(device, publicKey), options)
+  }
+
+  /** The key of an admitted device (uncommitted admissions included), or undefined. */
+  async #authorKey (author: string): Promise<Uint8Array | undefined> {
+    const { writer, reader } = this.#opened()
+    const staged = writer.peek(key.author(author))
+    if (staged !== undefined) return staged === ABSENT ? undefined : staged as Uint8Array
+    const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [author])
+    return row == null ? undefined : new Uint8Array(row.public_key)
+  }
+
   /** The op decoded from its signed bytes, or why it is refused. */
-  async #verified (w: WireOp, reader: Db): Promise<SignedOp | string> {
+  #decoded (w: WireOp): SignedOp | string {
     let op
     try {
       op = decodeOp(w.body)
@@ -467,15 +501,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     if (op.v !== OP_VERSION) return `format v${op.v}; this PALM reads v${OP_VERSION}: upgrade PALM`
     if (!Number.isSafeInteger(op.seq) || op.seq < 1) return 'malformed: bad seq'
     if (op.author === this.#init.deviceId && op.seq > this.#opened().writer.lastSeq(op.author)) return 'claims to be this device\'s own op, which this device never wrote'
-    let key = this.#keys.get(op.author)
-    if (key == null) {
-      const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [op.author])
-      if (row == null) return 'untrusted: its author was never admitted to this swarm'
-      this.#keys.set(op.author, key = new Uint8Array(row.public_key))
-    }
-    const signed: SignedOp = w.sig == null ? { op, body: w.body } : { op, body: w.body, sig: w.sig }
-    if (!verifyOp(signed, key)) return 'bad signature: the op was damaged or forged'
-    return signed
+    return w.sig == null ? { op, body: w.body } : { op, body: w.body, sig: w.sig }
   }
 
   /**

@@ -249,6 +249,12 @@ export interface MetaStore {
    * order with the merge rules; late ones by undo-redo.
    */
   applyRemote: (ops: WireOp[], options?: AbortOptions) => Promise<MergeReport>
-  /** Trusts a device's raw Ed25519 public key for applyOp. */
+  /**
+   * Admits a device to the swarm's journal with an `admit` op signed by this device: ops signed with
+   * `publicKey` are then accepted on every device that trusts this one. Nothing is logged if it is
+   * admitted already.
+   */
+  admit: (device: string, publicKey: Uint8Array, options?: AbortOptions) => Promise<void>
+  /** Trusts a device's raw Ed25519 public key for applyOp, on this device only (not replicated). */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
 }

@@ -28,7 +28,8 @@ function encodeValue (k: string, v: Cached): unknown {
       const r = v as InodeRec
       return { ...r, atimeNs: r.atimeNs.toString(), mtimeNs: r.mtimeNs.toString(), ctimeNs: r.ctimeNs.toString() }
     }
-    case 0x78: return Buffer.from(v as Uint8Array).toString('base64')
+    case 0x78:
+    case 0x61: return Buffer.from(v as Uint8Array).toString('base64')
     default: return v
   }
 }
@@ -41,7 +42,8 @@ function decodeValue (k: string, v: unknown): Cached {
       for (const f of INODE_BIGINTS) r[f] = BigInt(r[f] as string)
       return r as unknown as InodeRec
     }
-    case 0x78: return new Uint8Array(Buffer.from(v as string, 'base64'))
+    case 0x78:
+    case 0x61: return new Uint8Array(Buffer.from(v as string, 'base64'))
     case 0x64: return v as DentryRec
     case 0x73: return v as StripeRef
     default: return v as number

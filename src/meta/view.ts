@@ -24,7 +24,9 @@ export const key = {
   /** Loaded only for one op (never cached): every committed xattr of `ino`. */
   xattrsOf: (ino: number): string => `X${ino}`,
   /** A hint of one name of `ino` (checked against the entries before use). */
-  nameOf: (ino: number): string => `N${ino}`
+  nameOf: (ino: number): string => `N${ino}`,
+  /** A device admitted to the swarm → its raw Ed25519 public key. */
+  author: (device: string): string => `a${device}`
 }
 
 export interface ApplyView {
@@ -49,6 +51,9 @@ export interface ApplyView {
   stripeIndexesFrom: (ino: number, from: number) => number[]
   /** The names of every xattr of `ino`. */
   xattrNames: (ino: number) => string[]
+  /** The public key of an admitted device. */
+  admitted: (device: string) => Uint8Array | undefined
+  admit: (device: string, key: Uint8Array) => void
   putStripe: (ino: number, s: StripeRef) => void
   /** putStripe for a stripe that did not exist before (past the file's old end): nothing to read. */
   putNewStripe: (ino: number, s: StripeRef) => void

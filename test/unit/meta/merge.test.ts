@@ -162,3 +162,42 @@ describe('replicated journal conflicts', () => {
     assert.ok(tree.some(l => /^\/notes\.txt file n1 s7 .*st-n-edit/.test(l)), tree.join('\n'))
   })
 })
+
+describe('replicated journal admission', () => {
+  it('accepts a device admitted by a member, in the same batch too, and refuses one never admitted', async (t) => {
+    const dir = await createTempDir(t, 'palm-admit-')
+    const signers = [testSigner(), testSigner(), testSigner()]
+    const [f, b, c] = await Promise.all(signers.map(async (sg, i) => {
+      const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
+      await s.start()
+      onCleanup(t, async () => { await s.stop() })
+      return s
+    }))
+    // Every device trusts the founder (as the swarm's invite says); the founder admits b only.
+    await b.trustAuthor('dev-0', signers[0].publicKey)
+    await c.trustAuthor('dev-0', signers[0].publicKey)
+    await f.admit('dev-1', signers[1].publicKey)
+    await f.admit('dev-1', signers[1].publicKey)
+    const exported = async (s: MetaStore): Promise<Array<{ body: string, sig?: Uint8Array }>> => {
+      const out = []
+      for await (const op of s.exportOps()) out.push({ body: op.body, sig: op.sig })
+      return out
+    }
+    assert.equal((await exported(f)).length, 1, 'admitting twice logs one op')
+    await b.create(ROOT_INO, 'from-b', FILE)
+    await c.create(ROOT_INO, 'from-c', FILE)
+    // c gets the founder's admission and b's op in one batch, b's op first.
+    const report = await c.applyRemote([...await exported(b), ...await exported(f)])
+    assert.deepEqual(report.refused, [])
+    assert.ok(await c.lookup(ROOT_INO, 'from-b'))
+    // c was never admitted: its ops are refused by the founder, with the reason.
+    const refused = await f.applyRemote(await exported(c).then(ops => ops.filter(o => o.body.includes('"author":"dev-2"'))))
+    assert.equal(refused.refused.length, 1)
+    assert.match(refused.refused[0].reason, /never admitted/)
+    assert.equal(await f.lookup(ROOT_INO, 'from-c'), undefined)
+    // A forged admission (signed by c for itself, claiming the founder's name) is refused.
+    const forged = { body: (await exported(f))[0].body.replace('dev-1', 'dev-2'), sig: (await exported(f))[0].sig }
+    const r2 = await b.applyRemote([forged])
+    assert.match(r2.refused[0]?.reason ?? '', /untrusted|bad signature/)
+  })
+})

@@ -1,0 +1,25 @@
+/**
+ * Admission: a device joins the swarm's journal by an `admit` op signed by a device already
+ * admitted (docs/journal.md, "Verification"). From then on, ops it signs with that key are
+ * accepted. A device admitted already keeps its key (admitting it again changes nothing).
+ */
+import { InvalidArgumentError } from '../errors.js'
+import type { Op } from './op.js'
+import type { ApplyResult } from './apply.js'
+import type { ApplyView } from './view.js'
+
+type AdmitOp = Extract<Op, { kind: 'admit' }>
+
+/** The raw 32-byte Ed25519 key of an admit op; InvalidArgumentError if it is not one. */
+export function admitKey (op: AdmitOp): Uint8Array {
+  if (typeof op.device !== 'string' || op.device === '' || op.device.length > 128) throw new InvalidArgumentError('admit op names no device')
+  const key = typeof op.key === 'string' ? new Uint8Array(Buffer.from(op.key, 'base64')) : new Uint8Array(0)
+  if (key.byteLength !== 32) throw new InvalidArgumentError(`admit op for device ${op.device} carries no 32-byte Ed25519 key`)
+  return key
+}
+
+export function applyAdmit (v: ApplyView, op: AdmitOp): ApplyResult {
+  const key = admitKey(op)
+  if (v.admitted(op.device) == null) v.admit(op.device, key)
+  return {}
+}
