@@ -175,3 +175,50 @@ export async function startMount (t: Cleanup, home: string, options: { mountpoin
     }
   }
 }
+
+export interface ServingDaemon {
+  home: string
+  /** The device id, from the READY line. */
+  id: string
+  child: ChildProcess
+  output: () => string
+  /** SIGKILL the daemon and wait until its PID is gone. */
+  kill9: () => Promise<void>
+}
+
+/**
+ * Starts `palm serve` (a device that only lends disk, no mount) for `home` as a child process and
+ * waits for its READY line. Cleanup: SIGTERM, then SIGKILL.
+ */
+export async function startServe (t: Cleanup, home: string, options: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<ServingDaemon> {
+  const child = spawn(process.execPath, [PALM_BIN, 'serve', '--home', home], { env: options.env ?? testEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  onCleanup(t, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    if (!await waitExit(child, 30_000)) {
+      child.kill('SIGKILL')
+      await waitExit(child, 10_000)
+    }
+  })
+  const until = Date.now() + (options.timeoutMs ?? 30_000)
+  let id: string | undefined
+  while ((id = /READY serving device (\S+)/.exec(output)?.[1]) == null) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`palm serve exited early (${String(child.exitCode ?? child.signalCode)}):\n${output}`)
+    if (Date.now() > until) throw new Error(`palm serve for ${home} was not ready within ${options.timeoutMs ?? 30_000} ms:\n${output}`)
+    await new Promise(r => setTimeout(r, 50))
+  }
+  return {
+    home,
+    id,
+    child,
+    output: () => output,
+    kill9: async () => {
+      child.kill('SIGKILL')
+      await waitExit(child, 10_000)
+      if (child.pid != null) await waitPidGone(child.pid)
+    }
+  }
+}
