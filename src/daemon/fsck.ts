@@ -95,7 +95,12 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
     if (!pathCache.has(ino)) pathCache.set(ino, await parts.meta.pathOf(ino))
     return pathCache.get(ino)
   }
-  const devicesText = (ids: Iterable<string>): string => [...ids].map(id => `${describe(id)}, ${unreached.get(id) ?? 'offline'}`).join('; ')
+  /** "d2 (id) and d3 (id), offline", or each with its own reason when they differ. */
+  const devicesText = (ids: Iterable<string>): string => {
+    const list = [...ids].map(id => ({ name: describe(id), why: unreached.get(id) ?? 'offline' })).sort((a, b) => a.name < b.name ? -1 : 1)
+    if (list.every(d => d.why === list[0]?.why)) return `${list.map(d => d.name).join(' and ')}, ${list[0]?.why ?? 'offline'}`
+    return list.map(d => `${d.name}, ${d.why}`).join(' and ')
+  }
 
   const checkStripe = async (ino: number, stripe: StripeRef, remote: RemotePresence): Promise<void> => {
     stripesChecked++
