@@ -50,7 +50,8 @@ export function resolveMountOptions (o: FuseMountOptions = {}): Resolved {
     debug: o.debug ?? false
   }
   const name = /^[A-Za-z0-9._@+-]{1,64}$/
-  check(name.test(r.fsname), `fsname ${JSON.stringify(r.fsname)} (letters, digits, ._@+- only)`)
+  // The fsname is the mount's source: PALM writes `palm:<home>` there (paths %-encoded, no commas).
+  check(/^[A-Za-z0-9._@+/:%#-]{1,1024}$/.test(r.fsname), `fsname ${JSON.stringify(r.fsname)} (letters, digits, ._@+/:%#- only, at most 1024)`)
   check(name.test(r.subtype), `subtype ${JSON.stringify(r.subtype)} (letters, digits, ._@+- only)`)
   check(Number.isInteger(r.maxWriteBytes) && r.maxWriteBytes >= 4096 && r.maxWriteBytes <= MAX_WRITE_LIMIT, `maxWriteBytes ${r.maxWriteBytes} (4096..${MAX_WRITE_LIMIT})`)
   check(Number.isInteger(r.ioSizeBytes) && r.ioSizeBytes >= 512 && r.ioSizeBytes <= 16 * MAX_WRITE_LIMIT, `ioSizeBytes ${r.ioSizeBytes}`)

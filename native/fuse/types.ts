@@ -151,7 +151,7 @@ export interface FuseOps {
 }
 
 export interface FuseMountOptions {
-  /** Shown in /proc/mounts and df (default 'palm'). */
+  /** The mount's source, shown in /proc/mounts and df (default 'palm'; PALM's daemon: `palm:<home>`). */
   fsname?: string
   /** fuse.<subtype> (default 'palm'). */
   subtype?: string

@@ -69,11 +69,21 @@ export interface StatusReport {
 }
 
 export interface FsckProblem {
-  kind: 'missing' | 'corrupt' | 'orphan' | 'dangling' | 'nlink' | 'unreadable' | 'journal'
+  kind: 'missing' | 'corrupt' | 'orphan' | 'dangling' | 'nlink' | 'unreadable' | 'unreachable' | 'journal'
   /** File path when known. */
   file?: string
   cid?: string
   ino?: number
+  /** `unreachable`: the devices (ids) that hold the fragments the file waits for. */
+  devices?: string[]
+  detail: string
+}
+
+/** One fragment `palm fsck --repair` rebuilt. */
+export interface FsckRepair {
+  file?: string
+  ino: number
+  cid: string
   detail: string
 }
 
@@ -85,8 +95,14 @@ export interface FsckReport {
   counts: Record<FsckProblem['kind'], number>
   /** Unreferenced fragments awaiting garbage collection (not a problem). */
   garbageFragments: number
-  /** Problems fixed by --repair. */
+  /** Fragments of readable stripes on devices that could not be asked (not checked, not a problem). */
+  unverifiedFragments: number
+  /** Devices holding fragments of this device's files that could not be asked, and why. */
+  unreachedDevices: Array<{ id: string, name: string, why: 'offline' | 'did not answer' | 'not asked' }>
+  /** Fragments rebuilt by --repair. */
   repaired: number
+  /** The rebuilt fragments (the first 1000). */
+  repairs: FsckRepair[]
   durationMs: number
 }
 

@@ -30,6 +30,7 @@ import { startControlServer, type ControlServer } from './control-server.js'
 import { startDashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
+import { mountSource } from './mount-owner.js'
 import { inviteFor } from './invite.js'
 import { getFragment, runGc } from './fragments.js'
 import { PALM_VERSION } from './version.js'
@@ -181,6 +182,7 @@ export class Daemon extends Lifecycle {
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {
         mountpoint: this.#init.mountpoint,
+        fsname: await mountSource(paths.home),
         allowOther: c.allowOther,
         entryTimeoutSec: c.attrTimeoutMs / 1000,
         attrTimeoutSec: c.attrTimeoutMs / 1000,

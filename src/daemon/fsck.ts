@@ -1,18 +1,22 @@
 /**
  * `palm fsck`: checks the journal against the fragments. Every stripe of every file must have at
  * least k readable fragments (each re-hashed against its CID; fragments held by other devices are
- * asked for with a batched `has`, and an offline holder's are counted as unknown, not missing); missing and corrupt fragments,
- * unreadable stripes and journal inconsistencies are problems. Unreferenced fragments are garbage
- * awaiting collection (counted, not a problem). With `repair`, a stripe that still has k good
- * fragments gets its missing ones rebuilt: decoding and re-encoding gives the same fragments
- * (convergent encoding), so the rebuilt ones match the CIDs the journal already names.
+ * asked for with a batched `has`). Missing and corrupt fragments, unreadable stripes and journal
+ * inconsistencies are problems, and so is a file that cannot be read now because the devices that
+ * hold the rest of its fragments are offline or were not asked (`unreachable`, one per file, naming
+ * them). A readable stripe with some fragments on such devices is clean; those fragments are counted
+ * as unverified. Unreferenced fragments are garbage awaiting collection (counted, not a problem).
+ * With `repair`, a stripe with k good local fragments gets its missing or corrupt local ones
+ * rebuilt: decoding and re-encoding gives the same fragments (convergent encoding), so the rebuilt
+ * ones match the CIDs the journal already names. The report lists what was rebuilt.
  */
 import type { ComponentLogger } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { IntegrityError, NotFoundError } from '../errors.js'
 import type { JournalProblemKind, StripeRef } from '../meta/types.js'
 import type { DaemonParts } from './daemon.js'
-import type { FsckProblem, FsckReport } from './control-api.js'
+import type { FsckProblem, FsckRepair, FsckReport } from './control-api.js'
+import { deviceNamer, remotePresence, type RemotePresence, type Unreached } from './fsck-remote.js'
 
 export interface FsckOptions {
   repair: boolean
@@ -63,77 +67,89 @@ async function repairStripe (parts: DaemonParts, stripe: StripeRef, good: Array<
 
 /** Stripes whose remote fragments are asked about together. */
 const REMOTE_BATCH = 256
+/** Most repaired fragments listed by name in the report (all are counted). */
+const MAX_LISTED_REPAIRS = 1000
 
-/**
- * Whether other devices hold the fragments the stripes place on them: one batched `has` per online
- * holder. Keys are "device cid"; absent means the holder is offline or did not answer.
- */
-async function remotePresence (parts: DaemonParts, stripes: StripeRef[]): Promise<Map<string, boolean>> {
-  const out = new Map<string, boolean>()
-  const net = parts.net
-  if (net == null) return out
-  const byHolder = new Map<string, Set<string>>()
-  for (const s of stripes) {
-    s.fragments.forEach((cid, i) => {
-      const holders = s.holders[i] ?? []
-      if (holders.length === 0 || holders.includes(parts.deviceId)) return
-      for (const h of holders) byHolder.set(h, (byHolder.get(h) ?? new Set()).add(cid))
-    })
-  }
-  await Promise.all([...byHolder].map(async ([holder, cids]) => {
-    if (net.membership.get(holder)?.online !== true) return
-    const list = [...cids]
-    try {
-      const present = await net.fragments.has(holder, list.map(c => CID.parse(c)), { signal: AbortSignal.timeout(30_000) })
-      list.forEach((c, i) => out.set(`${holder} ${c}`, present[i]))
-    } catch {}
-  }))
-  return out
+/** Stripes of one file that cannot be read until devices come back. */
+interface Waiting {
+  ino: number
+  stripes: number
+  first: { index: number, reachable: number, k: number }
+  devices: Set<string>
 }
 
 export async function runFsck (parts: DaemonParts, options: FsckOptions): Promise<FsckReport> {
   const log = options.logger.forComponent('palm:daemon:fsck')
   const started = Date.now()
   const problems: FsckProblem[] = []
+  const repairs: FsckRepair[] = []
   let stripesChecked = 0
   let fragmentsChecked = 0
+  let unverifiedFragments = 0
   let repaired = 0
+  const unreached = new Map<string, Unreached>()
+  const waiting = new Map<number, Waiting>()
+  const describe = await deviceNamer(parts)
   const pathCache = new Map<number, string | undefined>()
   const pathOf = async (ino: number): Promise<string | undefined> => {
     if (!pathCache.has(ino)) pathCache.set(ino, await parts.meta.pathOf(ino))
     return pathCache.get(ino)
   }
+  /** "d2 (id) and d3 (id), offline", or each with its own reason when they differ. */
+  const devicesText = (ids: Iterable<string>): string => {
+    const list = [...ids].map(id => ({ name: describe(id), why: unreached.get(id) ?? 'offline' })).sort((a, b) => a.name < b.name ? -1 : 1)
+    if (list.every(d => d.why === list[0]?.why)) return `${list.map(d => d.name).join(' and ')}, ${list[0]?.why ?? 'offline'}`
+    return list.map(d => `${d.name}, ${d.why}`).join(' and ')
+  }
 
-  const checkStripe = async (ino: number, stripe: StripeRef, remote: Map<string, boolean>): Promise<void> => {
+  const checkStripe = async (ino: number, stripe: StripeRef, remote: RemotePresence): Promise<void> => {
     stripesChecked++
     const good: Array<{ index: number, bytes: Uint8Array }> = []
-    const bad: number[] = []
+    const bad: Array<{ index: number, was: 'missing' | 'corrupt' }> = []
     let elsewhere = 0
     let unknown = 0
+    const away = new Set<string>()
     for (let i = 0; i < stripe.fragments.length; i++) {
       const cid = stripe.fragments[i]
       const holders = stripe.holders[i] ?? []
       if (holders.length > 0 && !holders.includes(parts.deviceId)) {
-        // Held by other devices: asked over the network; an offline holder is not a problem.
-        const answers = holders.map(h => remote.get(`${h} ${cid}`))
-        if (answers.includes(true)) { elsewhere++; fragmentsChecked++ } else if (answers.includes(undefined)) unknown++
-        else {
+        // Held by other devices: asked over the network; one that could not be asked is unknown.
+        const answers = holders.map(h => remote.present.get(`${h} ${cid}`))
+        if (answers.includes(true)) { elsewhere++; fragmentsChecked++ } else if (answers.includes(undefined)) {
+          unknown++
+          holders.forEach((h, j) => { if (answers[j] === undefined) away.add(h) })
+        } else {
           fragmentsChecked++
-          problems.push({ kind: 'missing', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is missing on ${holders.map(h => parts.net?.membership.describe(h) ?? h).join(', ')}` })
+          problems.push({ kind: 'missing', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is missing on ${holders.map(describe).join(', ')}` })
         }
         continue
       }
       fragmentsChecked++
       const r = await checkFragment(parts, cid)
       if (r.state === 'ok' && r.bytes != null) { good.push({ index: i, bytes: r.bytes }); continue }
-      bad.push(i)
+      bad.push({ index: i, was: r.state as 'missing' | 'corrupt' })
       problems.push({ kind: r.state as 'missing' | 'corrupt', file: await pathOf(ino), ino, cid, detail: `fragment ${i} of stripe ${stripe.index} is ${r.state}` })
     }
-    if (good.length + elsewhere + unknown < stripe.k) {
-      problems.push({ kind: 'unreadable', file: await pathOf(ino), ino, detail: `stripe ${stripe.index} has ${good.length + elsewhere} good fragments (${unknown} on offline devices), needs ${stripe.k}: its bytes ${stripe.index} × stripe size onward cannot be rebuilt` })
-    } else if (options.repair && bad.length > 0 && good.length >= stripe.k) {
+    const reachable = good.length + elsewhere
+    if (reachable + unknown < stripe.k) {
+      problems.push({ kind: 'unreadable', file: await pathOf(ino), ino, detail: `stripe ${stripe.index} has ${reachable} good fragments${unknown > 0 ? ` (and ${unknown} on ${devicesText(away)})` : ''}, needs ${stripe.k}: its bytes from ${stripe.index} × stripe size on cannot be rebuilt` })
+    } else if (reachable < stripe.k) {
+      // Readable only once the devices that hold the rest are back: not clean.
+      const w = waiting.get(ino) ?? { ino, stripes: 0, first: { index: stripe.index, reachable, k: stripe.k }, devices: new Set<string>() }
+      w.stripes++
+      for (const d of away) w.devices.add(d)
+      waiting.set(ino, w)
+    } else {
+      unverifiedFragments += unknown
+    }
+    if (options.repair && bad.length > 0 && good.length >= stripe.k) {
       try {
-        repaired += await repairStripe(parts, stripe, good.slice(0, stripe.k), bad)
+        const fixed = await repairStripe(parts, stripe, good.slice(0, stripe.k), bad.map(b => b.index))
+        repaired += fixed
+        for (const b of bad) {
+          if (repairs.length >= MAX_LISTED_REPAIRS) break
+          repairs.push({ file: await pathOf(ino), ino, cid: stripe.fragments[b.index], detail: `fragment ${b.index} of stripe ${stripe.index} was ${b.was}: rebuilt from ${stripe.k} good fragments` })
+        }
       } catch (err) {
         log.error('could not repair stripe %d of inode %d: %e', stripe.index, ino, err)
       }
@@ -142,6 +158,7 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
   let batch: Array<{ ino: number, stripe: StripeRef }> = []
   const flush = async (): Promise<void> => {
     const remote = await remotePresence(parts, batch.map(b => b.stripe))
+    for (const [id, why] of remote.unreached) unreached.set(id, why)
     for (const { ino, stripe } of batch) await checkStripe(ino, stripe, remote)
     batch = []
   }
@@ -150,6 +167,20 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
     if (batch.length >= REMOTE_BATCH) await flush()
   }
   await flush()
+
+  const remedy = parts.net == null
+    ? 'no daemon runs for this home, so other devices were not asked: start it (`palm serve` or `palm mount`) and run `palm fsck` again'
+    : 'start those devices (`palm serve` or `palm mount` there) and run `palm fsck` again'
+  for (const w of waiting.values()) {
+    const f = w.first
+    problems.push({
+      kind: 'unreachable',
+      file: await pathOf(w.ino),
+      ino: w.ino,
+      devices: [...w.devices],
+      detail: `cannot be read now: ${w.stripes === 1 ? 'stripe' : `${w.stripes} stripes, the first`} ${f.index} has ${f.reachable} of the ${f.k} fragments it needs on reachable devices; the others are on ${devicesText(w.devices)}; ${remedy}`
+    })
+  }
 
   const journal = await parts.meta.check()
   for (const p of journal.problems) {
@@ -167,7 +198,7 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
 
   // A problem fixed by --repair is no longer a problem.
   const remaining = options.repair && repaired > 0 ? await recheck(parts, problems) : problems
-  const counts: FsckReport['counts'] = { missing: 0, corrupt: 0, orphan: 0, dangling: 0, nlink: 0, unreadable: 0, journal: 0 }
+  const counts: FsckReport['counts'] = { missing: 0, corrupt: 0, orphan: 0, dangling: 0, nlink: 0, unreadable: 0, unreachable: 0, journal: 0 }
   for (const p of remaining) counts[p.kind]++
   return {
     clean: remaining.length === 0,
@@ -176,7 +207,10 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
     problems: remaining,
     counts,
     garbageFragments,
+    unverifiedFragments,
+    unreachedDevices: [...unreached].map(([id, why]) => ({ id, name: describe(id), why })),
     repaired,
+    repairs,
     durationMs: Date.now() - started
   }
 }

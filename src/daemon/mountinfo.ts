@@ -10,6 +10,8 @@ export interface MountLine {
   id: number
   mountpoint: string
   fstype: string
+  /** The mount's source (for FUSE, its fsname; PALM's name the home, see mount-owner.ts). */
+  source: string
 }
 
 function unescape (s: string): string {
@@ -26,8 +28,9 @@ export async function mountsAt (path: string, fstype?: string): Promise<MountLin
     if (fields.length < 10) continue
     const mountpoint = unescape(fields[4])
     if (mountpoint !== target) continue
-    const type = fields[fields.indexOf('-', 6) + 1]
-    if (fstype == null || type === fstype) out.push({ id: Number(fields[0]), mountpoint, fstype: type })
+    const sep = fields.indexOf('-', 6)
+    const type = fields[sep + 1]
+    if (fstype == null || type === fstype) out.push({ id: Number(fields[0]), mountpoint, fstype: type, source: unescape(fields[sep + 2] ?? '') })
   }
   return out
 }

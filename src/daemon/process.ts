@@ -11,12 +11,13 @@ import { fileURLToPath } from 'node:url'
 import type { PalmConfig } from '../config/defaults.js'
 import { BusyError, PalmError } from '../errors.js'
 import { defaultLogger, enableLogs } from '../util/logger.js'
-import { isStaleMount, recoverStaleMount } from '../fuse/index.js'
+import { isStaleMount, recoverStaleMount, unmountPath } from '../fuse/index.js'
 import { controlClient, daemonRunning } from './control-client.js'
 import { Daemon } from './daemon.js'
 import { homePaths, readSwarmInfo, writeFileAtomic } from './home.js'
 import { recordAddrs } from './invite.js'
 import { isMountpoint } from './mountinfo.js'
+import { describeOther, mountOwner } from './mount-owner.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
@@ -33,6 +34,16 @@ async function refuseIfRunning (config: PalmConfig): Promise<void> {
   throw new BusyError(`a PALM daemon already runs for ${config.home} (pid ${String(s.daemon.pid)}${s.mount.path != null ? `, mounted at ${s.mount.path}` : ', not mounted'}); stop it with \`palm unmount\` first`)
 }
 
+/**
+ * Throws BusyError when another home's (or a non-PALM) mount sits at `mountpoint`: `palm mount`
+ * never recovers or covers a mount that is not this home's. True when a mount of this home is there.
+ */
+async function refuseOthersMount (config: PalmConfig, mountpoint: string): Promise<boolean> {
+  const owner = await mountOwner(config.home, mountpoint, await recordedMountpoint(config))
+  if (owner.kind === 'other') throw new BusyError(`cannot mount ${config.home} at ${mountpoint}: ${describeOther(owner)}; or choose another folder`, { details: { path: mountpoint } })
+  return owner.kind === 'own'
+}
+
 /** Runs the daemon in this process until a signal or a stop request; resolves with the exit code. */
 export async function runDaemon (config: PalmConfig, options: RunOptions): Promise<number> {
   // A daemon's log says what happened: events and errors by default, per-op traces with DEBUG.
@@ -42,7 +53,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   const paths = homePaths(config.home)
   const mountpoint = options.mountpoint != null ? resolve(options.mountpoint) : undefined
   if (mountpoint != null) {
-    if (await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
+    if (await refuseOthersMount(config, mountpoint) && await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
     else if (await isMountpoint(mountpoint)) throw new BusyError(`${mountpoint} is already a mount point; unmount it or choose another folder`)
     await mkdir(mountpoint, { recursive: true })
   }
@@ -119,7 +130,7 @@ export async function spawnDaemon (config: PalmConfig, mountpointArg: string, ar
     if (s.mount.path === mountpoint) return { mountpoint, pid: s.daemon.pid ?? 0, logFile: paths.daemonLog, alreadyMounted: true }
     throw new BusyError(`a PALM daemon already runs for ${config.home} (pid ${String(s.daemon.pid)}${s.mount.path != null ? `, mounted at ${s.mount.path}` : ', without a mount'}); \`palm unmount\` it first`)
   }
-  if (await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
+  if (await refuseOthersMount(config, mountpoint) && await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
   await mkdir(mountpoint, { recursive: true })
   await mkdir(paths.logs, { recursive: true })
   const logFd = await open(paths.daemonLog, 'a')
@@ -187,12 +198,23 @@ export async function stopDaemon (config: PalmConfig, mountpointArg?: string): P
     }
     return { message: s.mount.path != null ? `unmounted ${s.mount.path}` : `stopped the daemon of ${config.home}` }
   }
-  const mountpoint = resolve(mountpointArg ?? await recordedMountpoint(config) ?? config.mountpoint)
+  // No daemon answers: act only on a mount that is this home's (its source names the home).
+  const recorded = await recordedMountpoint(config)
+  const mountpoint = resolve(mountpointArg ?? recorded ?? config.mountpoint)
+  const owner = await mountOwner(config.home, mountpoint, recorded)
   await rm(paths.pidFile, { force: true })
   await rm(paths.mountFile, { force: true })
-  if (await isStaleMount(mountpoint) || await isMountpoint(mountpoint, 'fuse.palm')) {
+  if (owner.kind === 'other') {
+    return { message: `nothing to unmount: no PALM daemon runs for ${config.home}, and ${describeOther(owner)}` }
+  }
+  if (owner.kind === 'none') {
+    return { message: `nothing to unmount: no PALM daemon runs for ${config.home} and ${mountpoint} is not mounted` }
+  }
+  if (await isStaleMount(mountpoint)) {
     await recoverStaleMount(mountpoint)
     return { message: `recovered the stale mount at ${mountpoint} (its daemon had died); \`palm mount\` mounts it again` }
   }
-  return { message: `nothing to unmount: no PALM daemon runs for ${config.home} and ${mountpoint} is not mounted` }
+  // This home's mount answers, but its daemon does not answer on the control socket.
+  await unmountPath(mountpoint)
+  return { message: `unmounted ${mountpoint} (its daemon did not answer on ${paths.socket})` }
 }

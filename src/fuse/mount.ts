@@ -1,7 +1,8 @@
 /**
  * Mounts a VFS with PALM's FUSE binding (native/fuse, libfuse 3 low-level API): recovers a stale
  * mount at the mountpoint first, then mounts with the options PALM relies on (default_permissions,
- * fsname=palm, subtype palm, 1 MiB writes, kernel caches with PALM's timeouts).
+ * fsname `palm:<home>` (given by the daemon) or palm, subtype palm, 1 MiB writes, kernel caches with
+ * PALM's timeouts).
  */
 import { mkdir } from 'node:fs/promises'
 import type { ComponentLogger } from '@libp2p/interface'
@@ -11,6 +12,8 @@ import { createFuseOps, longOpTimeoutMs, type FuseOpsInit } from './ops.js'
 
 export interface MountInit extends Omit<FuseOpsInit, 'direntSize'> {
   mountpoint: string
+  /** The mount's source in /proc/self/mountinfo: names the home it belongs to (default 'palm'). */
+  fsname?: string
   /** Let other users use the mount (default false). */
   allowOther?: boolean
   /** libfuse debug output (default false). */
@@ -48,14 +51,17 @@ export async function unmountPath (path: string): Promise<void> {
 export async function mountVfs (vfs: Vfs, init: MountInit, components: { logger: ComponentLogger }): Promise<MountedFs> {
   const log = components.logger.forComponent('palm:fuse')
   const native = await binding()
-  if (await native.isStaleMount(init.mountpoint)) {
+  // Only a stale mount of our own (same source, or the old plain `palm`) is recovered; another
+  // home's is left alone, and mounting over it fails with a line that names it.
+  const source = (await native.findMount(init.mountpoint))?.source
+  if ((source === (init.fsname ?? 'palm') || source === 'palm') && await native.isStaleMount(init.mountpoint)) {
     log('%s is a stale mount (its daemon died): recovering it', init.mountpoint)
     await native.recoverStaleMount(init.mountpoint)
   }
   await mkdir(init.mountpoint, { recursive: true })
   const ops = createFuseOps(vfs, log, { ...init, direntSize: native.direntSize })
   const session = await native.mount(init.mountpoint, ops, {
-    fsname: 'palm',
+    fsname: init.fsname ?? 'palm',
     subtype: 'palm',
     defaultPermissions: true,
     allowOther: init.allowOther ?? false,

@@ -95,6 +95,23 @@ async function waitExit (child: ChildProcess, timeoutMs: number): Promise<boolea
   })
 }
 
+/** SIGKILLs `child` and waits until its PID is gone. */
+async function kill9Child (child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL')
+  await waitExit(child, 10_000)
+  if (child.pid != null) await waitPidGone(child.pid)
+}
+
+/** Polls `ready` until true; throws with the child's output when it exits first or time runs out. */
+async function waitReady (child: ChildProcess, output: () => string, ready: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!await ready()) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what}: the daemon exited early (${String(child.exitCode ?? child.signalCode)}):\n${output()}`)
+    if (Date.now() > until) throw new Error(`${what} was not ready within ${timeoutMs} ms:\n${output()}`)
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
+
 /** Waits until the process `pid` no longer exists (a killed process takes ~1 s to be reaped here). */
 export async function waitPidGone (pid: number, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs
@@ -146,32 +163,53 @@ export async function startMount (t: Cleanup, home: string, options: { mountpoin
     }
     if (await isMountpoint(mountpoint, 'fuse.palm')) await forceUnmount(mountpoint)
   })
-  const until = Date.now() + (options.timeoutMs ?? 30_000)
-  while (true) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`palm mount exited early (${String(child.exitCode ?? child.signalCode)}):\n${output}`)
-    }
-    // Live: the daemon said READY (after mounting), mountinfo lists a fuse.palm mount there, and its
-    // root answers stat. Device numbers and mount ids cannot tell a new mount from the stale one it
-    // replaced: the kernel reuses freed ones at once.
-    if (output.includes('READY') && await isMountpoint(mountpoint, 'fuse.palm') && await devOf(mountpoint) !== undefined) break
-    if (Date.now() > until) throw new Error(`the mount at ${mountpoint} did not appear within ${options.timeoutMs ?? 30_000} ms:\n${output}`)
-    await new Promise(r => setTimeout(r, 50))
-  }
+  // Live: the daemon said READY (after mounting), mountinfo lists a fuse.palm mount there, and its
+  // root answers stat. Device numbers and mount ids cannot tell a new mount from the stale one it
+  // replaced: the kernel reuses freed ones at once.
+  await waitReady(child, () => output, async () => output.includes('READY') && await isMountpoint(mountpoint, 'fuse.palm') && await devOf(mountpoint) !== undefined,
+    `the mount at ${mountpoint}`, options.timeoutMs ?? 30_000)
   return {
     home,
     mountpoint,
     child,
     output: () => output,
-    kill9: async () => {
-      child.kill('SIGKILL')
-      await waitExit(child, 10_000)
-      if (child.pid != null) await waitPidGone(child.pid)
-    },
+    kill9: async () => { await kill9Child(child) },
     stop: async () => {
       child.kill('SIGTERM')
       await waitExit(child, 30_000)
       return child.exitCode
     }
   }
+}
+
+export interface ServingDaemon {
+  home: string
+  /** The device id, from the READY line. */
+  id: string
+  child: ChildProcess
+  output: () => string
+  /** SIGKILL the daemon and wait until its PID is gone. */
+  kill9: () => Promise<void>
+}
+
+/**
+ * Starts `palm serve` (a device that only lends disk, no mount) for `home` as a child process and
+ * waits for its READY line. Cleanup: SIGTERM, then SIGKILL.
+ */
+export async function startServe (t: Cleanup, home: string, options: { env?: Record<string, string>, timeoutMs?: number } = {}): Promise<ServingDaemon> {
+  const child = spawn(process.execPath, [PALM_BIN, 'serve', '--home', home], { env: options.env ?? testEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  onCleanup(t, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    if (!await waitExit(child, 30_000)) {
+      child.kill('SIGKILL')
+      await waitExit(child, 10_000)
+    }
+  })
+  const idOf = (): string | undefined => /READY serving device (\S+)/.exec(output)?.[1]
+  await waitReady(child, () => output, async () => idOf() != null, `palm serve for ${home}`, options.timeoutMs ?? 30_000)
+  return { home, id: idOf() ?? '', child, output: () => output, kill9: async () => { await kill9Child(child) } }
 }

@@ -4,7 +4,7 @@
  * `fsck` finding and repairing a damaged fragment.
  */
 import assert from 'node:assert/strict'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import { createPalmHome, forceUnmount, palm, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
@@ -118,6 +118,59 @@ it('unmount and mount recover the stale mount of a killed daemon', { skip: skipW
   assert.equal(await readFile(join(mountpoint, 'kept.txt'), 'utf8'), 'kept\n')
 })
 
+it('unmount acts only on its own home\'s mount: another home\'s, live or stale, is left alone', { skip: skipWithoutFuse(), timeout: 180_000 }, async (t) => {
+  const homeA = await createPalmHome(t)
+  const homeB = await createPalmHome(t)
+  const dir = await createTempDir(t)
+  const shared = join(dir, 'palm')
+  const pidB = await mountInBackground(t, homeB, shared)
+  await writeFile(join(shared, 'b.txt'), 'b\n')
+  // `shared` is also A's default mountpoint; A has no daemon.
+  const envA = testEnv({ PALM_MOUNTPOINT: shared })
+  const bAlive = async (): Promise<void> => {
+    assert.ok(await isMountpoint(shared, 'fuse.palm'), 'B is still mounted')
+    assert.equal(await readFile(join(shared, 'b.txt'), 'utf8'), 'b\n')
+    assert.equal(JSON.parse((await palm(['status', '--home', homeB, '--json'])).stdout).mount.path, shared)
+  }
+  for (const args of [['unmount', '--home', homeA], ['unmount', shared, '--home', homeA]]) {
+    const u = await palm(args, { env: envA })
+    assert.equal(u.code, 0, u.stderr)
+    assert.equal(u.stdout.trim().split('\n').length, 1, u.stdout)
+    assert.match(u.stdout, /^nothing to unmount/)
+    assert.ok(u.stdout.includes(homeB), `the line names the home the mount belongs to: ${u.stdout}`)
+    await bAlive()
+  }
+  // `palm mount` of A there refuses with one line naming B's home.
+  const m = await palm(['mount', '--home', homeA], { env: envA })
+  assert.notEqual(m.code, 0)
+  assert.equal(m.stderr.trim().split('\n').length, 1, m.stderr)
+  assert.ok(m.stderr.includes(homeB), m.stderr)
+  await bAlive()
+
+  // A's own stale mount is still recovered, found by its source alone (no run/mount.json left).
+  const mntA = join(dir, 'a')
+  const pidA = await mountInBackground(t, homeA, mntA)
+  process.kill(pidA, 'SIGKILL')
+  await waitPidGone(pidA)
+  await rm(join(homeA, 'run', 'mount.json'), { force: true })
+  const ua = await palm(['unmount', mntA, '--home', homeA])
+  assert.equal(ua.code, 0, ua.stderr)
+  assert.match(ua.stdout, /recovered the stale mount/)
+  assert.equal(await isMountpoint(mntA), false)
+
+  // B's daemon dies: its stale mount is B's to recover, not A's.
+  process.kill(pidB, 'SIGKILL')
+  await waitPidGone(pidB)
+  const u = await palm(['unmount', '--home', homeA], { env: envA })
+  assert.equal(u.code, 0, u.stderr)
+  assert.match(u.stdout, /^nothing to unmount/)
+  assert.ok(await isMountpoint(shared, 'fuse.palm'))
+  const ub = await palm(['unmount', '--home', homeB])
+  assert.equal(ub.code, 0, ub.stderr)
+  assert.match(ub.stdout, /recovered the stale mount/)
+  assert.equal(await isMountpoint(shared), false)
+})
+
 it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the others', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
   const home = await createPalmHome(t)
   const mountpoint = join(await createTempDir(t), 'mnt')
@@ -145,9 +198,14 @@ it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the oth
   assert.equal(report.clean, false)
   assert.equal(report.counts.corrupt, 1)
   assert.equal(report.problems[0].file, '/big.bin')
-  const fixed = await palm(['fsck', '--home', home, '--repair', '--json'])
+  // --repair says what it rebuilt: the count, the file and the fragment.
+  const fixed = await palm(['fsck', '--home', home, '--repair'])
   assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr)
-  assert.equal(JSON.parse(fixed.stdout).repaired, 1)
+  assert.match(fixed.stdout, /^repaired 1 fragment of 1 file$/m)
+  const line = fixed.stdout.split('\n').find(l => l.startsWith('repaired ') && l.includes('/big.bin'))
+  assert.ok(line?.includes(report.problems[0].cid), `no line names /big.bin and the rebuilt fragment:\n${fixed.stdout}`)
+  // The first fsck moved the corrupt copy to quarantine, so this one found it missing.
+  assert.match(line ?? '', /fragment \d+ of stripe 0 was (corrupt|missing): rebuilt/)
   assert.equal((await palm(['fsck', '--home', home])).code, 0)
   await mountInBackground(t, home, mountpoint)
   assert.deepEqual(await readFile(join(mountpoint, 'big.bin')), data)

@@ -1,14 +1,51 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { resolveConfig } from '../../daemon/index.js'
+import { resolveConfig, type FsckReport } from '../../daemon/index.js'
 import { withControl } from '../control.js'
 import { printJson } from '../output.js'
 
 const KEYS = ['home'] as const
 const FLAGS = [
   { name: 'json', type: 'boolean' as const, help: 'Print the report as JSON.' },
-  { name: 'repair', type: 'boolean' as const, help: 'Rebuild missing or corrupt fragments from the stripe\'s other fragments, and drop orphans.' }
+  { name: 'repair', type: 'boolean' as const, help: 'Rebuild this device\'s missing or corrupt fragments from k good ones of their stripe, and list what was rebuilt.' }
 ]
+/** Most lines of one list printed (the JSON report has them all). */
+const MAX_LINES = 200
+
+function lines<T> (items: T[], line: (item: T) => string): void {
+  for (const item of items.slice(0, MAX_LINES)) process.stdout.write(`${line(item)}\n`)
+  if (items.length > MAX_LINES) process.stdout.write(`… and ${items.length - MAX_LINES} more (use --json for all)\n`)
+}
+
+function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+/** What to do about the problems that remain, one sentence per kind present. */
+function remedies (r: FsckReport): string {
+  const out: string[] = []
+  if (r.counts.unreachable > 0) out.push('files marked unreachable read again once the devices named are back: start them and run `palm fsck` again')
+  if (r.counts.missing + r.counts.corrupt > 0) out.push('`palm fsck --repair` rebuilds this device\'s missing or corrupt fragments where k good ones of the stripe are here')
+  if (r.counts.unreadable > 0) out.push('unreadable stripes lack k fragments anywhere: restore the file from a backup')
+  if (r.counts.orphan + r.counts.dangling + r.counts.nlink + r.counts.journal > 0) out.push('journal problems are listed above; orphans are purged at the next start')
+  return out.join('; ')
+}
+
+function printText (r: FsckReport, repair: boolean): void {
+  lines(r.problems, p => `${p.kind.padEnd(11)} ${p.file ?? (p.ino != null ? `inode ${p.ino}` : '')} ${p.cid ?? ''} ${p.detail}`.replace(/ {2,}/g, ' '))
+  if (repair) {
+    lines(r.repairs, x => `repaired    ${x.file ?? `inode ${x.ino}`} ${x.cid} ${x.detail}`)
+    const files = new Set(r.repairs.map(x => x.file ?? `inode ${x.ino}`)).size
+    process.stdout.write(r.repaired > 0
+      ? `repaired ${plural(r.repaired, 'fragment')} of ${plural(files, 'file')}\n`
+      : 'repaired nothing: no missing or corrupt fragment of this device had k good ones beside it\n')
+  }
+  const away = r.unreachedDevices.map(d => `${d.name} (${d.why})`).join(', ')
+  const summary = Object.entries(r.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')
+  process.stdout.write(r.clean
+    ? `clean: ${r.stripesChecked} stripes, ${r.fragmentsChecked} fragments checked in ${r.durationMs} ms${r.unverifiedFragments > 0 ? `; every file is readable, but ${plural(r.unverifiedFragments, 'fragment')} on ${away} could not be checked` : ''}\n`
+    : `NOT clean: ${summary}. ${remedies(r)}.\n`)
+}
 
 export const fsck: Command = {
   name: 'fsck',
@@ -17,20 +54,11 @@ export const fsck: Command = {
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
+    const repair = args.flags.repair === true
     return await withControl(config, async (api) => {
-      const r = await api.fsck({ repair: args.flags.repair === true })
-      if (args.flags.json === true) {
-        printJson(r)
-      } else {
-        for (const p of r.problems.slice(0, 200)) {
-          process.stdout.write(`${p.kind.padEnd(10)} ${p.file ?? (p.ino != null ? `inode ${p.ino}` : '')} ${p.cid ?? ''} ${p.detail}\n`)
-        }
-        if (r.problems.length > 200) process.stdout.write(`… and ${r.problems.length - 200} more (use --json for all)\n`)
-        const summary = Object.entries(r.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')
-        process.stdout.write(r.clean
-          ? `clean: ${r.stripesChecked} stripes, ${r.fragmentsChecked} fragments checked in ${r.durationMs} ms\n`
-          : `NOT clean: ${summary}. \`palm fsck --repair\` rebuilds what k remaining fragments allow; fragments of offline devices come back with them.\n`)
-      }
+      const r = await api.fsck({ repair })
+      if (args.flags.json === true) printJson(r)
+      else printText(r, repair)
       return r.clean ? 0 : 1
     })
   }

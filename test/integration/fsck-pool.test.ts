@@ -1,0 +1,84 @@
+/**
+ * `palm fsck` on a pool of three real devices on loopback (one `palm mount`, two `palm serve`, all
+ * child processes; 2-of-3, so each stripe has one fragment on each device): with the two serving
+ * devices offline, fewer than k fragments of each file are reachable, and fsck must say so (exit 1,
+ * naming the files and the devices) instead of "clean"; with them back, it is clean again.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { palm, skipWithoutFuse, startMount, startServe, testEnv, type CliResult, type ServingDaemon } from '../helpers/palm.js'
+import { createTempDir } from '../helpers/tmp.js'
+
+const env = testEnv({ PALM_GOSSIP_INTERVAL: '500ms', PALM_OFFLINE_AFTER: '2500ms' })
+
+async function cli (args: string[]): Promise<CliResult> {
+  const r = await palm(args, { env, timeoutMs: 120_000 })
+  if (r.code !== 0 && r.code !== 1) throw new Error(`palm ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+  return r
+}
+
+/** Polls `palm peers` of `home` until each of `ids` is online (or, with `online` false, offline). */
+async function waitPeers (home: string, ids: string[], online: boolean, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const peers: Array<{ id: string, online: boolean }> = JSON.parse((await cli(['peers', '--home', home, '--json'])).stdout)
+    if (ids.every(id => (peers.find(p => p.id === id)?.online ?? false) === online)) return
+    if (Date.now() > until) throw new Error(`${ids.join(', ')} not ${online ? 'online' : 'offline'} for ${home} within ${timeoutMs} ms: ${JSON.stringify(peers)}`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+it('fsck is not clean while the devices holding a file\'s fragments are offline, and names them', { skip: skipWithoutFuse(), timeout: 300_000 }, async (t) => {
+  const root = await createTempDir(t, 'palm-fsck-pool-')
+  const homes = { a: join(root, 'a'), b: join(root, 'b'), c: join(root, 'c') }
+  assert.equal((await cli(['init', '--home', homes.a, '--name', 'dev-a', '--policy', '2-of-3'])).code, 0)
+  const m = await startMount(t, homes.a, { mountpoint: join(root, 'mnt'), env })
+  const code = (await cli(['invite', '--home', homes.a])).stdout.trim()
+  for (const name of ['b', 'c'] as const) {
+    const r = await cli(['join', code, '--home', homes[name], '--name', `dev-${name}`])
+    assert.equal(r.code, 0, r.stderr)
+  }
+  const start = async (name: 'b' | 'c'): Promise<ServingDaemon> => await startServe(t, homes[name], { env })
+  let servers = [await start('b'), await start('c')]
+  await waitPeers(homes.a, servers.map(s => s.id), true)
+
+  const big = randomBytes(300_000)
+  await writeFile(join(m.mountpoint, 'doc.bin'), big)
+  await writeFile(join(m.mountpoint, 'note.txt'), 'kept\n')
+  const fsck = async (): Promise<{ r: CliResult, report: any }> => {
+    const r = await cli(['fsck', '--home', homes.a, '--json'])
+    return { r, report: JSON.parse(r.stdout) }
+  }
+  const before = await fsck()
+  assert.equal(before.r.code, 0, before.r.stdout)
+  assert.equal(before.report.fragmentsChecked, 3 * before.report.stripesChecked, 'every fragment was checked on its holder')
+
+  // Both serving devices go: each stripe has 1 of the 2 fragments it needs.
+  for (const s of servers) await s.kill9()
+  await waitPeers(homes.a, servers.map(s => s.id), false)
+  const down = await fsck()
+  assert.equal(down.r.code, 1, down.r.stdout)
+  assert.equal(down.report.clean, false)
+  assert.equal(down.report.counts.unreachable, 2, JSON.stringify(down.report.problems))
+  const problem = down.report.problems.find((p: any) => p.file === '/doc.bin')
+  assert.equal(problem?.kind, 'unreachable', JSON.stringify(down.report.problems))
+  assert.deepEqual([...problem.devices].sort(), servers.map(s => s.id).sort())
+  const text = await cli(['fsck', '--home', homes.a])
+  assert.equal(text.code, 1, text.stdout)
+  const line = text.stdout.split('\n').find(l => l.includes('/doc.bin'))
+  assert.ok(line != null, `no line names /doc.bin:\n${text.stdout}`)
+  for (const name of ['dev-b', 'dev-c']) assert.ok(line.includes(name), `the line does not name ${name}: ${line}`)
+  assert.match(text.stdout, /^NOT clean: .*2 unreachable.*start them/m)
+  t.diagnostic(text.stdout.trim())
+
+  // They come back (with their disks): clean again, and the files read.
+  servers = [await start('b'), await start('c')]
+  await waitPeers(homes.a, servers.map(s => s.id), true)
+  const after = await fsck()
+  assert.equal(after.r.code, 0, after.r.stdout)
+  assert.equal(after.report.clean, true)
+  assert.deepEqual(await readFile(join(m.mountpoint, 'doc.bin')), big)
+})
