@@ -1,0 +1,94 @@
+/**
+ * The change feed: what each committed batch changed, for the VFS (caches) and through it the
+ * kernel (FUSE invalidations). It is derived from the batch after its commit, so application
+ * (apply*.ts) and the writer stay as they are; the writer only calls `onCommit(batch)`.
+ *
+ * - inodes, entries and xattrs come from the batch's final values by key (`i<ino>`,
+ *   `d<parent>/<name>`, `x<ino>/<name>`; `n<node>` keys only mirror inode rows);
+ * - content comes from the stripe statements of the batch (apply-content.ts writes stripes with
+ *   SQL run in op order, not as keyed values): `INSERT OR REPLACE INTO stripes(...) VALUES(<ino>,…`
+ *   and `DELETE FROM stripes WHERE ino=<ino>…` (truncate, holes, release). The unit test
+ *   test/unit/meta/change-feed.test.ts fails if those statements change shape;
+ * - remote: an author other than this device has an op in the batch (a batch may mix local and
+ *   remote ops: then everything in it is reported remote, which costs subscribers only an extra
+ *   invalidation).
+ *
+ * Why per committed batch rather than per applied op: a batch is one coalesced event (a remote
+ * burst of 1 000 ops is one event, not 1 000); a failed commit drops its ops again, and nothing of
+ * them is reported; and readers never see a change before the view has it, so a cache dropped at
+ * commit can only have been refilled with the new values. Remote ops start their commit at once
+ * (they have no early answer), so the feed lags their application by one commit (~1 ms).
+ */
+import type { Logger } from '../util/logger.js'
+import type { Batch } from './batch.js'
+import type { JournalChange } from './types.js'
+
+/** Stripe rows are inserted and deleted by these statements only (apply-content.ts). */
+const STRIPE_STATEMENT = /^(?:DELETE FROM stripes WHERE ino=(\d+)|INSERT OR REPLACE INTO stripes\([^)]*\) VALUES\((\d+),)/
+
+/** What `batch` changed; undefined when it changed nothing. `self` is this device's author id. */
+export function journalChangeOf (batch: Pick<Batch, 'changes' | 'stmts' | 'lastSeq'>, self: string): JournalChange | undefined {
+  const inodes = new Set<number>()
+  const xattrs = new Set<number>()
+  const content = new Set<number>()
+  const entries: Array<{ parent: number, name: string }> = []
+  for (const k of batch.changes.keys()) {
+    switch (k.charCodeAt(0)) {
+      case 0x69: // i<ino>
+        inodes.add(Number(k.slice(1)))
+        break
+      case 0x64: { // d<parent>/<name>
+        const slash = k.indexOf('/')
+        entries.push({ parent: Number(k.slice(1, slash)), name: k.slice(slash + 1) })
+        break
+      }
+      case 0x78: // x<ino>/<name>
+        xattrs.add(Number(k.slice(1, k.indexOf('/'))))
+        break
+      default: // n<node>: mirrors an inode row
+    }
+  }
+  for (const s of batch.stmts) {
+    if (typeof s !== 'string') continue
+    const m = STRIPE_STATEMENT.exec(s)
+    if (m != null) content.add(Number(m[1] ?? m[2]))
+  }
+  if (inodes.size === 0 && entries.length === 0 && xattrs.size === 0 && content.size === 0) return undefined
+  let remote = false
+  for (const author of batch.lastSeq.keys()) if (author !== self) remote = true
+  return { remote, inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs] }
+}
+
+/** Listeners of the change feed. */
+export class ChangeFeed {
+  readonly #listeners = new Set<(c: JournalChange) => void>()
+  readonly #self: string
+  readonly #log: Logger
+
+  constructor (self: string, log: Logger) {
+    this.#self = self
+    this.#log = log
+  }
+
+  /** Adds a listener; returns its removal (idempotent). */
+  on (listener: (c: JournalChange) => void): () => void {
+    // A wrapper per subscription: the same function subscribed twice is two subscriptions.
+    const l = (c: JournalChange): void => { listener(c) }
+    this.#listeners.add(l)
+    return () => { this.#listeners.delete(l) }
+  }
+
+  /** Reports a committed batch to every listener (nothing is computed when there are none). */
+  committed (batch: Batch): void {
+    if (this.#listeners.size === 0) return
+    const change = journalChangeOf(batch, this.#self)
+    if (change == null) return
+    for (const l of [...this.#listeners]) {
+      try {
+        l(change)
+      } catch (err) {
+        this.#log.error('a change-feed listener failed (the journal is unaffected): %e', err)
+      }
+    }
+  }
+}
