@@ -12,3 +12,4 @@
 export { mountVfs, isStaleMount, recoverStaleMount, unmountPath, type MountInit, type MountedFs } from './mount.js'
 export { createFuseOps, FuseErrno, type FuseOpsInit } from './ops.js'
 export { toErrno, errnoName } from './errno.js'
+export { KernelNotifier, type NotifierStats } from './notify.js'

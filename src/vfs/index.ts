@@ -20,7 +20,7 @@ import { PalmVfs } from './vfs.js'
 import type { Vfs, VfsComponents, VfsInit } from './types.js'
 
 export type {
-  Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsOpenReply, VfsSetattr, VfsStatfs,
+  Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsInvalidation, VfsOpenReply, VfsSetattr, VfsStatfs,
   VfsStats, VfsTimeSet
 } from './types.js'
 export {
