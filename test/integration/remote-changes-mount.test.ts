@@ -129,7 +129,7 @@ describe('remote changes through a live mount', { skip: fuseSkipReason() ?? fals
     assert.ok(stats.notifier.entries > 0 && stats.notifier.data > 0)
   })
 
-  it('notifications racing a lookup storm on the same names never deadlock', async (t) => {
+  it('notifications racing a storm of lookups and reads of the same names never deadlock', async (t) => {
     const m = await startFeedMount(t, { entryTimeoutSec: 60, attrTimeoutSec: 60 })
     const NAMES = 8
     const STORMS = 3
@@ -139,7 +139,7 @@ describe('remote changes through a live mount', { skip: fuseSkipReason() ?? fals
       onCleanup(t, () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
       let out = ''
       child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-      return new Promise<{ lookups: number, listings: number, unexpected: number }>((resolve, reject) => {
+      return new Promise<{ lookups: number, reads: number, listings: number, unexpected: number }>((resolve, reject) => {
         child.once('exit', (code) => { code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`lookup storm exited ${String(code)}: ${out}`)) })
       })
     })
@@ -154,7 +154,8 @@ describe('remote changes through a live mount', { skip: fuseSkipReason() ?? fals
     const [results, churn] = await Promise.race([Promise.all([Promise.all(storms), churned]), deadline])
     const stats = await m.call({ cmd: 'stats' }) as { notifier: { entries: number, attrs: number, flushes: number } }
     const lookups = results.reduce((s, r) => s + r.lookups, 0)
-    t.diagnostic(`${lookups} lookups by ${STORMS} processes, ${churn.shipped} remote ops, notifications ${JSON.stringify(stats.notifier)}`)
+    const reads = results.reduce((s, r) => s + r.reads, 0)
+    t.diagnostic(`${lookups} lookups and ${reads} reads by ${STORMS} processes, ${churn.shipped} remote ops, notifications ${JSON.stringify(stats.notifier)}`)
     assert.ok(results.every(r => r.unexpected === 0), 'no lookup failed other than ENOENT')
     assert.ok(churn.shipped >= 300)
     assert.ok(stats.notifier.entries > 0, 'notifications were sent while the storm ran')
