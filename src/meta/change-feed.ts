@@ -21,7 +21,7 @@
  */
 import type { Logger } from '../util/logger.js'
 import type { Batch } from './batch.js'
-import type { JournalChange } from './types.js'
+import type { ChangeListenerOptions, JournalChange } from './types.js'
 
 /** Stripe rows are inserted and deleted by these statements only (apply-content.ts). */
 const STRIPE_STATEMENT = /^(?:DELETE FROM stripes WHERE ino=(\d+)|INSERT OR REPLACE INTO stripes\([^)]*\) VALUES\((\d+),)/
@@ -54,14 +54,23 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'stmts' | 'lastS
     if (m != null) content.add(Number(m[1] ?? m[2]))
   }
   if (inodes.size === 0 && entries.length === 0 && xattrs.size === 0 && content.size === 0) return undefined
-  let remote = false
-  for (const author of batch.lastSeq.keys()) if (author !== self) remote = true
-  return { remote, inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs] }
+  return { remote: isRemote(batch, self), inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs] }
+}
+
+/** True when an author other than `self` has an op in the batch. */
+export function isRemote (batch: Pick<Batch, 'lastSeq'>, self: string): boolean {
+  for (const author of batch.lastSeq.keys()) if (author !== self) return true
+  return false
+}
+
+interface Listener {
+  fn: (c: JournalChange) => void
+  remoteOnly: boolean
 }
 
 /** Listeners of the change feed. */
 export class ChangeFeed {
-  readonly #listeners = new Set<(c: JournalChange) => void>()
+  readonly #listeners = new Set<Listener>()
   readonly #self: string
   readonly #log: Logger
 
@@ -71,21 +80,30 @@ export class ChangeFeed {
   }
 
   /** Adds a listener; returns its removal (idempotent). */
-  on (listener: (c: JournalChange) => void): () => void {
-    // A wrapper per subscription: the same function subscribed twice is two subscriptions.
-    const l = (c: JournalChange): void => { listener(c) }
+  on (listener: (c: JournalChange) => void, options: ChangeListenerOptions = {}): () => void {
+    // An object per subscription: the same function subscribed twice is two subscriptions.
+    const l: Listener = { fn: listener, remoteOnly: options.remoteOnly ?? false }
     this.#listeners.add(l)
     return () => { this.#listeners.delete(l) }
   }
 
-  /** Reports a committed batch to every listener (nothing is computed when there are none). */
+  /**
+   * Reports a committed batch to its listeners. Nothing is computed for a batch no listener wants
+   * (a local batch when every listener is remote-only: the VFS's case, so local writes pay a scan
+   * of the batch's authors only; computing a change costs ~1.5 µs per op).
+   */
   committed (batch: Batch): void {
     if (this.#listeners.size === 0) return
+    const remote = isRemote(batch, this.#self)
+    let wanted = false
+    for (const l of this.#listeners) if (remote || !l.remoteOnly) wanted = true
+    if (!wanted) return
     const change = journalChangeOf(batch, this.#self)
     if (change == null) return
     for (const l of [...this.#listeners]) {
+      if (l.remoteOnly && !remote) continue
       try {
-        l(change)
+        l.fn(change)
       } catch (err) {
         this.#log.error('a change-feed listener failed (the journal is unaffected): %e', err)
       }

@@ -27,7 +27,7 @@ import { GroupSync, WalSync } from './sync.js'
 import { RedoLog } from './redo.js'
 import { loadJournal, replayRedo } from './open-journal.js'
 import { JournalRoom } from './room.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
@@ -430,8 +430,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   // ---- replication hooks -------------------------------------------------------------------
 
   /** The change feed (see MetaStore.onChange and change-feed.ts). Works before start and after stop. */
-  onChange (listener: (change: JournalChange) => void): () => void {
-    return this.#feed.on(listener)
+  onChange (listener: (change: JournalChange) => void, options: ChangeListenerOptions = {}): () => void {
+    return this.#feed.on(listener, options)
   }
 
   /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */

@@ -184,6 +184,12 @@ export interface JournalChange {
   xattrs: number[]
 }
 
+/** Options of `MetaStore.onChange`. */
+export interface ChangeListenerOptions {
+  /** Only batches that hold other devices' ops (default false: local batches too, flagged). */
+  remoteOnly?: boolean
+}
+
 export interface MetaStore {
   start: () => Promise<void>
   stop: () => Promise<void>
@@ -264,7 +270,8 @@ export interface MetaStore {
    * Subscribes to the change feed: `listener` is called once per committed batch that changed
    * something, synchronously, after readers see the batch's values (before its callers are
    * answered). Local batches come too, with `remote: false`. A listener must not throw (a throw is
-   * logged and ignored) and must not await: work it starts runs after. Returns the unsubscribe.
+   * logged and ignored) and must not await: work it starts runs after. `remoteOnly` skips local
+   * batches (nothing is computed for them then). Returns the unsubscribe.
    */
-  onChange: (listener: (change: JournalChange) => void) => () => void
+  onChange: (listener: (change: JournalChange) => void, options?: ChangeListenerOptions) => () => void
 }

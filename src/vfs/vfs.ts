@@ -59,7 +59,7 @@ export class PalmVfs extends Lifecycle implements Vfs {
       for (const l of [...this.#invalidations]) {
         try { l(inv) } catch (err) { this.#core.log.error('an invalidation listener failed: %e', err) }
       }
-    })
+    }, { remoteOnly: true })
   }
 
   onInvalidate (listener: (inv: VfsInvalidation) => void): () => void {

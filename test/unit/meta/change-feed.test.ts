@@ -98,7 +98,9 @@ describe('journal change feed', () => {
 
     // B's own calls: reported, flagged local.
     const events: JournalChange[] = []
+    const remoteOnly: JournalChange[] = []
     const off = b.onChange(c => { events.push(c) })
+    onCleanup(t, b.onChange(c => { remoteOnly.push(c) }, { remoteOnly: true }))
     // A local call is answered once in the redo log; its batch commits (and is reported) just after.
     await b.create(ROOT_INO, 'mine', FILE)
     await pWaitFor(() => events.length > 0, { timeout: 10_000 })
@@ -108,6 +110,11 @@ describe('journal change feed', () => {
     assert.equal(events.length, 1)
     assert.equal(events[0].remote, false)
     assert.ok(has(events[0].entries, ROOT_INO, 'mine'))
+    assert.equal(remoteOnly.length, 0, 'a remote-only listener hears nothing of local batches')
+    await a.create(ROOT_INO, 'theirs', FILE)
+    await ship()
+    assert.equal(remoteOnly.length, 1)
+    assert.ok(has(remoteOnly[0].entries, ROOT_INO, 'theirs'))
   })
 
   it('names both entries of a rename, and a listener that throws does not break the journal', async (t) => {
