@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises'
 import type { ComponentLogger } from '@libp2p/interface'
 import type { FuseSession } from '../../native/fuse/types.js'
 import type { Vfs } from '../vfs/types.js'
+import { KernelNotifier, type NotifierStats } from './notify.js'
 import { createFuseOps, longOpTimeoutMs, type FuseOpsInit } from './ops.js'
 
 export interface MountInit extends Omit<FuseOpsInit, 'direntSize'> {
@@ -26,6 +27,8 @@ export interface MountedFs {
   unmount: () => Promise<void>
   /** Resolves when the mount is gone (unmounted here, or from outside with fusermount -u). */
   closed: Promise<void>
+  /** Kernel invalidations sent for remote changes (notify.ts). */
+  notifier: NotifierStats
 }
 
 /** Loads the binding lazily so commands that do not mount never need it. */
@@ -72,6 +75,16 @@ export async function mountVfs (vfs: Vfs, init: MountInit, components: { logger:
     // PALM's own deadlines (src/fuse/ops.ts) answer first, with EIO and a log line that says why.
     timeoutMs: longOpTimeoutMs(init.opTimeoutMs) + 5000
   })
+  // Another device's changes reach the kernel through notifications, sent off the op path (notify.ts).
+  const notifier = new KernelNotifier(session, components.logger.forComponent('palm:fuse:notify'))
+  const unsubscribe = vfs.onInvalidate((inv) => { notifier.queue(inv) })
+  const closed = session.closed.then(() => { unsubscribe(); notifier.close() })
   log('mounted %s', init.mountpoint)
-  return { session, mountpoint: init.mountpoint, unmount: async () => { await session.unmount() }, closed: session.closed }
+  return {
+    session,
+    mountpoint: init.mountpoint,
+    unmount: async () => { unsubscribe(); notifier.close(); await session.unmount() },
+    closed,
+    notifier: notifier.stats
+  }
 }

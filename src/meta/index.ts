@@ -14,6 +14,8 @@
  * - Memory is bounded: an LRU of committed inodes, entries and xattrs answers hot getattr/lookup
  *   without the disk; nothing uncommitted is ever visible to readers, and a failed commit drops
  *   every in-memory change so memory never runs ahead of the disk.
+ * - `onChange` reports every committed batch (inodes, entries, content, xattrs; remote or local):
+ *   the VFS and the kernel follow other devices' changes through it (change-feed.ts).
  * - meta imports no other layer (not chunk, place or net); peers are reached later through a
  *   JournalTransport wired by the daemon, using exportOps/applyOp.
  */

@@ -11,6 +11,7 @@ import { raceSignal, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
 import type { ApplyResult } from './apply.js'
+import { ChangeFeed } from './change-feed.js'
 import { ABSENT, CommittedCache, type Cached } from './cache.js'
 import { DEFAULT_CACHE_ENTRIES, OP_VERSION } from './constants.js'
 import { Db, journalError } from './db.js'
@@ -28,7 +29,7 @@ import { GroupSync, WalSync } from './sync.js'
 import { RedoLog } from './redo.js'
 import { loadJournal, replayRedo } from './open-journal.js'
 import { JournalRoom } from './room.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
@@ -87,6 +88,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #sync: WalSync
   readonly #redoSync = new GroupSync(async () => { await this.#o?.redo?.sync() })
   readonly #room: JournalRoom
+  readonly #feed: ChangeFeed
   #o?: Opened
 
   constructor (init: MetaStoreInit) {
@@ -96,6 +98,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     this.#cache = new CommittedCache(init.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     this.#sync = new WalSync(init.path, init.path !== ':memory:' && init.syncMode !== 'every-commit')
     this.#room = new JournalRoom({ dir: dirname(init.path) })
+    this.#feed = new ChangeFeed(init.deviceId, this.#log)
   }
 
   protected async onStart (): Promise<void> {
@@ -116,7 +119,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       const redo = memory || this.#init.syncMode === 'every-commit' ? undefined : await RedoLog.open(path)
       try {
         const earlyReplies = this.#init.maxJournalBytes == null ? () => this.#room.allowed() : () => false
-        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies })
+        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies, onCommit: (b) => { this.#feed.committed(b) } })
         this.#o = { db, reader, writer, hlc, redo: redo?.log }
         if (redo != null) {
           await this.#room.refresh()
@@ -427,6 +430,11 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 
   // ---- replication hooks -------------------------------------------------------------------
+
+  /** The change feed (see MetaStore.onChange and change-feed.ts). Works before start and after stop. */
+  onChange (listener: (change: JournalChange) => void, options: ChangeListenerOptions = {}): () => void {
+    return this.#feed.on(listener, options)
+  }
 
   /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */
   async trustAuthor (author: string, publicKey: Uint8Array): Promise<void> {

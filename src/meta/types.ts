@@ -169,6 +169,29 @@ export interface JournalCheck {
 export type { Op, OpBody, SignedOp, WireOp } from './op.js'
 export type { MergeReport } from './merge-plan.js'
 
+/**
+ * What one committed batch of the journal changed (the change feed, `MetaStore.onChange`). Local
+ * inode numbers of this device. Lists have no duplicates; order means nothing.
+ */
+export interface JournalChange {
+  /** The batch held ops of other authors (replication); false: only this device's own ops. */
+  remote: boolean
+  /** Inodes whose record (attributes, link count, size, times) changed, was created or removed. */
+  inodes: number[]
+  /** Directory entries added, removed or replaced (a rename names its old and its new entry). */
+  entries: Array<{ parent: number, name: string }>
+  /** Files whose content (stripe table) changed: written, truncated, holes punched, or purged. */
+  content: number[]
+  /** Inodes with an extended attribute set or removed. */
+  xattrs: number[]
+}
+
+/** Options of `MetaStore.onChange`. */
+export interface ChangeListenerOptions {
+  /** Only batches that hold other devices' ops (default false: local batches too, flagged). */
+  remoteOnly?: boolean
+}
+
 export interface MetaStore {
   start: () => Promise<void>
   stop: () => Promise<void>
@@ -257,4 +280,12 @@ export interface MetaStore {
   admit: (device: string, publicKey: Uint8Array, options?: AbortOptions) => Promise<void>
   /** Trusts a device's raw Ed25519 public key for applyOp, on this device only (not replicated). */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
+  /**
+   * Subscribes to the change feed: `listener` is called once per committed batch that changed
+   * something, synchronously, after readers see the batch's values (before its callers are
+   * answered). Local batches come too, with `remote: false`. A listener must not throw (a throw is
+   * logged and ignored) and must not await: work it starts runs after. `remoteOnly` skips local
+   * batches (nothing is computed for them then). Returns the unsubscribe.
+   */
+  onChange: (listener: (change: JournalChange) => void, options?: ChangeListenerOptions) => () => void
 }

@@ -3,7 +3,7 @@
  * and the writer's settings.
  */
 import type { ApplyResult } from './apply.js'
-import type { Waiter } from './batch.js'
+import type { Batch, Waiter } from './batch.js'
 import type { Cached, CommittedCache, Loaded, RangeRows } from './cache.js'
 import type { Counters, OpContext } from './context.js'
 import type { MergeReport, MergeStep, OpKey } from './merge-plan.js'
@@ -83,5 +83,10 @@ export interface WriterInit {
   redo?: RedoLog
   /** Whether local calls may be answered once logged, before their commit (default: always). */
   earlyReplies?: () => boolean
+  /**
+   * Called once per committed batch, after readers see its values and before its callers are
+   * answered (the change feed, change-feed.ts). Must not throw.
+   */
+  onCommit?: (batch: Batch) => void
 }
 

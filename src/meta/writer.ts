@@ -527,6 +527,8 @@ export class Writer {
     for (const k of b.changes.keys()) {
       if (this.#overlay.get(k)?.batch === b) this.#dropOverlay(k)
     }
+    // Change feed hook: readers see this batch now; tell subscribers before its callers are answered.
+    this.#init.onCommit?.(b)
     for (const { waiter, result } of b.waiters) waiter.resolve(result)
     b.settle()
     const idle = this.#open.size === 0 && this.#queue.length === 0

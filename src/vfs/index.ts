@@ -15,12 +15,14 @@
  * - An inode whose last name is gone is released in meta only when the kernel holds no lookup on
  *   it and no handle is open.
  * - Only PalmErrors leave the VFS; messages name the file.
+ * - Another device's changes (meta's change feed, remote batches) drop this VFS's caches of them and
+ *   are passed on to `onInvalidate` listeners (the kernel); dirty local data is never dropped.
  */
 import { PalmVfs } from './vfs.js'
 import type { Vfs, VfsComponents, VfsInit } from './types.js'
 
 export type {
-  Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsOpenReply, VfsSetattr, VfsStatfs,
+  Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsInvalidation, VfsOpenReply, VfsSetattr, VfsStatfs,
   VfsStats, VfsTimeSet
 } from './types.js'
 export {

@@ -60,6 +60,15 @@ export class ReadCache {
     this.#lru.set(id, exact)
   }
 
+  /**
+   * Drops decoded stripes (a file's old content, replaced on another device). Only memory: a stripe
+   * id names its bytes (it is derived from the fragments' CIDs), so a cached stripe is never wrong,
+   * only perhaps no longer used. Fetches in flight finish and are cached as usual.
+   */
+  drop (ids: Iterable<string>): void {
+    for (const id of ids) this.#lru.delete(id)
+  }
+
   /** The decoded stripe, from the cache or fetched (and cached). Callers must not modify it. */
   async get (ref: PlacedStripe, file: string, options: AbortOptions = {}): Promise<Uint8Array> {
     const cached = this.#lru.get(ref.id)

@@ -45,6 +45,17 @@ export class StripeRefCache {
     this.#windows.set(ino, w)
   }
 
+  /**
+   * Forgets the window of `ino` (its content changed elsewhere: a remote op); returns the stripe
+   * ids it held, so the caller can drop their decoded bytes too.
+   */
+  drop (ino: number): string[] {
+    const w = this.#windows.get(ino)
+    if (w == null) return []
+    this.#windows.delete(ino)
+    return [...w.refs.values()].map(r => r.id)
+  }
+
   /** The file's stripe size (undefined: it never had content), for committed content `attr`. */
   async stripeSize (attr: Attr, options: AbortOptions = {}): Promise<number | undefined> {
     const w = this.#window(attr)

@@ -202,4 +202,22 @@ export interface Vfs {
   fallocate: (ctx: VfsContext, ino: number, fh: number, mode: number, offset: number, length: number, options?: AbortOptions) => Promise<void>
 
   stats: () => VfsStats
+  /**
+   * Subscribes to what the kernel must drop after another device's ops changed the journal (the
+   * VFS has dropped its own caches by then). Only inodes and names the kernel can hold are listed
+   * (inodes it has a lookup on or open, names under such directories). Called synchronously from
+   * the journal's commit: the listener must not block or throw, and must not call the kernel's
+   * notify functions from there (see src/fuse/notify.ts). Returns the unsubscribe.
+   */
+  onInvalidate: (listener: (inv: VfsInvalidation) => void) => () => void
+}
+
+/** What the kernel should drop after a remote change (see Vfs.onInvalidate). */
+export interface VfsInvalidation {
+  /** Names whose dentry may be stale (added, removed, replaced, renamed); the parent's attributes go with them. */
+  entries: Array<{ parent: number, name: string }>
+  /** Inodes whose attributes changed (size, times, mode, link count). */
+  attrs: number[]
+  /** Files whose content changed: drop cached pages too (implies attrs). */
+  data: number[]
 }

@@ -35,22 +35,43 @@ import { statfs } from './ops/statfs.js'
 import { symlink } from './ops/symlink.js'
 import { unlink } from './ops/unlink.js'
 import { write } from './ops/write.js'
+import { dropRemoteChange } from './remote-changes.js'
 import type {
-  Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsOpenReply, VfsSetattr, VfsStatfs, VfsStats
+  Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsInvalidation, VfsOpenReply, VfsSetattr, VfsStatfs,
+  VfsStats
 } from './types.js'
 
 export class PalmVfs extends Lifecycle implements Vfs {
   readonly #core: VfsCore
+  readonly #invalidations = new Set<(inv: VfsInvalidation) => void>()
+  #unsubscribe: (() => void) | undefined
 
   constructor (init: VfsInit, components: VfsComponents) {
     super()
     this.#core = new VfsCore(resolveSettings(init), components)
   }
 
-  protected async onStart (): Promise<void> {}
+  protected async onStart (): Promise<void> {
+    // Another device's ops: drop what this VFS cached of them, then tell the kernel's notifier.
+    this.#unsubscribe = this.#core.meta.onChange((c) => {
+      const inv = dropRemoteChange(this.#core, c)
+      if (inv == null) return
+      for (const l of [...this.#invalidations]) {
+        try { l(inv) } catch (err) { this.#core.log.error('an invalidation listener failed: %e', err) }
+      }
+    }, { remoteOnly: true })
+  }
+
+  onInvalidate (listener: (inv: VfsInvalidation) => void): () => void {
+    const l = (inv: VfsInvalidation): void => { listener(inv) }
+    this.#invalidations.add(l)
+    return () => { this.#invalidations.delete(l) }
+  }
 
   protected async onStop (): Promise<void> {
     const core = this.#core
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
     for (const r of [...core.inodes.values()]) {
       if (r.file == null) continue
       try {

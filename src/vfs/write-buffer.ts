@@ -84,6 +84,15 @@ export class OpenFile {
 
   get dirtyCount (): number { return this.#dirty.size }
 
+  /**
+   * True when this state holds nothing of its own: no dirty or stored-but-uncommitted data, no
+   * holes, size or mtime to commit, no create still committing and no deferred error. Such a state
+   * may be dropped and rebuilt from meta (after another device changed the file).
+   */
+  get clean (): boolean {
+    return !this.changed && this.#dirty.size === 0 && this.#created == null && this.#error == null && this.#createError === undefined
+  }
+
   /** The file's path for messages (resolved once; "inode N" if it has no name). */
   async path (options: AbortOptions = {}): Promise<string> {
     if (this.#path == null) {

@@ -47,7 +47,8 @@ async function waitExit (exited: Promise<number | string>, ms: number): Promise<
   return r
 }
 
-async function teardown (child: ChildProcess, exited: Promise<number | string>, dir: string): Promise<void> {
+/** Stops a FUSE server child and leaves no mount behind (SIGTERM, abort + lazy unmount, SIGKILL). */
+export async function teardown (child: ChildProcess, exited: Promise<number | string>, dir: string): Promise<void> {
   const alive = (): boolean => child.exitCode === null && child.signalCode === null
   if (alive()) {
     child.kill('SIGCONT')
