@@ -21,6 +21,7 @@ import { checkName, checkXattrName } from './names.js'
 import { decodeOp, verifyOp, type SignedOp, type WireOp } from './op.js'
 import type { MergeReport } from './merge-plan.js'
 import { admitKey } from './apply-admit.js'
+import { dropUndo, undoFragments } from './compaction.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
@@ -324,6 +325,19 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async * referencedFragments (options: AbortOptions = {}): AsyncIterable<string> {
     for await (const { stripe } of this.allStripes(options)) yield * stripe.fragments
+  }
+
+  async * heldFragments (options: AbortOptions = {}): AsyncIterable<string> {
+    await this.#barrier(options)
+    for await (const cid of undoFragments(this.#opened().reader)) {
+      throwIfAborted(options.signal, 'listing fragments kept for undo')
+      yield cid
+    }
+  }
+
+  async compactUndo (beforeHlc: bigint, options: AbortOptions = {}): Promise<number> {
+    await this.#barrier(options)
+    return await dropUndo(this.#opened().db, beforeHlc, options)
   }
 
   async * allStripes (options: AbortOptions = {}): AsyncIterable<{ ino: number, stripe: StripeRef }> {

@@ -252,6 +252,16 @@ export interface MetaStore {
   sync: (options?: AbortOptions) => Promise<void>
   /** Every fragment CID referenced by any live inode (for fsck and GC). */
   referencedFragments: (options?: AbortOptions) => AsyncIterable<string>
+  /**
+   * Fragments that only undo records still name (a deleted or overwritten version that a late op
+   * from another device could bring back): GC keeps them until compactUndo drops those records.
+   */
+  heldFragments: (options?: AbortOptions) => AsyncIterable<string>
+  /**
+   * Drops the undo records of ops older than `beforeHlc`, a point every device is known to be past
+   * (no op older than it can arrive any more). Returns how many were dropped.
+   */
+  compactUndo: (beforeHlc: bigint, options?: AbortOptions) => Promise<number>
   /** Every (ino, stripe) in the tree (for fsck, status and repair). */
   allStripes: (options?: AbortOptions) => AsyncIterable<{ ino: number, stripe: StripeRef }>
   /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */

@@ -386,7 +386,7 @@ export class Writer {
       tail = await this.#init.loadTail(fresh[0].key)
       const old = tail.find(t => t.undo == null)
       if (old != null) {
-        report.refused.push(...fresh.map(f => ({ author: f.key.author, seq: f.key.seq, reason: `older than op ${old.key.seq}@${old.key.author}, which was logged by a PALM without undo records` })))
+        report.refused.push(...fresh.map(f => ({ author: f.key.author, seq: f.key.seq, reason: `older than op ${old.key.seq}@${old.key.author}, whose undo record is gone (compacted once every known device had passed it, or logged by an older PALM): copy that device's changes again` })))
         m.plan = { steps: [], tailLength: 0, cursor: 0, undone: true }
         return
       }

@@ -201,3 +201,32 @@ describe('replicated journal admission', () => {
     assert.match(r2.refused[0]?.reason ?? '', /untrusted|bad signature/)
   })
 })
+
+describe('undo compaction', () => {
+  it('keeps the fragments of deleted versions for undo until compaction, then refuses ops older than the compaction point', async (t) => {
+    const [a, b] = await devices(t, 2)
+    const f = await b.create(ROOT_INO, 'late', FILE)
+    void f
+    const late: Array<{ body: string, sig?: Uint8Array }> = []
+    for await (const op of b.exportOps()) late.push({ body: op.body, sig: op.sig })
+    const g = await a.create(ROOT_INO, 'g', FILE)
+    await a.setContent(g.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'old')] })
+    await a.setContent(g.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'new')] })
+    const live: string[] = []
+    for await (const c of a.referencedFragments()) live.push(c)
+    assert.deepEqual(live, ['cid-new'])
+    const held: string[] = []
+    for await (const c of a.heldFragments()) held.push(c)
+    assert.ok(held.includes('cid-old'), held.join(','))
+    const dropped = await a.compactUndo(BigInt(Date.now() + 60_000) * 1_000_000n)
+    assert.ok(dropped >= 3, `dropped ${dropped}`)
+    const after: string[] = []
+    for await (const c of a.heldFragments()) after.push(c)
+    assert.deepEqual(after, [])
+    // b's op is older than every op of a, whose undo records are gone: refused, with the reason.
+    const report = await a.applyRemote(late)
+    assert.equal(report.refused.length, 1)
+    assert.match(report.refused[0].reason, /without undo records|undo/)
+    assert.equal(await a.lookup(ROOT_INO, 'late'), undefined)
+  })
+})
