@@ -33,6 +33,7 @@ import { runFsck } from './fsck.js'
 import { mountSource } from './mount-owner.js'
 import { inviteFor } from './invite.js'
 import { getFragment, runGc } from './fragments.js'
+import { admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
 
 export interface DaemonInit {
@@ -138,6 +139,9 @@ export class Daemon extends Lifecycle {
         }
       })
       await this.#startPart('network', net)
+      // Devices met over the protected swarm are admitted to the journal (their ops are accepted).
+      const stopAdmitting = admitPeers(meta, net.membership, this.#log)
+      this.#stack.push({ name: 'admission', stop: async () => { stopAdmitting() } })
     }
 
     let stripes: StripeIO
