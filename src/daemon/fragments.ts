@@ -32,13 +32,21 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
 }
 
 /**
- * Deletes stored fragments no file references that are older than the grace period. Fragments
- * other devices placed here are never collected (this journal does not know their files); they
- * leave only on an explicit delete from the swarm.
+ * Deletes stored fragments that no file of the journal references (every device holds the whole
+ * replicated journal, so this covers fragments other devices placed here too) and that are older
+ * than the grace period. Versions that undo records still name (a late op could bring them back)
+ * are kept. Fragments other devices placed here get a longer grace (`foreignGcGraceMs`): the journal
+ * ops naming them may still be on their way from a device that went offline right after its write.
  */
 export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions = {}): Promise<{ deleted: number, freedBytes: number }> {
-  const referenced = await parts.foreign.load()
+  // Undo records no late op can need any more go first: the versions only they named become garbage.
+  await parts.meta.compactUndo(undefined, options)
+  const foreign = await parts.foreign.load()
+  const referenced = new Set<string>()
   for await (const cid of parts.meta.referencedFragments(options)) referenced.add(cid)
-  const report = await collectGarbage(parts.store, { referenced, graceMs: config.gcGraceMs }, options)
+  for await (const cid of parts.meta.heldFragments(options)) referenced.add(cid)
+  const foreignCutoff = Date.now() - config.foreignGcGraceMs
+  const keep = (cid: string, storedAtMs: number): boolean => storedAtMs >= foreignCutoff && foreign.has(cid)
+  const report = await collectGarbage(parts.store, { referenced, keep, graceMs: config.gcGraceMs }, options)
   return { deleted: report.deleted, freedBytes: report.deletedBytes }
 }

@@ -189,10 +189,11 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
     problems.push({ kind: JOURNAL_KIND[p.kind], ino: p.ino, file: p.ino != null ? await pathOf(p.ino) : undefined, detail: p.message })
   }
 
-  // Garbage: fragments no file references (old versions, unclosed writes) until gc removes them.
-  // Fragments other devices placed here are theirs, not garbage.
-  const referenced = await parts.foreign.load()
+  // Garbage: fragments no file of the replicated journal references (old versions, unclosed writes,
+  // deleted files) until gc removes them. Versions undo records still name are not garbage yet.
+  const referenced = new Set<string>()
   for await (const cid of parts.meta.referencedFragments()) referenced.add(cid)
+  for await (const cid of parts.meta.heldFragments()) referenced.add(cid)
   let garbageFragments = 0
   for await (const cid of parts.store.list()) if (!referenced.has(cid.toString())) garbageFragments++
 

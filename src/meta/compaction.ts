@@ -40,3 +40,22 @@ export async function dropUndo (db: Db, beforeHlc: bigint, options: AbortOptions
     if (rows.length < PAGE_ROWS) return dropped
   }
 }
+
+/**
+ * The point no op still to arrive can be older than: the oldest, over every other admitted device,
+ * of the newest op of that device held here (a device's clock never goes back, so its ops not yet
+ * received are newer). 0 while an admitted device has no op here; everything when this device is
+ * alone. A device that never comes back holds the point where it was until it is removed.
+ */
+export async function stablePoint (db: Db, self: string): Promise<bigint> {
+  const rows = await db.all<{ author: string, last: string | null }>(
+    'SELECT a.author AS author, (SELECT CAST(max(o.hlc) AS TEXT) FROM ops o WHERE o.author=a.author) AS last FROM authors a WHERE a.author != ?', [self])
+  let point: bigint | undefined
+  for (const r of rows) {
+    const last = r.last == null ? 0n : BigInt(r.last)
+    if (point === undefined || last < point) point = last
+  }
+  if (point !== undefined) return point
+  const own = await db.get<{ last: string | null }>('SELECT CAST(max(hlc) AS TEXT) AS last FROM ops')
+  return own?.last == null ? 0n : BigInt(own.last) + 1n
+}

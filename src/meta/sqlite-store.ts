@@ -21,7 +21,7 @@ import { checkName, checkXattrName } from './names.js'
 import { decodeOp, verifyOp, type SignedOp, type WireOp } from './op.js'
 import type { MergeReport } from './merge-plan.js'
 import { admitKey } from './apply-admit.js'
-import { dropUndo, undoFragments } from './compaction.js'
+import { dropUndo, stablePoint, undoFragments } from './compaction.js'
 import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
@@ -335,9 +335,10 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     }
   }
 
-  async compactUndo (beforeHlc: bigint, options: AbortOptions = {}): Promise<number> {
+  async compactUndo (beforeHlc?: bigint, options: AbortOptions = {}): Promise<number> {
     await this.#barrier(options)
-    return await dropUndo(this.#opened().db, beforeHlc, options)
+    const { db, reader } = this.#opened()
+    return await dropUndo(db, beforeHlc ?? await stablePoint(reader, this.#init.deviceId), options)
   }
 
   async * allStripes (options: AbortOptions = {}): AsyncIterable<{ ino: number, stripe: StripeRef }> {

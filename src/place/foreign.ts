@@ -1,7 +1,8 @@
 /**
- * Fragments other devices placed on this one. Metadata is not replicated yet, so this device's
- * journal says nothing about them, and local garbage collection must not take them just because
- * its own journal does not reference them: they leave only on an explicit delete from the swarm.
+ * Fragments other devices placed on this one. The journal is replicated, so GC knows whether a
+ * file still references them; this log tells GC which fragments came from other devices, which
+ * get a longer grace (`foreignGcGraceMs`) because the journal ops naming them may still be on
+ * their way from a device that went offline right after its write (daemon/fragments.ts).
  *
  * The network layer serves the store through `wrap(store)`, which records every fragment another
  * device stores here (`+cid`) or deletes (`-cid`) in an append-only file in the home; `load()`

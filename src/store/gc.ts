@@ -23,6 +23,8 @@ export interface GcInit {
   graceMs: number
   /** The current time, ms since the epoch. Default Date.now(). */
   nowMs?: number
+  /** Also kept: fragments for which this says so (given the CID and when it was stored). */
+  keep?: (cid: string, storedAtMs: number) => boolean
   /** Compact pack segments afterwards (when the store has `compact`). Default true. */
   compact?: boolean
   /** Where to log deletions (a `palm:store:gc` logger). */
@@ -54,7 +56,7 @@ export async function collectGarbage (store: FragmentAges, init: GcInit, options
     throwIfAborted(options.signal, 'garbage collection')
     report.scanned++
     const key = entry.cid.toString()
-    if (init.referenced.has(key)) { report.referenced++; continue }
+    if (init.referenced.has(key) || init.keep?.(key, entry.storedAtMs) === true) { report.referenced++; continue }
     if (entry.storedAtMs >= cutoffMs) { report.young++; continue }
     if (await store.deleteIfOlder(entry.cid, cutoffMs, options)) {
       report.deleted++
