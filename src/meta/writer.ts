@@ -7,8 +7,10 @@
  * and batches without a waiting caller commit up to EARLY_COMMIT_DELAY_MS later, several calls per
  * transaction. Without one (':memory:', or when the disk is nearly full) a call resolves after its
  * batch is committed. A failed commit rejects its batch and the one behind it (they may depend on
- * it), drops every uncommitted change, the committed cache and their redo frames, so memory never
- * runs ahead of the disk; a failure other than a full disk also turns the journal read-only.
+ * it) and drops every uncommitted change and the committed cache, so memory never runs ahead of
+ * the disk; a failure other than a full disk also turns the journal read-only. Redo frames of calls
+ * already answered are kept (the next start applies them) and the journal turns read-only until
+ * then; frames after the last answered one are dropped.
  */
 import { InvalidArgumentError, NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
@@ -19,6 +21,7 @@ import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
 import { encodeOp, type Op, type SignedOp } from './op.js'
+import type { RedoPosition } from './redo.js'
 import type { Applied, Build, Task, WriterInit } from './writer-types.js'
 
 export type { Applied, Build, WriterInit } from './writer-types.js'
@@ -38,6 +41,10 @@ export class Writer {
   #sealed?: Batch
   /** An append to the redo log failed: calls wait for their commit until the log is caught up. */
   #redoPaused = false
+  /** The redo position after the last answered op's frame. */
+  #answeredEnd?: RedoPosition
+  /** Answered ops whose commit failed: they are only in the redo log, for the next start. */
+  #keptInRedo = 0
   #pending: Counters
   #committed: Counters
   #pendingSeq: Map<string, number>
@@ -77,6 +84,9 @@ export class Writer {
 
   /** Set when a commit failed in a way that made the journal read-only. */
   get failure (): PalmError | undefined { return this.#failure }
+
+  /** Changes answered as done whose commit failed: kept in the redo log for the next start. */
+  get keptInRedo (): number { return this.#keptInRedo }
 
   /** Applies a local call; resolves once its op is committed (or at once if it changed nothing). */
   async local (build: Build, signal?: AbortSignal): Promise<ApplyResult> {
@@ -299,6 +309,7 @@ export class Writer {
     if (logged && this.#mayAnswerEarly(task)) {
       // In the redo log: it survives a killed daemon. The batch commits without hurry.
       task.answered = true
+      this.#answeredEnd = this.#init.redo?.position()
       task.resolve(result)
     } else if (task.applied == null) {
       // A caller waits for this commit (an early create may wait for company).
@@ -387,12 +398,16 @@ export class Writer {
     this.#init.log.error('commit of %d ops failed: %e', b.size, error)
     const behind = this.#open
     this.#open = this.#newBatch()
-    // Their ops leave the redo log too: it must not replay what memory and the database dropped.
-    const start = b.redoStart ?? behind.redoStart
+    const answered = b.answered + behind.answered
+    // Unanswered ops leave the redo log: it must not replay what memory and the database dropped.
+    // Answered ones stay, up to the last of them: the next start applies them (docs/durability.md).
+    const start = answered > 0 ? this.#answeredEnd : b.redoStart ?? behind.redoStart
     if (start != null) this.#init.redo?.rollback(start)
     this.#redoPaused = false
-    const answered = b.answered + behind.answered
-    if (answered > 0) this.#init.log.error('%d changes already answered as done are lost with this failed commit', answered)
+    if (answered > 0) {
+      this.#keptInRedo += answered
+      this.#init.log.error('%d changes already answered as done could not be committed to %s; they are kept in its redo log and applied at the next start: fix the disk and restart PALM', answered, this.#init.db.path)
+    }
     this.#overlay.clear()
     this.#init.cache.clear()
     // Inode numbers and cookies stay monotonic: an inode applied early (its create answered
@@ -403,7 +418,10 @@ export class Writer {
       nextCookie: Math.max(this.#committed.nextCookie, this.#pending.nextCookie)
     }
     this.#pendingSeq = new Map(this.#committedSeq)
-    if (error.code !== 'ENOSPC') {
+    if (this.#keptInRedo > 0) {
+      // New ops would take the seqs of the kept ones: nothing more until a restart applies them.
+      this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only: ${this.#keptInRedo} changes answered as done could not be committed (${error.message}); they are kept in its redo log and applied at the next start: fix the disk (free space) and restart PALM`, { cause: error, details: { path: this.#init.db.path, keptInRedo: this.#keptInRedo } })
+    } else if (error.code !== 'ENOSPC') {
       this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only after a failed commit (${error.message}); fix the disk and restart PALM`, { cause: error, details: { path: this.#init.db.path } })
     }
     for (const { waiter } of b.waiters) waiter.reject(error)
