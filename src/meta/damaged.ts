@@ -44,7 +44,7 @@ export async function moveAside (file: string, dbPath: string, now = new Date())
 export async function recordDamage (dbPath: string, note: string, now = new Date()): Promise<void> {
   await mkdir(damagedDir(dbPath), { recursive: true })
   const path = damageNotesPath(dbPath)
-  await appendFile(path, `${now.toISOString()} ${note.replace(/\s*\n\s*/g, ' ')}\n`)
+  await appendFile(path, `${now.toISOString()} ${note.replace(/\s*\n\s*/g, ' ')} (remove ${damagedDir(dbPath)} once checked: that clears this note)\n`)
   const fh = await open(path, 'r')
   try { await fh.datasync() } finally { await fh.close() }
 }

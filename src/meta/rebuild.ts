@@ -7,7 +7,7 @@
  * new one takes its place; the redo log is left where it is, and the next start applies from it
  * what the op log lacked.
  */
-import { rename, rm } from 'node:fs/promises'
+import { rename, rm, stat } from 'node:fs/promises'
 import { JournalDamagedError } from '../errors.js'
 import { damagedDir, moveAside, recordDamage } from './damaged.js'
 import { Db } from './db.js'
@@ -95,7 +95,10 @@ export async function rebuildJournal (init: MetaStoreInit): Promise<JournalRebui
   await old.close()
   const keptAt: string[] = []
   const now = new Date()
-  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+  // The -shm file is an index SQLite rebuilds; an empty -wal holds nothing: neither is kept.
+  await rm(`${path}-shm`, { force: true })
+  if ((await stat(`${path}-wal`).catch(() => undefined))?.size === 0) await rm(`${path}-wal`, { force: true })
+  for (const f of [path, `${path}-wal`]) {
     const to = await moveAside(f, path, now)
     if (to != null) keptAt.push(to)
   }
