@@ -115,7 +115,14 @@ export class RedoLog {
     return `${this.#prefix}${n}`
   }
 
+  /**
+   * The number the next segment gets: never one used before in this run, since a dropped segment
+   * is unlinked in the background and a new file of that name would be deleted with it.
+   */
+  #nextNumber = 0
+
   #startSegment (n: number): Segment {
+    this.#nextNumber = n + 1
     const path = this.#pathOf(n)
     let fd: number
     try {
@@ -146,7 +153,7 @@ export class RedoLog {
   append (rec: RedoRecord, batch: number): void {
     if (this.#closed) throw journalError(new Error('the redo log is closed'), this.#prefix, 'appending to its redo log')
     let c = this.#current
-    if (c.bytes >= this.#segmentBytes) c = this.#startSegment(c.n + 1)
+    if (c.bytes >= this.#segmentBytes) c = this.#startSegment(this.#nextNumber)
     const frame = encodeFrame(rec)
     try {
       const written = writeSync(c.fd, frame)

@@ -18,9 +18,9 @@ const TRANSACTIONS = 200
 
 interface Result { code: number | null, stdout: string, stderr: string }
 
-async function writer (db: string, mode: string, name: string): Promise<Result> {
+async function writer (db: string, mode: string, name: string, transactions = TRANSACTIONS): Promise<Result> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, db, mode, name, String(TRANSACTIONS)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [WRITER, db, mode, name, String(transactions)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -49,6 +49,9 @@ for (const mode of ['delete', 'wal']) {
     const dir = join(m.mountpoint, 'app')
     await mkdir(dir)
     const db = join(dir, 'app.db')
+    // The application made its database (journal mode, table) before its processes share it.
+    const setup = await writer(db, mode, 'setup', 0)
+    assert.equal(setup.code, 0, `setup: ${setup.stderr}`)
     const [a, b] = await Promise.all([writer(db, mode, 'a'), writer(db, mode, 'b')])
     assert.equal(a.code, 0, `writer a: ${a.stderr}`)
     assert.equal(b.code, 0, `writer b: ${b.stderr}`)

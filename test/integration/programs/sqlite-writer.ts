@@ -2,7 +2,7 @@
  * One SQLite writer as an application would run it (node-sqlite3, busy_timeout 30 s, its own
  * process): `node sqlite-writer.js DB MODE NAME COUNT` sets journal_mode MODE and runs COUNT
  * write transactions (BEGIN IMMEDIATE; INSERT; COMMIT), then prints one JSON line with the mean
- * time per transaction. Exits non-zero with the SQLite error ("database is locked") on failure.
+ * and the longest time per transaction (the longest includes waiting for the other writer). Exits non-zero with the SQLite error ("database is locked") on failure.
  */
 import sqlite3 from 'sqlite3'
 
@@ -22,17 +22,21 @@ async function main (): Promise<void> {
   await run(db, `PRAGMA journal_mode=${mode}`)
   await run(db, 'CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, writer TEXT NOT NULL, n INTEGER NOT NULL, pad TEXT NOT NULL)')
   const started = performance.now()
+  let worst = 0
   for (let i = 0; i < count; i++) {
+    const began = performance.now()
     await run(db, 'BEGIN IMMEDIATE')
     await run(db, 'INSERT INTO t(writer, n, pad) VALUES(?, ?, ?)', [name, i, 'x'.repeat(200)])
     await run(db, 'COMMIT')
+    worst = Math.max(worst, performance.now() - began)
   }
   const ms = performance.now() - started
+  const perTxMs = count > 0 ? ms / count : 0
   await new Promise<void>((resolve, reject) => { db.close((err) => { if (err != null) reject(err); else resolve() }) })
-  process.stdout.write(`${JSON.stringify({ name, count, ms, perTxMs: ms / count })}\n`)
+  process.stdout.write(`${JSON.stringify({ name, count, ms: Math.round(ms), perTxMs: Math.round(perTxMs * 10) / 10, worstTxMs: Math.round(worst) })}\n`)
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`sqlite writer ${name} on ${dbPath} (${mode}): ${err instanceof Error ? err.message : String(err)}\n`)
+  process.stderr.write(`sqlite writer ${name} on ${dbPath} (${mode}): ${err instanceof Error ? err.message : String(err)} after ${Math.round(performance.now())} ms of its life\n`)
   process.exit(1)
 })

@@ -3,10 +3,10 @@
  * creates once they are in the redo log, then the disk fills up before the group commit. Those
  * changes must not be lost silently: their redo frames are kept, the journal says so (health(),
  * which `palm status` shows, and the log) and turns read-only, and the next start applies them.
- * The full disk is real: a small tmpfs (root only), filled with fallocate between answer and commit.
+ * The full disk is real: a small tmpfs (root only), filled with dd between answer and commit.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
@@ -45,9 +45,10 @@ it('keeps answered changes whose commit failed on a full disk, says so, and appl
 
   const names = Array.from({ length: 20 }, (_, i) => `answered-${i}`)
   await Promise.all(names.map(async n => await s.create(ROOT_INO, n, file)))
-  // Answered (in the redo log), not committed yet (the group commit waits ~10 ms): fill the disk.
-  const fs = await statfs(dir)
-  execFileSync('fallocate', ['-l', String(fs.bavail * fs.bsize), filler])
+  // Answered (in the redo log), not committed yet (the group commit waits ~10 ms): fill the disk
+  // to the last byte (dd stops at ENOSPC). Synchronous: no commit can start meanwhile.
+  spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M'], { stdio: 'ignore' })
+  assert.equal((await statfs(dir)).bavail, 0, 'the disk is full')
 
   const until = Date.now() + 60_000
   while (s.health().keptInRedo === 0 && Date.now() < until) await new Promise(r => setTimeout(r, 20))
