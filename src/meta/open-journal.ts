@@ -3,6 +3,7 @@
  * per-author seqs and the clock from the database, create the root on a new journal, build the
  * single writer, and apply what the redo log of the last run holds beyond the database.
  */
+import { basename } from 'node:path'
 import { IntegrityError } from '../errors.js'
 import type { Logger } from '../util/logger.js'
 import type { CommittedCache } from './cache.js'
@@ -13,7 +14,6 @@ import { Hlc, systemClock } from './hlc.js'
 import { decodeOp } from './op.js'
 import { fetchKey } from './reads.js'
 import { inodeUpsertSql, type InodeRec } from './records.js'
-import { basename } from 'node:path'
 import { damagedDir, recordDamage } from './damaged.js'
 import type { RedoDamage, RedoLog, RedoOpened } from './redo.js'
 import type { MetaStoreInit } from './sqlite-store.js'

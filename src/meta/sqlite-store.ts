@@ -128,8 +128,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         if (redo != null) {
           await this.#room.refresh()
           this.#replayed = await replayRedo(writer, redo, { init: this.#init, log: this.#log })
-          this.#notes = await readDamageNotes(path)
         }
+        if (!memory) this.#notes = await readDamageNotes(path)
       } catch (err) {
         await redo?.log.close()
         throw err
