@@ -7,6 +7,9 @@
 import { JournalDamagedError } from '../errors.js'
 import type { Db } from './db.js'
 
+/** How long the check waits for a lock held by another process, ms (as the connections do). */
+const BUSY_TIMEOUT_MS = 10_000
+
 /** Messages of quick_check kept in the error. */
 const MAX_MESSAGES = 5
 
@@ -22,6 +25,8 @@ export function damagedJournalRemedy (path: string): string {
 export async function checkJournalFile (db: Db): Promise<void> {
   let messages: string[]
   try {
+    // Before the connection is configured: wait for a writer of another process like reads do.
+    await db.exec(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`)
     const rows = await db.all<{ quick_check: string }>(`PRAGMA quick_check(${MAX_MESSAGES})`)
     // One problem per line, after a "*** in database main ***" heading: one line for people.
     messages = rows.flatMap(r => r.quick_check.split('\n')).map(m => m.trim()).filter(m => m !== '' && !m.startsWith('***'))
