@@ -102,6 +102,9 @@ export type ProtocolError = InstanceType<typeof ProtocolError>
 /** The daemon is not running or cannot be reached (CLI). */
 export const NotConnectedError = define('NotConnectedError', 'ENOTCONN')
 export type NotConnectedError = InstanceType<typeof NotConnectedError>
+/** The metadata journal's database is damaged (SQLite's check failed): it is not opened. */
+export const JournalDamagedError = define('JournalDamagedError', 'EIO')
+export type JournalDamagedError = InstanceType<typeof JournalDamagedError>
 
 /** Fewer than `k` fragments of a stripe could be had: EIO, with what was found and from whom. */
 export class FragmentsUnavailableError extends PalmError {

@@ -66,6 +66,12 @@ export interface StatusReport {
   cache?: Record<string, number>
   /** Stripe placement counters of the pool (stripes written/read, ms spent encoding, storing, reading), when the network is on. */
   place?: Record<string, number>
+  /**
+   * The journal's files: `ok` false when damage was found (this start or an earlier one, noted in
+   * `<home>/damaged/journal-damage.log`) or when answered changes could not be committed; each
+   * problem is one sentence saying what was lost or kept, where, and what to do.
+   */
+  journal: { ok: boolean, problems: string[], keptInRedo: number }
 }
 
 export interface FsckProblem {
@@ -103,6 +109,8 @@ export interface FsckReport {
   repaired: number
   /** The rebuilt fragments (the first 1000). */
   repairs: FsckRepair[]
+  /** Set when --repair rebuilt a damaged journal from its op log first. */
+  journalRebuilt?: { ops: number, applied: number, rejected: number, keptAt: string[] }
   durationMs: number
 }
 

@@ -18,6 +18,7 @@ import { Daemon } from './daemon.js'
 import { homePaths, readSwarmInfo } from './home.js'
 
 export { initDevice, joinDevice, type DeviceReport } from './device.js'
+export { repairJournal, type JournalRebuild } from './journal-repair.js'
 export { runDaemon, spawnDaemon, stopDaemon, type SpawnResult } from './process.js'
 export type { ControlApi, StatusReport, PeerStatus, FsckReport, InviteReport } from './control-api.js'
 
@@ -41,6 +42,12 @@ export async function openControl (config: PalmConfig): Promise<ControlHandle> {
   }
   await readSwarmInfo(config.home)
   const daemon = new Daemon({ config, network: false, controlSocket: false })
-  await daemon.start()
+  try {
+    await daemon.start()
+  } catch (err) {
+    // What started (the store) is let go; the error (a damaged journal, say) is the caller's.
+    await daemon.stop().catch(() => {})
+    throw err
+  }
   return { api: daemon.control, remote: false, close: async () => { await daemon.stop() } }
 }

@@ -48,6 +48,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
   const pool = parts.stripes.usage()
   const peers = peerStatus(parts)
   const protection = describeProtection({ policy: parts.swarm.policy, ...await parts.survey.numbers() })
+  const journal = parts.meta.health()
   return {
     device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },
     swarm: { id: parts.swarm.id },
@@ -68,6 +69,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     peers,
     ...(parts.net != null ? { network: networkStats(parts.net) } : {}),
     cache: { ...parts.vfs.stats() },
-    ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {})
+    ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {}),
+    journal: { ok: journal.ok, problems: journal.problems, keptInRedo: journal.keptInRedo }
   }
 }

@@ -27,6 +27,7 @@ export { SqliteMetaStore } from './sqlite-store.js'
 export * from './types.js'
 export { verifyOp, decodeOp, encodeOp, nodeIdOf } from './op.js'
 export { systemClock } from './hlc.js'
+export { rebuildJournal, type JournalRebuild } from './rebuild.js'
 export * from './constants.js'
 
 /** Creates the journal; nothing is opened until `start()`. */

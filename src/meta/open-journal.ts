@@ -3,6 +3,7 @@
  * per-author seqs and the clock from the database, create the root on a new journal, build the
  * single writer, and apply what the redo log of the last run holds beyond the database.
  */
+import { basename } from 'node:path'
 import { IntegrityError } from '../errors.js'
 import type { Logger } from '../util/logger.js'
 import type { CommittedCache } from './cache.js'
@@ -13,7 +14,8 @@ import { Hlc, systemClock } from './hlc.js'
 import { decodeOp } from './op.js'
 import { fetchKey, fetchRange, readTail } from './reads.js'
 import { inodeUpsertSql, type InodeRec } from './records.js'
-import type { RedoLog, RedoRecord } from './redo.js'
+import { damagedDir, recordDamage } from './damaged.js'
+import type { RedoDamage, RedoLog, RedoOpened } from './redo.js'
 import type { MetaStoreInit } from './sqlite-store.js'
 import { sqlBlob, sqlText } from './sql.js'
 import { ROOT_INO } from './types.js'
@@ -72,28 +74,65 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
   return { writer, hlc }
 }
 
+/** What the start-up replay of the redo log did (for the log, `palm status` and tests). */
+export interface RedoReplay {
+  /** Ops applied from the log (the database lacked them). */
+  applied: number
+  /** Ops in the log that did not apply (after a damaged frame that held an op they follow). */
+  notApplied: number
+  /** Damaged spans found (bytes that are not frames). */
+  damage: RedoDamage[]
+  /** Where segments with damage or with ops that did not apply were moved (never deleted). */
+  keptAt: string[]
+  /** One sentence for people, when something was wrong. */
+  problem?: string
+}
+
 /**
  * Applies the ops of the redo log that the database lacks (answered before a kill, not yet
  * committed), commits them, and deletes the old segments. Local ops are signed again (Ed25519 is
- * deterministic: the same signature the commit would have stored).
+ * deterministic: the same signature the commit would have stored). Valid frames after a damaged
+ * one are applied too, when the ops before them are there; a segment with damage, or with ops
+ * that did not apply, is moved aside into `damaged/`, and the event is noted there and logged.
  */
-export async function replayRedo (writer: Writer, redo: { log: RedoLog, records: RedoRecord[], damaged: boolean }, c: Pick<LoadContext, 'init' | 'log'>): Promise<void> {
+export async function replayRedo (writer: Writer, redo: RedoOpened, c: Pick<LoadContext, 'init' | 'log'>): Promise<RedoReplay> {
   const before = writer.committed.ops
-  let failure: unknown
+  const failed = new Map<string, { count: number, first: unknown }>()
   await Promise.all(redo.records.map(async (rec) => {
     try {
       const op = decodeOp(rec.text)
       const sig = rec.sig ?? (op.author === c.init.deviceId ? c.init.sign?.(Buffer.from(rec.text)) : undefined)
       await writer.replay({ op, body: rec.text, sig })
     } catch (err) {
-      failure ??= err
+      const key = rec.segment ?? ''
+      const f = failed.get(key)
+      if (f == null) failed.set(key, { count: 1, first: err })
+      else f.count++
     }
   }))
   await writer.flush()
   const applied = writer.committed.ops - before
   if (applied > 0) c.log('applied %d ops from the redo log of the last run (answered before it stopped, not yet committed)', applied)
-  if (redo.damaged || failure !== undefined) {
-    c.log.error('the redo log of %s is damaged or did not apply (%s): ops after that point are lost; run `palm fsck`', c.init.path, failure instanceof Error ? failure.message : 'a damaged frame')
+  const keep = new Set([...redo.damage.map(d => d.segment), ...failed.keys()].filter(s => s !== ''))
+  const keptAt = await redo.log.clearLeftovers(keep)
+  const notApplied = [...failed.values()].reduce((n, f) => n + f.count, 0)
+  if (keep.size === 0) return { applied, notApplied, damage: redo.damage, keptAt }
+  const first = [...failed.values()][0]?.first
+  const problem = redoProblem(c.init.path, redo.damage, applied, notApplied, first, keptAt)
+  c.log.error('%s', problem)
+  await recordDamage(c.init.path, problem).catch((err: unknown) => { c.log.error('could not note the damage in %s: %e', damagedDir(c.init.path), err) })
+  return { applied, notApplied, damage: redo.damage, keptAt, problem }
+}
+
+function redoProblem (path: string, damage: RedoDamage[], applied: number, notApplied: number, first: unknown, keptAt: string[]): string {
+  const parts: string[] = []
+  if (damage.length > 0) {
+    const bytes = damage.reduce((n, d) => n + d.bytes, 0)
+    const after = damage.reduce((n, d) => n + d.framesAfter, 0)
+    parts.push(`the redo log of ${path} was damaged (${bytes} bytes in ${damage.length} places, at ${damage.map(d => `${basename(d.segment)}+${d.offset}`).join(', ')}); ${after} valid ops after the damage were read`)
   }
-  await redo.log.clearLeftovers()
+  parts.push(`${applied} ops were applied from it`)
+  if (notApplied > 0) parts.push(`${notApplied} ops could not be applied and are lost from the tree (${first instanceof Error ? first.message : String(first)}); changes answered as done may be missing`)
+  parts.push(`the segments are kept in ${keptAt.join(', ')}; \`palm fsck\` checks the tree`)
+  return parts.join('; ')
 }

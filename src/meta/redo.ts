@@ -6,16 +6,19 @@
  * power-loss point together with the WAL. Why: a SQLite commit through node-sqlite3 costs a
  * threadpool round trip and ~120 µs of SQL per op (docs/durability.md), an append costs ~5 µs.
  *
- * On disk: segments `<journal>-redo-<n>`, each a run of frames `u32 length | u32 crc32 | payload`
- * (little-endian), payload = signature hex (may be empty) + "\n" + the op's signed JSON text. A
- * segment is full at `segmentBytes`; a new one is started and the older ones are deleted once
- * every op in them is committed. A torn last frame (a kill in the middle of a write) is ignored.
+ * On disk: segments `<journal>-redo-<n>`, each a run of self-delimiting, checksummed frames
+ * (redo-frames.ts). A segment is full at `segmentBytes`; a new one is started and the older ones
+ * are deleted once every op in them is committed. A torn last frame (a kill in the middle of a
+ * write) is ignored. Damage is not: a reader resyncs past a damaged frame and gives back every valid
+ * frame after it, reports where the damage is, and a damaged segment is moved aside (damaged.ts),
+ * never deleted.
  */
 import { closeSync, ftruncateSync, fdatasync, openSync, writeSync } from 'node:fs'
 import { open, readFile, readdir, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
-import { crc32 } from 'node:zlib'
+import { moveAside } from './damaged.js'
 import { journalError } from './db.js'
+import { encodeFrame, parseSegment, type BadSpan } from './redo-frames.js'
 
 /** One op as logged. */
 export interface RedoRecord {
@@ -23,6 +26,24 @@ export interface RedoRecord {
   text: string
   /** Its signature, when the op came signed (ops of other devices); local ops are signed at commit. */
   sig?: Uint8Array
+  /** The segment it was read from (records given back by `open`). */
+  segment?: string
+}
+
+/** Bytes of a segment of the last run that are not valid frames (and not a torn tail). */
+export interface RedoDamage extends BadSpan {
+  /** The segment file, where it was found. */
+  segment: string
+}
+
+/** What `RedoLog.open` found of the last run. */
+export interface RedoOpened {
+  log: RedoLog
+  /** Every valid frame, in order, including those after damaged spans. */
+  records: RedoRecord[]
+  /** True when some bytes were damaged (see `damage`). */
+  damaged: boolean
+  damage: RedoDamage[]
 }
 
 /** A place in the log: rolling back to it drops every frame written after it. */
@@ -39,8 +60,6 @@ interface Segment {
   /** Highest writer batch with an op in this segment (-1: none). */
   lastBatch: number
 }
-
-const FRAME_HEADER_BYTES = 8
 
 /** Default size at which a new segment is started, bytes. */
 export const REDO_SEGMENT_BYTES = 4 * 1024 * 1024
@@ -60,29 +79,29 @@ export class RedoLog {
 
   /**
    * Opens the log of the journal at `dbPath` and returns the records left by the last run, in
-   * order (every segment's valid frames; reading stops at the first damaged frame). The caller
-   * applies what the database lacks, then calls `clear()`.
+   * order: every valid frame of every segment, also those after a damaged one, and where the damage
+   * is. A torn end of the last segment (a write cut short) is not damage. The caller applies what
+   * the database lacks, then calls `clearLeftovers()` (which keeps damaged segments aside).
    */
-  static async open (dbPath: string, segmentBytes = REDO_SEGMENT_BYTES): Promise<{ log: RedoLog, records: RedoRecord[], damaged: boolean }> {
+  static async open (dbPath: string, segmentBytes = REDO_SEGMENT_BYTES): Promise<RedoOpened> {
     const log = new RedoLog(`${dbPath}-redo-`, segmentBytes)
     const found = await log.#existing()
     const records: RedoRecord[] = []
-    let damaged = false
+    const damage: RedoDamage[] = []
     for (const n of found) {
-      const bytes = await readFile(log.#pathOf(n))
-      const { frames, end } = parseFrames(bytes)
-      records.push(...frames)
-      if (end < bytes.length) {
-        // A torn tail is normal for the last segment (killed mid-write); anywhere else it is damage.
-        damaged = n !== found[found.length - 1]
-        break
-      }
+      const segment = log.#pathOf(n)
+      const parsed = parseSegment(await readFile(segment))
+      for (const f of parsed.frames) records.push({ ...f, segment })
+      for (const d of parsed.damaged) damage.push({ ...d, segment })
+      // A torn tail is normal for the last segment (killed mid-write); anywhere else it is damage.
+      const t = parsed.tail
+      if (t != null && (!t.torn || n !== found[found.length - 1])) damage.push({ offset: t.offset, bytes: t.bytes, framesAfter: 0, segment })
     }
-    // Continue numbering after what exists (they are deleted by clear()).
+    // Continue numbering after what exists (they are deleted by clearLeftovers()).
     const next = found.length > 0 ? found[found.length - 1] + 1 : 0
     log.#startSegment(next)
     log.#leftovers = found
-    return { log, records, damaged }
+    return { log, records, damaged: damage.length > 0, damage }
   }
 
   #leftovers: number[] = []
@@ -96,7 +115,14 @@ export class RedoLog {
     return `${this.#prefix}${n}`
   }
 
+  /**
+   * The number the next segment gets: never one used before in this run, since a dropped segment
+   * is unlinked in the background and a new file of that name would be deleted with it.
+   */
+  #nextNumber = 0
+
   #startSegment (n: number): Segment {
+    this.#nextNumber = n + 1
     const path = this.#pathOf(n)
     let fd: number
     try {
@@ -127,7 +153,7 @@ export class RedoLog {
   append (rec: RedoRecord, batch: number): void {
     if (this.#closed) throw journalError(new Error('the redo log is closed'), this.#prefix, 'appending to its redo log')
     let c = this.#current
-    if (c.bytes >= this.#segmentBytes) c = this.#startSegment(c.n + 1)
+    if (c.bytes >= this.#segmentBytes) c = this.#startSegment(this.#nextNumber)
     const frame = encodeFrame(rec)
     try {
       const written = writeSync(c.fd, frame)
@@ -168,9 +194,23 @@ export class RedoLog {
     }
   }
 
-  /** Deletes the segments of the last run (after their ops were applied and committed). */
-  async clearLeftovers (): Promise<void> {
-    for (const n of this.#leftovers.splice(0)) await unlink(this.#pathOf(n)).catch(() => {})
+  /**
+   * Deletes the segments of the last run (after their ops were applied and committed), except
+   * those in `keep` (damaged, or holding ops that did not apply): they are moved aside into the
+   * journal's `damaged/` folder. Returns where the kept ones are now.
+   */
+  async clearLeftovers (keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+    const kept: string[] = []
+    for (const n of this.#leftovers.splice(0)) {
+      const path = this.#pathOf(n)
+      if (keep.has(path)) {
+        const to = await moveAside(path, this.#prefix.slice(0, -'-redo-'.length))
+        if (to != null) kept.push(to)
+      } else {
+        await unlink(path).catch(() => {})
+      }
+    }
+    return kept
   }
 
   /** fdatasync of every live segment (and of the directory after a segment was created). */
@@ -184,12 +224,17 @@ export class RedoLog {
     }
   }
 
-  /** Closes and deletes every segment: call only when every op is committed (clean stop). */
-  async close (): Promise<void> {
+  /**
+   * Closes and deletes every segment: call only when every op is committed (clean stop). With
+   * `keep`, the files stay for the next start to apply (answered ops whose commit failed).
+   */
+  async close (keep = false): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const s of this.#segments.splice(0)) this.#drop(s)
-    await this.clearLeftovers()
+    for (const s of this.#segments.splice(0)) {
+      if (keep) { try { closeSync(s.fd) } catch {} } else this.#drop(s)
+    }
+    if (!keep) await this.clearLeftovers()
   }
 
   #drop (s: Segment): void {
@@ -206,35 +251,6 @@ async function datasync (fd: number, path: string): Promise<void> {
       else reject(journalError(err, path, 'syncing its redo log'))
     })
   })
-}
-
-function encodeFrame (rec: RedoRecord): Buffer {
-  const payload = Buffer.from(`${rec.sig != null ? Buffer.from(rec.sig).toString('hex') : ''}\n${rec.text}`)
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length)
-  frame.writeUInt32LE(payload.length, 0)
-  frame.writeUInt32LE(crc32(payload), 4)
-  payload.copy(frame, FRAME_HEADER_BYTES)
-  return frame
-}
-
-/** The valid frames of a segment, and where they end. */
-function parseFrames (bytes: Buffer): { frames: RedoRecord[], end: number } {
-  const frames: RedoRecord[] = []
-  let at = 0
-  while (at + FRAME_HEADER_BYTES <= bytes.length) {
-    const length = bytes.readUInt32LE(at)
-    const start = at + FRAME_HEADER_BYTES
-    if (start + length > bytes.length) break
-    const payload = bytes.subarray(start, start + length)
-    if (crc32(payload) !== bytes.readUInt32LE(at + 4)) break
-    const text = payload.toString('utf8')
-    const nl = text.indexOf('\n')
-    if (nl < 0) break
-    const sigHex = text.slice(0, nl)
-    frames.push({ text: text.slice(nl + 1), ...(sigHex.length > 0 ? { sig: new Uint8Array(Buffer.from(sigHex, 'hex')) } : {}) })
-    at = start + length
-  }
-  return { frames, end: at }
 }
 
 /** The redo segments of the journal at `dbPath` (for tools and tests). */

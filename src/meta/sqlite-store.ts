@@ -28,9 +28,12 @@ import { configureReader, configureWriter, limitSize, migrate } from './schema.j
 import { sqlBlob, sqlText } from './sql.js'
 import { GroupSync, WalSync } from './sync.js'
 import { RedoLog } from './redo.js'
-import { loadJournal, replayRedo } from './open-journal.js'
+import { loadJournal, replayRedo, type RedoReplay } from './open-journal.js'
+import { checkJournalFile } from './startup-check.js'
+import { readDamageNotes } from './damaged.js'
+import { replayOpLog, type OpLogReplay } from './rebuild.js'
 import { JournalRoom } from './room.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
@@ -91,6 +94,10 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #room: JournalRoom
   readonly #feed: ChangeFeed
   #o?: Opened
+  /** What the start-up replay of the redo log found. */
+  #replayed?: RedoReplay
+  /** Notes of damage found in this journal's files (damaged/journal-damage.log). */
+  #notes: string[] = []
 
   constructor (init: MetaStoreInit) {
     super()
@@ -108,6 +115,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     const db = await Db.open(path)
     let reader = db
     try {
+      // Before anything reads it: a damaged journal would answer "not found" for what it lost.
+      if (!memory) await checkJournalFile(db)
       await configureWriter(db, memory, this.#init.syncMode === 'every-commit')
       const before = await migrate(db)
       if (this.#init.maxJournalBytes != null) await limitSize(db, this.#init.maxJournalBytes)
@@ -124,8 +133,9 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         this.#o = { db, reader, writer, hlc, redo: redo?.log }
         if (redo != null) {
           await this.#room.refresh()
-          await replayRedo(writer, redo, { init: this.#init, log: this.#log })
+          this.#replayed = await replayRedo(writer, redo, { init: this.#init, log: this.#log })
         }
+        if (!memory) this.#notes = await readDamageNotes(path)
       } catch (err) {
         await redo?.log.close()
         throw err
@@ -152,11 +162,38 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     if (o == null) return
     await o.writer.flush()
     this.#o = undefined
-    // Everything is committed: the redo log has nothing left to give.
-    await o.redo?.close()
+    // Everything is committed: the redo log has nothing left to give. Unless a failed commit left
+    // answered ops only there: then it stays for the next start.
+    await o.redo?.close(o.writer.keptInRedo > 0)
     await this.#sync.close()
     if (o.reader !== o.db) await o.reader.close()
     await o.db.close()
+  }
+
+  /**
+   * What is wrong with the journal's files, in sentences for `palm status`: damage noted in
+   * `damaged/journal-damage.log` (found at this or an earlier start), and answered changes kept in
+   * the redo log after a failed commit.
+   */
+  health (): JournalHealth {
+    const problems = [...this.#notes]
+    const failure = this.#o?.writer.failure
+    if (failure != null) problems.push(failure.message)
+    return {
+      ok: problems.length === 0,
+      problems,
+      keptInRedo: this.#o?.writer.keptInRedo ?? 0,
+      ...(this.#replayed != null ? { redo: { applied: this.#replayed.applied, notApplied: this.#replayed.notApplied, damaged: this.#replayed.damage.length, keptAt: this.#replayed.keptAt } } : {})
+    }
+  }
+
+  /**
+   * Applies a whole op log, in (hlc, author, seq) order, to this journal, which must be new: what
+   * `palm fsck --repair` rebuilds a damaged journal with (rebuild.ts). Ops of an author with a
+   * known key must carry its valid signature.
+   */
+  async replayOpLog (ops: AsyncIterable<SignedOp>, keys: ReadonlyMap<string, Uint8Array>): Promise<OpLogReplay> {
+    return await replayOpLog(this.#opened().writer, ops, keys)
   }
 
   #opened (): Opened {

@@ -155,6 +155,18 @@ export interface JournalProblem {
   message: string
 }
 
+/** What is wrong with the journal's files (for `palm status`). */
+export interface JournalHealth {
+  /** True when nothing is wrong. */
+  ok: boolean
+  /** One sentence per problem, oldest first: damage found (and where it was kept), lost changes. */
+  problems: string[]
+  /** Changes answered as done whose commit failed, kept in the redo log for the next start. */
+  keptInRedo: number
+  /** What the last start took from the redo log (file journals). */
+  redo?: { applied: number, notApplied: number, damaged: number, keptAt: string[] }
+}
+
 export interface JournalCheck {
   /** True when no problem was found. */
   ok: boolean
@@ -268,6 +280,8 @@ export interface MetaStore {
   /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */
   pathOf: (ino: number, options?: AbortOptions) => Promise<string | undefined>
 
+  /** Damage found in the journal's files and changes at risk (for `palm status`). */
+  health: () => JournalHealth
   /** Consistency check of the journal's tables and op signatures (for `palm fsck`). Reads only. */
   check: (options?: AbortOptions) => Promise<JournalCheck>
   /** The op log in total order (hlc, author, seq), paged from the database. */

@@ -7,10 +7,12 @@
  * and batches without a waiting caller commit up to EARLY_COMMIT_DELAY_MS later, several calls per
  * transaction. Without one (':memory:', or when the disk is nearly full) a call resolves after its
  * batch is committed. A failed commit rejects its batch and the one behind it (they may depend on
- * it), drops every uncommitted change, the committed cache and their redo frames, so memory never
- * runs ahead of the disk; a failure other than a full disk also turns the journal read-only.
+ * it) and drops every uncommitted change and the committed cache, so memory never runs ahead of
+ * the disk; a failure other than a full disk also turns the journal read-only. Redo frames of calls
+ * already answered are kept (the next start applies them) and the journal turns read-only until
+ * then; frames after the last answered one are dropped.
  */
-import { NotSupportedError, ReadOnlyError, type PalmError } from '../errors.js'
+import { InvalidArgumentError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
 import { Batch, opRowSql, undoUpdateSql, type UnsignedRow } from './batch.js'
@@ -23,6 +25,7 @@ import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
 import { encodeUndo } from './undo.js'
 import { compareKeys, type MergeReport, type MergeStep, type OpKey } from './merge-plan.js'
+import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
 
 export type { Applied, Build, WriterInit } from './writer-types.js'
@@ -50,6 +53,10 @@ export class Writer {
   #sealed?: Batch
   /** An append to the redo log failed: calls wait for their commit until the log is caught up. */
   #redoPaused = false
+  /** The redo position after the last answered op's frame. */
+  #answeredEnd?: RedoPosition
+  /** Answered ops whose commit failed: they are only in the redo log, for the next start. */
+  #keptInRedo = 0
   #pending: Counters
   #committed: Counters
   #pendingSeq: Map<string, number>
@@ -90,6 +97,9 @@ export class Writer {
 
   /** Set when a commit failed in a way that made the journal read-only. */
   get failure (): PalmError | undefined { return this.#failure }
+
+  /** Changes answered as done whose commit failed: kept in the redo log for the next start. */
+  get keptInRedo (): number { return this.#keptInRedo }
 
   /** Applies a local call; resolves once its op is committed (or at once if it changed nothing). */
   async local (build: Build, signal?: AbortSignal): Promise<ApplyResult> {
@@ -155,7 +165,10 @@ export class Writer {
    * skipped; it is not logged again. Resolves once committed.
    */
   async replay (op: SignedOp): Promise<ApplyResult> {
-    await this.#submit({ merge: { ops: [op], replay: true }, local: new Map() })
+    const merge: MergeTask = { ops: [op], replay: true }
+    await this.#submit({ merge, local: new Map() })
+    const refused = merge.report?.refused[0]
+    if (refused != null) throw new InvalidArgumentError(`op ${refused.seq}@${refused.author} of the redo log was not applied: ${refused.reason}`)
     return {}
   }
 
@@ -325,6 +338,7 @@ export class Writer {
     if (logged && this.#mayAnswerEarly(task)) {
       // In the redo log: it survives a killed daemon. The batch commits without hurry.
       task.answered = true
+      this.#answeredEnd = this.#init.redo?.position()
       task.resolve(result)
     } else if (task.applied == null) {
       // A caller waits for this commit (an early create may wait for company).
@@ -542,12 +556,16 @@ export class Writer {
     this.#init.log.error('commit of %d ops failed: %e', b.size, error)
     const behind = this.#open
     this.#open = this.#newBatch()
-    // Their ops leave the redo log too: it must not replay what memory and the database dropped.
-    const start = b.redoStart ?? behind.redoStart
+    const answered = b.answered + behind.answered
+    // Unanswered ops leave the redo log: it must not replay what memory and the database dropped.
+    // Answered ones stay, up to the last of them: the next start applies them (docs/durability.md).
+    const start = answered > 0 ? this.#answeredEnd : b.redoStart ?? behind.redoStart
     if (start != null) this.#init.redo?.rollback(start)
     this.#redoPaused = false
-    const answered = b.answered + behind.answered
-    if (answered > 0) this.#init.log.error('%d changes already answered as done are lost with this failed commit', answered)
+    if (answered > 0) {
+      this.#keptInRedo += answered
+      this.#init.log.error('%d changes already answered as done could not be committed to %s; they are kept in its redo log and applied at the next start: fix the disk and restart PALM', answered, this.#init.db.path)
+    }
     this.#overlay.clear()
     this.#overlayByIno.clear()
     this.#init.cache.clear()
@@ -559,7 +577,10 @@ export class Writer {
       nextCookie: Math.max(this.#committed.nextCookie, this.#pending.nextCookie)
     }
     this.#pendingSeq = new Map(this.#committedSeq)
-    if (error.code !== 'ENOSPC') {
+    if (this.#keptInRedo > 0) {
+      // New ops would take the seqs of the kept ones: nothing more until a restart applies them.
+      this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only: ${this.#keptInRedo} changes answered as done could not be committed (${error.message}); they are kept in its redo log and applied at the next start: fix the disk (free space) and restart PALM`, { cause: error, details: { path: this.#init.db.path, keptInRedo: this.#keptInRedo } })
+    } else if (error.code !== 'ENOSPC') {
       this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only after a failed commit (${error.message}); fix the disk and restart PALM`, { cause: error, details: { path: this.#init.db.path } })
     }
     for (const { waiter } of b.waiters) waiter.reject(error)

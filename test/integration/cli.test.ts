@@ -214,7 +214,8 @@ it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the oth
 it('a running daemon collects fragments no file uses any more', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
   const home = await createPalmHome(t)
   const mountpoint = join(await createTempDir(t), 'mnt')
-  const env = testEnv({ PALM_GC_INTERVAL: '300ms', PALM_GC_GRACE: '0' })
+  // A grace of 0 would let GC take the fragments of a write in flight (stored, not yet in the journal).
+  const env = testEnv({ PALM_GC_INTERVAL: '300ms', PALM_GC_GRACE: '2s' })
   const r = await palm(['mount', mountpoint, '--home', home], { env })
   assert.equal(r.code, 0, r.stderr)
   onCleanup(t, async () => { await palm(['unmount', mountpoint, '--home', home]) })

@@ -1,13 +1,14 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
-import { resolveConfig, type FsckReport } from '../../daemon/index.js'
+import { repairJournal, resolveConfig, type FsckReport, type JournalRebuild } from '../../daemon/index.js'
+import type { PalmConfig } from '../../config/defaults.js'
 import { withControl } from '../control.js'
 import { printJson } from '../output.js'
 
 const KEYS = ['home'] as const
 const FLAGS = [
   { name: 'json', type: 'boolean' as const, help: 'Print the report as JSON.' },
-  { name: 'repair', type: 'boolean' as const, help: 'Rebuild this device\'s missing or corrupt fragments from k good ones of their stripe, and list what was rebuilt.' }
+  { name: 'repair', type: 'boolean' as const, help: 'Rebuild a damaged journal from its signed op log, and this device\'s missing or corrupt fragments from k good ones of their stripe; lists what was rebuilt.' }
 ]
 /** Most lines of one list printed (the JSON report has them all). */
 const MAX_LINES = 200
@@ -55,11 +56,49 @@ export const fsck: Command = {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
     const repair = args.flags.repair === true
-    return await withControl(config, async (api) => {
-      const r = await api.fsck({ repair })
-      if (args.flags.json === true) printJson(r)
-      else printText(r, repair)
-      return r.clean ? 0 : 1
-    })
+    let rebuilt: JournalRebuild | undefined
+    let r: FsckReport
+    try {
+      r = await check(config, repair)
+    } catch (err) {
+      // The journal's database is damaged: the daemon refuses it. Report it, or rebuild it first.
+      if (!(err instanceof Error) || err.name !== 'JournalDamagedError') throw err
+      if (!repair) {
+        r = damagedReport(err.message)
+      } else {
+        rebuilt = await repairJournal(config)
+        r = { ...await check(config, repair), journalRebuilt: { ops: rebuilt.read, applied: rebuilt.applied, rejected: rebuilt.rejected, keptAt: rebuilt.keptAt } }
+      }
+    }
+    if (args.flags.json === true) {
+      printJson(r)
+    } else {
+      if (rebuilt != null) {
+        process.stdout.write(`journal    rebuilt from its op log: ${rebuilt.applied} of ${rebuilt.read} ops applied${rebuilt.rejected > 0 ? `, ${rebuilt.rejected} rejected (${rebuilt.firstReason ?? ''})` : ''}; the damaged copy is kept in ${rebuilt.keptAt.join(', ')}\n`)
+      }
+      printText(r, repair)
+    }
+    return r.clean ? 0 : 1
+  }
+}
+
+async function check (config: PalmConfig, repair: boolean): Promise<FsckReport> {
+  return await withControl(config, async (api) => await api.fsck({ repair }))
+}
+
+/** The report for a journal whose database the daemon refused: nothing else could be checked. */
+function damagedReport (message: string): FsckReport {
+  return {
+    clean: false,
+    stripesChecked: 0,
+    fragmentsChecked: 0,
+    problems: [{ kind: 'journal', detail: message }],
+    counts: { missing: 0, corrupt: 0, orphan: 0, dangling: 0, nlink: 0, unreadable: 0, unreachable: 0, journal: 1 },
+    garbageFragments: 0,
+    unverifiedFragments: 0,
+    unreachedDevices: [],
+    repaired: 0,
+    repairs: [],
+    durationMs: 0
   }
 }

@@ -18,6 +18,10 @@ export function formatStatus (s: StatusReport): string {
     `usable     ${size(s.usableFreeBytes)} free of ${size(s.usableCapacityBytes)}`,
     `protection ${s.protection}`
   ]
+  if (s.journal?.ok === false) {
+    // Damage found in the journal's files, or answered changes at risk: never silent.
+    for (const p of s.journal.problems) lines.push(`journal    ${p}`)
+  }
   if (s.daemon.dashboard != null) lines.push(`page       ${s.daemon.dashboard}`)
   if (s.peers.length > 0) {
     lines.push('peers')

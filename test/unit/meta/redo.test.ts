@@ -74,7 +74,7 @@ describe('redo log', () => {
     assert.deepEqual(await redoSegments(path), [])
   })
 
-  it('reports a damaged frame in an older segment', async (t) => {
+  it('reports a damaged frame in an older segment and reads the frames after it', async (t) => {
     const path = join(await createTempDir(t), 'j.db')
     const { log } = await RedoLog.open(path, 100)
     for (let i = 0; i < 6; i++) log.append({ text: `{"op":${i},"pad":"${'z'.repeat(60)}"}` }, 1)
@@ -84,7 +84,14 @@ describe('redo log', () => {
     await writeFile(first, bytes)
     const again = await RedoLog.open(path, 100)
     assert.equal(again.damaged, true)
-    assert.equal(again.records.length, 0)
+    // Frames are self-delimiting: every frame but the damaged one comes back, in order.
+    assert.deepEqual(again.records.map(r => JSON.parse(r.text).op), [1, 2, 3, 4, 5])
+    assert.deepEqual(again.damage.map(d => [d.segment, d.offset]), [[first, 0]])
+    // The damaged segment is kept aside, never deleted.
+    const kept = await again.log.clearLeftovers(new Set([first]))
+    assert.equal(kept.length, 1)
+    assert.match(kept[0], /\/damaged\/j\.db-redo-0\./)
+    assert.ok((await stat(kept[0])).isFile())
     await again.log.close()
     await log.close()
     assert.ok((await stat(path).catch(() => undefined)) == null)
