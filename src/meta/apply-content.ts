@@ -189,3 +189,33 @@ function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec):
   update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
   v.count(1, 0, cur.size)
 }
+
+/**
+ * A write whose file was deleted and purged concurrently: when the op carries the whole content
+ * (every stripe up to its size) and the name its author saw, the edit survives as a new file
+ * (`r<seq>@<author>`) there, or under the conflict name if that is taken. Its attributes are not in
+ * the op: mode 0644, owner root. False when the op cannot rebuild the file.
+ */
+export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
+  if (op.at === undefined) return false
+  const count = op.size === 0 ? 0 : Math.ceil(op.size / op.stripeSize)
+  if (op.stripes.length !== count || !op.stripes.every(s => s.index < count)) return false
+  const [parentNode, name] = op.at
+  const pIno = v.inoOf(parentNode)
+  const pRec = pIno === undefined ? undefined : v.inode(pIno)
+  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const free = v.dentry(parent.ino, name) == null ? name : conflictName(name, op.author, op.time)
+  if (v.dentry(parent.ino, free) != null) return false
+  const node = `r${op.seq}@${op.author}`
+  const ino = v.allocIno(node)
+  const rec: InodeRec = {
+    ino, node, type: 'file', mode: 0o644, uid: 0, gid: 0, nlink: 1, size: op.size, rdev: 0,
+    atimeNs: op.time, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time, parent: 0, entries: 0, stripeSize: op.stripeSize, ver: `${op.seq}@${op.author}`
+  }
+  v.putInode(rec)
+  v.putDentry({ parent: parent.ino, name: free, ino, type: 'file', cookie: v.allocCookie() })
+  for (const s of op.stripes) v.putNewStripe(ino, s)
+  update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
+  v.count(1, 0, op.size)
+  return true
+}

@@ -8,11 +8,14 @@
  *   `NAME (conflict DEVICE YYYY-MM-DD HHMMSS)`, made from the op alone, so every device picks it;
  * - a rename onto a name taken by another node than the one its author saw (or any, with
  *   RENAME_NOREPLACE) does the same: a concurrent file there is never replaced unseen;
+ * - a write that names the whole content of a file purged concurrently (deleted and released)
+ *   brings it back as a new file at the name its author saw (apply-content.ts `resurrect`);
  * - any other op whose precondition fails is skipped (a move into its own subtree, as in Kleppmann
  *   et al.; an unlink of a name that is gone; an rmdir of a directory that is no longer empty, so
  *   concurrent creates in it survive). A skipped op stays in the log: a late op can make it apply.
  */
-import { ExistsError, PalmError } from '../errors.js'
+import { ExistsError, NotFoundError, PalmError } from '../errors.js'
+import { resurrect } from './apply-content.js'
 import { applyOp } from './apply.js'
 import type { OpContext } from './context.js'
 import type { Op } from './op.js'
@@ -33,6 +36,17 @@ function renamed (op: Op): Op | undefined {
   }
 }
 
+/** Runs `fn` as the op's alternative; false (and nothing staged) when it fails too. */
+function guarded (v: OpContext, fn: () => boolean): boolean {
+  try {
+    if (fn()) return true
+  } catch (err) {
+    if (err instanceof Miss) throw err
+  }
+  v.abortOp()
+  return false
+}
+
 /** Applies `op` in merge mode inside the context's current op record; never throws but Miss. */
 export function applyMerged (v: OpContext, op: Op): MergeOutcome {
   try {
@@ -42,6 +56,8 @@ export function applyMerged (v: OpContext, op: Op): MergeOutcome {
     if (err instanceof Miss) throw err
     v.abortOp()
     if (!(err instanceof PalmError)) throw err
+    // A whole-file write to a file purged concurrently: the edit survives as a new file.
+    if (err instanceof NotFoundError && op.kind === 'setContent') return guarded(v, () => resurrect(v, op)) ? 'renamed' : 'skipped'
     const alt = err instanceof ExistsError ? renamed(op) : undefined
     if (alt == null) return 'skipped'
     try {

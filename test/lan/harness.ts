@@ -237,3 +237,16 @@ export async function startDevice (t: Cleanup, device: LanDevice, command: strin
   await proc.waitForLine(opts.ready ?? ((l) => l.includes('READY')), opts.readyTimeoutMs ?? 20_000)
   return proc
 }
+
+/**
+ * Cuts (`up` false) or restores a device's link to the LAN: a partition. Bringing eth0 back up
+ * restores its routes (the default route and the multicast route that mDNS needs).
+ */
+export async function setLink (lan: Lan, name: string, up: boolean): Promise<void> {
+  const d = lan.device(name)
+  await ip('-n', d.ns, 'link', 'set', 'eth0', up ? 'up' : 'down')
+  if (!up) return
+  const gw = d.ip.replace(/\.\d+$/, '.1')
+  await ip('-n', d.ns, 'route', 'replace', 'default', 'via', gw)
+  await ip('-n', d.ns, 'route', 'replace', '224.0.0.0/4', 'dev', 'eth0')
+}

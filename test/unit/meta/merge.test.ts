@@ -152,6 +152,14 @@ describe('replicated journal conflicts', () => {
     await a.unlink(ROOT_INO, 'notes.txt')
     const gb = (await b.lookup(ROOT_INO, 'notes.txt'))!
     await b.setContent(gb.ino, { size: 7, stripeSize: 8, stripes: [stripe(0, 7, 'n-edit')] })
+    // Deleted and purged (released) on a, rewritten whole on b: the edit comes back as a new file.
+    const h = await a.create(ROOT_INO, 'purged.txt', FILE)
+    await a.setContent(h.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'p0')] })
+    await send(a, b)
+    await a.unlink(ROOT_INO, 'purged.txt')
+    await a.releaseInode(h.ino)
+    const hb = (await b.lookup(ROOT_INO, 'purged.txt'))!
+    await b.setContent(hb.ino, { size: 3, stripeSize: 8, stripes: [stripe(0, 3, 'p-edit')] })
     await syncAll([a, b])
     const tree = await assertConverged([a, b])
     const reports = tree.filter(l => l.startsWith('/docs/report.txt'))
@@ -160,6 +168,7 @@ describe('replicated journal conflicts', () => {
     assert.ok(reports.some(l => /^\/docs\/report\.txt file .*st-from-b/.test(l)), reports.join('\n'))
     assert.ok(reports.some(l => /^\/docs\/report\.txt \(conflict dev-0 \S+ \d{6}\) file .*st-from-a/.test(l)), reports.join('\n'))
     assert.ok(tree.some(l => /^\/notes\.txt file n1 s7 .*st-n-edit/.test(l)), tree.join('\n'))
+    assert.ok(tree.some(l => /^\/purged\.txt file n1 s3 .*st-p-edit/.test(l)), tree.join('\n'))
   })
 })
 

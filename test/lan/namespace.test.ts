@@ -1,0 +1,153 @@
+/**
+ * One folder on every device (root only; skipped otherwise): three real devices on the namespace
+ * LAN, each with its own `palm mount`, 2-of-3. What one writes the others list and read
+ * byte-exact; a partitioned device keeps working, and after the heal every device shows the same
+ * tree with nothing lost (the losing edit as a conflict copy); the writing device destroyed, the
+ * others still read everything it wrote.
+ */
+import '../../src/util/polyfill.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { palm, testEnv } from '../helpers/palm.js'
+import { createTempDir } from '../helpers/tmp.js'
+import { createLan, lanSkipReason, setLink } from './harness.js'
+import { inviteCode, joinHome, lanEnv, waitAllOnline } from './palm-devices.js'
+import { startMount, writeSmallTree, type MountDevice } from './pool-devices.js'
+
+const skip = lanSkipReason()
+const NAMES = ['na', 'nb', 'nc']
+
+/** Every file and directory under `dir`: relative path → 'dir' or the file's SHA-256. */
+async function treeOf (dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) { out.set(relative(dir, p), 'dir'); await walk(p) } else out.set(relative(dir, p), createHash('sha256').update(await readFile(p)).digest('hex'))
+    }
+  }
+  await walk(dir)
+  return out
+}
+
+function diff (a: Map<string, string>, b: Map<string, string>): string[] {
+  const out: string[] = []
+  for (const [k, v] of a) if (b.get(k) !== v) out.push(`${k}: ${v.slice(0, 8)} vs ${b.get(k)?.slice(0, 8) ?? 'missing'}`)
+  for (const k of b.keys()) if (!a.has(k)) out.push(`${k}: missing vs ${b.get(k)?.slice(0, 8) ?? ''}`)
+  return out
+}
+
+/** Polls until `check` returns nothing (no differences); throws with the last differences. */
+async function until (what: string, timeoutMs: number, check: () => Promise<string[]>): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    let problems: string[]
+    try { problems = await check() } catch (err) { problems = [(err as Error).message] }
+    if (problems.length === 0) return performance.now() - t0
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs} ms: ${problems.slice(0, 8).join('; ')}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+describe('one folder on every device (namespace LAN)', { skip }, () => {
+  it('3 devices, each mounting, 2-of-3: replication, partition and merge, the writer destroyed', { timeout: 600_000 }, async (t) => {
+    const lan = await createLan(t, { devices: NAMES })
+    const root = await createTempDir(t, 'palm-ns-lan-')
+    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_REPAIR_GRACE: '5m' })
+    const homes = new Map<string, string>()
+    homes.set('na', join(root, 'na'))
+    const init = await palm(['init', '--home', join(root, 'na'), '--name', 'na', '--policy', '2-of-3'], { env: testEnv() })
+    assert.equal(init.code, 0, init.stderr)
+    const code = await inviteCode(join(root, 'na'))
+    for (const n of NAMES.slice(1)) homes.set(n, await joinHome(root, n, code))
+    const devs = new Map<string, MountDevice>()
+    const start = async (n: string): Promise<MountDevice> => {
+      const d = await startMount(t, lan, n, homes.get(n) ?? '', env, join(root, `mnt-${n}`), join(process.env.PALM_LAN_LOG_DIR ?? root, `${n}.log`))
+      devs.set(n, d)
+      return d
+    }
+    await Promise.all(NAMES.map(start))
+    const dev = (n: string): MountDevice => devs.get(n) as MountDevice
+    const mnt = (n: string): string => dev(n).mountpoint
+    await waitAllOnline([...devs.values()], 60_000)
+
+    await t.test('a tree written on one is byte-exact on the others; close is visible on the others within 2 s, both directions', async () => {
+      await mkdir(join(mnt('na'), 'tree'))
+      await writeSmallTree(join(mnt('na'), 'tree'), 200)
+      const want = await treeOf(mnt('na'))
+      const ms = await until('the tree on nb and nc', 60_000, async () => [...diff(want, await treeOf(mnt('nb'))), ...diff(want, await treeOf(mnt('nc')))])
+      t.diagnostic(`200 files written on na were byte-exact on nb and nc ${ms.toFixed(0)} ms after the last close`)
+      const visible: number[] = []
+      for (const [from, to] of [['na', 'nb'], ['nb', 'na'], ['nc', 'na'], ['nb', 'nc']]) {
+        const bytes = randomBytes(10_000)
+        const name = `hello-from-${from}-${visible.length}.bin`
+        await writeFile(join(mnt(from), name), bytes)
+        visible.push(await until(`${name} on ${to}`, 2000, async () => {
+          const got = await readFile(join(mnt(to), name)).catch(() => undefined)
+          return got != null && got.equals(bytes) ? [] : ['not there yet']
+        }))
+      }
+      t.diagnostic(`close → visible on another device: ${visible.map(v => v.toFixed(0)).join(', ')} ms`)
+    })
+
+    await t.test('during a partition: crossed renames, concurrent edits, edit vs delete, two creates; after the heal every tree is identical and nothing is lost', async () => {
+      for (const d of ['x', 'y']) await mkdir(join(mnt('na'), d))
+      await writeFile(join(mnt('na'), 'edited.txt'), 'v0\n')
+      await writeFile(join(mnt('na'), 'deleted.txt'), 'd0\n')
+      const base = await treeOf(mnt('na'))
+      await until('the base tree everywhere', 30_000, async () => [...diff(base, await treeOf(mnt('nb'))), ...diff(base, await treeOf(mnt('nc')))])
+
+      await setLink(lan, 'nc', false)
+      // na (with nb) and nc change the same things.
+      await rename(join(mnt('na'), 'x'), join(mnt('na'), 'y', 'x'))
+      await rename(join(mnt('nc'), 'y'), join(mnt('nc'), 'x', 'y'))
+      await writeFile(join(mnt('na'), 'edited.txt'), 'edit from na\n')
+      await new Promise(resolve => setTimeout(resolve, 20))
+      await writeFile(join(mnt('nc'), 'edited.txt'), 'edit from nc, the later one\n')
+      await unlink(join(mnt('na'), 'deleted.txt'))
+      await writeFile(join(mnt('nc'), 'deleted.txt'), 'edited while deleted elsewhere\n')
+      await writeFile(join(mnt('na'), 'same-name.txt'), 'created on na\n')
+      await writeFile(join(mnt('nc'), 'same-name.txt'), 'created on nc\n')
+      await setLink(lan, 'nc', true)
+
+      const healed = await until('identical trees after the heal', 90_000, async () => {
+        const [a, b, c] = await Promise.all(NAMES.map(async n => await treeOf(mnt(n))))
+        return [...diff(a, b), ...diff(a, c)]
+      })
+      t.diagnostic(`trees identical ${healed.toFixed(0)} ms after the heal`)
+      const tree = await treeOf(mnt('nb'))
+      const names = [...tree.keys()]
+      // No cycle, no lost subtree: both directories are there, one inside the other.
+      assert.equal(names.filter(n => /(^|\/)x$/.test(n) || /(^|\/)y$/.test(n)).length, 2, names.join('\n'))
+      // Both edits: the later keeps the name, the other is a conflict copy.
+      const edited = await readFile(join(mnt('nb'), 'edited.txt'), 'utf8')
+      assert.equal(edited, 'edit from nc, the later one\n')
+      const copies = names.filter(n => n.startsWith('edited.txt (conflict '))
+      assert.equal(copies.length, 1, names.join('\n'))
+      assert.equal(await readFile(join(mnt('nb'), copies[0]), 'utf8'), 'edit from na\n')
+      // Edit vs delete: the edit survives.
+      assert.equal(await readFile(join(mnt('nb'), 'deleted.txt'), 'utf8'), 'edited while deleted elsewhere\n')
+      // Two creates of one name: both files.
+      const same = names.filter(n => n.startsWith('same-name.txt'))
+      assert.equal(same.length, 2, names.join('\n'))
+      const texts = await Promise.all(same.map(async n => await readFile(join(mnt('nb'), n), 'utf8')))
+      assert.deepEqual(texts.sort(), ['created on na\n', 'created on nc\n'])
+    })
+
+    await t.test('the writing device destroyed (kill -9, home deleted): the others list and read everything it wrote', async () => {
+      await mkdir(join(mnt('na'), 'last'))
+      const sums = await writeSmallTree(join(mnt('na'), 'last'), 50)
+      const want = await treeOf(mnt('na'))
+      await until('na\'s writes on nb and nc', 60_000, async () => [...diff(want, await treeOf(mnt('nb'))), ...diff(want, await treeOf(mnt('nc')))])
+      await dev('na').proc.kill('SIGKILL')
+      await rm(homes.get('na') ?? '', { recursive: true, force: true })
+      for (const n of ['nb', 'nc']) {
+        assert.deepEqual(diff(want, await treeOf(mnt(n))), [], `${n} after na was destroyed`)
+        for (const [path] of sums) assert.ok((await stat(join(mnt(n), relative(mnt('na'), path)))).isFile())
+      }
+    })
+  })
+})
