@@ -32,7 +32,8 @@ function checkLinks (r: InodeRec, add: number): void {
 function entry (v: ApplyView, parent: InodeRec, name: string, node?: string): [DentryRec, InodeRec] {
   const d = v.dentry(parent.ino, name)
   const rec = d == null ? undefined : v.inode(d.ino)
-  if (d == null || rec == null || (node !== undefined && rec.node !== node)) {
+  // A node merged into another (two mkdirs of one name) is named by either id.
+  if (d == null || rec == null || (node !== undefined && rec.node !== node && v.inoOf(node) !== rec.ino)) {
     throw new NotFoundError(`${where(parent, name)} does not exist`, { details: { parent: parent.ino, name } })
   }
   return [d, rec]
@@ -152,7 +153,7 @@ export function applyRename (v: ApplyView, op: OpOf<'rename'>): ApplyResult {
   const t = d2 == null ? undefined : v.inode(d2.ino)
   if (d2 != null && t == null) throw new NotFoundError(`${where(p2, op.newName)} names a missing inode ${d2.ino}: run \`palm fsck\``)
   // Replace only the node its author saw there: another one came from a concurrent change.
-  if (t != null && op.mode !== 'noreplace' && t.node !== op.replaces) {
+  if (t != null && op.mode !== 'noreplace' && t.node !== op.replaces && (op.replaces === undefined || v.inoOf(op.replaces) !== t.ino)) {
     throw new ExistsError(`${where(p2, op.newName)} holds node ${t.node}, not ${String(op.replaces)} that the rename expected`, { details: { parent: p2.ino, name: op.newName } })
   }
   const sDir = s.type === 'dir'

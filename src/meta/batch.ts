@@ -123,6 +123,10 @@ function changeSql (k: string, v: Cached): string {
       const st = v as StripeRef
       return `INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES(${ino},${st.index},${st.length},${sqlText(st.id)},${st.k},${st.n},${st.codecId},${sqlText(JSON.stringify(st.fragments))},${sqlText(JSON.stringify(st.holders))});`
     }
+    case 0x41: // A<node>: a node merged into another's inode
+      return v === ABSENT
+        ? `DELETE FROM node_aliases WHERE node=${sqlText(k.slice(1))};`
+        : `INSERT OR REPLACE INTO node_aliases(node,ino) VALUES(${sqlText(k.slice(1))},${v as number});`
     case 0x61: // a<device>: an admitted device's key
       return v === ABSENT
         ? `DELETE FROM authors WHERE author=${sqlText(k.slice(1))};`

@@ -245,6 +245,11 @@ export class OpContext implements ApplyView {
   dropDentry (parent: number, name: string): void { this.#put(key.dentry(parent, name), ABSENT) }
   putXattr (ino: number, name: string, value: Uint8Array): void { this.#put(key.xattr(ino, name), value.slice(), this.#newIno(ino) ? ABSENT : undefined) }
   dropXattr (ino: number, name: string): void { this.#put(key.xattr(ino, name), ABSENT) }
+  mergeNode (node: string, ino: number): void {
+    this.#put(key.alias(node), ino, ABSENT)
+    this.#put(key.node(node), ino, ABSENT)
+  }
+
   admitted (device: string): Uint8Array | undefined {
     const v = this.#get(key.author(device))
     return v === ABSENT ? undefined : v as Uint8Array

@@ -4,6 +4,8 @@
  * name, removed its source, or would make a cycle), and it must never throw: every device applies
  * the same ops in the same (hlc, author, seq) order with the same rules, so every device reaches the
  * same tree. The rules (docs/journal.md, "Conflicts"):
+ * - two mkdirs of one name merge: the later's node id becomes another id of the directory there,
+ *   so what was made inside either lands in the one directory;
  * - a create or link whose name is taken keeps both: the op's node gets the conflict name
  *   `NAME (conflict DEVICE YYYY-MM-DD HHMMSS)`, made from the op alone, so every device picks it;
  * - a rename onto a name taken by another node than the one its author saw (or any, with
@@ -36,6 +38,16 @@ function renamed (op: Op): Op | undefined {
   }
 }
 
+/** The directory an mkdir found at its name takes the mkdir's node id too; false if it is not one. */
+function mergeDirs (v: OpContext, op: Extract<Op, { kind: 'create' }>): boolean {
+  const pIno = v.inoOf(op.parent)
+  const d = pIno === undefined ? undefined : v.dentry(pIno, op.name)
+  const there = d == null ? undefined : v.inode(d.ino)
+  if (there?.type !== 'dir') return false
+  v.mergeNode(`${op.seq}@${op.author}`, there.ino)
+  return true
+}
+
 /** Runs `fn` as the op's alternative; false (and nothing staged) when it fails too. */
 function guarded (v: OpContext, fn: () => boolean): boolean {
   try {
@@ -58,6 +70,8 @@ export function applyMerged (v: OpContext, op: Op): MergeOutcome {
     if (!(err instanceof PalmError)) throw err
     // A whole-file write to a file purged concurrently: the edit survives as a new file.
     if (err instanceof NotFoundError && op.kind === 'setContent') return guarded(v, () => resurrect(v, op)) ? 'renamed' : 'skipped'
+    // Two mkdirs of one name merge: the later node id becomes another id of the directory there.
+    if (err instanceof ExistsError && op.kind === 'create' && op.type === 'dir' && guarded(v, () => mergeDirs(v, op))) return 'renamed'
     const alt = err instanceof ExistsError ? renamed(op) : undefined
     if (alt == null) return 'skipped'
     try {

@@ -44,7 +44,7 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
       return row == null ? ABSENT : dentryFromRow(row)
     }
     case 0x6e: { // n<node>
-      const row = await db.get<{ ino: number }>('SELECT ino FROM inodes WHERE node=?', [k.slice(1)])
+      const row = await db.get<{ ino: number }>('SELECT ino FROM inodes WHERE node=? UNION ALL SELECT ino FROM node_aliases WHERE node=? LIMIT 1', [k.slice(1), k.slice(1)])
       return row == null ? ABSENT : row.ino
     }
     default:

@@ -25,6 +25,8 @@ export const key = {
   xattrsOf: (ino: number): string => `X${ino}`,
   /** A hint of one name of `ino` (checked against the entries before use). */
   nameOf: (ino: number): string => `N${ino}`,
+  /** A node id merged into another node's inode (two mkdirs of one name) → that ino. */
+  alias: (node: string): string => `A${node}`,
   /** A device admitted to the swarm → its raw Ed25519 public key. */
   author: (device: string): string => `a${device}`
 }
@@ -51,6 +53,8 @@ export interface ApplyView {
   stripeIndexesFrom: (ino: number, from: number) => number[]
   /** The names of every xattr of `ino`. */
   xattrNames: (ino: number) => string[]
+  /** Makes `node` another id of the existing inode `ino` (its ops then apply to that inode). */
+  mergeNode: (node: string, ino: number) => void
   /** The public key of an admitted device. */
   admitted: (device: string) => Uint8Array | undefined
   admit: (device: string, key: Uint8Array) => void

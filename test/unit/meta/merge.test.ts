@@ -137,6 +137,23 @@ describe('replicated journal merge', () => {
 })
 
 describe('replicated journal conflicts', () => {
+  it('merges two mkdirs of one name: what each device made inside lands in the one directory', async (t) => {
+    const [a, b] = await devices(t, 2)
+    const da = await a.create(ROOT_INO, 'photos', DIR)
+    await a.create(da.ino, 'from-a.jpg', FILE)
+    const db = await b.create(ROOT_INO, 'photos', DIR)
+    await b.create(db.ino, 'from-b.jpg', FILE)
+    const sub = await b.create(db.ino, 'album', DIR)
+    await b.create(sub.ino, 'deep.jpg', FILE)
+    await syncAll([a, b])
+    // Made after the merge, by its node id on each side.
+    await b.create(db.ino, 'later-b.jpg', FILE)
+    await a.create(da.ino, 'later-a.jpg', FILE)
+    await syncAll([a, b])
+    const tree = await assertConverged([a, b])
+    assert.deepEqual(tree.map(l => l.split(' ')[0]), ['/photos', '/photos/album', '/photos/album/deep.jpg', '/photos/from-a.jpg', '/photos/from-b.jpg', '/photos/later-a.jpg', '/photos/later-b.jpg'])
+  })
+
   it('keeps the version a concurrent write did not see as a conflict copy, and an edit survives a concurrent delete', async (t) => {
     const [a, b] = await devices(t, 2)
     const d = await a.create(ROOT_INO, 'docs', DIR)
