@@ -17,7 +17,7 @@ import type { RedoLog, RedoRecord } from './redo.js'
 import type { MetaStoreInit } from './sqlite-store.js'
 import { sqlBlob, sqlText } from './sql.js'
 import { ROOT_INO } from './types.js'
-import { Writer } from './writer.js'
+import { Writer, type WriterInit } from './writer.js'
 
 /** What loading needs besides the two connections. */
 export interface LoadContext {
@@ -26,6 +26,8 @@ export interface LoadContext {
   log: Logger
   redo?: RedoLog
   earlyReplies: () => boolean
+  /** Called after each committed batch (the feed of local ops). */
+  onCommitted?: WriterInit['onCommitted']
 }
 
 /** Reads the journal's state and builds its writer (creating the root of a new journal). */
@@ -61,7 +63,8 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
     lastSeq: new Map(seqs.map(r => [r.author, r.seq])),
     log: c.log,
     redo: c.redo,
-    earlyReplies: c.earlyReplies
+    earlyReplies: c.earlyReplies,
+    onCommitted: c.onCommitted
   })
   return { writer, hlc }
 }

@@ -12,13 +12,15 @@ import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger
 import { Lifecycle } from '../util/startable.js'
 import type { ApplyResult } from './apply.js'
 import { ABSENT, CommittedCache, type Cached } from './cache.js'
-import { DEFAULT_CACHE_ENTRIES, OP_VERSION } from './constants.js'
+import { DEFAULT_CACHE_ENTRIES, OP_VERSION, PAGE_ROWS } from './constants.js'
 import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
-import { verifyOp, type SignedOp } from './op.js'
-import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
+import { publicKeyObject, verifyOp, type SignedOp } from './op.js'
+import type { KeyObject } from 'node:crypto'
+import { allStripeRows, fetchEntry, fetchKey, readAuthorOps, readEntries, readNameOf, readOps, readStripes, readVersionVector, readXattrNames } from './reads.js'
+import { OpFeed } from './op-feed.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
@@ -26,7 +28,7 @@ import { GroupSync, WalSync } from './sync.js'
 import { RedoLog } from './redo.js'
 import { loadJournal, replayRedo } from './open-journal.js'
 import { JournalRoom } from './room.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type StoredOp } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
@@ -85,6 +87,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #sync: WalSync
   readonly #redoSync = new GroupSync(async () => { await this.#o?.redo?.sync() })
   readonly #room: JournalRoom
+  readonly #feed: OpFeed
   #o?: Opened
 
   constructor (init: MetaStoreInit) {
@@ -94,6 +97,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     this.#cache = new CommittedCache(init.cacheEntries ?? DEFAULT_CACHE_ENTRIES)
     this.#sync = new WalSync(init.path, init.path !== ':memory:' && init.syncMode !== 'every-commit')
     this.#room = new JournalRoom({ dir: dirname(init.path) })
+    this.#feed = new OpFeed(this.#log)
   }
 
   protected async onStart (): Promise<void> {
@@ -114,7 +118,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       const redo = memory || this.#init.syncMode === 'every-commit' ? undefined : await RedoLog.open(path)
       try {
         const earlyReplies = this.#init.maxJournalBytes == null ? () => this.#room.allowed() : () => false
-        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies })
+        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies, onCommitted: (b) => { this.#feed.committed(b) } })
         this.#o = { db, reader, writer, hlc, redo: redo?.log }
         if (redo != null) {
           await this.#room.refresh()
@@ -426,6 +430,27 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   // ---- replication hooks -------------------------------------------------------------------
 
+  /** Highest committed seq per author (every op 1…n of each author is held: gaps are refused). */
+  async versionVector (options: AbortOptions = {}): Promise<Map<string, number>> {
+    await this.#barrier(options)
+    return await raceSignal(readVersionVector(this.#opened().reader), options.signal, 'reading the version vector')
+  }
+
+  /** Committed ops of `author` with seq > `after`, in seq order, at most `limit` (≤ PAGE_ROWS). */
+  async readOps (author: string, after: number, limit: number, options: AbortOptions = {}): Promise<StoredOp[]> {
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`readOps of ${author}: after ${after} and limit ${limit} must be integers, limit ≥ 1`)
+    }
+    await this.#barrier(options)
+    const rows = await raceSignal(readAuthorOps(this.#opened().reader, author, after, Math.min(limit, PAGE_ROWS)), options.signal, 'reading ops')
+    return rows.map(r => ({ author, ...r }))
+  }
+
+  /** Calls `listener` with this device's own ops (signed) after each commit, in seq order. Returns the unsubscribe. */
+  onOps (listener: (ops: SignedOp[]) => void): () => void {
+    return this.#feed.subscribe(listener)
+  }
+
   /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */
   async trustAuthor (author: string, publicKey: Uint8Array): Promise<void> {
     await this.#opened().db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(author)},${sqlBlob(publicKey)})`)
@@ -438,12 +463,42 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
    */
   async applyOp (signed: SignedOp, options: AbortOptions = {}): Promise<void> {
     const { writer, reader } = this.#opened()
+    const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [signed.op.author])
+    this.#checkRemote(signed, row == null ? undefined : new Uint8Array(row.public_key))
+    await raceSignal(writer.remote(signed, options.signal), options.signal, `applying op ${signed.op.seq}@${signed.op.author} (it may still be applied)`)
+  }
+
+  /**
+   * Applies a batch of other devices' ops, in the given order, with the checks of `applyOp`: one key
+   * lookup per author, and every op handed to the writer at once, so the batch shares commits.
+   * Resolves once every op is committed or refused, with one outcome per op (undefined = applied or
+   * already held, else the error applyOp would have thrown); a bad op never stops the others.
+   */
+  async applyOps (ops: SignedOp[], options: AbortOptions = {}): Promise<Array<Error | undefined>> {
+    const { writer, reader } = this.#opened()
+    const keys = new Map<string, KeyObject | undefined>()
+    for (const author of new Set(ops.map(s => s.op.author))) {
+      const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [author])
+      keys.set(author, row == null ? undefined : publicKeyObject(new Uint8Array(row.public_key)))
+    }
+    throwIfAborted(options.signal, 'applying ops')
+    const outcomes = ops.map(async (signed): Promise<Error | undefined> => {
+      try {
+        this.#checkRemote(signed, keys.get(signed.op.author))
+      } catch (err) {
+        return err as Error
+      }
+      // Submitted synchronously, one after the other: the writer sees them in this order.
+      return await writer.remote(signed, options.signal).then(() => undefined, (err: Error) => err)
+    })
+    return await Promise.all(outcomes)
+  }
+
+  #checkRemote (signed: SignedOp, key: Uint8Array | KeyObject | undefined): void {
     const op = signed.op
     if (op.v !== OP_VERSION) throw new InvalidArgumentError(`op ${op.seq}@${op.author} has format v${op.v}; this PALM reads v${OP_VERSION}`)
     if (op.author === this.#init.deviceId) throw new InvalidArgumentError(`op ${op.seq}@${op.author} claims to be this device's own`)
-    const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [op.author])
-    if (row == null) throw new PermissionError(`op ${op.seq}@${op.author} comes from a device this journal does not trust: add its key first`, { details: { author: op.author } })
-    if (!verifyOp(signed, new Uint8Array(row.public_key))) throw new IntegrityError(`op ${op.seq}@${op.author} has a bad signature: it was damaged or forged`, { details: { author: op.author } })
-    await raceSignal(writer.remote(signed, options.signal), options.signal, `applying op ${op.seq}@${op.author} (it may still be applied)`)
+    if (key == null) throw new PermissionError(`op ${op.seq}@${op.author} comes from a device this journal does not trust: add its key first`, { details: { author: op.author } })
+    if (!verifyOp(signed, key)) throw new IntegrityError(`op ${op.seq}@${op.author} has a bad signature: it was damaged or forged`, { details: { author: op.author } })
   }
 }

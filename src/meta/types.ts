@@ -167,6 +167,16 @@ export interface JournalCheck {
 
 export type { Op, OpBody, SignedOp } from './op.js'
 
+/** An op as the log stores it, undecoded: what replication sends (the body is the signed text). */
+export interface StoredOp {
+  author: string
+  seq: number
+  /** The exact signed JSON text. */
+  body: string
+  /** Ed25519 signature of `body`; undefined in an unsigned journal. */
+  sig?: Uint8Array
+}
+
 export interface MetaStore {
   start: () => Promise<void>
   stop: () => Promise<void>
@@ -243,4 +253,15 @@ export interface MetaStore {
   applyOp: (op: SignedOp, options?: AbortOptions) => Promise<void>
   /** Trusts a device's raw Ed25519 public key for applyOp. */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
+  /**
+   * Applies a batch of other devices' ops in the given order with applyOp's checks, sharing commits.
+   * One outcome per op: undefined (applied, or already held) or the error applyOp would throw.
+   */
+  applyOps: (ops: SignedOp[], options?: AbortOptions) => Promise<Array<Error | undefined>>
+  /** Highest committed seq per author (ops 1…n of each author are all held). */
+  versionVector: (options?: AbortOptions) => Promise<Map<string, number>>
+  /** Committed ops of `author` with seq > `after`, in seq order, at most `limit` (capped at 1000). */
+  readOps: (author: string, after: number, limit: number, options?: AbortOptions) => Promise<StoredOp[]>
+  /** This device's own signed ops, delivered after each commit in seq order (for replication). Returns the unsubscribe. */
+  onOps: (listener: (ops: SignedOp[]) => void) => () => void
 }

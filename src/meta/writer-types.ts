@@ -3,7 +3,7 @@
  * and the writer's settings.
  */
 import type { ApplyResult } from './apply.js'
-import type { Waiter } from './batch.js'
+import type { Batch, Waiter } from './batch.js'
 import type { Cached, CommittedCache } from './cache.js'
 import type { Counters } from './context.js'
 import type { Db } from './db.js'
@@ -59,5 +59,7 @@ export interface WriterInit {
   redo?: RedoLog
   /** Whether local calls may be answered once logged, before their commit (default: always). */
   earlyReplies?: () => boolean
+  /** Called after each batch is committed (the replication feed of local ops, op-feed.ts). */
+  onCommitted?: (b: Batch) => void
 }
 

@@ -376,6 +376,7 @@ export class Writer {
     }
     for (const { waiter, result } of b.waiters) waiter.resolve(result)
     b.settle()
+    this.#init.onCommitted?.(b)
     const idle = this.#open.size === 0 && this.#queue.length === 0
     this.#init.redo?.committed(b.id, idle)
     if (idle) this.#redoPaused = false
