@@ -101,6 +101,15 @@ export function publicKeyObject (publicKey: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
 }
 
+/** verifyOp on the libuv threadpool (node:crypto's callback form): many verify in parallel, off the event loop. */
+export async function verifyOpAsync (signed: SignedOp, key: KeyObject): Promise<boolean> {
+  const sig = signed.sig
+  if (sig == null) return false
+  return await new Promise<boolean>((resolve) => {
+    verifySignature(null, Buffer.from(signed.body), key, sig, (err, ok) => { resolve(err == null && ok) })
+  })
+}
+
 /** True when `sig` is the author's Ed25519 signature of `body`; `publicKey` is the raw 32-byte key or its KeyObject. */
 export function verifyOp (signed: SignedOp, publicKey: Uint8Array | KeyObject): boolean {
   if (signed.sig == null) return false

@@ -17,7 +17,7 @@ import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
-import { publicKeyObject, verifyOp, type SignedOp } from './op.js'
+import { publicKeyObject, verifyOp, verifyOpAsync, type SignedOp } from './op.js'
 import type { KeyObject } from 'node:crypto'
 import { allStripeRows, fetchEntry, fetchKey, readAuthorOps, readEntries, readNameOf, readOps, readStripes, readVersionVector, readXattrNames } from './reads.js'
 import { OpFeed } from './op-feed.js'
@@ -481,24 +481,32 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       const row = await reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [author])
       keys.set(author, row == null ? undefined : publicKeyObject(new Uint8Array(row.public_key)))
     }
-    throwIfAborted(options.signal, 'applying ops')
-    const outcomes = ops.map(async (signed): Promise<Error | undefined> => {
+    // Signatures are checked on the threadpool, all at once (~60 µs each on the event loop otherwise).
+    const checked = await raceSignal(Promise.all(ops.map(async (signed): Promise<Error | undefined> => {
+      const key = keys.get(signed.op.author)
       try {
-        this.#checkRemote(signed, keys.get(signed.op.author))
+        this.#checkRemote(signed, key, false)
       } catch (err) {
         return err as Error
       }
-      // Submitted synchronously, one after the other: the writer sees them in this order.
-      return await writer.remote(signed, options.signal).then(() => undefined, (err: Error) => err)
-    })
+      if (!await verifyOpAsync(signed, key as KeyObject)) return badSignature(signed)
+      return undefined
+    })), options.signal, 'checking op signatures')
+    throwIfAborted(options.signal, 'applying ops')
+    // Handed to the writer synchronously, one after the other: it sees them in this order.
+    const outcomes = ops.map(async (signed, i) => checked[i] ?? await writer.remote(signed, options.signal).then(() => undefined, (err: Error) => err))
     return await Promise.all(outcomes)
   }
 
-  #checkRemote (signed: SignedOp, key: Uint8Array | KeyObject | undefined): void {
+  #checkRemote (signed: SignedOp, key: Uint8Array | KeyObject | undefined, verify = true): void {
     const op = signed.op
     if (op.v !== OP_VERSION) throw new InvalidArgumentError(`op ${op.seq}@${op.author} has format v${op.v}; this PALM reads v${OP_VERSION}`)
     if (op.author === this.#init.deviceId) throw new InvalidArgumentError(`op ${op.seq}@${op.author} claims to be this device's own`)
     if (key == null) throw new PermissionError(`op ${op.seq}@${op.author} comes from a device this journal does not trust: add its key first`, { details: { author: op.author } })
-    if (!verifyOp(signed, key)) throw new IntegrityError(`op ${op.seq}@${op.author} has a bad signature: it was damaged or forged`, { details: { author: op.author } })
+    if (verify && !verifyOp(signed, key)) throw badSignature(signed)
   }
+}
+
+function badSignature (signed: SignedOp): Error {
+  return new IntegrityError(`op ${signed.op.seq}@${signed.op.author} has a bad signature: it was damaged or forged`, { details: { author: signed.op.author } })
 }

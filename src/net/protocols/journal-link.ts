@@ -226,39 +226,64 @@ export class PeerLink {
     }
   }
 
-  /** Pulls what the peer holds beyond this device's vector, batch by batch, until caught up. */
+  /**
+   * Pulls what the peer holds beyond this device's vector, batch by batch, until caught up. The
+   * next batch is requested (from the vector this batch will leave) while this one is applied, so
+   * the peer's read and the transfer overlap the apply; if the apply falls short, the prefetched
+   * batch is only duplicates or gaps, and the next round starts again from the real vector.
+   */
   async #pull (): Promise<void> {
     this.wantPull = false
-    const { batchOps, batchBytes } = this.#o.settings
-    for (;;) {
-      const ours = this.#o.replica.versionVector()
-      const ranges: Vector = []
-      for (const [author, seq] of this.theirs) {
-        const have = ours.get(author) ?? 0
-        if (seq > have) ranges.push([author, have])
+    let next = this.#requestBatch(this.#o.replica.versionVector())
+    try {
+      while (next != null && this.online) {
+        const res = await next
+        next = undefined
+        if (res.type === JournalMsg.Error) {
+          this.wantPull = true
+          this.#stallUntilMs = Date.now() + STALL_MS
+          return
+        }
+        if (res.type !== JournalMsg.Ops) return
+        this.learn(res.vector)
+        if (res.ops.length === 0) return
+        const expected = this.#o.replica.versionVector()
+        for (const o of res.ops) if ((expected.get(o.author) ?? 0) < o.seq) expected.set(o.author, o.seq)
+        next = this.#requestBatch(expected)
+        const report = await this.#o.apply(this, res.ops, {})
+        this.stats.lastSyncMs = Date.now()
+        if (report.applied === 0 && report.duplicates < res.ops.length) {
+          // Nothing this journal can take now (e.g. ops it cannot order yet): try again later, not in a loop.
+          this.#stallMs = Math.min(MAX_STALL_MS, this.#stallMs === 0 ? STALL_MS : this.#stallMs * 2)
+          this.#stallUntilMs = Date.now() + this.#stallMs
+          this.wantPull = true
+          this.#o.log.trace('pull from %s applied nothing (%d refused); next try in %d ms', this.id, report.refused.length, this.#stallMs)
+          return
+        }
+        this.#stallMs = 0
+        // Fell short of what was prefetched for: the next request starts from the real vector.
+        if (report.refused.length > 0 && next != null) {
+          await next.catch(() => {})
+          next = this.#requestBatch(this.#o.replica.versionVector())
+        }
       }
-      if (ranges.length === 0 || !this.online) return
-      const res = await this.#exchange({ type: JournalMsg.Pull, maxOps: batchOps, maxBytes: batchBytes, ranges }, JournalMsg.Ops)
-      if (res.type === JournalMsg.Error) {
-        this.wantPull = true
-        this.#stallUntilMs = Date.now() + STALL_MS
-        return
-      }
-      if (res.type !== JournalMsg.Ops) return
-      this.learn(res.vector)
-      if (res.ops.length === 0) return
-      const report = await this.#o.apply(this, res.ops, {})
-      this.stats.lastSyncMs = Date.now()
-      if (report.applied === 0) {
-        // Nothing this journal can take now (e.g. ops it cannot order yet): try again later, not in a loop.
-        this.#stallMs = Math.min(MAX_STALL_MS, this.#stallMs === 0 ? STALL_MS : this.#stallMs * 2)
-        this.#stallUntilMs = Date.now() + this.#stallMs
-        this.wantPull = true
-        this.#o.log.trace('pull from %s applied nothing (%d refused); next try in %d ms', this.id, report.refused.length, this.#stallMs)
-        return
-      }
-      this.#stallMs = 0
+    } finally {
+      // A request still in flight when the pull ends: wait for it (the stream carries one exchange
+      // at a time); its reply is not needed and a failure of it was already handled by #exchange.
+      if (next != null) await next.catch(() => {})
     }
+  }
+
+  /** Starts a PULL for everything the peer holds beyond `from`; undefined when it holds nothing more. */
+  #requestBatch (from: ReadonlyMap<string, number>): Promise<JournalResponse> | undefined {
+    const ranges: Vector = []
+    for (const [author, seq] of this.theirs) {
+      const have = from.get(author) ?? 0
+      if (seq > have) ranges.push([author, have])
+    }
+    if (ranges.length === 0) return undefined
+    const { batchOps, batchBytes } = this.#o.settings
+    return this.#exchange({ type: JournalMsg.Pull, maxOps: batchOps, maxBytes: batchBytes, ranges }, JournalMsg.Ops)
   }
 
   async #exchange (req: JournalRequest, expected: JournalMsg): Promise<JournalResponse> {

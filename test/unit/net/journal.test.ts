@@ -101,11 +101,12 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     await connect(b, a)
     await waitHolds(b, a.id, 1500)
     assert.deepEqual(await logOf(b), await logOf(a))
-    // Resumed from B's vector: nothing before the cut was sent again (at most the batch in flight).
+    // Resumed from B's vector: nothing before the cut was sent again (at most the two batches in
+    // flight: the one being applied and the one prefetched).
     const received = b.sync.stats().peers.find(p => p.id === a.id)?.opsReceived ?? 0
-    assert.ok(received <= 1500 + 50, `B received ${received} ops for 1,500`)
+    assert.ok(received <= 1500 + 100, `B received ${received} ops for 1,500`)
     const duplicates = b.sync.stats().peers.find(p => p.id === a.id)?.opsDuplicate ?? 0
-    assert.ok(duplicates <= 50, `${duplicates} ops were sent twice`)
+    assert.ok(duplicates <= 100, `${duplicates} ops were sent twice`)
   })
 
   it('relays A\'s ops to C through B when A and C are not connected', async (t) => {
