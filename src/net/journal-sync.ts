@@ -10,11 +10,11 @@
  */
 import { setMaxListeners } from 'node:events'
 import { repeatingTask, type RepeatingTask } from '@libp2p/utils'
-import { RestartableDeadline, type AbortOptions } from '../util/abort.js'
+import type { AbortOptions } from '../util/abort.js'
 import { Lifecycle } from '../util/startable.js'
 import * as C from './constants.js'
-import { countFailure, createCounters } from './counters.js'
-import { FramedStream } from './protocols/frames.js'
+import { createCounters } from './counters.js'
+import { serveFrames } from './protocols/serve-frames.js'
 import {
   JournalError, JournalMsg, decodeJournalRequest, encodeJournalResponse, journalFrameVersion, wireSize,
   type JournalRequest, type JournalResponse, type Vector
@@ -183,37 +183,22 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
   }
 
   async #serve (stream: Stream, connection: Connection): Promise<void> {
-    const counters = this.counters
-    counters.streams++
-    const peer = connection.remotePeer.toString()
-    const framed = new FramedStream(stream, this.settings.maxFrameBytes)
-    const deadline = new RestartableDeadline([this.shutdown], this.settings.requestTimeoutMs)
-    const { signal } = deadline
-    try {
-      while (true) {
-        deadline.restart()
-        const frame = await framed.read(signal)
-        if (frame == null) break
-        const bytes = frame.subarray()
-        if (journalFrameVersion(bytes) !== C.JOURNAL_WIRE_VERSION) {
-          counters.unexpected++
-          this.log.error('peer %s sent journal frame version %d; answering unsupported', this.describe(peer), journalFrameVersion(bytes))
-          await framed.write(encodeJournalResponse({ type: JournalMsg.Error, code: JournalError.Unsupported, reason: `journal wire version ${C.JOURNAL_WIRE_VERSION} only` }), signal)
-          break
-        }
-        const req = decodeJournalRequest(bytes, this.settings)
-        const res = await this.#handle(req, this.#link(peer), { signal })
-        await framed.write(encodeJournalResponse(res), signal)
-        counters.requests++
+    await serveFrames(stream, connection, {
+      protocol: 'journal',
+      maxFrameBytes: this.settings.maxFrameBytes,
+      requestTimeoutMs: this.settings.requestTimeoutMs,
+      shutdown: this.shutdown,
+      counters: this.counters,
+      log: this.log,
+      describe: (peer) => this.describe(peer)
+    }, async (bytes, peer, signal) => {
+      if (journalFrameVersion(bytes) !== C.JOURNAL_WIRE_VERSION) {
+        this.counters.unexpected++
+        this.log.error('peer %s sent journal frame version %d; answering unsupported', this.describe(peer), journalFrameVersion(bytes))
+        return { reply: encodeJournalResponse({ type: JournalMsg.Error, code: JournalError.Unsupported, reason: `journal wire version ${C.JOURNAL_WIRE_VERSION} only` }), last: true }
       }
-      await stream.close()
-    } catch (err) {
-      const kind = countFailure(counters, err)
-      if (!this.shutdown.aborted) this.log.error('journal stream from peer %s reset (%s) - %s', this.describe(peer), kind, (err as Error)?.message)
-      stream.abort(err as Error)
-    } finally {
-      deadline.clear()
-    }
+      return { reply: encodeJournalResponse(await this.#handle(decodeJournalRequest(bytes, this.settings), this.#link(peer), { signal })) }
+    })
   }
 
   async #handle (req: JournalRequest, link: PeerLink, options: AbortOptions): Promise<JournalResponse> {
