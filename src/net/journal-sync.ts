@@ -120,13 +120,6 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
     return await this.#c.node.openStream(peer, C.JOURNAL_PROTOCOL, options)
   }
 
-  syncNow (): void {
-    for (const link of this.#links.values()) {
-      link.wantVector = true
-      link.kick()
-    }
-  }
-
   stats (): JournalStats {
     const ours = this.replica.versionVector()
     const peers = [...this.#links.values()].map(l => ({ ...l.stats, opsBehind: opsAhead(l.theirs, ours), peerLag: l.stats.vectorKnown ? opsAhead(ours, l.theirs) : 0 }))

@@ -109,6 +109,4 @@ export interface JournalSync {
   start: () => Promise<void>
   stop: () => Promise<void>
   stats: () => JournalStats
-  /** Exchanges vectors with every online peer now and pulls what they have (e.g. after a wake-up). */
-  syncNow: () => void
 }

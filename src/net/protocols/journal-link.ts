@@ -81,6 +81,8 @@ export class PeerLink {
   #retryAtMs = 0
   #backoffMs = 0
   #stallMs = 0
+  /** A pull that applied nothing waits until then. */
+  #stallUntilMs = 0
 
   constructor (id: string, owner: LinkOwner) {
     this.id = id
@@ -140,8 +142,6 @@ export class PeerLink {
     this.kick()
   }
 
-  get queuedOps (): number { return this.#queue.length }
-
   /** Starts the worker unless it runs, or the link is offline or backing off. */
   kick (): void {
     if (this.#running != null || !this.online || this.#o.shutdown.aborted || Date.now() < this.#retryAtMs) return
@@ -177,8 +177,6 @@ export class PeerLink {
       }
     }
   }
-
-  #stallUntilMs = 0
 
   async #push (): Promise<void> {
     const { batchOps, batchBytes } = this.#o.settings
@@ -331,7 +329,4 @@ export class PeerLink {
     if (err != null) framed.stream.abort(err)
     else void framed.stream.close().catch(() => {})
   }
-
-  /** Retry time for the timer: whether the worker should be kicked now. */
-  get due (): boolean { return Date.now() >= this.#retryAtMs }
 }
