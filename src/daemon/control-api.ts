@@ -15,6 +15,25 @@ export interface PeerStatus {
   fragmentCount: number
   lastSeenMs: number | null
   rttMs?: number
+  /** Journal replication with this device (absent until it has talked journal with this one). */
+  journal?: PeerJournalStatus
+}
+
+export interface PeerJournalStatus {
+  /** Ops this device holds that that device lacks: its journal lag as seen from here (0 until its vector is known). */
+  lagOps: number
+  /** Ops that device holds that this one lacks. */
+  behindOps: number
+  /** Its version vector is known here (else lagOps means nothing yet). */
+  vectorKnown: boolean
+  /** Ms since the last pull from it or push to it completed (null: never). */
+  lastSyncMs: number | null
+  opsReceived: number
+  opsApplied: number
+  opsRefused: number
+  opsPushed: number
+  /** Pushes refused because it sent faster than allowed. */
+  floodRefusals: number
 }
 
 export interface ProtectionDetail {
@@ -63,6 +82,8 @@ export interface StatusReport {
     fragment: Record<string, number>
     health: Record<string, number>
   }
+  /** Journal replication: ops held (sum of the version vector), authors, protocol counters. */
+  replication?: { opsHeld: number, authors: number, protocol: Record<string, number> }
   cache?: Record<string, number>
   /** Stripe placement counters of the pool (stripes written/read, ms spent encoding, storing, reading), when the network is on. */
   place?: Record<string, number>

@@ -10,7 +10,8 @@ import { createChunkPool } from '../chunk/index.js'
 import type { PalmConfig } from '../config/defaults.js'
 import { createMetaStore } from '../meta/index.js'
 import type { MetaStore } from '../meta/types.js'
-import { createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type PalmNode } from '../net/index.js'
+import { createJournalSync, createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type JournalSync, type PalmNode } from '../net/index.js'
+import { MetaReplica } from './journal-replica.js'
 import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, type FileSpreadQueue, type StripeIO } from '../place/index.js'
 import { createProtectionSurvey, createSpreader, type ProtectionSurvey } from '../repair/index.js'
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
@@ -58,6 +59,8 @@ export interface DaemonParts {
   meta: MetaStore
   pool: ChunkPool
   net?: PalmNode
+  /** Journal replication (network on only): every device keeps the whole journal. */
+  journal?: JournalSync
   stripes: StripeIO
   vfs: Vfs
   /** Fragments other devices placed here (kept by GC). */
@@ -143,6 +146,15 @@ export class Daemon extends Lifecycle {
       const stopAdmitting = admitPeers(meta, net.membership, this.#log)
       this.#stack.push({ name: 'admission', stop: async () => { stopAdmitting() } })
     }
+    let journal: JournalSync | undefined
+    if (net != null) {
+      // Every device, mounting or only serving, keeps the whole journal.
+      const replica = new MetaReplica(meta, { deviceId }, logger.forComponent('palm:daemon:journal'))
+      await replica.start()
+      this.#stack.push({ name: 'journal replica', stop: async () => { replica.stop() } })
+      journal = createJournalSync({ syncIntervalMs: c.journalSyncIntervalMs }, { node: net, replica, logger })
+      await this.#startPart('journal replication', journal)
+    }
 
     let stripes: StripeIO
     let spreadQueue: FileSpreadQueue | undefined
@@ -181,7 +193,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, stripes, vfs, foreign, spreadQueue, survey }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {

@@ -22,7 +22,7 @@ h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}td,th{padding:.3re
 <h1>PALM <span id="name" class="dim"></span></h1>
 <p id="protection"></p>
 <p id="summary" class="dim"></p>
-<table><thead><tr><th>device</th><th>state</th><th>used / offered</th><th>fragments</th><th>last seen</th></tr></thead><tbody id="peers"></tbody></table>
+<table><thead><tr><th>device</th><th>state</th><th>used / offered</th><th>fragments</th><th>journal</th><th>last seen</th></tr></thead><tbody id="peers"></tbody></table>
 <script>
 const size = b => { const u = ['B','KiB','MiB','GiB','TiB']; let i = 0; while (b >= 1024 && i < u.length - 1) { b /= 1024; i++ } return b.toFixed(i ? 1 : 0) + ' ' + u[i] }
 const esc = s => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
@@ -34,9 +34,10 @@ async function refresh () {
     p.textContent = s.protection
     p.className = s.protectionDetail.deviceLossesSurvivable > 0 ? 'ok' : 'bad'
     document.getElementById('summary').textContent = s.files + ' files, ' + size(s.logicalBytes) + ' · ' + size(s.usableFreeBytes) + ' free of ' + size(s.usableCapacityBytes) + ' usable · mounted at ' + (s.mount.path ?? 'nothing')
+    const lag = (d) => d.journal == null || !d.journal.vectorKnown ? '' : d.journal.lagOps === 0 ? 'in sync' : d.journal.lagOps + ' ops behind'
     const rows = [{ name: s.device.name + ' (this device)', online: true, usedBytes: s.usedBytes, capacityBytes: s.capacityBytes, fragmentCount: s.fragments, lastSeenMs: 0 }, ...s.peers]
     document.getElementById('peers').innerHTML = rows.map(d => '<tr><td>' + esc(d.name || d.id) + '</td><td class="' + (d.online ? 'ok' : 'bad') + '">' + (d.online ? 'online' : 'offline') +
-      '</td><td>' + size(d.usedBytes) + ' / ' + size(d.capacityBytes) + '</td><td>' + d.fragmentCount + '</td><td>' + (d.lastSeenMs == null ? 'never' : Math.round(d.lastSeenMs / 1000) + ' s ago') + '</td></tr>').join('')
+      '</td><td>' + size(d.usedBytes) + ' / ' + size(d.capacityBytes) + '</td><td>' + d.fragmentCount + '</td><td>' + lag(d) + '</td><td>' + (d.lastSeenMs == null ? 'never' : Math.round(d.lastSeenMs / 1000) + ' s ago') + '</td></tr>').join('')
   } catch (err) {
     document.getElementById('protection').textContent = 'the daemon does not answer: ' + err
   }

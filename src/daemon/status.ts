@@ -4,12 +4,15 @@
 import type { PalmConfig } from '../config/defaults.js'
 import { PoolStripeIO } from '../place/index.js'
 import type { DaemonParts } from './daemon.js'
-import type { PeerStatus, StatusReport } from './control-api.js'
+import type { PeerJournalStatus, PeerStatus, StatusReport } from './control-api.js'
+import type { JournalStats, PeerJournalStats } from '../net/index.js'
 import { describeProtection } from './protection.js'
 import { PALM_VERSION } from './version.js'
 
-export function peerStatus (parts: Pick<DaemonParts, 'net'>): PeerStatus[] {
+export function peerStatus (parts: Pick<DaemonParts, 'net' | 'journal'>): PeerStatus[] {
   if (parts.net == null) return []
+  const journal = new Map((parts.journal?.stats().peers ?? []).map(j => [j.id, j]))
+  const now = Date.now()
   return parts.net.membership.peers().map(p => ({
     id: p.id,
     name: p.name,
@@ -20,8 +23,26 @@ export function peerStatus (parts: Pick<DaemonParts, 'net'>): PeerStatus[] {
     freeBytes: p.freeBytes,
     fragmentCount: p.fragmentCount,
     lastSeenMs: p.lastSeenMs === 0 ? null : Math.max(0, Date.now() - p.lastSeenMs),
-    ...(p.rttMs != null ? { rttMs: p.rttMs } : {})
+    ...(p.rttMs != null ? { rttMs: p.rttMs } : {}),
+    ...journalOf(journal.get(p.id), now)
   }))
+}
+
+function journalOf (j: PeerJournalStats | undefined, now: number): { journal?: PeerJournalStatus } {
+  if (j == null) return {}
+  return {
+    journal: {
+      lagOps: j.peerLag,
+      behindOps: j.opsBehind,
+      vectorKnown: j.vectorKnown,
+      lastSyncMs: j.lastSyncMs === 0 ? null : Math.max(0, now - j.lastSyncMs),
+      opsReceived: j.opsReceived,
+      opsApplied: j.opsApplied,
+      opsRefused: j.opsRefused,
+      opsPushed: j.opsPushed,
+      floodRefusals: j.floodRefusals
+    }
+  }
 }
 
 function networkStats (net: NonNullable<DaemonParts['net']>): NonNullable<StatusReport['network']> {
@@ -32,6 +53,10 @@ function networkStats (net: NonNullable<DaemonParts['net']>): NonNullable<Status
     fragment: { ...s.fragment },
     health: { ...s.health }
   }
+}
+
+function journalTotals (s: JournalStats): NonNullable<StatusReport['replication']> {
+  return { opsHeld: s.opsHeld, authors: s.authors, protocol: { ...s.protocol } }
 }
 
 export interface StatusInfo {
@@ -68,6 +93,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     usableCapacityBytes: pool.usableCapacityBytes,
     peers,
     ...(parts.net != null ? { network: networkStats(parts.net) } : {}),
+    ...(parts.journal != null ? { replication: journalTotals(parts.journal.stats()) } : {}),
     cache: { ...parts.vfs.stats() },
     ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {}),
     journal: { ok: journal.ok, problems: journal.problems, keptInRedo: journal.keptInRedo }

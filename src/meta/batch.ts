@@ -51,6 +51,8 @@ export class Batch {
   urgent = false
   /** Where this batch's first op went in the redo log (rolled back to on a failed commit). */
   redoStart?: RedoPosition
+  /** The signatures of the local ops, once sealed (the change feed hands them out after the commit). */
+  sigs?: ReadonlyMap<UnsignedRow, Uint8Array>
 
   constructor (id = 0) {
     this.id = id
@@ -89,6 +91,7 @@ export class Batch {
 
   /** The whole transaction body (without BEGIN/COMMIT); `sigs` signs the unsigned rows. */
   toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string {
+    this.sigs = sigs
     const parts = this.stmts.map(s => typeof s === 'string' ? s : opRowSql(s.author, s.seq, s.hlc, s.kind, s.text, sigs?.get(s), s.undo))
     for (const [k, v] of this.changes) {
       const sql = changeSql(k, v)

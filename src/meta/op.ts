@@ -4,7 +4,7 @@
  * wire form is JSON with a fixed key order; the author signs exactly those bytes (Ed25519), and the
  * journal stores them as they were signed.
  */
-import { createPublicKey, verify as verifySignature } from 'node:crypto'
+import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
 import { ProtocolError } from '../errors.js'
 import { OP_VERSION } from './constants.js'
 import type { FileType, StripeRef } from './types.js'
@@ -110,9 +110,23 @@ function parseBigInt (value: unknown, key: string): bigint {
   return BigInt(value)
 }
 
-/** True when `sig` is the author's Ed25519 signature of `body`; `publicKey` is the raw 32-byte key. */
-export function verifyOp (signed: SignedOp, publicKey: Uint8Array): boolean {
+/** A raw 32-byte Ed25519 public key as a node:crypto key (make it once per author for many verifications). */
+export function publicKeyObject (publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
+}
+
+/** verifyOp on the libuv threadpool (node:crypto's callback form): many verify in parallel, off the event loop. */
+export async function verifyOpAsync (signed: SignedOp, key: KeyObject): Promise<boolean> {
+  const sig = signed.sig
+  if (sig == null) return false
+  return await new Promise<boolean>((resolve) => {
+    verifySignature(null, Buffer.from(signed.body), key, sig, (err, ok) => { resolve(err == null && ok) })
+  })
+}
+
+/** True when `sig` is the author's Ed25519 signature of `body`; `publicKey` is the raw 32-byte key or its KeyObject. */
+export function verifyOp (signed: SignedOp, publicKey: Uint8Array | KeyObject): boolean {
   if (signed.sig == null) return false
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
+  const key = publicKey instanceof Uint8Array ? publicKeyObject(publicKey) : publicKey
   return verifySignature(null, Buffer.from(signed.body), key, signed.sig)
 }

@@ -151,3 +151,15 @@ export async function * readOps (db: Db): AsyncGenerator<SignedOp> {
     last = [end.hlc, end.author, end.seq]
   }
 }
+
+/** Highest seq per author in the log (`max(seq)` per author, served by the (author, seq) key). */
+export async function readVersionVector (db: Db): Promise<Map<string, number>> {
+  const rows = await db.all<{ author: string, seq: number }>('SELECT author, max(seq) AS seq FROM ops GROUP BY author')
+  return new Map(rows.map(r => [r.author, r.seq]))
+}
+
+/** Ops of `author` with seq > `after`, in seq order, at most `limit` (paged by the (author, seq) key). */
+export async function readAuthorOps (db: Db, author: string, after: number, limit: number): Promise<Array<{ seq: number, body: string, sig?: Uint8Array }>> {
+  const rows = await db.all<{ seq: number, body: string, sig: Buffer | null }>('SELECT seq,body,sig FROM ops WHERE author=? AND seq>? ORDER BY seq LIMIT ?', [author, after, limit])
+  return rows.map(r => r.sig == null ? { seq: r.seq, body: r.body } : { seq: r.seq, body: r.body, sig: new Uint8Array(r.sig) })
+}

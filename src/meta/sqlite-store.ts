@@ -13,16 +13,18 @@ import { Lifecycle } from '../util/startable.js'
 import type { ApplyResult } from './apply.js'
 import { ChangeFeed } from './change-feed.js'
 import { ABSENT, CommittedCache, type Cached } from './cache.js'
-import { DEFAULT_CACHE_ENTRIES, OP_VERSION } from './constants.js'
+import { DEFAULT_CACHE_ENTRIES, OP_VERSION, PAGE_ROWS } from './constants.js'
 import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
-import { decodeOp, verifyOp, type SignedOp, type WireOp } from './op.js'
+import { decodeOp, publicKeyObject, verifyOpAsync, type SignedOp, type WireOp } from './op.js'
+import type { KeyObject } from 'node:crypto'
 import type { MergeReport } from './merge-plan.js'
 import { admitKey } from './apply-admit.js'
 import { dropUndo, stablePoint, undoFragments } from './compaction.js'
-import { allStripeRows, fetchEntry, fetchKey, readEntries, readNameOf, readOps, readStripes, readXattrNames } from './reads.js'
+import { allStripeRows, fetchEntry, fetchKey, readAuthorOps, readEntries, readNameOf, readOps, readStripes, readVersionVector, readXattrNames } from './reads.js'
+import { OpFeed } from './op-feed.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
 import { configureReader, configureWriter, limitSize, migrate } from './schema.js'
 import { sqlBlob, sqlText } from './sql.js'
@@ -33,7 +35,7 @@ import { checkJournalFile } from './startup-check.js'
 import { readDamageNotes } from './damaged.js'
 import { replayOpLog, type OpLogReplay } from './rebuild.js'
 import { JournalRoom } from './room.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth, type StoredOp } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
@@ -93,6 +95,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   readonly #redoSync = new GroupSync(async () => { await this.#o?.redo?.sync() })
   readonly #room: JournalRoom
   readonly #feed: ChangeFeed
+  readonly #opFeed: OpFeed
   #o?: Opened
   /** What the start-up replay of the redo log found. */
   #replayed?: RedoReplay
@@ -107,6 +110,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     this.#sync = new WalSync(init.path, init.path !== ':memory:' && init.syncMode !== 'every-commit')
     this.#room = new JournalRoom({ dir: dirname(init.path) })
     this.#feed = new ChangeFeed(init.deviceId, this.#log)
+    this.#opFeed = new OpFeed(this.#log)
   }
 
   protected async onStart (): Promise<void> {
@@ -129,7 +133,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       const redo = memory || this.#init.syncMode === 'every-commit' ? undefined : await RedoLog.open(path)
       try {
         const earlyReplies = this.#init.maxJournalBytes == null ? () => this.#room.allowed() : () => false
-        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies, onCommit: (b) => { this.#feed.committed(b) } })
+        const { writer, hlc } = await loadJournal(db, reader, { init: this.#init, cache: this.#cache, log: this.#log, redo: redo?.log, earlyReplies, onCommit: (b) => { this.#feed.committed(b); this.#opFeed.committed(b) } })
         this.#o = { db, reader, writer, hlc, redo: redo?.log }
         if (redo != null) {
           await this.#room.refresh()
@@ -488,6 +492,27 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     return this.#feed.on(listener, options)
   }
 
+  /** Highest committed seq per author (every op 1…n of each author is held: gaps are refused). */
+  async versionVector (options: AbortOptions = {}): Promise<Map<string, number>> {
+    await this.#barrier(options)
+    return await raceSignal(readVersionVector(this.#opened().reader), options.signal, 'reading the version vector')
+  }
+
+  /** Committed ops of `author` with seq > `after`, in seq order, at most `limit` (≤ PAGE_ROWS). */
+  async readOps (author: string, after: number, limit: number, options: AbortOptions = {}): Promise<StoredOp[]> {
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`readOps of ${author}: after ${after} and limit ${limit} must be integers, limit ≥ 1`)
+    }
+    await this.#barrier(options)
+    const rows = await raceSignal(readAuthorOps(this.#opened().reader, author, after, Math.min(limit, PAGE_ROWS)), options.signal, 'reading ops')
+    return rows.map(r => ({ author, ...r }))
+  }
+
+  /** Calls `listener` with this device's own ops (signed) after each commit, in seq order. Returns the unsubscribe. */
+  onOps (listener: (ops: SignedOp[]) => void): () => void {
+    return this.#opFeed.subscribe(listener)
+  }
+
   /** Records a device's Ed25519 public key: ops from it are accepted only when signed by it. */
   async trustAuthor (author: string, publicKey: Uint8Array): Promise<void> {
     await this.#opened().db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(author)},${sqlBlob(publicKey)})`)
@@ -510,24 +535,31 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       else pending.push(v)
     }
     // Admissions in this batch count for the ops after them: check until nothing more passes.
-    const keys = new Map<string, Uint8Array | undefined>()
+    // Signatures are checked on the threadpool, a round at a time (~60 µs each on the event loop).
+    const keys = new Map<string, KeyObject | undefined>()
     const good: SignedOp[] = []
     let rest = pending
-    for (let progress = true; progress && rest.length > 0;) {
-      progress = false
+    while (rest.length > 0) {
+      const ready: Array<[SignedOp, KeyObject]> = []
       const later: SignedOp[] = []
       for (const signed of rest) {
         const { author } = signed.op
-        if (!keys.has(author)) keys.set(author, await this.#authorKey(author))
-        const key = keys.get(author)
-        if (key == null) { later.push(signed); continue }
-        if (!verifyOp(signed, key)) { refused.push({ author, seq: signed.op.seq, reason: 'bad signature: the op was damaged or forged' }); continue }
-        good.push(signed)
-        progress = true
-        if (signed.op.kind === 'admit') {
-          try { keys.set(signed.op.device, keys.get(signed.op.device) ?? admitKey(signed.op)) } catch {}
+        if (!keys.has(author)) {
+          const raw = await this.#authorKey(author)
+          keys.set(author, raw == null ? undefined : publicKeyObject(raw))
         }
+        const key = keys.get(author)
+        if (key == null) later.push(signed)
+        else ready.push([signed, key])
       }
+      if (ready.length === 0) break
+      const ok = await raceSignal(Promise.all(ready.map(async ([signed, key]) => await verifyOpAsync(signed, key))), options.signal, 'checking op signatures')
+      ready.forEach(([signed], i) => {
+        if (!ok[i]) { refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'bad signature: the op was damaged or forged' }); return }
+        good.push(signed)
+        if (signed.op.kind !== 'admit' || keys.get(signed.op.device) != null) return
+        try { keys.set(signed.op.device, publicKeyObject(admitKey(signed.op))) } catch {}
+      })
       rest = later
     }
     for (const signed of rest) refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'untrusted: its author was never admitted to this swarm' })

@@ -204,6 +204,16 @@ export interface ChangeListenerOptions {
   remoteOnly?: boolean
 }
 
+/** An op as the log stores it, undecoded: what replication sends (the body is the signed text). */
+export interface StoredOp {
+  author: string
+  seq: number
+  /** The exact signed JSON text. */
+  body: string
+  /** Ed25519 signature of `body`; undefined in an unsigned journal. */
+  sig?: Uint8Array
+}
+
 export interface MetaStore {
   start: () => Promise<void>
   stop: () => Promise<void>
@@ -313,4 +323,10 @@ export interface MetaStore {
    * batches (nothing is computed for them then). Returns the unsubscribe.
    */
   onChange: (listener: (change: JournalChange) => void, options?: ChangeListenerOptions) => () => void
+  /** Highest committed seq per author (ops 1…n of each author are all held). */
+  versionVector: (options?: AbortOptions) => Promise<Map<string, number>>
+  /** Committed ops of `author` with seq > `after`, in seq order, at most `limit` (capped at 1000). */
+  readOps: (author: string, after: number, limit: number, options?: AbortOptions) => Promise<StoredOp[]>
+  /** This device's own signed ops, delivered after each commit in seq order (for replication). Returns the unsubscribe. */
+  onOps: (listener: (ops: SignedOp[]) => void) => () => void
 }

@@ -57,3 +57,32 @@ export const MAX_DIAL_BACKOFF_MS = 60_000
 export const MAX_PERSISTED_PEERS = 1024
 /** Addresses kept per persisted peer. */
 export const MAX_PERSISTED_ADDRS = 16
+
+/** Journal replication: version vectors, pull of missing ranges, push of new ops. */
+export const JOURNAL_PROTOCOL = '/palm/journal/1.0.0'
+/** Version byte at the start of every journal-protocol frame. */
+export const JOURNAL_WIRE_VERSION = 1
+/** Vector exchange timer, ms (an exchange happens when our vector changed, or every full interval). */
+export const DEFAULT_JOURNAL_SYNC_INTERVAL_MS = 2_000
+/** Unconditional vector exchange with each online peer (anti-entropy), ms. */
+export const DEFAULT_JOURNAL_FULL_SYNC_INTERVAL_MS = 30_000
+/** Most ops per pull reply or push frame. */
+export const DEFAULT_JOURNAL_BATCH_OPS = 2048
+/** About this many bytes of ops per pull reply or push frame. */
+export const DEFAULT_JOURNAL_BATCH_BYTES = 1024 * 1024
+/** Largest journal frame, bytes. */
+export const DEFAULT_JOURNAL_MAX_FRAME_BYTES = 8 * 1024 * 1024
+/** Ops queued per peer for pushing before the queue is dropped (the peer pulls instead). */
+export const DEFAULT_JOURNAL_MAX_QUEUED_OPS = 16_384
+/** Bytes queued per peer for pushing before the same. */
+export const DEFAULT_JOURNAL_MAX_QUEUED_BYTES = 8 * 1024 * 1024
+/** Pushed (unsolicited) ops accepted per peer per second before its pushes are refused as a flood. */
+export const DEFAULT_JOURNAL_MAX_PUSH_OPS_PER_SEC = 50_000
+/** Inbound journal streams per connection. */
+export const DEFAULT_JOURNAL_MAX_INBOUND_STREAMS = 2
+/** Most authors in one vector (devices that ever wrote to the swarm). */
+export const MAX_JOURNAL_AUTHORS = 4096
+/** Longest author id on the wire, bytes (a peer id is ~52). */
+export const MAX_JOURNAL_AUTHOR_BYTES = 128
+/** Longest signature on the wire, bytes (Ed25519: 64). */
+export const MAX_JOURNAL_SIG_BYTES = 128

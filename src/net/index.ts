@@ -3,7 +3,8 @@
  * The network layer: a libp2p 3 node (TCP, swarm-key protector, noise, yamux, identify, ping) that
  * finds the swarm's devices (mDNS with a PALM service tag, a LAN-only Kademlia DHT, invite
  * addresses, a peers file kept across restarts), keeps a membership view fed by health pushes,
- * and moves fragments with `/palm/fragment/1.0.0`.
+ * moves fragments with `/palm/fragment/1.0.0` and replicates the journal with `/palm/journal/1.0.0`
+ * (through the JournalReplica seam the daemon fills: net never parses an op).
  *
  * Invariants:
  * - No swarm key, no connection: the protector refuses a device without the key before noise,
@@ -17,10 +18,14 @@
  * Entry points must import `src/util/polyfill.js` before this module (libp2p 3 on Node 20).
  */
 import { PalmNodeImpl } from './palm-node.js'
+import { JournalSyncImpl, type JournalSyncComponents } from './journal-sync.js'
+import type { JournalSync, JournalSyncInit } from './journal-types.js'
 import type { PalmNode, PalmNodeComponents, PalmNodeInit } from './types.js'
 
 export * from './types.js'
-export { FRAGMENT_PROTOCOL, HEALTH_PROTOCOL, DHT_PROTOCOL, DEFAULT_SERVICE_TAG } from './constants.js'
+export * from './journal-types.js'
+export type { JournalSyncComponents } from './journal-sync.js'
+export { FRAGMENT_PROTOCOL, HEALTH_PROTOCOL, JOURNAL_PROTOCOL, DHT_PROTOCOL, DEFAULT_SERVICE_TAG } from './constants.js'
 export { loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey, generateSwarmKey, formatSwarmKey, parseSwarmKey } from './keys.js'
 export { encodeInvite, decodeInvite, MAX_INVITE_ADDRS, type Invite } from './invite.js'
 export { swarmProtector, type SwarmProtectorInit } from './protector.js'
@@ -30,4 +35,9 @@ export { deriveSwarmSalt } from '../util/swarm-salt.js'
 /** Builds a PALM network node (no I/O until `start()`). InvalidConfigError when the settings are wrong. */
 export function createPalmNode (init: PalmNodeInit, components: PalmNodeComponents): PalmNode {
   return new PalmNodeImpl(init, components)
+}
+
+/** Builds journal replication on a started or starting node (no I/O until `start()`). */
+export function createJournalSync (init: JournalSyncInit, components: JournalSyncComponents): JournalSync {
+  return new JournalSyncImpl(init, components)
 }

@@ -201,7 +201,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
     const names = ['p1', 'p2', 'p3']
     const lan = await createLan(t, { devices: names })
     const root = await createTempDir(t, 'palm-pool-lan3-')
-    // GC with no grace period: a serving device's journal references none of the fragments it holds.
+    // GC with no grace period: only fragments no journal references and no device placed here may go.
     const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_GC_GRACE: '0s' })
     const swarm = await startSwarm(t, lan, root, { names, env, initArgs: ['--policy', '4-of-6'] })
     const sums = new Map<string, string>()
@@ -218,6 +218,11 @@ describe('the pool on a namespace LAN', { skip }, () => {
     assert.equal(s.protectionDetail.stripesBelowN, stripes)
     assert.equal(s.fragments, 2 * stripes, 'the mounting device holds 2 fragments of each stripe')
     for (const peer of s.peers) assert.equal(peer.fragmentCount, 2 * stripes, `${peer.name} holds 2 fragments of each stripe`)
+    // Every device keeps the whole journal, serving ones too: the mount sees no device lagging, and
+    // each serving device holds as many ops as the mount.
+    const synced = await statusWhen(swarm.mount, x => x.peers.length === 2 && x.peers.every(p => p.journal?.vectorKnown === true && p.journal.lagOps === 0), 60_000)
+    assert.ok((synced.replication?.opsHeld ?? 0) > 20, `the mount holds ${synced.replication?.opsHeld} journal ops`)
+    for (const n of ['p2', 'p3']) assert.equal((await statusOf(swarm.dev(n))).replication?.opsHeld, synced.replication?.opsHeld, `${n} holds the whole journal`)
     // Local GC never takes fragments other devices placed here.
     const gc = await palm(['gc', '--home', swarm.homes.get('p2') ?? ''])
     assert.equal(gc.code, 0, gc.stderr)

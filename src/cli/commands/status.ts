@@ -8,6 +8,13 @@ import { ago, printJson, size } from '../output.js'
 const KEYS = ['home'] as const
 const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the status as JSON.' }]
 
+/** "journal 12 ops behind  " for a peer whose journal vector is known, else "". */
+function journalLag (p: StatusReport['peers'][number]): string {
+  const j = p.journal
+  if (j == null || !j.vectorKnown) return ''
+  return j.lagOps === 0 ? 'journal in sync  ' : `journal ${j.lagOps} ops behind  `
+}
+
 export function formatStatus (s: StatusReport): string {
   const lines = [
     `device     ${s.device.name} (${s.device.id})`,
@@ -18,6 +25,7 @@ export function formatStatus (s: StatusReport): string {
     `usable     ${size(s.usableFreeBytes)} free of ${size(s.usableCapacityBytes)}`,
     `protection ${s.protection}`
   ]
+  if (s.replication != null) lines.push(`journal    ${s.replication.opsHeld} ops from ${s.replication.authors} devices (every device keeps them all)`)
   if (s.journal?.ok === false) {
     // Damage found in the journal's files, or answered changes at risk: never silent.
     for (const p of s.journal.problems) lines.push(`journal    ${p}`)
@@ -26,7 +34,7 @@ export function formatStatus (s: StatusReport): string {
   if (s.peers.length > 0) {
     lines.push('peers')
     for (const p of s.peers) {
-      lines.push(`  ${p.online ? 'online ' : 'offline'}  ${p.name.padEnd(16)} ${size(p.usedBytes)} / ${size(p.capacityBytes)}  seen ${ago(p.lastSeenMs)}  ${p.id}`)
+      lines.push(`  ${p.online ? 'online ' : 'offline'}  ${p.name.padEnd(16)} ${size(p.usedBytes)} / ${size(p.capacityBytes)}  seen ${ago(p.lastSeenMs)}  ${journalLag(p)}${p.id}`)
     }
   }
   return lines.join('\n')

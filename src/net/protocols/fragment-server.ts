@@ -6,11 +6,10 @@
  * oversized or unexpected resets the stream, is logged and counted, and never escapes the handler.
  */
 import { IntegrityError } from '../../errors.js'
-import { RestartableDeadline, type AbortOptions } from '../../util/abort.js'
+import type { AbortOptions } from '../../util/abort.js'
 import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAGMENT_WIRE_VERSION, FRAME_OVERHEAD_BYTES } from '../constants.js'
-import { countFailure } from '../counters.js'
-import { FramedStream } from './frames.js'
+import { serveFrames } from './serve-frames.js'
 import { MsgType, Status, decodeRequest, encodeResponse, frameVersion, type Request, type Response, type Result } from './fragment-messages.js'
 import type { FragmentStore } from '../../store/types.js'
 import type { ProtocolCounters } from '../types.js'
@@ -69,38 +68,21 @@ export class FragmentServer {
   }
 
   async #serve (stream: Stream, connection: Connection): Promise<void> {
-    const counters = this.#c.counters
-    counters.streams++
-    const peer = connection.remotePeer.toString()
-    const framed = new FramedStream(stream, this.#init.maxFragmentBytes + FRAME_OVERHEAD_BYTES)
-    // each request (read, store work, reply) gets requestTimeoutMs; one deadline serves them all
-    const deadline = new RestartableDeadline([this.#c.shutdown], this.#init.requestTimeoutMs)
-    const { signal } = deadline
-    try {
-      while (true) {
-        deadline.restart()
-        const frame = await framed.read(signal)
-        if (frame == null) break
-        const bytes = frame.subarray()
-        if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
-          counters.unexpected++
-          this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
-          await framed.write(encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), signal)
-          break
-        }
-        const req = decodeRequest(bytes, this.#init)
-        const res = await this.#handle(req, { signal })
-        await framed.write(encodeResponse(res), signal)
-        counters.requests++
+    await serveFrames(stream, connection, {
+      protocol: 'fragment',
+      maxFrameBytes: this.#init.maxFragmentBytes + FRAME_OVERHEAD_BYTES,
+      requestTimeoutMs: this.#init.requestTimeoutMs,
+      shutdown: this.#c.shutdown,
+      counters: this.#c.counters,
+      log: this.#log
+    }, async (bytes, peer, signal) => {
+      if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
+        this.#c.counters.unexpected++
+        this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
+        return { reply: encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), last: true }
       }
-      await stream.close()
-    } catch (err) {
-      const kind = countFailure(counters, err)
-      this.#log.error('fragment stream from peer %s reset (%s) - %s', peer, kind, (err as Error)?.message)
-      stream.abort(err as Error)
-    } finally {
-      deadline.clear()
-    }
+      return { reply: encodeResponse(await this.#handle(decodeRequest(bytes, this.#init), { signal })) }
+    })
   }
 
   async #handle (req: Request, options: AbortOptions): Promise<Response> {
