@@ -34,7 +34,7 @@ import { runFsck } from './fsck.js'
 import { mountSource } from './mount-owner.js'
 import { inviteFor } from './invite.js'
 import { getFragment, runGc } from './fragments.js'
-import { admitPeers } from './admission.js'
+import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
 
 export interface DaemonInit {
@@ -149,7 +149,7 @@ export class Daemon extends Lifecycle {
     let journal: JournalSync | undefined
     if (net != null) {
       // Every device, mounting or only serving, keeps the whole journal.
-      const replica = new MetaReplica(meta, { deviceId }, logger.forComponent('palm:daemon:journal'))
+      const replica = new MetaReplica(meta, { deviceId, admit: async (peer) => await admitDevice(meta, peer) }, logger.forComponent('palm:daemon:journal'))
       await replica.start()
       this.#stack.push({ name: 'journal replica', stop: async () => { replica.stop() } })
       journal = createJournalSync({ syncIntervalMs: c.journalSyncIntervalMs }, { node: net, replica, logger })

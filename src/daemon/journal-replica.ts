@@ -14,6 +14,11 @@ import type { AbortOptions } from '../util/abort.js'
 export interface MetaReplicaInit {
   /** This device's id (its own ops are never taken from peers). */
   deviceId: string
+  /**
+   * Admits a connected peer (it proved the swarm key) before its own ops are applied, so a pull
+   * that races the admission on `peer:online` is not refused (daemon/admission.ts).
+   */
+  admit?: (peer: string) => Promise<unknown>
 }
 
 type Meta = Pick<MetaStore, 'versionVector' | 'readOps' | 'applyRemote' | 'onOps'>
@@ -108,6 +113,7 @@ export class MetaReplica implements JournalReplica {
       accepted.push(w)
     }
     if (accepted.length === 0) return report
+    if (this.#init.admit != null && accepted.some(w => w.author === peer)) await this.#init.admit(peer)
     // meta checks admission and signatures, orders the batch (hlc, author, seq) and merges it.
     const merged = await this.#meta.applyRemote(accepted.map(w => ({ body: w.body, sig: w.sig })), options)
     const refused = new Set<string>()
@@ -133,5 +139,6 @@ export class MetaReplica implements JournalReplica {
 function benign (reason: string): string {
   if (reason.startsWith('gap')) return 'gap'
   if (reason.startsWith('untrusted')) return 'late'
+  if (reason.startsWith('bad signature')) return `forged: ${reason}`
   return reason
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MetaReplica } from '../../../src/daemon/journal-replica.js'
+import { admitDevice } from '../../../src/daemon/admission.js'
 import { opSigner } from '../../../src/daemon/signer.js'
 import { createMetaStore, encodeOp, ROOT_INO, type Op, type SqliteMetaStore } from '../../../src/meta/index.js'
 import { loadOrCreatePeerKey, type WireOp } from '../../../src/net/index.js'
@@ -26,7 +27,8 @@ async function device (t: Cleanup, name: string): Promise<Dev> {
   const meta = createMetaStore({ path: join(dir, 'journal.db'), deviceId: id, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey })
   await meta.start()
   onCleanup(t, async () => { await meta.stop() })
-  const replica = new MetaReplica(meta, { deviceId: id }, defaultLogger().forComponent('palm:test'))
+  // As the daemon does: a peer sending its own ops is admitted first (it proved the swarm key).
+  const replica = new MetaReplica(meta, { deviceId: id, admit: async (peer) => await admitDevice(meta, peer) }, defaultLogger().forComponent('palm:test'))
   await replica.start()
   onCleanup(t, () => { replica.stop() })
   return { id, meta, replica }
@@ -77,10 +79,11 @@ describe('journal replication hooks and MetaReplica', () => {
       assert.equal(r.applied, 0)
       assert.match(r.refused[0]?.reason ?? '', /^forged: /)
     }
-    r = await b.replica.applyOps([ops[5], ops[12], { ...ops[0], author: 'not-a-device' }, { ...ops[0], author: b.id }], a.id)
+    r = await b.replica.applyOps([ops[5], ops[12], { ...ops[0], author: 'not-a-device' }, { ...ops[0], author: b.id, seq: 99 }], a.id)
     assert.equal(r.applied, 0)
     assert.equal(r.duplicates, 1)
-    assert.deepEqual(r.refused.map(x => x.reason.split(':')[0]), ['gap', 'unknown author', 'own op this device lacks'])
+    // The wire's author differs from the one the signed body names: forged.
+    assert.deepEqual(r.refused.map(x => x.reason.split(':')[0]), ['gap', 'forged', 'own op this device lacks'])
     // The good ops of a mixed batch still apply.
     r = await b.replica.applyOps([ops[10], { ...ops[11], body: '{' }, ops[11]], a.id)
     assert.equal(r.applied, 2)

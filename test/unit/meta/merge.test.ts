@@ -146,9 +146,10 @@ describe('replicated journal conflicts', () => {
     const sub = await b.create(db.ino, 'album', DIR)
     await b.create(sub.ino, 'deep.jpg', FILE)
     await syncAll([a, b])
-    // Made after the merge, by its node id on each side.
-    await b.create(db.ino, 'later-b.jpg', FILE)
-    await a.create(da.ino, 'later-a.jpg', FILE)
+    // Made after the merge, in the directory each device now finds at that name (on the device whose
+    // mkdir was later, the merged directory has the other's inode: a lookup finds it).
+    await b.create((await b.lookup(ROOT_INO, 'photos'))!.ino, 'later-b.jpg', FILE)
+    await a.create((await a.lookup(ROOT_INO, 'photos'))!.ino, 'later-a.jpg', FILE)
     await syncAll([a, b])
     const tree = await assertConverged([a, b])
     assert.deepEqual(tree.map(l => l.split(' ')[0]), ['/photos', '/photos/album', '/photos/album/deep.jpg', '/photos/from-a.jpg', '/photos/from-b.jpg', '/photos/later-a.jpg', '/photos/later-b.jpg'])

@@ -12,6 +12,7 @@ import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { MetaReplica } from '../../../src/daemon/journal-replica.js'
 import { opSigner } from '../../../src/daemon/signer.js'
 import { createMetaStore, ROOT_INO, type SqliteMetaStore } from '../../../src/meta/index.js'
+import { admitDevice, admitPeers } from '../../../src/daemon/admission.js'
 import { createJournalSync, loadOrCreatePeerKey, type JournalReplica, type JournalSync, type JournalSyncInit } from '../../../src/net/index.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
@@ -70,7 +71,10 @@ export async function createJournalDevice (t: Cleanup, o: JournalDeviceOptions):
   const meta = createMetaStore({ path: join(dir, 'journal.db'), deviceId: id, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger })
   await meta.start()
   onCleanup(t, async () => { await meta.stop() })
-  const replica = new MetaReplica(meta, { deviceId: id }, logger.forComponent('palm:daemon:journal'))
+  // As the daemon does: every device met over the protected swarm is admitted to the journal.
+  const stopAdmitting = admitPeers(meta, net.node.membership, logger.forComponent('palm:daemon:admission'))
+  onCleanup(t, () => { stopAdmitting() })
+  const replica = new MetaReplica(meta, { deviceId: id, admit: async (peer) => await admitDevice(meta, peer) }, logger.forComponent('palm:daemon:journal'))
   await replica.start()
   onCleanup(t, () => { replica.stop() })
   const sync = createJournalSync({ ...FAST, ...o.sync }, { node: net.node, replica: o.wrapReplica?.(replica) ?? replica, logger })
@@ -78,6 +82,7 @@ export async function createJournalDevice (t: Cleanup, o: JournalDeviceOptions):
   onCleanup(t, async () => { await sync.stop() })
   const stop = async (): Promise<void> => {
     await sync.stop()
+    stopAdmitting()
     replica.stop()
     await meta.stop()
     await net.node.stop()
@@ -89,6 +94,14 @@ export async function createJournalDevice (t: Cleanup, o: JournalDeviceOptions):
 export async function connect (a: JournalDevice, b: JournalDevice): Promise<void> {
   await a.net.node.dial(b.net.node.multiaddrs()[0])
   await pWaitFor(() => a.net.node.membership.get(b.id)?.online === true && b.net.node.membership.get(a.id)?.online === true, { timeout: 20_000, interval: 20 })
+  // Each has logged its admission of the other (daemon/admission.ts): later ops come after it.
+  await pWaitFor(async () => await admits(a, b.id) && await admits(b, a.id), { timeout: 20_000, interval: 20 })
+}
+
+/** Whether `d`'s journal holds an admission of device `id`. */
+async function admits (d: JournalDevice, id: string): Promise<boolean> {
+  for await (const s of d.meta.exportOps()) if (s.op.kind === 'admit' && s.op.device === id) return true
+  return false
 }
 
 /** Creates `count` files named `prefix-<i>` in the root of `d`'s journal (concurrently, in groups). */
@@ -97,6 +110,13 @@ export async function writeOps (d: JournalDevice, count: number, prefix = 'f'): 
     const n = Math.min(256, count - i)
     await Promise.all(Array.from({ length: n }, async (_, j) => await d.meta.create(ROOT_INO, `${prefix}-${i + j}`, { type: 'file', mode: 0o644, uid: 0, gid: 0 })))
   }
+}
+
+/** The last seq of `d`'s own ops, all committed (its admissions of the devices it met count too). */
+export async function own (d: JournalDevice): Promise<number> {
+  let last = 0
+  for await (const s of d.meta.exportOps()) if (s.op.author === d.id && s.op.seq > last) last = s.op.seq
+  return last
 }
 
 /** Waits until `d` holds `seq` ops of `author` (generous: the machine may be loaded). */
