@@ -310,6 +310,31 @@ describe('vfs', () => {
     assert.equal(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.policy')).toString(), '2-of-3')
   })
 
+  it('reads computed xattrs by name but never lists them; user.palm.health is read-only', async (t) => {
+    const { vfs, target } = await createVfsStack(t)
+    await target.mkdir('/d')
+    await target.mkdir('/d/e')
+    await target.setxattr('/d', 'user.palm.policy', Buffer.from('1-of-2'))
+    await target.writeFile('/d/f', Buffer.from('x'))
+    await target.setxattr('/d/f', 'user.note', Buffer.from('n'))
+    const d = await vfs.lookup(ctx, ROOT_INO, 'd')
+    const e = await vfs.lookup(ctx, d.ino, 'e')
+    const f = await vfs.lookup(ctx, d.ino, 'f')
+    // The file recorded its folder's policy: readable, not listed.
+    assert.equal(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.policy')).toString(), '1-of-2')
+    assert.match(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.health')).toString(), /^\d+\/1\/2, devices /)
+    assert.deepEqual(await vfs.listxattr(ctx, f.ino), ['user.note'])
+    // A folder lists the policy set on it; a folder below tells its inherited one by name only.
+    assert.deepEqual(await vfs.listxattr(ctx, d.ino), ['user.palm.policy'])
+    assert.deepEqual(await vfs.listxattr(ctx, e.ino), [])
+    assert.equal(Buffer.from(await vfs.getxattr(ctx, e.ino, 'user.palm.policy')).toString(), '1-of-2')
+    await rejectsWith(vfs.removexattr(ctx, e.ino, 'user.palm.policy'), 'ENODATA')
+    for (const ino of [f.ino, d.ino]) {
+      await rejectsWith(vfs.setxattr(ctx, ino, 'user.palm.health', Buffer.from('9/9/9'), 0), 'EPERM')
+      await rejectsWith(vfs.removexattr(ctx, ino, 'user.palm.health'), 'EPERM')
+    }
+  })
+
   it('refuses bad names before touching meta', async (t) => {
     const { vfs } = await createVfsStack(t)
     await rejectsWith(vfs.mkdir(ctx, ROOT_INO, 'a/b', 0o755), 'EINVAL')
