@@ -21,6 +21,7 @@ import { KeyedMutex, Limiter } from './limiter.js'
 import { PolicyResolver } from './policy.js'
 import { ReadCache } from './read-cache.js'
 import { StripeRefCache } from './stripe-refs.js'
+import { WriteOrder } from './write-order.js'
 import type { VfsComponents, VfsInit } from './types.js'
 import { OpenFile, type OpenFileDeps } from './write-buffer.js'
 
@@ -67,6 +68,8 @@ export class VfsCore {
   readonly policies: PolicyResolver
   /** Manifest refs for the read path. */
   readonly refs: StripeRefCache
+  /** Writes in progress per inode: a read waits for those that arrived before it. */
+  readonly writeOrder = new WriteOrder()
   /** Aborted by stop(): background stores and fetches end. */
   readonly controller = new AbortController()
   readonly counters = { stripesStored: 0, bytesWritten: 0, bytesRead: 0 }

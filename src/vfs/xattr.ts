@@ -2,8 +2,9 @@
  * Extended-attribute rules shared by the xattr verbs: only the `user.` namespace is stored (others
  * are EOPNOTSUPP, which cp/rsync treat as "not supported here"), names up to 255 bytes (ERANGE),
  * values up to 64 KiB (E2BIG). `user.*` applies to regular files and directories only, as on Linux.
- * PALM's own names: `user.palm.policy` (validated) and `user.palm.health` (computed: writes and
- * removals are accepted and ignored, so copy tools that carry xattrs work between PALM folders).
+ * PALM's own names: `user.palm.policy` (validated; listed only on a directory where it was set)
+ * and `user.palm.health` (computed, read-only: EPERM to set or remove). Computed values are read by
+ * name and never listed, so copy tools that carry xattrs do not copy them.
  */
 import { NotSupportedError, RangeTooSmallError, ValueTooBigError } from '../errors.js'
 import type { Attr } from '../meta/types.js'

@@ -252,13 +252,19 @@ export function posixTests (options: PosixSuiteOptions): void {
       assert.equal(Number(m[2]), 2)
       assert.equal(Number(m[3]), 3)
       assert.ok(Number(m[1]) >= Number(m[2]))
-      const names = await t.listxattr(`${d}/a/f`)
-      assert.ok(names.includes('user.palm.policy') && names.includes('user.palm.health'))
-      // Computed: a write (rsync -X, tar --xattrs copying it) is accepted and changes nothing.
-      await t.setxattr(`${d}/a/f`, 'user.palm.health', text('9/9/9'))
-      assert.equal(str(await t.getxattr(`${d}/a/f`, 'user.palm.health')), health)
-      await t.removexattr(`${d}/a/f`, 'user.palm.health')
-      await t.removexattr(`${d}/a/f`, 'user.palm.policy')
+      // Computed names are read by name and never listed (as CephFS's ceph.*), so cp -a, rsync -X
+      // and tar --xattrs do not carry them; only a policy set on a directory is a real attribute.
+      const palmNames = async (p: string): Promise<string[]> => (await t.listxattr(p)).filter(n => n.startsWith('user.palm'))
+      assert.deepEqual(await palmNames(`${d}/a/f`), [])
+      assert.deepEqual(await palmNames(`${d}/a/b/c/g`), [])
+      assert.deepEqual(await palmNames(`${d}/a/b/c`), [])
+      assert.deepEqual(await palmNames(`${d}/a/b`), ['user.palm.policy'])
+      // A directory without a policy of its own tells by name what its new files get.
+      assert.equal(str(await t.getxattr(`${d}/a/b/c`, 'user.palm.policy')), '1-of-2')
+      // Health cannot be written: EPERM, and it stays what it was.
+      await rejectsWith(t.setxattr(`${d}/a/f`, 'user.palm.health', text('9/9/9')), 'EPERM')
+      await rejectsWith(t.setxattr(`${d}/a`, 'user.palm.health', text('9/9/9')), 'EPERM')
+      await rejectsWith(t.removexattr(`${d}/a/f`, 'user.palm.health'), 'EPERM')
       assert.equal(str(await t.getxattr(`${d}/a/f`, 'user.palm.health')), health)
       assert.equal(sha(await t.readFile(`${d}/a/f`)).length, 64)
     })

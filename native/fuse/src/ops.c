@@ -105,6 +105,12 @@ static void op_init (void *userdata, struct fuse_conn_info *conn) {
      kernel doing both (one code path each in the VFS). */
   conn->want &= ~(unsigned) (FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_HANDLE_KILLPRIV);
   if (s->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  /* No auto_inval_data: every file change passes through this kernel (PALM checks at open whether
+     content changed behind it, and answers keep_cache accordingly). With it, each read(2) after a
+     write re-fetched attributes and dropped the whole page cache of a file whose mtime moved, and
+     that drop races with buffered writes: a page filled by a write(2) whose WRITE is not yet
+     answered could be read back from the old end of file and cached zero-filled (issue 12). */
+  conn->want &= ~(unsigned) FUSE_CAP_AUTO_INVAL_DATA;
   if (s->readdirplus == 1) conn->want &= ~(unsigned) FUSE_CAP_READDIRPLUS_AUTO;
   conn->time_gran = 1;
   if (conn->max_background < 64) conn->max_background = 64;

@@ -10,8 +10,10 @@ import { routine } from './helpers.js'
 const encoder = new TextEncoder()
 
 /**
- * A user.* attribute's value (NoDataError when absent). On a file, `user.palm.policy` is its
- * effective policy and `user.palm.health` is computed from its stripes' fragments.
+ * A user.* attribute's value (NoDataError when absent). Computed names, read by name only (never
+ * listed, see listxattr): on a file `user.palm.health` (from its stripes' fragments) and its
+ * effective `user.palm.policy`; on a directory without a policy of its own, the policy its new
+ * files inherit.
  */
 export async function getxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, options: AbortOptions): Promise<Uint8Array> {
   checkXattr(name)
@@ -22,6 +24,9 @@ export async function getxattr (core: VfsCore, _ctx: VfsContext, ino: number, na
   if (attr.type === 'file' && name === XATTR_HEALTH) return encoder.encode(await healthOf(core, ino, options))
   const value = await core.meta.getxattr(ino, name, options)
   if (value != null) return value
-  if (attr.type === 'file' && name === XATTR_POLICY) return encoder.encode(formatPolicy(core.policies.fallback))
+  if (name === XATTR_POLICY) {
+    const policy = attr.type === 'dir' ? await core.policies.inherited(ino, options) : undefined
+    return encoder.encode(formatPolicy(policy ?? core.policies.fallback))
+  }
   throw absent()
 }

@@ -1,7 +1,7 @@
 import { BadHandleError, IsDirectoryError } from '../../errors.js'
 import type { Attr } from '../../meta/types.js'
 import type { PlacedStripe } from '../../place/types.js'
-import type { AbortOptions } from '../../util/abort.js'
+import { raceSignal, type AbortOptions } from '../../util/abort.js'
 import type { VfsCore } from '../core.js'
 import type { Handle } from '../handles.js'
 import type { VfsContext } from '../types.js'
@@ -11,11 +11,15 @@ import type { OpenFile } from '../write-buffer.js'
  * Reads up to `size` bytes at `offset` (short only at end of file). Each stripe comes from the
  * open-file state (dirty bytes or a stored-but-uncommitted ref), the read cache, or meta's
  * manifest; holes and the gap between a short stripe and the next read as zeros without a fetch.
- * A sequential reader triggers read-ahead of the next stripes.
+ * A sequential reader triggers read-ahead of the next stripes. A read waits for the writes of the
+ * inode that reached the VFS before it (write-order.ts).
  */
 export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, offset: number, size: number, options: AbortOptions): Promise<Uint8Array> {
   const h = core.handles.get(fh, ino, 'file')
   if (!h.readable) throw new BadHandleError(`handle ${fh} of ${await core.pathOf(ino)} was not opened for reading`)
+  // The kernel may read back a page whose WRITE it queued before this READ: answer after it.
+  const earlier = core.writeOrder.before(ino)
+  if (earlier != null) await raceSignal(earlier, options.signal, `reading inode ${ino} (waiting for its writes)`)
   const file = core.inodes.get(ino)?.file
   // An open file knows its size and stripe size; the committed attr (hot in meta's memory) is
   // needed for a closed file, and to key the ref cache when committed stripes are read.

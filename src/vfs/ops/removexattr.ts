@@ -1,4 +1,4 @@
-import { NoDataError } from '../../errors.js'
+import { NoDataError, NotPermittedError } from '../../errors.js'
 import type { AbortOptions } from '../../util/abort.js'
 import { XATTR_HEALTH, XATTR_POLICY } from '../constants.js'
 import type { VfsCore } from '../core.js'
@@ -7,20 +7,20 @@ import { checkXattr, takesUserXattrs } from '../xattr.js'
 
 /**
  * Removes a user.* attribute (NoDataError when absent); removing a directory's policy stops
- * inheritance, a file's makes it use the default. A file's computed names always "remove".
+ * inheritance, a file's recorded one makes it use the default. `user.palm.health` is computed:
+ * removing it is EPERM.
  */
 export async function removexattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, options: AbortOptions): Promise<void> {
   await core.checkWritableIno(ino, `removing ${name} from`)
   checkXattr(name)
   const attr = await core.meta.getattr(ino, options)
   if (!takesUserXattrs(attr)) throw new NoDataError(`${await core.pathOf(ino)} has no extended attribute ${name}`)
-  // A file's health and default policy are computed, not stored: removing them (rsync -X clears
-  // names the source lacks) is accepted and changes nothing.
-  if (attr.type === 'file' && name === XATTR_HEALTH) return
+  if (name === XATTR_HEALTH) {
+    throw new NotPermittedError(`${await core.pathOf(ino)}: ${XATTR_HEALTH} is computed from where the fragments are and cannot be removed`)
+  }
   try {
     await core.meta.removexattr(ino, name, options)
   } catch (err) {
-    if (attr.type === 'file' && name === XATTR_POLICY && err instanceof NoDataError) return
     throw await core.wrap(err, ino, `removing ${name} from`)
   }
   if (name === XATTR_POLICY) core.policies.invalidate()

@@ -13,7 +13,7 @@ const encoder = new TextEncoder()
 /**
  * Sets a user.* attribute. `user.palm.policy` must be "k-of-n" (stored normalised); on a
  * directory it applies to files created below it from now on. `user.palm.health` is computed:
- * setting it is accepted and changes nothing.
+ * setting it is EPERM (it is never listed, so copy tools do not try).
  */
 export async function setxattr (core: VfsCore, _ctx: VfsContext, ino: number, name: string, value: Uint8Array, flags: number, options: AbortOptions): Promise<void> {
   await core.checkWritableIno(ino, `setting ${name} on`)
@@ -22,9 +22,9 @@ export async function setxattr (core: VfsCore, _ctx: VfsContext, ino: number, na
   if (!takesUserXattrs(attr)) {
     throw new NotPermittedError(`${await core.pathOf(ino)}: user attributes can only be set on files and directories`)
   }
-  // Computed, so a write cannot change it; it is accepted and ignored so that copies between PALM
-  // folders (rsync -X, tar --xattrs, cp --preserve=xattr) carry it without failing.
-  if (name === XATTR_HEALTH) return
+  if (name === XATTR_HEALTH) {
+    throw new NotPermittedError(`${await core.pathOf(ino)}: ${XATTR_HEALTH} is computed from where the fragments are and cannot be set; read it with getfattr -n ${XATTR_HEALTH}`)
+  }
   let stored = value
   if (name === XATTR_POLICY) stored = encoder.encode(formatPolicy(parsePolicy(decoder.decode(value), await core.pathOf(ino))))
   const xflags: XattrFlags = {}

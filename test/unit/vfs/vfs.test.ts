@@ -42,6 +42,29 @@ describe('vfs', () => {
     assert.equal(vfs.stats().trackedInodes, 0)
   })
 
+  it('answers a read after the writes of its inode that arrived before it', async (t) => {
+    // The kernel may read back a page whose WRITE it queued earlier (docs/vfs.md, "Readers of a
+    // growing file"): that READ must see the write, even while the write still merges its stripe.
+    const { vfs } = await createVfsStack(t)
+    const c = await vfs.create(ctx, ROOT_INO, 'log', 0o644, C.O_RDWR)
+    const ino = c.attr.ino
+    await vfs.write(ctx, ino, c.fh, 0, Buffer.from('first.'), 0)
+    await vfs.flush(ctx, ino, c.fh, 0n) // committed: the next write loads the stripe to merge
+    const r = await vfs.open(ctx, ino, C.O_RDONLY)
+    for (let i = 0; i < 20; i++) {
+      const record = Buffer.from(`record ${i};`)
+      const at = Number((await vfs.getattr(ctx, ino, undefined)).size)
+      // Both requests are taken in this order, as the binding takes them from /dev/fuse.
+      const written = vfs.write(ctx, ino, c.fh, at, record, 0)
+      const read = vfs.read(ctx, ino, r.fh, at, 4096)
+      assert.equal(await written, record.length)
+      assert.equal(Buffer.from(await read).toString(), record.toString(), `read of record ${i}`)
+      if (i % 5 === 4) await vfs.fsync(ctx, ino, c.fh, false)
+    }
+    await vfs.release(ctx, ino, r.fh, 0)
+    await vfs.release(ctx, ino, c.fh, 0)
+  })
+
   it('releases a replaced inode when rename drops its last link and nothing holds it', async (t) => {
     const { vfs, meta, target } = await createVfsStack(t)
     await target.writeFile('/a', Buffer.from('A'))
@@ -308,6 +331,31 @@ describe('vfs', () => {
     assert.equal(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.policy')).toString(), '1-of-1')
     await vfs.setxattr(ctx, f.ino, 'user.palm.policy', Buffer.from(' 2 -of- 3 '), 0)
     assert.equal(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.policy')).toString(), '2-of-3')
+  })
+
+  it('reads computed xattrs by name but never lists them; user.palm.health is read-only', async (t) => {
+    const { vfs, target } = await createVfsStack(t)
+    await target.mkdir('/d')
+    await target.mkdir('/d/e')
+    await target.setxattr('/d', 'user.palm.policy', Buffer.from('1-of-2'))
+    await target.writeFile('/d/f', Buffer.from('x'))
+    await target.setxattr('/d/f', 'user.note', Buffer.from('n'))
+    const d = await vfs.lookup(ctx, ROOT_INO, 'd')
+    const e = await vfs.lookup(ctx, d.ino, 'e')
+    const f = await vfs.lookup(ctx, d.ino, 'f')
+    // The file recorded its folder's policy: readable, not listed.
+    assert.equal(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.policy')).toString(), '1-of-2')
+    assert.match(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.health')).toString(), /^\d+\/1\/2, devices /)
+    assert.deepEqual(await vfs.listxattr(ctx, f.ino), ['user.note'])
+    // A folder lists the policy set on it; a folder below tells its inherited one by name only.
+    assert.deepEqual(await vfs.listxattr(ctx, d.ino), ['user.palm.policy'])
+    assert.deepEqual(await vfs.listxattr(ctx, e.ino), [])
+    assert.equal(Buffer.from(await vfs.getxattr(ctx, e.ino, 'user.palm.policy')).toString(), '1-of-2')
+    await rejectsWith(vfs.removexattr(ctx, e.ino, 'user.palm.policy'), 'ENODATA')
+    for (const ino of [f.ino, d.ino]) {
+      await rejectsWith(vfs.setxattr(ctx, ino, 'user.palm.health', Buffer.from('9/9/9'), 0), 'EPERM')
+      await rejectsWith(vfs.removexattr(ctx, ino, 'user.palm.health'), 'EPERM')
+    }
   })
 
   it('refuses bad names before touching meta', async (t) => {
