@@ -34,9 +34,18 @@ function networkStats (net: NonNullable<DaemonParts['net']>): NonNullable<Status
   }
 }
 
+/** Devices expected back (offline, seen within the repair grace) that have not answered yet. */
+function missingDevices (parts: Pick<DaemonParts, 'stripes'>): NonNullable<StatusReport['missingDevices']> {
+  if (!(parts.stripes instanceof PoolStripeIO)) return []
+  const now = Date.now()
+  return parts.stripes.devices.missing(now).map(p => ({ id: p.id, name: p.name, lastSeenMs: Math.max(0, now - p.lastSeenMs) }))
+}
+
 export interface StatusInfo {
   mountpoint: string | null
   running: boolean
+  /** The daemon is still waiting for the devices it knew (`swarmWaitMs`). */
+  starting: boolean
   /** URL of the status page, when served. */
   dashboard: string | null
   uptimeMs: number
@@ -52,7 +61,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },
     swarm: { id: parts.swarm.id },
     mount: { path: info.mountpoint },
-    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs, dashboard: info.dashboard },
+    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs, dashboard: info.dashboard, starting: info.starting },
     capacityBytes: usage.capacityBytes,
     usedBytes: usage.usedBytes,
     freeBytes: usage.freeBytes,
@@ -66,6 +75,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     usableFreeBytes: pool.usableFreeBytes,
     usableCapacityBytes: pool.usableCapacityBytes,
     peers,
+    missingDevices: missingDevices(parts),
     ...(parts.net != null ? { network: networkStats(parts.net) } : {}),
     cache: { ...parts.vfs.stats() },
     ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {})
