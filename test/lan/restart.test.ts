@@ -95,7 +95,9 @@ describe('restarts and crashes on a namespace LAN', { skip }, () => {
   it('6 devices, 4-of-6: reads right after a restart wait for the swarm; kill -9 of the writer or a server loses nothing reported written', { timeout: 900_000 }, async (t) => {
     const lan = await createLan(t, { devices: SIX })
     const root = await createTempDir(t, 'palm-restart-lan-')
-    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`)
+    // Gossip slower than lanEnv's, offline later: with six daemons on a loaded 2-core machine a
+    // 2.5 s silence is no sign of death (a killed device's connections close at once anyway).
+    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_GOSSIP_INTERVAL: '1s', PALM_OFFLINE_AFTER: '15s' })
     // The read path alone must wait for the swarm: `palm mount` answers at once here.
     const noWait = { ...env, PALM_SWARM_WAIT: '0' }
     const swarm: Swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '4-of-6'], onlineTimeoutMs: 240_000 })
@@ -159,6 +161,8 @@ describe('restarts and crashes on a namespace LAN', { skip }, () => {
       await restart([], mountEnv)
       assert.deepEqual(await verifyFiles(closed), [])
       for (const [k, v] of closed) sums.set(k, v)
+      // fsck asks every holder: with all of them back, nothing may be missing, corrupt or dangling.
+      await waitAllOnline([swarm.mount], 180_000, [...swarm.servers.values()])
       const f = await fsckOf(swarm.mount)
       assert.equal(f.clean, true, JSON.stringify(f.problems.slice(0, 5)))
     })
