@@ -110,12 +110,15 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
     if (!(err instanceof RaceLost)) throw err
     throwIfAborted(options.signal, `reading ${file}`)
     const missing = [...new Set([...race.offline, ...err.failedDevices])].map(d => deps.devices.describe(d))
+    // Asked but not answered by the deadline: slow (or overloaded), not missing, and no fragment is lost.
+    const slow = deadline.signal.aborted ? err.pending.map(d => deps.devices.describe(d)).filter(d => !missing.includes(d)) : []
     const why = deadline.signal.aborted ? `within ${deps.readFailMs} ms${err.waited ? ' (waited for devices expected back)' : ''}` : 'from the devices that are online'
     const message = `cannot read ${file}: only ${err.found} of the ${stripe.k} fragments needed are reachable ${why}; ` +
-      `missing device${missing.length === 1 ? '' : 's'}: ${missing.length > 0 ? missing.join(', ') : 'none (fragments lost)'}` +
+      (missing.length > 0 || slow.length === 0 ? `missing device${missing.length === 1 ? '' : 's'}: ${missing.length > 0 ? missing.join(', ') : 'none (fragments lost)'}` : '') +
+      (slow.length > 0 ? `${missing.length > 0 ? '; ' : ''}no answer in time from ${slow.join(', ')}` : '') +
       `${err.problems.length > 0 ? ` (${err.problems.join('; ')})` : ''}. Bring those devices back online, then read again`
     deps.log.error('%s', message)
-    throw new FragmentsUnavailableError(message, { found: err.found, needed: stripe.k, peers: missing, details: { file: options.file, stripe: stripe.id } })
+    throw new FragmentsUnavailableError(message, { found: err.found, needed: stripe.k, peers: [...missing, ...slow], details: { file: options.file, stripe: stripe.id } })
   } finally {
     losers.abort()
     deadline.clear()
@@ -124,7 +127,7 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
 
 /** Fewer than k fragments could be had. */
 class RaceLost extends Error {
-  constructor (readonly found: number, readonly failedDevices: string[], readonly problems: string[], readonly waited: boolean) {
+  constructor (readonly found: number, readonly failedDevices: string[], readonly problems: string[], readonly waited: boolean, readonly pending: string[]) {
     super('fewer than k fragments')
   }
 }
@@ -291,6 +294,7 @@ class Race {
   #lose (reachable = this.#found.length): void {
     if (this.#done) return
     this.#done = true
-    this.#reject(new RaceLost(Math.max(reachable, this.#found.length), [...this.#failedDevices], this.#problems, this.#waited))
+    const pending = [...new Set([...this.#inflight.keys()].filter(s => !s.local).map(s => s.device))]
+    this.#reject(new RaceLost(Math.max(reachable, this.#found.length), [...this.#failedDevices], this.#problems, this.#waited, pending))
   }
 }
