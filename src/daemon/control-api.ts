@@ -54,8 +54,11 @@ export interface StatusReport {
   device: { id: string, name: string, version: string }
   swarm: { id: string }
   mount: { path: string | null }
-  /** `dashboard`: URL of the status page on 127.0.0.1 (null when off or no daemon runs). */
-  daemon: { running: boolean, pid: number | null, uptimeMs: number, dashboard: string | null }
+  /**
+   * `dashboard`: URL of the status page on 127.0.0.1 (null when off or no daemon runs); `starting`:
+   * the daemon is still waiting (at most `swarmWaitMs`) for the devices it knew to answer.
+   */
+  daemon: { running: boolean, pid: number | null, uptimeMs: number, dashboard: string | null, starting?: boolean }
   /** Capacity this device offers, bytes. */
   capacityBytes: number
   /** Bytes of fragments stored on this device. */
@@ -75,6 +78,12 @@ export interface StatusReport {
   usableFreeBytes: number
   usableCapacityBytes: number
   peers: PeerStatus[]
+  /**
+   * Devices expected back that have not answered: offline, seen within the repair grace (a restart,
+   * or not found again yet since this daemon started). Reads that need them wait for them.
+   * `lastSeenMs`: how long ago, ms. Empty without a network.
+   */
+  missingDevices?: Array<{ id: string, name: string, lastSeenMs: number }>
   /** Network counters (absent when the network is off): protocol requests, junk refused, refused connections. */
   network?: {
     listen: string[]

@@ -12,7 +12,7 @@ import { createMetaStore } from '../meta/index.js'
 import type { MetaStore } from '../meta/types.js'
 import { createJournalSync, createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type JournalSync, type PalmNode } from '../net/index.js'
 import { MetaReplica } from './journal-replica.js'
-import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, type FileSpreadQueue, type StripeIO } from '../place/index.js'
+import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, PoolStripeIO, type FileSpreadQueue, type StripeIO } from '../place/index.js'
 import { createProtectionSurvey, createSpreader, type ProtectionSurvey } from '../repair/index.js'
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
 import { createVfs } from '../vfs/index.js'
@@ -230,7 +230,24 @@ export class Daemon extends Lifecycle {
       const control = this.#control
       this.#stack.push({ name: 'control socket', stop: async () => { await control.close() } })
     }
+    // Mounted and answering status: now give the devices this one knew a short time to answer, so
+    // that `palm mount` returns with the swarm found again (reads wait for them anyway).
+    if (stripes instanceof PoolStripeIO && this.#init.controlSocket !== false) await this.#awaitSwarm(stripes, c.swarmWaitMs)
+    this.#findingSwarm = false
     this.#log('device %s (%s) started%s', c.name, deviceId, this.#mount != null ? `, mounted at ${this.#mount.mountpoint}` : '')
+  }
+
+  #findingSwarm = true
+
+  /** Waits until no device is expected back, or `boundMs` has passed; logs those still missing. */
+  async #awaitSwarm (stripes: PoolStripeIO, boundMs: number): Promise<void> {
+    if (boundMs <= 0) return
+    const t0 = Date.now()
+    const bound = AbortSignal.timeout(boundMs)
+    while (stripes.devices.missing().length > 0 && !bound.aborted) await stripes.devices.changed(bound)
+    const missing = stripes.devices.missing()
+    if (missing.length > 0) this.#log('after %d ms still missing: %s', Date.now() - t0, missing.map(p => stripes.devices.describe(p.id)).join(', '))
+    else this.#log('found every known device again in %d ms', Date.now() - t0)
   }
 
   #stopRequested = false
@@ -267,6 +284,7 @@ export class Daemon extends Lifecycle {
     status: async (): Promise<StatusReport> => await buildStatus(this.parts, this.config, {
       mountpoint: this.mountpoint,
       running: this.#control != null,
+      starting: this.#control != null && this.#findingSwarm,
       dashboard: this.#dashboardUrl,
       uptimeMs: Date.now() - this.#startedAt
     }),

@@ -98,6 +98,8 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   const status = await daemon.control.status()
   process.stdout.write(`READY ${mountpoint != null ? `mounted ${mountpoint}` : 'serving'} device ${status.device.id}\n`)
   process.stdout.write(`protection: ${status.protection}\n`)
+  const missing = status.missingDevices ?? []
+  if (missing.length > 0) process.stdout.write(`still missing: ${missing.map(d => d.name === '' ? d.id : d.name).join(', ')}\n`)
   const code = await done
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)
@@ -118,9 +120,14 @@ export interface SpawnResult {
   logFile: string
   alreadyMounted: boolean
   warning?: string
+  /** Devices expected back that had not answered when the daemon stopped waiting for them (names). */
+  missing?: string[]
 }
 
-/** Starts the daemon detached with a mount and returns once the mount is live. */
+/**
+ * Starts the daemon detached with a mount and returns once the mount is live and the daemon has
+ * stopped waiting for the devices it knew (they answered, or `swarmWaitMs` passed).
+ */
 export async function spawnDaemon (config: PalmConfig, mountpointArg: string, argv: string[]): Promise<SpawnResult> {
   await readSwarmInfo(config.home)
   const paths = homePaths(config.home)
@@ -154,8 +161,9 @@ export async function spawnDaemon (config: PalmConfig, mountpointArg: string, ar
     }
     try {
       const s = await client.status()
-      if (s.mount.path === mountpoint || s.mount.path === real) {
-        return { mountpoint, pid: child.pid ?? 0, logFile: paths.daemonLog, alreadyMounted: false }
+      if ((s.mount.path === mountpoint || s.mount.path === real) && s.daemon.starting !== true) {
+        const missing = (s.missingDevices ?? []).map(d => d.name === '' ? d.id : d.name)
+        return { mountpoint, pid: child.pid ?? 0, logFile: paths.daemonLog, alreadyMounted: false, ...(missing.length > 0 ? { missing } : {}) }
       }
     } catch {}
     if (Date.now() > until) {

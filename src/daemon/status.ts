@@ -59,9 +59,18 @@ function journalTotals (s: JournalStats): NonNullable<StatusReport['replication'
   return { opsHeld: s.opsHeld, authors: s.authors, protocol: { ...s.protocol } }
 }
 
+/** Devices expected back (offline, seen within the repair grace) that have not answered yet. */
+function missingDevices (parts: Pick<DaemonParts, 'stripes'>): NonNullable<StatusReport['missingDevices']> {
+  if (!(parts.stripes instanceof PoolStripeIO)) return []
+  const now = Date.now()
+  return parts.stripes.devices.missing(now).map(p => ({ id: p.id, name: p.name, lastSeenMs: Math.max(0, now - p.lastSeenMs) }))
+}
+
 export interface StatusInfo {
   mountpoint: string | null
   running: boolean
+  /** The daemon is still waiting for the devices it knew (`swarmWaitMs`). */
+  starting: boolean
   /** URL of the status page, when served. */
   dashboard: string | null
   uptimeMs: number
@@ -78,7 +87,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },
     swarm: { id: parts.swarm.id },
     mount: { path: info.mountpoint },
-    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs, dashboard: info.dashboard },
+    daemon: { running: info.running, pid: info.running ? process.pid : null, uptimeMs: info.uptimeMs, dashboard: info.dashboard, starting: info.starting },
     capacityBytes: usage.capacityBytes,
     usedBytes: usage.usedBytes,
     freeBytes: usage.freeBytes,
@@ -92,6 +101,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     usableFreeBytes: pool.usableFreeBytes,
     usableCapacityBytes: pool.usableCapacityBytes,
     peers,
+    missingDevices: missingDevices(parts),
     ...(parts.net != null ? { network: networkStats(parts.net) } : {}),
     ...(parts.journal != null ? { replication: journalTotals(parts.journal.stats()) } : {}),
     cache: { ...parts.vfs.stats() },

@@ -55,6 +55,8 @@ export const MIN_DIAL_BACKOFF_MS = 1_000
 export const MAX_DIAL_BACKOFF_MS = 60_000
 /** The peers file keeps at most this many peers (most recently seen first). */
 export const MAX_PERSISTED_PEERS = 1024
+/** While peers are online, the peers file is rewritten at least this often (fresh last-seen times), ms. */
+export const PEERS_FILE_REFRESH_MS = 60_000
 /** Addresses kept per persisted peer. */
 export const MAX_PERSISTED_ADDRS = 16
 

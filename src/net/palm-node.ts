@@ -10,6 +10,7 @@ import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { BusyError, InvalidArgumentError, InvalidConfigError, NotConnectedError, NotSupportedError } from '../errors.js'
 import { combineSignals, type AbortOptions } from '../util/abort.js'
 import { Lifecycle } from '../util/startable.js'
+import { PEERS_FILE_REFRESH_MS } from './constants.js'
 import { createCounters } from './counters.js'
 import { Dialer } from './dialer.js'
 import { buildLibp2p, type PalmLibp2p } from './libp2p-config.js'
@@ -50,6 +51,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
   #offlineTimer?: ReturnType<typeof setInterval>
   #saveTimer?: ReturnType<typeof setTimeout>
   #startedAtMs = 0
+  #savedAtMs = 0
 
   constructor (init: PalmNodeInit, components: PalmNodeComponents) {
     super()
@@ -148,9 +150,13 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     const libp2p = this.#libp2p
     const dialer = this.#dialer
     if (libp2p == null || dialer == null || this.#shutdown.signal.aborted) return
-    for (const p of this.membership.peers()) {
+    const peers = this.membership.peers()
+    for (const p of peers) {
       if (!p.online) dialer.consider(peerIdFromString(p.id))
     }
+    // Keep the file's last-seen times fresh: after a kill -9 the next start judges by them which
+    // devices are expected back (seen within the repair grace) and worth waiting for.
+    if (peers.some(p => p.online) && Date.now() - this.#savedAtMs >= PEERS_FILE_REFRESH_MS) this.#scheduleSave()
     for (const text of this.#s.bootstrap) {
       try {
         const ma = multiaddr(text)
@@ -182,6 +188,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
 
   async #savePeers (): Promise<void> {
     if (this.#s.peersFile == null) return
+    this.#savedAtMs = Date.now()
     const known = []
     for (const p of this.membership.peers()) {
       if (p.addrs.length === 0) {

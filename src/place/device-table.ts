@@ -2,11 +2,19 @@
  * The devices of the swarm as placement and retrieval see them: this device (its store's real
  * usage) and the peers of the membership view (announced capacity, corrected by what was sent to
  * them since and by refusals), with this device's observations of each (DeviceStats).
+ *
+ * An offline peer seen within `knownForMs` (the repair grace) is *expected back*: it restarts, it
+ * is being found again after this device started (the peers file remembers it), or its network
+ * blinked. Reads that need it wait for it (retrieve.ts), `palm mount` waits a short bound for it,
+ * and status lists it as missing. A peer gone for longer is not waited for.
  */
 import type { Membership, PeerState } from '../net/index.js'
 import type { FragmentStore } from '../store/index.js'
 import type { DeviceStats } from './device-stats.js'
 import type { Candidate } from './placement.js'
+
+/** How often a wait for devices looks again without a membership event, ms. */
+const CHANGE_POLL_MS = 250
 
 /** Settings of the device table. */
 export interface DeviceTableInit {
@@ -22,7 +30,7 @@ export interface DeviceTableInit {
 
 /** What the device table reads. */
 export interface DeviceTableComponents {
-  membership: Pick<Membership, 'peers' | 'get'>
+  membership: Pick<Membership, 'peers' | 'get' | 'addEventListener' | 'removeEventListener'>
   store: Pick<FragmentStore, 'usage'>
   stats: DeviceStats
 }
@@ -67,6 +75,46 @@ export class DeviceTable {
   online (id: string): boolean {
     return id === this.selfId || this.#c.membership.get(id)?.online === true
   }
+
+  /** True for an offline peer seen within `knownForMs`: see the module comment. */
+  expectedBack (id: string, nowMs = Date.now()): boolean {
+    const p = this.#c.membership.get(id)
+    return p != null && this.#isExpected(p, nowMs)
+  }
+
+  /** The peers expected back (offline, seen within `knownForMs`), sorted by id. */
+  missing (nowMs = Date.now()): PeerState[] {
+    return this.#c.membership.peers().filter(p => this.#isExpected(p, nowMs))
+  }
+
+  #isExpected (p: PeerState, nowMs: number): boolean {
+    return !p.online && p.lastSeenMs > 0 && nowMs - p.lastSeenMs <= this.#init.knownForMs
+  }
+
+  /**
+   * Resolves when a peer comes online, after `pollMs` (a backstop for membership changes that
+   * raise no event), or when `signal` aborts; never rejects.
+   */
+  async changed (signal?: AbortSignal, pollMs = CHANGE_POLL_MS): Promise<void> {
+    if (signal?.aborted === true) return
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        this.#waiters.delete(done)
+        if (this.#waiters.size === 0) this.#c.membership.removeEventListener('peer:online', this.#onOnline)
+        resolve()
+      }
+      const timer = setTimeout(done, pollMs)
+      signal?.addEventListener('abort', done)
+      // One membership listener however many reads wait.
+      if (this.#waiters.size === 0) this.#c.membership.addEventListener('peer:online', this.#onOnline)
+      this.#waiters.add(done)
+    })
+  }
+
+  readonly #waiters = new Set<() => void>()
+  readonly #onOnline = (): void => { for (const w of [...this.#waiters]) w() }
 
   /** This device and the online peers, with their capacity figures. */
   onlineFigures (): DeviceFigures[] {

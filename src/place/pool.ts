@@ -45,7 +45,7 @@ export interface PoolStripeIOComponents {
   pool: ChunkPool
   store: FragmentStore
   deviceId: string
-  membership: Pick<Membership, 'peers' | 'get'>
+  membership: Pick<Membership, 'peers' | 'get' | 'addEventListener' | 'removeEventListener'>
   fragments: FragmentClient
   queue: SpreadQueue
   logger: ComponentLogger

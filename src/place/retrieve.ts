@@ -7,9 +7,13 @@
  *    twice the slowest expected time (at least `hedgeMinMs`), one more request starts (a hedge).
  * 3. Every fragment is checked against its CID (the store and the fragment client both verify);
  *    a corrupt one is logged with the device and the CID and another source is tried.
- * 4. With k in hand the rest are aborted and the chunk pool decodes. With fewer than k sources
- *    left, or after `readFailMs`, the read fails with FragmentsUnavailableError (EIO) naming the
- *    file and the devices that were missing.
+ * 4. With k in hand the rest are aborted and the chunk pool decodes.
+ * 5. When the online sources cannot give k but devices that are expected back (offline, seen
+ *    within the repair grace: restarting, or not found again yet since this device started; see
+ *    device-table.ts) hold enough of the rest, the read waits for them to come online and asks
+ *    them then. With fewer than k fragments within reach even counting those, or after
+ *    `readFailMs`, the read fails with FragmentsUnavailableError (EIO) naming the file and the
+ *    devices that were missing.
  */
 import { CID } from 'multiformats/cid'
 import { fragmentLengthFor, type ChunkPool } from '../chunk/index.js'
@@ -45,19 +49,36 @@ interface Source {
   expectedMs: number
 }
 
+/** Where a stripe's fragments can be had now, and who else holds them. */
+interface Sources {
+  /** Local ones first, then online devices by expected time. */
+  sources: Source[]
+  /** Holders that are offline. */
+  offline: Set<string>
+  /** Fragments held by offline devices that are expected back: index → devices. */
+  coming: Map<number, string[]>
+}
+
+const keyOf = (s: Source): string => `${s.index} ${s.device}`
+
 /** The sources of each fragment, local ones first, then by expected time. Also the offline holders. */
-function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): { sources: Source[], offline: Set<string> } {
+function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): Sources {
   const self = deps.devices.selfId
   const bytes = fragmentLengthFor(stripe.length, Math.max(1, stripe.k))
   const local: Source[] = []
   const remote: Source[] = []
   const offline = new Set<string>()
+  const coming = new Map<number, string[]>()
+  const nowMs = Date.now()
   for (let i = 0; i < stripe.n; i++) {
     const holders = holdersOf(stripe, i, self)
     for (const device of new Set(holders)) {
       if (device === self) local.push({ index: i, device, local: true, expectedMs: 0 })
       else if (deps.devices.online(device)) remote.push({ index: i, device, local: false, expectedMs: deps.devices.stats.expectedMs(device, bytes, deps.devices.rttMs(device)) })
-      else offline.add(device)
+      else {
+        offline.add(device)
+        if (deps.devices.expectedBack(device, nowMs)) coming.set(i, [...(coming.get(i) ?? []), device])
+      }
     }
   }
   // Spread requests over devices: a device's second fragment ranks after everyone's first.
@@ -67,19 +88,19 @@ function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): { sources: Source
     seen.set(s.device, nth + 1)
     return { s, nth }
   }).sort((a, b) => a.nth - b.nth || a.s.expectedMs - b.s.expectedMs).map(x => x.s)
-  return { sources: [...local, ...ranked], offline }
+  return { sources: [...local, ...ranked], offline, coming }
 }
 
 /** Reads `stripe` from any k fragments; see the module comment. */
 export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, options: StripeIOOptions = {}): Promise<Uint8Array> {
   const file = options.file ?? `stripe ${stripe.id}`
   throwIfAborted(options.signal, `reading ${file}`)
-  const { sources, offline } = sourcesOf(deps, stripe)
   const deadline = combineSignals([options.signal], deps.readFailMs)
   const losers = new AbortController()
+  const race = new Race(deps, stripe, file, deadline.signal, losers.signal)
   try {
     const t0 = performance.now()
-    const found = await new Race(deps, stripe, file, sources, deadline.signal, losers.signal).run()
+    const found = await race.run()
     const t1 = performance.now()
     deps.counters.fetchMs += t1 - t0
     const data = await deps.pool.decode(found, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }, { signal: options.signal, transferFragments: true })
@@ -88,13 +109,16 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
   } catch (err) {
     if (!(err instanceof RaceLost)) throw err
     throwIfAborted(options.signal, `reading ${file}`)
-    const missing = [...new Set([...offline, ...err.failedDevices])].map(d => deps.devices.describe(d))
-    const why = deadline.signal.aborted ? `within ${deps.readFailMs} ms` : 'from the devices that are online'
+    const missing = [...new Set([...race.offline, ...err.failedDevices])].map(d => deps.devices.describe(d))
+    // Asked but not answered by the deadline: slow (or overloaded), not missing, and no fragment is lost.
+    const slow = deadline.signal.aborted ? err.pending.map(d => deps.devices.describe(d)).filter(d => !missing.includes(d)) : []
+    const why = deadline.signal.aborted ? `within ${deps.readFailMs} ms${err.waited ? ' (waited for devices expected back)' : ''}` : 'from the devices that are online'
     const message = `cannot read ${file}: only ${err.found} of the ${stripe.k} fragments needed are reachable ${why}; ` +
-      `missing device${missing.length === 1 ? '' : 's'}: ${missing.length > 0 ? missing.join(', ') : 'none (fragments lost)'}` +
+      (missing.length > 0 || slow.length === 0 ? `missing device${missing.length === 1 ? '' : 's'}: ${missing.length > 0 ? missing.join(', ') : 'none (fragments lost)'}` : '') +
+      (slow.length > 0 ? `${missing.length > 0 ? '; ' : ''}no answer in time from ${slow.join(', ')}` : '') +
       `${err.problems.length > 0 ? ` (${err.problems.join('; ')})` : ''}. Bring those devices back online, then read again`
     deps.log.error('%s', message)
-    throw new FragmentsUnavailableError(message, { found: err.found, needed: stripe.k, peers: missing, details: { file: options.file, stripe: stripe.id } })
+    throw new FragmentsUnavailableError(message, { found: err.found, needed: stripe.k, peers: [...missing, ...slow], details: { file: options.file, stripe: stripe.id } })
   } finally {
     losers.abort()
     deadline.clear()
@@ -103,7 +127,7 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
 
 /** Fewer than k fragments could be had. */
 class RaceLost extends Error {
-  constructor (readonly found: number, readonly failedDevices: string[], readonly problems: string[]) {
+  constructor (readonly found: number, readonly failedDevices: string[], readonly problems: string[], readonly waited: boolean, readonly pending: string[]) {
     super('fewer than k fragments')
   }
 }
@@ -114,8 +138,12 @@ class Race {
   readonly #inflight = new Map<Source, AbortController>()
   readonly #failedDevices = new Set<string>()
   readonly #problems: string[] = []
-  readonly #tried = new Set<Source>()
+  readonly #tried = new Set<string>()
   #done = false
+  /** Waiting for devices expected back (see the module comment). */
+  #waiting = false
+  #waited = false
+  #sources: Sources
   #hedgeTimer?: NodeJS.Timeout
   #resolve!: (found: Array<{ index: number, bytes: Uint8Array }>) => void
   #reject!: (err: Error) => void
@@ -124,10 +152,14 @@ class Race {
     readonly deps: RetrieveDeps,
     readonly stripe: PlacedStripe,
     readonly file: string,
-    readonly sources: Source[],
     readonly deadline: AbortSignal,
     readonly losers: AbortSignal
-  ) {}
+  ) {
+    this.#sources = sourcesOf(deps, stripe)
+  }
+
+  /** Holders that were offline when last looked at. */
+  get offline (): Set<string> { return this.#sources.offline }
 
   async run (): Promise<Array<{ index: number, bytes: Uint8Array }>> {
     const result = new Promise<Array<{ index: number, bytes: Uint8Array }>>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
@@ -150,27 +182,51 @@ class Race {
 
   /** Sources not tried yet, for fragments neither had nor asked for, on devices that have not failed. */
   #untried (): Source[] {
-    return this.sources.filter(s => !this.#tried.has(s) && !this.#has(s.index) && !this.#failedDevices.has(s.device))
+    return this.#sources.sources.filter(s => !this.#tried.has(keyOf(s)) && !this.#has(s.index) && !this.#failedDevices.has(s.device))
   }
 
   /** Starts the next untried source; false when none is left. */
   #launch (): boolean {
     const s = this.#untried()[0]
     if (s == null) return false
-    this.#tried.add(s)
+    this.#tried.add(keyOf(s))
     const c = new AbortController()
     this.#inflight.set(s, c)
     void this.#fetch(s, c)
     return true
   }
 
-  /** Keeps k − found requests running; fails as soon as k fragments are out of reach. */
+  /**
+   * Keeps k − found requests running; waits for devices expected back when only they can make up
+   * k; fails as soon as k fragments are out of reach.
+   */
   #fill (): void {
     if (this.#done) return
     while (this.#inflight.size < this.stripe.k - this.#found.length && this.#launch());
     const reachable = new Set([...this.#found.map(f => f.index), ...[...this.#inflight.keys()].map(s => s.index), ...this.#untried().map(s => s.index)])
-    if (reachable.size < this.stripe.k) { this.#lose(reachable.size); return }
+    if (reachable.size < this.stripe.k) {
+      const coming = [...this.#sources.coming].filter(([i, devices]) => !reachable.has(i) && devices.some(d => !this.#failedDevices.has(d)))
+      if (reachable.size + coming.length < this.stripe.k) { this.#lose(reachable.size); return }
+      this.#awaitDevices(new Set(coming.flatMap(([, devices]) => devices)))
+      return
+    }
     this.#armHedge()
+  }
+
+  /** Looks at the sources again whenever a device comes online, until the race ends. */
+  #awaitDevices (devices: Set<string>): void {
+    if (this.#waiting) return
+    this.#waiting = true
+    if (!this.#waited) this.deps.log.trace('%s waits for devices expected back: %s', this.file, [...devices].map(d => this.deps.devices.describe(d)).join(', '))
+    this.#waited = true
+    const { signal, clear } = combineSignals([this.deadline, this.losers])
+    void this.deps.devices.changed(signal).then(() => {
+      clear()
+      this.#waiting = false
+      if (this.#done) return
+      this.#sources = sourcesOf(this.deps, this.stripe)
+      this.#fill()
+    })
   }
 
   #armHedge (): void {
@@ -238,6 +294,7 @@ class Race {
   #lose (reachable = this.#found.length): void {
     if (this.#done) return
     this.#done = true
-    this.#reject(new RaceLost(Math.max(reachable, this.#found.length), [...this.#failedDevices], this.#problems))
+    const pending = [...new Set([...this.#inflight.keys()].filter(s => !s.local).map(s => s.device))]
+    this.#reject(new RaceLost(Math.max(reachable, this.#found.length), [...this.#failedDevices], this.#problems, this.#waited, pending))
   }
 }

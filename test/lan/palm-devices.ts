@@ -70,7 +70,7 @@ export async function startPalm (t: Cleanup, lan: Lan, name: string, home: strin
   const proc = await startDevice(t, lan.device(name), [process.execPath, PALM_BIN, ...args], {
     env,
     ready: l => l.startsWith('READY'),
-    readyTimeoutMs: 30_000,
+    readyTimeoutMs: 120_000,
     logFile: process.env.PALM_LAN_LOG_DIR != null ? join(process.env.PALM_LAN_LOG_DIR, `${name}.log`) : undefined
   })
   const id = /device (\S+)/.exec(proc.lines.find(l => l.startsWith('READY')) ?? '')?.[1]

@@ -41,7 +41,7 @@ export async function startMount (t: Cleanup, lan: Lan, name: string, home: stri
   // Runs after the process is stopped (cleanups run last-first): a killed daemon leaves a stale mount.
   onCleanup(t, async () => { await forceUnmount(mountpoint) })
   const proc = await startDevice(t, lan.device(name), [process.execPath, PALM_BIN, 'mount', mountpoint, '--home', home, '--foreground'], {
-    env, ready: l => l.startsWith('READY'), readyTimeoutMs: 30_000, logFile
+    env, ready: l => l.startsWith('READY'), readyTimeoutMs: 120_000, logFile
   })
   const id = /device (\S+)/.exec(proc.lines.find(l => l.startsWith('READY')) ?? '')?.[1] ?? ''
   return { name, home, id, proc, mountpoint, logFile }

@@ -122,7 +122,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
       assert.equal(health(p('big')), '4/4/6, devices d1, d2, d4, d6')
     })
 
-    await t.test('a third loss: affected reads fail with EIO within 5 s; ls -R, stat and cached reads work', async () => {
+    await t.test('a third loss: affected reads fail with EIO once readFailMs (5 s) has passed; ls -R, stat and cached reads work', async () => {
       await swarm.restartMount()
       dropPageCache()
       const cached = join(mnt, 'tree', 'd0', 'f1')
@@ -132,7 +132,9 @@ describe('the pool on a namespace LAN', { skip }, () => {
       for (const path of [uncached, p('big')]) {
         const r = await readFails(path)
         assert.equal(r.code, 'EIO', path)
-        assert.ok(r.ms < 5000, `${path} failed after ${r.ms} ms`)
+        // d6 was seen moments ago, so it is expected back: the read waits readFailMs for it, then
+        // fails (a bound, not a speed target: generous for a loaded machine).
+        assert.ok(r.ms < 20_000, `${path} failed after ${r.ms} ms`)
       }
       const ls = spawnSync('ls', ['-R', mnt], { encoding: 'utf8', timeout: 30_000 })
       assert.equal(ls.status, 0, ls.stderr)

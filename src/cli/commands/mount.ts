@@ -21,6 +21,7 @@ export const mount: Command = {
     const r = await spawnDaemon(config, mountpoint, argv)
     process.stdout.write(`${r.alreadyMounted ? 'already mounted' : 'mounted'}: ${r.mountpoint} (daemon pid ${r.pid}, log ${r.logFile})\n`)
     if (r.warning != null) process.stdout.write(`${r.warning}\n`)
+    if (r.missing != null) process.stdout.write(`still missing: ${r.missing.join(', ')} (reads that need them wait for them; \`palm status\` shows when they are back)\n`)
     return 0
   }
 }

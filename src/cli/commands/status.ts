@@ -31,6 +31,10 @@ export function formatStatus (s: StatusReport): string {
     for (const p of s.journal.problems) lines.push(`journal    ${p}`)
   }
   if (s.daemon.dashboard != null) lines.push(`page       ${s.daemon.dashboard}`)
+  const missing = s.missingDevices ?? []
+  if (missing.length > 0) {
+    lines.push(`missing    ${missing.map(d => `${d.name === '' ? d.id : d.name} (seen ${ago(d.lastSeenMs)})`).join(', ')}: expected back; reads that need them wait for them${s.daemon.starting === true ? ' (still looking for them)' : ''}`)
+  }
   if (s.peers.length > 0) {
     lines.push('peers')
     for (const p of s.peers) {

@@ -38,6 +38,8 @@ export interface PoolRigOptions {
   capacityBytes?: number
   durability?: DurabilityMode
   readFailMs?: number
+  /** Offline devices seen within this long are expected back (reads wait for them), ms (default 10 min). */
+  knownForMs?: number
   /** Start the spreader (default true). */
   spreader?: boolean
 }
@@ -80,7 +82,7 @@ export async function createPoolRig (t: Cleanup, opts: PoolRigOptions): Promise<
   await queue.start()
   onCleanup(t, async () => { await queue.stop() })
   const writer = nodes[0]
-  const io = createPoolStripeIO({ durability: opts.durability, readFailMs: opts.readFailMs, deviceName: 'dev0', placeTimeoutMs: 3000 }, {
+  const io = createPoolStripeIO({ durability: opts.durability, readFailMs: opts.readFailMs, knownForMs: opts.knownForMs, deviceName: 'dev0', placeTimeoutMs: 3000 }, {
     pool, store: writer.store, deviceId: writer.node.peerId.toString(), membership: writer.node.membership, fragments: writer.node.fragments, queue, logger
   })
   onCleanup(t, async () => { await io.stop() })

@@ -54,8 +54,9 @@ describe('pool stripe I/O on loopback devices', () => {
     assert.ok(u.usableFreeBytes > 0 && u.usableFreeBytes <= u.usableCapacityBytes)
   })
 
-  it('reads with 2 devices down; with 3 down fails with FragmentsUnavailableError naming them, quickly', async t => {
-    const rig = await createPoolRig(t, { devices: 6, readFailMs: 2000 })
+  it('reads with 2 devices down; with 3 gone (past their grace) fails with FragmentsUnavailableError naming them, at once', async t => {
+    // Seen 1 ms ago is already too long: a stopped device is gone at once, no read waits for it.
+    const rig = await createPoolRig(t, { devices: 6, readFailMs: 20_000, knownForMs: 1 })
     const data = new Uint8Array(randomBytes(300_000))
     const placed = await rig.io.write(data, POLICY, { file: '/big' })
     await rig.stop(2)
@@ -74,8 +75,35 @@ describe('pool stripe I/O on loopback devices', () => {
       assert.equal(err.peers.length, 3, err.message)
       return true
     })
-    assert.ok(performance.now() - t0 < 2000, 'failed fast: the missing devices are known offline')
+    assert.ok(performance.now() - t0 < 20_000, 'did not wait for devices known to be gone')
     assert.ok(rig.logs.some(l => l.includes('ERROR') && l.includes('/big') && l.includes('dev5')), rig.logs.join('\n'))
+  })
+
+  it('a read that needs devices expected back waits for them: it succeeds when one returns, and fails after readFailMs when none does', async t => {
+    const rig = await createPoolRig(t, { devices: 6, readFailMs: 60_000 })
+    const data = new Uint8Array(randomBytes(300_000))
+    const placed = await rig.io.write(data, POLICY, { file: '/w' })
+    for (const i of [3, 4, 5]) await rig.stop(i)
+    assert.deepEqual(rig.io.devices.missing().map(p => p.name).sort(), ['dev3', 'dev4', 'dev5'])
+    // Three of six are restarting: only 3 fragments are online now. The read waits; dev5 returns.
+    const reading = rig.io.read(placed, { file: '/w' })
+    reading.catch(() => {}) // awaited below, after the restart
+    await rig.restart(5)
+    same(await reading, data)
+    assert.equal(rig.io.stats().readFailures, 0)
+
+    // None returns: the read fails once readFailMs has passed, naming them.
+    const short = await createPoolRig(t, { devices: 6, readFailMs: 1500 })
+    const placed2 = await short.io.write(data, POLICY, { file: '/x' })
+    for (const i of [3, 4, 5]) await short.stop(i)
+    const t0 = performance.now()
+    await assert.rejects(short.io.read(placed2, { file: '/x' }), (err: any) => {
+      assert.equal(err.name, 'FragmentsUnavailableError')
+      assert.equal(err.peers.length, 3, err.message)
+      assert.match(err.message, /waited for devices expected back/)
+      return true
+    })
+    assert.ok(performance.now() - t0 >= 1400, 'it waited for the devices expected back')
   })
 
   it('reads the right bytes when a fragment is corrupt on a device, and logs the device and the CID', async t => {
