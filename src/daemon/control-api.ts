@@ -48,6 +48,12 @@ export interface ProtectionDetail {
   /** Stripes whose fragments are reachable now, of all stripes. */
   stripesReachable: number
   stripesTotal: number
+  /**
+   * Devices holding the whole journal now (this one and the online devices whose journal is in
+   * sync): the tree's names and manifests survive the loss of all but one of them. Absent without
+   * the network (a device alone holds the only copy).
+   */
+  journalCopies?: number
 }
 
 export interface StatusReport {

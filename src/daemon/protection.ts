@@ -8,6 +8,8 @@ import type { ProtectionDetail } from './control-api.js'
 
 export interface ProtectionInput extends ProtectionNumbers {
   policy: { k: number, n: number }
+  /** Devices holding the whole journal (this one included), when the journal is replicated. */
+  journalCopies?: number
 }
 
 function plural (n: number, word: string): string {
@@ -35,9 +37,15 @@ export function describeProtection (p: ProtectionInput): ProtectionDetail {
       ? `every file is readable, but losing any one more device could make some unreadable (${plural(p.onlineDevices, 'device')} online${below}${waiting}).`
       : `every file survives the loss of any ${plural(losses, 'device')} (${k}-of-${n} over ${plural(p.onlineDevices, 'online device')}${below}${waiting}).`
   }
+  // The namespace counts too: losing every copy of the journal loses every name, whatever the fragments.
+  if (p.journalCopies != null && losses > p.journalCopies - 1) {
+    losses = Math.max(0, p.journalCopies - 1)
+    sentence = `${sentence.replace(/\.$/, '')}; but the file tree (the journal) is in sync on only ${plural(p.journalCopies, 'device')}, so it survives the loss of ${plural(losses, 'device')} until the others catch up.`
+  }
   return {
     sentence,
     deviceLossesSurvivable: losses,
+    ...(p.journalCopies != null ? { journalCopies: p.journalCopies } : {}),
     stripesBelowN: p.stripesBelowN,
     pendingSpread: p.pendingSpread,
     stripesReachable: p.stripesReachable,

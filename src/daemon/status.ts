@@ -81,7 +81,9 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
   const stats = parts.meta.stats()
   const pool = parts.stripes.usage()
   const peers = peerStatus(parts)
-  const protection = describeProtection({ policy: parts.swarm.policy, ...await parts.survey.numbers() })
+  // This device and every online device whose journal is in sync hold the whole tree.
+  const journalCopies = parts.journal == null ? undefined : 1 + peers.filter(p => p.online && p.journal?.vectorKnown === true && p.journal.lagOps === 0).length
+  const protection = describeProtection({ policy: parts.swarm.policy, ...await parts.survey.numbers(), journalCopies })
   const journal = parts.meta.health()
   return {
     device: { id: parts.deviceId, name: config.name, version: PALM_VERSION },

@@ -45,6 +45,11 @@ describe('protection survey', () => {
     let n = await survey.numbers()
     assert.deepEqual({ ...n }, { onlineDevices: 6, holderDevices: 6, deviceLossesSurvivable: 2, stripesBelowN: 0, stripesReachable: 3, stripesTotal: 3, pendingSpread: 0 })
     assert.match(describeProtection({ policy: POLICY, ...n }).sentence, /survives the loss of any 2 devices/)
+    // The namespace counts too: a journal in sync on only 2 devices survives the loss of 1.
+    const thin = describeProtection({ policy: POLICY, ...n, journalCopies: 2 })
+    assert.equal(thin.deviceLossesSurvivable, 1)
+    assert.match(thin.sentence, /the file tree \(the journal\) is in sync on only 2 devices, so it survives the loss of 1 device/)
+    assert.equal(describeProtection({ policy: POLICY, ...n, journalCopies: 6 }).deviceLossesSurvivable, 2)
     online = ['a', 'b', 'c']
     n = await survey.numbers()
     assert.equal(n.deviceLossesSurvivable, 0)
