@@ -8,7 +8,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { createChunkPool } from '../chunk/index.js'
 import type { PalmConfig } from '../config/defaults.js'
-import { createMetaStore } from '../meta/index.js'
+import { createMetaStore, systemClock } from '../meta/index.js'
 import type { MetaStore } from '../meta/types.js'
 import { createJournalSync, createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type JournalSync, type PalmNode } from '../net/index.js'
 import { MetaReplica } from './journal-replica.js'
@@ -113,7 +113,9 @@ export class Daemon extends Lifecycle {
 
     const store = createFsStore({ path: paths.fragments, capacityBytes: c.capacityBytes }, { logger })
     await this.#startPart('store', store)
-    const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger })
+    const clock = systemClock()
+    const offsetNs = BigInt(Math.round(c.clockOffsetMs)) * 1_000_000n
+    const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger, ...(offsetNs !== 0n ? { clock: () => clock() + offsetNs } : {}) })
     await this.#startPart('journal', meta)
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)

@@ -14,11 +14,13 @@ import { describe, it } from 'node:test'
 import { palm, testEnv } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason, setLink } from './harness.js'
-import { inviteCode, joinHome, lanEnv, waitAllOnline } from './palm-devices.js'
+import { inviteCode, joinHome, lanEnv, statusOf, waitAllOnline } from './palm-devices.js'
 import { startMount, writeSmallTree, type MountDevice } from './pool-devices.js'
 
 const skip = lanSkipReason()
 const NAMES = ['na', 'nb', 'nc']
+/** Joins late (after thousands of ops). */
+const LATE = 'nd'
 
 /** Every file and directory under `dir`: relative path → 'dir' or the file's SHA-256. */
 async function treeOf (dir: string): Promise<Map<string, string>> {
@@ -54,9 +56,10 @@ async function until (what: string, timeoutMs: number, check: () => Promise<stri
 
 describe('one folder on every device (namespace LAN)', { skip }, () => {
   it('3 devices, each mounting, 2-of-3: replication, partition and merge, the writer destroyed', { timeout: 600_000 }, async (t) => {
-    const lan = await createLan(t, { devices: NAMES })
+    const lan = await createLan(t, { devices: [...NAMES, LATE] })
     const root = await createTempDir(t, 'palm-ns-lan-')
-    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_REPAIR_GRACE: '5m' })
+    // GC runs every second; other devices' fragments get 20 s for the ops naming them to arrive.
+    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_REPAIR_GRACE: '5m', PALM_GC_INTERVAL: '1s', PALM_GC_GRACE: '5s', PALM_FOREIGN_GC_GRACE: '20s' })
     const homes = new Map<string, string>()
     homes.set('na', join(root, 'na'))
     const init = await palm(['init', '--home', join(root, 'na'), '--name', 'na', '--policy', '2-of-3'], { env: testEnv() })
@@ -64,12 +67,12 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
     const code = await inviteCode(join(root, 'na'))
     for (const n of NAMES.slice(1)) homes.set(n, await joinHome(root, n, code))
     const devs = new Map<string, MountDevice>()
-    const start = async (n: string): Promise<MountDevice> => {
-      const d = await startMount(t, lan, n, homes.get(n) ?? '', env, join(root, `mnt-${n}`), join(process.env.PALM_LAN_LOG_DIR ?? root, `${n}.log`))
+    const start = async (n: string, extra: Record<string, string> = {}): Promise<MountDevice> => {
+      const d = await startMount(t, lan, n, homes.get(n) ?? '', { ...env, ...extra }, join(root, `mnt-${n}`), join(process.env.PALM_LAN_LOG_DIR ?? root, `${n}${extra.PALM_CLOCK_OFFSET != null ? '-ahead' : ''}.log`))
       devs.set(n, d)
       return d
     }
-    await Promise.all(NAMES.map(start))
+    await Promise.all(NAMES.map(async n => await start(n)))
     const dev = (n: string): MountDevice => devs.get(n) as MountDevice
     const mnt = (n: string): string => dev(n).mountpoint
     await waitAllOnline([...devs.values()], 60_000)
@@ -137,14 +140,68 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
       assert.deepEqual(texts.sort(), ['created on na\n', 'created on nc\n'])
     })
 
+    await t.test('kill -9 of a device mid-sync: it restarts and converges', async () => {
+      await mkdir(join(mnt('na'), 'burst'))
+      const writing = writeSmallTree(join(mnt('na'), 'burst'), 300)
+      await until('nb mid-sync', 60_000, async () => (await readdir(join(mnt('nb'), 'burst')).catch(() => [])).length > 0 ? [] : ['nothing yet'])
+      await dev('nb').proc.kill('SIGKILL')
+      await writing
+      await start('nb')
+      await waitAllOnline([...devs.values()], 60_000)
+      const want = await treeOf(mnt('na'))
+      const ms = await until('nb converged after its restart', 60_000, async () => diff(want, await treeOf(mnt('nb'))))
+      t.diagnostic(`nb converged ${ms.toFixed(0)} ms after its restart`)
+    })
+
+    await t.test('a device whose clock is an hour ahead: trees converge, nothing is lost, and causal order holds', async () => {
+      await dev('nc').proc.kill('SIGTERM')
+      await start('nc', { PALM_CLOCK_OFFSET: '1h' })
+      await waitAllOnline([...devs.values()], 60_000)
+      await writeFile(join(mnt('nc'), 'ahead.txt'), 'written an hour ahead\n')
+      await until('ahead.txt on na', 10_000, async () => (await readFile(join(mnt('na'), 'ahead.txt'), 'utf8').catch(() => '')) === 'written an hour ahead\n' ? [] : ['not yet'])
+      // na saw nc's version: its edit comes after it in the total order (its clock follows nc's).
+      await writeFile(join(mnt('na'), 'ahead.txt'), 'edited on na after reading it\n')
+      await writeFile(join(mnt('nb'), 'from-nb-meanwhile.txt'), 'nb\n')
+      const ms = await until('identical trees with a clock an hour ahead', 60_000, async () => {
+        const [a, b, c] = await Promise.all(NAMES.map(async n => await treeOf(mnt(n))))
+        return [...diff(a, b), ...diff(a, c)]
+      })
+      t.diagnostic(`converged ${ms.toFixed(0)} ms after the edits`)
+      const names = [...(await treeOf(mnt('nc'))).keys()]
+      assert.equal(await readFile(join(mnt('nc'), 'ahead.txt'), 'utf8'), 'edited on na after reading it\n')
+      assert.deepEqual(names.filter(n => n.startsWith('ahead.txt (conflict')), [], 'an edit made after reading is not a conflict')
+      assert.ok(names.includes('from-nb-meanwhile.txt'))
+    })
+
+    await t.test('deleting files frees their fragments on every holder (after the GC grace)', async () => {
+      const counts = async (): Promise<number[]> => await Promise.all(NAMES.map(async n => (await statusOf(dev(n))).fragments))
+      const before = await counts()
+      await rm(join(mnt('na'), 'burst'), { recursive: true })
+      const ms = await until('fragments freed on every holder', 120_000, async () => {
+        const now = await counts()
+        return now.every((c, i) => c < before[i] - 200) ? [] : [`fragments ${now.join('/')} (were ${before.join('/')})`]
+      })
+      t.diagnostic(`fragments per device ${before.join('/')} → ${(await counts()).join('/')} within ${ms.toFixed(0)} ms`)
+    })
+
+    await t.test('a device that joins after thousands of ops gets the whole tree', async () => {
+      homes.set(LATE, await joinHome(root, LATE, await inviteCode(homes.get('na') ?? '')))
+      await start(LATE)
+      const want = await treeOf(mnt('nb'))
+      const ms = await until(`the tree on ${LATE}`, 120_000, async () => diff(want, await treeOf(mnt(LATE))))
+      const ops = (await statusOf(dev('nb'))).replication?.opsHeld ?? 0
+      assert.ok(ops > 1000, `only ${ops} ops`)
+      t.diagnostic(`${LATE} joined and showed the whole tree (${ops} ops) in ${ms.toFixed(0)} ms`)
+    })
+
     await t.test('the writing device destroyed (kill -9, home deleted): the others list and read everything it wrote', async () => {
       await mkdir(join(mnt('na'), 'last'))
       const sums = await writeSmallTree(join(mnt('na'), 'last'), 50)
       const want = await treeOf(mnt('na'))
-      await until('na\'s writes on nb and nc', 60_000, async () => [...diff(want, await treeOf(mnt('nb'))), ...diff(want, await treeOf(mnt('nc')))])
+      await until('na\'s writes on nb, nc and nd', 60_000, async () => [...diff(want, await treeOf(mnt('nb'))), ...diff(want, await treeOf(mnt('nc'))), ...diff(want, await treeOf(mnt(LATE)))])
       await dev('na').proc.kill('SIGKILL')
       await rm(homes.get('na') ?? '', { recursive: true, force: true })
-      for (const n of ['nb', 'nc']) {
+      for (const n of ['nb', 'nc', LATE]) {
         assert.deepEqual(diff(want, await treeOf(mnt(n))), [], `${n} after na was destroyed`)
         for (const [path] of sums) assert.ok((await stat(join(mnt(n), relative(mnt('na'), path)))).isFile())
       }
