@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'n
 import { join, relative } from 'node:path'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { palm, testEnv } from '../helpers/palm.js'
+import { forceUnmount, palm, testEnv } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason, setLink } from './harness.js'
 import { inviteCode, joinHome, lanEnv, statusOf, waitAllOnline } from './palm-devices.js'
@@ -146,6 +146,8 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
       await until('nb mid-sync', 60_000, async () => (await readdir(join(mnt('nb'), 'burst')).catch(() => [])).length > 0 ? [] : ['nothing yet'])
       await dev('nb').proc.kill('SIGKILL')
       await writing
+      // A killed FUSE server leaves a stale mount: recover it (abort + lazy unmount) as palm would.
+      await forceUnmount(mnt('nb'))
       await start('nb')
       await waitAllOnline([...devs.values()], 60_000)
       const want = await treeOf(mnt('na'))
