@@ -7,7 +7,7 @@ import '../util/polyfill.js'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Command } from './command.js'
-import { reportError } from './output.js'
+import { quietOnClosedPipe, reportError } from './output.js'
 import { COMMANDS } from './commands/index.js'
 
 function help (): string {
@@ -60,7 +60,7 @@ export async function main (argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest)
   } catch (err) {
-    return reportError(err)
+    return reportError(err, cmd.name)
   }
 }
 
@@ -73,5 +73,6 @@ function isEntryPoint (): boolean {
 }
 
 if (isEntryPoint()) {
+  quietOnClosedPipe()
   main(process.argv.slice(2)).then(code => { process.exitCode = code }, err => { process.exitCode = reportError(err) })
 }

@@ -1,7 +1,6 @@
 import type { Command } from '../command.js'
-import { flagHelp, parseCommandArgs } from '../args.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
 import { joinDevice, resolveConfig } from '../../daemon/index.js'
-import { InvalidArgumentError } from '../../errors.js'
 import { formatPolicy } from '../../config/parse.js'
 import { printJson, size } from '../output.js'
 
@@ -16,7 +15,7 @@ export const join: Command = {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const code = args.positionals[0]
     if (code == null || args.positionals.length > 1) {
-      throw new InvalidArgumentError('palm join takes exactly one invite code; get one with `palm invite` on a device of the swarm')
+      throw usageError('needs exactly one invite code; get one with `palm invite` on a device of the swarm')
     }
     const config = await resolveConfig(args.config, { noFile: true })
     const r = await joinDevice(config, code, args.config)
