@@ -111,6 +111,29 @@ export interface InviteReport {
   addrs: string[]
 }
 
+/** A device holding one fragment (`palm info`). */
+export interface FragmentHolder {
+  id: string
+  name: string
+  /** Reachable now (this device always is). */
+  online: boolean
+  /** This device. */
+  self: boolean
+}
+
+/** `palm info PATH`: a file's stripes, their fragments' CIDs and holders, and its health. */
+export interface FileInfo {
+  /** The path inside the folder ("/a/b.txt"). */
+  path: string
+  type: string
+  size: number
+  /** "4-of-6". */
+  policy: string
+  /** The weakest stripe: fragments reachable now, needed (k), total (n), devices holding reachable ones; `text` as user.palm.health. */
+  health: { reachable: number, needed: number, total: number, devices: string[], text: string }
+  stripes: Array<{ index: number, length: number, fragments: Array<{ index: number, cid: string, holders: FragmentHolder[] }> }>
+}
+
 export interface ControlApi {
   status: () => Promise<StatusReport>
   peers: () => Promise<PeerStatus[]>
@@ -121,6 +144,8 @@ export interface ControlApi {
   /** A fragment's bytes by CID (from this device or the swarm). */
   getFragment: (cid: string) => Promise<Uint8Array>
   gc: () => Promise<{ deleted: number, freedBytes: number }>
+  /** A file's stripes, fragment CIDs, holders and health; `path` is inside the folder ("a/b.txt"). */
+  info: (path: string) => Promise<FileInfo>
 }
 
 export const CONTROL_ROUTES = {
@@ -130,5 +155,6 @@ export const CONTROL_ROUTES = {
   invite: 'GET /v1/invite',
   stop: 'POST /v1/stop',
   getFragment: 'GET /v1/fragments',
-  gc: 'POST /v1/gc'
+  gc: 'POST /v1/gc',
+  info: 'GET /v1/info?path='
 } as const

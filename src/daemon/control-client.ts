@@ -68,6 +68,7 @@ export function controlClient (init: ControlClientInit): ControlApi {
     invite: async () => await callJson(init, 'GET', '/v1/invite'),
     stop: async () => await callJson(init, 'POST', '/v1/stop'),
     gc: async () => await callJson(init, 'POST', '/v1/gc', {}, 3_600_000),
+    info: async (path) => await callJson(init, 'GET', `/v1/info?path=${encodeURIComponent(path)}`),
     getFragment: async (cid) => new Uint8Array(await call(init, 'GET', `/v1/fragments/${encodeURIComponent(cid)}`))
   }
 }

@@ -54,6 +54,7 @@ export async function startControlServer (socketPath: string, api: ControlApi, l
     if (route === 'POST /v1/fsck') return json(res, await api.fsck(await readBody(req) as any))
     if (route === 'GET /v1/invite') return json(res, await api.invite())
     if (route === 'POST /v1/gc') return json(res, await api.gc())
+    if (route === 'GET /v1/info') return json(res, await api.info(url.searchParams.get('path') ?? '/'))
     if (route === 'POST /v1/stop') {
       json(res, { stopping: true })
       await api.stop()

@@ -30,6 +30,7 @@ import { startControlServer, type ControlServer } from './control-server.js'
 import { startDashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
+import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
 import { inviteFor } from './invite.js'
 import { getFragment, runGc } from './fragments.js'
@@ -262,6 +263,7 @@ export class Daemon extends Lifecycle {
       return { stopping: true as const }
     },
     getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),
-    gc: async () => await runGc(this.parts, this.config)
+    gc: async () => await runGc(this.parts, this.config),
+    info: async (path: string) => await fileInfo(this.parts, this.config.name, path)
   }
 }
