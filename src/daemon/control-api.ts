@@ -134,16 +134,50 @@ export interface FileInfo {
   stripes: Array<{ index: number, length: number, fragments: Array<{ index: number, cid: string, holders: FragmentHolder[] }> }>
 }
 
+/** How far a long task is (`palm fsck`, `palm gc`): streamed to the CLI, which draws it. */
+export interface ProgressEvent {
+  task: string
+  /** What is being done now ("checking stripes", "scanning fragments"). */
+  phase: string
+  done: number
+  /** Known total for this phase (0 when unknown). */
+  total: number
+  /** What `done` counts ("stripes", "fragments"). */
+  unit: string
+}
+export type ProgressFn = (p: ProgressEvent) => void
+
+/** What `palm gc` did and what it kept, and why. */
+export interface GcResult {
+  deleted: number
+  freedBytes: number
+  /** True when nothing was deleted on purpose (--dry-run): `deleted`/`freedBytes` say what would go. */
+  dryRun: boolean
+  /** Fragments stored on this device. */
+  scanned: number
+  /** Kept: a file of this journal references them. */
+  referenced: number
+  /** Kept: another device placed them here (their files are in its journal). */
+  foreign: number
+  /** Kept: unreferenced but younger than the grace period (a write may not have reached the journal yet). */
+  young: number
+  youngBytes: number
+  /** The grace period, ms (setting gcGraceMs / PALM_GC_GRACE). */
+  graceMs: number
+  /** When the oldest young fragment leaves the grace period, ms from now (null when none is young). */
+  nextEligibleInMs: number | null
+}
+
 export interface ControlApi {
   status: () => Promise<StatusReport>
   peers: () => Promise<PeerStatus[]>
-  fsck: (options?: { repair?: boolean }) => Promise<FsckReport>
+  fsck: (options?: { repair?: boolean, onProgress?: ProgressFn }) => Promise<FsckReport>
   invite: () => Promise<InviteReport>
   /** Flush, unmount and stop the daemon. */
   stop: () => Promise<{ stopping: true }>
   /** A fragment's bytes by CID (from this device or the swarm). */
   getFragment: (cid: string) => Promise<Uint8Array>
-  gc: () => Promise<{ deleted: number, freedBytes: number }>
+  gc: (options?: { dryRun?: boolean, onProgress?: ProgressFn }) => Promise<GcResult>
   /** A file's stripes, fragment CIDs, holders and health; `path` is inside the folder ("a/b.txt"). */
   info: (path: string) => Promise<FileInfo>
 }

@@ -256,14 +256,14 @@ export class Daemon extends Lifecycle {
       uptimeMs: Date.now() - this.#startedAt
     }),
     peers: async (): Promise<PeerStatus[]> => peerStatus(this.parts),
-    fsck: async (options = {}): Promise<FsckReport> => await runFsck(this.parts, { repair: options.repair === true, logger: this.#logger }),
+    fsck: async (options = {}): Promise<FsckReport> => await runFsck(this.parts, { repair: options.repair === true, logger: this.#logger, onProgress: options.onProgress }),
     invite: async (): Promise<InviteReport> => await inviteFor(this.parts),
     stop: async () => {
       this.#requestStop()
       return { stopping: true as const }
     },
     getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),
-    gc: async () => await runGc(this.parts, this.config),
+    gc: async (options = {}) => await runGc(this.parts, this.config, options),
     info: async (path: string) => await fileInfo(this.parts, this.config.name, path)
   }
 }

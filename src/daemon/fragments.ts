@@ -7,6 +7,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import { collectGarbage } from '../store/index.js'
 import type { DaemonParts } from './daemon.js'
 import type { AbortOptions } from '../util/abort.js'
+import type { GcResult, ProgressFn } from './control-api.js'
 
 function parse (cid: string): CID {
   try {
@@ -32,13 +33,33 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
 }
 
 /**
- * Deletes stored fragments no file references that are older than the grace period. Fragments
- * other devices placed here are never collected (this journal does not know their files); they
- * leave only on an explicit delete from the swarm.
+ * Deletes stored fragments no file references that are older than the grace period, and says what
+ * it kept and why. Fragments other devices placed here are never collected (this journal does not
+ * know their files); they leave only on an explicit delete from the swarm.
  */
-export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions = {}): Promise<{ deleted: number, freedBytes: number }> {
-  const referenced = await parts.foreign.load()
-  for await (const cid of parts.meta.referencedFragments(options)) referenced.add(cid)
-  const report = await collectGarbage(parts.store, { referenced, graceMs: config.gcGraceMs }, options)
-  return { deleted: report.deleted, freedBytes: report.deletedBytes }
+export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
+  const foreign = await parts.foreign.load()
+  const own = new Set<string>()
+  for await (const cid of parts.meta.referencedFragments(options)) own.add(cid)
+  const total = parts.store.usage().fragmentCount
+  let foreignKept = 0
+  const report = await collectGarbage(parts.store, {
+    // Asked once per stored fragment: count the ones kept only because another device placed them here.
+    referenced: { has: (cid) => own.has(cid) || (foreign.has(cid) && ++foreignKept > 0) },
+    graceMs: config.gcGraceMs,
+    dryRun: options.dryRun,
+    onProgress: options.onProgress == null ? undefined : (done) => options.onProgress?.({ task: 'gc', phase: 'scanning fragments', done, total: Math.max(total, done), unit: 'fragments' })
+  }, options)
+  return {
+    deleted: report.deleted,
+    freedBytes: report.deletedBytes,
+    dryRun: options.dryRun === true,
+    scanned: report.scanned,
+    referenced: report.referenced - foreignKept,
+    foreign: foreignKept,
+    young: report.young,
+    youngBytes: report.youngBytes,
+    graceMs: config.gcGraceMs,
+    nextEligibleInMs: report.oldestYoungMs == null ? null : Math.max(0, report.oldestYoungMs + config.gcGraceMs - Date.now())
+  }
 }

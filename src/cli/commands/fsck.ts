@@ -3,6 +3,7 @@ import { flagHelp, parseCommandArgs } from '../args.js'
 import { resolveConfig, type FsckReport } from '../../daemon/index.js'
 import { withControl } from '../control.js'
 import { printJson } from '../output.js'
+import { createProgress, progressMode } from '../progress.js'
 
 const KEYS = ['home'] as const
 const FLAGS = [
@@ -55,8 +56,9 @@ export const fsck: Command = {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
     const repair = args.flags.repair === true
+    const progress = createProgress(progressMode(args.flags.json === true))
     return await withControl(config, async (api) => {
-      const r = await api.fsck({ repair })
+      const r = await api.fsck({ repair, onProgress: progress.onProgress }).finally(progress.done)
       if (args.flags.json === true) printJson(r)
       else printText(r, repair)
       return r.clean ? 0 : 1
