@@ -58,7 +58,7 @@ export const OPTIONS = {
   repairGraceMs: opt<number>({ type: 'duration', default: () => 10 * 60_000, unit: 'ms', env: 'PALM_REPAIR_GRACE', help: 'An offline device seen within this long is still a placement target: fragments meant for it go to another device and are queued for it. (Rebuilding the fragments of a device gone for good is not built yet.)' }),
   gcGraceMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_GRACE', help: 'Unreferenced fragments younger than this are never collected.' }),
   gcIntervalMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_INTERVAL', help: 'How often garbage collection runs (0 = never).' }),
-  dashboardPort: opt<number>({ type: 'int', default: () => 0, env: 'PALM_DASHBOARD_PORT', flag: '--dashboard-port', help: 'Port of the status page on 127.0.0.1 (0 = any free port; -1 = off).' }),
+  dashboardPort: opt<number>({ type: 'int', default: () => 7256, env: 'PALM_DASHBOARD_PORT', flag: '--dashboard-port', help: 'Port of the status page on 127.0.0.1 (0 = any free port; -1 = off). When the default 7256 is taken (another device of this machine), a free port is used; `palm status` prints the address with its token.' }),
   allowNonEmpty: opt<boolean>({ type: 'bool', default: () => false, env: 'PALM_ALLOW_NON_EMPTY', flag: '--allow-non-empty', help: 'Mount over a folder that has files in it (they are hidden while mounted), as rclone\'s flag of that name.' }),
   allowOther: opt<boolean>({ type: 'bool', default: () => false, env: 'PALM_ALLOW_OTHER', flag: '--allow-other', help: 'Let other users of this machine use the mount (needs user_allow_other in /etc/fuse.conf unless root).' })
 } as const
