@@ -166,7 +166,7 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     devicesChanged()
     filesChanged()
     const name = evt.detail.name !== '' ? evt.detail.name : evt.detail.id
-    if (kind === 'online') event(seen.has(evt.detail.id) ? 'device back' : 'device joined', `${name} is online`)
+    if (kind === 'online') event(seen.has(evt.detail.id) ? 'device back' : 'device joined', seen.has(evt.detail.id) ? `${name} is back online` : `${name} joined (online)`)
     if (kind === 'offline') event('device left', `${name} went offline`)
     seen.add(evt.detail.id)
   }
