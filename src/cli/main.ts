@@ -39,8 +39,10 @@ export async function main (argv: string[]): Promise<number> {
     const topic = rest[0]
     if (topic == null) { process.stdout.write(help() + '\n'); return 0 }
     if (topic === 'settings') {
-      const { settingsHelp } = await import('./settings-help.js')
-      process.stdout.write(settingsHelp() + '\n')
+      // A table to read on a terminal; Markdown (as in the README) into a pipe or file, or with --markdown.
+      const { settingsHelp, settingsTable } = await import('./settings-help.js')
+      const tty = process.stdout.isTTY && !rest.includes('--markdown')
+      process.stdout.write((tty ? settingsTable(process.stdout.columns ?? 100) : settingsHelp()) + '\n')
       return 0
     }
     const cmd = COMMANDS.find(c => c.name === topic)

@@ -70,3 +70,8 @@ export function quietOnClosedPipe (): void {
 export async function writeOut (data: string | Uint8Array): Promise<void> {
   await new Promise<void>((resolve, reject) => { process.stdout.write(data, err => { err == null ? resolve() : reject(err) }) })
 }
+
+/** ` --home DIR` when the home is not the default one (a flag or PALM_HOME chose it), for hints to copy. */
+export function homeHint (home: string, defaultHome: string): string {
+  return home === defaultHome ? '' : ` --home ${/^[\w@%+=:,./-]+$/.test(home) ? home : `'${home.replace(/'/g, "'\\''")}'`}`
+}
