@@ -15,10 +15,12 @@ table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:.35rem .
 th{font-weight:600;color:#52606d;font-size:.85rem}.ok{color:#176d2a}.bad{color:#b3261e}.warn{color:#8a5a00}.dim{color:#6b7680}
 .num{text-align:right;font-variant-numeric:tabular-nums}#protection{margin:.2rem 0 0}.view{display:none}.view.on{display:block}
 a{color:#1a5fb4;cursor:pointer}.frag{font:12px ui-monospace,monospace}.cell-ok{background:#e5f4e8}.cell-bad{background:#fbe4e2}
-#live{float:right;font-size:.8rem}ul#events{list-style:none;padding:0;background:#fff}#events li{padding:.3rem .6rem;border-bottom:1px solid #e3e6ea}
+#live{float:right;font-size:.8rem}.actions{margin-left:auto}.actions button{border:1px solid #b9c2cc;background:#fff}#action-result{margin:.4rem 1.5rem;word-break:break-all}ul#events{list-style:none;padding:0;background:#fff}#events li{padding:.3rem .6rem;border-bottom:1px solid #e3e6ea}
 </style></head><body>
 <header><span id="live" class="dim">connecting…</span><h1>PALM <span id="title" class="dim"></span></h1><p id="protection"></p><p id="summary" class="dim"></p></header>
-<nav><button data-view="devices" class="on">Devices</button><button data-view="protection">Protection</button><button data-view="folder">Folder</button><button data-view="events">Events</button></nav>
+<nav><button data-view="devices" class="on">Devices</button><button data-view="protection">Protection</button><button data-view="folder">Folder</button><button data-view="events">Events</button>
+<span class="actions"><button id="act-check" title="palm fsck: read every fragment of this device and check it against its CID">Check files</button><button id="act-invite" title="palm invite: a code for another device">Invite a device</button></span></nav>
+<p id="action-result" class="dim"></p>
 <main>
 <section id="view-devices" class="view on"><table><thead><tr><th>device</th><th>state</th><th class="num">capacity</th><th class="num">used</th><th class="num">fragments</th><th class="num">journal lag</th><th>last seen</th></tr></thead><tbody id="devices"></tbody></table></section>
 <section id="view-protection" class="view"><p id="protection-summary"></p><table><thead><tr><th>if this device is lost</th><th class="num">files unreadable</th><th class="num">files below k+1</th></tr></thead><tbody id="whatif"></tbody></table></section>
@@ -89,15 +91,24 @@ async function loadEvents () { $('events').innerHTML = ''; for (const e of await
 const loaders = { devices: loadDevices, protection: loadProtection, folder: loadFolder, events: loadEvents }
 const safe = f => f().catch(err => { $('live').textContent = 'error: ' + err.message; $('live').className = 'bad' })
 document.querySelector('nav').addEventListener('click', ev => {
-  const b = ev.target.closest('button'); if (!b) return
+  const b = ev.target.closest('button[data-view]'); if (!b) return
   view = b.dataset.view
-  for (const x of document.querySelectorAll('nav button')) x.classList.toggle('on', x === b)
+  for (const x of document.querySelectorAll('nav button[data-view]')) x.classList.toggle('on', x === b)
   for (const x of document.querySelectorAll('.view')) x.classList.toggle('on', x.id === 'view-' + view)
   safe(loaders[view])
 })
 $('view-folder').addEventListener('click', ev => {
   const a = ev.target.closest('a'); if (!a) return
   if (a.dataset.dir) { folder = a.dataset.dir; $('sharemap').innerHTML = ''; safe(loadFolder) } else if (a.dataset.file) safe(() => showFile(a.dataset.file))
+})
+$('act-check').addEventListener('click', () => {
+  if (!confirm('Check every file now? This reads every fragment of this device (palm fsck) and may take a while.')) return
+  $('action-result').textContent = 'checking…'
+  safe(async () => { const r = await fetch(q('/api/check'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = r.clean ? 'check: clean, ' + r.stripesChecked + ' stripes' : 'check found problems: ' + JSON.stringify(r.counts) + ' (run palm fsck for details)' })
+})
+$('act-invite').addEventListener('click', () => {
+  if (!confirm('Make an invite code? It carries the swarm key: whoever has it can join. Share it privately.')) return
+  safe(async () => { const r = await fetch(q('/api/invite'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = 'palm join ' + r.code })
 })
 function connect () {
   const es = new EventSource(q('/api/stream'))

@@ -13,7 +13,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '@libp2p/interface'
-import type { StatusReport } from './control-api.js'
+import type { FsckReport, InviteReport, StatusReport } from './control-api.js'
 import type { DaemonParts } from './daemon.js'
 import { deviceRows, folderView, protectionView, shareMap } from './dashboard-data.js'
 import { DASHBOARD_PAGE } from './dashboard-page.js'
@@ -49,6 +49,11 @@ export interface DashboardInit {
   deviceName: string
   status: () => Promise<StatusReport>
   parts: DaemonParts
+  /** What the page's buttons do (each confirmed in the page first). */
+  actions: {
+    check: () => Promise<FsckReport>
+    invite: () => Promise<InviteReport>
+  }
   log: Logger
 }
 
@@ -128,7 +133,12 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
     const given = url.searchParams.get('token') ?? ''
     if (!sameSecret(given, token)) return send(res, 403, 'text/plain', 'refused: open the address `palm status` prints (it carries the token)\n')
-    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET\n')
+    if (req.method === 'POST' && url.pathname === '/api/check') {
+      const r = await init.actions.check()
+      return send(res, 200, 'application/json', JSON.stringify({ clean: r.clean, stripesChecked: r.stripesChecked, counts: r.counts, repaired: r.repaired }))
+    }
+    if (req.method === 'POST' && url.pathname === '/api/invite') return send(res, 200, 'application/json', JSON.stringify(await init.actions.invite()))
+    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET, and POST for the actions\n')
     if (url.pathname === '/' || url.pathname === '/index.html') return send(res, 200, 'text/html; charset=utf-8', DASHBOARD_PAGE)
     if (url.pathname === '/api/stream') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })

@@ -91,6 +91,10 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     await page.waitForSelector('#sharemap-table')
     assert.equal(await page.$$eval('#sharemap-table tbody tr', (r: any[]) => r.length), 2)
     await page.screenshot({ path: join(SHOTS, '3-folder.png') })
+    // An action, confirmed in a dialog first: check every file.
+    page.once('dialog', (d: any) => { void d.accept() })
+    await page.click('#act-check')
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('check: clean'), null, { timeout: 120_000 })
     await page.click('nav button[data-view="devices"]')
   }
 
