@@ -56,7 +56,7 @@ async function loadDevices () {
 }
 async function loadProtection () {
   const p = await get('/api/protection')
-  $('protection-summary').textContent = p.files + ' files in ' + p.stripes + ' stripes; ' + (p.unreadableNow > 0 ? p.unreadableNow + ' cannot be read now.' : 'every file can be read now.') + (p.partial ? ' (first stripes only)' : '')
+  $('protection-summary').textContent = p.files + ' files in ' + p.stripes + ' stripes; ' + (p.unreadableNow > 0 ? p.unreadableNow + ' cannot be read now.' : 'every file can be read now.') + (p.partial ? ' (first stripes only)' : '') + (p.pendingSpread > 0 ? ' ' + p.pendingSpread + ' fragments wait to be spread to devices that were away.' : ' Nothing waits to be spread.')
   $('whatif').innerHTML = p.whatIf.map(w => '<tr data-device="' + esc(w.name) + '"><td>' + esc(w.name) + '</td><td class="num ' + (w.unreadableFiles > 0 ? 'bad' : 'ok') + '">' + w.unreadableFiles +
     '</td><td class="num ' + (w.belowSpareFiles > 0 ? 'warn' : '') + '">' + w.belowSpareFiles + '</td></tr>').join('')
 }

@@ -121,7 +121,11 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
   const api = async (path: string, url: URL): Promise<unknown> => {
     if (path === '/api/status') return await init.status()
     if (path === '/api/devices') return deviceRows(parts, init.deviceName)
-    if (path === '/api/protection') return await protectionView(parts, deviceRows(parts, init.deviceName))
+    if (path === '/api/protection') {
+      // Spread progress: fragments written elsewhere while their device was away, waiting to go to it.
+      const spread = (await init.status()).protectionDetail.pendingSpread
+      return { ...await protectionView(parts, deviceRows(parts, init.deviceName)), pendingSpread: spread }
+    }
     if (path === '/api/folder') return await folderView(parts, url.searchParams.get('path') ?? '/')
     if (path === '/api/file') return await shareMap(parts, init.deviceName, url.searchParams.get('path') ?? '/')
     if (path === '/api/events') return events
