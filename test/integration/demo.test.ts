@@ -109,6 +109,13 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     await page.click('nav button[data-view="events"]')
     await page.waitForFunction(() => Array.from(document.querySelectorAll('#events li')).some(li => li.textContent?.includes('d2 went offline')), null, { timeout: 30_000 })
     await page.screenshot({ path: join(SHOTS, '5-events.png') })
+    // The what-if now: with 2 of 6 down every stripe has exactly k = 4 fragments left, so losing any
+    // running device would make all 4 files unreadable; losing d2 or d3 again changes nothing.
+    await page.click('nav button[data-view="protection"]')
+    await page.waitForFunction(() => document.querySelector('#whatif tr[data-device="d4"]')?.children[1]?.textContent === '4', null, { timeout: 30_000 })
+    const rows = await page.$$eval('#whatif tr', (rs: any[]) => Object.fromEntries(rs.map(r => [r.dataset.device, [Number(r.children[1].textContent), Number(r.children[2].textContent)]])))
+    assert.deepEqual(rows, { d1: [4, 0], d2: [0, 4], d3: [0, 4], d4: [4, 0], d5: [4, 0], d6: [4, 0] })
+    await page.screenshot({ path: join(SHOTS, '6-protection-two-killed.png') })
   }
   const killed = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
   assert.deepEqual(killed.devices.map((d: any) => d.state), ['running', 'killed', 'killed', 'running', 'running', 'running'])
