@@ -20,6 +20,7 @@ need rsync rsync              # tests: rsync round trips
 need git git                  # tests: git on the mount
 need ip iproute2              # tests: the namespace LAN
 need nsenter util-linux
+need chromium chromium        # tests: the status web app in a real headless browser (playwright-core drives it)
 if have_cmd pkg-config && ! pkg-config --exists fuse3; then need_pkgs+=(libfuse3-dev); fi
 if ! have_cmd pkg-config; then need_pkgs+=(libfuse3-dev); fi
 for p in "$@"; do need_pkgs+=("$p"); done

@@ -37,7 +37,7 @@ export function parseCommandArgs (argv: string[], configKeys: OptionKey[], flags
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
   } catch (err: any) {
-    throw new InvalidArgumentError(`${String(err.message)}; see \`palm help\``, { cause: err })
+    throw parseFailure(err, options, argv)
   }
   const out: ParsedArgs = { config: {}, flags: {}, positionals: parsed.positionals }
   for (const [name, value] of Object.entries(parsed.values)) {
@@ -46,6 +46,38 @@ export function parseCommandArgs (argv: string[], configKeys: OptionKey[], flags
     else out.flags[name] = value as any
   }
   return out
+}
+
+/**
+ * A usage error: one line, exit code 2 (see `reportError`). `palm COMMAND` is put in front of the
+ * message by main.ts, which knows the command.
+ */
+export function usageError (message: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(message, { cause, details: { usage: true } })
+}
+
+/** True for an error that means "the command line is wrong" (exit code 2). */
+export function isUsageError (err: unknown): boolean {
+  return (err as any)?.details?.usage === true
+}
+
+/** node:util parseArgs's multi-line messages, said as one line that names the command's valid flags. */
+function parseFailure (err: any, options: Record<string, { type: 'string' | 'boolean' }>, argv: string[]): InvalidArgumentError {
+  const valid = [...Object.keys(options).map(n => `--${n}`), '--help'].join(', ')
+  const message = String(err?.message ?? err)
+  const unknown = /Unknown option '([^']+)'/.exec(message)
+  if (unknown != null) return usageError(`unknown flag ${unknown[1]}; valid flags: ${valid}`, err)
+  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message)
+  if (missing != null) return usageError(`${missing[1].replace(/^-\w, /, '')} needs a value`, err)
+  const ambiguous = /Option '([^']+?)(?: <value>)?' argument is ambiguous/.exec(message)
+  if (ambiguous != null) {
+    const flag = ambiguous[1].replace(/^-\w, /, '')
+    const value = argv[argv.indexOf(flag) + 1] ?? ''
+    return usageError(`${flag} ${value}: a value starting with "-" cannot be right here (no setting takes a negative number); give e.g. ${flag} 10G`.replace(' 10G', flag === '--capacity' ? ' 10G' : ' VALUE'), err)
+  }
+  const positional = /Unexpected argument '([^']+)'/.exec(message)
+  if (positional != null) return usageError(`unexpected argument ${positional[1]}`, err)
+  return usageError(message.split('\n')[0], err)
 }
 
 /** Usage text for a command's flags. */

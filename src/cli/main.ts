@@ -7,7 +7,7 @@ import '../util/polyfill.js'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Command } from './command.js'
-import { reportError } from './output.js'
+import { quietOnClosedPipe, reportError } from './output.js'
 import { COMMANDS } from './commands/index.js'
 
 function help (): string {
@@ -39,8 +39,10 @@ export async function main (argv: string[]): Promise<number> {
     const topic = rest[0]
     if (topic == null) { process.stdout.write(help() + '\n'); return 0 }
     if (topic === 'settings') {
-      const { settingsHelp } = await import('./settings-help.js')
-      process.stdout.write(settingsHelp() + '\n')
+      // A table to read on a terminal; Markdown (as in the README) into a pipe or file, or with --markdown.
+      const { settingsHelp, settingsTable } = await import('./settings-help.js')
+      const tty = process.stdout.isTTY && !rest.includes('--markdown')
+      process.stdout.write((tty ? settingsTable(process.stdout.columns ?? 100) : settingsHelp()) + '\n')
       return 0
     }
     const cmd = COMMANDS.find(c => c.name === topic)
@@ -60,7 +62,7 @@ export async function main (argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest)
   } catch (err) {
-    return reportError(err)
+    return reportError(err, cmd.name)
   }
 }
 
@@ -73,5 +75,6 @@ function isEntryPoint (): boolean {
 }
 
 if (isEntryPoint()) {
+  quietOnClosedPipe()
   main(process.argv.slice(2)).then(code => { process.exitCode = code }, err => { process.exitCode = reportError(err) })
 }

@@ -35,6 +35,7 @@ export const OPTIONS = {
   mountpoint: opt<string>({ type: 'path', default: () => join(homedir(), 'palm'), env: 'PALM_MOUNTPOINT', help: 'Where `palm mount` mounts the folder when no MOUNTPOINT is given.' }),
   name: opt<string>({ type: 'string', default: () => hostname(), flag: '--name', persisted: true, help: 'A name for this device, shown to the other devices.' }),
   capacityBytes: opt<number>({ type: 'size', default: () => 0, unit: 'bytes', flag: '--capacity', env: 'PALM_CAPACITY', persisted: true, help: 'Disk space this device offers to the swarm (10G, 500M). 0 means 90% of the free space of the disk holding the home.' }),
+  minCapacityBytes: opt<number>({ type: 'size', default: () => 2 ** 30, unit: 'bytes', env: 'PALM_MIN_CAPACITY', help: 'The smallest capacity `palm init`/`join` accept (tests and demos on one disk lower it).' }),
   policy: opt<PolicyValue>({ type: 'policy', default: () => ({ k: 4, n: 6 }), flag: '--policy', help: 'Swarm default: any k of n fragments rebuild a stripe ("4-of-6"). Set at `palm init`; a folder may override it with the xattr user.palm.policy.' }),
   stripeSizeBytes: opt<number>({ type: 'size', default: () => 4 * 2 ** 20, unit: 'bytes', env: 'PALM_STRIPE_SIZE', help: 'Stripe size for new files (see docs/chunk-format.md for why 4 MiB).' }),
   cacheBytes: opt<number>({ type: 'size', default: () => 256 * 2 ** 20, unit: 'bytes', env: 'PALM_CACHE_SIZE', flag: '--cache-size', help: 'Memory for decoded stripes (read cache).' }),
@@ -61,7 +62,8 @@ export const OPTIONS = {
   gcGraceMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_GRACE', help: 'Unreferenced fragments younger than this are never collected.' }),
   foreignGcGraceMs: opt<number>({ type: 'duration', default: () => 24 * 60 * 60_000, unit: 'ms', env: 'PALM_FOREIGN_GC_GRACE', help: 'Fragments other devices stored here that no file of the replicated journal references are kept this long after they were stored (the journal ops of the device that placed them may still be on their way).' }),
   gcIntervalMs: opt<number>({ type: 'duration', default: () => 60 * 60_000, unit: 'ms', env: 'PALM_GC_INTERVAL', help: 'How often garbage collection runs (0 = never).' }),
-  dashboardPort: opt<number>({ type: 'int', default: () => 0, env: 'PALM_DASHBOARD_PORT', flag: '--dashboard-port', help: 'Port of the status page on 127.0.0.1 (0 = any free port; -1 = off).' }),
+  dashboardPort: opt<number>({ type: 'int', default: () => 7256, env: 'PALM_DASHBOARD_PORT', flag: '--dashboard-port', help: 'Port of the status page on 127.0.0.1 (0 = any free port; -1 = off). When the default 7256 is taken (another device of this machine), a free port is used; `palm status` prints the address with its token.' }),
+  allowNonEmpty: opt<boolean>({ type: 'bool', default: () => false, env: 'PALM_ALLOW_NON_EMPTY', flag: '--allow-non-empty', help: 'Mount over a folder that has files in it (they are hidden while mounted), as rclone\'s flag of that name.' }),
   allowOther: opt<boolean>({ type: 'bool', default: () => false, env: 'PALM_ALLOW_OTHER', flag: '--allow-other', help: 'Let other users of this machine use the mount (needs user_allow_other in /etc/fuse.conf unless root).' })
 } as const
 

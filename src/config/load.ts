@@ -107,7 +107,7 @@ export async function loadConfig (input: LoadConfigInput = {}): Promise<PalmConf
   if (c.readFailMs > c.opTimeoutMs) problems.push(`the read failure bound (${c.readFailMs} ms) must not exceed the operation deadline (${c.opTimeoutMs} ms)`)
   if (c.offlineAfterMs <= c.gossipIntervalMs) problems.push(`offlineAfterMs (${c.offlineAfterMs}) must exceed gossipIntervalMs (${c.gossipIntervalMs})`)
   if (problems.length > 0) {
-    throw new InvalidConfigError(`invalid settings:\n  ${problems.join('\n  ')}`, { details: { problems } })
+    throw new InvalidConfigError(`invalid settings: ${problems.join('; ')}`, { details: { problems, usage: problems.every(p => p.startsWith('--')) } })
   }
   return c
 }

@@ -155,16 +155,75 @@ export interface InviteReport {
   addrs: string[]
 }
 
+/** A device holding one fragment (`palm info`). */
+export interface FragmentHolder {
+  id: string
+  name: string
+  /** Reachable now (this device always is). */
+  online: boolean
+  /** This device. */
+  self: boolean
+}
+
+/** `palm info PATH`: a file's stripes, their fragments' CIDs and holders, and its health. */
+export interface FileInfo {
+  /** The path inside the folder ("/a/b.txt"). */
+  path: string
+  type: string
+  size: number
+  /** "4-of-6". */
+  policy: string
+  /** The weakest stripe: fragments reachable now, needed (k), total (n), devices holding reachable ones; `text` as user.palm.health. */
+  health: { reachable: number, needed: number, total: number, devices: string[], text: string }
+  stripes: Array<{ index: number, length: number, fragments: Array<{ index: number, cid: string, holders: FragmentHolder[] }> }>
+}
+
+/** How far a long task is (`palm fsck`, `palm gc`): streamed to the CLI, which draws it. */
+export interface ProgressEvent {
+  task: string
+  /** What is being done now ("checking stripes", "scanning fragments"). */
+  phase: string
+  done: number
+  /** Known total for this phase (0 when unknown). */
+  total: number
+  /** What `done` counts ("stripes", "fragments"). */
+  unit: string
+}
+export type ProgressFn = (p: ProgressEvent) => void
+
+/** What `palm gc` did and what it kept, and why. */
+export interface GcResult {
+  deleted: number
+  freedBytes: number
+  /** True when nothing was deleted on purpose (--dry-run): `deleted`/`freedBytes` say what would go. */
+  dryRun: boolean
+  /** Fragments stored on this device. */
+  scanned: number
+  /** Kept: a file of this journal references them. */
+  referenced: number
+  /** Kept: another device placed them here (their files are in its journal). */
+  foreign: number
+  /** Kept: unreferenced but younger than the grace period (a write may not have reached the journal yet). */
+  young: number
+  youngBytes: number
+  /** The grace period, ms (setting gcGraceMs / PALM_GC_GRACE). */
+  graceMs: number
+  /** When the oldest young fragment leaves the grace period, ms from now (null when none is young). */
+  nextEligibleInMs: number | null
+}
+
 export interface ControlApi {
   status: () => Promise<StatusReport>
   peers: () => Promise<PeerStatus[]>
-  fsck: (options?: { repair?: boolean }) => Promise<FsckReport>
+  fsck: (options?: { repair?: boolean, onProgress?: ProgressFn }) => Promise<FsckReport>
   invite: () => Promise<InviteReport>
   /** Flush, unmount and stop the daemon. */
   stop: () => Promise<{ stopping: true }>
   /** A fragment's bytes by CID (from this device or the swarm). */
   getFragment: (cid: string) => Promise<Uint8Array>
-  gc: () => Promise<{ deleted: number, freedBytes: number }>
+  gc: (options?: { dryRun?: boolean, onProgress?: ProgressFn }) => Promise<GcResult>
+  /** A file's stripes, fragment CIDs, holders and health; `path` is inside the folder ("a/b.txt"). */
+  info: (path: string) => Promise<FileInfo>
 }
 
 export const CONTROL_ROUTES = {
@@ -174,5 +233,6 @@ export const CONTROL_ROUTES = {
   invite: 'GET /v1/invite',
   stop: 'POST /v1/stop',
   getFragment: 'GET /v1/fragments',
-  gc: 'POST /v1/gc'
+  gc: 'POST /v1/gc',
+  info: 'GET /v1/info?path='
 } as const

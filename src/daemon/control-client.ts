@@ -4,7 +4,7 @@
  */
 import { request } from 'node:http'
 import { NotConnectedError, PalmError, TimeoutError, type ErrorCode } from '../errors.js'
-import type { ControlApi } from './control-api.js'
+import type { ControlApi, ProgressFn } from './control-api.js'
 
 export interface ControlClientInit {
   socketPath: string
@@ -56,6 +56,54 @@ async function call (init: ControlClientInit, method: string, path: string, body
   })
 }
 
+/** A long task with progress: NDJSON lines `{progress}`… then `{result}` or `{error}` (control-server.ts). */
+async function callWithProgress<T> (init: ControlClientInit, path: string, body: unknown, onProgress: ProgressFn, timeoutMs: number): Promise<T> {
+  return await new Promise<T>((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify(body))
+    const req = request({
+      socketPath: init.socketPath,
+      method: 'POST',
+      path,
+      headers: { 'content-type': 'application/json', 'content-length': payload.length, 'x-palm-progress': '1' },
+      timeout: timeoutMs
+    }, (res) => {
+      if ((res.statusCode ?? 500) >= 300) {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          let parsed: unknown
+          try { parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch { parsed = undefined }
+          reject(rebuildError(parsed, res.statusCode ?? 500))
+        })
+        return
+      }
+      let rest = ''
+      let settled = false
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        rest += chunk
+        let nl: number
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl)
+          rest = rest.slice(nl + 1)
+          if (line.trim() === '') continue
+          const msg = JSON.parse(line)
+          if (msg.progress != null) onProgress(msg.progress)
+          else if ('result' in msg) { settled = true; resolve(msg.result as T) } else if (msg.error != null) { settled = true; reject(rebuildError(msg, 500)) }
+        }
+      })
+      res.on('error', reject)
+      res.on('end', () => { if (!settled) reject(new PalmError(`the PALM daemon ended ${path} without a result; see its log`, 'EIO')) })
+    })
+    req.on('timeout', () => { req.destroy(new TimeoutError(`the PALM daemon did not answer POST ${path} in time; see its log`)) })
+    req.on('error', (err: any) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new NotConnectedError(`no PALM daemon is running for this home (${init.socketPath})`, { cause: err }))
+      else reject(err)
+    })
+    req.end(payload)
+  })
+}
+
 async function callJson<T> (init: ControlClientInit, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
   return JSON.parse((await call(init, method, path, body, timeoutMs)).toString('utf8')) as T
 }
@@ -64,10 +112,15 @@ export function controlClient (init: ControlClientInit): ControlApi {
   return {
     status: async () => await callJson(init, 'GET', '/v1/status'),
     peers: async () => await callJson(init, 'GET', '/v1/peers'),
-    fsck: async (options) => await callJson(init, 'POST', '/v1/fsck', options ?? {}, 24 * 3_600_000),
+    fsck: async (options = {}) => options.onProgress != null
+      ? await callWithProgress(init, '/v1/fsck', { repair: options.repair }, options.onProgress, 24 * 3_600_000)
+      : await callJson(init, 'POST', '/v1/fsck', { repair: options.repair }, 24 * 3_600_000),
     invite: async () => await callJson(init, 'GET', '/v1/invite'),
     stop: async () => await callJson(init, 'POST', '/v1/stop'),
-    gc: async () => await callJson(init, 'POST', '/v1/gc', {}, 3_600_000),
+    gc: async (options = {}) => options.onProgress != null
+      ? await callWithProgress(init, '/v1/gc', { dryRun: options.dryRun }, options.onProgress, 3_600_000)
+      : await callJson(init, 'POST', '/v1/gc', { dryRun: options.dryRun }, 3_600_000),
+    info: async (path) => await callJson(init, 'GET', `/v1/info?path=${encodeURIComponent(path)}`),
     getFragment: async (cid) => new Uint8Array(await call(init, 'GET', `/v1/fragments/${encodeURIComponent(cid)}`))
   }
 }

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, rm } from 'node:fs/promises'
 import type { Logger } from '@libp2p/interface'
 import { InvalidArgumentError, isPalmError, NotFoundError } from '../errors.js'
-import type { ControlApi } from './control-api.js'
+import type { ControlApi, ProgressFn } from './control-api.js'
 
 export interface ControlServer {
   close: () => Promise<void>
@@ -51,9 +51,16 @@ export async function startControlServer (socketPath: string, api: ControlApi, l
     log.trace('control %s', route)
     if (route === 'GET /v1/status') return json(res, await api.status())
     if (route === 'GET /v1/peers') return json(res, await api.peers())
-    if (route === 'POST /v1/fsck') return json(res, await api.fsck(await readBody(req) as any))
+    if (route === 'POST /v1/fsck') {
+      const body = await readBody(req) as { repair?: boolean }
+      return await withProgress(req, res, async (onProgress) => await api.fsck({ repair: body.repair === true, onProgress }))
+    }
     if (route === 'GET /v1/invite') return json(res, await api.invite())
-    if (route === 'POST /v1/gc') return json(res, await api.gc())
+    if (route === 'POST /v1/gc') {
+      const body = await readBody(req) as { dryRun?: boolean }
+      return await withProgress(req, res, async (onProgress) => await api.gc({ dryRun: body.dryRun === true, onProgress }))
+    }
+    if (route === 'GET /v1/info') return json(res, await api.info(url.searchParams.get('path') ?? '/'))
     if (route === 'POST /v1/stop') {
       json(res, { stopping: true })
       await api.stop()
@@ -81,6 +88,31 @@ export async function startControlServer (socketPath: string, api: ControlApi, l
       await new Promise<void>(resolve => { server.close(() => { resolve() }); server.closeAllConnections() })
       await rm(socketPath, { force: true })
     }
+  }
+}
+
+/** Header by which a client asks for progress: the answer is then NDJSON lines (PROGRESS_STREAM). */
+export const PROGRESS_HEADER = 'x-palm-progress'
+
+/**
+ * Runs a long task. Asked with PROGRESS_HEADER, the answer streams one JSON line per progress event
+ * (at most every 200 ms) as `{"progress": …}`, then `{"result": …}` or `{"error": …}`; else plain JSON.
+ */
+async function withProgress (req: IncomingMessage, res: ServerResponse, task: (onProgress?: ProgressFn) => Promise<unknown>): Promise<void> {
+  if (req.headers[PROGRESS_HEADER] == null) return json(res, await task())
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+  let last = 0
+  const onProgress: ProgressFn = (p) => {
+    const now = Date.now()
+    if (now - last < 200 && p.done < p.total) return
+    last = now
+    res.write(JSON.stringify({ progress: p }) + '\n')
+  }
+  try {
+    res.end(JSON.stringify({ result: await task(onProgress) }) + '\n')
+  } catch (err) {
+    const e = err as any
+    res.end(JSON.stringify({ error: { name: isPalmError(err) ? e.name : 'Error', code: isPalmError(err) ? e.code : 'EIO', message: e?.message ?? String(err), details: isPalmError(err) ? e.details : {} } }) + '\n')
   }
 }
 

@@ -28,9 +28,10 @@ import { opSigner } from './signer.js'
 import { readAddrsHint } from './swarm-hint.js'
 import type { ControlApi, FsckReport, InviteReport, PeerStatus, StatusReport } from './control-api.js'
 import { startControlServer, type ControlServer } from './control-server.js'
-import { startDashboard } from './dashboard.js'
+import { DASHBOARD_DEFAULT_PORT, startDashboard, type Dashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
+import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
 import { inviteFor } from './invite.js'
 import { getFragment, runGc } from './fragments.js'
@@ -81,6 +82,7 @@ export class Daemon extends Lifecycle {
   #mount?: MountedFs
   #control?: ControlServer
   #dashboardUrl: string | null = null
+  #page?: Dashboard
   /** Things to stop, last started first. */
   readonly #stack: Array<{ name: string, stop: () => Promise<void> }> = []
 
@@ -224,8 +226,18 @@ export class Daemon extends Lifecycle {
       gc.start()
       this.#stack.push({ name: 'garbage collection', stop: gc.stop })
       if (c.dashboardPort >= 0) {
-        const page = await startDashboard(c.dashboardPort, this.control.status, this.#log)
+        const page = await startDashboard({
+          port: c.dashboardPort,
+          fallback: c.dashboardPort === DASHBOARD_DEFAULT_PORT,
+          tokenFile: join(paths.home, 'dashboard.token'),
+          deviceName: c.name,
+          status: this.control.status,
+          parts: this.parts,
+          actions: { check: async () => await this.control.fsck(), invite: this.control.invite },
+          log: this.#log
+        })
         this.#dashboardUrl = page.url
+        this.#page = page
         this.#stack.push({ name: 'status page', stop: page.close })
       }
       this.#control = await startControlServer(paths.socket, this.control, this.#log)
@@ -291,13 +303,19 @@ export class Daemon extends Lifecycle {
       uptimeMs: Date.now() - this.#startedAt
     }),
     peers: async (): Promise<PeerStatus[]> => peerStatus(this.parts),
-    fsck: async (options = {}): Promise<FsckReport> => await runFsck(this.parts, { repair: options.repair === true, logger: this.#logger }),
+    fsck: async (options = {}): Promise<FsckReport> => {
+      const r = await runFsck(this.parts, { repair: options.repair === true, logger: this.#logger, onProgress: options.onProgress })
+      this.#page?.event('check', r.clean ? `check: clean, ${r.stripesChecked} stripes` : `check found ${r.problems.length} problems (${r.counts.corrupt} corrupt, ${r.counts.missing} missing fragments)`)
+      if (r.repaired > 0) this.#page?.event('repair', `repair rebuilt ${r.repaired} fragments`)
+      return r
+    },
     invite: async (): Promise<InviteReport> => await inviteFor(this.parts),
     stop: async () => {
       this.#requestStop()
       return { stopping: true as const }
     },
     getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),
-    gc: async () => await runGc(this.parts, this.config)
+    gc: async (options = {}) => await runGc(this.parts, this.config, options),
+    info: async (path: string) => await fileInfo(this.parts, this.config.name, path)
   }
 }

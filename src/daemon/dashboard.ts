@@ -1,79 +1,227 @@
 /**
- * The status page: a small HTML page on 127.0.0.1 only (never another interface) that shows this
- * device, the peers, capacity and protection, refreshed every two seconds from `status.json`
- * (the same JSON as `palm status --json`; it holds no secret).
+ * The status web app: served on 127.0.0.1 only, on a stable port (setting dashboardPort; a taken
+ * default port falls back to a free one), and only to requests that carry the token kept in the
+ * home (`<home>/dashboard.token`, mode 0600) and name 127.0.0.1/localhost as Host (a page on another
+ * site cannot reach it, nor a DNS-rebinding one). `palm status` prints the URL with the token.
+ *
+ * Views (dashboard-page.ts): devices, protection with a what-if per device, a folder browser with
+ * per-file health and share map, recent events. Live: the page holds one server-sent-events stream
+ * fed by the journal's change feed and the membership's peer events, and refetches only the view a
+ * change touches.
  */
-import { createServer, type Server } from 'node:http'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '@libp2p/interface'
-import type { StatusReport } from './control-api.js'
+import type { FsckReport, InviteReport, StatusReport } from './control-api.js'
+import type { DaemonParts } from './daemon.js'
+import { deviceRows, folderView, protectionView, shareMap } from './dashboard-data.js'
+import { DASHBOARD_PAGE } from './dashboard-page.js'
+import { writeFileAtomic } from './home.js'
+
+/** The default port of the status page ("PALM" on a phone keypad). */
+export const DASHBOARD_DEFAULT_PORT = 7256
+/** Recent events kept for the page. */
+const MAX_EVENTS = 200
+/** Peer announcements arrive every gossip interval: devices are pushed at most this often. */
+const DEVICES_PUSH_MS = 1000
+const FILES_PUSH_MS = 500
+
+export interface DashboardEvent {
+  atMs: number
+  kind: 'device joined' | 'device left' | 'device back' | 'files changed' | 'check' | 'repair' | 'started'
+  text: string
+}
 
 export interface Dashboard {
+  /** The page's URL, with the token. */
   url: string
+  /** Adds a line to the recent events (and pushes it to open pages). */
+  event: (kind: DashboardEvent['kind'], text: string) => void
   close: () => Promise<void>
 }
 
-const PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>PALM</title>
-<style>
-body{font:15px/1.4 system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}
-h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}
-.ok{color:#176d2a}.bad{color:#a11}.dim{color:#777}
-</style></head><body>
-<h1>PALM <span id="name" class="dim"></span></h1>
-<p id="protection"></p>
-<p id="summary" class="dim"></p>
-<table><thead><tr><th>device</th><th>state</th><th>used / offered</th><th>fragments</th><th>journal</th><th>last seen</th></tr></thead><tbody id="peers"></tbody></table>
-<script>
-const size = b => { const u = ['B','KiB','MiB','GiB','TiB']; let i = 0; while (b >= 1024 && i < u.length - 1) { b /= 1024; i++ } return b.toFixed(i ? 1 : 0) + ' ' + u[i] }
-const esc = s => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
-async function refresh () {
-  try {
-    const s = await (await fetch('status.json', { cache: 'no-store' })).json()
-    document.getElementById('name').textContent = s.device.name + ' · swarm ' + s.swarm.id + ' · ' + s.policy.k + '-of-' + s.policy.n
-    const p = document.getElementById('protection')
-    p.textContent = s.protection
-    p.className = s.protectionDetail.deviceLossesSurvivable > 0 ? 'ok' : 'bad'
-    document.getElementById('summary').textContent = s.files + ' files, ' + size(s.logicalBytes) + ' · ' + size(s.usableFreeBytes) + ' free of ' + size(s.usableCapacityBytes) + ' usable · mounted at ' + (s.mount.path ?? 'nothing')
-    const lag = (d) => d.journal == null || !d.journal.vectorKnown ? '' : d.journal.lagOps === 0 ? 'in sync' : d.journal.lagOps + ' ops behind'
-    const rows = [{ name: s.device.name + ' (this device)', online: true, usedBytes: s.usedBytes, capacityBytes: s.capacityBytes, fragmentCount: s.fragments, lastSeenMs: 0 }, ...s.peers]
-    document.getElementById('peers').innerHTML = rows.map(d => '<tr><td>' + esc(d.name || d.id) + '</td><td class="' + (d.online ? 'ok' : 'bad') + '">' + (d.online ? 'online' : 'offline') +
-      '</td><td>' + size(d.usedBytes) + ' / ' + size(d.capacityBytes) + '</td><td>' + d.fragmentCount + '</td><td>' + lag(d) + '</td><td>' + (d.lastSeenMs == null ? 'never' : Math.round(d.lastSeenMs / 1000) + ' s ago') + '</td></tr>').join('')
-  } catch (err) {
-    document.getElementById('protection').textContent = 'the daemon does not answer: ' + err
+export interface DashboardInit {
+  port: number
+  /** The port is the default one: when taken, use any free port instead of failing. */
+  fallback: boolean
+  tokenFile: string
+  deviceName: string
+  status: () => Promise<StatusReport>
+  parts: DaemonParts
+  /** What the page's buttons do (each confirmed in the page first). */
+  actions: {
+    check: () => Promise<FsckReport>
+    invite: () => Promise<InviteReport>
   }
+  log: Logger
 }
-refresh(); setInterval(refresh, 2000)
-</script></body></html>
-`
 
-/** Serves the page on 127.0.0.1:`port` (0 = any free port). */
-export async function startDashboard (port: number, status: () => Promise<StatusReport>, log: Logger): Promise<Dashboard> {
-  const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET') { res.writeHead(405).end(); return }
-    if (req.url === '/' || req.url === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE)
-      return
-    }
-    if (req.url === '/status.json') {
-      status().then(s => {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(s))
-      }, err => {
-        log.error('status page: %e', err)
-        res.writeHead(500, { 'content-type': 'text/plain' }).end(String((err as Error).message))
-      })
-      return
-    }
-    res.writeHead(404).end()
-  })
+/** The token in the home, made on first use. */
+export async function dashboardToken (file: string): Promise<string> {
+  try {
+    const t = (await readFile(file, 'utf8')).trim()
+    if (/^[A-Za-z0-9_-]{20,}$/.test(t)) return t
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+  }
+  const token = randomBytes(18).toString('base64url')
+  await writeFileAtomic(file, token + '\n', 0o600)
+  return token
+}
+
+function sameSecret (a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+function send (res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }).end(body)
+}
+
+async function listen (server: Server, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve() })
   })
+}
+
+export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
+  const { parts, log } = init
+  const token = await dashboardToken(init.tokenFile)
+  const events: DashboardEvent[] = []
+  const streams = new Set<ServerResponse>()
+  let port = init.port
+  const push = (name: string, data: unknown): void => {
+    const frame = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+    for (const s of streams) s.write(frame)
+  }
+  const event = (kind: DashboardEvent['kind'], text: string): void => {
+    const e = { atMs: Date.now(), kind, text }
+    events.push(e)
+    if (events.length > MAX_EVENTS) events.shift()
+    push('event', e)
+  }
+  /** A push of `name` at most every `ms` (the page refetches that view). */
+  const throttled = (name: string, ms: number): () => void => {
+    let timer: NodeJS.Timeout | undefined
+    return () => {
+      timer ??= setTimeout(() => { timer = undefined; push(name, { atMs: Date.now() }) }, ms)
+    }
+  }
+  const devicesChanged = throttled('devices', DEVICES_PUSH_MS)
+  const filesChanged = throttled('files', FILES_PUSH_MS)
+
+  const hostOk = (req: IncomingMessage): boolean => {
+    const host = req.headers.host ?? ''
+    return host === `127.0.0.1:${port}` || host === `localhost:${port}`
+  }
+
+  const api = async (path: string, url: URL): Promise<unknown> => {
+    if (path === '/api/status') return await init.status()
+    if (path === '/api/devices') return deviceRows(parts, init.deviceName)
+    if (path === '/api/protection') {
+      // Spread progress: fragments written elsewhere while their device was away, waiting to go to it.
+      const spread = (await init.status()).protectionDetail.pendingSpread
+      return { ...await protectionView(parts, deviceRows(parts, init.deviceName)), pendingSpread: spread }
+    }
+    if (path === '/api/folder') return await folderView(parts, url.searchParams.get('path') ?? '/')
+    if (path === '/api/file') return await shareMap(parts, init.deviceName, url.searchParams.get('path') ?? '/')
+    if (path === '/api/events') return events
+    return undefined
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!hostOk(req)) return send(res, 403, 'text/plain', 'refused: this page answers only to http://127.0.0.1 or http://localhost\n')
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
+    const given = url.searchParams.get('token') ?? ''
+    if (!sameSecret(given, token)) return send(res, 403, 'text/plain', 'refused: open the address `palm status` prints (it carries the token)\n')
+    if (req.method === 'POST' && url.pathname === '/api/check') {
+      const r = await init.actions.check()
+      return send(res, 200, 'application/json', JSON.stringify({ clean: r.clean, stripesChecked: r.stripesChecked, counts: r.counts, repaired: r.repaired }))
+    }
+    if (req.method === 'POST' && url.pathname === '/api/invite') return send(res, 200, 'application/json', JSON.stringify(await init.actions.invite()))
+    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET, and POST for the actions\n')
+    if (url.pathname === '/' || url.pathname === '/index.html') return send(res, 200, 'text/html; charset=utf-8', DASHBOARD_PAGE)
+    if (url.pathname === '/api/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+      res.write('retry: 2000\n\n')
+      streams.add(res)
+      req.on('close', () => { streams.delete(res) })
+      return
+    }
+    const value = await api(url.pathname, url)
+    if (value === undefined) return send(res, 404, 'text/plain', 'no such page\n')
+    send(res, 200, 'application/json', JSON.stringify(value))
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(err => {
+      log.error('status page: %e', err)
+      if (!res.headersSent) send(res, 500, 'text/plain', String((err as Error).message))
+    })
+  })
+  try {
+    await listen(server, port)
+  } catch (err: any) {
+    if (err.code !== 'EADDRINUSE' || !init.fallback) throw err
+    log('status page: port %d is taken, using a free one', port)
+    await listen(server, 0)
+  }
   const addr = server.address()
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr != null ? addr.port : port}/`
-  log('status page at %s', url)
+  port = typeof addr === 'object' && addr != null ? addr.port : port
+  const url = `http://127.0.0.1:${port}/?token=${token}`
+  log('status page at http://127.0.0.1:%d/', port)
+
+  // Live updates: peer events and the journal's change feed.
+  const net = parts.net
+  const onPeer = (kind: 'online' | 'offline' | 'update') => (evt: CustomEvent<{ id: string, name: string, lastSeenMs: number }>): void => {
+    devicesChanged()
+    filesChanged()
+    const name = evt.detail.name !== '' ? evt.detail.name : evt.detail.id
+    if (kind === 'online') event(seen.has(evt.detail.id) ? 'device back' : 'device joined', seen.has(evt.detail.id) ? `${name} is back online` : `${name} joined (online)`)
+    if (kind === 'offline') event('device left', `${name} went offline`)
+    seen.add(evt.detail.id)
+  }
+  const seen = new Set<string>()
+  const listeners = { online: onPeer('online'), offline: onPeer('offline'), update: onPeer('update') }
+  net?.membership.addEventListener('peer:online', listeners.online as any)
+  net?.membership.addEventListener('peer:offline', listeners.offline as any)
+  net?.membership.addEventListener('peer:update', listeners.update as any)
+  // File changes come in bursts (a copy writes many batches): one event line per burst.
+  const burst = { local: new Set<number>(), remote: new Set<number>(), timer: undefined as NodeJS.Timeout | undefined }
+  const offChange = parts.meta.onChange((change) => {
+    if (change.content.length === 0 && change.entries.length === 0) return
+    filesChanged()
+    devicesChanged()
+    const into = change.remote ? burst.remote : burst.local
+    for (const ino of [...change.content, ...change.entries.map(e => e.parent)]) into.add(ino)
+    burst.timer ??= setTimeout(() => {
+      burst.timer = undefined
+      const say = (n: number): string => `${n} ${n === 1 ? 'file or folder' : 'files or folders'}`
+      if (burst.local.size > 0) event('files changed', `this device changed ${say(burst.local.size)}`)
+      if (burst.remote.size > 0) event('files changed', `other devices changed ${say(burst.remote.size)}`)
+      burst.local.clear()
+      burst.remote.clear()
+    }, 2000)
+  })
+  event('started', `${init.deviceName} started`)
+  const keepAlive = setInterval(() => { for (const s of streams) s.write(': keep-alive\n\n') }, 15_000)
+  keepAlive.unref()
+
   return {
     url,
-    close: async () => { await new Promise<void>(resolve => { server.close(() => { resolve() }); server.closeAllConnections() }) }
+    event,
+    close: async () => {
+      clearInterval(keepAlive)
+      clearTimeout(burst.timer)
+      offChange()
+      net?.membership.removeEventListener('peer:online', listeners.online as any)
+      net?.membership.removeEventListener('peer:offline', listeners.offline as any)
+      net?.membership.removeEventListener('peer:update', listeners.update as any)
+      for (const s of streams) s.end()
+      await new Promise<void>(resolve => { server.close(() => { resolve() }); server.closeAllConnections() })
+    }
   }
 }

@@ -4,6 +4,8 @@
  */
 import { statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { InvalidArgumentError } from '../errors.js'
+import { formatSize } from '../config/parse.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PalmConfig, OptionKey } from '../config/defaults.js'
 import { OPTIONS } from '../config/defaults.js'
@@ -41,6 +43,35 @@ async function offeredCapacity (config: PalmConfig): Promise<number> {
   }
 }
 
+/** The disk that will hold `path` (its nearest existing ancestor's file system). */
+async function diskOf (path: string): Promise<{ totalBytes: number, freeBytes: number } | undefined> {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      const s = await statfs(p)
+      return { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize }
+    } catch (err: any) {
+      if (err.code !== 'ENOENT' || dirname(p) === p) return undefined
+    }
+  }
+}
+
+/**
+ * Refuses a capacity that cannot be right, before anything is written: below the smallest useful
+ * one (a few stripes of a few files) or more than the whole disk holding the home.
+ */
+export async function checkCapacity (config: Pick<PalmConfig, 'capacityBytes' | 'minCapacityBytes' | 'home'>): Promise<void> {
+  const c = config.capacityBytes
+  if (c === 0) return
+  const usage = { details: { usage: true, capacityBytes: c } }
+  if (c < config.minCapacityBytes) {
+    throw new InvalidArgumentError(`capacity ${formatSize(c)} is below the smallest this device may offer, ${formatSize(config.minCapacityBytes)}; give e.g. --capacity 10G, or leave it out to offer 90% of the free space`, usage)
+  }
+  const disk = await diskOf(config.home)
+  if (disk != null && c > disk.totalBytes) {
+    throw new InvalidArgumentError(`capacity ${formatSize(c)} is more than the whole disk holding ${config.home} (${formatSize(disk.totalBytes)}, ${formatSize(disk.freeBytes)} free); give at most --capacity ${Math.floor(disk.freeBytes * 0.9 / 2 ** 30)}G, or leave it out to offer 90% of the free space`, usage)
+  }
+}
+
 async function finish (config: PalmConfig, swarm: SwarmInfo): Promise<DeviceReport> {
   const key = await loadOrCreatePeerKey(`${config.home}/device.key`)
   return {
@@ -54,6 +85,7 @@ async function finish (config: PalmConfig, swarm: SwarmInfo): Promise<DeviceRepo
 }
 
 export async function initDevice (config: PalmConfig, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
+  await checkCapacity(config)
   const swarm = newSwarmInfo(config.policy, config.stripeSizeBytes)
   const paths = await createHome(config.home, swarm, persistedSettings(config, given))
   await loadOrCreateSwarmKey(paths.swarmKey)
@@ -61,6 +93,7 @@ export async function initDevice (config: PalmConfig, given: Partial<Record<Opti
 }
 
 export async function joinDevice (config: PalmConfig, code: string, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
+  await checkCapacity(config)
   const invite = decodeInvite(code)
   const shared = decodeSwarmExtra(invite.extra)
   const swarm: SwarmInfo = shared != null

@@ -7,6 +7,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import { collectGarbage } from '../store/index.js'
 import type { DaemonParts } from './daemon.js'
 import type { AbortOptions } from '../util/abort.js'
+import type { GcResult, ProgressFn } from './control-api.js'
 
 function parse (cid: string): CID {
   try {
@@ -34,19 +35,39 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
 /**
  * Deletes stored fragments that no file of the journal references (every device holds the whole
  * replicated journal, so this covers fragments other devices placed here too) and that are older
- * than the grace period. Versions that undo records still name (a late op could bring them back)
- * are kept. Fragments other devices placed here get a longer grace (`foreignGcGraceMs`): the journal
- * ops naming them may still be on their way from a device that went offline right after its write.
+ * than the grace period, and says what it kept and why. Versions that undo records still name (a
+ * late op could bring them back) are kept. Fragments other devices placed here get a longer grace
+ * (`foreignGcGraceMs`): the journal ops naming them may still be on their way from a device that
+ * went offline right after its write.
  */
-export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions = {}): Promise<{ deleted: number, freedBytes: number }> {
+export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
   // Undo records no late op can need any more go first: the versions only they named become garbage.
-  await parts.meta.compactUndo(undefined, options)
+  if (options.dryRun !== true) await parts.meta.compactUndo(undefined, options)
   const foreign = await parts.foreign.load()
-  const referenced = new Set<string>()
-  for await (const cid of parts.meta.referencedFragments(options)) referenced.add(cid)
-  for await (const cid of parts.meta.heldFragments(options)) referenced.add(cid)
+  const own = new Set<string>()
+  for await (const cid of parts.meta.referencedFragments(options)) own.add(cid)
+  for await (const cid of parts.meta.heldFragments(options)) own.add(cid)
+  const total = parts.store.usage().fragmentCount
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
-  const keep = (cid: string, storedAtMs: number): boolean => storedAtMs >= foreignCutoff && foreign.has(cid)
-  const report = await collectGarbage(parts.store, { referenced, keep, graceMs: config.gcGraceMs }, options)
-  return { deleted: report.deleted, freedBytes: report.deletedBytes }
+  let foreignKept = 0
+  const report = await collectGarbage(parts.store, {
+    referenced: own,
+    // Asked once per unreferenced fragment: another device placed it here, recently.
+    keep: (cid, storedAtMs) => storedAtMs >= foreignCutoff && foreign.has(cid) && ++foreignKept > 0,
+    graceMs: config.gcGraceMs,
+    dryRun: options.dryRun,
+    onProgress: options.onProgress == null ? undefined : (done) => options.onProgress?.({ task: 'gc', phase: 'scanning fragments', done, total: Math.max(total, done), unit: 'fragments' })
+  }, options)
+  return {
+    deleted: report.deleted,
+    freedBytes: report.deletedBytes,
+    dryRun: options.dryRun === true,
+    scanned: report.scanned,
+    referenced: report.referenced - foreignKept,
+    foreign: foreignKept,
+    young: report.young,
+    youngBytes: report.youngBytes,
+    graceMs: config.gcGraceMs,
+    nextEligibleInMs: report.oldestYoungMs == null ? null : Math.max(0, report.oldestYoungMs + config.gcGraceMs - Date.now())
+  }
 }

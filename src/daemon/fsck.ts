@@ -15,7 +15,7 @@ import { CID } from 'multiformats/cid'
 import { IntegrityError, NotFoundError } from '../errors.js'
 import type { JournalProblemKind, StripeRef } from '../meta/types.js'
 import type { DaemonParts } from './daemon.js'
-import type { FsckProblem, FsckRepair, FsckReport } from './control-api.js'
+import type { FsckProblem, FsckRepair, FsckReport, ProgressFn } from './control-api.js'
 import { deviceNamer, remotePresence, type RemotePresence, type Unreached } from './fsck-remote.js'
 
 export interface FsckOptions {
@@ -23,6 +23,8 @@ export interface FsckOptions {
   logger: ComponentLogger
   /** Inodes held open right now (their orphan state is expected). */
   openInodes?: Set<number>
+  /** Told how many stripes are checked, of how many. */
+  onProgress?: ProgressFn
 }
 
 const JOURNAL_KIND: Record<JournalProblemKind, FsckProblem['kind']> = {
@@ -162,11 +164,17 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
     for (const { ino, stripe } of batch) await checkStripe(ino, stripe, remote)
     batch = []
   }
+  // A counting pass (journal reads only) gives the progress total; the check reads every fragment.
+  let stripesTotal = 0
+  if (options.onProgress != null) for await (const _ of parts.meta.allStripes()) stripesTotal++
+  const progress = (): void => options.onProgress?.({ task: 'fsck', phase: 'checking stripes', done: stripesChecked, total: Math.max(stripesTotal, stripesChecked), unit: 'stripes' })
   for await (const item of parts.meta.allStripes()) {
+    progress()
     batch.push(item)
     if (batch.length >= REMOTE_BATCH) await flush()
   }
   await flush()
+  progress()
 
   const remedy = parts.net == null
     ? 'no daemon runs for this home, so other devices were not asked: start it (`palm serve` or `palm mount`) and run `palm fsck` again'

@@ -20,7 +20,9 @@ import { homePaths, readSwarmInfo } from './home.js'
 export { initDevice, joinDevice, type DeviceReport } from './device.js'
 export { repairJournal, type JournalRebuild } from './journal-repair.js'
 export { runDaemon, spawnDaemon, stopDaemon, type SpawnResult } from './process.js'
-export type { ControlApi, StatusReport, PeerStatus, FsckReport, InviteReport } from './control-api.js'
+export type { ControlApi, StatusReport, PeerStatus, FsckReport, InviteReport, FileInfo } from './control-api.js'
+export { controlClient, daemonRunning } from './control-client.js'
+export { homePaths } from './home.js'
 
 /** Resolves the configuration from flags, environment and the home's config.json. */
 export async function resolveConfig (flags: Partial<Record<OptionKey, unknown>>, options: { noFile?: boolean } = {}): Promise<PalmConfig> {

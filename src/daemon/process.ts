@@ -18,6 +18,7 @@ import { homePaths, readSwarmInfo, writeFileAtomic } from './home.js'
 import { recordAddrs } from './invite.js'
 import { isMountpoint } from './mountinfo.js'
 import { describeOther, mountOwner } from './mount-owner.js'
+import { checkMountpoint } from './mountpoint-check.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
@@ -55,6 +56,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   if (mountpoint != null) {
     if (await refuseOthersMount(config, mountpoint) && await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
     else if (await isMountpoint(mountpoint)) throw new BusyError(`${mountpoint} is already a mount point; unmount it or choose another folder`)
+    await checkMountpoint(mountpoint, { allowNonEmpty: config.allowNonEmpty })
     await mkdir(mountpoint, { recursive: true })
   }
   const log = defaultLogger().forComponent('palm:daemon')
@@ -138,6 +140,7 @@ export async function spawnDaemon (config: PalmConfig, mountpointArg: string, ar
     throw new BusyError(`a PALM daemon already runs for ${config.home} (pid ${String(s.daemon.pid)}${s.mount.path != null ? `, mounted at ${s.mount.path}` : ', without a mount'}); \`palm unmount\` it first`)
   }
   if (await refuseOthersMount(config, mountpoint) && await isStaleMount(mountpoint)) await recoverStaleMount(mountpoint)
+  await checkMountpoint(mountpoint, { allowNonEmpty: config.allowNonEmpty })
   await mkdir(mountpoint, { recursive: true })
   await mkdir(paths.logs, { recursive: true })
   const logFd = await open(paths.daemonLog, 'a')

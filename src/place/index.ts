@@ -29,6 +29,7 @@ export { planPlacement, pickFallback, stripeCap, type Candidate } from './placem
 export { rank } from './rendezvous.js'
 export { usableBytes } from './usage.js'
 export { holdersOf } from './holders.js'
+export { formatHealth, weakestHealth } from './health-label.js'
 
 /** The StripeIO of a device in a swarm: fragments spread over the online devices. */
 export function createPoolStripeIO (init: PoolStripeIOInit, components: PoolStripeIOComponents): PoolStripeIO {

@@ -27,6 +27,10 @@ export interface GcInit {
   keep?: (cid: string, storedAtMs: number) => boolean
   /** Compact pack segments afterwards (when the store has `compact`). Default true. */
   compact?: boolean
+  /** Count what would be deleted, delete nothing. */
+  dryRun?: boolean
+  /** Called after each fragment looked at, with how many so far. */
+  onProgress?: (scanned: number) => void
   /** Where to log deletions (a `palm:store:gc` logger). */
   log?: Logger
 }
@@ -37,6 +41,10 @@ export interface GcReport {
   referenced: number
   /** Unreferenced but younger than the grace period. */
   young: number
+  youngBytes: number
+  /** The oldest young fragment's put time, ms since the epoch (undefined when none is young). */
+  oldestYoungMs?: number
+  /** Deleted, or with dryRun the ones that would be. */
   deleted: number
   deletedBytes: number
   /** What compaction reported, if it ran. */
@@ -51,22 +59,31 @@ export async function collectGarbage (store: FragmentAges, init: GcInit, options
   }
   const started = performance.now()
   const cutoffMs = (init.nowMs ?? Date.now()) - init.graceMs
-  const report: GcReport = { scanned: 0, referenced: 0, young: 0, deleted: 0, deletedBytes: 0, durationMs: 0 }
+  const report: GcReport = { scanned: 0, referenced: 0, young: 0, youngBytes: 0, deleted: 0, deletedBytes: 0, durationMs: 0 }
+  const young = (storedAtMs: number, sizeBytes: number): void => {
+    report.young++
+    report.youngBytes += sizeBytes
+    report.oldestYoungMs = Math.min(report.oldestYoungMs ?? Infinity, storedAtMs)
+  }
   for await (const entry of store.entries(options)) {
     throwIfAborted(options.signal, 'garbage collection')
     report.scanned++
+    init.onProgress?.(report.scanned)
     const key = entry.cid.toString()
     if (init.referenced.has(key) || init.keep?.(key, entry.storedAtMs) === true) { report.referenced++; continue }
-    if (entry.storedAtMs >= cutoffMs) { report.young++; continue }
-    if (await store.deleteIfOlder(entry.cid, cutoffMs, options)) {
+    if (entry.storedAtMs >= cutoffMs) { young(entry.storedAtMs, entry.sizeBytes); continue }
+    if (init.dryRun === true) {
+      report.deleted++
+      report.deletedBytes += entry.sizeBytes
+    } else if (await store.deleteIfOlder(entry.cid, cutoffMs, options)) {
       report.deleted++
       report.deletedBytes += entry.sizeBytes
       init.log?.trace('deleted unreferenced fragment %s (%d bytes)', key, entry.sizeBytes)
     } else {
-      report.young++
+      young(entry.storedAtMs, entry.sizeBytes)
     }
   }
-  if (init.compact !== false && store.compact != null && report.deleted > 0) {
+  if (init.dryRun !== true && init.compact !== false && store.compact != null && report.deleted > 0) {
     report.compaction = await store.compact(options)
   }
   report.durationMs = Math.round(performance.now() - started)

@@ -12,6 +12,7 @@ import type { AbortOptions } from '../util/abort.js'
 import { XATTR_HEALTH, XATTR_NAME_MAX_BYTES, XATTR_SIZE_MAX_BYTES } from './constants.js'
 import type { VfsCore } from './core.js'
 import { forEachStripeBatch } from './ops/helpers.js'
+import { formatHealth, weakestHealth, type StripeHealth } from '../place/index.js'
 
 export const USER_PREFIX = 'user.'
 
@@ -34,29 +35,19 @@ export function takesUserXattrs (attr: Attr): boolean {
 }
 
 /**
- * "reachable/needed/total, devices a, b": the weakest stripe's reachable fragments against k and n,
- * and the devices holding reachable fragments of any stripe. A file with no stored stripe reports
- * its policy with every fragment reachable ("n/k/n, devices none").
+ * "reachable 6, needed 4, total 6; devices: a, b": the weakest stripe's reachable fragments against
+ * k and n, and the devices holding reachable fragments of any stripe. A file with no stored stripe
+ * reports its policy with every fragment reachable ("… total 6; devices: none").
  */
 export async function healthOf (core: VfsCore, ino: number, options: AbortOptions): Promise<string> {
-  let reachable = Infinity
-  let needed = 0
-  let total = 0
-  const devices = new Set<string>()
+  const healths: StripeHealth[] = []
   await forEachStripeBatch(core, ino, async (batch) => {
-    const healths = await Promise.all(batch.map(async (s) => await core.stripes.health(s, options)))
-    for (const h of healths) {
-      if (h.reachable - h.needed < reachable - needed || !Number.isFinite(reachable)) {
-        reachable = h.reachable
-        needed = h.needed
-        total = h.total
-      }
-      for (const d of h.devices) devices.add(d)
-    }
+    healths.push(weakestHealth(await Promise.all(batch.map(async (s) => await core.stripes.health(s, options)))) as StripeHealth)
   }, options)
-  if (!Number.isFinite(reachable)) {
+  const weakest = weakestHealth(healths)
+  if (weakest == null) {
     const policy = (await core.policies.ownPolicy(ino, options).catch(() => undefined)) ?? core.policies.fallback
-    return `${policy.n}/${policy.k}/${policy.n}, devices none`
+    return formatHealth({ reachable: policy.n, needed: policy.k, total: policy.n, devices: [] })
   }
-  return `${reachable}/${needed}/${total}, devices ${devices.size > 0 ? [...devices].sort().join(', ') : 'none'}`
+  return formatHealth(weakest)
 }

@@ -247,7 +247,7 @@ export function posixTests (options: PosixSuiteOptions): void {
         await rejectsWith(t.setxattr(`${d}/a`, 'user.palm.policy', text(bad)), 'EINVAL')
       }
       const health = str(await t.getxattr(`${d}/a/f`, 'user.palm.health'))
-      const m = /^(\d+)\/(\d+)\/(\d+), devices /.exec(health)
+      const m = /^reachable (\d+), needed (\d+), total (\d+); devices: /.exec(health)
       assert.ok(m != null, `health "${health}"`)
       assert.equal(Number(m[2]), 2)
       assert.equal(Number(m[3]), 3)

@@ -13,10 +13,14 @@ import { isMountpoint } from '../../src/daemon/mountinfo.js'
 export const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 export const PALM_BIN = join(REPO, 'dist', 'src', 'cli', 'main.js')
 
-/** Environment for test devices: no mDNS on the host's real interface, loopback only. */
+/**
+ * Environment for test devices: no mDNS on the host's real interface, loopback only, and capacities
+ * down to 1 MiB (tests fill small devices; users get the 1 GiB minimum).
+ */
 export function testEnv (extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...process.env as Record<string, string>,
+    PALM_MIN_CAPACITY: '1M',
     PALM_MDNS: 'false',
     PALM_DHT: 'false',
     PALM_LISTEN: '/ip4/127.0.0.1/tcp/0',

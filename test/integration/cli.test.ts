@@ -86,10 +86,13 @@ it('mount returns once live, unmount stops the daemon, both are idempotent', { s
   const again = await palm(['mount', mountpoint, '--home', home])
   assert.equal(again.code, 0)
   assert.match(again.stdout, /already mounted/)
-  // The status page on 127.0.0.1 serves the same status as JSON.
-  assert.match(s.daemon.dashboard, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+  // The status page on 127.0.0.1 (its URL carries the token kept in the home) serves the same status as JSON.
+  const token = (await readFile(join(home, 'dashboard.token'), 'utf8')).trim()
+  assert.equal(s.daemon.dashboard.replace(/:\d+\//, ':PORT/'), `http://127.0.0.1:PORT/?token=${token}`)
   assert.match(await (await fetch(s.daemon.dashboard)).text(), /<title>PALM<\/title>/)
-  assert.equal((await (await fetch(`${String(s.daemon.dashboard)}status.json`)).json()).files, 1)
+  const base = String(s.daemon.dashboard).replace(/\?.*$/, '')
+  assert.equal((await (await fetch(`${base}api/status?token=${token}`)).json()).files, 1)
+  assert.equal((await fetch(`${base}api/status`)).status, 403, 'no token, no answer')
   const u = await palm(['unmount', '--home', home])
   assert.equal(u.code, 0, u.stderr)
   await waitPidGone(pid)

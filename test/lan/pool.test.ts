@@ -108,8 +108,8 @@ describe('the pool on a namespace LAN', { skip }, () => {
       assert.equal(f.clean, true, JSON.stringify(f.problems.slice(0, 5)))
       assert.equal(f.stripesChecked, stripes)
       assert.equal(f.fragmentsChecked, 6 * stripes)
-      assert.equal(health(p('big')), '6/4/6, devices d1, d2, d3, d4, d5, d6')
-      assert.equal(health(p('empty')), '6/4/6, devices none')
+      assert.equal(health(p('big')), 'reachable 6, needed 4, total 6; devices: d1, d2, d3, d4, d5, d6')
+      assert.equal(health(p('empty')), 'reachable 6, needed 4, total 6; devices: none')
     })
 
     await t.test('kill -9 of two serving devices: everything reads back byte-exact with the caches dropped', async () => {
@@ -119,7 +119,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
       const t0 = performance.now()
       assert.deepEqual(await verifyFiles(sums), [])
       t.diagnostic(`read back ${sums.size} files (${((BIG_BYTES + 3 * SS) / MiB).toFixed(0)} MiB and ${SMALL_FILES} small) with 2 devices down in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-      assert.equal(health(p('big')), '4/4/6, devices d1, d2, d4, d6')
+      assert.equal(health(p('big')), 'reachable 4, needed 4, total 6; devices: d1, d2, d4, d6')
     })
 
     await t.test('a third loss: affected reads fail with EIO once readFailMs (5 s) has passed; ls -R, stat and cached reads work', async () => {
@@ -165,7 +165,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
       }
       const newStripes = 5 + [...Array(11).keys()].reduce((s, i) => s + Math.ceil((1 + (i + 1) * 300_000) / SS), 0)
       // Durability rule: every fragment on an online device, spread over all 4 online ones.
-      for (const path of written.keys()) assert.equal(health(path), '6/4/6, devices d1, d3, d5, d6', path)
+      for (const path of written.keys()) assert.equal(health(path), 'reachable 6, needed 4, total 6; devices: d1, d3, d5, d6', path)
       const s = await statusOf(swarm.mount)
       assert.equal(s.protectionDetail.pendingSpread, 2 * newStripes, 'two fragments of each new stripe wait for the missing devices')
       const f = await fsckOf(swarm.mount)
@@ -235,7 +235,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
     await mkdir(sub)
     assert.equal(spawnSync('setfattr', ['-n', 'user.palm.policy', '-v', '2-of-3', sub]).status, 0)
     sums.set(join(sub, 'g'), await writeRandomFile(join(sub, 'g'), 3 * MiB))
-    assert.equal(health(join(sub, 'g')), '3/2/3, devices p1, p2, p3')
+    assert.equal(health(join(sub, 'g')), 'reachable 3, needed 2, total 3; devices: p1, p2, p3')
     stripes += 1
     await kill9(swarm, ['p3'])
     await swarm.restartMount()

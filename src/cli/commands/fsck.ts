@@ -4,6 +4,7 @@ import { repairJournal, resolveConfig, type FsckReport, type JournalRebuild } fr
 import type { PalmConfig } from '../../config/defaults.js'
 import { withControl } from '../control.js'
 import { printJson } from '../output.js'
+import { createProgress, progressMode } from '../progress.js'
 
 const KEYS = ['home'] as const
 const FLAGS = [
@@ -58,8 +59,9 @@ export const fsck: Command = {
     const repair = args.flags.repair === true
     let rebuilt: JournalRebuild | undefined
     let r: FsckReport
+    const progress = createProgress(progressMode(args.flags.json === true))
     try {
-      r = await check(config, repair)
+      r = await check(config, repair, progress.onProgress).finally(progress.done)
     } catch (err) {
       // The journal's database is damaged: the daemon refuses it. Report it, or rebuild it first.
       if (!(err instanceof Error) || err.name !== 'JournalDamagedError') throw err
@@ -67,7 +69,7 @@ export const fsck: Command = {
         r = damagedReport(err.message)
       } else {
         rebuilt = await repairJournal(config)
-        r = { ...await check(config, repair), journalRebuilt: { ops: rebuilt.read, applied: rebuilt.applied, rejected: rebuilt.rejected, keptAt: rebuilt.keptAt } }
+        r = { ...await check(config, repair, progress.onProgress).finally(progress.done), journalRebuilt: { ops: rebuilt.read, applied: rebuilt.applied, rejected: rebuilt.rejected, keptAt: rebuilt.keptAt } }
       }
     }
     if (args.flags.json === true) {
@@ -82,8 +84,8 @@ export const fsck: Command = {
   }
 }
 
-async function check (config: PalmConfig, repair: boolean): Promise<FsckReport> {
-  return await withControl(config, async (api) => await api.fsck({ repair }))
+async function check (config: PalmConfig, repair: boolean, onProgress: ReturnType<typeof createProgress>['onProgress']): Promise<FsckReport> {
+  return await withControl(config, async (api) => await api.fsck({ repair, onProgress }))
 }
 
 /** The report for a journal whose database the daemon refused: nothing else could be checked. */

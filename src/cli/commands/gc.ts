@@ -1,21 +1,47 @@
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
 import { resolveConfig } from '../../daemon/index.js'
+import type { GcResult } from '../../daemon/control-api.js'
 import { withControl } from '../control.js'
-import { size } from '../output.js'
+import { printJson, size } from '../output.js'
+import { createProgress, formatEta, progressMode } from '../progress.js'
 
 const KEYS = ['home'] as const
+const FLAGS = [
+  { name: 'dry-run', type: 'boolean' as const, help: 'Say what would be deleted; delete nothing.' },
+  { name: 'json', type: 'boolean' as const, help: 'Print what was deleted and kept as JSON.' }
+]
+
+function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+/** What gc did and, line by line, what it kept and why. */
+export function formatGc (r: GcResult): string {
+  const lines = [r.dryRun
+    ? `would delete ${plural(r.deleted, 'unused fragment')} (${size(r.freedBytes)}) of the ${r.scanned} on this device; nothing was deleted (--dry-run)`
+    : `deleted ${plural(r.deleted, 'unused fragment')}, ${size(r.freedBytes)} freed, of the ${r.scanned} on this device`]
+  if (r.referenced > 0) lines.push(`kept ${plural(r.referenced, 'fragment')} that files still use`)
+  if (r.foreign > 0) lines.push(`kept ${plural(r.foreign, 'fragment')} other devices placed here (their files are in their journals)`)
+  if (r.young > 0) {
+    lines.push(`kept ${plural(r.young, 'unused fragment')} (${size(r.youngBytes)}) younger than the grace period of ${formatEta(r.graceMs)} (a write may not have reached the journal yet): ` +
+      `the first can go in ${formatEta(r.nextEligibleInMs ?? 0)}: run \`palm gc\` again then (a running daemon also collects on its own; PALM_GC_GRACE sets the grace)`)
+  }
+  return lines.join('\n')
+}
 
 export const gc: Command = {
   name: 'gc',
-  summary: 'Delete this device\'s fragments no file uses any more (older than the grace period)',
-  usage: () => `usage: palm gc [--home DIR]\n\n${flagHelp([...KEYS])}`,
+  summary: 'Delete this device\'s fragments no file uses any more (older than the grace period), and say what was kept and why',
+  usage: () => `usage: palm gc [--home DIR] [--dry-run] [--json]\n\n${flagHelp([...KEYS], FLAGS)}`,
   run: async (argv) => {
-    const args = parseCommandArgs(argv, [...KEYS])
+    const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const config = await resolveConfig(args.config)
+    const progress = createProgress(progressMode(args.flags.json === true))
     return await withControl(config, async (api) => {
-      const r = await api.gc()
-      process.stdout.write(`deleted ${r.deleted} unused fragments, ${size(r.freedBytes)} freed\n`)
+      const r = await api.gc({ dryRun: args.flags['dry-run'] === true, onProgress: progress.onProgress }).finally(progress.done)
+      if (args.flags.json === true) printJson(r)
+      else process.stdout.write(formatGc(r) + '\n')
       return 0
     })
   }

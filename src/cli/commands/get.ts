@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises'
 import type { Command } from '../command.js'
-import { flagHelp, parseCommandArgs } from '../args.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
 import { resolveConfig } from '../../daemon/index.js'
 import { withControl } from '../control.js'
-import { InvalidArgumentError } from '../../errors.js'
+import { writeOut } from '../output.js'
 
 const KEYS = ['home'] as const
 const FLAGS = [{ name: 'output', type: 'string' as const, help: 'Write the fragment to this file instead of standard output.' }]
@@ -15,12 +15,12 @@ export const get: Command = {
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const cid = args.positionals[0]
-    if (cid == null || args.positionals.length > 1) throw new InvalidArgumentError('palm get takes exactly one fragment CID')
+    if (cid == null || args.positionals.length > 1) throw usageError('needs exactly one fragment CID; `palm info FILE` lists the CIDs of a file')
     const config = await resolveConfig(args.config)
     return await withControl(config, async (api) => {
       const bytes = await api.getFragment(cid)
       if (typeof args.flags.output === 'string') await writeFile(args.flags.output, bytes)
-      else await new Promise<void>((resolve, reject) => { process.stdout.write(bytes, err => { err == null ? resolve() : reject(err) }) })
+      else await writeOut(bytes).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
       return 0
     })
   }

@@ -11,5 +11,7 @@ import { serve } from './serve.js'
 import { fsck } from './fsck.js'
 import { gc } from './gc.js'
 import { get } from './get.js'
+import { info } from './info.js'
+import { demo } from './demo.js'
 
-export const COMMANDS: Command[] = [init, join, mount, unmount, status, peers, invite, serve, fsck, gc, get]
+export const COMMANDS: Command[] = [init, join, mount, unmount, status, peers, invite, serve, info, fsck, gc, get, demo]

@@ -2,7 +2,8 @@ import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
 import { initDevice, resolveConfig } from '../../daemon/index.js'
 import { formatPolicy } from '../../config/parse.js'
-import { printJson, size } from '../output.js'
+import { homeHint, printJson, size } from '../output.js'
+import { OPTIONS } from '../../config/defaults.js'
 
 const KEYS = ['home', 'name', 'capacityBytes', 'policy', 'listen', 'mdns', 'dht', 'network', 'durability'] as const
 const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the result as JSON.' }]
@@ -20,7 +21,7 @@ export const init: Command = {
       `New swarm ${r.swarmId} created in ${r.home}.`,
       `This device: ${r.deviceName} (${r.deviceId}), offering ${size(r.capacityBytes)}.`,
       `Default policy: ${formatPolicy(r.policy)} (any ${r.policy.k} of ${r.policy.n} fragments rebuild a file).`,
-      'Next: `palm mount` to mount ~/palm; `palm invite` prints a code for your other devices.'
+      `Next: \`palm mount${homeHint(r.home, OPTIONS.home.default())}\` to mount ~/palm; \`palm invite${homeHint(r.home, OPTIONS.home.default())}\` prints a code for your other devices; \`palm demo start\` shows a whole swarm on this machine.`
     ].join('\n') + '\n')
     return 0
   }

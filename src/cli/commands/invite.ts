@@ -5,6 +5,8 @@ import { withControl } from '../control.js'
 import { printJson } from '../output.js'
 
 const KEYS = ['home'] as const
+/** How long a code works, said once for text and JSON. */
+const INVITE_VALIDITY = 'it carries the swarm key, so it works for anyone who has it for as long as the swarm keeps that key'
 const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the code and addresses as JSON.' }]
 
 export const invite: Command = {
@@ -16,8 +18,10 @@ export const invite: Command = {
     const config = await resolveConfig(args.config)
     return await withControl(config, async (api) => {
       const r = await api.invite()
-      if (args.flags.json === true) printJson(r)
-      else process.stdout.write(`${r.code}\n`)
+      if (args.flags.json === true) { printJson({ ...r, expires: null, validity: INVITE_VALIDITY }); return 0 }
+      process.stdout.write(`${r.code}\n`)
+      // stdout keeps only the code (scripts take it with $(palm invite)); the note goes to stderr.
+      process.stderr.write(`This code does not expire: ${INVITE_VALIDITY}. Share it privately; \`palm join CODE\` on the other device.\n`)
       return 0
     })
   }

@@ -1,9 +1,9 @@
 import type { Command } from '../command.js'
-import { flagHelp, parseCommandArgs } from '../args.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
 import { joinDevice, resolveConfig } from '../../daemon/index.js'
-import { InvalidArgumentError } from '../../errors.js'
 import { formatPolicy } from '../../config/parse.js'
-import { printJson, size } from '../output.js'
+import { homeHint, printJson, size } from '../output.js'
+import { OPTIONS } from '../../config/defaults.js'
 
 const KEYS = ['home', 'name', 'capacityBytes', 'listen', 'mdns', 'dht', 'durability'] as const
 const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the result as JSON.' }]
@@ -16,7 +16,7 @@ export const join: Command = {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const code = args.positionals[0]
     if (code == null || args.positionals.length > 1) {
-      throw new InvalidArgumentError('palm join takes exactly one invite code; get one with `palm invite` on a device of the swarm')
+      throw usageError('needs exactly one invite code; get one with `palm invite` on a device of the swarm')
     }
     const config = await resolveConfig(args.config, { noFile: true })
     const r = await joinDevice(config, code, args.config)
@@ -24,7 +24,7 @@ export const join: Command = {
     process.stdout.write([
       `Joined swarm ${r.swarmId} in ${r.home}.`,
       `This device: ${r.deviceName} (${r.deviceId}), offering ${size(r.capacityBytes)}; swarm policy ${formatPolicy(r.policy)}.`,
-      'Next: `palm mount` to mount the folder here, or `palm serve` to only lend disk space.'
+      `Next: \`palm mount${homeHint(r.home, OPTIONS.home.default())}\` to mount the folder here, or \`palm serve${homeHint(r.home, OPTIONS.home.default())}\` to only lend disk space.`
     ].join('\n') + '\n')
     return 0
   }

@@ -1,9 +1,8 @@
 import type { Command } from '../command.js'
-import { flagHelp, parseCommandArgs } from '../args.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
 import { resolveConfig, runDaemon, spawnDaemon } from '../../daemon/index.js'
-import { InvalidArgumentError } from '../../errors.js'
 
-const KEYS = ['home', 'cacheBytes', 'dirtyBytes', 'listen', 'mdns', 'dht', 'network', 'allowOther', 'durability', 'dashboardPort'] as const
+const KEYS = ['home', 'cacheBytes', 'dirtyBytes', 'listen', 'mdns', 'dht', 'network', 'allowOther', 'allowNonEmpty', 'durability', 'dashboardPort'] as const
 const FLAGS = [{ name: 'foreground', type: 'boolean' as const, help: 'Stay in the foreground, logging to stderr, until SIGTERM/SIGINT (then unmount).' }]
 
 export const mount: Command = {
@@ -12,7 +11,7 @@ export const mount: Command = {
   usage: () => `usage: palm mount [MOUNTPOINT] [--home DIR] [--foreground]\n\n${flagHelp([...KEYS], FLAGS)}`,
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
-    if (args.positionals.length > 1) throw new InvalidArgumentError('palm mount takes at most one MOUNTPOINT')
+    if (args.positionals.length > 1) throw usageError('takes at most one MOUNTPOINT')
     const config = await resolveConfig(args.config)
     const mountpoint = args.positionals[0] ?? config.mountpoint
     if (args.flags.foreground === true) {

@@ -1,7 +1,6 @@
 import type { Command } from '../command.js'
-import { flagHelp, parseCommandArgs } from '../args.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
 import { resolveConfig, stopDaemon } from '../../daemon/index.js'
-import { InvalidArgumentError } from '../../errors.js'
 
 const KEYS = ['home'] as const
 
@@ -11,7 +10,7 @@ export const unmount: Command = {
   usage: () => `usage: palm unmount [MOUNTPOINT] [--home DIR]\n\n${flagHelp([...KEYS])}`,
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS])
-    if (args.positionals.length > 1) throw new InvalidArgumentError('palm unmount takes at most one MOUNTPOINT')
+    if (args.positionals.length > 1) throw usageError('takes at most one MOUNTPOINT')
     const config = await resolveConfig(args.config)
     const r = await stopDaemon(config, args.positionals[0])
     process.stdout.write(`${r.message}\n`)

@@ -13,7 +13,8 @@ const SRC = join(REPO, 'src')
 
 /** layer → layers it may import (besides errors, util, config types). */
 const ALLOWED: Record<string, string[]> = {
-  cli: ['daemon', 'config'],
+  cli: ['daemon', 'config', 'demo'],
+  demo: ['daemon', 'config'],
   daemon: ['fuse', 'vfs', 'meta', 'place', 'chunk', 'store', 'net', 'repair', 'config'],
   fuse: ['vfs', 'native/fuse', 'meta'],
   vfs: ['meta', 'place'],

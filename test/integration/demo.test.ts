@@ -1,0 +1,132 @@
+/**
+ * `palm demo` end to end, and the status web app in a real headless Chromium against it:
+ * start 6 devices → the page lists them and the protection what-if → kill 2 devices → the page
+ * marks them offline live (server-sent events) → every file reads back → stop leaves no mount,
+ * process or file behind. Screenshots of each view go to test-output/dashboard/.
+ */
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { palm, REPO, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
+import { createTempDir, onCleanup } from '../helpers/tmp.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SHOTS = join(process.env.PALM_TEST_OUTPUT ?? join(REPO, 'test-output'), 'dashboard')
+
+/** playwright-core from the project's devDependencies (or PALM_PLAYWRIGHT_CORE, a path to its index.mjs). */
+async function loadPlaywright (): Promise<any> {
+  try {
+    return await import('playwright-core' as string)
+  } catch {
+    const alt = process.env.PALM_PLAYWRIGHT_CORE
+    return alt != null ? await import(alt) : undefined
+  }
+}
+
+/** The HTTP status of GET `url` sent with another Host header (fetch does not let one set it). */
+async function statusWithHost (url: string, host: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    request(url, { headers: { host } }, res => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject).end()
+  })
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads back, stop leaves nothing', { skip: skipWithoutFuse(), timeout: 600_000 }, async (t) => {
+  const dir = join(await createTempDir(t, 'palm-demo-'), 'demo')
+  // No decoded-stripe cache in the devices: reads after the kills really gather fragments.
+  const env = testEnv({ PALM_CACHE_SIZE: '1K' })
+  onCleanup(t, async () => { if (existsSync(join(dir, 'demo.json'))) await palm(['demo', 'stop', '--dir', dir], { env, timeoutMs: 120_000 }) })
+  const started = await palm(['demo', 'start', '--devices', '6', '--dir', dir, '--json'], { env, timeoutMs: 300_000 })
+  assert.equal(started.code, 0, started.stderr)
+  const demo = JSON.parse(started.stdout)
+  assert.deepEqual(Object.keys(demo).sort(), ['devices', 'folder', 'page'])
+  assert.deepEqual(demo.devices, ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'])
+  assert.match(demo.page, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{20,}$/)
+  const status = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
+  const pids: number[] = status.devices.map((d: any) => d.pid)
+
+  const files = new Map<string, string>()
+  for (const [name, bytes] of [['one.bin', randomBytes(5 * 2 ** 20)], ['two.txt', Buffer.from('k of n\n'.repeat(1000))]] as const) {
+    await writeFile(join(demo.folder, name), bytes)
+    files.set(name, sha(bytes))
+  }
+  files.set('sample.bin', sha(await readFile(join(demo.folder, 'sample.bin'))))
+  files.set('welcome.txt', sha(await readFile(join(demo.folder, 'welcome.txt'))))
+
+  // The page refuses requests without the token or with a foreign Host.
+  const bare = demo.page.replace(/\?token=.*$/, '')
+  assert.equal((await fetch(bare)).status, 403)
+  assert.equal(await statusWithHost(demo.page, 'evil.example'), 403)
+  assert.equal((await fetch(demo.page)).status, 200)
+
+  const pw = existsSync(CHROMIUM) ? await loadPlaywright() : undefined
+  let browser: any
+  let page: any
+  if (pw == null) {
+    t.diagnostic(`browser part skipped: ${existsSync(CHROMIUM) ? 'playwright-core is not installed (run npm ci)' : `${CHROMIUM} is missing (apt-get install chromium)`}`)
+  } else {
+    await mkdir(SHOTS, { recursive: true })
+    browser = await pw.chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    onCleanup(t, async () => { await browser.close() })
+    page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+    await page.goto(demo.page)
+    await page.waitForFunction(() => document.querySelectorAll('#devices tr').length === 6, null, { timeout: 30_000 })
+    const states = await page.$$eval('#devices tr', (rows: any[]) => rows.map(r => [r.dataset.device, r.querySelector('.state').textContent]))
+    assert.deepEqual(states.sort(), ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].map(d => [d, 'online']))
+    await page.waitForSelector('#live.ok')
+    await page.screenshot({ path: join(SHOTS, '1-devices.png') })
+    await page.click('nav button[data-view="protection"]')
+    await page.waitForFunction(() => document.querySelectorAll('#whatif tr').length === 6)
+    // 4-of-6 over 6 devices: losing any one leaves every file readable.
+    const whatIf = await page.$$eval('#whatif tr', (rows: any[]) => rows.map(r => Number(r.children[1].textContent)))
+    assert.deepEqual(whatIf, [0, 0, 0, 0, 0, 0])
+    await page.screenshot({ path: join(SHOTS, '2-protection.png') })
+    await page.click('nav button[data-view="folder"]')
+    await page.click('#entries a[data-file="/one.bin"]')
+    await page.waitForSelector('#sharemap-table')
+    assert.equal(await page.$$eval('#sharemap-table tbody tr', (r: any[]) => r.length), 2)
+    await page.screenshot({ path: join(SHOTS, '3-folder.png') })
+    // An action, confirmed in a dialog first: check every file.
+    page.once('dialog', (d: any) => { void d.accept() })
+    await page.click('#act-check')
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('check: clean'), null, { timeout: 120_000 })
+    await page.click('nav button[data-view="devices"]')
+  }
+
+  for (const d of ['d2', 'd3']) {
+    const r = await palm(['demo', 'kill', d, '--dir', dir], { env })
+    assert.equal(r.code, 0, r.stderr)
+  }
+  if (page != null) {
+    // Pushed by the server (peer:offline over server-sent events), no reload.
+    await page.waitForFunction(() => ['d2', 'd3'].every(d => document.querySelector(`#devices tr[data-device="${d}"] .state`)?.textContent === 'offline'), null, { timeout: 60_000 })
+    await page.screenshot({ path: join(SHOTS, '4-devices-two-killed.png') })
+    await page.click('nav button[data-view="events"]')
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#events li')).some(li => li.textContent?.includes('d2 went offline')), null, { timeout: 30_000 })
+    await page.screenshot({ path: join(SHOTS, '5-events.png') })
+    // The what-if now: with 2 of 6 down every stripe has exactly k = 4 fragments left, so losing any
+    // running device would make all 4 files unreadable; losing d2 or d3 again changes nothing.
+    await page.click('nav button[data-view="protection"]')
+    await page.waitForFunction(() => document.querySelector('#whatif tr[data-device="d4"]')?.children[1]?.textContent === '4', null, { timeout: 30_000 })
+    const rows = await page.$$eval('#whatif tr', (rs: any[]) => Object.fromEntries(rs.map(r => [r.dataset.device, [Number(r.children[1].textContent), Number(r.children[2].textContent)]])))
+    assert.deepEqual(rows, { d1: [4, 0], d2: [0, 4], d3: [0, 4], d4: [4, 0], d5: [4, 0], d6: [4, 0] })
+    await page.screenshot({ path: join(SHOTS, '6-protection-two-killed.png') })
+  }
+  const killed = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
+  assert.deepEqual(killed.devices.map((d: any) => d.state), ['running', 'killed', 'killed', 'running', 'running', 'running'])
+
+  // Every file reads back with 2 of 6 devices gone (the kernel's cache dropped first where allowed).
+  await writeFile('/proc/sys/vm/drop_caches', '3').catch(() => {})
+  for (const [name, want] of files) assert.equal(sha(await readFile(join(demo.folder, name))), want, name)
+
+  const stopped = await palm(['demo', 'stop', '--dir', dir], { env, timeoutMs: 120_000 })
+  assert.equal(stopped.code, 0, stopped.stderr)
+  assert.equal(existsSync(dir), false, 'the demo folder is gone')
+  assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(demo.folder), false, 'no mount left')
+  for (const pid of pids) await waitPidGone(pid)
+})
