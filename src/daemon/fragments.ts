@@ -42,7 +42,7 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
  */
 export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
   // Undo records no late op can need any more go first: the versions only they named become garbage.
-  if (options.dryRun !== true) await parts.meta.compactUndo(undefined, options)
+  if (options.dryRun !== true) await parts.meta.compactUndo({ vectors: parts.journal?.peerVectors() }, options)
   const foreign = await parts.foreign.load()
   const own = new Set<string>()
   for await (const cid of parts.meta.referencedFragments(options)) own.add(cid)

@@ -43,17 +43,24 @@ export async function dropUndo (db: Db, beforeHlc: bigint, options: AbortOptions
 
 /**
  * The point no op still to arrive can be older than: the oldest, over every other admitted device,
- * of the newest op of that device held here (a device's clock never goes back, so its ops not yet
- * received are newer). 0 while an admitted device has no op here; everything when this device is
+ * of what that device is known to be past. A device's hybrid clock never goes back and follows
+ * every op it holds, so its ops not received here yet are newer than both its own newest op held
+ * here and, when its version vector is known (`vectors`, from replication), the newest op it holds.
+ * 0 while an admitted device has no op here and no known vector; everything when this device is
  * alone. A device that never comes back holds the point where it was until it is removed.
  */
-export async function stablePoint (db: Db, self: string): Promise<bigint> {
+export async function stablePoint (db: Db, self: string, vectors: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map()): Promise<bigint> {
   const rows = await db.all<{ author: string, last: string | null }>(
     'SELECT a.author AS author, (SELECT CAST(max(o.hlc) AS TEXT) FROM ops o WHERE o.author=a.author) AS last FROM authors a WHERE a.author != ?', [self])
   let point: bigint | undefined
   for (const r of rows) {
-    const last = r.last == null ? 0n : BigInt(r.last)
-    if (point === undefined || last < point) point = last
+    let past = r.last == null ? 0n : BigInt(r.last)
+    for (const [author, seq] of vectors.get(r.author) ?? []) {
+      // The newest op of `author` that device holds (or, if it holds more than this one, this one's newest).
+      const row = await db.get<{ hlc: string }>('SELECT CAST(hlc AS TEXT) AS hlc FROM ops WHERE author=? AND seq<=? ORDER BY seq DESC LIMIT 1', [author, seq])
+      if (row != null && BigInt(row.hlc) > past) past = BigInt(row.hlc)
+    }
+    if (point === undefined || past < point) point = past
   }
   if (point !== undefined) return point
   const own = await db.get<{ last: string | null }>('SELECT CAST(max(hlc) AS TEXT) AS last FROM ops')

@@ -376,10 +376,10 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     }
   }
 
-  async compactUndo (beforeHlc?: bigint, options: AbortOptions = {}): Promise<number> {
+  async compactUndo (known: { beforeHlc?: bigint, vectors?: ReadonlyMap<string, ReadonlyMap<string, number>> } = {}, options: AbortOptions = {}): Promise<number> {
     await this.#barrier(options)
     const { db, reader } = this.#opened()
-    return await dropUndo(db, beforeHlc ?? await stablePoint(reader, this.#init.deviceId), options)
+    return await dropUndo(db, known.beforeHlc ?? await stablePoint(reader, this.#init.deviceId, known.vectors), options)
   }
 
   async * allStripes (options: AbortOptions = {}): AsyncIterable<{ ino: number, stripe: StripeRef }> {
@@ -603,6 +603,9 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
    */
   async applyOp (signed: SignedOp, options: AbortOptions = {}): Promise<void> {
     const report = await this.applyRemote([{ body: signed.body, sig: signed.sig }], options)
+    // Resolves after the commit (applyRemote answers once the op is in the redo log): the change
+    // feed has reported it by then.
+    await raceSignal(this.#opened().writer.barrier(), options.signal, 'waiting for a journal commit')
     const why = report.refused[0]
     if (why == null) return
     const message = `op ${why.seq}@${why.author} refused: ${why.reason}`

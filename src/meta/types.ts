@@ -280,11 +280,12 @@ export interface MetaStore {
    */
   heldFragments: (options?: AbortOptions) => AsyncIterable<string>
   /**
-   * Drops the undo records of ops older than `beforeHlc`, a point every device is known to be past
-   * (no op older than it can arrive any more); by default the point this journal can prove: the
-   * oldest of every other admitted device's newest op held here. Returns how many were dropped.
+   * Drops the undo records of ops older than a point every device is known to be past (no op older
+   * than it can arrive any more): `beforeHlc`, or by default the point this journal can prove from
+   * every other admitted device's newest op held here and the version vectors other devices sent
+   * (`vectors`: device → author → highest seq it holds). Returns how many were dropped.
    */
-  compactUndo: (beforeHlc?: bigint, options?: AbortOptions) => Promise<number>
+  compactUndo: (known?: { beforeHlc?: bigint, vectors?: ReadonlyMap<string, ReadonlyMap<string, number>> }, options?: AbortOptions) => Promise<number>
   /** Every (ino, stripe) in the tree (for fsck, status and repair). */
   allStripes: (options?: AbortOptions) => AsyncIterable<{ ino: number, stripe: StripeRef }>
   /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */

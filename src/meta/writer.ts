@@ -180,6 +180,8 @@ export class Writer {
   async flush (): Promise<void> {
     if (this.#isIdle()) return
     this.#kick()
+    // An empty batch (answered calls that changed nothing) settles inside #kick: idle already.
+    if (this.#isIdle()) return
     await new Promise<void>((resolve) => { this.#idle.push(resolve) })
   }
 
@@ -457,7 +459,6 @@ export class Writer {
     const b = this.#open
     this.#stageChanges(ctx, b)
     let ops = ctx.counters.ops
-    let logged = true
     for (const step of plan.steps) {
       const { key: k, signed } = step
       if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
@@ -466,20 +467,14 @@ export class Writer {
       b.lastSeq.set(k.author, k.seq)
       this.#init.hlc.observe(k.hlc)
       ops++
-      if (!m.replay && !this.#log(b, { text: signed.body, sig: signed.sig })) logged = false
+      if (!m.replay) this.#log(b, { text: signed.body, sig: signed.sig })
       if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
     }
     this.#pending = { ...ctx.counters, ops, appliedHlc: this.#lastKey.hlc }
     b.waiters.push({ waiter: task, result: {} })
-    if (!m.replay && logged && this.#init.redo != null && !this.#redoPaused) {
-      // In the redo log: the merge survives a killed daemon (the next start applies it again), so
-      // the puller may send the next batch while this one commits.
-      task.answered = true
-      task.resolve({})
-    } else {
-      b.urgent = true
-    }
-    if (b.size >= MAX_BATCH_OPS) b.urgent = true
+    // Answered once committed. (Answering from the redo log, as local calls are, let a puller run
+    // ahead of its commits; under load a pull cut mid-way then re-sent much of what it had sent.)
+    b.urgent = true
   }
 
   /** Starts committing the open batch unless a commit is in flight or the pump is still filling it. */

@@ -126,6 +126,12 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
     return { opsHeld: sum(ours), authors: ours.size, peers, protocol: { ...this.counters } }
   }
 
+  peerVectors (): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>()
+    for (const [id, l] of this.#links) if (l.stats.vectorKnown) out.set(id, new Map(l.theirs))
+    return out
+  }
+
   #link (id: string): PeerLink {
     let link = this.#links.get(id)
     if (link == null) {

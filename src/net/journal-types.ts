@@ -109,4 +109,6 @@ export interface JournalSync {
   start: () => Promise<void>
   stop: () => Promise<void>
   stats: () => JournalStats
+  /** The last version vector each peer sent (peers whose vector is known since start). Copies. */
+  peerVectors: () => Map<string, Map<string, number>>
 }
