@@ -41,12 +41,14 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
  * went offline right after its write.
  */
 export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
-  // Undo records no late op can need any more go first: the versions only they named become garbage.
-  if (options.dryRun !== true) await parts.meta.compactUndo({ vectors: parts.journal?.peerVectors() }, options)
+  // Undo records no late op can need any more go first: the versions only they named become garbage
+  // (a dry run only leaves out what that compaction would drop).
+  const vectors = parts.journal?.peerVectors() ?? new Map()
+  if (options.dryRun !== true) await parts.meta.compactUndo({ vectors }, options)
   const foreign = await parts.foreign.load()
   const own = new Set<string>()
   for await (const cid of parts.meta.referencedFragments(options)) own.add(cid)
-  for await (const cid of parts.meta.heldFragments(options)) own.add(cid)
+  for await (const cid of parts.meta.heldFragments({ ...options, vectors })) own.add(cid)
   const total = parts.store.usage().fragmentCount
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
   let foreignKept = 0

@@ -201,7 +201,7 @@ export async function runFsck (parts: DaemonParts, options: FsckOptions): Promis
   // deleted files) until gc removes them. Versions undo records still name are not garbage yet.
   const referenced = new Set<string>()
   for await (const cid of parts.meta.referencedFragments()) referenced.add(cid)
-  for await (const cid of parts.meta.heldFragments()) referenced.add(cid)
+  for await (const cid of parts.meta.heldFragments({ vectors: parts.journal?.peerVectors() ?? new Map() })) referenced.add(cid)
   let garbageFragments = 0
   for await (const cid of parts.store.list()) if (!referenced.has(cid.toString())) garbageFragments++
 

@@ -11,12 +11,12 @@ import { decodeUndo } from './undo.js'
 import type { StripeRef } from './types.js'
 import { throwIfAborted, type AbortOptions } from '../util/abort.js'
 
-/** Fragment CIDs named by stripe values in undo records, paged by the ops key. */
-export async function * undoFragments (db: Db): AsyncGenerator<string> {
+/** Fragment CIDs named by stripe values in undo records of ops at or after `since`, paged by the ops key. */
+export async function * undoFragments (db: Db, since = 0n): AsyncGenerator<string> {
   let last: [string, number] = ['', 0]
   for (;;) {
     const rows = await db.all<{ author: string, seq: number, undo: string }>(
-      'SELECT author,seq,undo FROM ops WHERE undo IS NOT NULL AND (author,seq)>(?,?) ORDER BY author,seq LIMIT ?', [...last, PAGE_ROWS])
+      'SELECT author,seq,undo FROM ops WHERE undo IS NOT NULL AND hlc >= CAST(? AS INTEGER) AND (author,seq)>(?,?) ORDER BY author,seq LIMIT ?', [since.toString(), ...last, PAGE_ROWS])
     for (const r of rows) {
       // Quick filter: most undo records hold no stripe.
       if (!r.undo.includes('"s')) continue

@@ -12,7 +12,7 @@
 import { ABSENT, type Cached, type CommittedCache, type Loaded, type RangeRows } from './cache.js'
 import type { DentryRec, InodeRec } from './records.js'
 import type { StripeRef } from './types.js'
-import { key, Miss, type ApplyView } from './view.js'
+import { indexByIno, key, Miss, type ApplyView } from './view.js'
 import type { Undo } from './undo.js'
 
 /** Counters that every batch snapshots; `lastSeq` is per author (the version vector). */
@@ -216,13 +216,7 @@ export class OpContext implements ApplyView {
     const r = this.#op
     if (!r.staged.has(k)) r.staged.set(k, this.staged.get(k))
     this.staged.set(k, value)
-    const c = k.charCodeAt(0)
-    if (c === 0x73 || c === 0x78) {
-      const ino = Number(k.slice(1, k.indexOf('/')))
-      let set = this.#stagedByIno.get(ino)
-      if (set == null) this.#stagedByIno.set(ino, set = new Set())
-      set.add(k)
-    }
+    indexByIno(this.#stagedByIno, k)
   }
 
   putInode (rec: InodeRec): void {

@@ -368,9 +368,11 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     for await (const { stripe } of this.allStripes(options)) yield * stripe.fragments
   }
 
-  async * heldFragments (options: AbortOptions = {}): AsyncIterable<string> {
+  async * heldFragments (options: AbortOptions & { vectors?: ReadonlyMap<string, ReadonlyMap<string, number>> } = {}): AsyncIterable<string> {
     await this.#barrier(options)
-    for await (const cid of undoFragments(this.#opened().reader)) {
+    // With what the devices are known to be past: only the records a compaction now would keep.
+    const since = options.vectors == null ? 0n : await stablePoint(this.#opened().reader, this.#init.deviceId, options.vectors)
+    for await (const cid of undoFragments(this.#opened().reader, since)) {
       throwIfAborted(options.signal, 'listing fragments kept for undo')
       yield cid
     }

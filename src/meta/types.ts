@@ -278,7 +278,10 @@ export interface MetaStore {
    * Fragments that only undo records still name (a deleted or overwritten version that a late op
    * from another device could bring back): GC keeps them until compactUndo drops those records.
    */
-  heldFragments: (options?: AbortOptions) => AsyncIterable<string>
+  heldFragments: (options?: AbortOptions & {
+    /** What other devices hold (as for compactUndo): only the records a compaction now would keep. */
+    vectors?: ReadonlyMap<string, ReadonlyMap<string, number>>
+  }) => AsyncIterable<string>
   /**
    * Drops the undo records of ops older than a point every device is known to be past (no op older
    * than it can arrive any more): `beforeHlc`, or by default the point this journal can prove from

@@ -31,6 +31,16 @@ export const key = {
   author: (device: string): string => `a${device}`
 }
 
+/** Adds a stripe or xattr key (`s<ino>/…`, `x<ino>/…`) to `index` under its inode; other keys are skipped. */
+export function indexByIno (index: Map<number, Set<string>>, k: string): void {
+  const c = k.charCodeAt(0)
+  if (c !== 0x73 && c !== 0x78) return
+  const ino = Number(k.slice(1, k.indexOf('/')))
+  let set = index.get(ino)
+  if (set == null) index.set(ino, set = new Set())
+  set.add(k)
+}
+
 export interface ApplyView {
   inode: (ino: number) => InodeRec | undefined
   /** The local ino of a global node id. */

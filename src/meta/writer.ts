@@ -29,7 +29,7 @@ import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
 
 export type { Applied, Build, WriterInit } from './writer-types.js'
-import { Miss } from './view.js'
+import { indexByIno, Miss } from './view.js'
 
 export class Writer {
   readonly #init: WriterInit
@@ -354,13 +354,7 @@ export class Writer {
     for (const [k, value] of ctx.staged) {
       this.#overlay.set(k, { value, batch: b })
       b.changes.set(k, value)
-      const c = k.charCodeAt(0)
-      if (c === 0x73 || c === 0x78) {
-        const ino = Number(k.slice(1, k.indexOf('/')))
-        let set = this.#overlayByIno.get(ino)
-        if (set == null) this.#overlayByIno.set(ino, set = new Set())
-        set.add(k)
-      }
+      indexByIno(this.#overlayByIno, k)
     }
     for (const ino of ctx.createdInos) b.created.push(ino)
   }
