@@ -345,7 +345,7 @@ describe('vfs', () => {
     const f = await vfs.lookup(ctx, d.ino, 'f')
     // The file recorded its folder's policy: readable, not listed.
     assert.equal(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.policy')).toString(), '1-of-2')
-    assert.match(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.health')).toString(), /^\d+\/1\/2, devices /)
+    assert.match(Buffer.from(await vfs.getxattr(ctx, f.ino, 'user.palm.health')).toString(), /^reachable \d+, needed 1, total 2; devices: /)
     assert.deepEqual(await vfs.listxattr(ctx, f.ino), ['user.note'])
     // A folder lists the policy set on it; a folder below tells its inherited one by name only.
     assert.deepEqual(await vfs.listxattr(ctx, d.ino), ['user.palm.policy'])
