@@ -380,7 +380,9 @@ export class Writer {
     const report: MergeReport = { applied: 0, duplicates: 0, renamed: 0, skipped: 0, refused: [] }
     const next = new Map<string, number>()
     const fresh: MergeStep[] = []
-    for (const signed of [...m.ops].sort((a, b) => a.op.author === b.op.author ? a.op.seq - b.op.seq : 0)) {
+    // By author, then seq: each author's ops in order, so a gap is seen as one.
+    const byAuthor = [...m.ops].sort((a, b) => a.op.author < b.op.author ? -1 : a.op.author > b.op.author ? 1 : a.op.seq - b.op.seq)
+    for (const signed of byAuthor) {
       const { author, seq } = signed.op
       const expect = next.get(author) ?? (this.#pendingSeq.get(author) ?? 0) + 1
       if (seq < expect) { report.duplicates++; continue }
