@@ -5,7 +5,7 @@
  */
 import { ExistsError, InvalidArgumentError, IsDirectoryError, NoDataError, ValueTooBigError } from '../errors.js'
 import { MAX_FILE_SIZE_BYTES, MAX_STRIPE_SIZE_BYTES, XATTR_VALUE_MAX_BYTES } from './constants.js'
-import { checkInt, checkXattrName } from './names.js'
+import { checkInt, checkName, checkXattrName } from './names.js'
 import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
 import { fileRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
@@ -95,7 +95,7 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
   // Written without seeing the file's current version: that version is kept as a conflict copy.
   if (op.base !== undefined && op.base !== (cur.ver ?? '')) keepConflictCopy(v, op, cur)
   // Written where it had a name, here it has none: a concurrent delete. The edit survives.
-  if (cur.nlink === 0 && op.at !== undefined) relink(v, op, cur)
+  if (cur.nlink === 0 && isAt(op.at)) relink(v, op, cur)
   cur = v.inode(cur.ino) as InodeRec
   const rec = { ...cur, stripeSize: op.stripeSize }
   if (op.size < cur.size) dropStripesFrom(v, cur, op.size)
@@ -149,6 +149,17 @@ export function applyRelease (v: ApplyView, op: OpOf<'release'>): ApplyResult {
   return {}
 }
 
+/** A well-formed `at` of a setContent op: [parent node, a valid name]. */
+function isAt (at: unknown): at is [string, string] {
+  if (!Array.isArray(at) || at.length !== 2 || typeof at[0] !== 'string' || typeof at[1] !== 'string') return false
+  try {
+    checkName(at[1])
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Gives an unlinked file its name back (or the conflict name if it is taken). */
 function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
   const [parentNode, name] = op.at as [string, string]
@@ -170,7 +181,7 @@ function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
  * written in (the root if that is gone), so every device makes the same copy.
  */
 function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
-  const [parentNode, name] = op.at ?? ['root', cur.node]
+  const [parentNode, name] = isAt(op.at) ? op.at : ['root', cur.node]
   const pIno = v.inoOf(parentNode)
   const pRec = pIno === undefined ? undefined : v.inode(pIno)
   const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
@@ -197,7 +208,10 @@ function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec):
  * the op: mode 0644, owner root. False when the op cannot rebuild the file.
  */
 export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
-  if (op.at === undefined) return false
+  if (!isAt(op.at)) return false
+  checkInt(op.size, 'file size', 0, MAX_FILE_SIZE_BYTES)
+  checkInt(op.stripeSize, 'stripe size', 1, MAX_STRIPE_SIZE_BYTES)
+  if (op.mtime !== undefined) checkTime(op.mtime, 'mtime')
   const count = op.size === 0 ? 0 : Math.ceil(op.size / op.stripeSize)
   if (op.stripes.length !== count || !op.stripes.every(s => s.index < count)) return false
   const [parentNode, name] = op.at
@@ -213,9 +227,17 @@ export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
     atimeNs: op.time, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time, parent: 0, entries: 0, stripeSize: op.stripeSize, ver: `${op.seq}@${op.author}`
   }
   v.putInode(rec)
+  // The purged node's id now names the new file: the author's later writes to it land here.
+  v.mergeNode(op.node, ino)
   v.putDentry({ parent: parent.ino, name: free, ino, type: 'file', cookie: v.allocCookie() })
-  for (const s of op.stripes) v.putNewStripe(ino, s)
+  for (const s of op.stripes) v.putNewStripe(ino, stripeOf(s, op.stripeSize, op.size, ino))
   update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
   v.count(1, 0, op.size)
   return true
+}
+
+/** A stripe of a wire op, checked and rebuilt from its known fields only. */
+function stripeOf (s: StripeRef, stripeSize: number, size: number, ino: number): StripeRef {
+  checkStripe(s, stripeSize, size, ino)
+  return { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
 }

@@ -153,7 +153,8 @@ export function applyRename (v: ApplyView, op: OpOf<'rename'>): ApplyResult {
   const t = d2 == null ? undefined : v.inode(d2.ino)
   if (d2 != null && t == null) throw new NotFoundError(`${where(p2, op.newName)} names a missing inode ${d2.ino}: run \`palm fsck\``)
   // Replace only the node its author saw there: another one came from a concurrent change.
-  if (t != null && op.mode !== 'noreplace' && t.node !== op.replaces && (op.replaces === undefined || v.inoOf(op.replaces) !== t.ino)) {
+  // (An op logged before renames carried `replaces` replaces whatever is there, as it did then.)
+  if (t != null && op.mode !== 'noreplace' && op.replaces !== undefined && t.node !== op.replaces && (op.replaces === '' || v.inoOf(op.replaces) !== t.ino)) {
     throw new ExistsError(`${where(p2, op.newName)} holds node ${t.node}, not ${String(op.replaces)} that the rename expected`, { details: { parent: p2.ino, name: op.newName } })
   }
   const sDir = s.type === 'dir'

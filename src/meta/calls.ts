@@ -92,7 +92,8 @@ export function renameCall (parent: number, name: string, newParent: number, new
       // The node the new name holds now: another device applying this op replaces only that one.
       const d2 = v.dentry(p2.ino, newName)
       const target = d2 == null || d2.ino === s.ino ? undefined : v.inode(d2.ino)
-      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode, ...(target != null ? { replaces: target.node } : {}) } }
+      // '' = nothing was there (an op without the field comes from a PALM before this rule).
+      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode, replaces: target?.node ?? '' } }
     },
     inodes: [parent, newParent],
     entries: [[parent, name], [newParent, newName]]

@@ -55,7 +55,12 @@ export async function stablePoint (db: Db, self: string, vectors: ReadonlyMap<st
   let point: bigint | undefined
   for (const r of rows) {
     let past = r.last == null ? 0n : BigInt(r.last)
-    for (const [author, seq] of vectors.get(r.author) ?? []) {
+    // Its vector bounds its future ops only; ops it wrote that are not here yet may be older than
+    // what it holds. So it counts only when everything that device wrote is here already.
+    const vector = vectors.get(r.author)
+    const own = vector?.get(r.author) ?? 0
+    const held = own === 0 ? 0 : (await db.get<{ seq: number }>('SELECT max(seq) AS seq FROM ops WHERE author=?', [r.author]))?.seq ?? 0
+    for (const [author, seq] of vector != null && own <= held ? vector : []) {
       // The newest op of `author` that device holds (or, if it holds more than this one, this one's newest).
       const row = await db.get<{ hlc: string }>('SELECT CAST(hlc AS TEXT) AS hlc FROM ops WHERE author=? AND seq<=? ORDER BY seq DESC LIMIT 1', [author, seq])
       if (row != null && BigInt(row.hlc) > past) past = BigInt(row.hlc)

@@ -11,7 +11,10 @@ export function conflictName (name: string, author: string, timeNs: bigint): str
     : `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
   const suffix = ` (conflict ${author.slice(-6)} ${stamp})`
   let base = name
-  while (Buffer.byteLength(base + suffix) > NAME_MAX_BYTES) base = base.slice(0, -1)
+  // Cut whole code points (never half a surrogate pair).
+  const points = [...base]
+  while (Buffer.byteLength(points.join('') + suffix) > NAME_MAX_BYTES) points.pop()
+  base = points.join('')
   return base + suffix
 }
 

@@ -28,15 +28,19 @@ export { conflictName }
 
 export type MergeOutcome = 'applied' | 'renamed' | 'skipped'
 
-/** The same op under its conflict name, for the kinds that name a new entry. */
-function renamed (op: Op): Op | undefined {
+/** The same op under its conflict name (the `n`th, when earlier ones are taken), for the kinds that name a new entry. */
+function renamed (op: Op, n: number): Op | undefined {
+  const named = (name: string): string => conflictName(n === 1 ? name : `${name} ${n}`, op.author, op.time)
   switch (op.kind) {
     case 'create':
-    case 'link': return { ...op, name: conflictName(op.name, op.author, op.time) }
-    case 'rename': return op.mode === 'exchange' ? undefined : { ...op, newName: conflictName(op.newName, op.author, op.time), replaces: undefined }
+    case 'link': return { ...op, name: named(op.name) }
+    case 'rename': return op.mode === 'exchange' ? undefined : { ...op, newName: named(op.newName), replaces: '' }
     default: return undefined
   }
 }
+
+/** Conflict names tried before an op is skipped (ops of one author within one second share a stamp). */
+const CONFLICT_NAMES = 20
 
 /** The directory an mkdir found at its name takes the mkdir's node id too; false if it is not one. */
 function mergeDirs (v: OpContext, op: Extract<Op, { kind: 'create' }>): boolean {
@@ -72,15 +76,19 @@ export function applyMerged (v: OpContext, op: Op): MergeOutcome {
     if (err instanceof NotFoundError && op.kind === 'setContent') return guarded(v, () => resurrect(v, op)) ? 'renamed' : 'skipped'
     // Two mkdirs of one name merge: the later node id becomes another id of the directory there.
     if (err instanceof ExistsError && op.kind === 'create' && op.type === 'dir' && guarded(v, () => mergeDirs(v, op))) return 'renamed'
-    const alt = err instanceof ExistsError ? renamed(op) : undefined
-    if (alt == null) return 'skipped'
-    try {
-      applyOp(v, alt)
-      return 'renamed'
-    } catch (err2) {
-      if (err2 instanceof Miss) throw err2
-      v.abortOp()
-      return 'skipped'
+    if (!(err instanceof ExistsError)) return 'skipped'
+    for (let n = 1; n <= CONFLICT_NAMES; n++) {
+      const alt = renamed(op, n)
+      if (alt == null) return 'skipped'
+      try {
+        applyOp(v, alt)
+        return 'renamed'
+      } catch (err2) {
+        if (err2 instanceof Miss) throw err2
+        v.abortOp()
+        if (!(err2 instanceof ExistsError)) return 'skipped'
+      }
     }
+    return 'skipped'
   }
 }

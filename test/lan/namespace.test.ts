@@ -131,8 +131,9 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
       const copies = names.filter(n => n.startsWith('edited.txt (conflict '))
       assert.equal(copies.length, 1, names.join('\n'))
       assert.equal(await readFile(join(mnt('nb'), copies[0]), 'utf8'), 'edit from na\n')
-      // Edit vs delete: the edit survives.
+      // Edit vs delete: the edit survives, as one file (its truncate and its write both land on it).
       assert.equal(await readFile(join(mnt('nb'), 'deleted.txt'), 'utf8'), 'edited while deleted elsewhere\n')
+      assert.deepEqual(names.filter(n => n.startsWith('deleted.txt')), ['deleted.txt'], names.join('\n'))
       // Two creates of one name: both files.
       const same = names.filter(n => n.startsWith('same-name.txt'))
       assert.equal(same.length, 2, names.join('\n'))

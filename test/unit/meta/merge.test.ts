@@ -177,6 +177,8 @@ describe('replicated journal conflicts', () => {
     await a.unlink(ROOT_INO, 'purged.txt')
     await a.releaseInode(h.ino)
     const hb = (await b.lookup(ROOT_INO, 'purged.txt'))!
+    // Rewritten as an editor does (truncate, then the new bytes): two writes, one file at the end.
+    await b.setContent(hb.ino, { size: 0, stripeSize: 8, stripes: [] })
     await b.setContent(hb.ino, { size: 3, stripeSize: 8, stripes: [stripe(0, 3, 'p-edit')] })
     await syncAll([a, b])
     const tree = await assertConverged([a, b])
@@ -187,6 +189,7 @@ describe('replicated journal conflicts', () => {
     assert.ok(reports.some(l => /^\/docs\/report\.txt \(conflict dev-0 \S+ \d{6}\) file .*st-from-a/.test(l)), reports.join('\n'))
     assert.ok(tree.some(l => /^\/notes\.txt file n1 s7 .*st-n-edit/.test(l)), tree.join('\n'))
     assert.ok(tree.some(l => /^\/purged\.txt file n1 s3 .*st-p-edit/.test(l)), tree.join('\n'))
+    assert.equal(tree.filter(l => l.startsWith('/purged.txt')).length, 1, tree.join('\n'))
   })
 })
 
