@@ -605,8 +605,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
    */
   async applyOp (signed: SignedOp, options: AbortOptions = {}): Promise<void> {
     const report = await this.applyRemote([{ body: signed.body, sig: signed.sig }], options)
-    // Resolves after the commit (applyRemote answers once the op is in the redo log): the change
-    // feed has reported it by then.
+    // Resolves once every op applied so far is committed: the change feed has reported it by then.
     await raceSignal(this.#opened().writer.barrier(), options.signal, 'waiting for a journal commit')
     const why = report.refused[0]
     if (why == null) return
