@@ -52,43 +52,42 @@ function mergeDirs (v: OpContext, op: Extract<Op, { kind: 'create' }>): boolean 
   return true
 }
 
-/** Runs `fn` as the op's alternative; false (and nothing staged) when it fails too. */
-function guarded (v: OpContext, fn: () => boolean): boolean {
+/** Runs `fn` in the op's current record; its error (with nothing left staged) when it throws. Miss passes. */
+function attempt (v: OpContext, fn: () => unknown): unknown {
   try {
-    if (fn()) return true
+    fn()
+    return undefined
   } catch (err) {
     if (err instanceof Miss) throw err
+    v.abortOp()
+    return err
   }
-  v.abortOp()
-  return false
+}
+
+/** Runs `fn` as the op's alternative; false (and nothing staged) when it fails too. */
+function guarded (v: OpContext, fn: () => boolean): boolean {
+  let ok = false
+  if (attempt(v, () => { ok = fn() }) !== undefined) return false
+  if (!ok) v.abortOp()
+  return ok
 }
 
 /** Applies `op` in merge mode inside the context's current op record; never throws but Miss. */
 export function applyMerged (v: OpContext, op: Op): MergeOutcome {
-  try {
-    applyOp(v, op)
-    return 'applied'
-  } catch (err) {
-    if (err instanceof Miss) throw err
-    v.abortOp()
-    if (!(err instanceof PalmError)) throw err
-    // A whole-file write to a file purged concurrently: the edit survives as a new file.
-    if (err instanceof NotFoundError && op.kind === 'setContent') return guarded(v, () => resurrect(v, op)) ? 'renamed' : 'skipped'
-    // Two mkdirs of one name merge: the later node id becomes another id of the directory there.
-    if (err instanceof ExistsError && op.kind === 'create' && op.type === 'dir' && guarded(v, () => mergeDirs(v, op))) return 'renamed'
-    if (!(err instanceof ExistsError)) return 'skipped'
-    for (let n = 1; n <= CONFLICT_NAMES; n++) {
-      const alt = renamed(op, n)
-      if (alt == null) return 'skipped'
-      try {
-        applyOp(v, alt)
-        return 'renamed'
-      } catch (err2) {
-        if (err2 instanceof Miss) throw err2
-        v.abortOp()
-        if (!(err2 instanceof ExistsError)) return 'skipped'
-      }
-    }
-    return 'skipped'
+  const err = attempt(v, () => applyOp(v, op))
+  if (err === undefined) return 'applied'
+  if (!(err instanceof PalmError)) throw err
+  // A whole-file write to a file purged concurrently: the edit survives as a new file.
+  if (err instanceof NotFoundError && op.kind === 'setContent') return guarded(v, () => resurrect(v, op)) ? 'renamed' : 'skipped'
+  // Two mkdirs of one name merge: the later node id becomes another id of the directory there.
+  if (err instanceof ExistsError && op.kind === 'create' && op.type === 'dir' && guarded(v, () => mergeDirs(v, op))) return 'renamed'
+  if (!(err instanceof ExistsError)) return 'skipped'
+  for (let n = 1; n <= CONFLICT_NAMES; n++) {
+    const alt = renamed(op, n)
+    if (alt == null) return 'skipped'
+    const again = attempt(v, () => applyOp(v, alt))
+    if (again === undefined) return 'renamed'
+    if (!(again instanceof ExistsError)) return 'skipped'
   }
+  return 'skipped'
 }
