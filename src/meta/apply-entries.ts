@@ -4,7 +4,7 @@
  * the callers race.
  */
 import {
-  ExistsError, InvalidArgumentError, IsDirectoryError, NotDirectoryError, NotEmptyError,
+  BusyError, ExistsError, InvalidArgumentError, IsDirectoryError, NotDirectoryError, NotEmptyError,
   NotFoundError, NotPermittedError, TooManyLinksError
 } from '../errors.js'
 import { MAX_LINKS, ROOT_NODE } from './constants.js'
@@ -101,6 +101,10 @@ export function applyUnlink (v: ApplyView, op: OpOf<'unlink'>): ApplyResult {
   checkName(op.name)
   const [, target] = entry(v, parent, op.name, op.node)
   if (target.type === 'dir') throw new IsDirectoryError(`${where(parent, op.name)} is a directory: use rmdir`, { details: { parent: parent.ino, name: op.name } })
+  // Only in a merge: a write its author did not see happened first. The edit wins over the delete.
+  if (op.seen !== undefined && target.type === 'file' && (target.ver ?? '') !== op.seen) {
+    throw new BusyError(`${where(parent, op.name)} was written concurrently (version ${target.ver ?? 'none'}, the unlink saw ${op.seen || 'none'}): the edit is kept`, { details: { parent: parent.ino, name: op.name } })
+  }
   v.dropDentry(parent.ino, op.name)
   update(v, parent.ino, r => touchDir(r, op.time, -1, 0))
   const rec = update(v, target.ino, r => ({ ...r, nlink: r.nlink - 1, ctimeNs: op.time }))

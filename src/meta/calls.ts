@@ -73,6 +73,7 @@ export function removeCall (kind: 'unlink' | 'rmdir', parent: number, name: stri
   return {
     build: v => {
       const [p, t] = entryIn(v, parent, name)
+      if (kind === 'unlink' && t.type === 'file') return { body: { kind, parent: p.node, name, node: t.node, seen: t.ver ?? '' } }
       return { body: { kind, parent: p.node, name, node: t.node } }
     },
     inodes: [parent],

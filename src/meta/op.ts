@@ -15,7 +15,11 @@ export type XattrMode = 'any' | 'create' | 'replace'
 export type OpBody =
   | { kind: 'create', parent: string, name: string, type: FileType, mode: number, uid: number, gid: number, rdev: number, target?: string }
   | { kind: 'link', node: string, parent: string, name: string }
-  | { kind: 'unlink', parent: string, name: string, node: string }
+  | {
+    kind: 'unlink', parent: string, name: string, node: string
+    /** The content version (`ver`) of the file its author removed: another one here is an edit it did not see, and the edit wins. */
+    seen?: string
+  }
   | { kind: 'rmdir', parent: string, name: string, node: string }
   | { kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode, replaces?: string }
   | { kind: 'setattr', node: string, mode?: number, uid?: number, gid?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint }

@@ -162,7 +162,13 @@ describe('replicated journal conflicts', () => {
     await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'v0')] })
     const g = await a.create(ROOT_INO, 'notes.txt', FILE)
     await a.setContent(g.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 'n0')] })
+    const g2 = await a.create(ROOT_INO, 'todo.txt', FILE)
+    await a.setContent(g2.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, 't0')] })
     await send(a, b)
+    // The edit first, the delete that did not see it after, in total order: the edit still wins.
+    await b.setContent((await b.lookup(ROOT_INO, 'todo.txt'))!.ino, { size: 6, stripeSize: 8, stripes: [stripe(0, 6, 't-edit')] })
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await a.unlink(ROOT_INO, 'todo.txt')
     // Partitioned: both edit report.txt; a deletes notes.txt while b edits it.
     await a.setContent(f.ino, { size: 5, stripeSize: 8, stripes: [stripe(0, 5, 'from-a')] })
     const fb = (await b.lookup((await b.lookup(ROOT_INO, 'docs'))!.ino, 'report.txt'))!
@@ -188,6 +194,7 @@ describe('replicated journal conflicts', () => {
     assert.ok(reports.some(l => /^\/docs\/report\.txt file .*st-from-b/.test(l)), reports.join('\n'))
     assert.ok(reports.some(l => /^\/docs\/report\.txt \(conflict dev-0 \S+ \d{6}\) file .*st-from-a/.test(l)), reports.join('\n'))
     assert.ok(tree.some(l => /^\/notes\.txt file n1 s7 .*st-n-edit/.test(l)), tree.join('\n'))
+    assert.ok(tree.some(l => /^\/todo\.txt file n1 s6 .*st-t-edit/.test(l)), tree.join('\n'))
     assert.ok(tree.some(l => /^\/purged\.txt file n1 s3 .*st-p-edit/.test(l)), tree.join('\n'))
     assert.equal(tree.filter(l => l.startsWith('/purged.txt')).length, 1, tree.join('\n'))
   })
