@@ -124,10 +124,10 @@ export async function waitHolds (d: JournalDevice, author: string, seq: number, 
   await pWaitFor(() => (d.replica.versionVector().get(author) ?? 0) >= seq, { timeout: { milliseconds: timeoutMs, message: `${d.name} holds ${d.replica.versionVector().get(author) ?? 0} of ${seq} ops of ${author}` }, interval: 20 })
 }
 
-/** The op log of `d` as (author, seq, body) triples in total order: equal logs give equal trees. */
-export async function logOf (d: JournalDevice): Promise<string[]> {
+/** The op log of `d` (only `author`'s ops, if given) as (author, seq, body) triples in total order: equal logs give equal trees. */
+export async function logOf (d: JournalDevice, author?: string): Promise<string[]> {
   const out: string[] = []
-  for await (const s of d.meta.exportOps()) out.push(`${s.op.seq}@${s.op.author} ${s.body}`)
+  for await (const s of d.meta.exportOps()) if (author === undefined || s.op.author === author) out.push(`${s.op.seq}@${s.op.author} ${s.body}`)
   return out
 }
 
