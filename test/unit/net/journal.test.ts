@@ -46,6 +46,8 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     await writeOps(a, 300)
     // A's ops: its admission of B, then the 300 creates.
     await waitHolds(b, a.id, await own(a))
+    // B's own admission op reaches A by push: wait for it too before comparing whole logs.
+    await waitHolds(a, b.id, await own(b))
     assert.deepEqual(await logOf(b), await logOf(a))
     assert.equal((await rootNames(b)).length, 300)
     const toB = a.sync.stats().peers.find(p => p.id === b.id)
@@ -73,6 +75,8 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     assert.equal(b.replica.versionVector().get(a.id), before)
     await connect(b, a)
     await waitHolds(b, a.id, await own(a))
+    // B's own admission op reaches A by push: wait for it too before comparing whole logs.
+    await waitHolds(a, b.id, await own(b))
     assert.deepEqual(await logOf(b), await logOf(a))
     const fromA = b.sync.stats().peers.find(p => p.id === a.id)
     assert.equal(fromA?.opsApplied, await own(a) - before)
@@ -102,6 +106,8 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     const a = await createJournalDevice(t, { name: 'a', swarmKey, dir: a1.dir, sync: { batchOps: 50 } })
     await connect(b, a)
     await waitHolds(b, a.id, await own(a))
+    // B's own admission op reaches A by push: wait for it too before comparing whole logs.
+    await waitHolds(a, b.id, await own(b))
     assert.deepEqual(await logOf(b), await logOf(a))
     // Resumed from B's vector, not from the start: a restart from zero would send all 1,500 again.
     // A few batches may come twice: the two in flight at the cut (the one being applied and the
