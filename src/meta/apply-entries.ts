@@ -161,6 +161,9 @@ export function applyRename (v: ApplyView, op: OpOf<'rename'>): ApplyResult {
   if (t != null && op.mode !== 'noreplace' && op.replaces !== undefined && t.node !== op.replaces && (op.replaces === '' || v.inoOf(op.replaces) !== t.ino)) {
     throw new ExistsError(`${where(p2, op.newName)} holds node ${t.node}, not ${String(op.replaces)} that the rename expected`, { details: { parent: p2.ino, name: op.newName } })
   }
+  if (t?.type === 'file' && op.replacesVer !== undefined && (t.ver ?? '') !== op.replacesVer) {
+    throw new ExistsError(`${where(p2, op.newName)} was written concurrently (version ${t.ver ?? 'none'}, the rename saw ${op.replacesVer || 'none'}): it is not replaced`, { details: { parent: p2.ino, name: op.newName } })
+  }
   const sDir = s.type === 'dir'
   const tDir = t?.type === 'dir'
   if (sDir && p1.ino !== p2.ino) checkNotInside(v, p2, s)

@@ -94,7 +94,9 @@ export function renameCall (parent: number, name: string, newParent: number, new
       const d2 = v.dentry(p2.ino, newName)
       const target = d2 == null || d2.ino === s.ino ? undefined : v.inode(d2.ino)
       // '' = nothing was there (an op without the field comes from a PALM before this rule).
-      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode, replaces: target?.node ?? '' } }
+      // A file replaced by a plain rename: the content version it had, so a concurrent edit is not replaced unseen.
+      const seen = mode === 'replace' && target?.type === 'file' ? { replacesVer: target.ver ?? '' } : {}
+      return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode, replaces: target?.node ?? '', ...seen } }
     },
     inodes: [parent, newParent],
     entries: [[parent, name], [newParent, newName]]

@@ -8,8 +8,10 @@
  *   so what was made inside either lands in the one directory;
  * - a create or link whose name is taken keeps both: the op's node gets the conflict name
  *   `NAME (conflict DEVICE YYYY-MM-DD HHMMSS)`, made from the op alone, so every device picks it;
- * - a rename onto a name taken by another node than the one its author saw (or any, with
- *   RENAME_NOREPLACE) does the same: a concurrent file there is never replaced unseen;
+ * - a rename onto a name taken by another node than the one its author saw, or by a version of that
+ *   file its author did not see (or any, with RENAME_NOREPLACE), does the same: a concurrent file
+ *   there is never replaced unseen;
+ * - an unlink of a file written concurrently is skipped: the edit wins over the delete;
  * - a write that names the whole content of a file purged concurrently (deleted and released)
  *   brings it back as a new file at the name its author saw (apply-content.ts `resurrect`);
  * - any other op whose precondition fails is skipped (a move into its own subtree, as in Kleppmann
@@ -34,7 +36,7 @@ function renamed (op: Op, n: number): Op | undefined {
   switch (op.kind) {
     case 'create':
     case 'link': return { ...op, name: named(op.name) }
-    case 'rename': return op.mode === 'exchange' ? undefined : { ...op, newName: named(op.newName), replaces: '' }
+    case 'rename': return op.mode === 'exchange' ? undefined : { ...op, newName: named(op.newName), replaces: '', replacesVer: undefined }
     default: return undefined
   }
 }

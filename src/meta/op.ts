@@ -21,7 +21,13 @@ export type OpBody =
     seen?: string
   }
   | { kind: 'rmdir', parent: string, name: string, node: string }
-  | { kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode, replaces?: string }
+  | {
+    kind: 'rename', parent: string, name: string, newParent: string, newName: string, node: string, mode: RenameMode
+    /** The node its author saw at the new name ('' for none): another node there is never replaced unseen. */
+    replaces?: string
+    /** The content version of the file it replaces, as its author saw it: another one is an edit it did not see. */
+    replacesVer?: string
+  }
   | { kind: 'setattr', node: string, mode?: number, uid?: number, gid?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint }
   | {
     kind: 'setContent', node: string, size: number, stripeSize: number, stripes: StripeRef[], holes: number[], mtime?: bigint

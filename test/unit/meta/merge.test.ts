@@ -171,6 +171,8 @@ describe('replicated journal conflicts', () => {
     await a.unlink(ROOT_INO, 'todo.txt')
     // Partitioned: both edit report.txt; a deletes notes.txt while b edits it.
     await a.setContent(f.ino, { size: 5, stripeSize: 8, stripes: [stripe(0, 5, 'from-a')] })
+    // Each store's clock has its own sub-millisecond base: 5 ms make b's edit the later one.
+    await new Promise(resolve => setTimeout(resolve, 5))
     const fb = (await b.lookup((await b.lookup(ROOT_INO, 'docs'))!.ino, 'report.txt'))!
     await b.setContent(fb.ino, { size: 6, stripeSize: 8, stripes: [stripe(0, 6, 'from-b')] })
     await a.unlink(ROOT_INO, 'notes.txt')
@@ -197,6 +199,35 @@ describe('replicated journal conflicts', () => {
     assert.ok(tree.some(l => /^\/todo\.txt file n1 s6 .*st-t-edit/.test(l)), tree.join('\n'))
     assert.ok(tree.some(l => /^\/purged\.txt file n1 s3 .*st-p-edit/.test(l)), tree.join('\n'))
     assert.equal(tree.filter(l => l.startsWith('/purged.txt')).length, 1, tree.join('\n'))
+  })
+  it('never replaces a file edited concurrently by a rename over it (an editor\'s save), in either total order', async (t) => {
+    const [a, b] = await devices(t, 2)
+    for (const name of ['first.txt', 'second.txt']) {
+      const f = await a.create(ROOT_INO, name, FILE)
+      await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, `${name}-v0`)] })
+    }
+    await send(a, b)
+    const save = async (s: MetaStore, name: string, tag: string): Promise<void> => {
+      const tmp = await s.create(ROOT_INO, `.${name}.swp`, FILE)
+      await s.setContent(tmp.ino, { size: 5, stripeSize: 8, stripes: [stripe(0, 5, tag)] })
+      await s.rename(ROOT_INO, `.${name}.swp`, ROOT_INO, name)
+    }
+    const edit = async (s: MetaStore, name: string, tag: string): Promise<void> => {
+      await s.setContent((await s.lookup(ROOT_INO, name))!.ino, { size: 6, stripeSize: 8, stripes: [stripe(0, 6, tag)] })
+    }
+    // first.txt: the save sorts first, the edit after; second.txt: the edit first, the save after.
+    await save(a, 'first.txt', 'saved-1')
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await edit(b, 'first.txt', 'edited-1')
+    await edit(b, 'second.txt', 'edited-2')
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await save(a, 'second.txt', 'saved-2')
+    await syncAll([a, b])
+    const tree = await assertConverged([a, b])
+    for (const n of ['1', '2']) {
+      assert.ok(tree.some(l => l.includes(`st-saved-${n}`)), `the save ${n} survives:\n${tree.join('\n')}`)
+      assert.ok(tree.some(l => l.includes(`st-edited-${n}`)), `the edit ${n} survives:\n${tree.join('\n')}`)
+    }
   })
 })
 
