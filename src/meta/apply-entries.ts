@@ -105,10 +105,19 @@ export function applyUnlink (v: ApplyView, op: OpOf<'unlink'>): ApplyResult {
   if (op.seen !== undefined && target.type === 'file' && (target.ver ?? '') !== op.seen) {
     throw new BusyError(`${where(parent, op.name)} was written concurrently (version ${target.ver ?? 'none'}, the unlink saw ${op.seen || 'none'}): the edit is kept`, { details: { parent: parent.ino, name: op.name } })
   }
+  // Its author saw other names, which concurrent ops removed: the file was meant to live on.
+  if (lastOfOthers(target, op.links)) {
+    throw new BusyError(`${where(parent, op.name)} is the last name of inode ${target.ino}, whose other names were removed concurrently: it stays`, { details: { parent: parent.ino, name: op.name } })
+  }
   v.dropDentry(parent.ino, op.name)
   update(v, parent.ino, r => touchDir(r, op.time, -1, 0))
   const rec = update(v, target.ino, r => ({ ...r, nlink: r.nlink - 1, ctimeNs: op.time }))
   return { rec }
+}
+
+/** A file down to its last name whose op's author saw `links` (> 1) names: removing it would drop what its author meant to keep. */
+function lastOfOthers (target: InodeRec, links: number | undefined): boolean {
+  return links !== undefined && links > 1 && target.type === 'file' && target.nlink === 1
 }
 
 /** Removes an empty directory's inode (rmdir, or replaced by rename). */
@@ -161,8 +170,8 @@ export function applyRename (v: ApplyView, op: OpOf<'rename'>): ApplyResult {
   if (t != null && op.mode !== 'noreplace' && op.replaces !== undefined && t.node !== op.replaces && (op.replaces === '' || v.inoOf(op.replaces) !== t.ino)) {
     throw new ExistsError(`${where(p2, op.newName)} holds node ${t.node}, not ${String(op.replaces)} that the rename expected`, { details: { parent: p2.ino, name: op.newName } })
   }
-  if (t?.type === 'file' && op.replacesVer !== undefined && (t.ver ?? '') !== op.replacesVer) {
-    throw new ExistsError(`${where(p2, op.newName)} was written concurrently (version ${t.ver ?? 'none'}, the rename saw ${op.replacesVer || 'none'}): it is not replaced`, { details: { parent: p2.ino, name: op.newName } })
+  if (t?.type === 'file' && ((op.replacesVer !== undefined && (t.ver ?? '') !== op.replacesVer) || lastOfOthers(t, op.replacesLinks))) {
+    throw new ExistsError(`${where(p2, op.newName)} was written or unlinked concurrently (version ${t.ver ?? 'none'}, ${t.nlink} names; the rename saw ${op.replacesVer || 'none'}, ${op.replacesLinks ?? 1}): it is not replaced`, { details: { parent: p2.ino, name: op.newName } })
   }
   const sDir = s.type === 'dir'
   const tDir = t?.type === 'dir'

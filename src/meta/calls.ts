@@ -73,7 +73,7 @@ export function removeCall (kind: 'unlink' | 'rmdir', parent: number, name: stri
   return {
     build: v => {
       const [p, t] = entryIn(v, parent, name)
-      if (kind === 'unlink' && t.type === 'file') return { body: { kind, parent: p.node, name, node: t.node, seen: t.ver ?? '' } }
+      if (kind === 'unlink' && t.type === 'file') return { body: { kind, parent: p.node, name, node: t.node, seen: t.ver ?? '', ...(t.nlink > 1 ? { links: t.nlink } : {}) } }
       return { body: { kind, parent: p.node, name, node: t.node } }
     },
     inodes: [parent],
@@ -95,7 +95,7 @@ export function renameCall (parent: number, name: string, newParent: number, new
       const target = d2 == null || d2.ino === s.ino ? undefined : v.inode(d2.ino)
       // '' = nothing was there (an op without the field comes from a PALM before this rule).
       // A file replaced by a plain rename: the content version it had, so a concurrent edit is not replaced unseen.
-      const seen = mode === 'replace' && target?.type === 'file' ? { replacesVer: target.ver ?? '' } : {}
+      const seen = mode === 'replace' && target?.type === 'file' ? { replacesVer: target.ver ?? '', ...(target.nlink > 1 ? { replacesLinks: target.nlink } : {}) } : {}
       return { body: { kind: 'rename', parent: p1.node, name, newParent: p2.node, newName, node: s.node, mode, replaces: target?.node ?? '', ...seen } }
     },
     inodes: [parent, newParent],

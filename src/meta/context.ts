@@ -153,8 +153,11 @@ export class OpContext implements ApplyView {
 
   nameOf (ino: number): { parent: number, name: string } | undefined {
     const k = key.nameOf(ino)
-    const hint = this.staged.get(k) ?? this.#overlay.get(k)?.value ?? this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
-    if (hint !== undefined && hint !== ABSENT && this.dentry((hint as DentryRec).parent, (hint as DentryRec).name)?.ino === ino) return hint as DentryRec
+    // Hints from the newest to the database's: the first that still names the inode here. A stale
+    // one (its name was removed or replaced since) must not hide the database's, which may be right.
+    for (const hint of [this.staged.get(k), this.#overlay.get(k)?.value, this.#cache.get(k), this.#local.get(k)] as Array<Cached | undefined>) {
+      if (hint !== undefined && hint !== ABSENT && this.dentry((hint as DentryRec).parent, (hint as DentryRec).name)?.ino === ino) return hint as DentryRec
+    }
     // Read from the database once per task; a name it gives that is gone here means none is known.
     if (this.#local.has(k)) return undefined
     throw new Miss(k)

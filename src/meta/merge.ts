@@ -11,7 +11,8 @@
  * - a rename onto a name taken by another node than the one its author saw, or by a version of that
  *   file its author did not see (or any, with RENAME_NOREPLACE), does the same: a concurrent file
  *   there is never replaced unseen;
- * - an unlink of a file written concurrently is skipped: the edit wins over the delete;
+ * - an unlink of a file written concurrently is skipped: the edit wins over the delete; so is one
+ *   that would remove the last name of a file whose author saw it had others (removed concurrently);
  * - a write that names the whole content of a file purged concurrently (deleted and released)
  *   brings it back as a new file at the name its author saw (apply-content.ts `resurrect`);
  * - any other op whose precondition fails is skipped (a move into its own subtree, as in Kleppmann

@@ -19,6 +19,8 @@ export type OpBody =
     kind: 'unlink', parent: string, name: string, node: string
     /** The content version (`ver`) of the file its author removed: another one here is an edit it did not see, and the edit wins. */
     seen?: string
+    /** The file's link count as its author saw it, when over 1: its author meant the file to live on under another name. */
+    links?: number
   }
   | { kind: 'rmdir', parent: string, name: string, node: string }
   | {
@@ -27,6 +29,8 @@ export type OpBody =
     replaces?: string
     /** The content version of the file it replaces, as its author saw it: another one is an edit it did not see. */
     replacesVer?: string
+    /** The replaced file's link count as its author saw it, when over 1 (see unlink's `links`). */
+    replacesLinks?: number
   }
   | { kind: 'setattr', node: string, mode?: number, uid?: number, gid?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint }
   | {

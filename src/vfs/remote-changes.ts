@@ -16,6 +16,10 @@
  *   (only the stripes it wrote) meets the remote one in the journal, whose merge rules decide.
  *   Nothing written locally is dropped or corrupted by a remote change;
  * - policies (directory xattrs, moves) when xattrs or names changed.
+ *
+ * And a file that other devices' ops left with no name (two devices each removed one of its hard
+ * links: neither saw it lose its last one, so neither released it) is released here once nothing
+ * holds it, as a local unlink would (`releaseRemoteUnlinked`); one held open is released at its close.
  */
 import type { JournalChange } from '../meta/types.js'
 import { ROOT_INO } from '../meta/types.js'
@@ -54,4 +58,12 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
   const entries = c.entries.filter(e => e.parent === ROOT_INO || core.inodes.get(e.parent) != null)
   if (data.length === 0 && attrs.length === 0 && entries.length === 0) return undefined
   return { entries, attrs, data }
+}
+
+/** Releases the files a remote change left with no name, unless the kernel or a handle still holds them (then at their forget or close). */
+export function releaseRemoteUnlinked (core: VfsCore, c: JournalChange): void {
+  if (!c.remote) return
+  for (const ino of c.unlinked) {
+    if (core.inodes.markUnlinked(ino)) void core.releaseInode(ino)
+  }
 }

@@ -6,7 +6,7 @@
  * others still read everything it wrote.
  */
 import '../../src/util/polyfill.js'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import assert from 'node:assert/strict'
@@ -16,43 +16,14 @@ import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason, setLink } from './harness.js'
 import { inviteCode, joinHome, lanEnv, statusOf, waitAllOnline } from './palm-devices.js'
 import { startMount, writeSmallTree, type MountDevice } from './pool-devices.js'
+import { modelOf, namesOf, namesOfModel, runRandomOps, type Model } from './random-ops.js'
+import { diff, treeOf, until, xattrsOf } from './trees.js'
+import { prng } from '../helpers/prng.js'
 
 const skip = lanSkipReason()
 const NAMES = ['na', 'nb', 'nc']
 /** Joins late (after thousands of ops). */
 const LATE = 'nd'
-
-/** Every file and directory under `dir`: relative path → 'dir' or the file's SHA-256. */
-async function treeOf (dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>()
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) { out.set(relative(dir, p), 'dir'); await walk(p) } else out.set(relative(dir, p), createHash('sha256').update(await readFile(p)).digest('hex'))
-    }
-  }
-  await walk(dir)
-  return out
-}
-
-function diff (a: Map<string, string>, b: Map<string, string>): string[] {
-  const out: string[] = []
-  for (const [k, v] of a) if (b.get(k) !== v) out.push(`${k}: ${v.slice(0, 8)} vs ${b.get(k)?.slice(0, 8) ?? 'missing'}`)
-  for (const k of b.keys()) if (!a.has(k)) out.push(`${k}: missing vs ${b.get(k)?.slice(0, 8) ?? ''}`)
-  return out
-}
-
-/** Polls until `check` returns nothing (no differences); throws with the last differences. */
-async function until (what: string, timeoutMs: number, check: () => Promise<string[]>): Promise<number> {
-  const t0 = performance.now()
-  for (;;) {
-    let problems: string[]
-    try { problems = await check() } catch (err) { problems = [(err as Error).message] }
-    if (problems.length === 0) return performance.now() - t0
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs} ms: ${problems.slice(0, 8).join('; ')}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 describe('one folder on every device (namespace LAN)', { skip }, () => {
   it('3 devices, each mounting, 2-of-3: replication, partition and merge, the writer destroyed', { timeout: 600_000 }, async (t) => {
@@ -139,6 +110,63 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
       assert.equal(same.length, 2, names.join('\n'))
       const texts = await Promise.all(same.map(async n => await readFile(join(mnt('nb'), n), 'utf8')))
       assert.deepEqual(texts.sort(), ['created on na\n', 'created on nc\n'])
+    })
+
+    await t.test('seeded random ops on every device, with random partitions and heals: one tree everywhere, and nothing a device wrote unseen is lost', async () => {
+      const seed = Number(process.env.PALM_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31))
+      const epochs = Number(process.env.PALM_DIFF_EPOCHS ?? 7)
+      const opsPerDevice = Number(process.env.PALM_DIFF_OPS ?? 120)
+      t.diagnostic(`seed ${seed} (PALM_DIFF_SEED=${seed} replays it)`)
+      const rand = prng(seed)
+      const at = (n: string): string => join(mnt(n), 'rand')
+      await mkdir(at('na'))
+      const written = new Set<string>()
+      const converged = async (): Promise<Map<string, string>> => {
+        let tree = new Map<string, string>()
+        await until(`one tree in rand/ on every device (seed ${seed})`, 120_000, async () => {
+          const [a, b, c] = await Promise.all(NAMES.map(async n => await treeOf(at(n))))
+          const [xa, xb, xc] = await Promise.all(NAMES.map(async n => await xattrsOf(at(n))))
+          tree = a
+          return [...diff(a, b), ...diff(a, c), ...diff(xa, xb), ...diff(xa, xc)]
+        })
+        return tree
+      }
+      let tree = await converged()
+      let total = 0
+      for (let e = 0; e < epochs; e++) {
+        // All three cut off from each other, or one cut off while the other two stay together; in
+        // both cases the devices that act are in different partitions (the third, if any, only listens).
+        const alone = rand() < 0.5
+        const cut = alone ? [...NAMES] : [NAMES[Math.floor(rand() * 3)]]
+        const acting = alone ? [...NAMES] : [cut[0], NAMES.filter(n => n !== cut[0])[Math.floor(rand() * 2)]]
+        const models = new Map<string, Model>()
+        for (const n of acting) models.set(n, await modelOf(at(n), tree))
+        for (const n of cut) await setLink(lan, n, false)
+        const seeds = acting.map(() => Math.floor(rand() * 2 ** 31))
+        const mine = new Map(acting.map(n => [n, new Set<string>()]))
+        const runs = await Promise.all(acting.map(async (n, i) => await runRandomOps(at(n), models.get(n) as Model, opsPerDevice, prng(seeds[i]), `${n}-e${e}`, mine.get(n) as Set<string>)))
+        for (const hashes of mine.values()) for (const h of hashes) written.add(h)
+        total += runs.reduce((sum, r) => sum + r.applied + r.refused, 0)
+        // While cut off, each acting device sees exactly what POSIX says its own ops made.
+        for (const n of acting) assert.deepEqual(diff(namesOfModel(models.get(n) as Model), await namesOf(at(n))), [], `${n}'s names in epoch ${e} (seed ${seed})`)
+        for (const n of cut) {
+          await setLink(lan, n, true)
+          await new Promise(resolve => setTimeout(resolve, Math.floor(rand() * 500)))
+        }
+        tree = await converged()
+        const have = new Set(tree.values())
+        for (const n of acting) {
+          // What it wrote in this epoch, nobody else saw: no merge rule may drop it. (What it held
+          // from before, the others saw too: they may overwrite or delete it.)
+          const ours = mine.get(n) as Set<string>
+          const lost = [...(models.get(n) as Model)].filter(([, node]) => node.type === 'file' && ours.has(node.hash ?? '') && !have.has(node.hash ?? ''))
+          assert.deepEqual(lost.map(([p]) => p), [], `what ${n} held at the heal of epoch ${e} is in the merged tree (seed ${seed})`)
+        }
+        const invented = [...tree].filter(([, h]) => h !== 'dir' && !written.has(h))
+        assert.deepEqual(invented.map(([p]) => p), [], `every file in the merged tree is a version some device wrote (seed ${seed})`)
+      }
+      t.diagnostic(`${total} random ops in ${epochs} epochs; ${tree.size} entries in the merged tree`)
+      assert.ok(total >= 1500, `${total} ops`)
     })
 
     await t.test('kill -9 of a device mid-sync: it restarts and converges', async () => {
