@@ -19,6 +19,7 @@ import { recordAddrs } from './invite.js'
 import { isMountpoint } from './mountinfo.js'
 import { describeOther, mountOwner } from './mount-owner.js'
 import { checkMountpoint } from './mountpoint-check.js'
+import { installCrashGuard } from './crash-guard.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
@@ -60,6 +61,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
     await mkdir(mountpoint, { recursive: true })
   }
   const log = defaultLogger().forComponent('palm:daemon')
+  const removeGuard = installCrashGuard(log)
   let stopping: Promise<void> | undefined
   let resolveDone!: (code: number) => void
   const done = new Promise<number>(resolve => { resolveDone = resolve })
@@ -92,6 +94,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
     await daemon.stop().catch(() => {})
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
+    removeGuard()
     throw err
   }
   await writeFileAtomic(paths.pidFile, `${process.pid}\n`)
@@ -105,6 +108,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   const code = await done
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)
+  removeGuard()
   return code
 }
 
