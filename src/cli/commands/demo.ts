@@ -78,7 +78,10 @@ export const demo: Command = {
       }
       if (interrupted == null) return 0
       process.stderr.write('running in the foreground: Ctrl-C stops the demo\n')
+      // A signal listener alone does not keep node running: a timer does, until Ctrl-C.
+      const keepAlive = setInterval(() => {}, 1 << 30)
       await interrupted
+      clearInterval(keepAlive)
       for (const line of await stopDemo(dir)) process.stderr.write(`${line}\n`)
       return 0
     }
