@@ -92,6 +92,20 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
   assert.equal((await fetch(bare)).status, 403)
   assert.equal(await statusWithHost(demo.page, 'evil.example'), 403)
   assert.equal((await fetch(demo.page)).status, 200)
+  // The check action's progress is pushed to open pages (server-sent events) as it runs.
+  const stream = await fetch(demo.page.replace('/?', '/api/stream?'))
+  const checked = await fetch(demo.page.replace('/?', '/api/check?'), { method: 'POST' })
+  assert.equal(checked.status, 200)
+  assert.equal((await checked.json()).clean, true)
+  const reader = stream.body!.getReader()
+  let frames = ''
+  while (!frames.includes('"phase":"done"')) {
+    const { value, done } = await reader.read()
+    if (done) break
+    frames += Buffer.from(value).toString()
+  }
+  await reader.cancel()
+  assert.match(frames, /event: progress\ndata: \{"task":"fsck","phase":"checking stripes","done":\d+,"total":7,"unit":"stripes"\}/)
 
   const pw = existsSync(CHROMIUM) ? await loadPlaywright() : undefined
   let browser: any
@@ -124,6 +138,9 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     page.once('dialog', (d: any) => { void d.accept() })
     await page.click('#act-check')
     await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('check: clean'), null, { timeout: 120_000 })
+    page.once('dialog', (d: any) => { void d.accept() })
+    await page.click('#act-invite')
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('palm join '), null, { timeout: 30_000 })
     await page.click('nav button[data-view="devices"]')
   }
 
