@@ -295,7 +295,7 @@ export async function demoAction (dir: string, action: DemoAction, name: string)
     case 'partition':
     case 'heal': {
       if (s.lan == null) {
-        throw new PalmError(`${action} needs the network-namespace demo (run \`palm demo start\` as root); on loopback every device shares one network, so use \`palm demo ${action === 'partition' ? 'hang' : 'revive'} ${d.name}\` instead`, 'EOPNOTSUPP')
+        throw new PalmError(`${action} needs the network-namespace demo (\`palm demo start\` as root, without --loopback); on loopback every device shares one network, so use \`palm demo ${action === 'partition' ? 'hang' : 'revive'} ${d.name}\` instead`, 'EOPNOTSUPP')
       }
       const cut = action === 'partition'
       if ((d.partitioned === true) === cut) return `${d.name} is ${cut ? 'already cut off the LAN; `palm demo heal ' + d.name + '` puts it back' : 'on the LAN'}`
