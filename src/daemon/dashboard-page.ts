@@ -46,7 +46,8 @@ async function loadStatus () {
   $('title').textContent = s.device.name + ' · swarm ' + s.swarm.id + ' · ' + s.policy.k + '-of-' + s.policy.n
   $('protection').textContent = s.protection
   $('protection').className = s.protectionDetail.deviceLossesSurvivable > 0 ? 'ok' : 'warn'
-  $('summary').textContent = s.files + ' files, ' + size(s.logicalBytes) + ' · ' + size(s.usableFreeBytes) + ' free of ' + size(s.usableCapacityBytes) + ' usable · ' + (s.mount.path ? 'mounted at ' + s.mount.path : 'not mounted')
+  $('summary').textContent = s.files + ' files, ' + size(s.logicalBytes) + ' · ' + size(s.usableFreeBytes) + ' free of ' + size(s.usableCapacityBytes) + ' usable · ' + (s.mount.path ? 'mounted at ' + s.mount.path : 'not mounted') +
+    (s.place ? ' · ' + s.place.stripesRead + ' stripes read, ' + s.place.stripesWritten + ' written' + (s.place.readFailures ? ', ' + s.place.readFailures + ' reads failed' : '') : '')
 }
 async function loadDevices () {
   const rows = await get('/api/devices')

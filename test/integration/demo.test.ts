@@ -122,6 +122,8 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     const states = await page.$$eval('#devices tr', (rows: any[]) => rows.map(r => [r.dataset.device, r.querySelector('.state').textContent]))
     assert.deepEqual(states.sort(), ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].map(d => [d, 'online']))
     await page.waitForSelector('#live.ok')
+    // Reads and writes of the pool are counted in the header (the test wrote two files).
+    await page.waitForFunction(() => /\d+ stripes read, [1-9]\d* written/.test(document.getElementById('summary')?.textContent ?? ''), null, { timeout: 30_000 })
     await page.screenshot({ path: join(SHOTS, '1-devices.png') })
     await page.click('nav button[data-view="protection"]')
     await page.waitForFunction(() => document.querySelectorAll('#whatif tr').length === 6)
