@@ -44,9 +44,15 @@ it('help settings: an aligned table on a terminal, Markdown into a pipe', () => 
   assert.match(lines[2], /^ {4}This device's PALM home/)
 })
 
-it('join: --mount with --serve, or a folder without --mount, is a usage error (exit 2)', async () => {
+it('join: --mount with --serve, or a folder without --mount, is a usage error (exit 2); a file to mount on is refused before anything is made', async (t) => {
   // Checked before the code is read: any code shows it.
   const code = 'CODE'
+  const root = await createTempDir(t)
+  const file = join(root, 'file')
+  await writeFile(file, 'x')
+  const onFile = await palm(['join', code, '--mount', file, '--home', join(root, 'h')])
+  assert.deepEqual([onFile.code, onFile.stderr], [1, `palm: cannot mount at ${file}: it is a file; give a folder (it is made when missing)\n`])
+  assert.deepEqual(await readdir(root), ['file'], 'no home was made')
   const both = await palm(['join', code, '--mount', '--serve'])
   assert.deepEqual([both.code, both.stderr], [2, 'palm join: --mount and --serve exclude each other: mount the folder here, or only lend disk space (see `palm help join`)\n'])
   const dir = await palm(['join', code, '/tmp/x'])

@@ -1,14 +1,15 @@
+import { resolve } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs, usageError } from '../args.js'
-import { controlClient, daemonRunning, homePaths, joinDevice, resolveConfig, runDaemon, spawnDaemon, type DeviceReport } from '../../daemon/index.js'
+import { checkMountpoint, controlClient, daemonRunning, homePaths, joinDevice, resolveConfig, runDaemon, spawnDaemon, type DeviceReport } from '../../daemon/index.js'
 import { formatPolicy } from '../../config/parse.js'
 import { homeHint, printJson, size } from '../output.js'
 import { OPTIONS } from '../../config/defaults.js'
 import { createProgress, progressMode } from '../progress.js'
 import { catchUpSentence, watchCatchUp, type CatchUpResult } from '../catch-up.js'
 
-const KEYS = ['home', 'name', 'capacityBytes', 'listen', 'mdns', 'dht', 'durability'] as const
+const KEYS = ['home', 'name', 'capacityBytes', 'listen', 'mdns', 'dht', 'durability', 'allowNonEmpty'] as const
 const FLAGS = [
   { name: 'json', type: 'boolean' as const, help: 'Print the result as JSON.' },
   { name: 'mount', type: 'boolean' as const, help: 'Then mount the folder (at DIR when given after the code, else ~/palm), without asking.' },
@@ -58,7 +59,7 @@ function joinedText (r: DeviceReport): string {
 export const join: Command = {
   name: 'join',
   summary: 'Make this device a member of the swarm of an invite code, then mount or lend space',
-  usage: () => `usage: palm join CODE [--mount [DIR] | --serve] [--home DIR] [--name NAME] [--capacity SIZE]
+  usage: () => `usage: palm join CODE [--mount [DIR] [--allow-non-empty] | --serve] [--home DIR] [--name NAME] [--capacity SIZE]
 
 On a terminal, without --mount or --serve, it asks whether to mount the folder or only lend disk
 space. Elsewhere (a script) it only joins unless one of them is given.
@@ -78,10 +79,12 @@ ${flagHelp([...KEYS], FLAGS)}`,
     }
     if (wantMount && wantServe) throw usageError('--mount and --serve exclude each other: mount the folder here, or only lend disk space')
     const config = await resolveConfig(args.config, { noFile: true })
+    // A mountpoint that cannot be right is refused before anything is made.
+    if (wantMount) await checkMountpoint(resolve(dir ?? config.mountpoint), { allowNonEmpty: config.allowNonEmpty })
     const r = await joinDevice(config, code, args.config)
     const hint = homeHint(r.home, OPTIONS.home.default())
     // What next: a flag says; a terminal asks; a script only joins.
-    const device = await resolveConfig({ home: r.home })
+    const device = await resolveConfig({ home: r.home, ...(args.config.allowNonEmpty != null ? { allowNonEmpty: args.config.allowNonEmpty } : {}) })
     const mountpoint = dir ?? device.mountpoint
     let next: Next = wantMount ? 'mount' : wantServe ? 'serve' : 'none'
     if (!wantMount && !wantServe && !json && process.stdin.isTTY === true && process.stdout.isTTY === true) {
