@@ -182,17 +182,19 @@ export async function startDemo (o: StartOptions): Promise<DemoState> {
   if (existsSync(join(o.dir, DEMO_STATE))) {
     throw new BusyError(`a demo already exists in ${o.dir}: \`palm demo status\` shows it, \`palm demo stop\` removes it`)
   }
-  const say = o.say ?? (() => {})
+  const say = o.say ?? ((): void => {})
   const policy = demoPolicy(o.devices)
   const names = Array.from({ length: o.devices }, (_, i) => `d${i + 1}`)
   const folder = join(o.dir, 'folder')
   await mkdir(o.dir, { recursive: true })
-  const mode = o.loopback === true || netnsUnavailable() != null ? 'loopback' : 'netns'
+  const unavailable = o.loopback === true ? undefined : netnsUnavailable()
+  const mode = o.loopback === true || unavailable != null ? 'loopback' : 'netns'
   const state: DemoState = { version: 1, dir: o.dir, folder, page: null, policy, mode, devices: [] }
   await saveDemo(state)
   try {
     const env = deviceEnv(mode)
     let firstEnv = env
+    if (unavailable != null) say(`the devices talk over loopback (${unavailable}: no LAN of network namespaces, so no partition)`)
     if (mode === 'netns') {
       say(`building a LAN of ${o.devices} network namespaces (one per device, on one bridge)`)
       state.lan = await createDemoLan(names, async (lan) => { state.lan = lan; await saveDemo(state) })
