@@ -233,7 +233,7 @@ export class Daemon extends Lifecycle {
           deviceName: c.name,
           status: this.control.status,
           parts: this.parts,
-          actions: { check: async () => await this.control.fsck(), invite: this.control.invite },
+          actions: { check: async (onProgress) => await this.control.fsck({ onProgress }), invite: this.control.invite },
           log: this.#log
         })
         this.#dashboardUrl = page.url

@@ -20,7 +20,7 @@ a{color:#1a5fb4;cursor:pointer}.frag{font:12px ui-monospace,monospace}.cell-ok{b
 <header><span id="live" class="dim">connecting…</span><h1>PALM <span id="title" class="dim"></span></h1><p id="protection"></p><p id="summary" class="dim"></p></header>
 <nav><button data-view="devices" class="on">Devices</button><button data-view="protection">Protection</button><button data-view="folder">Folder</button><button data-view="events">Events</button>
 <span class="actions"><button id="act-check" title="palm fsck: read every fragment of this device and check it against its CID">Check files</button><button id="act-invite" title="palm invite: a code for another device">Invite a device</button></span></nav>
-<p id="action-result" class="dim"></p>
+<p id="action-result" class="dim"></p><p id="work" class="dim"><progress id="work-bar" max="1" value="0" hidden></progress> <span id="work-text"></span></p>
 <main>
 <section id="view-devices" class="view on"><table><thead><tr><th>device</th><th>state</th><th class="num">capacity</th><th class="num">used</th><th class="num">fragments</th><th class="num">journal lag</th><th>last seen</th></tr></thead><tbody id="devices"></tbody></table></section>
 <section id="view-protection" class="view"><p id="protection-summary"></p><table><thead><tr><th>if this device is lost</th><th class="num">files unreadable</th><th class="num">files below k+1</th></tr></thead><tbody id="whatif"></tbody></table></section>
@@ -46,7 +46,8 @@ async function loadStatus () {
   $('title').textContent = s.device.name + ' · swarm ' + s.swarm.id + ' · ' + s.policy.k + '-of-' + s.policy.n
   $('protection').textContent = s.protection
   $('protection').className = s.protectionDetail.deviceLossesSurvivable > 0 ? 'ok' : 'warn'
-  $('summary').textContent = s.files + ' files, ' + size(s.logicalBytes) + ' · ' + size(s.usableFreeBytes) + ' free of ' + size(s.usableCapacityBytes) + ' usable · ' + (s.mount.path ? 'mounted at ' + s.mount.path : 'not mounted')
+  $('summary').textContent = s.files + ' files, ' + size(s.logicalBytes) + ' · ' + size(s.usableFreeBytes) + ' free of ' + size(s.usableCapacityBytes) + ' usable · ' + (s.mount.path ? 'mounted at ' + s.mount.path : 'not mounted') +
+    (s.place ? ' · ' + s.place.stripesRead + ' stripes read, ' + s.place.stripesWritten + ' written' + (s.place.readFailures ? ', ' + s.place.readFailures + ' reads failed' : '') : '')
 }
 async function loadDevices () {
   const rows = await get('/api/devices')
@@ -104,12 +105,27 @@ $('view-folder').addEventListener('click', ev => {
 $('act-check').addEventListener('click', () => {
   if (!confirm('Check every file now? This reads every fragment of this device (palm fsck) and may take a while.')) return
   $('action-result').textContent = 'checking…'
-  safe(async () => { const r = await fetch(q('/api/check'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = r.clean ? 'check: clean, ' + r.stripesChecked + ' stripes' : 'check found problems: ' + JSON.stringify(r.counts) + ' (run palm fsck for details)' })
+  safe(async () => {
+    const res = await fetch(q('/api/check'), { method: 'POST' })
+    if (!res.ok) { $('action-result').textContent = await res.text(); return }
+    const r = await res.json()
+    $('action-result').textContent = r.clean ? 'check: clean, ' + r.stripesChecked + ' stripes' : 'check found problems: ' + JSON.stringify(r.counts) + ' (run palm fsck for details)' })
 })
 $('act-invite').addEventListener('click', () => {
   if (!confirm('Make an invite code? It carries the swarm key: whoever has it can join. Share it privately.')) return
   safe(async () => { const r = await fetch(q('/api/invite'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = 'palm join ' + r.code })
 })
+// Long work (a check reading every fragment): a bar with counts, pushed by the server.
+let workStarted = 0
+function showWork (p) {
+  const bar = $('work-bar')
+  if (p.phase === 'done') { bar.hidden = true; $('work-text').textContent = ''; workStarted = 0; return }
+  if (!workStarted) workStarted = Date.now()
+  bar.hidden = false
+  bar.max = Math.max(1, p.total); bar.value = p.done
+  const eta = p.done > 0 && p.total > p.done ? ', about ' + Math.ceil((Date.now() - workStarted) * (p.total - p.done) / p.done / 1000) + ' s left' : ''
+  $('work-text').textContent = (p.task === 'fsck' ? 'check' : p.task) + ': ' + p.phase + ' ' + p.done + (p.total ? '/' + p.total : '') + ' ' + p.unit + eta
+}
 function connect () {
   const es = new EventSource(q('/api/stream'))
   es.onopen = () => { $('live').textContent = 'live'; $('live').className = 'ok'; safe(loadStatus); safe(loaders[view]) }
@@ -117,6 +133,7 @@ function connect () {
   es.addEventListener('devices', () => { safe(loadStatus); if (view === 'devices' || view === 'protection') safe(loaders[view]) })
   es.addEventListener('files', () => { safe(loadStatus); if (view === 'folder' || view === 'protection') safe(loaders[view]) })
   es.addEventListener('event', m => addEvent(JSON.parse(m.data)))
+  es.addEventListener('progress', m => showWork(JSON.parse(m.data)))
 }
 safe(loadStatus); safe(loadDevices); safe(loadEvents); connect()
 </script></body></html>

@@ -13,7 +13,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '@libp2p/interface'
-import type { FsckReport, InviteReport, StatusReport } from './control-api.js'
+import type { FsckReport, InviteReport, ProgressFn, StatusReport } from './control-api.js'
 import type { DaemonParts } from './daemon.js'
 import { deviceRows, folderView, protectionView, shareMap } from './dashboard-data.js'
 import { DASHBOARD_PAGE } from './dashboard-page.js'
@@ -26,6 +26,8 @@ const MAX_EVENTS = 200
 /** Peer announcements arrive every gossip interval: devices are pushed at most this often. */
 const DEVICES_PUSH_MS = 1000
 const FILES_PUSH_MS = 500
+/** A running check's progress is pushed at most this often. */
+const PROGRESS_PUSH_MS = 250
 
 export interface DashboardEvent {
   atMs: number
@@ -51,7 +53,8 @@ export interface DashboardInit {
   parts: DaemonParts
   /** What the page's buttons do (each confirmed in the page first). */
   actions: {
-    check: () => Promise<FsckReport>
+    /** `onProgress` feeds the page's progress bar (pushed as `progress` events). */
+    check: (onProgress: ProgressFn) => Promise<FsckReport>
     invite: () => Promise<InviteReport>
   }
   log: Logger
@@ -93,6 +96,7 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
   const events: DashboardEvent[] = []
   const streams = new Set<ServerResponse>()
   let port = init.port
+  let checking = false
   const push = (name: string, data: unknown): void => {
     const frame = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
     for (const s of streams) s.write(frame)
@@ -138,8 +142,22 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     const given = url.searchParams.get('token') ?? ''
     if (!sameSecret(given, token)) return send(res, 403, 'text/plain', 'refused: open the address `palm status` prints (it carries the token)\n')
     if (req.method === 'POST' && url.pathname === '/api/check') {
-      const r = await init.actions.check()
-      return send(res, 200, 'application/json', JSON.stringify({ clean: r.clean, stripesChecked: r.stripesChecked, counts: r.counts, repaired: r.repaired }))
+      // One check at a time: a second click (or page) is told, not queued.
+      if (checking) return send(res, 409, 'text/plain', 'a check is already running; its progress shows on the page\n')
+      checking = true
+      let lastPushMs = 0
+      try {
+        const r = await init.actions.check((p) => {
+          const now = Date.now()
+          if (now - lastPushMs < PROGRESS_PUSH_MS && p.done < p.total) return
+          lastPushMs = now
+          push('progress', p)
+        })
+        push('progress', { task: 'fsck', phase: 'done', done: r.stripesChecked, total: r.stripesChecked, unit: 'stripes' })
+        return send(res, 200, 'application/json', JSON.stringify({ clean: r.clean, stripesChecked: r.stripesChecked, counts: r.counts, repaired: r.repaired }))
+      } finally {
+        checking = false
+      }
     }
     if (req.method === 'POST' && url.pathname === '/api/invite') return send(res, 200, 'application/json', JSON.stringify(await init.actions.invite()))
     if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET, and POST for the actions\n')

@@ -23,6 +23,7 @@ export { runDaemon, spawnDaemon, stopDaemon, type SpawnResult } from './process.
 export type { ControlApi, StatusReport, PeerStatus, FsckReport, InviteReport, FileInfo } from './control-api.js'
 export { controlClient, daemonRunning } from './control-client.js'
 export { homePaths } from './home.js'
+export { checkMountpoint } from './mountpoint-check.js'
 
 /** Resolves the configuration from flags, environment and the home's config.json. */
 export async function resolveConfig (flags: Partial<Record<OptionKey, unknown>>, options: { noFile?: boolean } = {}): Promise<PalmConfig> {

@@ -1,9 +1,12 @@
 /**
  * `palm demo`: a swarm of N devices on this one machine, to watch and break. Each device is a real
- * PALM daemon (a real home, real libp2p over loopback TCP); the first mounts the folder and serves
- * the status page, the others only lend disk (`palm serve`). Breaking a device is done to its
- * process: kill (SIGKILL), hang (SIGSTOP), revive, or to its disk: corrupt (one byte of a stored
- * fragment). `stop` removes everything it made: the mount, the processes, the files.
+ * PALM daemon (a real home, real libp2p); the first mounts the folder and serves the status page,
+ * the others only lend disk (`palm serve`). As root each device gets its own network namespace on
+ * one bridge (netns.ts: a real LAN, found by mDNS; the page reaches the host through page-relay.ts);
+ * otherwise all talk over loopback TCP. Breaking a device is done to its process: kill (SIGKILL),
+ * hang (SIGSTOP), revive; to its network: partition (its link goes down; namespaces only), heal; or
+ * to its disk: corrupt (one byte of a stored fragment). `stop` removes everything it made: the
+ * mount, the processes, the namespaces, the files.
  *
  * Everything runs through the `palm` command itself (child processes), so the demo shows exactly
  * what a user's devices do. The state lives in `<dir>/demo.json`.
@@ -17,6 +20,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BusyError, InvalidArgumentError, NotFoundError, PalmError } from '../errors.js'
 import { controlClient, daemonRunning, homePaths } from '../daemon/index.js'
+import { createDemoLan, inNamespace, netnsUnavailable, removeDemoLan, setDemoLink, type DemoLan } from './netns.js'
+import { startPageRelay } from './relay.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 export const DEMO_STATE = 'demo.json'
@@ -31,6 +36,8 @@ export interface DemoDevice {
   role: 'mount' | 'serve'
   pid: number
   state: DeviceState
+  /** Cut off the LAN by `palm demo partition` (namespace demo only), until `heal` or `revive`. */
+  partitioned?: boolean
 }
 
 export interface DemoState {
@@ -39,7 +46,12 @@ export interface DemoState {
   folder: string
   page: string | null
   policy: { k: number, n: number }
-  mode: 'loopback'
+  /** netns: one network namespace per device (root); loopback: all on 127.0.0.1. */
+  mode: 'loopback' | 'netns'
+  /** The namespace LAN (mode netns). */
+  lan?: DemoLan
+  /** The process that brings the page from d1's namespace to the host (mode netns). */
+  relayPid?: number
   devices: DemoDevice[]
 }
 
@@ -48,17 +60,21 @@ export function demoDir (given?: string): string {
   return given ?? process.env.PALM_DEMO_DIR ?? join(homedir(), '.palm-demo')
 }
 
-/** The environment of the demo's devices: loopback only, quick to notice a device gone. */
-function deviceEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/**
+ * The environment of the demo's devices, quick to notice a device gone: on loopback without mDNS
+ * (the invite's addresses connect them); in namespaces with mDNS on each device's own LAN address.
+ */
+function deviceEnv (mode: DemoState['mode'], extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   delete env.DEBUG
   // The devices' own settings are the demo's, except the read cache (a test bounds it to see real reads).
   for (const k of Object.keys(env)) if (k.startsWith('PALM_') && k !== 'PALM_CACHE_SIZE') delete env[k]
   return {
     ...env,
-    PALM_MDNS: 'false',
+    PALM_MDNS: mode === 'netns' ? 'true' : 'false',
+    PALM_MDNS_TAG: 'palm-demo',
     PALM_DHT: 'false',
-    PALM_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    PALM_LISTEN: mode === 'netns' ? '/ip4/0.0.0.0/tcp/0' : '/ip4/127.0.0.1/tcp/0',
     PALM_GOSSIP_INTERVAL: '1s',
     PALM_OFFLINE_AFTER: '4s',
     PALM_READ_FAIL: '5s',
@@ -66,10 +82,12 @@ function deviceEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   }
 }
 
-/** Runs `palm ARGS` and returns stdout; a failure throws with palm's own one-line error. */
-async function palm (args: string[], env: NodeJS.ProcessEnv = deviceEnv()): Promise<string> {
+/** Runs `palm ARGS` (inside namespace `ns` when given) and returns stdout; a failure throws with palm's own one-line error. */
+async function palm (args: string[], env: NodeJS.ProcessEnv, ns?: string): Promise<string> {
+  const argv = [process.execPath, CLI_MAIN, ...args]
+  const [file, rest] = ns != null ? inNamespace(ns, argv) : [argv[0], argv.slice(1)]
   return await new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env, maxBuffer: 16 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(file, rest, { env, maxBuffer: 16 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
       if (err != null) reject(new PalmError(`palm ${args[0]} failed: ${(stderr.trim() || err.message).replace(/^palm: /, '')}`, 'EIO', { cause: err }))
       else resolve(stdout)
     })
@@ -119,15 +137,19 @@ async function saveDemo (s: DemoState): Promise<void> {
   await writeFile(join(s.dir, DEMO_STATE), JSON.stringify(s, null, 2) + '\n')
 }
 
-/** Starts `palm serve` for a device, detached, logging to its home; resolves once it answers. */
-async function startServe (home: string): Promise<number> {
+/** Starts `palm serve` for a device (in its namespace), detached, logging to its home; resolves once it answers. */
+async function startServe (s: DemoState, home: string, name: string): Promise<number> {
   const paths = homePaths(home)
   await mkdir(paths.logs, { recursive: true })
   const log = await open(paths.daemonLog, 'a')
-  const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--home', home], {
+  const argv = [process.execPath, CLI_MAIN, 'serve', '--home', home]
+  const ns = s.lan?.devices[name]?.ns
+  // nsenter execs node, so the PID is the device's.
+  const [file, rest] = ns != null ? inNamespace(ns, argv) : [argv[0], argv.slice(1)]
+  const child = spawn(file, rest, {
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
-    env: deviceEnv({ PALM_DASHBOARD_PORT: '-1' })
+    env: deviceEnv(s.mode, { PALM_DASHBOARD_PORT: '-1' })
   })
   await log.close()
   child.unref()
@@ -147,6 +169,8 @@ export function demoPolicy (devices: number): { k: number, n: number } {
 export interface StartOptions {
   dir: string
   devices: number
+  /** Use loopback even where namespaces are possible (default: namespaces as root). */
+  loopback?: boolean
   /** Progress lines for people. */
   say?: (line: string) => void
 }
@@ -158,27 +182,40 @@ export async function startDemo (o: StartOptions): Promise<DemoState> {
   if (existsSync(join(o.dir, DEMO_STATE))) {
     throw new BusyError(`a demo already exists in ${o.dir}: \`palm demo status\` shows it, \`palm demo stop\` removes it`)
   }
-  const say = o.say ?? (() => {})
+  const say = o.say ?? ((): void => {})
   const policy = demoPolicy(o.devices)
   const names = Array.from({ length: o.devices }, (_, i) => `d${i + 1}`)
   const folder = join(o.dir, 'folder')
   await mkdir(o.dir, { recursive: true })
-  const state: DemoState = { version: 1, dir: o.dir, folder, page: null, policy, mode: 'loopback', devices: [] }
+  const unavailable = o.loopback === true ? undefined : netnsUnavailable()
+  const mode = o.loopback === true || unavailable != null ? 'loopback' : 'netns'
+  const state: DemoState = { version: 1, dir: o.dir, folder, page: null, policy, mode, devices: [] }
   await saveDemo(state)
   try {
+    const env = deviceEnv(mode)
+    let firstEnv = env
+    if (unavailable != null) say(`the devices talk over loopback (${unavailable}: no LAN of network namespaces, so no partition)`)
+    if (mode === 'netns') {
+      say(`building a LAN of ${o.devices} network namespaces (one per device, on one bridge)`)
+      state.lan = await createDemoLan(names, async (lan) => { state.lan = lan; await saveDemo(state) })
+      const relay = await startPageRelay(state.lan.devices[names[0]].ns, join(o.dir, 'page-relay.log'))
+      state.relayPid = relay.pid
+      await saveDemo(state)
+      firstEnv = deviceEnv(mode, { PALM_DASHBOARD_PORT: String(relay.port) })
+    }
     const first = join(o.dir, names[0])
     say(`creating ${names[0]} (a new swarm, policy ${policy.k}-of-${policy.n}) and mounting ${folder}`)
-    await palm(['init', '--home', first, '--name', names[0], '--policy', `${policy.k}-of-${policy.n}`, '--capacity', '1G'])
-    const mounted = await palm(['mount', folder, '--home', first])
+    await palm(['init', '--home', first, '--name', names[0], '--policy', `${policy.k}-of-${policy.n}`, '--capacity', '1G'], env)
+    const mounted = await palm(['mount', folder, '--home', first], firstEnv, state.lan?.devices[names[0]].ns)
     const pid = Number(/daemon pid (\d+)/.exec(mounted)?.[1] ?? 0)
     state.devices.push({ name: names[0], home: first, role: 'mount', pid, state: 'running' })
     await saveDemo(state)
-    const code = (await palm(['invite', '--home', first])).trim()
+    const code = (await palm(['invite', '--home', first], env)).trim()
     for (const name of names.slice(1)) {
       say(`starting ${name}`)
       const home = join(o.dir, name)
-      await palm(['join', code, '--home', home, '--name', name, '--capacity', '1G'])
-      state.devices.push({ name, home, role: 'serve', pid: await startServe(home), state: 'running' })
+      await palm(['join', code, '--home', home, '--name', name, '--capacity', '1G'], env)
+      state.devices.push({ name, home, role: 'serve', pid: await startServe(state, home, name), state: 'running' })
       await saveDemo(state)
     }
     const api = controlClient({ socketPath: homePaths(first).socket })
@@ -221,8 +258,8 @@ export async function demoStatus (dir: string): Promise<DemoState> {
   return s
 }
 
-export type DemoAction = 'kill' | 'revive' | 'hang' | 'partition' | 'corrupt'
-export const DEMO_ACTIONS: DemoAction[] = ['kill', 'revive', 'hang', 'partition', 'corrupt']
+export type DemoAction = 'kill' | 'revive' | 'hang' | 'partition' | 'heal' | 'corrupt'
+export const DEMO_ACTIONS: DemoAction[] = ['kill', 'revive', 'hang', 'partition', 'heal', 'corrupt']
 
 /** Breaks (or mends) one device; returns a sentence saying what was done and what to watch. */
 export async function demoAction (dir: string, action: DemoAction, name: string): Promise<string> {
@@ -249,14 +286,28 @@ export async function demoAction (dir: string, action: DemoAction, name: string)
       said = `hung ${d.name} (SIGSTOP): it holds its connections but answers nothing; reads race past it to other devices.`
       break
     case 'revive':
-      if (d.state === 'running') return `${d.name} is running`
+      if (d.state === 'running' && d.partitioned !== true) return `${d.name} is running`
+      if (d.partitioned === true && s.lan != null) await setDemoLink(s.lan, d.name, true)
+      d.partitioned = false
       if (d.state === 'hung') process.kill(d.pid, 'SIGCONT')
-      else d.pid = await startServe(d.home)
+      else if (d.state === 'killed') d.pid = await startServe(s, d.home, d.name)
       d.state = 'running'
       said = `revived ${d.name}; it is back online within a few seconds.`
       break
     case 'partition':
-      throw new PalmError(`partition needs the network-namespace demo, which is not built yet; on loopback every device shares one network, so use \`palm demo hang ${d.name}\` (it stops answering) instead`, 'EOPNOTSUPP')
+    case 'heal': {
+      if (s.lan == null) {
+        throw new PalmError(`${action} needs the network-namespace demo (\`palm demo start\` as root, without --loopback); on loopback every device shares one network, so use \`palm demo ${action === 'partition' ? 'hang' : 'revive'} ${d.name}\` instead`, 'EOPNOTSUPP')
+      }
+      const cut = action === 'partition'
+      if ((d.partitioned === true) === cut) return `${d.name} is ${cut ? 'already cut off the LAN; `palm demo heal ' + d.name + '` puts it back' : 'on the LAN'}`
+      await setDemoLink(s.lan, d.name, !cut)
+      d.partitioned = cut
+      said = cut
+        ? `cut ${d.name} off the LAN (its link is down; the process runs on). The others mark it offline within a few seconds; reads take other fragments.`
+        : `put ${d.name} back on the LAN; mDNS finds it again within a few seconds.`
+      break
+    }
     case 'corrupt': {
       const victim = await largestFragment(homePaths(d.home).fragments)
       if (victim == null) throw new NotFoundError(`${d.name} holds no fragment file to damage yet; write a file of a few MiB into ${s.folder} first`)
@@ -300,9 +351,10 @@ export async function stopDemo (dir: string): Promise<string[]> {
   const s = await readDemo(dir)
   const done: string[] = []
   for (const d of s.devices) if (d.state === 'hung' && alive(d.pid)) process.kill(d.pid, 'SIGCONT')
+  const env = deviceEnv(s.mode)
   const mountDevice = s.devices.find(d => d.role === 'mount')
   if (mountDevice != null) {
-    await palm(['unmount', s.folder, '--home', mountDevice.home]).catch(() => undefined)
+    await palm(['unmount', s.folder, '--home', mountDevice.home], env).catch(() => undefined)
     done.push(`unmounted ${s.folder}`)
   }
   for (const d of s.devices) {
@@ -315,7 +367,15 @@ export async function stopDemo (dir: string): Promise<string[]> {
     done.push(`stopped ${d.name} (pid ${d.pid})`)
   }
   if (mountDevice != null && await isMounted(s.folder)) {
-    await palm(['unmount', s.folder, '--home', mountDevice.home]).catch(() => undefined)
+    await palm(['unmount', s.folder, '--home', mountDevice.home], env).catch(() => undefined)
+  }
+  if (s.relayPid != null && alive(s.relayPid)) {
+    process.kill(s.relayPid, 'SIGTERM')
+    await waitGone(s.relayPid, 5_000)
+  }
+  if (s.lan != null) {
+    const gone = await removeDemoLan(s.lan.prefix)
+    if (gone.length > 0) done.push(`removed ${gone.length} network namespaces (${s.lan.prefix}-*)`)
   }
   if (await isMounted(s.folder)) throw new BusyError(`${s.folder} is still mounted; run \`fusermount -uz ${s.folder}\` and \`palm demo stop\` again`)
   await rm(dir, { recursive: true, force: true })

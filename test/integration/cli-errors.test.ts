@@ -72,3 +72,16 @@ it('mount refuses a file and a non-empty folder (unless --allow-non-empty) with 
   assert.match(serve.stderr, new RegExp(`^palm: a PALM daemon already runs for ${home} \\(pid \\d+, mounted at ${full}\\); stop it with \`palm unmount\` first\\n$`))
   assert.doesNotMatch(serve.stderr, /BusyError|\n\s+at /)
 })
+
+it('palm demo: a wrong verb, device count or missing demo is one line with its exit code', async (t) => {
+  const dir = join(await createTempDir(t), 'none')
+  const status = await palm(['demo', 'status', '--dir', dir])
+  assert.deepEqual([status.code, status.stderr], [1, `palm: no demo runs in ${dir}: start one with \`palm demo start\`\n`])
+  const heal = await palm(['demo', 'heal', '--dir', dir])
+  assert.deepEqual([heal.code, heal.stderr], [2, 'palm demo: heal needs a DEVICE (d1, d2, …; see `palm demo status`) (see `palm help demo`)\n'])
+  const verb = await palm(['demo', 'explode', 'd2', '--dir', dir])
+  assert.deepEqual([verb.code, verb.stderr], [2, 'palm demo: no demo verb "explode"; the verbs are start, status, kill, revive, hang, partition, heal, corrupt, stop (see `palm help demo`)\n'])
+  const few = await palm(['demo', 'start', '--devices', '2', '--dir', dir])
+  assert.deepEqual([few.code, few.stderr], [2, 'palm demo: a demo has 3 to 12 devices (got 2) (see `palm help demo`)\n'])
+  assert.equal((await readdir(join(dir, '..'))).length, 0, 'nothing was made')
+})

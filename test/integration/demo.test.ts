@@ -2,16 +2,19 @@
  * `palm demo` end to end, and the status web app in a real headless Chromium against it:
  * start 6 devices → the page lists them and the protection what-if → kill 2 devices → the page
  * marks them offline live (server-sent events) → every file reads back → stop leaves no mount,
- * process or file behind. Screenshots of each view go to test-output/dashboard/.
+ * process, namespace or file behind. Screenshots of each view go to test-output/dashboard/.
+ * As root the demo runs on a LAN of network namespaces (mDNS), where a partition is tried too, and
+ * a demo in the foreground is stopped with Ctrl-C (SIGINT).
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
+import { spawn, execFileSync } from 'node:child_process'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { it } from 'node:test'
-import { palm, REPO, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
+import { palm, PALM_BIN, REPO, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
 import { createTempDir, onCleanup } from '../helpers/tmp.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -36,6 +39,27 @@ async function statusWithHost (url: string, host: string): Promise<number> {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
+/** As root the demo builds network namespaces; the tests check it removes them. */
+const ROOT = process.getuid?.() === 0
+
+function namespaces (prefix: string): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(`${prefix}-`))
+}
+
+/** A device's line of `palm peers --json` from `home`: online or not. */
+async function peerOnline (home: string, name: string, env: Record<string, string>): Promise<boolean | undefined> {
+  const r = await palm(['peers', '--home', home, '--json'], { env })
+  return (JSON.parse(r.stdout) as Array<{ name: string, online: boolean }>).find(p => p.name === name)?.online
+}
+
+async function until (what: string, test: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!await test()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+}
+
 it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads back, stop leaves nothing', { skip: skipWithoutFuse(), timeout: 600_000 }, async (t) => {
   const dir = join(await createTempDir(t, 'palm-demo-'), 'demo')
   // No decoded-stripe cache in the devices: reads after the kills really gather fragments.
@@ -49,6 +73,11 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
   assert.match(demo.page, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{20,}$/)
   const status = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
   const pids: number[] = status.devices.map((d: any) => d.pid)
+  assert.equal(status.mode, ROOT ? 'netns' : 'loopback')
+  if (ROOT) {
+    assert.equal(namespaces(status.lan.prefix).length, 7, 'a switch and one namespace per device')
+    pids.push(status.relayPid)
+  }
 
   const files = new Map<string, string>()
   for (const [name, bytes] of [['one.bin', randomBytes(5 * 2 ** 20)], ['two.txt', Buffer.from('k of n\n'.repeat(1000))]] as const) {
@@ -63,6 +92,20 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
   assert.equal((await fetch(bare)).status, 403)
   assert.equal(await statusWithHost(demo.page, 'evil.example'), 403)
   assert.equal((await fetch(demo.page)).status, 200)
+  // The check action's progress is pushed to open pages (server-sent events) as it runs.
+  const stream = await fetch(demo.page.replace('/?', '/api/stream?'))
+  const checked = await fetch(demo.page.replace('/?', '/api/check?'), { method: 'POST' })
+  assert.equal(checked.status, 200)
+  assert.equal((await checked.json()).clean, true)
+  const reader = stream.body!.getReader()
+  let frames = ''
+  while (!frames.includes('"phase":"done"')) {
+    const { value, done } = await reader.read()
+    if (done) break
+    frames += Buffer.from(value).toString()
+  }
+  await reader.cancel()
+  assert.match(frames, /event: progress\ndata: \{"task":"fsck","phase":"checking stripes","done":\d+,"total":7,"unit":"stripes"\}/)
 
   const pw = existsSync(CHROMIUM) ? await loadPlaywright() : undefined
   let browser: any
@@ -79,6 +122,8 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     const states = await page.$$eval('#devices tr', (rows: any[]) => rows.map(r => [r.dataset.device, r.querySelector('.state').textContent]))
     assert.deepEqual(states.sort(), ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].map(d => [d, 'online']))
     await page.waitForSelector('#live.ok')
+    // Reads and writes of the pool are counted in the header (the test wrote two files).
+    await page.waitForFunction(() => /\d+ stripes read, [1-9]\d* written/.test(document.getElementById('summary')?.textContent ?? ''), null, { timeout: 30_000 })
     await page.screenshot({ path: join(SHOTS, '1-devices.png') })
     await page.click('nav button[data-view="protection"]')
     await page.waitForFunction(() => document.querySelectorAll('#whatif tr').length === 6)
@@ -95,9 +140,23 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     page.once('dialog', (d: any) => { void d.accept() })
     await page.click('#act-check')
     await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('check: clean'), null, { timeout: 120_000 })
+    page.once('dialog', (d: any) => { void d.accept() })
+    await page.click('#act-invite')
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('palm join '), null, { timeout: 30_000 })
     await page.click('nav button[data-view="devices"]')
   }
 
+  if (ROOT) {
+    // A partition: d6's link goes down, d1 marks it offline; healed, mDNS finds it again.
+    const home = status.devices[0].home
+    const cut = await palm(['demo', 'partition', 'd6', '--dir', dir], { env })
+    assert.equal(cut.code, 0, cut.stderr)
+    await until('d6 offline after the partition', async () => await peerOnline(home, 'd6', env) === false, 60_000)
+    const d1 = await palm(['demo', 'partition', 'd1', '--dir', dir], { env })
+    assert.deepEqual([d1.code, d1.stderr], [2, 'palm demo: d1 holds the mount and the status page; break another device (d2, d3, d4, d5, d6) (see `palm help demo`)\n'])
+    assert.equal((await palm(['demo', 'heal', 'd6', '--dir', dir], { env })).code, 0)
+    await until('d6 online after heal', async () => await peerOnline(home, 'd6', env) === true, 60_000)
+  }
   for (const d of ['d2', 'd3']) {
     const r = await palm(['demo', 'kill', d, '--dir', dir], { env })
     assert.equal(r.code, 0, r.stderr)
@@ -129,4 +188,28 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
   assert.equal(existsSync(dir), false, 'the demo folder is gone')
   assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(demo.folder), false, 'no mount left')
   for (const pid of pids) await waitPidGone(pid)
+  if (ROOT) assert.deepEqual(namespaces(status.lan.prefix), [], 'no namespace left')
+})
+
+it('palm demo start --foreground: Ctrl-C removes the mount, the namespaces, the processes and the files', { skip: skipWithoutFuse(), timeout: 300_000 }, async (t) => {
+  const dir = join(await createTempDir(t, 'palm-demo-fg-'), 'demo')
+  const env = testEnv()
+  onCleanup(t, async () => { if (existsSync(join(dir, 'demo.json'))) await palm(['demo', 'stop', '--dir', dir], { env, timeoutMs: 120_000 }) })
+  const child = spawn(process.execPath, [PALM_BIN, 'demo', 'start', '--devices', '3', '--dir', dir, '--foreground'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
+  onCleanup(t, async () => { if (child.exitCode == null) { child.kill('SIGINT'); await exited } })
+  let stderr = ''
+  child.stdout.resume()
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  await until('the demo running in the foreground', async () => stderr.includes('Ctrl-C stops the demo') || child.exitCode != null, 240_000)
+  assert.equal(child.exitCode, null, stderr)
+  const s = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
+  const pids: number[] = [...s.devices.map((d: any) => d.pid), ...(s.relayPid != null ? [s.relayPid] : [])]
+  if (ROOT) assert.equal(namespaces(s.lan.prefix).length, 4)
+  child.kill('SIGINT')
+  assert.equal(await exited, 0, stderr)
+  assert.equal(existsSync(dir), false, 'the demo folder is gone')
+  assert.equal((await readFile('/proc/self/mountinfo', 'utf8')).includes(s.folder), false, 'no mount left')
+  for (const pid of pids) await waitPidGone(pid)
+  if (ROOT) assert.deepEqual(namespaces(s.lan.prefix), [], 'no namespace left')
 })
