@@ -178,9 +178,12 @@ function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
  * the name; the version it did not see stays beside it as `NAME (conflict DEVICE …)`, DEVICE being
  * that version's author. The copy is a new node (`c<seq>@<author>` of the later op) with the same
  * stripes (no data is copied: fragments are shared) and xattrs, in the directory the later op was
- * written in (the root if that is gone), so every device makes the same copy.
+ * written in (the root if that is gone), so every device makes the same copy. An empty version
+ * gets no copy: there are no bytes to keep (a rewrite's truncation would litter empty copies).
  */
 function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
+  // An empty version holds no bytes to keep (often the truncation that starts a rewrite).
+  if (cur.size === 0) return
   const [parentNode, name] = isAt(op.at) ? op.at : ['root', cur.node]
   const pIno = v.inoOf(parentNode)
   const pRec = pIno === undefined ? undefined : v.inode(pIno)
