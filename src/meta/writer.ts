@@ -20,7 +20,8 @@ import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
-import { encodeOp, type Op, type SignedOp } from './op.js'
+import { encodeOp, nodeIdOf, type Op, type SignedOp } from './op.js'
+import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
 import { encodeUndo } from './undo.js'
@@ -29,7 +30,7 @@ import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
 
 export type { Applied, Build, WriterInit } from './writer-types.js'
-import { indexByIno, Miss } from './view.js'
+import { indexByIno, key, Miss } from './view.js'
 
 export class Writer {
   readonly #init: WriterInit
@@ -217,6 +218,11 @@ export class Writer {
           } catch (err) {
             task.reject(journalError(err, this.#init.db.path, 'reading the ops to redo'))
             continue
+          }
+          try {
+            await this.#prefetch(task, (task.merge as MergeTask).plan?.steps ?? [])
+          } catch {
+            // Only a head start: each op reads what it lacks on its miss, and reports a failure there.
           } finally {
             this.#filling = true
           }
@@ -404,6 +410,52 @@ export class Writer {
       }
     }
     m.plan = { steps: [...fresh, ...tail].sort((a, b) => compareKeys(a.key, b.key)), tailLength: tail.length, tail, cursor: 0, undone: tail.length === 0 }
+  }
+
+  /**
+   * Loads what a planned merge's ops will read (prefetch.ts) in a few statements, so that the
+   * merge does not wait for one database read per op in turn (a device catching up reads an entry
+   * per create once its cache no longer holds whole directories). A value that a commit changed
+   * while it was read is dropped: the op reads it again on its miss, as any op does.
+   */
+  async #prefetch (task: Task, steps: MergeStep[]): Promise<void> {
+    const { fetchMany, cache } = this.#init
+    if (fetchMany == null || steps.length < 2) return
+    const known = (k: string): Cached | undefined => this.#overlay.get(k)?.value ?? cache.get(k) ?? task.local.get(k) as Cached | undefined
+    const load = async (keys: Set<string>): Promise<void> => {
+      if (keys.size === 0) return
+      const gen = cache.readStarted()
+      for (const [k, v] of await fetchMany([...keys])) {
+        if (!cache.unchangedSince(k, gen)) continue
+        task.local.set(k, v)
+        cache.fill(k, v, gen)
+      }
+    }
+    // Nodes this merge creates are in no table yet.
+    const created = new Set<string>()
+    for (const { signed: { op } } of steps) if (op.kind === 'create') created.add(nodeIdOf(op.author, op.seq))
+    const nodes = new Set<string>()
+    for (const { signed: { op } } of steps) {
+      for (const n of nodesOf(op)) if (!created.has(n) && known(key.node(n)) === undefined) nodes.add(key.node(n))
+    }
+    await load(nodes)
+    const inoOf = (n: string): number | undefined => {
+      const v = known(key.node(n))
+      return typeof v === 'number' ? v : undefined
+    }
+    const records = new Set<string>()
+    const want = (k: string): void => { if (known(k) === undefined) records.add(k) }
+    for (const { signed: { op } } of steps) {
+      for (const n of nodesOf(op)) {
+        const ino = inoOf(n)
+        if (ino !== undefined) want(key.inode(ino))
+      }
+      for (const [parent, name] of entriesOf(op)) {
+        const ino = inoOf(parent)
+        if (ino !== undefined) want(key.dentry(ino, name))
+      }
+    }
+    await load(records)
   }
 
   /** Waits until every applied op is committed (a merge that undoes ops reads them from the database). */
