@@ -319,13 +319,13 @@ export class Writer {
     return this.#init.redo != null && !this.#redoPaused && task.merge == null && (this.#init.earlyReplies?.() ?? true)
   }
 
-  /** Appends the op to the redo log; false when it could not be (the caller waits for the commit). */
-  #log (b: Batch, rec: { text: string, sig?: Uint8Array }): boolean {
+  /** Appends ops to the redo log (one write); false when they could not be (the caller waits for the commit). */
+  #log (b: Batch, ...recs: Array<{ text: string, sig?: Uint8Array }>): boolean {
     const redo = this.#init.redo
     if (redo == null || this.#redoPaused) return false
     try {
       b.redoStart ??= redo.position()
-      redo.append(rec, b.id)
+      redo.appendAll(recs, b.id)
       return true
     } catch (err) {
       this.#redoPaused = true
@@ -507,6 +507,7 @@ export class Writer {
     const b = this.#open
     this.#stageChanges(ctx, b)
     let ops = ctx.counters.ops
+    const logged: Array<{ text: string, sig?: Uint8Array }> = []
     for (const step of plan.steps) {
       const { key: k, signed } = step
       if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
@@ -515,9 +516,11 @@ export class Writer {
       b.lastSeq.set(k.author, k.seq)
       this.#init.hlc.observe(k.hlc)
       ops++
-      if (!m.replay) this.#log(b, { text: signed.body, sig: signed.sig })
+      if (!m.replay) logged.push({ text: signed.body, sig: signed.sig })
       if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
     }
+    // One write for the merge: a local call answered after it replays after these ops.
+    if (logged.length > 0) this.#log(b, ...logged)
     this.#pending = { ...ctx.counters, ops, appliedHlc: this.#lastKey.hlc }
     b.waiters.push({ waiter: task, result: {} })
     // Answered once committed. (Answering from the redo log, as local calls are, let a puller run
