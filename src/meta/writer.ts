@@ -15,7 +15,7 @@
 import { InvalidArgumentError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, opRowSql, undoUpdateSql, type UnsignedRow } from './batch.js'
+import { Batch, undoUpdateSql, type SignedRow, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
@@ -306,8 +306,8 @@ export class Writer {
     op.hlc = hlc.tick(physical)
     const text = encodeOp(op)
     // Signed when the batch is sealed: an early reply does not wait for the signature.
-    const row: string | UnsignedRow = this.#init.sign == null && this.#init.signAsync == null
-      ? opRowSql(author, seq, op.hlc, op.kind, text, undefined, undo)
+    const row: UnsignedRow | SignedRow = this.#init.sign == null && this.#init.signAsync == null
+      ? { author, seq, hlc: op.hlc, kind: op.kind, text, undo, sig: undefined }
       : { author, seq, hlc: op.hlc, kind: op.kind, text, undo }
     this.#lastKey = { hlc: op.hlc, author, seq }
     this.#merge(ctx, task, result, op, row, { text })
@@ -334,7 +334,7 @@ export class Writer {
     }
   }
 
-  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | UnsignedRow, rec: { text: string, sig?: Uint8Array }): void {
+  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: UnsignedRow | SignedRow, rec: { text: string, sig?: Uint8Array }): void {
     const b = this.#open
     this.#stageChanges(ctx, b)
     b.stmts.push(row)
@@ -511,7 +511,7 @@ export class Writer {
     for (const step of plan.steps) {
       const { key: k, signed } = step
       if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
-      b.stmts.push(opRowSql(k.author, k.seq, k.hlc, signed.op.kind, signed.body, signed.sig, step.newUndo as string))
+      b.stmts.push({ author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig })
       this.#pendingSeq.set(k.author, k.seq)
       b.lastSeq.set(k.author, k.seq)
       this.#init.hlc.observe(k.hlc)
