@@ -18,7 +18,8 @@
  * Measures are named entries of MEASURES, each returning figures merged into the result, so that
  * more (closeToVisibleMs, journalBytesPer100kOps) can be added beside them.
  *
- * Flags: `--ops=N` (catchUp100kSec is then scaled to 100,000), `--rounds=R` (default 2; best of R).
+ * Flags: `--ops=N` (catchUp100kSec is then scaled to 100,000), `--rounds=R` (default 2; best of R),
+ * `--catch-up-only` (only the catch-up rounds, printed, nothing written).
  * For a profile of B, run with `node --cpu-prof` as the runner does (see docs/journal.md).
  */
 import '../src/util/polyfill.js'
@@ -45,6 +46,8 @@ const POLYFILL = join(ROOT, 'dist/src/util/polyfill.js')
 const OPS = argNumber('--ops') ?? 100_000
 const ROUNDS = argNumber('--rounds') ?? 2
 const DIRS = 100
+/** `--catch-up-only`: only the catch-up rounds, printed and not written (for profiling: see docs/journal.md). */
+const CATCH_UP_ONLY = process.argv.includes('--catch-up-only')
 
 /** `--flag N` or `--flag=N` (bench/run.mjs passes only arguments that start with --). */
 function argNumber (flag: string): number | undefined {
@@ -190,6 +193,7 @@ async function main (): Promise<void> {
       console.log(`round ${r + 1}: ${res.sec.toFixed(2)} s, steady ${Math.round(res.steadyOpsPerSec)} ops/s, B ${res.cpuUsPerOp.toFixed(0)} µs CPU/op, A ${res.sourceCpuUsPerOp.toFixed(0)} µs CPU/op`)
       rounds.push(res)
     }
+    if (CATCH_UP_ONLY) return
     // The baseline: the same ops from memory, read back from a device that caught up.
     const dir = await mkdtemp(join(tmpdir(), 'palm-bench-journal-r-'))
     const reader = await startDevice(swarmKey, dir)

@@ -88,6 +88,11 @@ export class CommittedCache {
     this.#complete.add(dir)
   }
 
+  /** True when no commit since `startGen` changed `key`: a value read from the database since then is current. */
+  unchangedSince (key: string, startGen: number): boolean {
+    return this.#unchangedSince(key, startGen)
+  }
+
   #unchangedSince (key: string, startGen: number): boolean {
     if (startGen === this.#gen) return true
     const oldest = this.#ring[0]

@@ -12,7 +12,7 @@ import type { Counters } from './context.js'
 import type { Db } from './db.js'
 import { Hlc, systemClock } from './hlc.js'
 import { decodeOp } from './op.js'
-import { fetchKey, fetchRange, readTail } from './reads.js'
+import { fetchKey, fetchKeys, fetchRange, readTail } from './reads.js'
 import { inodeUpsertSql, type InodeRec } from './records.js'
 import { damagedDir, recordDamage } from './damaged.js'
 import type { RedoDamage, RedoLog, RedoOpened } from './redo.js'
@@ -57,6 +57,7 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
     db,
     cache: c.cache,
     fetch: async (k) => await fetchKey(reader, k),
+    fetchMany: async (keys) => await fetchKeys(reader, keys),
     fetchRange: async (k) => await fetchRange(reader, k),
     loadTail: async (k) => await readTail(reader, k),
     lastKey: last == null ? undefined : { hlc: appliedHlc, author: last.author, seq: last.seq },

@@ -52,6 +52,45 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
   }
 }
 
+/** Most keys of one kind read by one statement of `fetchKeys`. */
+const FETCH_KEYS_CHUNK = 4096
+
+/**
+ * The committed values of many `i`, `d` and `n` keys, a few statements in all (one per kind and
+ * 4,096 keys): what a merge's ops will read, loaded before they are applied (writer.ts). Keys of
+ * other kinds are left out; keys not in the database are ABSENT.
+ */
+export async function fetchKeys (db: Db, keys: Iterable<string>): Promise<Map<string, Cached>> {
+  const out = new Map<string, Cached>()
+  const inos: number[] = []
+  const entries: Array<[number, string]> = []
+  const nodes: string[] = []
+  for (const k of keys) {
+    const c = k.charCodeAt(0)
+    if (c === 0x69) inos.push(Number(k.slice(1)))
+    else if (c === 0x64) {
+      const slash = k.indexOf('/')
+      entries.push([Number(k.slice(1, slash)), k.slice(slash + 1)])
+    } else if (c === 0x6e) nodes.push(k.slice(1))
+    else continue
+    out.set(k, ABSENT)
+  }
+  for (let i = 0; i < inos.length; i += FETCH_KEYS_CHUNK) {
+    const rows = await db.all<InodeRow>(`SELECT ${INODE_COLUMNS} FROM inodes WHERE ino IN (SELECT value FROM json_each(?))`, [JSON.stringify(inos.slice(i, i + FETCH_KEYS_CHUNK))])
+    for (const r of rows) out.set(`i${r.ino}`, inodeFromRow(r))
+  }
+  for (let i = 0; i < entries.length; i += FETCH_KEYS_CHUNK) {
+    const rows = await db.all<DentryRow>('SELECT parent,name,ino,type,cookie FROM dentries WHERE (parent,name) IN (SELECT value->>0, value->>1 FROM json_each(?))', [JSON.stringify(entries.slice(i, i + FETCH_KEYS_CHUNK))])
+    for (const r of rows) out.set(`d${r.parent}/${r.name}`, dentryFromRow(r))
+  }
+  for (let i = 0; i < nodes.length; i += FETCH_KEYS_CHUNK) {
+    // As fetchKey: the node's own inode first, else the inode it was merged into.
+    const rows = await db.all<{ node: string, ino: number, alias: number }>('SELECT node, ino, 0 AS alias FROM inodes WHERE node IN (SELECT value FROM json_each(?1)) UNION ALL SELECT node, ino, 1 AS alias FROM node_aliases WHERE node IN (SELECT value FROM json_each(?1))', [JSON.stringify(nodes.slice(i, i + FETCH_KEYS_CHUNK))])
+    for (const r of rows) if (r.alias === 0 || out.get(`n${r.node}`) === ABSENT) out.set(`n${r.node}`, r.ino)
+  }
+  return out
+}
+
 /** A range read for one op: `S<ino>/<from>` (stripes from an index) or `X<ino>` (every xattr). */
 export async function fetchRange (db: Db, k: string): Promise<StripeRef[] | Array<[string, Uint8Array]>> {
   if (k.charCodeAt(0) === 0x53) {

@@ -131,6 +131,23 @@ export function inodeUpsertSql (r: InodeRec): string {
     'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
 }
 
+/** The upsert of many whole records: one statement, the values in one JSON literal. */
+export function inodesUpsertSql (recs: InodeRec[]): string {
+  const rows = recs.map(r => {
+    const [as, an] = splitTime(r.atimeNs)
+    const [ms, mn] = splitTime(r.mtimeNs)
+    const [cs, cn] = splitTime(r.ctimeNs)
+    sqlInt(r.size)
+    return [r.ino, r.node, r.type, r.mode, r.uid, r.gid, r.nlink, r.size, r.rdev, as, an, ms, mn, cs, cn, r.parent, r.entries, r.stripeSize, r.target ?? null, r.ver ?? null]
+  })
+  const values = INODE_COLUMNS.split(', ').map((_, i) => `value->>${i}`).join(',')
+  // `WHERE true`: an upsert's SELECT needs a WHERE before ON CONFLICT (SQLite's parsing ambiguity).
+  return `INSERT INTO inodes(${INODE_COLUMNS}) SELECT ${values} FROM json_each(${sqlText(JSON.stringify(rows))}) WHERE true` +
+    ' ON CONFLICT(ino) DO UPDATE SET mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
+    'atime_s=excluded.atime_s,atime_n=excluded.atime_n,mtime_s=excluded.mtime_s,mtime_n=excluded.mtime_n,ctime_s=excluded.ctime_s,ctime_n=excluded.ctime_n,' +
+    'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
+}
+
 export function inodeDeleteSql (ino: number): string {
   return `DELETE FROM inodes WHERE ino=${ino};`
 }
@@ -149,6 +166,12 @@ export function dentryFromRow (r: DentryRow): DentryRec {
 
 export function dentryUpsertSql (d: DentryRec): string {
   return `INSERT OR REPLACE INTO dentries(parent,name,ino,type,cookie) VALUES(${d.parent},${sqlText(d.name)},${d.ino},'${d.type}',${d.cookie});`
+}
+
+/** The upsert of many entries: one statement, the values in one JSON literal. */
+export function dentriesUpsertSql (ds: DentryRec[]): string {
+  const rows = ds.map(d => [d.parent, d.name, d.ino, d.type, d.cookie])
+  return `INSERT OR REPLACE INTO dentries(parent,name,ino,type,cookie) SELECT value->>0,value->>1,value->>2,value->>3,value->>4 FROM json_each(${sqlText(JSON.stringify(rows))});`
 }
 
 export function dentryDeleteSql (parent: number, name: string): string {

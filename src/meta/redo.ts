@@ -151,10 +151,16 @@ export class RedoLog {
    * only after it). On failure (disk full) the partial frame is cut off again and the error thrown.
    */
   append (rec: RedoRecord, batch: number): void {
+    this.appendAll([rec], batch)
+  }
+
+  /** Appends ops (a merge's, in apply order) with one write(2); all or none, as `append`. */
+  appendAll (recs: RedoRecord[], batch: number): void {
     if (this.#closed) throw journalError(new Error('the redo log is closed'), this.#prefix, 'appending to its redo log')
+    if (recs.length === 0) return
     let c = this.#current
     if (c.bytes >= this.#segmentBytes) c = this.#startSegment(this.#nextNumber)
-    const frame = encodeFrame(rec)
+    const frame = recs.length === 1 ? encodeFrame(recs[0]) : Buffer.concat(recs.map(encodeFrame))
     try {
       const written = writeSync(c.fd, frame)
       if (written !== frame.length) throw new Error(`short write (${written} of ${frame.length} bytes)`)

@@ -65,6 +65,8 @@ export interface WriterInit {
   cache: CommittedCache
   /** Reads a key's committed value from the database. */
   fetch: (key: string) => Promise<Cached>
+  /** Reads many `i`, `d` and `n` keys at once (a merge's prefetch; without it each op reads on its miss). */
+  fetchMany?: (keys: string[]) => Promise<Map<string, Cached>>
   /** Reads a range key (`S…` stripes, `X…` xattrs of one inode) for one task. */
   fetchRange: (key: string) => Promise<RangeRows['rows']>
   /** The ops after `key` in total order, with their undo records (a late op is applied before them). */

@@ -15,12 +15,13 @@
 import { InvalidArgumentError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, opRowSql, undoUpdateSql, type UnsignedRow } from './batch.js'
+import { Batch, undoUpdateSql, type SignedRow, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
-import { encodeOp, type Op, type SignedOp } from './op.js'
+import { encodeOp, nodeIdOf, type Op, type SignedOp } from './op.js'
+import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
 import { encodeUndo } from './undo.js'
@@ -29,7 +30,7 @@ import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
 
 export type { Applied, Build, WriterInit } from './writer-types.js'
-import { indexByIno, Miss } from './view.js'
+import { indexByIno, key, Miss } from './view.js'
 
 export class Writer {
   readonly #init: WriterInit
@@ -217,6 +218,11 @@ export class Writer {
           } catch (err) {
             task.reject(journalError(err, this.#init.db.path, 'reading the ops to redo'))
             continue
+          }
+          try {
+            await this.#prefetch(task, (task.merge as MergeTask).plan?.steps ?? [])
+          } catch {
+            // Only a head start: each op reads what it lacks on its miss, and reports a failure there.
           } finally {
             this.#filling = true
           }
@@ -300,8 +306,8 @@ export class Writer {
     op.hlc = hlc.tick(physical)
     const text = encodeOp(op)
     // Signed when the batch is sealed: an early reply does not wait for the signature.
-    const row: string | UnsignedRow = this.#init.sign == null && this.#init.signAsync == null
-      ? opRowSql(author, seq, op.hlc, op.kind, text, undefined, undo)
+    const row: UnsignedRow | SignedRow = this.#init.sign == null && this.#init.signAsync == null
+      ? { author, seq, hlc: op.hlc, kind: op.kind, text, undo, sig: undefined }
       : { author, seq, hlc: op.hlc, kind: op.kind, text, undo }
     this.#lastKey = { hlc: op.hlc, author, seq }
     this.#merge(ctx, task, result, op, row, { text })
@@ -313,13 +319,13 @@ export class Writer {
     return this.#init.redo != null && !this.#redoPaused && task.merge == null && (this.#init.earlyReplies?.() ?? true)
   }
 
-  /** Appends the op to the redo log; false when it could not be (the caller waits for the commit). */
-  #log (b: Batch, rec: { text: string, sig?: Uint8Array }): boolean {
+  /** Appends ops to the redo log (one write); false when they could not be (the caller waits for the commit). */
+  #log (b: Batch, ...recs: Array<{ text: string, sig?: Uint8Array }>): boolean {
     const redo = this.#init.redo
     if (redo == null || this.#redoPaused) return false
     try {
       b.redoStart ??= redo.position()
-      redo.append(rec, b.id)
+      redo.appendAll(recs, b.id)
       return true
     } catch (err) {
       this.#redoPaused = true
@@ -328,7 +334,7 @@ export class Writer {
     }
   }
 
-  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: string | UnsignedRow, rec: { text: string, sig?: Uint8Array }): void {
+  #merge (ctx: OpContext, task: Task, result: ApplyResult, op: Op, row: UnsignedRow | SignedRow, rec: { text: string, sig?: Uint8Array }): void {
     const b = this.#open
     this.#stageChanges(ctx, b)
     b.stmts.push(row)
@@ -406,6 +412,52 @@ export class Writer {
     m.plan = { steps: [...fresh, ...tail].sort((a, b) => compareKeys(a.key, b.key)), tailLength: tail.length, tail, cursor: 0, undone: tail.length === 0 }
   }
 
+  /**
+   * Loads what a planned merge's ops will read (prefetch.ts) in a few statements, so that the
+   * merge does not wait for one database read per op in turn (a device catching up reads an entry
+   * per create once its cache no longer holds whole directories). A value that a commit changed
+   * while it was read is dropped: the op reads it again on its miss, as any op does.
+   */
+  async #prefetch (task: Task, steps: MergeStep[]): Promise<void> {
+    const { fetchMany, cache } = this.#init
+    if (fetchMany == null || steps.length < 2) return
+    const known = (k: string): Cached | undefined => this.#overlay.get(k)?.value ?? cache.get(k) ?? task.local.get(k) as Cached | undefined
+    const load = async (keys: Set<string>): Promise<void> => {
+      if (keys.size === 0) return
+      const gen = cache.readStarted()
+      for (const [k, v] of await fetchMany([...keys])) {
+        if (!cache.unchangedSince(k, gen)) continue
+        task.local.set(k, v)
+        cache.fill(k, v, gen)
+      }
+    }
+    // Nodes this merge creates are in no table yet.
+    const created = new Set<string>()
+    for (const { signed: { op } } of steps) if (op.kind === 'create') created.add(nodeIdOf(op.author, op.seq))
+    const nodes = new Set<string>()
+    for (const { signed: { op } } of steps) {
+      for (const n of nodesOf(op)) if (!created.has(n) && known(key.node(n)) === undefined) nodes.add(key.node(n))
+    }
+    await load(nodes)
+    const inoOf = (n: string): number | undefined => {
+      const v = known(key.node(n))
+      return typeof v === 'number' ? v : undefined
+    }
+    const records = new Set<string>()
+    const want = (k: string): void => { if (known(k) === undefined) records.add(k) }
+    for (const { signed: { op } } of steps) {
+      for (const n of nodesOf(op)) {
+        const ino = inoOf(n)
+        if (ino !== undefined) want(key.inode(ino))
+      }
+      for (const [parent, name] of entriesOf(op)) {
+        const ino = inoOf(parent)
+        if (ino !== undefined) want(key.dentry(ino, name))
+      }
+    }
+    await load(records)
+  }
+
   /** Waits until every applied op is committed (a merge that undoes ops reads them from the database). */
   async #drain (): Promise<void> {
     for (;;) {
@@ -455,17 +507,20 @@ export class Writer {
     const b = this.#open
     this.#stageChanges(ctx, b)
     let ops = ctx.counters.ops
+    const logged: Array<{ text: string, sig?: Uint8Array }> = []
     for (const step of plan.steps) {
       const { key: k, signed } = step
       if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
-      b.stmts.push(opRowSql(k.author, k.seq, k.hlc, signed.op.kind, signed.body, signed.sig, step.newUndo as string))
+      b.stmts.push({ author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig })
       this.#pendingSeq.set(k.author, k.seq)
       b.lastSeq.set(k.author, k.seq)
       this.#init.hlc.observe(k.hlc)
       ops++
-      if (!m.replay) this.#log(b, { text: signed.body, sig: signed.sig })
+      if (!m.replay) logged.push({ text: signed.body, sig: signed.sig })
       if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
     }
+    // One write for the merge: a local call answered after it replays after these ops.
+    if (logged.length > 0) this.#log(b, ...logged)
     this.#pending = { ...ctx.counters, ops, appliedHlc: this.#lastKey.hlc }
     b.waiters.push({ waiter: task, result: {} })
     // Answered once committed. (Answering from the redo log, as local calls are, let a puller run
