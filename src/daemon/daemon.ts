@@ -33,7 +33,7 @@ import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
 import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
-import { inviteFor } from './invite.js'
+import { inviteAuthority, inviteFor } from './invite.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
@@ -140,6 +140,8 @@ export class Daemon extends Lifecycle {
         // Other devices' puts and deletes are recorded: local GC never takes their fragments.
         store: foreign.wrap(store),
         logger,
+        // Invite codes are redeemed on the swarm port: this device admits the joiner and hands it the key.
+        invites: inviteAuthority(paths, swarm, meta, () => net),
         getHealth: () => {
           const u = store.usage()
           return { name: c.name, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes, fragmentCount: u.fragmentCount, journalHead: String(meta.stats().ops), version: PALM_VERSION }
@@ -233,7 +235,7 @@ export class Daemon extends Lifecycle {
           deviceName: c.name,
           status: this.control.status,
           parts: this.parts,
-          actions: { check: async () => await this.control.fsck(), invite: this.control.invite },
+          actions: { check: async () => await this.control.fsck(), invite: async () => await this.control.invite() },
           log: this.#log
         })
         this.#dashboardUrl = page.url
@@ -309,7 +311,7 @@ export class Daemon extends Lifecycle {
       if (r.repaired > 0) this.#page?.event('repair', `repair rebuilt ${r.repaired} fragments`)
       return r
     },
-    invite: async (): Promise<InviteReport> => await inviteFor(this.parts),
+    invite: async (options?: { ttlMs?: number }): Promise<InviteReport> => await inviteFor(this.parts, options),
     stop: async () => {
       this.#requestStop()
       return { stopping: true as const }

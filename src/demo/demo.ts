@@ -173,10 +173,11 @@ export async function startDemo (o: StartOptions): Promise<DemoState> {
     const pid = Number(/daemon pid (\d+)/.exec(mounted)?.[1] ?? 0)
     state.devices.push({ name: names[0], home: first, role: 'mount', pid, state: 'running' })
     await saveDemo(state)
-    const code = (await palm(['invite', '--home', first])).trim()
     for (const name of names.slice(1)) {
       say(`starting ${name}`)
       const home = join(o.dir, name)
+      // One single-use code per device, redeemed at the running first device.
+      const code = (await palm(['invite', '--home', first])).trim()
       await palm(['join', code, '--home', home, '--name', name, '--capacity', '1G'])
       state.devices.push({ name, home, role: 'serve', pid: await startServe(home), state: 'running' })
       await saveDemo(state)

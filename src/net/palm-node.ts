@@ -88,7 +88,8 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     const libp2p = await buildLibp2p({
       ...s,
       onRefused: () => { this.#stats.refusedConnections++ },
-      logger: this.#c.logger
+      logger: this.#c.logger,
+      invites: this.#c.invites
     })
     this.#libp2p = libp2p
     const dialer = this.#dialer = new Dialer({ fallbackDialDelayMs: s.fallbackDialDelayMs }, {

@@ -5,6 +5,7 @@
 import type { AbortOptions } from '../util/abort.js'
 import type { CID } from 'multiformats/cid'
 import type { FragmentStore } from '../store/types.js'
+import type { InviteAuthority } from './invite-exchange.js'
 import type { ComponentLogger, PeerId, PrivateKey, Stream, StreamHandler, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -226,4 +227,6 @@ export interface PalmNodeComponents {
   logger: ComponentLogger
   /** What to announce; called every gossip interval. */
   getHealth: () => LocalHealth
+  /** Answers invite exchanges on the swarm port (none: such connections are closed). */
+  invites?: InviteAuthority
 }
