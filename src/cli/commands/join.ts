@@ -26,7 +26,7 @@ async function readCode (): Promise<string> {
 export const join: Command = {
   name: 'join',
   summary: 'Make this device a member of the swarm of an invite code',
-  usage: () => `usage: palm join CODE|- [--home DIR] [--name NAME] [--capacity SIZE]\n\nCODE - reads the code from standard input, which keeps it out of process lists and shell history.\n\n${flagHelp([...KEYS], FLAGS)}`,
+  usage: () => `usage: palm join CODE|- [--home DIR] [--name NAME] [--capacity SIZE]\n\nGive - as CODE to read the code from standard input, which keeps it out of process lists and shell history.\n\n${flagHelp([...KEYS], FLAGS)}`,
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
     const given = args.positionals[0]
