@@ -34,6 +34,7 @@ import { runFsck } from './fsck.js'
 import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
 import { inviteAuthority, inviteFor } from './invite.js'
+import { deleteGuard } from './delete-guard.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
@@ -142,6 +143,8 @@ export class Daemon extends Lifecycle {
         logger,
         // Invite codes are redeemed on the swarm port: this device admits the joiner and hands it the key.
         invites: inviteAuthority(paths, swarm, meta, () => net),
+        // A peer's DELETE goes through only for fragments this journal no longer references.
+        mayDelete: deleteGuard(meta),
         getHealth: () => {
           const u = store.usage()
           return { name: c.name, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes, fragmentCount: u.fragmentCount, journalHead: String(meta.stats().ops), version: PALM_VERSION }

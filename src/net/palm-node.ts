@@ -109,7 +109,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
       logger: this.#c.logger,
       shutdown: this.#shutdown.signal
     })
-    const server = new FragmentServer(s, { store: this.#c.store, logger: this.#c.logger, registrar: libp2p, counters: this.#stats.fragment, shutdown: this.#shutdown.signal })
+    const server = new FragmentServer(s, { store: this.#c.store, logger: this.#c.logger, registrar: libp2p, counters: this.#stats.fragment, shutdown: this.#shutdown.signal, mayDelete: this.#c.mayDelete })
 
     libp2p.addEventListener('peer:discovery', (evt) => { dialer.discovered(evt.detail.id) })
     libp2p.addEventListener('peer:connect', (evt) => { dialer.connected(evt.detail); void health.push(evt.detail) })

@@ -229,4 +229,9 @@ export interface PalmNodeComponents {
   getHealth: () => LocalHealth
   /** Answers invite exchanges on the swarm port (none: such connections are closed). */
   invites?: InviteAuthority
+  /**
+   * Of a peer's DELETE, the CIDs this device must keep (any: the whole request is refused).
+   * Absent: every peer DELETE is refused.
+   */
+  mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
 }

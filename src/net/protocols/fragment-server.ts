@@ -2,7 +2,10 @@
  * Server side of `/palm/fragment/1.0.0`: serves this device's FragmentStore to the swarm.
  * Requests on one stream are handled one at a time (the next frame is read only after the reply
  * is written), so a stream holds at most one frame in memory; `maxInboundStreams` bounds streams
- * per connection. Every fragment is hash-checked before it reaches the store. Anything malformed,
+ * per connection. Every fragment is hash-checked before it reaches the store. A DELETE is never
+ * honoured because a peer asked: only for fragments `mayDelete` clears (the daemon: those its own
+ * journal no longer references), and refused (status Refused, nothing deleted) for the whole
+ * request otherwise, or always when no `mayDelete` is given. Anything malformed,
  * oversized or unexpected resets the stream, is logged and counted, and never escapes the handler.
  */
 import { IntegrityError } from '../../errors.js'
@@ -31,6 +34,11 @@ export interface FragmentServerComponents {
   counters: ProtocolCounters
   /** Aborts in-flight requests at stop. */
   shutdown: AbortSignal
+  /**
+   * Whether a peer's DELETE of these fragments may be carried out: the CIDs it must refuse (empty:
+   * all may go). Absent: every DELETE is refused.
+   */
+  mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
 }
 
 /** The status a store error stands for. */
@@ -81,11 +89,11 @@ export class FragmentServer {
         this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
         return { reply: encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), last: true }
       }
-      return { reply: encodeResponse(await this.#handle(decodeRequest(bytes, this.#init), { signal })) }
+      return { reply: encodeResponse(await this.#handle(decodeRequest(bytes, this.#init), peer, { signal })) }
     })
   }
 
-  async #handle (req: Request, options: AbortOptions): Promise<Response> {
+  async #handle (req: Request, peer: string, options: AbortOptions): Promise<Response> {
     const store = this.#c.store
     switch (req.type) {
       case MsgType.Put: {
@@ -106,6 +114,15 @@ export class FragmentServer {
       }
       case MsgType.Delete:
         try {
+          const kept = this.#c.mayDelete != null ? await this.#c.mayDelete(req.cids, peer, options) : req.cids
+          if (kept.length > 0) {
+            this.#c.counters.unexpected++
+            this.#log.error('peer %s asked to delete %d fragments, %d of which this device still needs (%s): refused', peer, req.cids.length, kept.length, kept[0].toString())
+            const reason = this.#c.mayDelete == null
+              ? 'this device deletes fragments only by its own garbage collection'
+              : `this device's journal still references ${kept.length} of them (${kept[0].toString()}…); fragments are deleted only once no file needs them`
+            return { type: MsgType.DeleteRes, result: { status: Status.Refused, reason } }
+          }
           for (const cid of req.cids) await store.delete(cid, options)
           return { type: MsgType.DeleteRes, result: OK }
         } catch (err) {
