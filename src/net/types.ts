@@ -6,6 +6,7 @@ import type { AbortOptions } from '../util/abort.js'
 import type { CID } from 'multiformats/cid'
 import type { FragmentStore } from '../store/types.js'
 import type { InviteAuthority } from './invite-exchange.js'
+import type { FrameBudget, FrameBudgetStats } from './protocols/frame-budget.js'
 import type { ComponentLogger, PeerId, PrivateKey, Stream, StreamHandler, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -127,6 +128,8 @@ export interface ProtocolCounters {
 export interface NetStats {
   fragment: ProtocolCounters
   health: ProtocolCounters
+  /** The memory budget for request frames in flight (fragment and journal servers). */
+  frameBudget: FrameBudgetStats
   /** Connections refused by the swarm-key handshake (inbound and outbound). */
   refusedConnections: number
 }
@@ -195,6 +198,13 @@ export interface PalmNodeInit {
   maxInboundStreams?: number
   /** Inbound connections per second per host before libp2p resets them (default 100). */
   inboundConnectionThreshold?: number
+  /**
+   * Bytes of request frames in flight one peer may hold here, over all its streams and connections
+   * (default putConcurrency × (maxFragmentBytes + 4 KiB): that many full-size puts at once).
+   */
+  frameBudgetPerPeerBytes?: number
+  /** Bytes of request frames in flight all peers together may hold here (default 4 × per peer). */
+  frameBudgetTotalBytes?: number
 }
 
 export interface PalmNode extends TypedEventTarget<PalmNodeEvents> {
@@ -215,6 +225,8 @@ export interface PalmNode extends TypedEventTarget<PalmNodeEvents> {
   connectedPeers: () => string[]
   /** Protocol counters. */
   stats: () => NetStats
+  /** The memory budget for request frames in flight, shared by every protocol server of this node. */
+  readonly frameBudget: FrameBudget
   /** Registers a handler for another PALM protocol (e.g. the journal); swarm devices only. */
   handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number }) => Promise<void>
   /** Opens a stream of `protocol` to `peer` (dialling if needed). */

@@ -13,6 +13,7 @@ import type { AbortOptions } from '../../util/abort.js'
 import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAGMENT_WIRE_VERSION, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { serveFrames } from './serve-frames.js'
+import type { FrameBudget } from './frame-budget.js'
 import { MsgType, Status, decodeRequest, encodeResponse, frameVersion, type Request, type Response, type Result } from './fragment-messages.js'
 import type { FragmentStore } from '../../store/types.js'
 import type { ProtocolCounters } from '../types.js'
@@ -39,6 +40,8 @@ export interface FragmentServerComponents {
    * all may go). Absent: every DELETE is refused.
    */
   mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
+  /** Memory budget for request frames in flight (per peer and in total). */
+  budget?: FrameBudget
 }
 
 /** The status a store error stands for. */
@@ -82,7 +85,8 @@ export class FragmentServer {
       requestTimeoutMs: this.#init.requestTimeoutMs,
       shutdown: this.#c.shutdown,
       counters: this.#c.counters,
-      log: this.#log
+      log: this.#log,
+      ...(this.#c.budget != null ? { budget: this.#c.budget } : {})
     }, async (bytes, peer, signal) => {
       if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
         this.#c.counters.unexpected++
