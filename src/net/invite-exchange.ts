@@ -22,6 +22,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { getNetConfig } from '@libp2p/utils'
 import { PermissionError, ProtocolError, TimeoutError } from '../errors.js'
 import { INVITE_ID_BYTES, type InviteCode } from './invite-code.js'
+import { printable } from '../util/printable.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -128,7 +129,8 @@ async function verdict (ch: ExchangeChannel, signal: AbortSignal): Promise<Refus
   const b = (await ch.read(1, signal))[0]
   if (b === 0) return undefined
   const len = Buffer.from(await ch.read(2, signal)).readUInt16BE()
-  const detail = Buffer.from(await ch.read(len, signal)).toString('utf8')
+  // Shown to the user: the other device must not be able to send terminal escapes.
+  const detail = printable(Buffer.from(await ch.read(len, signal)).toString('utf8'), 300)
   return { refused: REFUSALS[b - 1] ?? 'failed', detail }
 }
 
