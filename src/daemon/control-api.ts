@@ -160,6 +160,14 @@ export interface InviteReport {
   listening: boolean
 }
 
+export interface RemoveReport {
+  id: string
+  /** Its last known name ('' when never heard). */
+  name: string
+  /** False when it was removed already (nothing new was logged). */
+  removed: boolean
+}
+
 /** A device holding one fragment (`palm info`). */
 export interface FragmentHolder {
   id: string
@@ -221,6 +229,8 @@ export interface ControlApi {
   status: () => Promise<StatusReport>
   peers: () => Promise<PeerStatus[]>
   fsck: (options?: { repair?: boolean, onProgress?: ProgressFn }) => Promise<FsckReport>
+  /** Removes a device (id, or a name only one known device has) from the swarm with a signed op. */
+  remove: (device: string) => Promise<RemoveReport>
   /** A new single-use invite code valid for `ttlMs` (default 1 h). */
   invite: (options?: { ttlMs?: number }) => Promise<InviteReport>
   /** Flush, unmount and stop the daemon. */
@@ -237,6 +247,7 @@ export const CONTROL_ROUTES = {
   peers: 'GET /v1/peers',
   fsck: 'POST /v1/fsck',
   invite: 'POST /v1/invite',
+  remove: 'POST /v1/remove',
   stop: 'POST /v1/stop',
   getFragment: 'GET /v1/fragments',
   gc: 'POST /v1/gc',

@@ -23,6 +23,7 @@ export type Libp2pSettings = Pick<NodeSettings, 'peerKey' | 'swarmKey' | 'listen
   onRefused: () => void
   logger: ComponentLogger
   invites?: InviteAuthority
+  isRemoved?: (peer: string) => boolean
 }
 
 /**
@@ -62,6 +63,14 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
       ...(s.invites != null ? { invites: { authority: s.invites, deviceKey: s.peerKey } } : {})
     }),
     connectionEncrypters: [noise()],
+    // A removed device holds the swarm key still (until a re-key): noise names it, and it is refused.
+    connectionGater: s.isRemoved == null
+      ? {}
+      : {
+          denyDialPeer: (peer) => s.isRemoved?.(peer.toString()) ?? false,
+          denyInboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false,
+          denyOutboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false
+        },
     streamMuxers: [yamux()],
     peerDiscovery: s.mdns.enabled ? [mdns({ serviceTag: s.mdns.serviceTag, interval: s.mdns.intervalMs })] : [],
     connectionManager: {

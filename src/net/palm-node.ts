@@ -92,7 +92,8 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
       ...s,
       onRefused: () => { this.#stats.refusedConnections++ },
       logger: this.#c.logger,
-      invites: this.#c.invites
+      invites: this.#c.invites,
+      isRemoved: this.#c.isRemoved
     })
     this.#libp2p = libp2p
     const dialer = this.#dialer = new Dialer({ fallbackDialDelayMs: s.fallbackDialDelayMs }, {
@@ -277,6 +278,10 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
 
   stats (): NetStats {
     return { fragment: { ...this.#stats.fragment }, health: { ...this.#stats.health }, refusedConnections: this.#stats.refusedConnections, frameBudget: this.frameBudget.stats() }
+  }
+
+  async hangUp (peer: PeerRef): Promise<void> {
+    await this.#node().hangUp(typeof peer === 'string' ? peerIdFromString(peer) : peer)
   }
 
   async handle (protocol: string, handler: StreamHandler, options: { maxInboundStreams?: number } = {}): Promise<void> {

@@ -227,6 +227,8 @@ export interface PalmNode extends TypedEventTarget<PalmNodeEvents> {
   stats: () => NetStats
   /** The memory budget for request frames in flight, shared by every protocol server of this node. */
   readonly frameBudget: FrameBudget
+  /** Closes every connection to `peer` (a device just removed from the swarm). */
+  hangUp: (peer: PeerRef) => Promise<void>
   /** Registers a handler for another PALM protocol (e.g. the journal); swarm devices only. */
   handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number }) => Promise<void>
   /** Opens a stream of `protocol` to `peer` (dialling if needed). */
@@ -246,4 +248,6 @@ export interface PalmNodeComponents {
    * Absent: every peer DELETE is refused.
    */
   mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
+  /** Devices removed from the swarm: never dialled, and refused once noise names them. */
+  isRemoved?: (peer: string) => boolean
 }
