@@ -35,6 +35,8 @@ export interface TestNodeOptions extends PalmNodeInit {
   noStart?: boolean
   /** The node's DELETE rule (PalmNodeComponents.mayDelete). */
   mayDelete?: PalmNodeComponents['mayDelete']
+  /** Devices this node refuses (PalmNodeComponents.isRemoved). */
+  isRemoved?: PalmNodeComponents['isRemoved']
 }
 
 /** A started loopback node; stopped after the test. */
@@ -58,7 +60,8 @@ export async function createTestNode (t: Cleanup, opts: TestNodeOptions = {}): P
     store,
     logger: prefixLogger(name),
     getHealth: () => ({ ...health, ...store.usage() }),
-    ...(opts.mayDelete != null ? { mayDelete: opts.mayDelete } : {})
+    ...(opts.mayDelete != null ? { mayDelete: opts.mayDelete } : {}),
+    ...(opts.isRemoved != null ? { isRemoved: opts.isRemoved } : {})
   })
   onCleanup(t, async () => { await node.stop() })
   if (opts.noStart !== true) await node.start()
