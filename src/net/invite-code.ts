@@ -51,6 +51,19 @@ export function encodeInviteCode (code: InviteCode): string {
   return PREFIX + Buffer.concat([body, checksum(body)]).toString('base64url')
 }
 
+/** `count` addresses (varint length ‖ multiaddr bytes each) at `pos`: [addresses, position after]. */
+export function decodeAddrs (body: Uint8Array, pos: number, count: number): [Multiaddr[], number] {
+  const addrs: Multiaddr[] = []
+  for (let i = 0; i < count; i++) {
+    let len: number
+    [len, pos] = decodeVarint(body, pos)
+    if (pos + len > body.byteLength) throw new Error('truncated address')
+    addrs.push(multiaddr(body.subarray(pos, pos + len)))
+    pos += len
+  }
+  return [addrs, pos]
+}
+
 export function decodeInviteCode (text: string): InviteCode {
   const bad = (why: string, cause?: unknown): Error => new InvalidArgumentError(`this is not a valid PALM invite code (${why}); copy the whole line printed by \`palm invite\``, { cause })
   const trimmed = text.trim()
@@ -74,15 +87,9 @@ export function decodeInviteCode (text: string): InviteCode {
   const secret = take(INVITE_SECRET_BYTES)
   const expiresAtMs = Buffer.from(take(4)).readUInt32BE() * 1000
   const count = take(1)[0]
-  const addrs: Multiaddr[] = []
+  let addrs: Multiaddr[]
   try {
-    for (let i = 0; i < count; i++) {
-      let len: number
-      [len, pos] = decodeVarint(body, pos)
-      if (pos + len > body.byteLength) throw new Error('truncated address')
-      addrs.push(multiaddr(body.subarray(pos, pos + len)))
-      pos += len
-    }
+    [addrs, pos] = decodeAddrs(body, pos, count)
   } catch (err) {
     throw bad('an address in it is damaged', err)
   }
