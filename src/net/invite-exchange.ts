@@ -158,7 +158,7 @@ export async function answerInvite (ch: ExchangeChannel, hello: Uint8Array, auth
   }
   const id = hello.subarray(2, 2 + INVITE_ID_BYTES)
   const joinerPub = hello.subarray(2 + INVITE_ID_BYTES)
-  const found = await authority.lookup(id)
+  const found = await authority.lookup(id).catch((err: Error): Refused => ({ refused: 'failed', detail: `it could not read its invites: ${err.message}` }))
   if ('refused' in found) { ch.send(refusal(found)); return found }
   const own = ephemeral()
   const th = transcript(id, joinerPub, own.pub)
@@ -177,7 +177,12 @@ export async function answerInvite (ch: ExchangeChannel, hello: Uint8Array, auth
     return r
   }
   const name = typeof req.name === 'string' ? req.name.slice(0, 200) : ''
-  const redeemed = await authority.redeem(id, { id: device, name })
+  let redeemed: Awaited<ReturnType<InviteAuthority['redeem']>>
+  try {
+    redeemed = await authority.redeem(id, { id: device, name })
+  } catch (err) {
+    redeemed = { refused: 'failed', detail: `it could not admit the device: ${(err as Error).message}` }
+  }
   if ('refused' in redeemed) { ch.send(refusal(redeemed)); return redeemed }
   const g = redeemed.grant
   const sig = await inviterKey.sign(labelled(GRANT_LABEL, th))

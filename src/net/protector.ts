@@ -39,6 +39,8 @@ const TAG_BYTES = 32
 const HELLO_BYTES = 1 + NONCE_BYTES
 const CONFIRM_INFO = 'palm/psk/v1/confirm'
 const STREAM_INFO = 'palm/psk/v1/stream'
+/** Why a connection that carried an invite exchange is not upgraded (not a failure). */
+const INVITE_OVER = 'the connection carried an invite exchange, which is over'
 
 export interface SwarmProtectorInit {
   /** The 32-byte swarm key (required). */
@@ -178,7 +180,7 @@ export class SwarmProtector implements ConnectionProtector {
       }
       if (hello[0] === INVITE_MAGIC && raw.direction === 'inbound') {
         await this.#answerInvite(raw, reader, hello, options, log)
-        throw new ProtocolError('the connection carried an invite exchange, which is over')
+        throw new ProtocolError(INVITE_OVER)
       }
       if (hello[0] !== PROTECTOR_VERSION) {
         throw new ProtocolError(`the remote device speaks swarm-key handshake version ${hello[0]}, this one ${PROTECTOR_VERSION}: it is not a PALM device of this release; upgrade the older one`)
@@ -203,7 +205,8 @@ export class SwarmProtector implements ConnectionProtector {
       })
     } catch (err) {
       reader.detach()
-      log.error('swarm-key handshake failed - %e', err)
+      if ((err as Error).message === INVITE_OVER) log('closing the connection after its invite exchange')
+      else log.error('swarm-key handshake failed - %e', err)
       raw.abort(err as Error)
       throw err
     } finally {
