@@ -12,9 +12,12 @@
  * confidentiality against outsiders and the gate; integrity and peer identity come from noise on top
  * (a flipped bit fails noise's AEAD and the connection closes).
  *
- * Budgets against outsiders: the peer's hello must arrive within `helloTimeoutMs` (1 s), and at
- * most `maxPendingPerHost` inbound handshakes from one IP address run at once (more are closed at
- * once), so idle sockets from one host cannot fill the pending-connection slots.
+ * Budgets against outsiders: at most `maxPendingPerHost` inbound handshakes from one IP address
+ * run at once (more are closed at once), so idle sockets from one host cannot fill the
+ * pending-connection slots; and under pressure (another handshake from the same host, or more
+ * than `relaxedPending` inbound ones in all) the peer's hello must arrive within `helloTimeoutMs`
+ * (1 s). A lone connection keeps the whole handshake timeout for its hello: on a loaded machine a
+ * member's hello can sit unread for over a second, and a 1 s limit for everyone refused members.
  *
  * Invites: an inbound connection whose first byte is INVITE_MAGIC is not a swarm device but a
  * joining one; it is handed to the invite exchange (invite-exchange.ts) and then closed, never
@@ -47,8 +50,10 @@ export interface SwarmProtectorInit {
   swarmKey: Uint8Array
   /** The handshake (two messages each way) must finish within this many ms (default 5000). */
   handshakeTimeoutMs?: number
-  /** The peer's hello must arrive within this many ms (default 1000). */
+  /** Under pressure, the peer's hello must arrive within this many ms (default 1000). */
   helloTimeoutMs?: number
+  /** Inbound handshakes at once (all hosts) above which every new one is under pressure (default 8). */
+  relaxedPending?: number
   /** Inbound handshakes from one IP address at once (default 16); more are closed at once. */
   maxPendingPerHost?: number
   /** Called when a remote device fails the key check (for counters). */
@@ -127,6 +132,8 @@ export class SwarmProtector implements ConnectionProtector {
   readonly #helloTimeoutMs: number
   readonly #maxPendingPerHost: number
   readonly #pending = new Map<string, number>()
+  readonly #relaxedPending: number
+  #pendingTotal = 0
   readonly #onRefused?: () => void
   readonly #invites?: SwarmProtectorInit['invites']
 
@@ -140,6 +147,7 @@ export class SwarmProtector implements ConnectionProtector {
     this.#confirmKey = new Uint8Array(hkdfSync('sha256', this.#swarmKey, new Uint8Array(0), CONFIRM_INFO, 32))
     this.#timeoutMs = init.handshakeTimeoutMs ?? 5_000
     this.#helloTimeoutMs = init.helloTimeoutMs ?? 1_000
+    this.#relaxedPending = init.relaxedPending ?? 8
     this.#maxPendingPerHost = init.maxPendingPerHost ?? 16
     this.#onRefused = init.onRefused
     this.#invites = init.invites
@@ -147,31 +155,34 @@ export class SwarmProtector implements ConnectionProtector {
 
   async protect (raw: MessageStream, options: AbortOptions = {}): Promise<MessageStream> {
     const host = inboundHost(raw)
-    if (host == null) return await this.#protect(raw, options)
+    if (host == null) return await this.#protect(raw, options, this.#timeoutMs)
     const pending = this.#pending.get(host) ?? 0
     if (pending >= this.#maxPendingPerHost) {
       const err = new PermissionError(`${host} already has ${pending} unfinished connection handshakes here; closing this one`)
       raw.abort(err)
       throw err
     }
+    const pressed = pending > 0 || this.#pendingTotal >= this.#relaxedPending
     this.#pending.set(host, pending + 1)
+    this.#pendingTotal++
     try {
-      return await this.#protect(raw, options)
+      return await this.#protect(raw, options, pressed ? this.#helloTimeoutMs : this.#timeoutMs)
     } finally {
+      this.#pendingTotal--
       const left = (this.#pending.get(host) ?? 1) - 1
       if (left > 0) this.#pending.set(host, left)
       else this.#pending.delete(host)
     }
   }
 
-  async #protect (raw: MessageStream, options: AbortOptions): Promise<MessageStream> {
+  async #protect (raw: MessageStream, options: AbortOptions, helloTimeoutMs: number): Promise<MessageStream> {
     const { signal, clear } = combineSignals([options.signal], this.#timeoutMs)
     const reader = new HandshakeReader(raw)
     const log = raw.log.newScope('palm-psk')
     try {
       const localNonce = randomBytes(NONCE_BYTES)
       raw.send(Buffer.concat([Uint8Array.of(PROTECTOR_VERSION), localNonce]))
-      const helloWait = combineSignals([signal], this.#helloTimeoutMs)
+      const helloWait = combineSignals([signal], helloTimeoutMs)
       let hello: Uint8Array
       try {
         hello = await reader.read(HELLO_BYTES, helloWait.signal)
