@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerStatus, StatusReport } from '../../src/daemon/control-api.js'
 import { PALM_BIN, palm, testEnv } from '../helpers/palm.js'
@@ -61,13 +61,19 @@ export async function inviteCode (home: string): Promise<string> {
 
 /**
  * Homes for `names` that join the swarm of `inviter` (not running yet): its `palm serve` runs in
- * its namespace while each redeems a code of its own, then stops.
+ * its namespace while each redeems a code of its own, then stops. The addresses the codes carried
+ * (bootstrap.json) are dropped: that serve's port is gone, and these devices find each other by
+ * mDNS (a stale address would hold the inviter's dial backoff up to a minute).
  */
 export async function joinHomes (t: Cleanup, lan: Lan, inviter: { name: string, home: string }, root: string, names: string[], env: Record<string, string>, args: string[] = []): Promise<Map<string, string>> {
   const d = await startPalm(t, lan, inviter.name, inviter.home, env)
   try {
     const homes = new Map<string, string>()
-    for (const name of names) homes.set(name, await joinHome(lan, root, name, await inviteCode(inviter.home), args))
+    for (const name of names) {
+      const home = await joinHome(lan, root, name, await inviteCode(inviter.home), args)
+      await rm(join(home, 'bootstrap.json'), { force: true })
+      homes.set(name, home)
+    }
     return homes
   } finally {
     await d.proc.kill('SIGTERM')
