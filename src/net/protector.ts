@@ -14,8 +14,8 @@
  *
  * Budgets against outsiders: at most `maxPendingPerHost` inbound handshakes from one IP address
  * run at once (more are closed at once), so idle sockets from one host cannot fill the
- * pending-connection slots; and under pressure (another handshake from the same host, or more
- * than `relaxedPending` inbound ones in all) the peer's hello must arrive within `helloTimeoutMs`
+ * pending-connection slots; and under pressure (PRESSED_PER_HOST handshakes from the same host
+ * running, or `relaxedPending` inbound ones in all) the peer's hello must arrive within `helloTimeoutMs`
  * (1 s). A lone connection keeps the whole handshake timeout for its hello: on a loaded machine a
  * member's hello can sit unread for over a second, and a 1 s limit for everyone refused members.
  *
@@ -42,6 +42,8 @@ const TAG_BYTES = 32
 const HELLO_BYTES = 1 + NONCE_BYTES
 const CONFIRM_INFO = 'palm/psk/v1/confirm'
 const STREAM_INFO = 'palm/psk/v1/stream'
+/** Handshakes running from one host from which a new one is under pressure (a member makes 1–3 at start). */
+const PRESSED_PER_HOST = 4
 /** Why a connection that carried an invite exchange is not upgraded (not a failure). */
 const INVITE_OVER = 'the connection carried an invite exchange, which is over'
 
@@ -52,7 +54,7 @@ export interface SwarmProtectorInit {
   handshakeTimeoutMs?: number
   /** Under pressure, the peer's hello must arrive within this many ms (default 1000). */
   helloTimeoutMs?: number
-  /** Inbound handshakes at once (all hosts) above which every new one is under pressure (default 8). */
+  /** Inbound handshakes at once (all hosts) from which every new one is under pressure (default 64). */
   relaxedPending?: number
   /** Inbound handshakes from one IP address at once (default 16); more are closed at once. */
   maxPendingPerHost?: number
@@ -147,7 +149,7 @@ export class SwarmProtector implements ConnectionProtector {
     this.#confirmKey = new Uint8Array(hkdfSync('sha256', this.#swarmKey, new Uint8Array(0), CONFIRM_INFO, 32))
     this.#timeoutMs = init.handshakeTimeoutMs ?? 5_000
     this.#helloTimeoutMs = init.helloTimeoutMs ?? 1_000
-    this.#relaxedPending = init.relaxedPending ?? 8
+    this.#relaxedPending = init.relaxedPending ?? 64
     this.#maxPendingPerHost = init.maxPendingPerHost ?? 16
     this.#onRefused = init.onRefused
     this.#invites = init.invites
@@ -162,7 +164,7 @@ export class SwarmProtector implements ConnectionProtector {
       raw.abort(err)
       throw err
     }
-    const pressed = pending > 0 || this.#pendingTotal >= this.#relaxedPending
+    const pressed = pending >= PRESSED_PER_HOST || this.#pendingTotal >= this.#relaxedPending
     this.#pending.set(host, pending + 1)
     this.#pendingTotal++
     try {
