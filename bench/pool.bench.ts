@@ -111,11 +111,11 @@ class Pool {
     this.homes.set('b1', h1)
     cli(['init', '--home', h1, '--name', 'b1'], this.#env)
     await this.startMount()
-    // The running device's code carries its addresses (loopback devices have no mDNS).
-    const code = cli(['invite', '--home', h1], this.#env).trim()
     for (const name of NAMES.slice(1)) {
       const home = join(this.root, name)
       this.homes.set(name, home)
+      // One single-use code each; it carries the running device's addresses (no mDNS on loopback).
+      const code = cli(['invite', '--home', h1], this.#env).trim()
       cli(['join', code, '--home', home, '--name', name], this.#env)
       await this.startServer(name)
     }

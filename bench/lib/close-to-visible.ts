@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { palm, testEnv } from '../../test/helpers/palm.js'
 import type { Cleanup } from '../../test/helpers/tmp.js'
 import { createLan, lanSkipReason } from '../../test/lan/harness.js'
-import { inviteCode, joinHome, lanEnv, waitAllOnline } from '../../test/lan/palm-devices.js'
+import { joinHomes, lanEnv, waitAllOnline } from '../../test/lan/palm-devices.js'
 import { startMount } from '../../test/lan/pool-devices.js'
 
 export interface Visible { p50?: number, p99?: number, samples: number, skipped?: string }
@@ -34,7 +34,7 @@ export async function closeToVisible (samples: number): Promise<Visible> {
     const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`)
     const init = await palm(['init', '--home', join(root, 'na'), '--name', 'na', '--policy', '2-of-3'], { env: testEnv() })
     if (init.code !== 0) throw new Error(`palm init: ${init.stderr}`)
-    const nb = await joinHome(root, 'nb', await inviteCode(join(root, 'na')))
+    const nb = (await joinHomes(t, lan, { name: 'na', home: join(root, 'na') }, root, ['nb'], env)).get('nb') ?? ''
     const a = await startMount(t, lan, 'na', join(root, 'na'), env, join(root, 'mnt-na'), join(root, 'na.log'))
     const b = await startMount(t, lan, 'nb', nb, env, join(root, 'mnt-nb'), join(root, 'nb.log'))
     await waitAllOnline([a, b], 60_000)

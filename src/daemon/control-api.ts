@@ -151,8 +151,21 @@ export interface FsckReport {
 }
 
 export interface InviteReport {
+  /** Single use; carries an invite id, a secret and the addresses, never the swarm key. */
   code: string
   addrs: string[]
+  /** When the code stops working (ISO 8601). */
+  expiresAt: string
+  /** A daemon with the network runs now, so the code can be used at once. */
+  listening: boolean
+}
+
+export interface RemoveReport {
+  id: string
+  /** Its last known name ('' when never heard). */
+  name: string
+  /** False when it was removed already (nothing new was logged). */
+  removed: boolean
 }
 
 /** A device holding one fragment (`palm info`). */
@@ -216,7 +229,10 @@ export interface ControlApi {
   status: () => Promise<StatusReport>
   peers: () => Promise<PeerStatus[]>
   fsck: (options?: { repair?: boolean, onProgress?: ProgressFn }) => Promise<FsckReport>
-  invite: () => Promise<InviteReport>
+  /** Removes a device (id, or a name only one known device has) from the swarm with a signed op. */
+  remove: (device: string) => Promise<RemoveReport>
+  /** A new single-use invite code valid for `ttlMs` (default 1 h). */
+  invite: (options?: { ttlMs?: number }) => Promise<InviteReport>
   /** Flush, unmount and stop the daemon. */
   stop: () => Promise<{ stopping: true }>
   /** A fragment's bytes by CID (from this device or the swarm). */
@@ -230,7 +246,8 @@ export const CONTROL_ROUTES = {
   status: 'GET /v1/status',
   peers: 'GET /v1/peers',
   fsck: 'POST /v1/fsck',
-  invite: 'GET /v1/invite',
+  invite: 'POST /v1/invite',
+  remove: 'POST /v1/remove',
   stop: 'POST /v1/stop',
   getFragment: 'GET /v1/fragments',
   gc: 'POST /v1/gc',

@@ -115,7 +115,8 @@ export function controlClient (init: ControlClientInit): ControlApi {
     fsck: async (options = {}) => options.onProgress != null
       ? await callWithProgress(init, '/v1/fsck', { repair: options.repair }, options.onProgress, 24 * 3_600_000)
       : await callJson(init, 'POST', '/v1/fsck', { repair: options.repair }, 24 * 3_600_000),
-    invite: async () => await callJson(init, 'GET', '/v1/invite'),
+    remove: async (device) => await callJson(init, 'POST', '/v1/remove', { device }),
+    invite: async (options = {}) => await callJson(init, 'POST', '/v1/invite', { ttlMs: options.ttlMs }),
     stop: async () => await callJson(init, 'POST', '/v1/stop'),
     gc: async (options = {}) => options.onProgress != null
       ? await callWithProgress(init, '/v1/gc', { dryRun: options.dryRun }, options.onProgress, 3_600_000)

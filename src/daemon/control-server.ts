@@ -55,7 +55,14 @@ export async function startControlServer (socketPath: string, api: ControlApi, l
       const body = await readBody(req) as { repair?: boolean }
       return await withProgress(req, res, async (onProgress) => await api.fsck({ repair: body.repair === true, onProgress }))
     }
-    if (route === 'GET /v1/invite') return json(res, await api.invite())
+    if (route === 'POST /v1/remove') {
+      const body = await readBody(req) as { device?: unknown }
+      return json(res, await api.remove(typeof body.device === 'string' ? body.device : ''))
+    }
+    if (route === 'POST /v1/invite') {
+      const body = await readBody(req) as { ttlMs?: number }
+      return json(res, await api.invite(typeof body.ttlMs === 'number' ? { ttlMs: body.ttlMs } : {}))
+    }
     if (route === 'POST /v1/gc') {
       const body = await readBody(req) as { dryRun?: boolean }
       return await withProgress(req, res, async (onProgress) => await api.gc({ dryRun: body.dryRun === true, onProgress }))

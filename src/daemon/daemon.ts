@@ -26,14 +26,17 @@ import { deriveSwarmSalt } from '../util/swarm-salt.js'
 import { homePaths, readSwarmInfo, type HomePaths, type SwarmInfo } from './home.js'
 import { opSigner } from './signer.js'
 import { readAddrsHint } from './swarm-hint.js'
-import type { ControlApi, FsckReport, InviteReport, PeerStatus, StatusReport } from './control-api.js'
+import type { ControlApi, FsckReport, InviteReport, PeerStatus, RemoveReport, StatusReport } from './control-api.js'
 import { startControlServer, type ControlServer } from './control-server.js'
 import { DASHBOARD_DEFAULT_PORT, startDashboard, type Dashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
 import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
-import { inviteFor } from './invite.js'
+import { inviteAuthority, inviteFor } from './invite.js'
+import { deleteGuard } from './delete-guard.js'
+import { DeviceRemovals } from './removal.js'
+import { removeFor } from './remove.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
@@ -70,6 +73,8 @@ export interface DaemonParts {
   spreadQueue?: FileSpreadQueue
   /** Protection numbers for status. */
   survey: ProtectionSurvey
+  /** Devices removed from the swarm; its `device:removed` event is the hook for rebuilds. */
+  removals: DeviceRemovals
 }
 
 export class Daemon extends Lifecycle {
@@ -119,12 +124,16 @@ export class Daemon extends Lifecycle {
     const offsetNs = BigInt(Math.round(c.clockOffsetMs)) * 1_000_000n
     const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger, ...(offsetNs !== 0n ? { clock: () => clock() + offsetNs } : {}) })
     await this.#startPart('journal', meta)
+    // Removed devices (signed ops in the journal): refused by the network, announced to listeners.
+    let net: PalmNode | undefined
+    const removals = new DeviceRemovals(meta, () => net, logger.forComponent('palm:daemon:removal'))
+    await removals.start()
+    this.#stack.push({ name: 'removals', stop: async () => { removals.stop() } })
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)
 
     const foreign = new ForeignFragments({ path: join(paths.home, 'foreign-fragments.log') })
     await this.#startPart('foreign fragment log', foreign)
-    let net: PalmNode | undefined
     if (this.#init.network ?? c.network) {
       net = createPalmNode({
         peerKey,
@@ -140,6 +149,11 @@ export class Daemon extends Lifecycle {
         // Other devices' puts and deletes are recorded: local GC never takes their fragments.
         store: foreign.wrap(store),
         logger,
+        // Invite codes are redeemed on the swarm port: this device admits the joiner and hands it the key.
+        invites: inviteAuthority(paths, swarm, meta, () => net),
+        // A peer's DELETE goes through only for fragments this journal no longer references.
+        mayDelete: deleteGuard(meta),
+        isRemoved: (id) => removals.isRemoved(id),
         getHealth: () => {
           const u = store.usage()
           return { name: c.name, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes, fragmentCount: u.fragmentCount, journalHead: String(meta.stats().ops), version: PALM_VERSION }
@@ -197,7 +211,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {
@@ -233,7 +247,7 @@ export class Daemon extends Lifecycle {
           deviceName: c.name,
           status: this.control.status,
           parts: this.parts,
-          actions: { check: async (onProgress) => await this.control.fsck({ onProgress }), invite: this.control.invite },
+          actions: { check: async (onProgress) => await this.control.fsck({ onProgress }), invite: async () => await this.control.invite() },
           log: this.#log
         })
         this.#dashboardUrl = page.url
@@ -309,7 +323,8 @@ export class Daemon extends Lifecycle {
       if (r.repaired > 0) this.#page?.event('repair', `repair rebuilt ${r.repaired} fragments`)
       return r
     },
-    invite: async (): Promise<InviteReport> => await inviteFor(this.parts),
+    invite: async (options?: { ttlMs?: number }): Promise<InviteReport> => await inviteFor(this.parts, options),
+    remove: async (device: string): Promise<RemoveReport> => await removeFor(this.parts, device),
     stop: async () => {
       this.#requestStop()
       return { stopping: true as const }

@@ -112,8 +112,8 @@ $('act-check').addEventListener('click', () => {
     $('action-result').textContent = r.clean ? 'check: clean, ' + r.stripesChecked + ' stripes' : 'check found problems: ' + JSON.stringify(r.counts) + ' (run palm fsck for details)' })
 })
 $('act-invite').addEventListener('click', () => {
-  if (!confirm('Make an invite code? It carries the swarm key: whoever has it can join. Share it privately.')) return
-  safe(async () => { const r = await fetch(q('/api/invite'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = 'palm join ' + r.code })
+  if (!confirm('Make an invite code? It works once, for an hour, while this device runs: whoever uses it first joins. Share it privately.')) return
+  safe(async () => { const r = await fetch(q('/api/invite'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = 'palm join ' + r.code + '   (single use, until ' + r.expiresAt + ')' })
 })
 // Long work (a check reading every fragment): a bar with counts, pushed by the server.
 let workStarted = 0

@@ -10,8 +10,10 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PalmConfig, OptionKey } from '../config/defaults.js'
 import { OPTIONS } from '../config/defaults.js'
 import type { PolicyValue } from '../config/parse.js'
-import { decodeInvite, loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey } from '../net/index.js'
-import { createHome, newSwarmInfo, type SwarmInfo } from './home.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { decodeInviteCode, loadOrCreatePeerKey, loadOrCreateSwarmKey, redeemInvite, savePeerKey, saveSwarmKey } from '../net/index.js'
+import { ExistsError } from '../errors.js'
+import { createHome, homePaths, isInitialised, newSwarmInfo, type SwarmInfo } from './home.js'
 import { writeAddrsHint } from './swarm-hint.js'
 import { decodeSwarmExtra } from './invite.js'
 
@@ -92,15 +94,25 @@ export async function initDevice (config: PalmConfig, given: Partial<Record<Opti
   return await finish(config, swarm)
 }
 
-export async function joinDevice (config: PalmConfig, code: string, given: Partial<Record<OptionKey, unknown>>): Promise<DeviceReport> {
+/**
+ * `palm join`: redeems the code at the device that made it (which admits this device and hands
+ * over the swarm key over the encrypted invite exchange), then creates the home. Nothing is
+ * written when the code is refused.
+ */
+export async function joinDevice (config: PalmConfig, code: string, given: Partial<Record<OptionKey, unknown>>, options: { signal?: AbortSignal } = {}): Promise<DeviceReport> {
   await checkCapacity(config)
-  const invite = decodeInvite(code)
-  const shared = decodeSwarmExtra(invite.extra)
-  const swarm: SwarmInfo = shared != null
-    ? { version: 1, id: shared.id, policy: shared.policy, stripeSizeBytes: shared.stripeSizeBytes, createdAt: new Date().toISOString() }
-    : newSwarmInfo(config.policy, config.stripeSizeBytes)
+  const invite = decodeInviteCode(code)
+  if (await isInitialised(config.home)) {
+    throw new ExistsError(`${config.home} already holds a PALM device; use it as it is, or choose another --home (the code is still unused)`, { details: { home: config.home } })
+  }
+  const deviceKey = await generateKeyPair('Ed25519')
+  const grant = await redeemInvite(invite, { key: deviceKey, name: config.name }, options)
+  const shared = decodeSwarmExtra(grant.extra)
+  if (shared == null) throw new InvalidArgumentError('the inviting device sent no swarm description; update PALM on it')
+  const swarm: SwarmInfo = { version: 1, id: shared.id, policy: shared.policy, stripeSizeBytes: shared.stripeSizeBytes, createdAt: new Date().toISOString() }
   const paths = await createHome(config.home, swarm, persistedSettings(config, given))
-  await saveSwarmKey(paths.swarmKey, invite.swarmKey)
-  await writeAddrsHint(paths, invite.addrs.map(a => a.toString()))
+  await savePeerKey(homePaths(config.home).deviceKey, deviceKey)
+  await saveSwarmKey(paths.swarmKey, grant.swarmKey)
+  await writeAddrsHint(paths, grant.addrs.length > 0 ? grant.addrs : invite.addrs.map(a => a.toString()))
   return await finish(config, swarm)
 }

@@ -34,6 +34,8 @@ export interface HomePaths {
   pidFile: string
   mountFile: string
   peersFile: string
+  /** Invites this device made (invite-book.ts). */
+  invites: string
 }
 
 export function homePaths (home: string): HomePaths {
@@ -53,7 +55,8 @@ export function homePaths (home: string): HomePaths {
     socket: join(run, 'palm.sock'),
     pidFile: join(run, 'daemon.pid'),
     mountFile: join(run, 'mount.json'),
-    peersFile: join(home, 'peers.json')
+    peersFile: join(home, 'peers.json'),
+    invites: join(home, 'invites.json')
   }
 }
 

@@ -1,15 +1,27 @@
 /**
- * `palm invite`: a one-line code with the swarm key and this device's current addresses. When no
- * daemon runs, the addresses the daemon last listened on (run/addrs.json) are used.
+ * `palm invite`: a one-line, single-use code that expires (docs/network.md, "Invites"): an invite
+ * id, a 128-bit secret and this device's current addresses, never the swarm key. When no daemon
+ * runs, the addresses the daemon last listened on (run/addrs.json) are used; the code works once
+ * the daemon runs. `inviteAuthority` is this device's side of the exchange: it checks the invite,
+ * admits the joining device with a signed op and hands it the swarm key.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { encodeInvite, loadOrCreateSwarmKey } from '../net/index.js'
+import { encodeInviteCode, loadOrCreateSwarmKey, type InviteAuthority, type PalmNode } from '../net/index.js'
+import type { MetaStore } from '../meta/index.js'
 import type { DaemonParts } from './daemon.js'
 import type { InviteReport } from './control-api.js'
-import { writeFileAtomic, type SwarmInfo } from './home.js'
+import { writeFileAtomic, type HomePaths, type SwarmInfo } from './home.js'
 import { InvalidArgumentError } from '../errors.js'
+import { InviteBook } from './invite-book.js'
+import { admitDevice } from './admission.js'
+import { printable } from '../util/printable.js'
+
+/** How long a code works unless `--ttl` says otherwise, ms. */
+export const DEFAULT_INVITE_TTL_MS = 3_600_000
+/** Longest `--ttl`, ms (a week). */
+export const MAX_INVITE_TTL_MS = 7 * 24 * 3_600_000
 
 function addrsFile (parts: Pick<DaemonParts, 'paths'>): string {
   return join(parts.paths.run, 'addrs.json')
@@ -57,8 +69,38 @@ export function decodeSwarmExtra (extra: Uint8Array | undefined): SharedSwarmInf
   return { id: v.id, policy: { k: v.k, n: v.n }, stripeSizeBytes: v.s }
 }
 
-export async function inviteFor (parts: DaemonParts): Promise<InviteReport> {
-  const swarmKey = await loadOrCreateSwarmKey(parts.paths.swarmKey)
+export async function inviteFor (parts: DaemonParts, options: { ttlMs?: number } = {}): Promise<InviteReport> {
+  const ttlMs = options.ttlMs ?? DEFAULT_INVITE_TTL_MS
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000 || ttlMs > MAX_INVITE_TTL_MS) {
+    throw new InvalidArgumentError(`an invite lives between 1 s and 7 days, not ${ttlMs} ms; give e.g. --ttl 1h`)
+  }
   const addrs = parts.net != null ? parts.net.multiaddrs().map(a => multiaddr(a.toString())) : await lastAddrs(parts)
-  return { code: encodeInvite({ swarmKey, addrs, extra: encodeSwarmExtra(parts.swarm) }), addrs: addrs.map(a => a.toString()) }
+  const made = await new InviteBook(parts.paths.invites).create(ttlMs)
+  return {
+    code: encodeInviteCode({ ...made, addrs }),
+    addrs: addrs.map(a => a.toString()),
+    expiresAt: new Date(made.expiresAtMs).toISOString(),
+    listening: parts.net != null
+  }
+}
+
+/** This device's side of invite exchanges: its invite book, its journal, the swarm key. */
+export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<MetaStore, 'admit'>, net: () => PalmNode | undefined): InviteAuthority {
+  const book = new InviteBook(paths.invites)
+  return {
+    lookup: async (id) => await book.lookup(id),
+    redeem: async (id, device) => {
+      const joiner = { id: device.id, name: printable(device.name) }
+      const refused = await book.claim(id, joiner)
+      if (refused != null) return refused
+      if (!await admitDevice(meta, device.id)) return { refused: 'failed', detail: `device ${device.id} has no Ed25519 device id, so its journal ops could not be verified` }
+      return {
+        grant: {
+          swarmKey: await loadOrCreateSwarmKey(paths.swarmKey),
+          extra: encodeSwarmExtra(swarm),
+          addrs: net()?.multiaddrs().map(a => a.toString()) ?? []
+        }
+      }
+    }
+  }
 }

@@ -210,11 +210,12 @@ export async function startDemo (o: StartOptions): Promise<DemoState> {
     const pid = Number(/daemon pid (\d+)/.exec(mounted)?.[1] ?? 0)
     state.devices.push({ name: names[0], home: first, role: 'mount', pid, state: 'running' })
     await saveDemo(state)
-    const code = (await palm(['invite', '--home', first], env)).trim()
     for (const name of names.slice(1)) {
       say(`starting ${name}`)
       const home = join(o.dir, name)
-      await palm(['join', code, '--home', home, '--name', name, '--capacity', '1G'], env)
+      // One single-use code per device, redeemed at the running first device (from the new device's namespace).
+      const code = (await palm(['invite', '--home', first], env)).trim()
+      await palm(['join', code, '--home', home, '--name', name, '--capacity', '1G'], env, state.lan?.devices[name].ns)
       state.devices.push({ name, home, role: 'serve', pid: await startServe(state, home, name), state: 'running' })
       await saveDemo(state)
     }

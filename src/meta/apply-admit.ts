@@ -2,6 +2,8 @@
  * Admission: a device joins the swarm's journal by an `admit` op signed by a device already
  * admitted (docs/journal.md, "Verification"). From then on, ops it signs with that key are
  * accepted. A device admitted already keeps its key (admitting it again changes nothing).
+ * Removal (`removeDevice`) replaces the key with a tombstone: the device's ops are refused and
+ * it cannot be admitted again.
  */
 import { InvalidArgumentError } from '../errors.js'
 import type { Op } from './op.js'
@@ -20,6 +22,14 @@ export function admitKey (op: AdmitOp): Uint8Array {
 
 export function applyAdmit (v: ApplyView, op: AdmitOp): ApplyResult {
   const key = admitKey(op)
-  if (v.admitted(op.device) == null) v.admit(op.device, key)
+  // A removed device stays removed, whichever of the two ops sorts first.
+  if (v.admitted(op.device) == null && !v.removed(op.device)) v.admit(op.device, key)
+  return {}
+}
+
+/** Removal: the device's key is replaced by a tombstone (an empty key), so its ops are refused. */
+export function applyRemoveDevice (v: ApplyView, op: Extract<Op, { kind: 'removeDevice' }>): ApplyResult {
+  if (typeof op.device !== 'string' || op.device === '' || op.device.length > 128) throw new InvalidArgumentError('removeDevice op names no device')
+  v.removeDevice(op.device)
   return {}
 }

@@ -152,7 +152,16 @@ export function removexattrCall (ino: number, name: string): Call {
 export function admitCall (device: string, publicKey: Uint8Array): Call {
   const key = Buffer.from(publicKey).toString('base64')
   return {
-    build: v => v.admitted(device) != null ? undefined : { body: { kind: 'admit', device, key } },
+    build: v => v.admitted(device) != null || v.removed(device) ? undefined : { body: { kind: 'admit', device, key } },
+    inodes: [],
+    entries: []
+  }
+}
+
+/** Removes a device from the swarm; nothing to log when it is removed already. */
+export function removeDeviceCall (device: string): Call {
+  return {
+    build: v => v.removed(device) ? undefined : { body: { kind: 'removeDevice', device } },
     inodes: [],
     entries: []
   }

@@ -47,11 +47,12 @@ export async function dropUndo (db: Db, beforeHlc: bigint, options: AbortOptions
  * every op it holds, so its ops not received here yet are newer than both its own newest op held
  * here and, when its version vector is known (`vectors`, from replication), the newest op it holds.
  * 0 while an admitted device has no op here and no known vector; everything when this device is
- * alone. A device that never comes back holds the point where it was until it is removed.
+ * alone. A device that never comes back holds the point where it was until it is removed (a
+ * removed device's tombstone is not a 32-byte key, so it no longer counts).
  */
 export async function stablePoint (db: Db, self: string, vectors: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map()): Promise<bigint> {
   const rows = await db.all<{ author: string, last: string | null }>(
-    'SELECT a.author AS author, (SELECT CAST(max(o.hlc) AS TEXT) FROM ops o WHERE o.author=a.author) AS last FROM authors a WHERE a.author != ?', [self])
+    'SELECT a.author AS author, (SELECT CAST(max(o.hlc) AS TEXT) FROM ops o WHERE o.author=a.author) AS last FROM authors a WHERE a.author != ? AND length(a.public_key) = 32', [self])
   let point: bigint | undefined
   for (const r of rows) {
     let past = r.last == null ? 0n : BigInt(r.last)

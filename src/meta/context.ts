@@ -14,6 +14,7 @@ import type { DentryRec, InodeRec } from './records.js'
 import type { StripeRef } from './types.js'
 import { indexByIno, key, Miss, type ApplyView } from './view.js'
 import type { Undo } from './undo.js'
+import { isTombstone, liveKey, tombstone } from './author-key.js'
 
 /** Counters that every batch snapshots; `lastSeq` is per author (the version vector). */
 export interface Counters {
@@ -253,10 +254,18 @@ export class OpContext implements ApplyView {
 
   admitted (device: string): Uint8Array | undefined {
     const v = this.#get(key.author(device))
-    return v === ABSENT ? undefined : v as Uint8Array
+    return v === ABSENT ? undefined : liveKey(v as Uint8Array)
   }
 
   admit (device: string, k: Uint8Array): void { this.#put(key.author(device), k.slice()) }
+
+  removed (device: string): boolean {
+    const v = this.#get(key.author(device))
+    return v !== ABSENT && isTombstone(v as Uint8Array)
+  }
+
+  /** The author row keeps a tombstone (author-key.ts): the device's ops are refused from now on. */
+  removeDevice (device: string): void { this.#put(key.author(device), tombstone(this.admitted(device))) }
 
   putStripe (ino: number, s: StripeRef): void { this.#put(key.stripe(ino, s.index), s) }
   dropStripe (ino: number, idx: number): void { this.#put(key.stripe(ino, idx), ABSENT) }

@@ -10,6 +10,7 @@ import type { Db } from './db.js'
 import { verifyOp } from './op.js'
 import { readOps } from './reads.js'
 import type { JournalCheck, JournalProblem, JournalProblemKind } from './types.js'
+import { signingKey } from './author-key.js'
 
 interface Query { kind: JournalProblemKind, sql: string, message: (r: Record<string, unknown>) => string }
 
@@ -88,7 +89,7 @@ export async function checkJournal (db: Db, options: AbortOptions = {}): Promise
   let ops = 0
   for await (const op of readOps(db)) {
     if (++ops % 1000 === 0) throwIfAborted(options.signal, 'journal check')
-    const key = keys.get(op.op.author)
+    const key = signingKey(keys.get(op.op.author))
     if (key != null && !verifyOp(op, key)) report('signature', `op ${op.op.seq}@${op.op.author} (${op.op.kind}) ${op.sig == null ? 'is unsigned' : 'has a bad signature'}`)
   }
   const inodes = (await db.get<{ n: number }>('SELECT count(*) AS n FROM inodes'))?.n ?? 0

@@ -45,6 +45,11 @@ export type OpBody =
   | { kind: 'release', node: string }
   /** Admits a device to the swarm: ops it signs with `key` (raw Ed25519, base64) are accepted. */
   | { kind: 'admit', device: string, key: string }
+  /**
+   * Removes a device from the swarm, for good: its ops are refused from then on (whatever their
+   * clock), and no `admit` op admits it again (it may rejoin only with a new device id).
+   */
+  | { kind: 'removeDevice', device: string }
 
 export type OpKind = OpBody['kind']
 

@@ -14,7 +14,8 @@ export function nodesOf (op: Op): string[] {
     case 'unlink':
     case 'rmdir': return [op.parent, op.node]
     case 'rename': return [op.parent, op.newParent, op.node]
-    case 'admit': return []
+    case 'admit':
+    case 'removeDevice': return []
     default: return [op.node]
   }
 }

@@ -15,6 +15,7 @@ import { verifyOp, type SignedOp } from './op.js'
 import { readOps } from './reads.js'
 import { SqliteMetaStore, type MetaStoreInit } from './sqlite-store.js'
 import type { Writer } from './writer.js'
+import { signingKey } from './author-key.js'
 
 /** Ops handed to the writer before waiting for their commits. */
 const REPLAY_WINDOW = 512
@@ -72,7 +73,10 @@ export async function rebuildJournal (init: MetaStoreInit): Promise<JournalRebui
   try {
     let keys = new Map<string, Uint8Array>()
     try {
-      keys = new Map((await old.all<{ author: string, public_key: Buffer }>('SELECT author, public_key FROM authors')).map(r => [r.author, new Uint8Array(r.public_key)]))
+      // A removed device's ops before its removal verify with the key its tombstone keeps; the
+      // replayed removeDevice op makes the tombstone again.
+      keys = new Map((await old.all<{ author: string, public_key: Buffer }>('SELECT author, public_key FROM authors'))
+        .flatMap(r => { const k = signingKey(new Uint8Array(r.public_key)); return k == null ? [] : [[r.author, k] as [string, Uint8Array]] }))
     } catch {
       // The keys are checked where known; a damaged key table leaves the ops unchecked, as fsck does.
     }

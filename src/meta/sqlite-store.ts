@@ -38,8 +38,9 @@ import { JournalRoom } from './room.js'
 import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth, type StoredOp } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
+import { isTombstone, liveKey } from './author-key.js'
 import {
-  admitCall, createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+  admitCall, removeDeviceCall, createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
 
 export interface MetaStoreInit {
@@ -543,7 +544,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     // known from the start (the usual case), each chunk is merged as soon as it is checked, so
     // the writer applies and commits one chunk while the next one's signatures are checked.
     const keys = new Map<string, KeyObject | undefined>()
-    const good: SignedOp[] = []
+    const removed = new Set<string>()
+    let good: SignedOp[] = []
     const merges: Array<Promise<MergeReport>> = []
     let streaming: boolean | undefined
     let rest = pending
@@ -554,8 +556,11 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
         const { author } = signed.op
         if (!keys.has(author)) {
           const raw = await this.#authorKey(author)
-          keys.set(author, raw == null ? undefined : publicKeyObject(raw))
+          if (isTombstone(raw)) removed.add(author)
+          const live = liveKey(raw)
+          keys.set(author, live == null ? undefined : publicKeyObject(live))
         }
+        if (removed.has(author)) { refused.push({ author, seq: signed.op.seq, reason: 'its author was removed from this swarm' }); continue }
         const key = keys.get(author)
         if (key == null) later.push(signed)
         else ready.push([signed, key])
@@ -583,7 +588,15 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       }
       rest = later
     }
-    for (const signed of rest) refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'untrusted: its author was never admitted to this swarm' })
+    for (const signed of rest) if (!removed.has(signed.op.author)) refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'untrusted: its author was never admitted to this swarm' })
+    // An admit op in this batch does not bring back a removed device.
+    for (const author of new Set(good.map(s => s.op.author))) {
+      if (!removed.has(author) && isTombstone(await this.#authorKey(author))) removed.add(author)
+    }
+    if (removed.size > 0) {
+      for (const s of good) if (removed.has(s.op.author)) refused.push({ author: s.op.author, seq: s.op.seq, reason: 'its author was removed from this swarm' })
+      good = good.filter(s => !removed.has(s.op.author))
+    }
     if (good.length > 0 || merges.length === 0) merges.push(writer.merge(good, options.signal))
     const report = sumReports(await raceSignal(Promise.all(merges), options.signal, 'applying ops of other devices (they may still be applied)'))
     report.refused.unshift(...refused)
@@ -593,6 +606,18 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /** Admits a device to the swarm's journal (an `admit` op); nothing is logged if it is admitted already. */
   async admit (device: string, publicKey: Uint8Array, options: AbortOptions = {}): Promise<void> {
     await this.#write(admitCall(device, publicKey), options)
+  }
+
+  /** Removes a device from the swarm (a `removeDevice` op); nothing is logged if it is removed already. */
+  async removeDevice (device: string, options: AbortOptions = {}): Promise<void> {
+    await this.#write(removeDeviceCall(device), options)
+  }
+
+  /** The devices removed from the swarm (every removal answered so far, once it is in SQLite). */
+  async removedDevices (options: AbortOptions = {}): Promise<string[]> {
+    await this.#barrier(options)
+    const rows = await this.#opened().reader.all<{ author: string, public_key: Buffer }>('SELECT author, public_key FROM authors WHERE length(public_key) != 32')
+    return rows.filter(r => isTombstone(new Uint8Array(r.public_key))).map(r => r.author)
   }
 
   /** The key of an admitted device (uncommitted admissions included), or undefined. */

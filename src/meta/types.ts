@@ -319,6 +319,13 @@ export interface MetaStore {
    * admitted already.
    */
   admit: (device: string, publicKey: Uint8Array, options?: AbortOptions) => Promise<void>
+  /**
+   * Removes a device from the swarm with a `removeDevice` op signed by this device: from then on
+   * its ops are refused and no `admit` op admits it again. Removing it twice logs nothing.
+   */
+  removeDevice: (device: string, options?: AbortOptions) => Promise<void>
+  /** The devices removed from the swarm (their removal committed here). */
+  removedDevices: (options?: AbortOptions) => Promise<string[]>
   /** Trusts a device's raw Ed25519 public key for applyOp, on this device only (not replicated). */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
   /**

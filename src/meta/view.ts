@@ -65,9 +65,12 @@ export interface ApplyView {
   xattrNames: (ino: number) => string[]
   /** Makes `node` another id of the existing inode `ino` (its ops then apply to that inode). */
   mergeNode: (node: string, ino: number) => void
-  /** The public key of an admitted device. */
+  /** The public key of an admitted device (undefined once it is removed). */
   admitted: (device: string) => Uint8Array | undefined
   admit: (device: string, key: Uint8Array) => void
+  /** Whether the device was removed from the swarm. */
+  removed: (device: string) => boolean
+  removeDevice: (device: string) => void
   putStripe: (ino: number, s: StripeRef) => void
   /** putStripe for a stripe that did not exist before (past the file's old end): nothing to read. */
   putNewStripe: (ino: number, s: StripeRef) => void

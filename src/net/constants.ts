@@ -47,6 +47,8 @@ export const DEFAULT_PUT_CONCURRENCY = 4
 export const DEFAULT_MAX_INBOUND_STREAMS = 8
 /** Incoming connections per second per host before libp2p resets them (libp2p's default is 5). */
 export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
+/** Inbound connections in their handshake at once, all hosts (libp2p's default is 10). */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 256
 /** Largest health message, bytes. */
 export const MAX_HEALTH_MESSAGE_BYTES = 4096
 /** After a failed dial, wait at least this long before the next automatic dial of that peer, ms. */

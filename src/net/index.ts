@@ -8,11 +8,14 @@
  *
  * Invariants:
  * - No swarm key, no connection: the protector refuses a device without the key before noise,
- *   so only swarm devices reach any protocol (fragment delete included).
+ *   so only swarm devices reach any protocol; a joining device only reaches the invite exchange,
+ *   and a removed device (`isRemoved`) is refused once noise names it.
+ * - A peer's fragment DELETE is carried out only when `mayDelete` clears it (never by default).
  * - Every fragment received is hash-checked against its CID before it is stored or returned.
  * - Malformed, oversized or unexpected frames reset their stream, are logged and counted
  *   (`stats()`), and never crash the process.
- * - Memory is bounded: one frame per stream, `maxInboundStreams` streams per connection.
+ * - Memory is bounded: one frame per stream, `maxInboundStreams` streams per connection, and the
+ *   frame budget over all streams and connections (per peer and in total).
  * - `net` knows nothing of files: it imports only store/types, errors and util.
  *
  * Entry points must import `src/util/polyfill.js` before this module (libp2p 3 on Node 20).
@@ -26,8 +29,10 @@ export * from './types.js'
 export * from './journal-types.js'
 export type { JournalSyncComponents } from './journal-sync.js'
 export { FRAGMENT_PROTOCOL, HEALTH_PROTOCOL, JOURNAL_PROTOCOL, DHT_PROTOCOL, DEFAULT_SERVICE_TAG } from './constants.js'
-export { loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey, generateSwarmKey, formatSwarmKey, parseSwarmKey } from './keys.js'
+export { savePeerKey, loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey, generateSwarmKey, formatSwarmKey, parseSwarmKey } from './keys.js'
 export { encodeInvite, decodeInvite, MAX_INVITE_ADDRS, type Invite } from './invite.js'
+export { encodeInviteCode, decodeInviteCode, INVITE_ID_BYTES, INVITE_SECRET_BYTES, type InviteCode } from './invite-code.js'
+export { redeemInvite, type InviteAuthority, type InviteGrant, type InviteRefusal, type Refused } from './invite-exchange.js'
 export { swarmProtector, type SwarmProtectorInit } from './protector.js'
 export { defaultAnnounceFilter } from './libp2p-config.js'
 export { deriveSwarmSalt } from '../util/swarm-salt.js'

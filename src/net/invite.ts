@@ -1,5 +1,7 @@
 /**
- * Invite codes: one line that carries the swarm key and a few addresses of devices already in the
+ * Key codes of releases before single-use invites (versions 1 and 2; `palm join` refuses them, see
+ * invite-code.ts); still used by the LAN test harness to hand its raw devices a key and addresses.
+ * One line that carries the swarm key and a few addresses of devices already in the
  * swarm, so a new device can join from any subnet. The code IS the swarm key: anyone holding it
  * can join, so pass it only to your own devices.
  *
@@ -10,10 +12,11 @@
  * device learns them without a round trip. Version 1 codes stay valid.
  */
 import { createHash } from 'node:crypto'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from '../errors.js'
 import { SWARM_KEY_BYTES } from '../util/swarm-salt.js'
 import { decodeVarint, encodeVarint } from './protocols/frames.js'
+import { decodeAddrs } from './invite-code.js'
 
 const PREFIX = 'palm1-'
 const VERSION = 1
@@ -61,15 +64,9 @@ export function decodeInvite (code: string): Invite {
   const swarmKey = new Uint8Array(body.subarray(1, 1 + SWARM_KEY_BYTES))
   const count = body[1 + SWARM_KEY_BYTES]
   let pos = 2 + SWARM_KEY_BYTES
-  const addrs: Multiaddr[] = []
+  let addrs: Multiaddr[]
   try {
-    for (let i = 0; i < count; i++) {
-      let len: number
-      [len, pos] = decodeVarint(body, pos)
-      if (pos + len > body.byteLength) throw new Error('truncated address')
-      addrs.push(multiaddr(body.subarray(pos, pos + len)))
-      pos += len
-    }
+    [addrs, pos] = decodeAddrs(body, pos, count)
   } catch (err) {
     throw bad('an address in it is damaged', err)
   }

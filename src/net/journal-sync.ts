@@ -25,7 +25,7 @@ import type { PalmNode, PeerState, ProtocolCounters } from './types.js'
 import type { ComponentLogger, Connection, Logger, Stream } from '@libp2p/interface'
 
 export interface JournalSyncComponents {
-  node: Pick<PalmNode, 'peerId' | 'handle' | 'openStream' | 'membership' | 'addEventListener' | 'removeEventListener'>
+  node: Pick<PalmNode, 'peerId' | 'handle' | 'openStream' | 'membership' | 'addEventListener' | 'removeEventListener'> & Partial<Pick<PalmNode, 'frameBudget'>>
   replica: JournalReplica
   logger: ComponentLogger
 }
@@ -189,7 +189,8 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
       shutdown: this.shutdown,
       counters: this.counters,
       log: this.log,
-      describe: (peer) => this.describe(peer)
+      describe: (peer) => this.describe(peer),
+      ...(this.#c.node.frameBudget != null ? { budget: this.#c.node.frameBudget } : {})
     }, async (bytes, peer, signal) => {
       if (journalFrameVersion(bytes) !== C.JOURNAL_WIRE_VERSION) {
         this.counters.unexpected++

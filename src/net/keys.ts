@@ -61,6 +61,14 @@ export async function loadOrCreatePeerKey (path: string): Promise<PrivateKey> {
   }
 }
 
+/** Writes a device key made before its home existed (`palm join`); refuses to replace another. */
+export async function savePeerKey (path: string, key: PrivateKey): Promise<void> {
+  const bytes = privateKeyToProtobuf(key)
+  if (Buffer.compare(await createOnce(path, bytes), bytes) !== 0) {
+    throw new InvalidConfigError(`${path} already holds another device key; use a new --home for this device`, { details: { path } })
+  }
+}
+
 /** 32 random bytes: a new swarm. */
 export function generateSwarmKey (): Uint8Array {
   return new Uint8Array(randomBytes(SWARM_KEY_BYTES))

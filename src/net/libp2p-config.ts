@@ -11,9 +11,10 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { DHT_PROTOCOL } from './constants.js'
+import { DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
 import { swarmProtector } from './protector.js'
 import type { NodeSettings } from './settings.js'
+import type { InviteAuthority } from './invite-exchange.js'
 import type { ComponentLogger, ServiceMap } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -21,6 +22,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 export type Libp2pSettings = Pick<NodeSettings, 'peerKey' | 'swarmKey' | 'listen' | 'announceFilter' | 'mdns' | 'dhtEnabled' | 'dialTimeoutMs' | 'inboundConnectionThreshold'> & {
   onRefused: () => void
   logger: ComponentLogger
+  invites?: InviteAuthority
+  isRemoved?: (peer: string) => boolean
 }
 
 /**
@@ -54,12 +57,27 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
     logger: s.logger,
     addresses: { listen: s.listen, announceFilter: s.announceFilter },
     transports: [tcp()],
-    connectionProtector: swarmProtector({ swarmKey: s.swarmKey, onRefused: s.onRefused }),
+    connectionProtector: swarmProtector({
+      swarmKey: s.swarmKey,
+      onRefused: s.onRefused,
+      ...(s.invites != null ? { invites: { authority: s.invites, deviceKey: s.peerKey } } : {})
+    }),
     connectionEncrypters: [noise()],
+    // A removed device holds the swarm key still (until a re-key): noise names it, and it is refused.
+    connectionGater: s.isRemoved == null
+      ? {}
+      : {
+          denyDialPeer: (peer) => s.isRemoved?.(peer.toString()) ?? false,
+          denyInboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false,
+          denyOutboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false
+        },
     streamMuxers: [yamux()],
     peerDiscovery: s.mdns.enabled ? [mdns({ serviceTag: s.mdns.serviceTag, interval: s.mdns.intervalMs })] : [],
     connectionManager: {
       inboundConnectionThreshold: s.inboundConnectionThreshold,
+      // libp2p's default of 10 let ten idle outsider sockets block every inbound connection; the
+      // protector caps handshakes per IP address and drops a missing hello after 1 s instead.
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       dialTimeout: s.dialTimeoutMs
     },
     services

@@ -19,6 +19,7 @@ import { loadPeersFile, savePeersFile } from './peers-file.js'
 import { FragmentClientImpl } from './protocols/fragment-client.js'
 import { FragmentServer } from './protocols/fragment-server.js'
 import { HealthService } from './protocols/health.js'
+import { FrameBudget } from './protocols/frame-budget.js'
 import { resolveSettings, type NodeSettings } from './settings.js'
 import type { NetStats, PalmNode, PalmNodeComponents, PalmNodeEvents, PalmNodeInit, PeerRef, ProviderInfo } from './types.js'
 import type { Logger, PeerId, Stream, StreamHandler } from '@libp2p/interface'
@@ -41,7 +42,8 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
   readonly #c: PalmNodeComponents
   readonly #log: Logger
   readonly #shutdown = new AbortController()
-  readonly #stats: NetStats = { fragment: createCounters(), health: createCounters(), refusedConnections: 0 }
+  readonly frameBudget: FrameBudget
+  readonly #stats: Omit<NetStats, 'frameBudget'> = { fragment: createCounters(), health: createCounters(), refusedConnections: 0 }
   readonly #hooks = new Hooks(async () => { await this.#start() }, async () => { await this.#stop() })
   readonly #handlers: Array<{ protocol: string, handler: StreamHandler, options: { maxInboundStreams?: number } }> = []
   #libp2p?: PalmLibp2p
@@ -58,6 +60,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     setMaxListeners(Infinity, this.#shutdown.signal)
     this.#s = resolveSettings(init)
     this.#c = components
+    this.frameBudget = new FrameBudget({ perPeerBytes: this.#s.frameBudgetPerPeerBytes, totalBytes: this.#s.frameBudgetTotalBytes })
     this.#log = components.logger.forComponent('palm:net')
     this.peerId = peerIdFromPrivateKey(this.#s.peerKey)
     this.membership = new MembershipView({ offlineAfterMs: this.#s.offlineAfterMs }, components.logger.forComponent('palm:net:membership'))
@@ -88,7 +91,9 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
     const libp2p = await buildLibp2p({
       ...s,
       onRefused: () => { this.#stats.refusedConnections++ },
-      logger: this.#c.logger
+      logger: this.#c.logger,
+      invites: this.#c.invites,
+      isRemoved: this.#c.isRemoved
     })
     this.#libp2p = libp2p
     const dialer = this.#dialer = new Dialer({ fallbackDialDelayMs: s.fallbackDialDelayMs }, {
@@ -108,7 +113,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
       logger: this.#c.logger,
       shutdown: this.#shutdown.signal
     })
-    const server = new FragmentServer(s, { store: this.#c.store, logger: this.#c.logger, registrar: libp2p, counters: this.#stats.fragment, shutdown: this.#shutdown.signal })
+    const server = new FragmentServer(s, { store: this.#c.store, logger: this.#c.logger, registrar: libp2p, counters: this.#stats.fragment, shutdown: this.#shutdown.signal, mayDelete: this.#c.mayDelete, budget: this.frameBudget })
 
     libp2p.addEventListener('peer:discovery', (evt) => { dialer.discovered(evt.detail.id) })
     libp2p.addEventListener('peer:connect', (evt) => { dialer.connected(evt.detail); void health.push(evt.detail) })
@@ -272,7 +277,11 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
   }
 
   stats (): NetStats {
-    return { fragment: { ...this.#stats.fragment }, health: { ...this.#stats.health }, refusedConnections: this.#stats.refusedConnections }
+    return { fragment: { ...this.#stats.fragment }, health: { ...this.#stats.health }, refusedConnections: this.#stats.refusedConnections, frameBudget: this.frameBudget.stats() }
+  }
+
+  async hangUp (peer: PeerRef): Promise<void> {
+    await this.#node().hangUp(typeof peer === 'string' ? peerIdFromString(peer) : peer)
   }
 
   async handle (protocol: string, handler: StreamHandler, options: { maxInboundStreams?: number } = {}): Promise<void> {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { printable } from '../util/printable.js'
 import { MAX_PERSISTED_ADDRS, MAX_PERSISTED_PEERS } from './constants.js'
 import type { KnownPeer } from './membership.js'
 import type { Logger } from '@libp2p/interface'
@@ -32,7 +33,8 @@ export async function loadPeersFile (path: string, log: Logger): Promise<KnownPe
   try {
     const doc = JSON.parse(text) as { version?: unknown, peers?: unknown }
     if (doc.version !== FILE_VERSION || !Array.isArray(doc.peers)) throw new Error(`unsupported peers file version ${String(doc.version)}`)
-    return doc.peers.filter(valid).slice(0, MAX_PERSISTED_PEERS).map(p => ({ id: p.id, name: p.name, addrs: p.addrs.slice(0, MAX_PERSISTED_ADDRS), lastSeenMs: p.lastSeenMs }))
+    // Names were cleaned when heard; a peers file of an older release may hold raw ones.
+    return doc.peers.filter(valid).slice(0, MAX_PERSISTED_PEERS).map(p => ({ id: p.id, name: printable(p.name), addrs: p.addrs.slice(0, MAX_PERSISTED_ADDRS), lastSeenMs: p.lastSeenMs }))
   } catch (err) {
     log.error('peers file %s is damaged (%s); starting without it and keeping it as %s.damaged', path, (err as Error).message, path)
     await rename(path, `${path}.damaged`).catch(() => {})

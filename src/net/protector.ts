@@ -11,6 +11,17 @@
  * fresh keys per connection and direction, so no keystream is ever reused. The layer gives
  * confidentiality against outsiders and the gate; integrity and peer identity come from noise on top
  * (a flipped bit fails noise's AEAD and the connection closes).
+ *
+ * Budgets against outsiders: at most `maxPendingPerHost` inbound handshakes from one IP address
+ * run at once (more are closed at once), so idle sockets from one host cannot fill the
+ * pending-connection slots; and under pressure (PRESSED_PER_HOST handshakes from the same host
+ * running, or `relaxedPending` inbound ones in all) the peer's hello must arrive within `helloTimeoutMs`
+ * (1 s). A lone connection keeps the whole handshake timeout for its hello: on a loaded machine a
+ * member's hello can sit unread for over a second, and a 1 s limit for everyone refused members.
+ *
+ * Invites: an inbound connection whose first byte is INVITE_MAGIC is not a swarm device but a
+ * joining one; it is handed to the invite exchange (invite-exchange.ts) and then closed, never
+ * upgraded.
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -18,6 +29,10 @@ import { InvalidConfigError, PermissionError, ProtocolError } from '../errors.js
 import { combineSignals, abortError } from '../util/abort.js'
 import { SWARM_KEY_BYTES } from '../util/swarm-salt.js'
 import { ProtectedStream, type DirectionKey } from './protected-stream.js'
+import { INVITE_EXCHANGE_TIMEOUT_MS, INVITE_HELLO_BYTES, INVITE_MAGIC, answerInvite, type InviteAuthority } from './invite-exchange.js'
+import { getNetConfig } from '@libp2p/utils'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, ConnectionProtector, MessageStream, StreamMessageEvent, StreamCloseEvent } from '@libp2p/interface'
 
 /** Wire version of the handshake. */
@@ -27,14 +42,37 @@ const TAG_BYTES = 32
 const HELLO_BYTES = 1 + NONCE_BYTES
 const CONFIRM_INFO = 'palm/psk/v1/confirm'
 const STREAM_INFO = 'palm/psk/v1/stream'
+/** Handshakes running from one host from which a new one is under pressure (a member makes 1–3 at start). */
+const PRESSED_PER_HOST = 4
+/** Why a connection that carried an invite exchange is not upgraded (not a failure). */
+const INVITE_OVER = 'the connection carried an invite exchange, which is over'
 
 export interface SwarmProtectorInit {
   /** The 32-byte swarm key (required). */
   swarmKey: Uint8Array
   /** The handshake (two messages each way) must finish within this many ms (default 5000). */
   handshakeTimeoutMs?: number
+  /** Under pressure, the peer's hello must arrive within this many ms (default 1000). */
+  helloTimeoutMs?: number
+  /** Inbound handshakes at once (all hosts) from which every new one is under pressure (default 64). */
+  relaxedPending?: number
+  /** Inbound handshakes from one IP address at once (default 16); more are closed at once. */
+  maxPendingPerHost?: number
   /** Called when a remote device fails the key check (for counters). */
   onRefused?: () => void
+  /** Answers invite exchanges (none: a connection that starts one is closed). */
+  invites?: { authority: InviteAuthority, deviceKey: PrivateKey, onJoined?: (device: string) => void }
+}
+
+/** The remote IP of an inbound raw connection, or undefined (outbound, or not an IP transport). */
+function inboundHost (raw: MessageStream): string | undefined {
+  if (raw.direction !== 'inbound') return undefined
+  try {
+    const addr = (raw as unknown as { remoteAddr?: Multiaddr }).remoteAddr
+    return addr != null ? getNetConfig(addr).host : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function directionKey (swarmKey: Uint8Array, senderNonce: Uint8Array, receiverNonce: Uint8Array): DirectionKey {
@@ -93,7 +131,13 @@ export class SwarmProtector implements ConnectionProtector {
   readonly #swarmKey: Uint8Array
   readonly #confirmKey: Uint8Array
   readonly #timeoutMs: number
+  readonly #helloTimeoutMs: number
+  readonly #maxPendingPerHost: number
+  readonly #pending = new Map<string, number>()
+  readonly #relaxedPending: number
+  #pendingTotal = 0
   readonly #onRefused?: () => void
+  readonly #invites?: SwarmProtectorInit['invites']
 
   readonly [Symbol.toStringTag] = 'palm:swarm-protector'
 
@@ -104,17 +148,53 @@ export class SwarmProtector implements ConnectionProtector {
     this.#swarmKey = init.swarmKey.slice()
     this.#confirmKey = new Uint8Array(hkdfSync('sha256', this.#swarmKey, new Uint8Array(0), CONFIRM_INFO, 32))
     this.#timeoutMs = init.handshakeTimeoutMs ?? 5_000
+    this.#helloTimeoutMs = init.helloTimeoutMs ?? 1_000
+    this.#relaxedPending = init.relaxedPending ?? 64
+    this.#maxPendingPerHost = init.maxPendingPerHost ?? 16
     this.#onRefused = init.onRefused
+    this.#invites = init.invites
   }
 
   async protect (raw: MessageStream, options: AbortOptions = {}): Promise<MessageStream> {
+    const host = inboundHost(raw)
+    if (host == null) return await this.#protect(raw, options, this.#timeoutMs)
+    const pending = this.#pending.get(host) ?? 0
+    if (pending >= this.#maxPendingPerHost) {
+      const err = new PermissionError(`${host} already has ${pending} unfinished connection handshakes here; closing this one`)
+      raw.abort(err)
+      throw err
+    }
+    const pressed = pending >= PRESSED_PER_HOST || this.#pendingTotal >= this.#relaxedPending
+    this.#pending.set(host, pending + 1)
+    this.#pendingTotal++
+    try {
+      return await this.#protect(raw, options, pressed ? this.#helloTimeoutMs : this.#timeoutMs)
+    } finally {
+      this.#pendingTotal--
+      const left = (this.#pending.get(host) ?? 1) - 1
+      if (left > 0) this.#pending.set(host, left)
+      else this.#pending.delete(host)
+    }
+  }
+
+  async #protect (raw: MessageStream, options: AbortOptions, helloTimeoutMs: number): Promise<MessageStream> {
     const { signal, clear } = combineSignals([options.signal], this.#timeoutMs)
     const reader = new HandshakeReader(raw)
     const log = raw.log.newScope('palm-psk')
     try {
       const localNonce = randomBytes(NONCE_BYTES)
       raw.send(Buffer.concat([Uint8Array.of(PROTECTOR_VERSION), localNonce]))
-      const hello = await reader.read(HELLO_BYTES, signal)
+      const helloWait = combineSignals([signal], helloTimeoutMs)
+      let hello: Uint8Array
+      try {
+        hello = await reader.read(HELLO_BYTES, helloWait.signal)
+      } finally {
+        helloWait.clear()
+      }
+      if (hello[0] === INVITE_MAGIC && raw.direction === 'inbound') {
+        await this.#answerInvite(raw, reader, hello, options, log)
+        throw new ProtocolError(INVITE_OVER)
+      }
       if (hello[0] !== PROTECTOR_VERSION) {
         throw new ProtocolError(`the remote device speaks swarm-key handshake version ${hello[0]}, this one ${PROTECTOR_VERSION}: it is not a PALM device of this release; upgrade the older one`)
       }
@@ -138,9 +218,30 @@ export class SwarmProtector implements ConnectionProtector {
       })
     } catch (err) {
       reader.detach()
-      log.error('swarm-key handshake failed - %e', err)
+      if ((err as Error).message === INVITE_OVER) log('closing the connection after its invite exchange')
+      else log.error('swarm-key handshake failed - %e', err)
       raw.abort(err as Error)
       throw err
+    } finally {
+      clear()
+    }
+  }
+
+  /** Runs the invite exchange on a connection that opened with one, then closes it gracefully. */
+  async #answerInvite (raw: MessageStream, reader: HandshakeReader, start: Uint8Array, options: AbortOptions, log: (...args: any[]) => void): Promise<void> {
+    const invites = this.#invites
+    if (invites == null) throw new PermissionError('a device tried to redeem an invite here, but this node answers no invites')
+    const { signal, clear } = combineSignals([options.signal], INVITE_EXCHANGE_TIMEOUT_MS)
+    try {
+      const hello = Buffer.concat([start, await reader.read(INVITE_HELLO_BYTES - start.byteLength, signal)])
+      const r = await answerInvite({ read: async (n, s) => await reader.read(n, s), send: (b) => { raw.send(b) } }, hello, invites.authority, invites.deviceKey, signal)
+      if ('device' in r) {
+        log('invite redeemed by device %s', r.device)
+        invites.onJoined?.(r.device)
+      } else {
+        log('invite refused (%s): %s', r.refused, r.detail)
+      }
+      await raw.close({ signal })
     } finally {
       clear()
     }

@@ -33,6 +33,8 @@ export interface NodeSettings {
   putConcurrency: number
   maxInboundStreams: number
   inboundConnectionThreshold: number
+  frameBudgetPerPeerBytes: number
+  frameBudgetTotalBytes: number
 }
 
 /** A throwaway Ed25519 identity (tests, demos): a new peer id on every start. */
@@ -67,12 +69,17 @@ export function resolveSettings (init: PalmNodeInit): NodeSettings {
     maxBatchCount: init.maxBatchCount ?? C.DEFAULT_MAX_BATCH_COUNT,
     putConcurrency: init.putConcurrency ?? C.DEFAULT_PUT_CONCURRENCY,
     maxInboundStreams: init.maxInboundStreams ?? C.DEFAULT_MAX_INBOUND_STREAMS,
-    inboundConnectionThreshold: init.inboundConnectionThreshold ?? C.DEFAULT_INBOUND_CONNECTION_THRESHOLD
+    inboundConnectionThreshold: init.inboundConnectionThreshold ?? C.DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+    frameBudgetPerPeerBytes: 0,
+    frameBudgetTotalBytes: 0
   }
+  s.frameBudgetPerPeerBytes = init.frameBudgetPerPeerBytes ?? s.putConcurrency * (s.maxFragmentBytes + C.FRAME_OVERHEAD_BYTES)
+  s.frameBudgetTotalBytes = init.frameBudgetTotalBytes ?? 4 * s.frameBudgetPerPeerBytes
   const problems: string[] = []
   if (s.swarmKey.byteLength !== SWARM_KEY_BYTES) problems.push(`swarmKey must be ${SWARM_KEY_BYTES} bytes (got ${s.swarmKey.byteLength}); load it with loadOrCreateSwarmKey or from an invite`)
   const positive: Array<keyof NodeSettings> = ['gossipIntervalMs', 'offlineAfterMs', 'redialIntervalMs', 'dialTimeoutMs', 'requestTimeoutMs',
-    'maxFragmentBytes', 'batchBytes', 'maxBatchCount', 'putConcurrency', 'maxInboundStreams', 'inboundConnectionThreshold']
+    'maxFragmentBytes', 'batchBytes', 'maxBatchCount', 'putConcurrency', 'maxInboundStreams', 'inboundConnectionThreshold',
+    'frameBudgetPerPeerBytes', 'frameBudgetTotalBytes']
   for (const k of positive) {
     const v = s[k]
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) problems.push(`${k} must be a positive integer (got ${String(v)})`)

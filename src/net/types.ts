@@ -5,6 +5,8 @@
 import type { AbortOptions } from '../util/abort.js'
 import type { CID } from 'multiformats/cid'
 import type { FragmentStore } from '../store/types.js'
+import type { InviteAuthority } from './invite-exchange.js'
+import type { FrameBudget, FrameBudgetStats } from './protocols/frame-budget.js'
 import type { ComponentLogger, PeerId, PrivateKey, Stream, StreamHandler, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -126,6 +128,8 @@ export interface ProtocolCounters {
 export interface NetStats {
   fragment: ProtocolCounters
   health: ProtocolCounters
+  /** The memory budget for request frames in flight (fragment and journal servers). */
+  frameBudget: FrameBudgetStats
   /** Connections refused by the swarm-key handshake (inbound and outbound). */
   refusedConnections: number
 }
@@ -194,6 +198,13 @@ export interface PalmNodeInit {
   maxInboundStreams?: number
   /** Inbound connections per second per host before libp2p resets them (default 100). */
   inboundConnectionThreshold?: number
+  /**
+   * Bytes of request frames in flight one peer may hold here, over all its streams and connections
+   * (default putConcurrency × (maxFragmentBytes + 4 KiB): that many full-size puts at once).
+   */
+  frameBudgetPerPeerBytes?: number
+  /** Bytes of request frames in flight all peers together may hold here (default 4 × per peer). */
+  frameBudgetTotalBytes?: number
 }
 
 export interface PalmNode extends TypedEventTarget<PalmNodeEvents> {
@@ -214,6 +225,10 @@ export interface PalmNode extends TypedEventTarget<PalmNodeEvents> {
   connectedPeers: () => string[]
   /** Protocol counters. */
   stats: () => NetStats
+  /** The memory budget for request frames in flight, shared by every protocol server of this node. */
+  readonly frameBudget: FrameBudget
+  /** Closes every connection to `peer` (a device just removed from the swarm). */
+  hangUp: (peer: PeerRef) => Promise<void>
   /** Registers a handler for another PALM protocol (e.g. the journal); swarm devices only. */
   handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number }) => Promise<void>
   /** Opens a stream of `protocol` to `peer` (dialling if needed). */
@@ -226,4 +241,13 @@ export interface PalmNodeComponents {
   logger: ComponentLogger
   /** What to announce; called every gossip interval. */
   getHealth: () => LocalHealth
+  /** Answers invite exchanges on the swarm port (none: such connections are closed). */
+  invites?: InviteAuthority
+  /**
+   * Of a peer's DELETE, the CIDs this device must keep (any: the whole request is refused).
+   * Absent: every peer DELETE is refused.
+   */
+  mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
+  /** Devices removed from the swarm: never dialled, and refused once noise names them. */
+  isRemoved?: (peer: string) => boolean
 }

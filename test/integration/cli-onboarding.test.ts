@@ -18,7 +18,7 @@ async function swarmCode (root: string): Promise<{ home: string, code: string }>
   return { home, code: (await palm(['invite', '--home', home])).stdout.trim() }
 }
 
-it('init\'s Next: hint names the --home it was given; invite says the code does not expire', async (t) => {
+it('init\'s Next: hint names the --home it was given; invite says when the code expires', async (t) => {
   const home = join(await createTempDir(t), 'h')
   const r = await palm(['init', '--home', home, '--name', 'a'])
   assert.equal(r.code, 0, r.stderr)
@@ -26,10 +26,11 @@ it('init\'s Next: hint names the --home it was given; invite says the code does 
   const invite = await palm(['invite', '--home', home])
   assert.equal(invite.code, 0, invite.stderr)
   assert.match(invite.stdout, /^\S+\n$/, 'stdout is the code alone')
-  assert.equal(invite.stderr, 'This code does not expire: it carries the swarm key, so it works for anyone who has it for as long as the swarm keeps that key. Share it privately; `palm join CODE` on the other device.\n')
-  const json = JSON.parse((await palm(['invite', '--home', home, '--json'])).stdout)
-  assert.equal(json.expires, null)
-  assert.match(json.validity, /as long as the swarm keeps that key/)
+  assert.match(invite.stderr, /^This code works once, until \S+, and only while this device runs; it does not contain the swarm key\. This device's daemon is not running: start it/)
+  const json = JSON.parse((await palm(['invite', '--home', home, '--json', '--ttl', '10m'])).stdout)
+  const left = Date.parse(json.expiresAt) - Date.now()
+  assert.ok(left > 8 * 60_000 && left <= 10 * 60_000, `expires in ${left} ms, asked for 10 min`)
+  assert.equal(json.listening, false)
 })
 
 it('help settings: an aligned table on a terminal, Markdown into a pipe', () => {

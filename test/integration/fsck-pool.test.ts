@@ -36,8 +36,8 @@ it('fsck is not clean while the devices holding a file\'s fragments are offline,
   const homes = { a: join(root, 'a'), b: join(root, 'b'), c: join(root, 'c') }
   assert.equal((await cli(['init', '--home', homes.a, '--name', 'dev-a', '--policy', '2-of-3'])).code, 0)
   const m = await startMount(t, homes.a, { mountpoint: join(root, 'mnt'), env })
-  const code = (await cli(['invite', '--home', homes.a])).stdout.trim()
   for (const name of ['b', 'c'] as const) {
+    const code = (await cli(['invite', '--home', homes.a])).stdout.trim()
     const r = await cli(['join', code, '--home', homes[name], '--name', `dev-${name}`])
     assert.equal(r.code, 0, r.stderr)
   }

@@ -14,7 +14,7 @@ import { palm } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason, startDevice, type Lan } from './harness.js'
 import { deviceCommand, request } from './lan-helpers.js'
-import { initHome, inviteCode, joinHome, lanEnv, peersOf, probeHome, startPalm, statusOf, waitAllOnline, waitPeerState, type PalmDevice } from './palm-devices.js'
+import { initHome, inviteCode, joinHome, joinHomes, lanEnv, peersOf, probeHome, startPalm, statusOf, waitAllOnline, waitPeerState, type PalmDevice } from './palm-devices.js'
 
 const skip = lanSkipReason()
 const SIX = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']
@@ -27,10 +27,9 @@ describe('PALM devices on a namespace LAN', { skip }, () => {
     const root = await createTempDir(t, 'palm-lan-')
     const tag = `_palm-${randomBytes(4).toString('hex')}._udp.local`
     const env = lanEnv(tag)
-    // d1 makes the swarm; the others join with a code made before any daemon ran: the key, no address.
+    // d1 makes the swarm; the others join with a code each, redeemed at d1 while it runs.
     const homes = new Map<string, string>([['d1', await initHome(root, 'd1')]])
-    const keyOnly = await inviteCode(homes.get('d1') ?? '')
-    for (const name of SIX.slice(1)) homes.set(name, await joinHome(root, name, keyOnly))
+    for (const [name, home] of await joinHomes(t, lan, { name: 'd1', home: homes.get('d1') ?? '' }, root, SIX.slice(1), env)) homes.set(name, home)
     const devs = new Map<string, PalmDevice>()
     const dev = (name: string): PalmDevice => {
       const d = devs.get(name)
@@ -94,8 +93,7 @@ describe('PALM devices on a namespace LAN', { skip }, () => {
 
     await t.test('a device on another subnet joins by invite and is found through the DHT / invite addresses', async () => {
       const code = await inviteCode(dev('d1').home)
-      assert.ok(code.length > keyOnly.length, 'the running device put its addresses in the code')
-      const far = await startPalm(t, lan, 'far', await joinHome(root, 'far', code), env)
+      const far = await startPalm(t, lan, 'far', await joinHome(lan, root, 'far', code), env)
       devs.set('far', far)
       const all = [...SIX.map(dev), far]
       const ms = await waitAllOnline(all, 45_000)

@@ -14,7 +14,7 @@ import { describe, it } from 'node:test'
 import { forceUnmount, palm, testEnv } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason, setLink } from './harness.js'
-import { inviteCode, joinHome, lanEnv, statusOf, waitAllOnline } from './palm-devices.js'
+import { inviteCode, joinHome, joinHomes, lanEnv, statusOf, waitAllOnline } from './palm-devices.js'
 import { startMount, writeSmallTree, type MountDevice } from './pool-devices.js'
 import { modelOf, namesOf, namesOfModel, runRandomOps, type Model } from './random-ops.js'
 import { diff, treeOf, until, xattrsOf } from './trees.js'
@@ -35,8 +35,7 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
     homes.set('na', join(root, 'na'))
     const init = await palm(['init', '--home', join(root, 'na'), '--name', 'na', '--policy', '2-of-3'], { env: testEnv() })
     assert.equal(init.code, 0, init.stderr)
-    const code = await inviteCode(join(root, 'na'))
-    for (const n of NAMES.slice(1)) homes.set(n, await joinHome(root, n, code))
+    for (const [n, home] of await joinHomes(t, lan, { name: 'na', home: join(root, 'na') }, root, NAMES.slice(1), env)) homes.set(n, home)
     const devs = new Map<string, MountDevice>()
     const start = async (n: string, extra: Record<string, string> = {}): Promise<MountDevice> => {
       const d = await startMount(t, lan, n, homes.get(n) ?? '', { ...env, ...extra }, join(root, `mnt-${n}`), join(process.env.PALM_LAN_LOG_DIR ?? root, `${n}${extra.PALM_CLOCK_OFFSET != null ? '-ahead' : ''}.log`))
@@ -221,7 +220,7 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
     })
 
     await t.test('a device that joins after thousands of ops gets the whole tree', async () => {
-      homes.set(LATE, await joinHome(root, LATE, await inviteCode(homes.get('na') ?? '')))
+      homes.set(LATE, await joinHome(lan, root, LATE, await inviteCode(homes.get('na') ?? '')))
       await start(LATE)
       const want = await treeOf(mnt('nb'))
       const ms = await until(`the tree on ${LATE}`, 120_000, async () => diff(want, await treeOf(mnt(LATE))))

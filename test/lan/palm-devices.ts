@@ -3,7 +3,9 @@
  * `palm serve` (or `palm mount`) inside a device's namespace, and queried with the `palm` CLI from
  * the test (the control socket is a file in the home, so it is reachable from any namespace).
  */
-import { copyFile, mkdir } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerStatus, StatusReport } from '../../src/daemon/control-api.js'
 import { PALM_BIN, palm, testEnv } from '../helpers/palm.js'
@@ -36,16 +38,46 @@ export async function initHome (root: string, name: string, args: string[] = [])
   return home
 }
 
-/** A device home that joins with `code` (`palm join`). */
-export async function joinHome (root: string, name: string, code: string, args: string[] = []): Promise<string> {
+/**
+ * A device home that joins with `code` (`palm join`, run in the device's namespace: it redeems the
+ * code at the inviting device, which must be running and reachable on the LAN).
+ */
+export async function joinHome (lan: Lan, root: string, name: string, code: string, args: string[] = []): Promise<string> {
   const home = join(root, name)
-  await cli(['join', code, '--home', home, '--name', name, ...args])
+  const child = spawn('nsenter', [`--net=/run/netns/${lan.device(name).ns}`, '--', process.execPath, PALM_BIN, 'join', '-', '--home', home, '--name', name, ...args], { env: testEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  child.stdin.end(code + '\n')
+  const [status] = await once(child, 'close') as [number | null]
+  if (status !== 0) throw new Error(`palm join for ${name} failed (${String(status)}): ${out}`)
   return home
 }
 
-/** The invite code of the device at `home` (with its addresses when its daemon runs). */
+/** A new single-use invite code of the device at `home` (with its addresses when its daemon runs). */
 export async function inviteCode (home: string): Promise<string> {
   return (await cli(['invite', '--home', home])).trim()
+}
+
+/**
+ * Homes for `names` that join the swarm of `inviter` (not running yet): its `palm serve` runs in
+ * its namespace while each redeems a code of its own, then stops. The addresses the codes carried
+ * (bootstrap.json) are dropped: that serve's port is gone, and these devices find each other by
+ * mDNS (a stale address would hold the inviter's dial backoff up to a minute).
+ */
+export async function joinHomes (t: Cleanup, lan: Lan, inviter: { name: string, home: string }, root: string, names: string[], env: Record<string, string>, args: string[] = []): Promise<Map<string, string>> {
+  const d = await startPalm(t, lan, inviter.name, inviter.home, env)
+  try {
+    const homes = new Map<string, string>()
+    for (const name of names) {
+      const home = await joinHome(lan, root, name, await inviteCode(inviter.home), args)
+      await rm(join(home, 'bootstrap.json'), { force: true })
+      homes.set(name, home)
+    }
+    return homes
+  } finally {
+    await d.proc.kill('SIGTERM')
+  }
 }
 
 /** A home for the test device program (test/lan/device.js) that shares `swarmHome`'s key. */

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { PALM_BIN, forceUnmount, palm, testEnv } from '../helpers/palm.js'
 import { onCleanup, type Cleanup } from '../helpers/tmp.js'
 import { startDevice, type Lan } from './harness.js'
-import { inviteCode, joinHome, startPalm, statusOf, waitAllOnline, type PalmDevice } from './palm-devices.js'
+import { joinHomes, startPalm, statusOf, waitAllOnline, type PalmDevice } from './palm-devices.js'
 import type { StatusReport } from '../../src/daemon/control-api.js'
 
 /** A device that serves the mount, with its log file. */
@@ -66,8 +66,7 @@ export async function startSwarm (t: Cleanup, lan: Lan, root: string, opts: Swar
   homes.set(first, join(root, first))
   const init = await palm(['init', '--home', join(root, first), '--name', first, ...(opts.initArgs ?? [])], { env: testEnv(opts.initEnv) })
   if (init.code !== 0) throw new Error(`palm init failed: ${init.stderr}`)
-  const code = await inviteCode(homes.get(first) ?? '')
-  for (const name of others) homes.set(name, await joinHome(root, name, code, opts.joinArgs ?? []))
+  for (const [name, home] of await joinHomes(t, lan, { name: first, home: homes.get(first) ?? '' }, root, others, opts.env, opts.joinArgs ?? [])) homes.set(name, home)
   const servers = new Map<string, PalmDevice>()
   await Promise.all(others.map(async n => { servers.set(n, await startPalm(t, lan, n, homes.get(n) ?? '', opts.env)) }))
   const mountEnv = { ...opts.env, DEBUG: 'palm:place*,palm:repair*,palm:fuse:error' }

@@ -7,6 +7,7 @@ import { unmount } from './unmount.js'
 import { status } from './status.js'
 import { peers } from './peers.js'
 import { invite } from './invite.js'
+import { remove } from './remove.js'
 import { serve } from './serve.js'
 import { fsck } from './fsck.js'
 import { gc } from './gc.js'
@@ -14,4 +15,4 @@ import { get } from './get.js'
 import { info } from './info.js'
 import { demo } from './demo.js'
 
-export const COMMANDS: Command[] = [init, join, mount, unmount, status, peers, invite, serve, info, fsck, gc, get, demo]
+export const COMMANDS: Command[] = [init, join, mount, unmount, status, peers, invite, remove, serve, info, fsck, gc, get, demo]

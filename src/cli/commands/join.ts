@@ -56,28 +56,45 @@ function joinedText (r: DeviceReport): string {
   ].join('\n') + '\n'
 }
 
+/** The first non-empty line of standard input (a pasted code). */
+async function readCode (): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Paste the invite code and press Enter: ')
+  let text = ''
+  for await (const chunk of process.stdin) {
+    text += String(chunk)
+    const line = text.split('\n').map(l => l.trim()).find(l => l !== '')
+    if (line != null && text.includes('\n')) return line
+    if (text.length > 8192) break
+  }
+  const line = text.split('\n').map(l => l.trim()).find(l => l !== '')
+  if (line == null) throw usageError('read no invite code from standard input; paste the line `palm invite` printed')
+  return line
+}
+
 export const join: Command = {
   name: 'join',
   summary: 'Make this device a member of the swarm of an invite code, then mount or lend space',
-  usage: () => `usage: palm join CODE [--mount [DIR] [--allow-non-empty] | --serve] [--home DIR] [--name NAME] [--capacity SIZE]
+  usage: () => `usage: palm join CODE|- [--mount [DIR] [--allow-non-empty] | --serve] [--home DIR] [--name NAME] [--capacity SIZE]
 
-On a terminal, without --mount or --serve, it asks whether to mount the folder or only lend disk
-space. Elsewhere (a script) it only joins unless one of them is given.
+Give - as CODE to read the code from standard input, which keeps it out of process lists and shell
+history. On a terminal, without --mount or --serve, it asks whether to mount the folder or only
+lend disk space. Elsewhere (a script) it only joins unless one of them is given.
 
 ${flagHelp([...KEYS], FLAGS)}`,
   run: async (argv) => {
     // `--mount=DIR` is `--mount DIR`.
     const args = parseCommandArgs(argv.flatMap(a => a.startsWith('--mount=') ? ['--mount', a.slice(8)] : [a]), [...KEYS], FLAGS)
-    const [code, dir, ...extra] = args.positionals
+    const [given, dir, ...extra] = args.positionals
     const wantMount = args.flags.mount === true
     const wantServe = args.flags.serve === true
     const json = args.flags.json === true
-    if (code == null || extra.length > 0 || (dir != null && !wantMount)) {
+    if (given == null || extra.length > 0 || (dir != null && !wantMount)) {
       throw usageError(dir != null && !wantMount && extra.length === 0
         ? `unexpected ${dir}: only \`--mount DIR\` takes a folder after the code`
-        : 'needs exactly one invite code; get one with `palm invite` on a device of the swarm')
+        : 'needs exactly one invite code, or - to read it from standard input; get one with `palm invite` on a device of the swarm')
     }
     if (wantMount && wantServe) throw usageError('--mount and --serve exclude each other: mount the folder here, or only lend disk space')
+    const code = given === '-' ? await readCode() : given
     const config = await resolveConfig(args.config, { noFile: true })
     // A mountpoint that cannot be right is refused before anything is made.
     if (wantMount) await checkMountpoint(resolve(dir ?? config.mountpoint), { allowNonEmpty: config.allowNonEmpty })

@@ -2,7 +2,7 @@
  * Client-side helpers of the fragment protocol: packing fragments into PUT frames and turning a
  * refusal status into the PalmError that names the fragment and the peer.
  */
-import { IntegrityError, InvalidArgumentError, NoSpaceError, NotFoundError, ProtocolError, QuotaExceededError, NotSupportedError, type PalmError } from '../../errors.js'
+import { IntegrityError, InvalidArgumentError, NoSpaceError, NotFoundError, PermissionError, ProtocolError, QuotaExceededError, NotSupportedError, type PalmError } from '../../errors.js'
 import { Status, type Result } from './fragment-messages.js'
 import type { FragmentItem } from '../types.js'
 import type { CID } from 'multiformats/cid'
@@ -61,6 +61,8 @@ export function resultError (result: Result | undefined, cid: CID | undefined, p
       return new NoSpaceError(`peer ${peer} refused ${what}: its disk is full${reason}; place it on another device`, { details })
     case Status.Unsupported:
       return new NotSupportedError(`peer ${peer} does not support this fragment request${reason}; upgrade PALM on that device`, { details })
+    case Status.Refused:
+      return new PermissionError(`peer ${peer} refused to ${verb} ${what}${reason}`, { details })
     case Status.BadRequest:
       return new ProtocolError(`peer ${peer} rejected the ${verb} request for ${what} as malformed${reason}`, { details })
     case undefined:

@@ -41,10 +41,12 @@ export const Status = {
   NoSpace: 4,
   BadRequest: 5,
   Internal: 6,
-  Unsupported: 7
+  Unsupported: 7,
+  /** A request this device does not honour from a peer (a DELETE of a fragment it still needs). */
+  Refused: 8
 } as const
 export type Status = typeof Status[keyof typeof Status]
-const STATUS_MAX = 7
+const STATUS_MAX = 8
 const MAX_REASON_BYTES = 1024
 const CID_MAX_BYTES = 128
 

@@ -2,7 +2,10 @@
  * Server side of `/palm/fragment/1.0.0`: serves this device's FragmentStore to the swarm.
  * Requests on one stream are handled one at a time (the next frame is read only after the reply
  * is written), so a stream holds at most one frame in memory; `maxInboundStreams` bounds streams
- * per connection. Every fragment is hash-checked before it reaches the store. Anything malformed,
+ * per connection. Every fragment is hash-checked before it reaches the store. A DELETE is never
+ * honoured because a peer asked: only for fragments `mayDelete` clears (the daemon: those its own
+ * journal no longer references), and refused (status Refused, nothing deleted) for the whole
+ * request otherwise, or always when no `mayDelete` is given. Anything malformed,
  * oversized or unexpected resets the stream, is logged and counted, and never escapes the handler.
  */
 import { IntegrityError } from '../../errors.js'
@@ -10,6 +13,7 @@ import type { AbortOptions } from '../../util/abort.js'
 import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAGMENT_WIRE_VERSION, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { serveFrames } from './serve-frames.js'
+import type { FrameBudget } from './frame-budget.js'
 import { MsgType, Status, decodeRequest, encodeResponse, frameVersion, type Request, type Response, type Result } from './fragment-messages.js'
 import type { FragmentStore } from '../../store/types.js'
 import type { ProtocolCounters } from '../types.js'
@@ -31,6 +35,13 @@ export interface FragmentServerComponents {
   counters: ProtocolCounters
   /** Aborts in-flight requests at stop. */
   shutdown: AbortSignal
+  /**
+   * Whether a peer's DELETE of these fragments may be carried out: the CIDs it must refuse (empty:
+   * all may go). Absent: every DELETE is refused.
+   */
+  mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
+  /** Memory budget for request frames in flight (per peer and in total). */
+  budget?: FrameBudget
 }
 
 /** The status a store error stands for. */
@@ -74,18 +85,19 @@ export class FragmentServer {
       requestTimeoutMs: this.#init.requestTimeoutMs,
       shutdown: this.#c.shutdown,
       counters: this.#c.counters,
-      log: this.#log
+      log: this.#log,
+      ...(this.#c.budget != null ? { budget: this.#c.budget } : {})
     }, async (bytes, peer, signal) => {
       if (frameVersion(bytes) !== FRAGMENT_WIRE_VERSION) {
         this.#c.counters.unexpected++
         this.#log.error('peer %s sent fragment frame version %s; answering unsupported', peer, frameVersion(bytes))
         return { reply: encodeResponse({ type: MsgType.Error, result: { status: Status.Unsupported, reason: `wire version ${FRAGMENT_WIRE_VERSION} only` } }), last: true }
       }
-      return { reply: encodeResponse(await this.#handle(decodeRequest(bytes, this.#init), { signal })) }
+      return { reply: encodeResponse(await this.#handle(decodeRequest(bytes, this.#init), peer, { signal })) }
     })
   }
 
-  async #handle (req: Request, options: AbortOptions): Promise<Response> {
+  async #handle (req: Request, peer: string, options: AbortOptions): Promise<Response> {
     const store = this.#c.store
     switch (req.type) {
       case MsgType.Put: {
@@ -106,6 +118,15 @@ export class FragmentServer {
       }
       case MsgType.Delete:
         try {
+          const kept = this.#c.mayDelete != null ? await this.#c.mayDelete(req.cids, peer, options) : req.cids
+          if (kept.length > 0) {
+            this.#c.counters.unexpected++
+            this.#log.error('peer %s asked to delete %d fragments, %d of which this device still needs (%s): refused', peer, req.cids.length, kept.length, kept[0].toString())
+            const reason = this.#c.mayDelete == null
+              ? 'this device deletes fragments only by its own garbage collection'
+              : `this device's journal still references ${kept.length} of them (${kept[0].toString()}…); fragments are deleted only once no file needs them`
+            return { type: MsgType.DeleteRes, result: { status: Status.Refused, reason } }
+          }
           for (const cid of req.cids) await store.delete(cid, options)
           return { type: MsgType.DeleteRes, result: OK }
         } catch (err) {

@@ -64,9 +64,11 @@ export class FramedStream {
 
   /**
    * The next frame, or null when the peer closed its side cleanly between frames. Throws a
-   * ProtocolError (fault 'oversized' / 'malformed') or the signal's error.
+   * ProtocolError (fault 'oversized' / 'malformed') or the signal's error. `reserve`, when given,
+   * is asked for the frame's length before its body is read; when it returns false the frame is
+   * refused (fault 'oversized') without buffering it.
    */
-  async read (signal: AbortSignal): Promise<Uint8ArrayList | null> {
+  async read (signal: AbortSignal, reserve?: (bytes: number) => boolean): Promise<Uint8ArrayList | null> {
     let length = 0
     let scale = 1
     for (let i = 0; ; i++) {
@@ -88,6 +90,7 @@ export class FramedStream {
       throw frameError('oversized', `frame of ${length} bytes is over the limit of ${this.#maxFrameBytes} bytes`)
     }
     if (length === 0) return new Uint8ArrayList()
+    if (reserve != null && !reserve(length)) throw frameError('oversized', `frame of ${length} bytes is over the memory budget for frames in flight`)
     try {
       return await this.#bytes.read({ bytes: length, signal })
     } catch (err) {

@@ -9,12 +9,15 @@ import { combineSignals, type AbortOptions } from '../../util/abort.js'
 import { HEALTH_PROTOCOL, HEALTH_WIRE_VERSION, MAX_HEALTH_MESSAGE_BYTES } from '../constants.js'
 import { countFailure } from '../counters.js'
 import { FramedStream, frameError } from './frames.js'
+import { printable } from '../../util/printable.js'
 import type { HealthAnnouncement, ProtocolCounters } from '../types.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 
 const STRING_LIMITS: Record<string, number> = { name: 128, journalHead: 512, version: 64 }
 const NUMBER_FIELDS = ['capacityBytes', 'usedBytes', 'freeBytes', 'fragmentCount', 'uptimeMs'] as const
 const ACK = Uint8Array.of(1)
+/** Largest capacity a device may announce: 1 PiB (2^53−1 was accepted and steered placement). */
+export const MAX_ANNOUNCED_CAPACITY_BYTES = 2 ** 50
 
 export function encodeAnnouncement (a: HealthAnnouncement): Uint8Array {
   const msg = {
@@ -31,7 +34,12 @@ export function encodeAnnouncement (a: HealthAnnouncement): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(msg))
 }
 
-/** Strict decode: known version, every field present with the right type and range. */
+/**
+ * Strict decode: known version, every field present with the right type and range. Then made
+ * sane: the name loses control characters (terminal escapes) and bidi overrides, the capacity is
+ * at most MAX_ANNOUNCED_CAPACITY_BYTES, and the free space at most what the capacity leaves after
+ * the bytes the device says it stores.
+ */
 export function decodeAnnouncement (bytes: Uint8Array): HealthAnnouncement {
   let msg: unknown
   try {
@@ -49,11 +57,13 @@ export function decodeAnnouncement (bytes: Uint8Array): HealthAnnouncement {
     const n = m[k]
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw frameError('malformed', `health field ${k} must be a non-negative integer`)
   }
+  const capacityBytes = Math.min(m.capacityBytes as number, MAX_ANNOUNCED_CAPACITY_BYTES)
+  const usedBytes = m.usedBytes as number
   return {
-    name: m.name as string,
-    capacityBytes: m.capacityBytes as number,
-    usedBytes: m.usedBytes as number,
-    freeBytes: m.freeBytes as number,
+    name: printable(m.name as string),
+    capacityBytes,
+    usedBytes,
+    freeBytes: Math.min(m.freeBytes as number, Math.max(0, capacityBytes - usedBytes)),
     fragmentCount: m.fragmentCount as number,
     journalHead: m.journalHead as string,
     version: m.version as string,

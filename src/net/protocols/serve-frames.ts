@@ -9,6 +9,7 @@ import { RestartableDeadline } from '../../util/abort.js'
 import { countFailure } from '../counters.js'
 import { FramedStream } from './frames.js'
 import type { ProtocolCounters } from '../types.js'
+import type { FrameBudget } from './frame-budget.js'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -22,6 +23,8 @@ export interface ServeFramesInit {
   log: Logger
   /** "name (id)" of a peer for log lines (default: the id). */
   describe?: (peer: string) => string
+  /** Memory budget for frames in flight; each frame is reserved until its reply is written. */
+  budget?: FrameBudget
 }
 
 /** A request's reply; `last` closes the stream after it (e.g. an unsupported version). */
@@ -35,13 +38,23 @@ export async function serveFrames (stream: Stream, connection: Connection, init:
   const framed = new FramedStream(stream, init.maxFrameBytes)
   const deadline = new RestartableDeadline([init.shutdown], init.requestTimeoutMs)
   const { signal } = deadline
+  let release: (() => void) | undefined
+  const reserve = init.budget == null
+    ? undefined
+    : (bytes: number): boolean => {
+        release = init.budget?.reserve(peer, bytes)
+        if (release == null) init.log.error('%s', init.budget?.describe(init.describe?.(peer) ?? peer, bytes))
+        return release != null
+      }
   try {
     while (true) {
       deadline.restart()
-      const frame = await framed.read(signal)
+      const frame = await framed.read(signal, reserve)
       if (frame == null) break
       const { reply, last } = await handle(frame.subarray(), peer, signal)
       await framed.write(reply, signal)
+      release?.()
+      release = undefined
       if (last === true) break
       counters.requests++
     }
@@ -51,6 +64,7 @@ export async function serveFrames (stream: Stream, connection: Connection, init:
     if (!init.shutdown.aborted) init.log.error('%s stream from peer %s reset (%s) - %s', init.protocol, init.describe?.(peer) ?? peer, kind, (err as Error)?.message)
     stream.abort(err as Error)
   } finally {
+    release?.()
     deadline.clear()
   }
 }

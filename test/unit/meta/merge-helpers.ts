@@ -14,13 +14,19 @@ export function stripe (index: number, length: number, tag: string): StripeRef {
   return { index, length, id: `st-${tag}`, k: 1, n: 1, codecId: 1, fragments: [`cid-${tag}`], holders: [] }
 }
 
-/** `count` journals that trust each other's keys. */
-export async function devices (t: TestContext, count: number): Promise<MetaStore[]> {
+/** A clock shared by journals that advances 1 µs per reading: ops get stamps in the order they are made, every run alike. */
+export function logicalClock (): () => bigint {
+  let now = BigInt(Date.now()) * 1_000_000n
+  return () => { now += 1000n; return now }
+}
+
+/** `count` journals that trust each other's keys (on `clock`, if given: see logicalClock). */
+export async function devices (t: TestContext, count: number, clock?: () => bigint): Promise<MetaStore[]> {
   const dir = await createTempDir(t, 'palm-merge-')
   const signers = Array.from({ length: count }, () => testSigner())
   const stores: MetaStore[] = []
   for (let i = 0; i < count; i++) {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i] })
+    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i], ...(clock != null ? { clock } : {}) })
     await s.start()
     onCleanup(t, async () => { await s.stop() })
     stores.push(s)

@@ -48,15 +48,26 @@ describe('fragment protocol (loopback)', () => {
     assert.ok(after.streams - before.streams <= 1, `21 sequential requests opened ${after.streams - before.streams} streams`)
   })
 
-  it('deletes and syncs on the remote device', async (t) => {
+  it('syncs on the remote device; a DELETE is refused unless the device\'s mayDelete clears it', async (t) => {
     const [a, b] = await createConnectedPair(t)
     const f = fragment(1000)
     await a.node.fragments.put(b.node.peerId, f.cid, f.bytes)
     await a.node.fragments.sync(b.node.peerId, [f.cid])
     await a.node.fragments.sync(b.node.peerId)
-    await a.node.fragments.delete(b.node.peerId, [f.cid])
-    assert.equal(await b.store.has(f.cid), false)
-    await assert.rejects(a.node.fragments.get(b.node.peerId, f.cid), { name: 'NotFoundError' })
+    await assert.rejects(a.node.fragments.delete(b.node.peerId, [f.cid]), { name: 'PermissionError' })
+    assert.equal(await b.store.has(f.cid), true, 'a node without mayDelete deletes nothing a peer asks for')
+  })
+
+  it('carries out a DELETE only when mayDelete keeps none of the fragments', async (t) => {
+    const needed = fragment(100)
+    const [a, b] = await createConnectedPair(t, { mayDelete: async (cids) => cids.filter(c => c.equals(needed.cid)) })
+    const spare = fragment(200)
+    for (const f of [needed, spare]) await a.node.fragments.put(b.node.peerId, f.cid, f.bytes)
+    await assert.rejects(a.node.fragments.delete(b.node.peerId, [spare.cid, needed.cid]), { name: 'PermissionError' })
+    assert.equal(await b.store.has(spare.cid), true, 'a refused request deletes nothing')
+    await a.node.fragments.delete(b.node.peerId, [spare.cid])
+    assert.equal(await b.store.has(spare.cid), false)
+    await assert.rejects(a.node.fragments.get(b.node.peerId, spare.cid), { name: 'NotFoundError' })
   })
 
   it('refuses a fragment whose bytes do not match its CID', async (t) => {

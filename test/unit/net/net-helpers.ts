@@ -10,7 +10,7 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, swarmProtector, type LocalHealth, type PalmNode, type PalmNodeInit } from '../../../src/net/index.js'
+import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, swarmProtector, type LocalHealth, type PalmNode, type PalmNodeComponents, type PalmNodeInit } from '../../../src/net/index.js'
 import { MemoryFragmentStore } from '../../../src/store/memory-store.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
@@ -33,6 +33,10 @@ export interface TestNodeOptions extends PalmNodeInit {
   dir?: string
   /** Do not start the node. */
   noStart?: boolean
+  /** The node's DELETE rule (PalmNodeComponents.mayDelete). */
+  mayDelete?: PalmNodeComponents['mayDelete']
+  /** Devices this node refuses (PalmNodeComponents.isRemoved). */
+  isRemoved?: PalmNodeComponents['isRemoved']
 }
 
 /** A started loopback node; stopped after the test. */
@@ -55,7 +59,9 @@ export async function createTestNode (t: Cleanup, opts: TestNodeOptions = {}): P
   }, {
     store,
     logger: prefixLogger(name),
-    getHealth: () => ({ ...health, ...store.usage() })
+    getHealth: () => ({ ...health, ...store.usage() }),
+    ...(opts.mayDelete != null ? { mayDelete: opts.mayDelete } : {}),
+    ...(opts.isRemoved != null ? { isRemoved: opts.isRemoved } : {})
   })
   onCleanup(t, async () => { await node.stop() })
   if (opts.noStart !== true) await node.start()

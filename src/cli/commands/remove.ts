@@ -1,0 +1,29 @@
+import type { Command } from '../command.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
+import { resolveConfig } from '../../daemon/index.js'
+import { withControl } from '../control.js'
+import { printJson } from '../output.js'
+
+const KEYS = ['home'] as const
+const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the result as JSON.' }]
+
+export const remove: Command = {
+  name: 'remove',
+  summary: 'Remove a device from the swarm: every device then refuses its connections, ops and fragments',
+  usage: () => `usage: palm remove DEVICE [--home DIR] [--json]\n\nDEVICE is a device id, or a name only one device has (see \`palm peers\`).\n\n${flagHelp([...KEYS], FLAGS)}`,
+  run: async (argv) => {
+    const args = parseCommandArgs(argv, [...KEYS], FLAGS)
+    const device = args.positionals[0]
+    if (device == null || args.positionals.length > 1) throw usageError('needs exactly one device (its id, or a name only one device has; see `palm peers`)')
+    const config = await resolveConfig(args.config)
+    return await withControl(config, async (api) => {
+      const r = await api.remove(device)
+      if (args.flags.json === true) { printJson(r); return 0 }
+      const who = r.name !== '' ? `${r.name} (${r.id})` : r.id
+      process.stdout.write(r.removed
+        ? `Removed ${who}: every device refuses its connections, ops and fragments once it has this change. It still holds the swarm key (re-keying is not built yet).\n`
+        : `${who} was removed already.\n`)
+      return 0
+    })
+  }
+}

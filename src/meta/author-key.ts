@@ -1,0 +1,32 @@
+/**
+ * What the `authors` table holds per device: its raw 32-byte Ed25519 key while it is admitted, or,
+ * once it is removed, a tombstone: 0xFF followed by that key (when it was known). The tombstone
+ * keeps the key so that the device's earlier ops still verify (fsck, rebuild) while new ones are
+ * refused, and so that no `admit` op admits the device again.
+ */
+const TOMBSTONE = 0xff
+const KEY_BYTES = 32
+
+/** The key of an admitted (not removed) device, or undefined. */
+export function liveKey (v: Uint8Array | undefined): Uint8Array | undefined {
+  return v?.byteLength === KEY_BYTES ? v : undefined
+}
+
+export function isTombstone (v: Uint8Array | undefined): boolean {
+  return v != null && v.byteLength !== KEY_BYTES && v[0] === TOMBSTONE
+}
+
+/** The tombstone of a device whose key was `key` (or unknown). */
+export function tombstone (key: Uint8Array | undefined): Uint8Array {
+  const out = new Uint8Array(1 + (key?.byteLength ?? 0))
+  out[0] = TOMBSTONE
+  if (key != null) out.set(key, 1)
+  return out
+}
+
+/** The key that signed a device's ops, admitted or removed (for checking ops already logged). */
+export function signingKey (v: Uint8Array | undefined): Uint8Array | undefined {
+  if (v == null) return undefined
+  if (v.byteLength === KEY_BYTES) return v
+  return isTombstone(v) && v.byteLength === 1 + KEY_BYTES ? v.subarray(1) : undefined
+}

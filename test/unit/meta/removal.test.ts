@@ -1,0 +1,61 @@
+/**
+ * Removal as a signed op (issue 15): a removed device's ops are refused whatever their clock, no
+ * admit op brings it back (in either order), its earlier ops still check out, and removedDevices
+ * lists it.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { createMetaStore } from '../../../src/meta/index.js'
+import { ROOT_INO, type MetaStore, type NodeInit } from '../../../src/meta/types.js'
+import { testSigner } from '../../compliance/meta-store-tests.js'
+import { createTempDir, onCleanup } from '../../helpers/tmp.js'
+
+const FILE: NodeInit = { type: 'file', mode: 0o644, uid: 0, gid: 0 }
+
+async function exported (s: MetaStore): Promise<Array<{ body: string, sig?: Uint8Array }>> {
+  const out = []
+  for await (const op of s.exportOps()) out.push({ body: op.body, sig: op.sig })
+  return out
+}
+
+it('a removed device\'s ops are refused, an admit does not bring it back, and its earlier ops still verify', async (t) => {
+  const dir = await createTempDir(t, 'palm-remove-')
+  const signers = [testSigner(), testSigner(), testSigner()]
+  const [a, b, c] = await Promise.all(signers.map(async (sg, i) => {
+    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
+    await s.start()
+    onCleanup(t, async () => { await s.stop() })
+    return s
+  }))
+  await a.admit('dev-1', signers[1].publicKey)
+  await a.admit('dev-2', signers[2].publicKey)
+  await b.trustAuthor('dev-0', signers[0].publicKey)
+  await b.applyRemote(await exported(a))
+  await b.create(ROOT_INO, 'before', FILE)
+  assert.deepEqual((await a.applyRemote(await exported(b))).refused, [])
+
+  await a.removeDevice('dev-1')
+  await a.removeDevice('dev-1')
+  assert.deepEqual(await a.removedDevices(), ['dev-1'])
+  assert.equal((await exported(a)).filter(o => o.body.includes('"removeDevice"')).length, 1, 'removing twice logs one op')
+
+  // b writes after its removal (its clock says so or not): refused, with the reason.
+  await b.create(ROOT_INO, 'after', FILE)
+  const late = await a.applyRemote((await exported(b)).filter(o => o.body.includes('"after"')))
+  assert.equal(late.refused.length, 1)
+  assert.match(late.refused[0].reason, /removed from this swarm/)
+  assert.equal(await a.lookup(ROOT_INO, 'after'), undefined)
+  assert.ok(await a.lookup(ROOT_INO, 'before'), 'what it wrote before stays')
+
+  // Another member admits b again (it had not seen the removal): b stays removed, on a and on c.
+  await a.admit('dev-1', signers[1].publicKey)
+  await c.trustAuthor('dev-0', signers[0].publicKey)
+  const readmit = { ...(await exported(a))[0] } // a's first op admitted dev-1
+  const r = await c.applyRemote([...await exported(a), readmit])
+  assert.deepEqual(r.refused.filter(x => x.author !== 'dev-1'), [])
+  assert.deepEqual(await c.removedDevices(), ['dev-1'])
+  const fromB = await c.applyRemote(await exported(b))
+  assert.ok(fromB.refused.some(x => /removed/.test(x.reason)), JSON.stringify(fromB.refused))
+  assert.deepEqual((await a.check()).problems, [], 'the removed device\'s earlier ops still verify')
+})
