@@ -35,6 +35,12 @@ export type OpBody =
   | { kind: 'release', node: string }
   /** Admits a device to the swarm: ops it signs with `key` (raw Ed25519, base64) are accepted. */
   | { kind: 'admit', device: string, key: string }
+  /**
+   * Repair: new holders of some fragments of one stripe (`stripe`: its id; `set`: [fragment index,
+   * its CID, the devices holding it now]). Not a content change: skipped when the stripe was
+   * replaced meanwhile, entries whose CID differs are skipped (apply-holders.ts).
+   */
+  | { kind: 'holders', node: string, index: number, stripe: string, set: Array<[number, string, string[]]> }
 
 export type OpKind = OpBody['kind']
 

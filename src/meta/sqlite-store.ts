@@ -39,7 +39,7 @@ import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalChe
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import {
-  admitCall, createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+  admitCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
 
 export interface MetaStoreInit {
@@ -467,6 +467,12 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async setContent (ino: number, update: ContentUpdate, options: AbortOptions = {}): Promise<Attr> {
     return attrOf((await this.#write(setContentCall(ino, update), options)).rec as InodeRec)
+  }
+
+  async setHolders (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options: AbortOptions = {}): Promise<void> {
+    await this.#write(holdersCall(ino, index, stripeId, set), options)
+    // Stripe reads settle on the inode, which this op leaves alone: return once the stripe is committed.
+    await this.#settled(key.stripe(ino, index), options)
   }
 
   async setxattr (ino: number, name: string, value: Uint8Array, flags: XattrFlags = {}, options: AbortOptions = {}): Promise<void> {
