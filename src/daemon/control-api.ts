@@ -4,6 +4,27 @@
  * are a contract other tools build on: add fields, never rename them.
  */
 
+/** Repair's part of `palm status --json` (docs/repair.md). */
+export interface RepairReport {
+  /** An offline device is gone after this long, ms. */
+  graceMs: number
+  /** Every device repair knows: online, grace (offline, expected back) or gone; `lastSeenMs`: epoch ms, 0 = never. */
+  devices: Array<{ id: string, name: string, state: 'online' | 'grace' | 'gone', lastSeenMs: number }>
+  /** Stripes with fewer than n fragments on distinct online devices, by margin over k (atK: exactly k reachable), and unreadable now. */
+  stripesBelowN: { atK: number, atK1: number, more: number, unreadable: number }
+  /** Fragment bytes still to rebuild and place (all devices' work), at the last walk. */
+  bytesToMove: number
+  /** Bytes fetched and stored per second by this device's last repair run. */
+  rateBytesPerSec: number
+  fragmentsRebuilt: number
+  stripesRepaired: number
+  repairFailures: number
+  /** When repair last walked the stripes (epoch ms; 0 = not yet). */
+  lastWalkMs: number
+  /** The last scrub of this device's store (absent: none since start). */
+  lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
+}
+
 export interface PeerStatus {
   id: string
   name: string
@@ -102,6 +123,8 @@ export interface StatusReport {
   cache?: Record<string, number>
   /** Stripe placement counters of the pool (stripes written/read, ms spent encoding, storing, reading), when the network is on. */
   place?: Record<string, number>
+  /** Repair (docs/repair.md), when the network is on: device states, stripes below n by margin, work left and done. */
+  repair?: RepairReport
   /**
    * The journal's files: `ok` false when damage was found (this start or an earlier one, noted in
    * `<home>/damaged/journal-damage.log`) or when answered changes could not be committed; each

@@ -8,12 +8,13 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { createChunkPool } from '../chunk/index.js'
 import type { PalmConfig } from '../config/defaults.js'
+import { InvalidArgumentError } from '../errors.js'
 import { createMetaStore, systemClock } from '../meta/index.js'
 import type { MetaStore } from '../meta/types.js'
 import { createJournalSync, createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type JournalSync, type PalmNode } from '../net/index.js'
 import { MetaReplica } from './journal-replica.js'
 import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, PoolStripeIO, type FileSpreadQueue, type StripeIO } from '../place/index.js'
-import { createProtectionSurvey, createSpreader, type ProtectionSurvey } from '../repair/index.js'
+import { createProtectionSurvey, createRepairer, createSpreader, type ProtectionSurvey, type Repairer } from '../repair/index.js'
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
 import { createVfs } from '../vfs/index.js'
 import type { Vfs } from '../vfs/types.js'
@@ -70,6 +71,8 @@ export interface DaemonParts {
   spreadQueue?: FileSpreadQueue
   /** Protection numbers for status. */
   survey: ProtectionSurvey
+  /** Rebuilds fragments of gone devices and bad copies (network on only). */
+  repairer?: Repairer
 }
 
 export class Daemon extends Lifecycle {
@@ -101,6 +104,16 @@ export class Daemon extends Lifecycle {
 
   get mountpoint (): string | null {
     return this.#mount?.mountpoint ?? null
+  }
+
+  /**
+   * Declares the device `deviceId` gone now, skipping the repair grace: its fragments are rebuilt
+   * on other devices by the next repair walk (for `palm remove`). Only on this device, not persisted.
+   */
+  declareGone (deviceId: string): void {
+    const repairer = this.parts.repairer
+    if (repairer == null) throw new InvalidArgumentError('this device runs without the network: there is no pool to repair (start it with the network on)')
+    repairer.declareGone(deviceId)
   }
 
   protected async onStart (): Promise<void> {
@@ -162,6 +175,7 @@ export class Daemon extends Lifecycle {
 
     let stripes: StripeIO
     let spreadQueue: FileSpreadQueue | undefined
+    let repairer: Repairer | undefined
     if (net != null) {
       spreadQueue = createSpreadQueue({ dir: join(paths.home, 'spread') }, { logger })
       await this.#startPart('spread queue', spreadQueue)
@@ -172,11 +186,16 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger })
+      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) } })
       await this.#startPart('stripe placement', placed)
       stripes = placed
       const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments: net.fragments, store, deviceId, logger })
       await this.#startPart('spreader', spreader)
+      const devices = placed.devices
+      repairer = createRepairer({ graceMs: c.repairGraceMs, intervalMs: c.repairIntervalMs, bytesPerSecond: c.repairBytesPerSec, scrubIntervalMs: c.scrubIntervalMs }, {
+        meta, stripes: placed, candidates: () => devices.candidates(), describe: id => devices.describe(id), membership: net.membership, pool, fragments: net.fragments, store, deviceId, logger
+      })
+      await this.#startPart('repair', repairer)
     } else {
       stripes = createLocalStripeIO({ policy: swarm.policy }, { pool, store, deviceId, logger })
     }
@@ -197,7 +216,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, repairer }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {

@@ -1,0 +1,381 @@
+/**
+ * The repairer: rebuilds the fragments of devices gone past their grace, of stripes down to k,
+ * and of copies read-repair or scrub found bad, with no operator (docs/repair.md).
+ *
+ * Every `intervalMs` (sooner after a change: a device's state, a suspect fragment) it walks the
+ * journal's stripes and plans each (plan.ts). It repairs the stripes it is responsible for
+ * (rendezvous over the online devices) and every stripe with a fragment it found bad itself, in
+ * margin order: stripes at k first, then k + 1, both at full speed; the rest under the
+ * `bytesPerSecond` budget. A repair reads the stripe through the pool's retrieval (any k, verified),
+ * re-encodes it (convergent: the same fragments the journal names, checked CID by CID), stores only
+ * the fragments to place on their new devices, and records the new holders with a `holders` op.
+ *
+ * A device in its grace is not rebuilt (the spread queue catches it up); a SIGSTOPped or sleeping
+ * device flapping within its grace never starts work unless a stripe is down to k. Scrub re-hashes
+ * the local store on its own schedule, at a bounded rate; what it finds bad is rebuilt.
+ */
+import type { ChunkPool } from '../chunk/index.js'
+import { fragmentLengthFor } from '../chunk/index.js'
+import type { MetaStore, StripeRef } from '../meta/index.js'
+import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
+import type { Candidate, PlacedStripe, StripeIO } from '../place/index.js'
+import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
+import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
+import type { ComponentLogger, Logger } from '../util/logger.js'
+import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
+import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
+
+/** Settings of the repairer. */
+export interface RepairerInit {
+  /** An offline device is gone after this long, ms (config `repairGraceMs`). */
+  graceMs: number
+  /** How often the stripes are looked at, ms. Default 5000. */
+  intervalMs?: number
+  /** Budget of lazy repairs (margin ≥ 2), bytes fetched + stored per second. Default 32 MiB/s. */
+  bytesPerSecond?: number
+  /** Stripes repaired at once. Default 4. */
+  concurrency?: number
+  /** Deadline of one stripe's repair, ms. Default 60000. */
+  stripeTimeoutMs?: number
+  /** How often the local store is scrubbed, ms (0 = never). Default 24 h. */
+  scrubIntervalMs?: number
+  /** Scrub read budget, bytes per second. Default: the store's (32 MiB/s). */
+  scrubBytesPerSecond?: number
+}
+
+/** What the repairer uses. */
+export interface RepairerComponents {
+  meta: Pick<MetaStore, 'allStripes' | 'setHolders' | 'stats'>
+  /** The pool's retrieval (reads any k fragments, verified). */
+  stripes: Pick<StripeIO, 'read'>
+  /** Placement's view of the devices (room, availability). */
+  candidates: () => Candidate[]
+  describe: (id: string) => string
+  membership: Pick<Membership, 'peers'>
+  pool: Pick<ChunkPool, 'encode'>
+  fragments: Pick<FragmentClient, 'putMany'>
+  store: Pick<FragmentStore, 'put' | 'list' | 'get'>
+  deviceId: string
+  logger: ComponentLogger
+}
+
+/** One device as repair sees it (for status). */
+export interface RepairDevice {
+  id: string
+  name: string
+  state: DeviceState
+  /** Last heard from (epoch ms; 0 = never; this device: now). */
+  lastSeenMs: number
+}
+
+/** Repair's numbers for `palm status`. */
+export interface RepairStatus {
+  graceMs: number
+  devices: RepairDevice[]
+  /** Stripes below n (fewer than n fragments on distinct online devices) by margin, at the last walk. */
+  stripesBelowN: MarginCounts
+  /** Fragment bytes still to rebuild and place (all stripes, whoever is responsible), at the last walk. */
+  bytesToMove: number
+  /** Bytes fetched and stored per second by this device's last repair run (0 when idle). */
+  rateBytesPerSec: number
+  /** Since start, by this device. */
+  fragmentsRebuilt: number
+  stripesRepaired: number
+  repairFailures: number
+  /** When the last walk ended (epoch ms; 0 = none yet). */
+  lastWalkMs: number
+  lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
+}
+
+interface Work {
+  ino: number
+  stripe: StripeRef
+  plan: StripePlan
+}
+
+/** Most suspect fragments remembered (read-repair, scrub). */
+const MAX_SUSPECTS = 100_000
+/** A walk is redone at least this many intervals apart even with nothing changed. */
+const IDLE_WALKS = 12
+
+export class Repairer {
+  readonly #c: RepairerComponents
+  readonly #graceMs: number
+  readonly #intervalMs: number
+  readonly #bytesPerSecond: number
+  readonly #concurrency: number
+  readonly #stripeTimeoutMs: number
+  readonly #log: Logger
+  readonly #startedMs = Date.now()
+  readonly #declaredGone = new Set<string>()
+  /** Stripe id → "index device" pairs a read found missing or corrupt. */
+  readonly #suspects = new Map<string, Set<string>>()
+  /** Local CIDs scrub found bad (quarantined by the store). */
+  readonly #badLocal = new Set<string>()
+  readonly #task: RepeatingTask
+  readonly #scrub?: RepeatingTask
+  readonly #scrubBytesPerSecond?: number
+  #lastSignature = ''
+  #idleWalks = 0
+  #kickTimer?: NodeJS.Timeout
+  #running?: Promise<void>
+  #stopped = false
+  #busy = false
+  readonly #status: Omit<RepairStatus, 'devices' | 'graceMs'> = {
+    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0
+  }
+
+  constructor (init: RepairerInit, components: RepairerComponents) {
+    this.#c = components
+    this.#graceMs = init.graceMs
+    this.#intervalMs = init.intervalMs ?? 5000
+    this.#bytesPerSecond = init.bytesPerSecond ?? 32 * 2 ** 20
+    this.#concurrency = Math.max(1, init.concurrency ?? 4)
+    this.#stripeTimeoutMs = init.stripeTimeoutMs ?? 60_000
+    this.#log = components.logger.forComponent('palm:repair')
+    this.#task = repeatingTask('repair', async (signal) => { await this.#runOnce(signal) }, { intervalMs: this.#intervalMs, timeoutMs: 24 * 60 * 60_000 }, this.#log)
+    const scrubMs = init.scrubIntervalMs ?? 24 * 60 * 60_000
+    this.#scrubBytesPerSecond = init.scrubBytesPerSecond
+    if (scrubMs > 0) this.#scrub = repeatingTask('scrub', async (signal) => { await this.scrubNow({ signal }) }, { intervalMs: scrubMs, timeoutMs: 7 * 24 * 60 * 60_000 }, this.#log)
+  }
+
+  async start (): Promise<void> {
+    this.#task.start()
+    this.#scrub?.start()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#kickTimer)
+    await Promise.all([this.#task.stop(), this.#scrub?.stop()])
+    await this.#running
+  }
+
+  /** Declares `device` gone now, skipping its grace (`palm remove`): its fragments are rebuilt at the next walk. */
+  declareGone (device: string): void {
+    if (device === this.#c.deviceId) return
+    this.#declaredGone.add(device)
+    this.#log('device %s declared gone: its fragments will be rebuilt elsewhere', this.#c.describe(device))
+    this.kick()
+  }
+
+  /** Read-repair: a read found fragment `index` of `stripe` missing or corrupt on `device`. */
+  suspect (stripe: Pick<PlacedStripe, 'id'>, index: number, device: string): void {
+    if (this.#suspects.size >= MAX_SUSPECTS) return
+    let set = this.#suspects.get(stripe.id)
+    if (set == null) this.#suspects.set(stripe.id, set = new Set())
+    set.add(`${index} ${device}`)
+    this.kick()
+  }
+
+  /** Runs a walk soon (coalesced), outside the interval. */
+  kick (): void {
+    if (this.#stopped || this.#kickTimer != null) return
+    this.#kickTimer = setTimeout(() => {
+      this.#kickTimer = undefined
+      if (this.#running != null || this.#stopped) return
+      this.#lastSignature = ''
+      this.#idleWalks = 0
+      const { signal, clear } = combineSignals([], 24 * 60 * 60_000)
+      this.#running = this.#runOnce(signal).catch(err => { this.#log.error('repair failed: %e', err) }).finally(() => { clear(); this.#running = undefined })
+    }, 200)
+    this.#kickTimer.unref()
+  }
+
+  /** Scrubs the local store now (rate-bounded); bad fragments are rebuilt by the next walk. */
+  async scrubNow (options: AbortOptions = {}): Promise<ScrubReport> {
+    const report = await scrubStore(this.#c.store, {
+      ...options,
+      bytesPerSecond: this.#scrubBytesPerSecond,
+      log: this.#log,
+      onBad: cid => { if (this.#badLocal.size < MAX_SUSPECTS) this.#badLocal.add(cid.toString()) }
+    })
+    this.#status.lastScrub = { atMs: Date.now(), checked: report.checked, corrupt: report.corruptCount, unreadable: report.unreadableCount, durationMs: report.durationMs }
+    this.#log('scrub checked %d fragments (%d bytes) in %d ms: %d corrupt, %d unreadable', report.checked, report.bytes, report.durationMs, report.corruptCount, report.unreadableCount)
+    if (report.corruptCount + report.unreadableCount > 0) this.kick()
+    return report
+  }
+
+  #states (nowMs: number): Map<string, DeviceState> {
+    return deviceStates(this.#c.deviceId, this.#c.membership.peers(), [], { nowMs, startedMs: this.#startedMs, graceMs: this.#graceMs, declaredGone: this.#declaredGone })
+  }
+
+  /** The state of a holder the membership does not know (never met since start, or forgotten). */
+  #stateOfUnknown (states: Map<string, DeviceState>, id: string, nowMs: number): void {
+    if (states.has(id)) return
+    states.set(id, this.#declaredGone.has(id) || nowMs - this.#startedMs > this.#graceMs ? 'gone' : 'grace')
+  }
+
+  status (): RepairStatus {
+    const nowMs = Date.now()
+    const peers = new Map(this.#c.membership.peers().map(p => [p.id, p]))
+    const devices = [...this.#states(nowMs)].map(([id, state]) => ({ id, name: this.#c.describe(id), state, lastSeenMs: id === this.#c.deviceId ? nowMs : peers.get(id)?.lastSeenMs ?? 0 }))
+    return { graceMs: this.#graceMs, devices, ...this.#status, stripesBelowN: { ...this.#status.stripesBelowN } }
+  }
+
+  async #runOnce (signal: AbortSignal): Promise<void> {
+    // The interval and a kick never run two passes at once.
+    if (this.#busy) return
+    this.#busy = true
+    try {
+      await this.#pass(signal)
+    } finally {
+      this.#busy = false
+    }
+  }
+
+  async #pass (signal: AbortSignal): Promise<void> {
+    const nowMs = Date.now()
+    const states = this.#states(nowMs)
+    const signature = `${this.#c.meta.stats().ops}|${[...states].map(([id, s]) => `${id}=${s}`).join(',')}|${this.#suspects.size}|${this.#badLocal.size}`
+    if (signature === this.#lastSignature && ++this.#idleWalks < IDLE_WALKS) return
+    this.#idleWalks = 0
+    const work = await this.#walk(states, nowMs, signal)
+    // Nothing to do and nothing changed: the next interval may skip the walk.
+    this.#lastSignature = work.length === 0 ? signature : ''
+    if (work.length > 0) await this.#repairAll(work, signal)
+  }
+
+  /** Plans every stripe; returns the work of this device, most urgent first. */
+  async #walk (states: Map<string, DeviceState>, nowMs: number, signal: AbortSignal): Promise<Work[]> {
+    const self = this.#c.deviceId
+    const online = [...states].filter(([, s]) => s === 'online').map(([id]) => id)
+    const counts: MarginCounts = { atK: 0, atK1: 0, more: 0, unreadable: 0 }
+    let bytesToMove = 0
+    const work: Work[] = []
+    const stillBad = new Set<string>()
+    for await (const { ino, stripe } of this.#c.meta.allStripes({ signal })) {
+      for (const h of stripe.holders) for (const d of h) this.#stateOfUnknown(states, d, nowMs)
+      const bad = this.#badOf(stripe)
+      const plan = planStripe(stripe, self, states, bad)
+      countMargin(counts, stripe, plan)
+      if (plan.place.length === 0) {
+        // Bad copies that need nothing now (another holder has the fragment) are forgotten.
+        this.#suspects.delete(stripe.id)
+        continue
+      }
+      for (const key of bad) stillBad.add(stripe.fragments[Number(key.split(' ')[0])])
+      bytesToMove += plan.place.length * fragmentLengthFor(stripe.length, stripe.k)
+      // Suspects found here are repaired here; the rest by the responsible device.
+      if (bad.size > 0 || responsibleFor(stripe.id, online) === self) work.push({ ino, stripe, plan })
+    }
+    // Local CIDs scrub found bad that no stripe needs rebuilt (garbage, or fixed meanwhile) are forgotten.
+    for (const cid of [...this.#badLocal]) if (!stillBad.has(cid)) this.#badLocal.delete(cid)
+    this.#status.stripesBelowN = counts
+    this.#status.bytesToMove = bytesToMove
+    this.#status.lastWalkMs = Date.now()
+    return work.sort((a, b) => a.plan.margin - b.plan.margin)
+  }
+
+  /** Bad copies of `stripe` known here: suspects from reads, and local fragments scrub found bad. */
+  #badOf (stripe: StripeRef): Set<string> {
+    const bad = new Set(this.#suspects.get(stripe.id) ?? [])
+    if (this.#badLocal.size > 0) {
+      stripe.fragments.forEach((cid, i) => { if (this.#badLocal.has(cid)) bad.add(`${i} ${this.#c.deviceId}`) })
+    }
+    return bad
+  }
+
+  async #repairAll (work: Work[], signal: AbortSignal): Promise<void> {
+    const started = performance.now()
+    let moved = 0
+    let lazyStart = 0
+    let lazyBytes = 0
+    let next = 0
+    const runner = async (): Promise<void> => {
+      while (next < work.length && !signal.aborted && !this.#stopped) {
+        const w = work[next++]
+        if (w.plan.margin >= 2) {
+          // Lazy: within the budget, counted from the first lazy stripe.
+          if (lazyStart === 0) lazyStart = performance.now()
+          const aheadMs = (lazyBytes / this.#bytesPerSecond) * 1000 - (performance.now() - lazyStart)
+          if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
+        }
+        const bytes = await this.#repairOne(w, signal)
+        moved += bytes
+        if (w.plan.margin >= 2) lazyBytes += bytes
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
+    const seconds = (performance.now() - started) / 1000
+    this.#status.rateBytesPerSec = seconds > 0 ? Math.round(moved / seconds) : 0
+    if (moved > 0) this.#log('repair moved %d bytes in %d ms', moved, Math.round(seconds * 1000))
+  }
+
+  /** Repairs one stripe; returns the bytes fetched and stored (0 when it failed). */
+  async #repairOne (w: Work, outer: AbortSignal): Promise<number> {
+    const { stripe, plan } = w
+    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
+    const what = `stripe ${stripe.index} of inode ${w.ino}`
+    try {
+      const data = await this.#c.stripes.read(stripe, { signal, file: what })
+      const encoded = await this.#c.pool.encode(data, { k: stripe.k, n: stripe.n }, { signal })
+      const fragmentBytes = fragmentLengthFor(stripe.length, stripe.k)
+      // Gone past the grace: not a candidate already; declared gone: never, even when online.
+      const candidates = this.#c.candidates().filter(c => !this.#declaredGone.has(c.id))
+      const targets = pickTargets(stripe, plan, fragmentBytes, candidates)
+      if (targets.size === 0) {
+        this.#log('%s needs %d fragments placed, but no device can take them now', what, plan.place.length)
+        this.#status.repairFailures++
+        return 0
+      }
+      const byTarget = new Map<string, Array<{ index: number, item: FragmentItem }>>()
+      for (const [index, target] of targets) {
+        const f = encoded.fragments[index]
+        if (f == null || f.cid.toString() !== stripe.fragments[index]) {
+          this.#log.error('%s: re-encoding gave another fragment %d than the journal names (%s, not %s): left alone', what, index, f?.cid.toString(), stripe.fragments[index])
+          continue
+        }
+        let list = byTarget.get(target)
+        if (list == null) byTarget.set(target, list = [])
+        list.push({ index, item: { cid: f.cid, bytes: f.bytes } })
+      }
+      const placed: Array<[number, string, string[]]> = []
+      let bytes = stripe.k * fragmentBytes
+      await Promise.all([...byTarget].map(async ([target, list]) => {
+        try {
+          if (target === this.#c.deviceId) {
+            for (const { index, item } of list) {
+              await this.#c.store.put(item.cid, item.bytes, { signal })
+              placed.push([index, stripe.fragments[index], [target]])
+            }
+            return
+          }
+          const outcomes = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
+          outcomes.forEach((o, j) => {
+            if (o.ok) placed.push([list[j].index, stripe.fragments[list[j].index], [target]])
+            else this.#log('%s: %s refused fragment %d: %s', what, this.#c.describe(target), list[j].index, o.error.message)
+          })
+        } catch (err) {
+          if (signal.aborted) throw err
+          this.#log('%s: storing on %s failed: %s', what, this.#c.describe(target), (err as Error).message)
+        }
+      }))
+      if (placed.length === 0) { this.#status.repairFailures++; return 0 }
+      placed.sort((a, b) => a[0] - b[0])
+      await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, placed, { signal })
+      bytes += placed.length * fragmentBytes
+      this.#status.fragmentsRebuilt += placed.length
+      this.#status.stripesRepaired++
+      this.#forget(stripe, placed.map(p => p[0]))
+      this.#log('%s (margin %d): rebuilt fragments %s on %s', what, plan.margin, placed.map(p => p[0]).join(','), [...new Set(placed.map(p => this.#c.describe(p[2][0])))].join(', '))
+      return bytes
+    } catch (err) {
+      this.#status.repairFailures++
+      if (!outer.aborted) this.#log('could not repair %s: %s', what, (err as Error).message)
+      return 0
+    } finally {
+      clear()
+    }
+  }
+
+  /** Drops what was known bad about the fragments just placed. */
+  #forget (stripe: StripeRef, indices: number[]): void {
+    const set = this.#suspects.get(stripe.id)
+    if (set != null) {
+      for (const key of [...set]) if (indices.includes(Number(key.split(' ')[0]))) set.delete(key)
+      if (set.size === 0) this.#suspects.delete(stripe.id)
+    }
+    for (const i of indices) this.#badLocal.delete(stripe.fragments[i])
+  }
+}
