@@ -8,8 +8,8 @@
 export interface RepairReport {
   /** An offline device is gone after this long, ms. */
   graceMs: number
-  /** Every device repair knows: online, grace (offline, expected back) or gone; `lastSeenMs`: epoch ms, 0 = never. */
-  devices: Array<{ id: string, name: string, state: 'online' | 'grace' | 'gone', lastSeenMs: number }>
+  /** Every device repair knows: online, grace (offline, expected back), gone, or draining (being emptied by `palm drain` from this device); `lastSeenMs`: epoch ms, 0 = never. */
+  devices: Array<{ id: string, name: string, state: 'online' | 'grace' | 'gone' | 'draining', lastSeenMs: number }>
   /** Stripes with fewer than n fragments on distinct online devices, by margin over k (atK: exactly k reachable), and unreadable now. */
   stripesBelowN: { atK: number, atK1: number, more: number, unreadable: number }
   /** Fragment bytes still to rebuild and place (all devices' work), at the last walk. */
@@ -23,6 +23,8 @@ export interface RepairReport {
   lastWalkMs: number
   /** The last scrub of this device's store (absent: none since start). */
   lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
+  /** Bad fragments (corrupt or unreadable) scrub found on this device since its daemon started. */
+  scrubBadFound: number
 }
 
 export interface PeerStatus {
@@ -247,6 +249,16 @@ export interface ControlApi {
   gc: (options?: { dryRun?: boolean, onProgress?: ProgressFn }) => Promise<GcResult>
   /** A file's stripes, fragment CIDs, holders and health; `path` is inside the folder ("a/b.txt"). */
   info: (path: string) => Promise<FileInfo>
+  /** Moves every fragment off `device` (id or name) onto other devices (`palm drain`); see DrainReport. */
+  drain: (device: string, options?: { onProgress?: ProgressFn }) => Promise<DrainReport>
+}
+
+/** What `palm drain` did: when it returns, no file needs the device any more. */
+export interface DrainReport {
+  device: { id: string, name: string }
+  stripesMoved: number
+  fragmentsMoved: number
+  durationMs: number
 }
 
 export const CONTROL_ROUTES = {
@@ -257,5 +269,6 @@ export const CONTROL_ROUTES = {
   stop: 'POST /v1/stop',
   getFragment: 'GET /v1/fragments',
   gc: 'POST /v1/gc',
-  info: 'GET /v1/info?path='
+  info: 'GET /v1/info?path=',
+  drain: 'POST /v1/drain'
 } as const

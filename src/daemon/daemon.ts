@@ -32,6 +32,7 @@ import { startControlServer, type ControlServer } from './control-server.js'
 import { DASHBOARD_DEFAULT_PORT, startDashboard, type Dashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
+import { drainDevice } from './drain.js'
 import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
 import { inviteFor } from './invite.js'
@@ -335,6 +336,7 @@ export class Daemon extends Lifecycle {
     },
     getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),
     gc: async (options = {}) => await runGc(this.parts, this.config, options),
-    info: async (path: string) => await fileInfo(this.parts, this.config.name, path)
+    info: async (path: string) => await fileInfo(this.parts, this.config.name, path),
+    drain: async (device, options = {}) => await drainDevice(this.parts, this.config.name, device, options.onProgress)
   }
 }

@@ -27,13 +27,19 @@ export interface PeerSeen {
   lastSeenMs: number
 }
 
-/** The state of this device, every peer in `peers` and every other id in `known` (holders never met). */
-export function deviceStates (self: string, peers: PeerSeen[], known: Iterable<string>, opts: { nowMs: number, startedMs: number, graceMs: number, declaredGone?: ReadonlySet<string> }): Map<string, DeviceState> {
+/**
+ * The state of this device, every peer in `peers` and every other id in `known` (holders never
+ * met). `settleMs`: a peer offline for less than this still counts as online (a blip of a loaded
+ * machine or a short SIGSTOP must not make stripes look at k and start urgent repairs).
+ */
+export function deviceStates (self: string, peers: PeerSeen[], known: Iterable<string>, opts: { nowMs: number, startedMs: number, graceMs: number, settleMs?: number, declaredGone?: ReadonlySet<string> }): Map<string, DeviceState> {
   const out = new Map<string, DeviceState>()
   const since = (lastSeenMs: number): number => opts.nowMs - Math.max(lastSeenMs, opts.startedMs)
   for (const p of peers) {
     if (p.id === self) continue
-    out.set(p.id, opts.declaredGone?.has(p.id) === true ? 'gone' : p.online ? 'online' : since(p.lastSeenMs) > opts.graceMs ? 'gone' : 'grace')
+    const offMs = opts.nowMs - p.lastSeenMs
+    const online = p.online || (p.lastSeenMs > 0 && offMs < (opts.settleMs ?? 0))
+    out.set(p.id, opts.declaredGone?.has(p.id) === true ? 'gone' : online ? 'online' : since(p.lastSeenMs) > opts.graceMs ? 'gone' : 'grace')
   }
   for (const id of known) {
     if (id === self || out.has(id)) continue
@@ -90,15 +96,18 @@ export function matchDistinct (sets: Array<{ index: number, devices: string[] }>
 
 /**
  * What `stripe` needs given the device states. `bad`: "index device" pairs whose copy is known
- * missing or corrupt (read-repair, scrub): counted as absent.
+ * missing or corrupt (read-repair, scrub): counted as absent. `draining`: devices being emptied
+ * (`palm drain`): their copies still count (they are read from until the new holders are recorded,
+ * so no stripe drops below n on the way) but every fragment only they hold is placed elsewhere.
  */
-export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMap<string, DeviceState>, bad: ReadonlySet<string> = new Set()): StripePlan {
+export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMap<string, DeviceState>, bad: ReadonlySet<string> = new Set(), draining: ReadonlySet<string> = new Set()): StripePlan {
   const state = (d: string): DeviceState => states.get(d) ?? 'gone'
   const live: Array<{ index: number, devices: string[] }> = []
   let reachable = 0
   const lost: number[] = []
   const waiting: number[] = []
   const touchedByGone = new Set<number>()
+  const drained: number[] = []
   for (let i = 0; i < stripe.n; i++) {
     const holders = [...new Set(holdersOf(stripe, i, self))]
     const good = holders.filter(d => !bad.has(`${i} ${d}`))
@@ -108,6 +117,7 @@ export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMa
     else if (liveHolders.length > 0) waiting.push(i)
     if (liveHolders.length === 0) lost.push(i)
     else live.push({ index: i, devices: liveHolders })
+    if (liveHolders.length > 0 && liveHolders.every(d => draining.has(d))) drained.push(i)
   }
   const matched = new Map<number, string>()
   const distinct = matchDistinct(live, matched)
@@ -115,7 +125,7 @@ export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMa
   const crowded = live.filter(s => !matched.has(s.index) && touchedByGone.has(s.index)).map(s => s.index)
   const margin = reachable - stripe.k
   let place: number[] = []
-  if (margin >= 0) place = margin === 0 ? [...lost, ...waiting, ...crowded] : [...lost, ...crowded]
+  if (margin >= 0) place = margin === 0 ? [...lost, ...waiting, ...crowded, ...drained] : [...lost, ...crowded, ...drained]
   place = [...new Set(place)].sort((a, b) => a - b)
   const kept = new Map<number, string[]>()
   for (const s of live) if (!place.includes(s.index)) kept.set(s.index, s.devices)

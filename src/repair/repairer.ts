@@ -20,6 +20,7 @@ import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
 import type { Candidate, PlacedStripe, StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
+import { IoError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
@@ -31,6 +32,12 @@ export interface RepairerInit {
   graceMs: number
   /** How often the stripes are looked at, ms. Default 5000. */
   intervalMs?: number
+  /**
+   * A device offline for less than this still counts as online when planning, so a blip (a loaded
+   * machine, a short SIGSTOP) never makes stripes look at k and start urgent repairs, ms.
+   * Default 30000 (capped at the grace).
+   */
+  settleMs?: number
   /** Budget of lazy repairs (margin ≥ 2), bytes fetched + stored per second. Default 32 MiB/s. */
   bytesPerSecond?: number
   /** Stripes repaired at once. Default 4. */
@@ -63,7 +70,8 @@ export interface RepairerComponents {
 export interface RepairDevice {
   id: string
   name: string
-  state: DeviceState
+  /** `draining`: online, being emptied by `palm drain` from this device. */
+  state: DeviceState | 'draining'
   /** Last heard from (epoch ms; 0 = never; this device: now). */
   lastSeenMs: number
 }
@@ -85,6 +93,16 @@ export interface RepairStatus {
   /** When the last walk ended (epoch ms; 0 = none yet). */
   lastWalkMs: number
   lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
+  /** Bad fragments (corrupt or unreadable) scrub found here since start. */
+  scrubBadFound: number
+}
+
+/** What `drain` did. */
+export interface DrainOutcome {
+  device: string
+  stripesMoved: number
+  fragmentsMoved: number
+  durationMs: number
 }
 
 interface Work {
@@ -102,12 +120,17 @@ export class Repairer {
   readonly #c: RepairerComponents
   readonly #graceMs: number
   readonly #intervalMs: number
+  readonly #settleMs: number
   readonly #bytesPerSecond: number
   readonly #concurrency: number
   readonly #stripeTimeoutMs: number
   readonly #log: Logger
   readonly #startedMs = Date.now()
   readonly #declaredGone = new Set<string>()
+  /** Devices being emptied (`palm drain`), and those emptied (never a target again here). */
+  readonly #draining = new Set<string>()
+  /** Stripes with fragments only draining devices hold, at the last walk. */
+  #drainLeft = 0
   /** Stripe id → "index device" pairs a read found missing or corrupt. */
   readonly #suspects = new Map<string, Set<string>>()
   /** Local CIDs scrub found bad (quarantined by the store). */
@@ -122,13 +145,14 @@ export class Repairer {
   #stopped = false
   #busy = false
   readonly #status: Omit<RepairStatus, 'devices' | 'graceMs'> = {
-    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0
+    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0
   }
 
   constructor (init: RepairerInit, components: RepairerComponents) {
     this.#c = components
     this.#graceMs = init.graceMs
     this.#intervalMs = init.intervalMs ?? 5000
+    this.#settleMs = Math.min(init.settleMs ?? 30_000, init.graceMs)
     this.#bytesPerSecond = init.bytesPerSecond ?? 32 * 2 ** 20
     this.#concurrency = Math.max(1, init.concurrency ?? 4)
     this.#stripeTimeoutMs = init.stripeTimeoutMs ?? 60_000
@@ -157,6 +181,47 @@ export class Repairer {
     this.#declaredGone.add(device)
     this.#log('device %s declared gone: its fragments will be rebuilt elsewhere', this.#c.describe(device))
     this.kick()
+  }
+
+  /**
+   * Moves every fragment only `device` holds to other devices (`palm drain`), this device doing the
+   * work (within the repair budget), and returns once a walk finds none left. The device's copies
+   * stay readable until the new holders are recorded, so no stripe drops below n on the way.
+   * `device` is never a repair target here afterwards.
+   */
+  async drain (device: string, options: AbortOptions & { onProgress?: (p: { done: number, total: number }) => void } = {}): Promise<DrainOutcome> {
+    const started = performance.now()
+    const before = { fragments: this.#status.fragmentsRebuilt, stripes: this.#status.stripesRepaired }
+    this.#draining.add(device)
+    this.#log('draining %s: its fragments move to other devices', this.#c.describe(device))
+    let total = -1
+    let stuck = 0
+    let lastLeft = Infinity
+    for (let round = 0; ; round++) {
+      if (options.signal?.aborted === true) throw options.signal.reason
+      // One pass at a time: wait for a running one, then walk with the drain in view.
+      while (this.#busy) await delay(100, options)
+      this.#busy = true
+      let work: Work[]
+      try {
+        const nowMs = Date.now()
+        work = await this.#walk(this.#states(nowMs), nowMs, options.signal ?? new AbortController().signal)
+        if (total < 0) total = this.#drainLeft
+        options.onProgress?.({ done: Math.max(0, total - this.#drainLeft), total })
+        if (this.#drainLeft === 0) break
+        stuck = this.#drainLeft < lastLeft ? 0 : stuck + 1
+        lastLeft = this.#drainLeft
+        if (stuck >= 3) throw new IoError(`cannot drain ${this.#c.describe(device)}: ${this.#drainLeft} stripes still have fragments only it holds, and no device took them in 3 tries (are the others full or offline? see the daemon log, palm:repair); run palm drain again when they are back`)
+        const doneBefore = total - this.#drainLeft
+        let moved = 0
+        await this.#repairAll(work, options.signal ?? new AbortController().signal, () => { options.onProgress?.({ done: Math.min(total, doneBefore + ++moved), total }) })
+      } finally {
+        this.#busy = false
+      }
+    }
+    const outcome = { device, stripesMoved: this.#status.stripesRepaired - before.stripes, fragmentsMoved: this.#status.fragmentsRebuilt - before.fragments, durationMs: Math.round(performance.now() - started) }
+    this.#log('drained %s: %d fragments of %d stripes moved in %d ms', this.#c.describe(device), outcome.fragmentsMoved, outcome.stripesMoved, outcome.durationMs)
+    return outcome
   }
 
   /** Read-repair: a read found fragment `index` of `stripe` missing or corrupt on `device`. */
@@ -190,14 +255,16 @@ export class Repairer {
       log: this.#log,
       onBad: cid => { if (this.#badLocal.size < MAX_SUSPECTS) this.#badLocal.add(cid.toString()) }
     })
+    this.#status.scrubBadFound += report.corruptCount + report.unreadableCount
     this.#status.lastScrub = { atMs: Date.now(), checked: report.checked, corrupt: report.corruptCount, unreadable: report.unreadableCount, durationMs: report.durationMs }
     this.#log('scrub checked %d fragments (%d bytes) in %d ms: %d corrupt, %d unreadable', report.checked, report.bytes, report.durationMs, report.corruptCount, report.unreadableCount)
     if (report.corruptCount + report.unreadableCount > 0) this.kick()
     return report
   }
 
-  #states (nowMs: number): Map<string, DeviceState> {
-    return deviceStates(this.#c.deviceId, this.#c.membership.peers(), [], { nowMs, startedMs: this.#startedMs, graceMs: this.#graceMs, declaredGone: this.#declaredGone })
+  /** Device states; `settled`: for planning (blips shorter than settleMs count as online). */
+  #states (nowMs: number, settled = true): Map<string, DeviceState> {
+    return deviceStates(this.#c.deviceId, this.#c.membership.peers(), [], { nowMs, startedMs: this.#startedMs, graceMs: this.#graceMs, settleMs: settled ? this.#settleMs : 0, declaredGone: this.#declaredGone })
   }
 
   /** The state of a holder the membership does not know (never met since start, or forgotten). */
@@ -209,7 +276,7 @@ export class Repairer {
   status (): RepairStatus {
     const nowMs = Date.now()
     const peers = new Map(this.#c.membership.peers().map(p => [p.id, p]))
-    const devices = [...this.#states(nowMs)].map(([id, state]) => ({ id, name: this.#c.describe(id), state, lastSeenMs: id === this.#c.deviceId ? nowMs : peers.get(id)?.lastSeenMs ?? 0 }))
+    const devices = [...this.#states(nowMs, false)].map(([id, state]) => ({ id, name: this.#c.describe(id), state: state === 'online' && this.#draining.has(id) ? 'draining' as const : state, lastSeenMs: id === this.#c.deviceId ? nowMs : peers.get(id)?.lastSeenMs ?? 0 }))
     return { graceMs: this.#graceMs, devices, ...this.#status, stripesBelowN: { ...this.#status.stripesBelowN } }
   }
 
@@ -244,10 +311,13 @@ export class Repairer {
     let bytesToMove = 0
     const work: Work[] = []
     const stillBad = new Set<string>()
+    let drainLeft = 0
     for await (const { ino, stripe } of this.#c.meta.allStripes({ signal })) {
       for (const h of stripe.holders) for (const d of h) this.#stateOfUnknown(states, d, nowMs)
       const bad = this.#badOf(stripe)
-      const plan = planStripe(stripe, self, states, bad)
+      const plan = planStripe(stripe, self, states, bad, this.#draining)
+      const drains = this.#draining.size > 0 && stripe.holders.some(h => h.length > 0 && h.every(d => this.#draining.has(d)))
+      if (drains) drainLeft++
       countMargin(counts, stripe, plan)
       if (plan.place.length === 0) {
         // Bad copies that need nothing now (another holder has the fragment) are forgotten.
@@ -256,12 +326,13 @@ export class Repairer {
       }
       for (const key of bad) stillBad.add(stripe.fragments[Number(key.split(' ')[0])])
       bytesToMove += plan.place.length * fragmentLengthFor(stripe.length, stripe.k)
-      // Suspects found here are repaired here; the rest by the responsible device.
-      if (bad.size > 0 || responsibleFor(stripe.id, online) === self) work.push({ ino, stripe, plan })
+      // Suspects found here and drains started here are done here; the rest by the responsible device.
+      if (bad.size > 0 || drains || responsibleFor(stripe.id, online) === self) work.push({ ino, stripe, plan })
     }
     // Local CIDs scrub found bad that no stripe needs rebuilt (garbage, or fixed meanwhile) are forgotten.
     for (const cid of [...this.#badLocal]) if (!stillBad.has(cid)) this.#badLocal.delete(cid)
     this.#status.stripesBelowN = counts
+    this.#drainLeft = drainLeft
     this.#status.bytesToMove = bytesToMove
     this.#status.lastWalkMs = Date.now()
     return work.sort((a, b) => a.plan.margin - b.plan.margin)
@@ -276,7 +347,7 @@ export class Repairer {
     return bad
   }
 
-  async #repairAll (work: Work[], signal: AbortSignal): Promise<void> {
+  async #repairAll (work: Work[], signal: AbortSignal, onRepaired?: () => void): Promise<void> {
     const started = performance.now()
     let moved = 0
     let lazyStart = 0
@@ -292,6 +363,7 @@ export class Repairer {
           if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
         }
         const bytes = await this.#repairOne(w, signal)
+        if (bytes > 0) onRepaired?.()
         moved += bytes
         if (w.plan.margin >= 2) lazyBytes += bytes
       }
@@ -312,7 +384,7 @@ export class Repairer {
       const encoded = await this.#c.pool.encode(data, { k: stripe.k, n: stripe.n }, { signal })
       const fragmentBytes = fragmentLengthFor(stripe.length, stripe.k)
       // Gone past the grace: not a candidate already; declared gone: never, even when online.
-      const candidates = this.#c.candidates().filter(c => !this.#declaredGone.has(c.id))
+      const candidates = this.#c.candidates().filter(c => !this.#declaredGone.has(c.id) && !this.#draining.has(c.id))
       const targets = pickTargets(stripe, plan, fragmentBytes, candidates)
       if (targets.size === 0) {
         this.#log('%s needs %d fragments placed, but no device can take them now', what, plan.place.length)

@@ -1,11 +1,13 @@
 /**
  * Repair under churn on a namespace LAN (root only; skipped otherwise): six real devices (one
- * `palm mount`, five `palm serve`) at 2-of-4, a short grace. No command is typed after the files
- * are written: scrub finds fragment files corrupted on two devices and they are rebuilt; two
- * devices are killed with SIGKILL and their homes deleted, and after the grace every stripe is
- * back to 4 fragments on 4 distinct live devices (the failure-domain rule, checked by the survey's
- * matching over every stripe) with every fragment where the journal says (fsck); then two more
- * die and every file still reads back byte-exact through the mount with all caches dropped.
+ * `palm mount`, five `palm serve`) at 2-of-4, a short grace. Apart from `palm drain`, no command
+ * is typed after the files are written: a SIGSTOP/SIGCONT storm within the grace starts no repair;
+ * scrub finds fragment files corrupted on two devices and they are rebuilt; `palm drain` empties a
+ * live device with no stripe below n on the way; a device is killed with SIGKILL and its home
+ * deleted, and after the grace every stripe is back to 4 fragments on 4 distinct live devices (the
+ * failure-domain rule, checked by the survey's matching over every stripe) with every fragment
+ * where the journal says (fsck); then two more die and every file still reads back byte-exact
+ * through the mount with all caches dropped.
  */
 import '../../src/util/polyfill.js'
 import { randomBytes } from 'node:crypto'
@@ -69,11 +71,11 @@ const fullyProtected = (stripes: number, online: number) => (s: StatusReport): b
   1 + s.peers.filter(p => p.online).length === online && s.repair != null && s.repair.stripesBelowN.atK + s.repair.stripesBelowN.atK1 + s.repair.stripesBelowN.more === 0
 
 describe('repair on a namespace LAN', { skip }, () => {
-  it('6 devices, 2-of-4: scrub rebuilds corrupt fragments, two devices gone are rebuilt with no command, two more die and every file reads', { timeout: 600_000 }, async (t) => {
+  it('6 devices, 2-of-4: no repair storm, scrub rebuilds corrupt fragments, drain, a device gone is rebuilt with no command, two more die and every file reads', { timeout: 600_000 }, async (t) => {
     const lan = await createLan(t, { devices: SIX })
     const root = await createTempDir(t, 'palm-repair-lan-')
     const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, {
-      PALM_REPAIR_GRACE: '4s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s'
+      PALM_REPAIR_GRACE: '8s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s'
     })
     const swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '2-of-4'] })
     const mnt = swarm.mount.mountpoint
@@ -84,12 +86,27 @@ describe('repair on a namespace LAN', { skip }, () => {
     const stripes = 5 + SMALL
     await statusWhen(swarm.mount, fullyProtected(stripes, 6), 60_000)
 
+    await t.test('a SIGSTOP/SIGCONT storm within the grace starts no repair', async () => {
+      const d6 = swarm.dev('d6')
+      for (let i = 0; i < 3; i++) {
+        process.kill(d6.proc.pid, 'SIGSTOP')
+        try {
+          await waitPeerState(swarm.mount, d6, false, 20_000)
+        } finally {
+          process.kill(d6.proc.pid, 'SIGCONT')
+        }
+        await waitPeerState(swarm.mount, d6, true, 20_000)
+      }
+      const repaired = await Promise.all(SIX.map(async n => (await statusOf(swarm.dev(n))).repair?.stripesRepaired ?? -1))
+      assert.deepEqual(repaired, SIX.map(() => 0), 'no device repaired anything')
+    })
+
     await t.test('scrub finds fragment files corrupted on two devices; they are rebuilt', async () => {
       const bad = [...await fragmentFiles(swarm.homes.get('d2') ?? ''), ...await fragmentFiles(swarm.homes.get('d3') ?? '')]
       assert.ok(bad.length >= 2, `d2 and d3 hold fragment files (${bad.length})`)
       await corrupt(bad)
-      const s = await statusWhen(swarm.dev('d2'), x => (x.repair?.lastScrub?.corrupt ?? 0) > 0, 60_000)
-      t.diagnostic(`d2's scrub: ${JSON.stringify(s.repair?.lastScrub)}`)
+      const s = await statusWhen(swarm.dev('d2'), x => (x.repair?.scrubBadFound ?? 0) > 0, 60_000)
+      t.diagnostic(`d2's scrub found ${s.repair?.scrubBadFound} bad fragments; last scrub: ${JSON.stringify(s.repair?.lastScrub)}`)
       // Every fragment is back where the journal says (fsck asks each holder).
       const until = Date.now() + 90_000
       let f = await fsckOf(swarm.mount)
@@ -102,13 +119,40 @@ describe('repair on a namespace LAN', { skip }, () => {
       assert.ok(rebuilt >= bad.length, `${rebuilt} fragments rebuilt for ${bad.length} corrupted`)
     })
 
-    await t.test('two devices killed and their homes deleted: after the grace every stripe is back on 4 distinct live devices', async () => {
+    await t.test('palm drain of a live device: nothing needs it at the end, no stripe below n on the way', async () => {
+      let watching = true
+      let worst = 0
+      const watch = (async () => {
+        while (watching) {
+          const s = await statusOf(swarm.mount)
+          worst = Math.max(worst, s.protectionDetail.stripesBelowN)
+          await new Promise(resolve => setTimeout(resolve, 300))
+        }
+      })()
+      const r = await palm(['drain', 'd6', '--home', swarm.mount.home, '--json'], { timeoutMs: 300_000 })
+      watching = false
+      await watch
+      assert.equal(r.code, 0, r.stderr)
+      const report = JSON.parse(r.stdout)
+      assert.equal(report.device.id, swarm.dev('d6').id)
+      assert.ok(report.fragmentsMoved > 0, r.stdout)
+      assert.equal(worst, 0, 'no stripe dropped below n while draining')
+      // It may be wiped: stop it, delete its home; every stripe is still at n on the five others.
+      await swarm.dev('d6').proc.kill('SIGTERM')
+      await rm(swarm.homes.get('d6') ?? '', { recursive: true, force: true })
+      await statusWhen(swarm.mount, fullyProtected(stripes, 5), 60_000)
+      const human = await palm(['drain', 'nosuchdevice', '--home', swarm.mount.home])
+      assert.equal(human.code, 1)
+      assert.match(human.stderr, /no device "nosuchdevice"/)
+    })
+
+    await t.test('a device killed and its home deleted: after the grace every stripe is back on 4 distinct live devices', async () => {
       const t0 = performance.now()
-      await kill9(swarm, ['d5', 'd6'])
-      for (const n of ['d5', 'd6']) await rm(swarm.homes.get(n) ?? '', { recursive: true, force: true })
+      await kill9(swarm, ['d5'])
+      await rm(swarm.homes.get('d5') ?? '', { recursive: true, force: true })
       const s = await statusWhen(swarm.mount, fullyProtected(stripes, 4), 120_000)
-      t.diagnostic(`full protection again ${((performance.now() - t0) / 1000).toFixed(1)} s after the kill (grace 4 s); repair: ${JSON.stringify(s.repair?.stripesBelowN)}`)
-      assert.deepEqual(s.repair?.devices.filter(d => d.state === 'gone').map(d => d.id).sort(), [swarm.dev('d5').id, swarm.dev('d6').id].sort())
+      t.diagnostic(`full protection again ${((performance.now() - t0) / 1000).toFixed(1)} s after the kill (grace 8 s); repair: ${JSON.stringify(s.repair?.stripesBelowN)}`)
+      assert.ok(s.repair?.devices.some(d => d.id === swarm.dev('d5').id && d.state === 'gone'), JSON.stringify(s.repair?.devices))
       const f = await fsckOf(swarm.mount)
       assert.equal(f.clean, true, JSON.stringify(f.problems?.slice(0, 5)))
       assert.equal(f.stripesChecked, stripes)

@@ -35,6 +35,10 @@ describe('repair plan', () => {
     // Just started: nobody is gone before a whole grace has passed here.
     const fresh = deviceStates('me', peers, ['stranger'], { nowMs: now, startedMs: now - 1_000, graceMs: 10_000 })
     assert.deepEqual([...fresh].filter(([, v]) => v === 'gone'), [])
+    // A blip shorter than settleMs counts as online (no urgent repair for a loaded machine's hiccup).
+    const settled = deviceStates('me', peers, [], { nowMs: now, startedMs: now - 60_000, graceMs: 10_000, settleMs: 6_000 })
+    assert.equal(settled.get('nap'), 'online')
+    assert.equal(settled.get('dead'), 'gone')
     // Declared gone: at once, even online.
     const declared = deviceStates('me', peers, [], { nowMs: now, startedMs: now - 60_000, graceMs: 10_000, declaredGone: new Set(['up']) })
     assert.equal(declared.get('up'), 'gone')
