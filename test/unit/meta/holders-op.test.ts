@@ -5,12 +5,10 @@
  * is not the stripe's, apply the same on every device, and refuse malformed input.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { createMetaStore } from '../../../src/meta/index.js'
 import { ROOT_INO, type MetaStore, type NodeInit, type StripeRef } from '../../../src/meta/types.js'
-import { dumpTree, testSigner } from '../../compliance/meta-store-tests.js'
-import { createTempDir, onCleanup } from '../../helpers/tmp.js'
+import { dumpTree } from '../../compliance/meta-store-tests.js'
+import { trustingJournals, sendOps } from '../../helpers/journals.js'
 
 const FILE: NodeInit = { type: 'file', mode: 0o644, uid: 0, gid: 0 }
 
@@ -18,25 +16,8 @@ function stripe (tag: string): StripeRef {
   return { index: 0, length: 8, id: `st-${tag}`, k: 2, n: 3, codecId: 1, fragments: [`${tag}-0`, `${tag}-1`, `${tag}-2`], holders: [['A'], ['B'], ['C']] }
 }
 
-async function devices (t: TestContext, count: number): Promise<MetaStore[]> {
-  const dir = await createTempDir(t, 'palm-holders-')
-  const signers = Array.from({ length: count }, () => testSigner())
-  const stores: MetaStore[] = []
-  for (let i = 0; i < count; i++) {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i] })
-    await s.start()
-    onCleanup(t, async () => { await s.stop() })
-    stores.push(s)
-  }
-  for (const s of stores) for (let j = 0; j < count; j++) await s.trustAuthor(`dev-${j}`, signers[j].publicKey)
-  return stores
-}
-
-async function send (from: MetaStore, to: MetaStore): Promise<void> {
-  const ops = []
-  for await (const op of from.exportOps()) ops.push({ body: op.body, sig: op.sig })
-  assert.deepEqual((await to.applyRemote(ops)).refused, [])
-}
+const devices = async (t: TestContext, count: number): Promise<MetaStore[]> => await trustingJournals(t, count, 'palm-holders-')
+const send = sendOps
 
 async function holdersOf (s: MetaStore, name: string): Promise<string[][]> {
   const a = await s.lookup(ROOT_INO, name)

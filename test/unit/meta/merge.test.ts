@@ -11,6 +11,7 @@ import { createMetaStore } from '../../../src/meta/index.js'
 import { ROOT_INO, type MetaStore, type NodeInit, type StripeRef } from '../../../src/meta/types.js'
 import { dumpTree, testSigner } from '../../compliance/meta-store-tests.js'
 import { prng } from '../../helpers/prng.js'
+import { trustingJournals, sendOps } from '../../helpers/journals.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 
 const FILE: NodeInit = { type: 'file', mode: 0o644, uid: 0, gid: 0 }
@@ -20,30 +21,8 @@ function stripe (index: number, length: number, tag: string): StripeRef {
   return { index, length, id: `st-${tag}`, k: 1, n: 1, codecId: 1, fragments: [`cid-${tag}`], holders: [] }
 }
 
-/** `count` journals that trust each other's keys. */
-async function devices (t: TestContext, count: number): Promise<MetaStore[]> {
-  const dir = await createTempDir(t, 'palm-merge-')
-  const signers = Array.from({ length: count }, () => testSigner())
-  const stores: MetaStore[] = []
-  for (let i = 0; i < count; i++) {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i] })
-    await s.start()
-    onCleanup(t, async () => { await s.stop() })
-    stores.push(s)
-  }
-  for (const s of stores) {
-    for (let j = 0; j < count; j++) await s.trustAuthor(`dev-${j}`, signers[j].publicKey)
-  }
-  return stores
-}
-
-/** Sends every op `from` has to `to` (as replication would: the signed bytes only). */
-async function send (from: MetaStore, to: MetaStore): Promise<void> {
-  const ops = []
-  for await (const op of from.exportOps()) ops.push({ body: op.body, sig: op.sig })
-  const report = await to.applyRemote(ops)
-  assert.deepEqual(report.refused, [])
-}
+const devices = async (t: TestContext, count: number): Promise<MetaStore[]> => await trustingJournals(t, count, 'palm-merge-')
+const send = sendOps
 
 async function syncAll (stores: MetaStore[]): Promise<void> {
   for (const a of stores) for (const b of stores) if (a !== b) await send(a, b)
