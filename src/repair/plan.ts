@@ -29,16 +29,18 @@ export interface PeerSeen {
 
 /**
  * The state of this device, every peer in `peers` and every other id in `known` (holders never
- * met). `settleMs`: a peer offline for less than this still counts as online (a blip of a loaded
- * machine or a short SIGSTOP must not make stripes look at k and start urgent repairs).
+ * met). `startedMs`: when this device started, or woke from a suspension (its view of the others
+ * is stale until it hears from them again). `settleMs`: a peer offline for less than this (counted
+ * the same way) still counts as online (a blip of a loaded machine or a short SIGSTOP must not make
+ * stripes look at k and start urgent repairs).
  */
 export function deviceStates (self: string, peers: PeerSeen[], known: Iterable<string>, opts: { nowMs: number, startedMs: number, graceMs: number, settleMs?: number, declaredGone?: ReadonlySet<string> }): Map<string, DeviceState> {
   const out = new Map<string, DeviceState>()
   const since = (lastSeenMs: number): number => opts.nowMs - Math.max(lastSeenMs, opts.startedMs)
   for (const p of peers) {
     if (p.id === self) continue
-    const offMs = opts.nowMs - p.lastSeenMs
-    const online = p.online || (p.lastSeenMs > 0 && offMs < (opts.settleMs ?? 0))
+    // Offline since the later of its last-seen time and this device's start (or wake from sleep).
+    const online = p.online || since(p.lastSeenMs) < (opts.settleMs ?? 0)
     out.set(p.id, opts.declaredGone?.has(p.id) === true ? 'gone' : online ? 'online' : since(p.lastSeenMs) > opts.graceMs ? 'gone' : 'grace')
   }
   for (const id of known) {

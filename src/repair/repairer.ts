@@ -111,6 +111,9 @@ interface Work {
   plan: StripePlan
 }
 
+/** A gap this long between two heartbeats means this process was suspended (SIGSTOP, sleep), ms. */
+const SUSPENDED_GAP_MS = 5000
+
 /** Most suspect fragments remembered (read-repair, scrub). */
 const MAX_SUSPECTS = 100_000
 /** A walk is redone at least this many intervals apart even with nothing changed. */
@@ -125,7 +128,10 @@ export class Repairer {
   readonly #concurrency: number
   readonly #stripeTimeoutMs: number
   readonly #log: Logger
-  readonly #startedMs = Date.now()
+  /** When this device started or last woke from a suspension: nobody is judged on what happened before. */
+  #awakeSinceMs = Date.now()
+  #lastBeatMs = Date.now()
+  #beat?: NodeJS.Timeout
   readonly #declaredGone = new Set<string>()
   /** Devices being emptied (`palm drain`), and those emptied (never a target again here). */
   readonly #draining = new Set<string>()
@@ -164,6 +170,8 @@ export class Repairer {
   }
 
   async start (): Promise<void> {
+    this.#beat = setInterval(() => { this.#checkAwake() }, 1000)
+    this.#beat.unref()
     this.#task.start()
     this.#scrub?.start()
   }
@@ -171,6 +179,7 @@ export class Repairer {
   async stop (): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#kickTimer)
+    clearInterval(this.#beat)
     await Promise.all([this.#task.stop(), this.#scrub?.stop()])
     await this.#running
   }
@@ -262,15 +271,29 @@ export class Repairer {
     return report
   }
 
+  /**
+   * Notices that this process was suspended (a SIGSTOP, a laptop asleep): the others then look
+   * silent for that long, which says nothing about them, so their grace starts again from now.
+   */
+  #checkAwake (): void {
+    const now = Date.now()
+    if (now - this.#lastBeatMs > SUSPENDED_GAP_MS) {
+      this.#awakeSinceMs = now
+      this.#lastSignature = ''
+      this.#log('this device was suspended for %d s: the others get a whole grace again before any is declared gone', Math.round((now - this.#lastBeatMs) / 1000))
+    }
+    this.#lastBeatMs = now
+  }
+
   /** Device states; `settled`: for planning (blips shorter than settleMs count as online). */
   #states (nowMs: number, settled = true): Map<string, DeviceState> {
-    return deviceStates(this.#c.deviceId, this.#c.membership.peers(), [], { nowMs, startedMs: this.#startedMs, graceMs: this.#graceMs, settleMs: settled ? this.#settleMs : 0, declaredGone: this.#declaredGone })
+    return deviceStates(this.#c.deviceId, this.#c.membership.peers(), [], { nowMs, startedMs: this.#awakeSinceMs, graceMs: this.#graceMs, settleMs: settled ? this.#settleMs : 0, declaredGone: this.#declaredGone })
   }
 
   /** The state of a holder the membership does not know (never met since start, or forgotten). */
   #stateOfUnknown (states: Map<string, DeviceState>, id: string, nowMs: number): void {
     if (states.has(id)) return
-    states.set(id, this.#declaredGone.has(id) || nowMs - this.#startedMs > this.#graceMs ? 'gone' : 'grace')
+    states.set(id, this.#declaredGone.has(id) || nowMs - this.#awakeSinceMs > this.#graceMs ? 'gone' : 'grace')
   }
 
   status (): RepairStatus {
@@ -292,6 +315,8 @@ export class Repairer {
   }
 
   async #pass (signal: AbortSignal): Promise<void> {
+    // A pass due while this process was stopped may run before the heartbeat notices it.
+    this.#checkAwake()
     const nowMs = Date.now()
     const states = this.#states(nowMs)
     const signature = `${this.#c.meta.stats().ops}|${[...states].map(([id, s]) => `${id}=${s}`).join(',')}|${this.#suspects.size}|${this.#badLocal.size}`

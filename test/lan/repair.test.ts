@@ -55,14 +55,14 @@ describe('repair on a namespace LAN', { skip }, () => {
     await t.test('a SIGSTOP/SIGCONT storm within the grace starts no repair', async () => {
       const d6 = swarm.dev('d6')
       for (let i = 0; i < 2; i++) {
+        // Stopped for twice the time after which the others call it offline, far below the grace.
         process.kill(d6.proc.pid, 'SIGSTOP')
-        try {
-          await waitPeerState(swarm.mount, d6, false, 20_000)
-        } finally {
-          process.kill(d6.proc.pid, 'SIGCONT')
-        }
-        await waitPeerState(swarm.mount, d6, true, 20_000)
+        await new Promise(resolve => setTimeout(resolve, 5000))
+        process.kill(d6.proc.pid, 'SIGCONT')
+        await waitPeerState(swarm.mount, d6, true, 30_000)
       }
+      // Let a few repair walks (1 s apart) look at it.
+      await new Promise(resolve => setTimeout(resolve, 3000))
       const repaired = await Promise.all(SIX.map(async n => (await statusOf(swarm.dev(n))).repair?.stripesRepaired ?? -1))
       assert.deepEqual(repaired, SIX.map(() => 0), 'no device repaired anything')
     })

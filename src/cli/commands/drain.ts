@@ -1,5 +1,5 @@
 import type { Command } from '../command.js'
-import { flagHelp, parseCommandArgs } from '../args.js'
+import { flagHelp, parseCommandArgs, usageError } from '../args.js'
 import { resolveConfig } from '../../daemon/index.js'
 import type { DrainReport } from '../../daemon/control-api.js'
 import { withControl } from '../control.js'
@@ -20,10 +20,12 @@ export const drain: Command = {
   usage: () => `usage: palm drain DEVICE [--home DIR] [--json]\n\nDEVICE is a name or id from \`palm peers\`.\n${flagHelp([...KEYS], FLAGS)}`,
   run: async (argv) => {
     const args = parseCommandArgs(argv, [...KEYS], FLAGS)
+    const device = args.positionals[0]
+    if (device == null || args.positionals.length > 1) throw usageError('needs exactly one device: a name or id from `palm peers`')
     const config = await resolveConfig(args.config)
     const progress = createProgress(progressMode(args.flags.json === true))
     return await withControl(config, async (api) => {
-      const r = await api.drain(args.positionals[0] ?? '', { onProgress: progress.onProgress }).finally(progress.done)
+      const r = await api.drain(device, { onProgress: progress.onProgress }).finally(progress.done)
       if (args.flags.json === true) printJson(r)
       else process.stdout.write(formatDrain(r) + '\n')
       return 0

@@ -39,6 +39,9 @@ describe('repair plan', () => {
     const settled = deviceStates('me', peers, [], { nowMs: now, startedMs: now - 60_000, graceMs: 10_000, settleMs: 6_000 })
     assert.equal(settled.get('nap'), 'online')
     assert.equal(settled.get('dead'), 'gone')
+    // Just started or woken from a suspension: everyone counts as online until settleMs passed here.
+    const woke = deviceStates('me', peers, [], { nowMs: now, startedMs: now - 1_000, graceMs: 10_000, settleMs: 6_000 })
+    assert.deepEqual([...woke.values()].filter(v => v !== 'online'), [])
     // Declared gone: at once, even online.
     const declared = deviceStates('me', peers, [], { nowMs: now, startedMs: now - 60_000, graceMs: 10_000, declaredGone: new Set(['up']) })
     assert.equal(declared.get('up'), 'gone')
