@@ -43,7 +43,7 @@ describe('repair on a namespace LAN', { skip }, () => {
       // PALM's read cache is off (1 byte): every read below fetches fragments, no restart needed.
       PALM_REPAIR_GRACE: '15s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s', PALM_CACHE_SIZE: '1'
     })
-    const swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '2-of-4'] })
+    const swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '2-of-4'], onlineTimeoutMs: 120_000 })
     const mnt = swarm.mount.mountpoint
     const sums = new Map<string, string>()
     sums.set(join(mnt, 'big'), await writeRandomFile(join(mnt, 'big'), BIG))
