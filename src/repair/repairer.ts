@@ -14,6 +14,8 @@
  * device flapping within its grace never starts work unless a stripe is down to k. Scrub re-hashes
  * the local store on its own schedule, at a bounded rate; what it finds bad is rebuilt.
  */
+import { readdir } from 'node:fs/promises'
+import { CID } from 'multiformats/cid'
 import type { ChunkPool } from '../chunk/index.js'
 import { fragmentLengthFor } from '../chunk/index.js'
 import type { MetaStore, StripeRef } from '../meta/index.js'
@@ -48,6 +50,11 @@ export interface RepairerInit {
   scrubIntervalMs?: number
   /** Scrub read budget, bytes per second. Default: the store's (32 MiB/s). */
   scrubBytesPerSecond?: number
+  /**
+   * The store's quarantine folder (`<home>/fragments/quarantine`): a fragment quarantined by any
+   * read (a remote device's get, fsck) and no longer in the store is rebuilt too. Default: none.
+   */
+  quarantineDir?: string
 }
 
 /** What the repairer uses. */
@@ -61,7 +68,7 @@ export interface RepairerComponents {
   membership: Pick<Membership, 'peers'>
   pool: Pick<ChunkPool, 'encode'>
   fragments: Pick<FragmentClient, 'putMany'>
-  store: Pick<FragmentStore, 'put' | 'list' | 'get'>
+  store: Pick<FragmentStore, 'put' | 'list' | 'get' | 'has'>
   deviceId: string
   logger: ComponentLogger
 }
@@ -144,6 +151,7 @@ export class Repairer {
   readonly #task: RepeatingTask
   readonly #scrub?: RepeatingTask
   readonly #scrubBytesPerSecond?: number
+  readonly #quarantineDir?: string
   #lastSignature = ''
   #idleWalks = 0
   #kickTimer?: NodeJS.Timeout
@@ -166,6 +174,7 @@ export class Repairer {
     this.#task = repeatingTask('repair', async (signal) => { await this.#runOnce(signal) }, { intervalMs: this.#intervalMs, timeoutMs: 24 * 60 * 60_000 }, this.#log)
     const scrubMs = init.scrubIntervalMs ?? 24 * 60 * 60_000
     this.#scrubBytesPerSecond = init.scrubBytesPerSecond
+    this.#quarantineDir = init.quarantineDir
     if (scrubMs > 0) this.#scrub = repeatingTask('scrub', async (signal) => { await this.scrubNow({ signal }) }, { intervalMs: scrubMs, timeoutMs: 7 * 24 * 60 * 60_000 }, this.#log)
   }
 
@@ -258,6 +267,7 @@ export class Repairer {
 
   /** Scrubs the local store now (rate-bounded); bad fragments are rebuilt by the next walk. */
   async scrubNow (options: AbortOptions = {}): Promise<ScrubReport> {
+    await this.#quarantined(options)
     const report = await scrubStore(this.#c.store, {
       ...options,
       bytesPerSecond: this.#scrubBytesPerSecond,
@@ -283,6 +293,22 @@ export class Repairer {
       this.#log('this device was suspended for %d s: the others get a whole grace again before any is declared gone', Math.round((now - this.#lastBeatMs) / 1000))
     }
     this.#lastBeatMs = now
+  }
+
+  /**
+   * Fragments the store quarantined (files `<cid>.<ms>.bad`) on any read, not only scrub's, that it
+   * no longer holds: bad copies here, rebuilt like those scrub finds.
+   */
+  async #quarantined (options: AbortOptions): Promise<void> {
+    if (this.#quarantineDir == null) return
+    const names = await readdir(this.#quarantineDir).catch(() => [] as string[])
+    for (const name of names) {
+      const cid = name.split('.')[0]
+      if (this.#badLocal.has(cid) || this.#badLocal.size >= MAX_SUSPECTS) continue
+      try {
+        if (!await this.#c.store.has(CID.parse(cid), options)) this.#badLocal.add(cid)
+      } catch {}
+    }
   }
 
   /** Device states; `settled`: for planning (blips shorter than settleMs count as online). */
