@@ -3,29 +3,10 @@
  * on the home's unix socket (run/palm.sock), and in-process when no daemon runs. The JSON field names
  * are a contract other tools build on: add fields, never rename them.
  */
+import type { RepairStatus } from '../repair/index.js'
 
-/** Repair's part of `palm status --json` (docs/repair.md). */
-export interface RepairReport {
-  /** An offline device is gone after this long, ms. */
-  graceMs: number
-  /** Every device repair knows: online, grace (offline, expected back), gone, or draining (being emptied by `palm drain` from this device); `lastSeenMs`: epoch ms, 0 = never. */
-  devices: Array<{ id: string, name: string, state: 'online' | 'grace' | 'gone' | 'draining', lastSeenMs: number }>
-  /** Stripes with fewer than n fragments on distinct online devices, by margin over k (atK: exactly k reachable), and unreadable now. */
-  stripesBelowN: { atK: number, atK1: number, more: number, unreadable: number }
-  /** Fragment bytes still to rebuild and place (all devices' work), at the last walk. */
-  bytesToMove: number
-  /** Bytes fetched and stored per second by this device's last repair run. */
-  rateBytesPerSec: number
-  fragmentsRebuilt: number
-  stripesRepaired: number
-  repairFailures: number
-  /** When repair last walked the stripes (epoch ms; 0 = not yet). */
-  lastWalkMs: number
-  /** The last scrub of this device's store (absent: none since start). */
-  lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
-  /** Bad fragments (corrupt or unreadable) scrub found on this device since its daemon started. */
-  scrubBadFound: number
-}
+/** Repair's part of `palm status --json` (docs/repair.md; the fields are documented in src/repair/repairer.ts). */
+export type RepairReport = RepairStatus
 
 export interface PeerStatus {
   id: string
