@@ -76,6 +76,11 @@ export interface StripePlan {
   place: number[]
   /** Holders each kept fragment is on (indices not in `place`): live, not bad. */
   kept: Map<number, string[]>
+  /**
+   * For placed fragments whose holders are only in their grace (margin 0): those holders. They stay
+   * listed after the new holder, so a device that returns counts again (as a queued spread does).
+   */
+  waitingFor: Map<number, string[]>
 }
 
 /** Largest number of fragments on distinct devices (bipartite matching); `matched` gets index → device. */
@@ -110,13 +115,14 @@ export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMa
   const waiting: number[] = []
   const touchedByGone = new Set<number>()
   const drained: number[] = []
+  const waitingFor = new Map<number, string[]>()
   for (let i = 0; i < stripe.n; i++) {
     const holders = [...new Set(holdersOf(stripe, i, self))]
     const good = holders.filter(d => !bad.has(`${i} ${d}`))
     if (good.length < holders.length || holders.some(d => state(d) === 'gone')) touchedByGone.add(i)
     const liveHolders = good.filter(d => state(d) !== 'gone')
     if (liveHolders.some(d => state(d) === 'online')) reachable++
-    else if (liveHolders.length > 0) waiting.push(i)
+    else if (liveHolders.length > 0) { waiting.push(i); waitingFor.set(i, liveHolders) }
     if (liveHolders.length === 0) lost.push(i)
     else live.push({ index: i, devices: liveHolders })
     if (liveHolders.length > 0 && liveHolders.every(d => draining.has(d))) drained.push(i)
@@ -131,7 +137,8 @@ export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMa
   place = [...new Set(place)].sort((a, b) => a - b)
   const kept = new Map<number, string[]>()
   for (const s of live) if (!place.includes(s.index)) kept.set(s.index, s.devices)
-  return { margin, distinct, place, kept }
+  for (const i of [...waitingFor.keys()]) if (!place.includes(i)) waitingFor.delete(i)
+  return { margin, distinct, place, kept, waitingFor }
 }
 
 /**

@@ -454,19 +454,21 @@ export class Repairer {
         list.push({ index, item: { cid: f.cid, bytes: f.bytes } })
       }
       const placed: Array<[number, string, string[]]> = []
+      // The new holder first (it surely has it); devices in their grace stay listed after it.
+      const holdersAfter = (index: number, target: string): string[] => [target, ...(plan.waitingFor.get(index) ?? []).filter(d => d !== target)]
       let bytes = stripe.k * fragmentBytes
       await Promise.all([...byTarget].map(async ([target, list]) => {
         try {
           if (target === this.#c.deviceId) {
             for (const { index, item } of list) {
               await this.#c.store.put(item.cid, item.bytes, { signal })
-              placed.push([index, stripe.fragments[index], [target]])
+              placed.push([index, stripe.fragments[index], holdersAfter(index, target)])
             }
             return
           }
           const outcomes = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
           outcomes.forEach((o, j) => {
-            if (o.ok) placed.push([list[j].index, stripe.fragments[list[j].index], [target]])
+            if (o.ok) placed.push([list[j].index, stripe.fragments[list[j].index], holdersAfter(list[j].index, target)])
             else this.#log('%s: %s refused fragment %d: %s', what, this.#c.describe(target), list[j].index, o.error.message)
           })
         } catch (err) {

@@ -68,6 +68,8 @@ describe('repair plan', () => {
     const atK = planStripe(s, 'a', states({ ...allOnline(['a', 'b', 'c', 'd']), e: 'grace', f: 'grace' }))
     assert.equal(atK.margin, 0)
     assert.deepEqual(atK.place, [4, 5])
+    // The devices in their grace stay listed after the new holders: back, they count again.
+    assert.deepEqual([...atK.waitingFor], [[4, ['e']], [5, ['f']]])
     // One gone, one in grace (margin 0 too).
     const gone = planStripe(s, 'a', states({ ...allOnline(['a', 'b', 'c', 'd', 'e']), f: 'gone' }))
     assert.equal(gone.margin, 1)
