@@ -32,7 +32,7 @@ import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, typ
 export interface RepairerInit {
   /** An offline device is gone after this long, ms (config `repairGraceMs`). */
   graceMs: number
-  /** How often the stripes are looked at, ms. Default 5000. */
+  /** How often the stripes are looked at, ms (0 = repair off: no walks, no read-repair; drain still works). Default 5000. */
   intervalMs?: number
   /**
    * A device offline for less than this still counts as online when planning, so a blip (a loaded
@@ -253,7 +253,7 @@ export class Repairer {
 
   /** Runs a walk soon (coalesced), outside the interval. */
   kick (): void {
-    if (this.#stopped || this.#kickTimer != null) return
+    if (this.#stopped || this.#kickTimer != null || this.#intervalMs <= 0) return
     this.#kickTimer = setTimeout(() => {
       this.#kickTimer = undefined
       if (this.#running != null || this.#stopped) return
