@@ -3,6 +3,10 @@
  * on the home's unix socket (run/palm.sock), and in-process when no daemon runs. The JSON field names
  * are a contract other tools build on: add fields, never rename them.
  */
+import type { RepairStatus } from '../repair/index.js'
+
+/** Repair's part of `palm status --json` (docs/repair.md; the fields are documented in src/repair/repairer.ts). */
+export type RepairReport = RepairStatus
 
 export interface PeerStatus {
   id: string
@@ -102,6 +106,8 @@ export interface StatusReport {
   cache?: Record<string, number>
   /** Stripe placement counters of the pool (stripes written/read, ms spent encoding, storing, reading), when the network is on. */
   place?: Record<string, number>
+  /** Repair (docs/repair.md), when the network is on: device states, stripes below n by margin, work left and done. */
+  repair?: RepairReport
   /**
    * The journal's files: `ok` false when damage was found (this start or an earlier one, noted in
    * `<home>/damaged/journal-damage.log`) or when answered changes could not be committed; each
@@ -240,6 +246,16 @@ export interface ControlApi {
   gc: (options?: { dryRun?: boolean, onProgress?: ProgressFn }) => Promise<GcResult>
   /** A file's stripes, fragment CIDs, holders and health; `path` is inside the folder ("a/b.txt"). */
   info: (path: string) => Promise<FileInfo>
+  /** Moves every fragment off `device` (id or name) onto other devices (`palm drain`); see DrainReport. */
+  drain: (device: string, options?: { onProgress?: ProgressFn }) => Promise<DrainReport>
+}
+
+/** What `palm drain` did: when it returns, no file needs the device any more. */
+export interface DrainReport {
+  device: { id: string, name: string }
+  stripesMoved: number
+  fragmentsMoved: number
+  durationMs: number
 }
 
 export const CONTROL_ROUTES = {
@@ -251,5 +267,6 @@ export const CONTROL_ROUTES = {
   stop: 'POST /v1/stop',
   getFragment: 'GET /v1/fragments',
   gc: 'POST /v1/gc',
-  info: 'GET /v1/info?path='
+  info: 'GET /v1/info?path=',
+  drain: 'POST /v1/drain'
 } as const

@@ -122,6 +122,9 @@ export function controlClient (init: ControlClientInit): ControlApi {
       ? await callWithProgress(init, '/v1/gc', { dryRun: options.dryRun }, options.onProgress, 3_600_000)
       : await callJson(init, 'POST', '/v1/gc', { dryRun: options.dryRun }, 3_600_000),
     info: async (path) => await callJson(init, 'GET', `/v1/info?path=${encodeURIComponent(path)}`),
+    drain: async (device, options = {}) => options.onProgress != null
+      ? await callWithProgress(init, '/v1/drain', { device }, options.onProgress, 7 * 24 * 3_600_000)
+      : await callJson(init, 'POST', '/v1/drain', { device }, 7 * 24 * 3_600_000),
     getFragment: async (cid) => new Uint8Array(await call(init, 'GET', `/v1/fragments/${encodeURIComponent(cid)}`))
   }
 }

@@ -67,6 +67,10 @@ export async function startControlServer (socketPath: string, api: ControlApi, l
       const body = await readBody(req) as { dryRun?: boolean }
       return await withProgress(req, res, async (onProgress) => await api.gc({ dryRun: body.dryRun === true, onProgress }))
     }
+    if (route === 'POST /v1/drain') {
+      const body = await readBody(req) as { device?: string }
+      return await withProgress(req, res, async (onProgress) => await api.drain(String(body.device ?? ''), { onProgress }))
+    }
     if (route === 'GET /v1/info') return json(res, await api.info(url.searchParams.get('path') ?? '/'))
     if (route === 'POST /v1/stop') {
       json(res, { stopping: true })

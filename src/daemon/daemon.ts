@@ -8,12 +8,13 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { createChunkPool } from '../chunk/index.js'
 import type { PalmConfig } from '../config/defaults.js'
+import { InvalidArgumentError } from '../errors.js'
 import { createMetaStore, systemClock } from '../meta/index.js'
 import type { MetaStore } from '../meta/types.js'
 import { createJournalSync, createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type JournalSync, type PalmNode } from '../net/index.js'
 import { MetaReplica } from './journal-replica.js'
 import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, PoolStripeIO, type FileSpreadQueue, type StripeIO } from '../place/index.js'
-import { createProtectionSurvey, createSpreader, type ProtectionSurvey } from '../repair/index.js'
+import { createProtectionSurvey, createRepairer, createSpreader, type ProtectionSurvey, type Repairer } from '../repair/index.js'
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
 import { createVfs } from '../vfs/index.js'
 import type { Vfs } from '../vfs/types.js'
@@ -31,6 +32,7 @@ import { startControlServer, type ControlServer } from './control-server.js'
 import { DASHBOARD_DEFAULT_PORT, startDashboard, type Dashboard } from './dashboard.js'
 import { buildStatus, peerStatus } from './status.js'
 import { runFsck } from './fsck.js'
+import { drainDevice } from './drain.js'
 import { fileInfo } from './file-info.js'
 import { mountSource } from './mount-owner.js'
 import { inviteAuthority, inviteFor } from './invite.js'
@@ -75,6 +77,8 @@ export interface DaemonParts {
   survey: ProtectionSurvey
   /** Devices removed from the swarm; its `device:removed` event is the hook for rebuilds. */
   removals: DeviceRemovals
+  /** Rebuilds fragments of gone devices and bad copies (network on only). */
+  repairer?: Repairer
 }
 
 export class Daemon extends Lifecycle {
@@ -106,6 +110,16 @@ export class Daemon extends Lifecycle {
 
   get mountpoint (): string | null {
     return this.#mount?.mountpoint ?? null
+  }
+
+  /**
+   * Declares the device `deviceId` gone now, skipping the repair grace: its fragments are rebuilt
+   * on other devices by the next repair walk (for `palm remove`). Only on this device, not persisted.
+   */
+  declareGone (deviceId: string): void {
+    const repairer = this.parts.repairer
+    if (repairer == null) throw new InvalidArgumentError('this device runs without the network: there is no pool to repair (start it with the network on)')
+    repairer.declareGone(deviceId)
   }
 
   protected async onStart (): Promise<void> {
@@ -176,6 +190,7 @@ export class Daemon extends Lifecycle {
 
     let stripes: StripeIO
     let spreadQueue: FileSpreadQueue | undefined
+    let repairer: Repairer | undefined
     if (net != null) {
       spreadQueue = createSpreadQueue({ dir: join(paths.home, 'spread') }, { logger })
       await this.#startPart('spread queue', spreadQueue)
@@ -186,11 +201,20 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger })
+      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) } })
       await this.#startPart('stripe placement', placed)
       stripes = placed
       const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments: net.fragments, store, deviceId, logger })
       await this.#startPart('spreader', spreader)
+      const devices = placed.devices
+      repairer = createRepairer({ graceMs: c.repairGraceMs, intervalMs: c.repairIntervalMs, bytesPerSecond: c.repairBytesPerSec, scrubIntervalMs: c.scrubIntervalMs, quarantineDir: join(paths.fragments, 'quarantine') }, {
+        meta, stripes: placed, candidates: () => devices.candidates(), describe: id => devices.describe(id), membership: net.membership, pool, fragments: net.fragments, store, deviceId, logger
+      })
+      await this.#startPart('repair', repairer)
+      // A device removed from the swarm (on any device: the op replicates) is gone now, grace or not.
+      const rebuild = repairer
+      for (const id of removals.list()) rebuild.declareGone(id)
+      removals.addEventListener('device:removed', (evt) => { rebuild.declareGone(evt.detail) })
     } else {
       stripes = createLocalStripeIO({ policy: swarm.policy }, { pool, store, deviceId, logger })
     }
@@ -211,7 +235,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, repairer }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {
@@ -331,6 +355,7 @@ export class Daemon extends Lifecycle {
     },
     getFragment: async (cid: string): Promise<Uint8Array> => await getFragment(this.parts, cid),
     gc: async (options = {}) => await runGc(this.parts, this.config, options),
-    info: async (path: string) => await fileInfo(this.parts, this.config.name, path)
+    info: async (path: string) => await fileInfo(this.parts, this.config.name, path),
+    drain: async (device, options = {}) => await drainDevice(this.parts, this.config.name, device, options.onProgress)
   }
 }

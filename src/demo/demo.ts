@@ -67,8 +67,9 @@ export function demoDir (given?: string): string {
 function deviceEnv (mode: DemoState['mode'], extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   delete env.DEBUG
-  // The devices' own settings are the demo's, except the read cache (a test bounds it to see real reads).
-  for (const k of Object.keys(env)) if (k.startsWith('PALM_') && k !== 'PALM_CACHE_SIZE') delete env[k]
+  // The devices' own settings are the demo's, except the read cache (a test bounds it to see real
+  // reads) and repair's interval (a test turns repair off to see a stripe stay at k).
+  for (const k of Object.keys(env)) if (k.startsWith('PALM_') && k !== 'PALM_CACHE_SIZE' && k !== 'PALM_REPAIR_INTERVAL') delete env[k]
   return {
     ...env,
     PALM_MDNS: mode === 'netns' ? 'true' : 'false',

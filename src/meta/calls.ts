@@ -9,6 +9,7 @@ import { checkName, checkTarget, checkXattrName } from './names.js'
 import { checkTime, type InodeRec } from './records.js'
 import type { ContentUpdate, NodeInit, RenameFlags, SetAttr, XattrFlags } from './types.js'
 import type { ApplyView } from './view.js'
+import { checkHoldersOp, withHolders } from './apply-holders.js'
 import type { Build } from './writer.js'
 
 export interface Call {
@@ -163,6 +164,26 @@ export function removeDeviceCall (device: string): Call {
   return {
     build: v => v.removed(device) ? undefined : { body: { kind: 'removeDevice', device } },
     inodes: [],
+    entries: []
+  }
+}
+
+/**
+ * New holders of some fragments of the stripe `index` of `ino` (repair). Nothing is logged when the
+ * stripe is no longer `stripeId` (rewritten meanwhile) or no entry changes anything.
+ */
+export function holdersCall (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>): Call {
+  const copy = set.map(([i, cid, devices]) => [i, cid, [...devices]] as [number, string, string[]])
+  checkHoldersOp({ node: 'x', index, stripe: stripeId, set: copy })
+  return {
+    build: v => {
+      const rec = v.inode(ino)
+      if (rec == null || rec.type !== 'file') return undefined
+      const cur = v.stripe(ino, index)
+      if (cur == null || cur.id !== stripeId || withHolders(cur, copy) == null) return undefined
+      return { body: { kind: 'holders', node: rec.node, index, stripe: stripeId, set: copy } }
+    },
+    inodes: [ino],
     entries: []
   }
 }

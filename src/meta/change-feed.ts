@@ -9,7 +9,7 @@
  *   setContent, truncation, release, conflict copies);
  * - remote: an author other than this device has an op in the batch (a batch may mix local and
  *   remote ops: then everything in it is reported remote, which costs subscribers only an extra
- *   invalidation).
+ *   invalidation), or a local `holders` op (repair), which did not pass through the VFS either.
  *
  * Why per committed batch rather than per applied op: a batch is one coalesced event (a remote
  * burst of 1 000 ops is one event, not 1 000); a failed commit drops its ops again, and nothing of
@@ -23,7 +23,7 @@ import type { InodeRec } from './records.js'
 import type { ChangeListenerOptions, JournalChange } from './types.js'
 
 /** What `batch` changed; undefined when it changed nothing. `self` is this device's author id. */
-export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'>, self: string): JournalChange | undefined {
+export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'> & Partial<Pick<Batch, 'stmts'>>, self: string): JournalChange | undefined {
   const inodes = new Set<number>()
   const xattrs = new Set<number>()
   const content = new Set<number>()
@@ -56,10 +56,13 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'>, self
   return { remote: isRemote(batch, self), inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs], unlinked }
 }
 
-/** True when an author other than `self` has an op in the batch. */
-export function isRemote (batch: Pick<Batch, 'lastSeq'>, self: string): boolean {
+/**
+ * True when an author other than `self` has an op in the batch, or the batch holds a local
+ * `holders` op (repair): neither passed through this device's VFS, whose caches must drop them.
+ */
+export function isRemote (batch: Pick<Batch, 'lastSeq'> & Partial<Pick<Batch, 'stmts'>>, self: string): boolean {
   for (const author of batch.lastSeq.keys()) if (author !== self) return true
-  return false
+  return batch.stmts?.some(s => typeof s !== 'string' && s.kind === 'holders') ?? false
 }
 
 interface Listener {

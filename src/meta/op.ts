@@ -50,6 +50,12 @@ export type OpBody =
    * clock), and no `admit` op admits it again (it may rejoin only with a new device id).
    */
   | { kind: 'removeDevice', device: string }
+  /**
+   * Repair: new holders of some fragments of one stripe (`stripe`: its id; `set`: [fragment index,
+   * its CID, the devices holding it now]). Not a content change: skipped when the stripe was
+   * replaced meanwhile, entries whose CID differs are skipped (apply-holders.ts).
+   */
+  | { kind: 'holders', node: string, index: number, stripe: string, set: Array<[number, string, string[]]> }
 
 export type OpKind = OpBody['kind']
 

@@ -40,7 +40,7 @@ import { key } from './view.js'
 import type { Writer } from './writer.js'
 import { isTombstone, liveKey } from './author-key.js'
 import {
-  admitCall, removeDeviceCall, createCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+  admitCall, removeDeviceCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
 
 export interface MetaStoreInit {
@@ -468,6 +468,12 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 
   async setContent (ino: number, update: ContentUpdate, options: AbortOptions = {}): Promise<Attr> {
     return attrOf((await this.#write(setContentCall(ino, update), options)).rec as InodeRec)
+  }
+
+  async setHolders (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options: AbortOptions = {}): Promise<void> {
+    await this.#write(holdersCall(ino, index, stripeId, set), options)
+    // Stripe reads settle on the inode, which this op leaves alone: return once the stripe is committed.
+    await this.#settled(key.stripe(ino, index), options)
   }
 
   async setxattr (ino: number, name: string, value: Uint8Array, flags: XattrFlags = {}, options: AbortOptions = {}): Promise<void> {

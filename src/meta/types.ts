@@ -261,6 +261,12 @@ export interface MetaStore {
   /** The file's stripe size, or undefined if it has never had content. */
   stripeSizeOf: (ino: number, options?: AbortOptions) => Promise<number | undefined>
   setContent: (ino: number, update: ContentUpdate, options?: AbortOptions) => Promise<Attr>
+  /**
+   * Records new holders of fragments of the stripe `index` of `ino` (repair: a `holders` op, not a
+   * content change, so it never conflicts with a write). `set`: [fragment index, its CID, devices].
+   * Logs nothing when the stripe is no longer `stripeId` or nothing changes.
+   */
+  setHolders: (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options?: AbortOptions) => Promise<void>
 
   getxattr: (ino: number, name: string, options?: AbortOptions) => Promise<Uint8Array | undefined>
   listxattr: (ino: number, options?: AbortOptions) => Promise<string[]>

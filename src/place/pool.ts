@@ -49,6 +49,8 @@ export interface PoolStripeIOComponents {
   fragments: FragmentClient
   queue: SpreadQueue
   logger: ComponentLogger
+  /** Read-repair: called when a read finds a fragment missing or corrupt on a device. */
+  onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
 }
 
 /** Time spent per phase since start, ms (summed over concurrent calls), and event counts (for benchmarks and status). */
@@ -94,7 +96,7 @@ export class PoolStripeIO implements StripeIO {
     this.#devices = new DeviceTable({ deviceId: components.deviceId, deviceName: init.deviceName ?? components.deviceId, knownForMs: init.knownForMs ?? 10 * 60_000 }, { membership: components.membership, store: components.store, stats })
     const sender = new FragmentSender({ timeoutMs: init.placeTimeoutMs ?? 10_000 }, { fragments: components.fragments, stats, shutdown: this.#shutdown.signal })
     this.#writer = { devices: this.#devices, sender, store: components.store, log: this.#log }
-    this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters }
+    this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters, onBadFragment: components.onBadFragment }
   }
 
   get devices (): DeviceTable { return this.#devices }

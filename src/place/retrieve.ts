@@ -40,6 +40,8 @@ export interface RetrieveDeps {
   hedgeMinMs: number
   /** Counters the reads add to: time gathering fragments and decoding, ms; hedged requests sent. */
   counters: { fetchMs: number, decodeMs: number, hedges: number }
+  /** Read-repair: a fragment was found missing or corrupt on a device (the read went on without it). */
+  onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
 }
 
 interface Source {
@@ -277,9 +279,11 @@ class Race {
     if (name === 'IntegrityError') {
       this.deps.log.error('fragment %s (index %d of %s) is corrupt on device %s; reading another: %s', cid, s.index, this.file, device, (err as Error).message)
       this.#problems.push(`fragment ${s.index} corrupt on ${device}`)
+      this.deps.onBadFragment?.(this.stripe, s.index, s.device)
     } else if (name === 'NotFoundError') {
       this.deps.log('fragment %s (index %d of %s) is missing on device %s', cid, s.index, this.file, device)
       this.#problems.push(`fragment ${s.index} missing on ${device}`)
+      this.deps.onBadFragment?.(this.stripe, s.index, s.device)
     } else {
       this.deps.log('fragment %d of %s from %s failed: %s', s.index, this.file, device, (err as Error)?.message)
       this.#problems.push(`${device}: ${name ?? 'error'}`)

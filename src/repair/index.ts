@@ -7,15 +7,23 @@
  * - The survey computes `palm status`'s protection numbers from the journal and the membership
  *   view, caching the journal walk.
  *
+ * - The repairer rebuilds fragments of devices gone past their grace (`repairGraceMs`), of stripes
+ *   down to k (at once), and of copies read-repair or scrub found bad, on live devices holding no
+ *   fragment of the stripe; each repair is one `holders` op in the journal (docs/repair.md). plan.ts
+ *   is its pure core: device states, who repairs a stripe (rendezvous), what a stripe needs.
+ *
  * Invariants: copies are idempotent and never delete anything; work runs in the background with
- * its own deadlines and ends at stop(); memory holds one batch (≤ 16 MiB) per device being spread
- * and the survey's layouts (bounded). Rebuilding fragments of devices gone for longer than the
- * grace period is a later issue.
+ * its own deadlines and ends at stop(); memory holds one batch (≤ 16 MiB) per device being spread,
+ * the survey's layouts (bounded), and the repairer's work list (stripes needing repair, with
+ * `concurrency` stripes decoded at once).
  */
 import { Spreader, type SpreaderComponents, type SpreaderInit } from './spreader.js'
 import { ProtectionSurvey, type ProtectionSurveyComponents, type ProtectionSurveyInit } from './survey.js'
+import { Repairer, type RepairerComponents, type RepairerInit } from './repairer.js'
 
 export { Spreader, type SpreaderInit, type SpreaderComponents } from './spreader.js'
+export { Repairer, type RepairerInit, type RepairerComponents, type RepairStatus, type RepairDevice } from './repairer.js'
+export { deviceStates, responsibleFor, planStripe, pickTargets, countMargin, type DeviceState, type StripePlan, type MarginCounts } from './plan.js'
 export { ProtectionSurvey, type ProtectionSurveyInit, type ProtectionSurveyComponents, type ProtectionNumbers } from './survey.js'
 
 /** The background task that drains the spread queue (call `start()`). */
@@ -26,4 +34,9 @@ export function createSpreader (init: SpreaderInit, components: SpreaderComponen
 /** The cached protection survey of `palm status`. */
 export function createProtectionSurvey (init: ProtectionSurveyInit, components: ProtectionSurveyComponents): ProtectionSurvey {
   return new ProtectionSurvey(init, components)
+}
+
+/** The background repairer (call `start()`); see repairer.ts. */
+export function createRepairer (init: RepairerInit, components: RepairerComponents): Repairer {
+  return new Repairer(init, components)
 }

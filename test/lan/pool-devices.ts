@@ -5,13 +5,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { PALM_BIN, forceUnmount, palm, testEnv } from '../helpers/palm.js'
 import { onCleanup, type Cleanup } from '../helpers/tmp.js'
 import { startDevice, type Lan } from './harness.js'
-import { joinHomes, startPalm, statusOf, waitAllOnline, type PalmDevice } from './palm-devices.js'
+import { joinHomes, startPalm, statusOf, waitAllOnline, waitPeerState, type PalmDevice } from './palm-devices.js'
 import type { StatusReport } from '../../src/daemon/control-api.js'
 
 /** A device that serves the mount, with its log file. */
@@ -179,4 +179,43 @@ export async function statusWhen (dev: PalmDevice, ok: (s: StatusReport) => bool
 /** The mount daemon's log so far. */
 export async function mountLog (m: MountDevice): Promise<string> {
   return await readFile(m.logFile, 'utf8').catch(() => '')
+}
+
+/** Kills `names` with SIGKILL and waits until the mount sees them offline. */
+export async function kill9 (swarm: Swarm, names: string[]): Promise<void> {
+  const victims = names.map(n => swarm.dev(n))
+  await Promise.all(victims.map(async v => { await v.proc.kill('SIGKILL') }))
+  await Promise.all(victims.map(async v => await waitPeerState(swarm.mount, v, false, 20_000)))
+}
+
+/** `palm fsck --json` of a device, parsed. */
+export async function fsckOf (dev: PalmDevice): Promise<any> {
+  const r = await palm(['fsck', '--home', dev.home, '--json'], { timeoutMs: 300_000 })
+  return JSON.parse(r.stdout)
+}
+
+/** Every large fragment file of a device's store (fragments under 1 MiB are in packs). */
+export async function fragmentFiles (home: string): Promise<string[]> {
+  const base = join(home, 'fragments', 'fragments')
+  const out: string[] = []
+  for (const shard of await readdir(base).catch(() => [])) {
+    for (const f of await readdir(join(base, shard))) out.push(join(base, shard, f))
+  }
+  return out
+}
+
+/** Flips the last byte of each file. */
+export async function corrupt (files: string[]): Promise<void> {
+  for (const f of files) {
+    const fh = await open(f, 'r+')
+    try {
+      const { size } = await fh.stat()
+      const b = Buffer.alloc(1)
+      await fh.read(b, 0, 1, size - 1)
+      b[0] ^= 0xff
+      await fh.write(b, 0, 1, size - 1)
+    } finally {
+      await fh.close()
+    }
+  }
 }

@@ -7,15 +7,15 @@
 import '../../src/util/polyfill.js'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, readFile, stat, open, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { palm } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason } from './harness.js'
-import { lanEnv, statusOf, waitPeerState, type PalmDevice } from './palm-devices.js'
-import { dropPageCache, mountLog, sha256Of, startSwarm, statusWhen, verifyFiles, writeRandomFile, writeSmallTree, type Swarm } from './pool-devices.js'
+import { lanEnv, statusOf } from './palm-devices.js'
+import { corrupt, dropPageCache, fragmentFiles, fsckOf, kill9, mountLog, sha256Of, startSwarm, statusWhen, verifyFiles, writeRandomFile, writeSmallTree } from './pool-devices.js'
 
 const skip = lanSkipReason()
 const SIX = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']
@@ -29,43 +29,6 @@ function health (path: string): string {
   const r = spawnSync('getfattr', ['-n', 'user.palm.health', '--only-values', path], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`getfattr ${path}: ${r.stderr}`)
   return r.stdout.trim()
-}
-
-async function kill9 (swarm: Swarm, names: string[]): Promise<void> {
-  const victims = names.map(n => swarm.dev(n))
-  await Promise.all(victims.map(async v => { await v.proc.kill('SIGKILL') }))
-  await Promise.all(victims.map(async v => await waitPeerState(swarm.mount, v, false, 20_000)))
-}
-
-async function fsckOf (dev: PalmDevice): Promise<any> {
-  const r = await palm(['fsck', '--home', dev.home, '--json'], { timeoutMs: 300_000 })
-  return JSON.parse(r.stdout)
-}
-
-/** Every large fragment file of a device's store (fragments under 1 MiB are in packs). */
-async function fragmentFiles (home: string): Promise<string[]> {
-  const base = join(home, 'fragments', 'fragments')
-  const out: string[] = []
-  for (const shard of await readdir(base).catch(() => [])) {
-    for (const f of await readdir(join(base, shard))) out.push(join(base, shard, f))
-  }
-  return out
-}
-
-/** Flips the last byte of each file. */
-async function corrupt (files: string[]): Promise<void> {
-  for (const f of files) {
-    const fh = await open(f, 'r+')
-    try {
-      const { size } = await fh.stat()
-      const b = Buffer.alloc(1)
-      await fh.read(b, 0, 1, size - 1)
-      b[0] ^= 0xff
-      await fh.write(b, 0, 1, size - 1)
-    } finally {
-      await fh.close()
-    }
-  }
 }
 
 async function readFails (path: string): Promise<{ code: string | undefined, ms: number }> {

@@ -14,5 +14,6 @@ import { gc } from './gc.js'
 import { get } from './get.js'
 import { info } from './info.js'
 import { demo } from './demo.js'
+import { drain } from './drain.js'
 
-export const COMMANDS: Command[] = [init, join, mount, unmount, status, peers, invite, remove, serve, info, fsck, gc, get, demo]
+export const COMMANDS: Command[] = [init, join, mount, unmount, status, peers, invite, remove, serve, info, fsck, gc, drain, get, demo]

@@ -15,6 +15,23 @@ function journalLag (p: StatusReport['peers'][number]): string {
   return j.lagOps === 0 ? 'journal in sync  ' : `journal ${j.lagOps} ops behind  `
 }
 
+/** "repair     …": stripes below n by margin, work left, rate, gone devices, last scrub; undefined without a pool. */
+function repairLine (s: StatusReport): string | undefined {
+  const r = s.repair
+  if (r == null) return undefined
+  const b = r.stripesBelowN
+  const below = b.atK + b.atK1 + b.more
+  const gone = r.devices.filter(d => d.state === 'gone').map(d => d.name)
+  const parts = [
+    below === 0 ? 'every stripe at n' : `${below} stripes below n (${b.atK} at k, ${b.atK1} at k+1, ${b.more} more), ${size(r.bytesToMove)} to rebuild`,
+    ...(b.unreadable > 0 ? [`${b.unreadable} unreadable until devices return`] : []),
+    ...(r.rateBytesPerSec > 0 ? [`${size(r.rateBytesPerSec)}/s`] : []),
+    ...(gone.length > 0 ? [`gone: ${gone.join(', ')}`] : []),
+    r.lastScrub == null ? 'no scrub yet' : `last scrub ${ago(Math.max(0, Date.now() - r.lastScrub.atMs))} (${r.lastScrub.checked} checked, ${r.lastScrub.corrupt + r.lastScrub.unreadable} bad)`
+  ]
+  return `repair     ${parts.join('; ')}`
+}
+
 export function formatStatus (s: StatusReport): string {
   const lines = [
     `device     ${s.device.name} (${s.device.id})`,
@@ -35,6 +52,8 @@ export function formatStatus (s: StatusReport): string {
   if (missing.length > 0) {
     lines.push(`missing    ${missing.map(d => `${d.name === '' ? d.id : d.name} (seen ${ago(d.lastSeenMs)})`).join(', ')}: expected back; reads that need them wait for them${s.daemon.starting === true ? ' (still looking for them)' : ''}`)
   }
+  const repair = repairLine(s)
+  if (repair != null) lines.push(repair)
   if (s.peers.length > 0) {
     lines.push('peers')
     for (const p of s.peers) {

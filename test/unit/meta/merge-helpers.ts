@@ -1,11 +1,9 @@
 /** Journals that trust each other, and what the merge tests do with them (send, sync, compare). */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { createMetaStore } from '../../../src/meta/index.js'
 import type { MetaStore, NodeInit, StripeRef } from '../../../src/meta/types.js'
-import { dumpTree, testSigner } from '../../compliance/meta-store-tests.js'
-import { createTempDir, onCleanup } from '../../helpers/tmp.js'
+import { dumpTree } from '../../compliance/meta-store-tests.js'
+import { sendOps, trustingJournals } from '../../helpers/journals.js'
 
 export const FILE: NodeInit = { type: 'file', mode: 0o644, uid: 0, gid: 0 }
 export const DIR: NodeInit = { type: 'dir', mode: 0o755, uid: 0, gid: 0 }
@@ -22,28 +20,10 @@ export function logicalClock (): () => bigint {
 
 /** `count` journals that trust each other's keys (on `clock`, if given: see logicalClock). */
 export async function devices (t: TestContext, count: number, clock?: () => bigint): Promise<MetaStore[]> {
-  const dir = await createTempDir(t, 'palm-merge-')
-  const signers = Array.from({ length: count }, () => testSigner())
-  const stores: MetaStore[] = []
-  for (let i = 0; i < count; i++) {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i], ...(clock != null ? { clock } : {}) })
-    await s.start()
-    onCleanup(t, async () => { await s.stop() })
-    stores.push(s)
-  }
-  for (const s of stores) {
-    for (let j = 0; j < count; j++) await s.trustAuthor(`dev-${j}`, signers[j].publicKey)
-  }
-  return stores
+  return await trustingJournals(t, count, 'palm-merge-', clock)
 }
 
-/** Sends every op `from` has to `to` (as replication would: the signed bytes only). */
-export async function send (from: MetaStore, to: MetaStore): Promise<void> {
-  const ops = []
-  for await (const op of from.exportOps()) ops.push({ body: op.body, sig: op.sig })
-  const report = await to.applyRemote(ops)
-  assert.deepEqual(report.refused, [])
-}
+export const send = sendOps
 
 export async function syncAll (stores: MetaStore[]): Promise<void> {
   for (const a of stores) for (const b of stores) if (a !== b) await send(a, b)
