@@ -271,7 +271,12 @@ export class Daemon extends Lifecycle {
           deviceName: c.name,
           status: this.control.status,
           parts: this.parts,
-          actions: { check: async (onProgress) => await this.control.fsck({ onProgress }), invite: async () => await this.control.invite() },
+          actions: {
+            check: async (onProgress) => await this.control.fsck({ onProgress }),
+            invite: async () => await this.control.invite(),
+            drain: async (device, onProgress) => await this.control.drain(device, { onProgress }),
+            remove: async (device) => await this.control.remove(device)
+          },
           log: this.#log
         })
         this.#dashboardUrl = page.url

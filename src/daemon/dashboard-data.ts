@@ -22,12 +22,15 @@ export interface DeviceRow {
   journalLag: number | null
   /** ms since last heard from (0 for this device; null: never). */
   lastSeenMs: number | null
+  /** Repair's view: online, grace (away, not yet rebuilt), gone (being rebuilt elsewhere), draining; undefined without repair. */
+  repairState?: string
 }
 
 export function deviceRows (parts: DaemonParts, name: string): DeviceRow[] {
   const u = parts.store.usage()
   const ops = parts.meta.stats().ops
-  const rows: DeviceRow[] = [{ id: parts.deviceId, name, self: true, online: true, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, fragments: u.fragmentCount, journalLag: 0, lastSeenMs: 0 }]
+  const states = new Map((parts.repairer?.status().devices ?? []).map(d => [d.id, d.state as string]))
+  const rows: DeviceRow[] = [{ id: parts.deviceId, name, self: true, online: true, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, fragments: u.fragmentCount, journalLag: 0, lastSeenMs: 0, repairState: states.get(parts.deviceId) }]
   // The replication protocol knows each device's version vector: ops it lacks of those held here.
   const lag = new Map((parts.journal?.stats().peers ?? []).filter(j => j.vectorKnown).map(j => [j.id, j.peerLag]))
   for (const p of parts.net?.membership.peers() ?? []) {
@@ -41,7 +44,8 @@ export function deviceRows (parts: DaemonParts, name: string): DeviceRow[] {
       usedBytes: p.usedBytes,
       fragments: p.fragmentCount,
       journalLag: lag.get(p.id) ?? (Number.isFinite(head) && p.journalHead !== '' ? Math.max(0, ops - head) : null),
-      lastSeenMs: p.lastSeenMs === 0 ? null : Math.max(0, Date.now() - p.lastSeenMs)
+      lastSeenMs: p.lastSeenMs === 0 ? null : Math.max(0, Date.now() - p.lastSeenMs),
+      repairState: states.get(p.id)
     })
   }
   return rows

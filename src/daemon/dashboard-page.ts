@@ -22,8 +22,8 @@ a{color:#1a5fb4;cursor:pointer}.frag{font:12px ui-monospace,monospace}.cell-ok{b
 <span class="actions"><button id="act-check" title="palm fsck: read every fragment of this device and check it against its CID">Check files</button><button id="act-invite" title="palm invite: a code for another device">Invite a device</button></span></nav>
 <p id="action-result" class="dim"></p><p id="work" class="dim"><progress id="work-bar" max="1" value="0" hidden></progress> <span id="work-text"></span></p>
 <main>
-<section id="view-devices" class="view on"><table><thead><tr><th>device</th><th>state</th><th class="num">capacity</th><th class="num">used</th><th class="num">fragments</th><th class="num">journal lag</th><th>last seen</th></tr></thead><tbody id="devices"></tbody></table></section>
-<section id="view-protection" class="view"><p id="protection-summary"></p><table><thead><tr><th>if this device is lost</th><th class="num">files unreadable</th><th class="num">files below k+1</th></tr></thead><tbody id="whatif"></tbody></table></section>
+<section id="view-devices" class="view on"><table><thead><tr><th>device</th><th>state</th><th class="num">capacity</th><th class="num">used</th><th class="num">fragments</th><th class="num">journal lag</th><th>last seen</th><th>repair</th><th></th></tr></thead><tbody id="devices"></tbody></table></section>
+<section id="view-protection" class="view"><p id="protection-summary"></p><p id="repair-summary"></p><table><thead><tr><th>if this device is lost</th><th class="num">files unreadable</th><th class="num">files below k+1</th></tr></thead><tbody id="whatif"></tbody></table></section>
 <section id="view-folder" class="view"><p id="crumbs"></p><table><thead><tr><th>name</th><th class="num">size</th><th>health</th></tr></thead><tbody id="entries"></tbody></table><div id="sharemap"></div></section>
 <section id="view-events" class="view"><ul id="events"></ul></section>
 </main>
@@ -53,11 +53,20 @@ async function loadDevices () {
   const rows = await get('/api/devices')
   $('devices').innerHTML = rows.map(d => '<tr data-device="' + esc(d.name) + '"><td>' + esc(d.name) + (d.self ? ' <span class="dim">(this device)</span>' : '') + '</td>' +
     '<td class="state ' + (d.online ? 'ok' : 'bad') + '">' + (d.online ? 'online' : 'offline') + '</td><td class="num">' + size(d.capacityBytes) + '</td><td class="num">' + size(d.usedBytes) +
-    '</td><td class="num">' + d.fragments + '</td><td class="num">' + (d.journalLag == null ? '—' : d.journalLag) + '</td><td>' + (d.self ? '—' : ago(d.lastSeenMs)) + '</td></tr>').join('')
+    '</td><td class="num">' + d.fragments + '</td><td class="num">' + (d.journalLag == null ? '—' : d.journalLag) + '</td><td>' + (d.self ? '—' : ago(d.lastSeenMs)) + '</td>' +
+    '<td class="' + ({ online: 'ok', grace: 'warn', gone: 'bad', draining: 'warn' }[d.repairState] || 'dim') + '">' + esc(d.repairState || '—') + '</td>' +
+    '<td>' + (d.self ? '' : '<button class="act-drain" data-id="' + esc(d.id) + '" data-name="' + esc(d.name) + '" title="palm drain: move every fragment off this device">Drain</button> ' +
+      '<button class="act-remove" data-id="' + esc(d.id) + '" data-name="' + esc(d.name) + '" title="palm remove: remove this device from the swarm">Remove</button>') + '</td></tr>').join('')
 }
 async function loadProtection () {
   const p = await get('/api/protection')
   $('protection-summary').textContent = p.files + ' files in ' + p.stripes + ' stripes; ' + (p.unreadableNow > 0 ? p.unreadableNow + ' cannot be read now.' : 'every file can be read now.') + (p.partial ? ' (first stripes only)' : '') + (p.pendingSpread > 0 ? ' ' + p.pendingSpread + ' fragments wait to be spread to devices that were away.' : ' Nothing waits to be spread.')
+  const r = p.repair
+  $('repair-summary').textContent = r == null ? 'Repair is off on this device.' : 'Repair: ' +
+    (r.stripesBelowN.atK + r.stripesBelowN.atK1 + r.stripesBelowN.more + r.stripesBelowN.unreadable === 0 ? 'every stripe has all its fragments on live devices' :
+      r.stripesBelowN.atK + ' stripes at k, ' + r.stripesBelowN.atK1 + ' at k+1, ' + r.stripesBelowN.more + ' with more to spare, ' + r.stripesBelowN.unreadable + ' unreadable; ' + size(r.bytesToMove) + ' to rebuild' +
+      (r.rateBytesPerSec > 0 ? ' at ' + size(r.rateBytesPerSec) + '/s, about ' + Math.ceil(r.bytesToMove / r.rateBytesPerSec) + ' s left' : '')) +
+    '. ' + r.fragmentsRebuilt + ' fragments rebuilt here since start. Last scrub: ' + (r.lastScrub ? ago(Date.now() - r.lastScrub.atMs) + ', ' + r.lastScrub.checked + ' checked, ' + (r.lastScrub.corrupt + r.lastScrub.unreadable) + ' bad' : 'not yet') + '.'
   $('whatif').innerHTML = p.whatIf.map(w => '<tr data-device="' + esc(w.name) + '"><td>' + esc(w.name) + '</td><td class="num ' + (w.unreadableFiles > 0 ? 'bad' : 'ok') + '">' + w.unreadableFiles +
     '</td><td class="num ' + (w.belowSpareFiles > 0 ? 'warn' : '') + '">' + w.belowSpareFiles + '</td></tr>').join('')
 }
@@ -115,7 +124,23 @@ $('act-invite').addEventListener('click', () => {
   if (!confirm('Make an invite code? It works once, for an hour, while this device runs: whoever uses it first joins. Share it privately.')) return
   safe(async () => { const r = await fetch(q('/api/invite'), { method: 'POST' }).then(x => x.json()); $('action-result').textContent = 'palm join ' + r.code + '   (single use, until ' + r.expiresAt + ')' })
 })
-// Long work (a check reading every fragment): a bar with counts, pushed by the server.
+$('devices').addEventListener('click', ev => {
+  const b = ev.target.closest('button.act-drain, button.act-remove'); if (!b) return
+  const drain = b.classList.contains('act-drain')
+  const name = b.dataset.name
+  if (!confirm(drain ? 'Drain ' + name + '? Every fragment it holds is copied to other devices (palm drain); then it may be wiped.'
+    : 'Remove ' + name + ' from the swarm? Every device then refuses it, and its fragments are rebuilt on the others (palm remove). This cannot be undone.')) return
+  $('action-result').textContent = (drain ? 'draining ' : 'removing ') + name + '…'
+  safe(async () => {
+    const res = await fetch(q(drain ? '/api/drain' : '/api/remove', { device: b.dataset.id }), { method: 'POST' })
+    if (!res.ok) { $('action-result').textContent = await res.text(); return }
+    const r = await res.json()
+    $('action-result').textContent = drain ? 'drained ' + name + ': ' + r.fragmentsMoved + ' fragments moved; no file needs it any more, it may be wiped'
+      : (r.removed ? name + ' was removed; its fragments are rebuilt on the other devices' : name + ' was removed already')
+    safe(loadDevices)
+  })
+})
+// Long work (a check or a drain): a bar with counts, pushed by the server.
 let workStarted = 0
 function showWork (p) {
   const bar = $('work-bar')

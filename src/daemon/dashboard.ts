@@ -4,8 +4,9 @@
  * home (`<home>/dashboard.token`, mode 0600) and name 127.0.0.1/localhost as Host (a page on another
  * site cannot reach it, nor a DNS-rebinding one). `palm status` prints the URL with the token.
  *
- * Views (dashboard-page.ts): devices, protection with a what-if per device, a folder browser with
- * per-file health and share map, recent events. Live: the page holds one server-sent-events stream
+ * Views (dashboard-page.ts): devices (with repair's state and the drain and remove actions),
+ * protection with a what-if per device and repair's progress, a folder browser with per-file health
+ * and share map, recent events. Live: the page holds one server-sent-events stream
  * fed by the journal's change feed and the membership's peer events, and refetches only the view a
  * change touches.
  */
@@ -13,7 +14,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '@libp2p/interface'
-import type { FsckReport, InviteReport, ProgressFn, StatusReport } from './control-api.js'
+import { PalmError } from '../errors.js'
+import type { DrainReport, FsckReport, InviteReport, ProgressFn, RemoveReport, StatusReport } from './control-api.js'
 import type { DaemonParts } from './daemon.js'
 import { deviceRows, folderView, protectionView, shareMap } from './dashboard-data.js'
 import { DASHBOARD_PAGE } from './dashboard-page.js'
@@ -56,6 +58,10 @@ export interface DashboardInit {
     /** `onProgress` feeds the page's progress bar (pushed as `progress` events). */
     check: (onProgress: ProgressFn) => Promise<FsckReport>
     invite: () => Promise<InviteReport>
+    /** `palm drain DEVICE`: its progress feeds the bar too. */
+    drain: (device: string, onProgress: ProgressFn) => Promise<DrainReport>
+    /** `palm remove DEVICE`. */
+    remove: (device: string) => Promise<RemoveReport>
   }
   log: Logger
 }
@@ -96,7 +102,8 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
   const events: DashboardEvent[] = []
   const streams = new Set<ServerResponse>()
   let port = init.port
-  let checking = false
+  /** The long action running (check or drain): one at a time, a second is told, not queued. */
+  let running: string | undefined
   const push = (name: string, data: unknown): void => {
     const frame = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
     for (const s of streams) s.write(frame)
@@ -117,6 +124,27 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
   const devicesChanged = throttled('devices', DEVICES_PUSH_MS)
   const filesChanged = throttled('files', FILES_PUSH_MS)
 
+  /** Runs a long action, its progress pushed to the pages; undefined (409 sent) when one runs already. */
+  const long = async <T>(res: ServerResponse, what: string, task: string, unit: string, fn: (progress: ProgressFn) => Promise<T>): Promise<T | undefined> => {
+    if (running != null) { send(res, 409, 'text/plain', `${running} is already running; its progress shows on the page\n`); return undefined }
+    running = what
+    let lastPushMs = 0
+    let last = { done: 0, total: 0 }
+    try {
+      const r = await fn((p) => {
+        last = p
+        const now = Date.now()
+        if (now - lastPushMs < PROGRESS_PUSH_MS && p.done < p.total) return
+        lastPushMs = now
+        push('progress', p)
+      })
+      return r
+    } finally {
+      running = undefined
+      push('progress', { task, phase: 'done', done: last.done, total: last.total, unit })
+    }
+  }
+
   const hostOk = (req: IncomingMessage): boolean => {
     const host = req.headers.host ?? ''
     return host === `127.0.0.1:${port}` || host === `localhost:${port}`
@@ -126,9 +154,10 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     if (path === '/api/status') return await init.status()
     if (path === '/api/devices') return deviceRows(parts, init.deviceName)
     if (path === '/api/protection') {
-      // Spread progress: fragments written elsewhere while their device was away, waiting to go to it.
-      const spread = (await init.status()).protectionDetail.pendingSpread
-      return { ...await protectionView(parts, deviceRows(parts, init.deviceName)), pendingSpread: spread }
+      // Spread progress: fragments written elsewhere while their device was away, waiting to go to it;
+      // repair's: stripes below n by margin, bytes to move, rate, the last scrub.
+      const status = await init.status()
+      return { ...await protectionView(parts, deviceRows(parts, init.deviceName)), pendingSpread: status.protectionDetail.pendingSpread, repair: status.repair ?? null }
     }
     if (path === '/api/folder') return await folderView(parts, url.searchParams.get('path') ?? '/')
     if (path === '/api/file') return await shareMap(parts, init.deviceName, url.searchParams.get('path') ?? '/')
@@ -142,24 +171,30 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     const given = url.searchParams.get('token') ?? ''
     if (!sameSecret(given, token)) return send(res, 403, 'text/plain', 'refused: open the address `palm status` prints (it carries the token)\n')
     if (req.method === 'POST' && url.pathname === '/api/check') {
-      // One check at a time: a second click (or page) is told, not queued.
-      if (checking) return send(res, 409, 'text/plain', 'a check is already running; its progress shows on the page\n')
-      checking = true
-      let lastPushMs = 0
-      try {
-        const r = await init.actions.check((p) => {
-          const now = Date.now()
-          if (now - lastPushMs < PROGRESS_PUSH_MS && p.done < p.total) return
-          lastPushMs = now
-          push('progress', p)
-        })
-        push('progress', { task: 'fsck', phase: 'done', done: r.stripesChecked, total: r.stripesChecked, unit: 'stripes' })
-        return send(res, 200, 'application/json', JSON.stringify({ clean: r.clean, stripesChecked: r.stripesChecked, counts: r.counts, repaired: r.repaired }))
-      } finally {
-        checking = false
-      }
+      const r = await long(res, 'a check', 'fsck', 'stripes', async (progress) => await init.actions.check(progress))
+      if (r != null) send(res, 200, 'application/json', JSON.stringify({ clean: r.clean, stripesChecked: r.stripesChecked, counts: r.counts, repaired: r.repaired }))
+      return
     }
     if (req.method === 'POST' && url.pathname === '/api/invite') return send(res, 200, 'application/json', JSON.stringify(await init.actions.invite()))
+    if (req.method === 'POST' && (url.pathname === '/api/drain' || url.pathname === '/api/remove')) {
+      const device = url.searchParams.get('device') ?? ''
+      if (device === '') return send(res, 400, 'text/plain', 'name the device: ?device=NAME or id\n')
+      try {
+        if (url.pathname === '/api/remove') {
+          const r = await init.actions.remove(device)
+          event('repair', `${r.name !== '' ? r.name : r.id} was removed from the swarm; its fragments are rebuilt elsewhere`)
+          return send(res, 200, 'application/json', JSON.stringify(r))
+        }
+        const r = await long(res, 'a check or drain', 'drain', 'stripes', async (progress) => await init.actions.drain(device, progress))
+        if (r == null) return
+        event('repair', `drained ${device}: no file needs it any more, it may be wiped`)
+        return send(res, 200, 'application/json', JSON.stringify(r))
+      } catch (err) {
+        // A refusal (unknown device, this device, no pool): the page shows its one line.
+        if (err instanceof PalmError && !res.headersSent) return send(res, 400, 'text/plain', `${err.message}\n`)
+        throw err
+      }
+    }
     if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET, and POST for the actions\n')
     if (url.pathname === '/' || url.pathname === '/index.html') return send(res, 200, 'text/html; charset=utf-8', DASHBOARD_PAGE)
     if (url.pathname === '/api/stream') {

@@ -1,7 +1,8 @@
 /**
  * `palm demo` end to end, and the status web app in a real headless Chromium against it:
  * start 6 devices → the page lists them and the protection what-if → kill 2 devices → the page
- * marks them offline live (server-sent events) → every file reads back → stop leaves no mount,
+ * marks them offline live (server-sent events), shows repair's line, and removes a killed device
+ * from its row (confirmed) → every file reads back → stop leaves no mount,
  * process, namespace or file behind. Screenshots of each view go to test-output/dashboard/.
  * As root the demo runs on a LAN of network namespaces (mDNS), where a partition is tried too, and
  * a demo in the foreground is stopped with Ctrl-C (SIGINT).
@@ -176,6 +177,15 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     const rows = await page.$$eval('#whatif tr', (rs: any[]) => Object.fromEntries(rs.map(r => [r.dataset.device, [Number(r.children[1].textContent), Number(r.children[2].textContent)]])))
     assert.deepEqual(rows, { d1: [4, 0], d2: [0, 4], d3: [0, 4], d4: [4, 0], d5: [4, 0], d6: [4, 0] })
     await page.screenshot({ path: join(SHOTS, '6-protection-two-killed.png') })
+    // Repair's line on the protection view; the drain and remove actions on every other device's
+    // row; removing a killed device from the page (confirmed) logs its removal.
+    assert.match(await page.textContent('#repair-summary') ?? '', /^Repair/)
+    await page.click('nav button[data-view="devices"]')
+    assert.equal(await page.$$eval('#devices button.act-drain', (b: any[]) => b.length), 5)
+    page.once('dialog', (d: any) => { void d.accept() })
+    await page.click('#devices tr[data-device="d3"] button.act-remove')
+    await page.waitForFunction(() => document.getElementById('action-result')?.textContent === 'd3 was removed; its fragments are rebuilt on the other devices', null, { timeout: 60_000 })
+    await page.screenshot({ path: join(SHOTS, '7-d3-removed.png') })
   }
   const killed = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
   assert.deepEqual(killed.devices.map((d: any) => d.state), ['running', 'killed', 'killed', 'running', 'running', 'running'])
