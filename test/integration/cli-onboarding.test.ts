@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
-import { PALM_BIN, palm, skipWithoutFuse, startMount, testEnv } from '../helpers/palm.js'
+import { PALM_BIN, palm, skipWithoutFuse, startMount, startServe, testEnv } from '../helpers/palm.js'
 import { createTempDir, onCleanup } from '../helpers/tmp.js'
 
 /** A new swarm's home and an invite code for it (no daemon runs). */
@@ -62,13 +62,17 @@ it('join: --mount with --serve, or a folder without --mount, is a usage error (e
 
 it('join on a terminal asks what next (here: nothing); without a terminal it only joins', async (t) => {
   const root = await createTempDir(t)
-  const { code } = await swarmCode(root)
-  const piped = await palm(['join', code, '--home', join(root, 'b'), '--name', 'b'])
+  // An invite is redeemed at the running device that made it, once: one code per join.
+  const env = testEnv({ PALM_DASHBOARD_PORT: '-1' })
+  const { home } = await swarmCode(root)
+  await startServe(t, home, { env })
+  const invite = async (): Promise<string> => (await palm(['invite', '--home', home], { env })).stdout.trim()
+  const piped = await palm(['join', await invite(), '--home', join(root, 'b'), '--name', 'b'], { env })
   assert.equal(piped.code, 0, piped.stderr)
   assert.match(piped.stdout, /\nNext: `palm mount --home \S+` to mount the folder here, or `palm serve --home \S+` to only lend disk space\.\n$/)
   assert.doesNotMatch(piped.stdout, /\[m\/s\/n\]/)
   // `script` gives the command a pseudo-terminal; an answer it does not know is asked again.
-  const tty = spawnSync('script', ['-qec', `"${process.execPath}" "${PALM_BIN}" join ${code} --home ${join(root, 'c')} --name c`, '/dev/null'], { env: testEnv(), input: 'x\nn\n', encoding: 'utf8', timeout: 60_000 })
+  const tty = spawnSync('script', ['-qec', `"${process.execPath}" "${PALM_BIN}" join ${await invite()} --home ${join(root, 'c')} --name c`, '/dev/null'], { env, input: 'x\nn\n', encoding: 'utf8', timeout: 60_000 })
   const out = tty.stdout.replace(/\r/g, '')
   assert.equal(tty.status, 0, out)
   assert.match(out, /Mount the folder at \S+ here \[m\], only lend this disk's space to the swarm \[s\], or nothing now \[n\]\? \[m\/s\/n\] /)
