@@ -62,7 +62,7 @@ async function loadProtection () {
   const p = await get('/api/protection')
   $('protection-summary').textContent = p.files + ' files in ' + p.stripes + ' stripes; ' + (p.unreadableNow > 0 ? p.unreadableNow + ' cannot be read now.' : 'every file can be read now.') + (p.partial ? ' (first stripes only)' : '') + (p.pendingSpread > 0 ? ' ' + p.pendingSpread + ' fragments wait to be spread to devices that were away.' : ' Nothing waits to be spread.')
   const r = p.repair
-  $('repair-summary').textContent = r == null ? 'Repair is off on this device.' : 'Repair: ' +
+  $('repair-summary').textContent = r == null ? 'Repair is off on this device.' : r.lastWalkMs === 0 ? 'Repair has not surveyed the stripes yet (or is turned off here).' : 'Repair, at its last survey ' + ago(Date.now() - r.lastWalkMs) + ': ' +
     (r.stripesBelowN.atK + r.stripesBelowN.atK1 + r.stripesBelowN.more + r.stripesBelowN.unreadable === 0 ? 'every stripe has all its fragments on live devices' :
       r.stripesBelowN.atK + ' stripes at k, ' + r.stripesBelowN.atK1 + ' at k+1, ' + r.stripesBelowN.more + ' with more to spare, ' + r.stripesBelowN.unreadable + ' unreadable; ' + size(r.bytesToMove) + ' to rebuild' +
       (r.rateBytesPerSec > 0 ? ' at ' + size(r.rateBytesPerSec) + '/s, about ' + Math.ceil(r.bytesToMove / r.rateBytesPerSec) + ' s left' : '')) +
