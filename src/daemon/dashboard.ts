@@ -28,12 +28,14 @@ const MAX_EVENTS = 200
 /** Peer announcements arrive every gossip interval: devices are pushed at most this often. */
 const DEVICES_PUSH_MS = 1000
 const FILES_PUSH_MS = 500
+/** How often repair's counters are looked at for events (rebuilt, corruption found, a device gone). */
+const REPAIR_WATCH_MS = 2000
 /** A running check's progress is pushed at most this often. */
 const PROGRESS_PUSH_MS = 250
 
 export interface DashboardEvent {
   atMs: number
-  kind: 'device joined' | 'device left' | 'device back' | 'files changed' | 'check' | 'repair' | 'started'
+  kind: 'device joined' | 'device left' | 'device back' | 'files changed' | 'check' | 'repair' | 'corruption' | 'started'
   text: string
 }
 
@@ -260,6 +262,21 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     }, 2000)
   })
   event('started', `${init.deviceName} started`)
+  // Repair's counters (in memory, cheap to read): what they gained since the last look is an event.
+  const seenRepair = { rebuilt: 0, repaired: 0, bad: 0, gone: new Set<string>() }
+  const watchRepair = setInterval(() => {
+    const r = parts.repairer?.status()
+    if (r == null) return
+    if (r.scrubBadFound > seenRepair.bad) event('corruption', `scrub found ${r.scrubBadFound - seenRepair.bad} bad fragment(s) on this device; they are quarantined and rebuilt`)
+    if (r.stripesRepaired > seenRepair.repaired) event('repair', `repair rebuilt ${r.fragmentsRebuilt - seenRepair.rebuilt} fragment(s) of ${r.stripesRepaired - seenRepair.repaired} stripe(s)`)
+    for (const d of r.devices) {
+      if (d.state === 'gone' && !seenRepair.gone.has(d.id)) event('repair', `${d.name !== '' ? d.name : d.id} is gone (away past its grace): its fragments are rebuilt on other devices`)
+    }
+    seenRepair.gone = new Set(r.devices.filter(d => d.state === 'gone').map(d => d.id))
+    if (r.stripesRepaired !== seenRepair.repaired || r.scrubBadFound !== seenRepair.bad) devicesChanged()
+    Object.assign(seenRepair, { rebuilt: r.fragmentsRebuilt, repaired: r.stripesRepaired, bad: r.scrubBadFound })
+  }, REPAIR_WATCH_MS)
+  watchRepair.unref()
   const keepAlive = setInterval(() => { for (const s of streams) s.write(': keep-alive\n\n') }, 15_000)
   keepAlive.unref()
 
@@ -268,6 +285,7 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     event,
     close: async () => {
       clearInterval(keepAlive)
+      clearInterval(watchRepair)
       clearTimeout(burst.timer)
       offChange()
       net?.membership.removeEventListener('peer:online', listeners.online as any)

@@ -186,6 +186,8 @@ it('palm demo: 6 devices, the page shows them live, 2 killed, every file reads b
     await page.click('#devices tr[data-device="d3"] button.act-remove')
     await page.waitForFunction(() => document.getElementById('action-result')?.textContent === 'd3 was removed; its fragments are rebuilt on the other devices', null, { timeout: 60_000 })
     await page.screenshot({ path: join(SHOTS, '7-d3-removed.png') })
+    await page.click('nav button[data-view="events"]')
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#events li')).some(li => /d3.* is gone/.test(li.textContent ?? '')), null, { timeout: 30_000 })
   }
   const killed = JSON.parse((await palm(['demo', 'status', '--dir', dir, '--json'], { env })).stdout)
   assert.deepEqual(killed.devices.map((d: any) => d.state), ['running', 'killed', 'killed', 'running', 'running', 'running'])
