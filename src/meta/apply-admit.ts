@@ -30,6 +30,8 @@ export function applyAdmit (v: ApplyView, op: AdmitOp): ApplyResult {
 /** Removal: the device's key is replaced by a tombstone (an empty key), so its ops are refused. */
 export function applyRemoveDevice (v: ApplyView, op: Extract<Op, { kind: 'removeDevice' }>): ApplyResult {
   if (typeof op.device !== 'string' || op.device === '' || op.device.length > 128) throw new InvalidArgumentError('removeDevice op names no device')
+  // Removed already (two devices removed it concurrently): the tombstone keeps the key it holds.
+  if (v.removed(op.device)) return {}
   v.removeDevice(op.device)
   return {}
 }

@@ -19,7 +19,6 @@
  */
 import type { Logger } from '../util/logger.js'
 import type { Batch } from './batch.js'
-import type { InodeRec } from './records.js'
 import type { ChangeListenerOptions, JournalChange } from './types.js'
 
 /** What `batch` changed; undefined when it changed nothing. `self` is this device's author id. */
@@ -28,16 +27,11 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'> & Par
   const xattrs = new Set<number>()
   const content = new Set<number>()
   const entries: Array<{ parent: number, name: string }> = []
-  const unlinked: number[] = []
-  for (const [k, v] of batch.changes) {
+  for (const k of batch.changes.keys()) {
     switch (k.charCodeAt(0)) {
-      case 0x69: { // i<ino>
-        const ino = Number(k.slice(1))
-        inodes.add(ino)
-        const rec = v as InodeRec
-        if (typeof rec === 'object' && 'nlink' in rec && rec.nlink === 0 && rec.type !== 'dir') unlinked.push(ino)
+      case 0x69: // i<ino>
+        inodes.add(Number(k.slice(1)))
         break
-      }
       case 0x64: { // d<parent>/<name>
         const slash = k.indexOf('/')
         entries.push({ parent: Number(k.slice(1, slash)), name: k.slice(slash + 1) })
@@ -53,7 +47,7 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'> & Par
     }
   }
   if (inodes.size === 0 && entries.length === 0 && xattrs.size === 0 && content.size === 0) return undefined
-  return { remote: isRemote(batch, self), inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs], unlinked }
+  return { remote: isRemote(batch, self), inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs] }
 }
 
 /**

@@ -196,8 +196,6 @@ export interface JournalChange {
   content: number[]
   /** Inodes with an extended attribute set or removed. */
   xattrs: number[]
-  /** Files left with no name (nlink 0) and not yet released: whoever holds nothing of them releases them. */
-  unlinked: number[]
 }
 
 /** Options of `MetaStore.onChange`. */

@@ -59,11 +59,3 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
   if (data.length === 0 && attrs.length === 0 && entries.length === 0) return undefined
   return { entries, attrs, data }
 }
-
-/** Releases the files a remote change left with no name, unless the kernel or a handle still holds them (then at their forget or close). */
-export function releaseRemoteUnlinked (core: VfsCore, c: JournalChange): void {
-  if (!c.remote) return
-  for (const ino of c.unlinked) {
-    if (core.inodes.markUnlinked(ino)) void core.releaseInode(ino)
-  }
-}

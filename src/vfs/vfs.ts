@@ -35,7 +35,7 @@ import { statfs } from './ops/statfs.js'
 import { symlink } from './ops/symlink.js'
 import { unlink } from './ops/unlink.js'
 import { write } from './ops/write.js'
-import { dropRemoteChange, releaseRemoteUnlinked } from './remote-changes.js'
+import { dropRemoteChange } from './remote-changes.js'
 import type {
   Vfs, VfsComponents, VfsContext, VfsCreateReply, VfsDirent, VfsInit, VfsInvalidation, VfsOpenReply, VfsSetattr, VfsStatfs,
   VfsStats
@@ -54,7 +54,6 @@ export class PalmVfs extends Lifecycle implements Vfs {
   protected async onStart (): Promise<void> {
     // Another device's ops: drop what this VFS cached of them, then tell the kernel's notifier.
     this.#unsubscribe = this.#core.meta.onChange((c) => {
-      releaseRemoteUnlinked(this.#core, c)
       const inv = dropRemoteChange(this.#core, c)
       if (inv == null) return
       for (const l of [...this.#invalidations]) {

@@ -60,7 +60,8 @@ function joinedText (r: DeviceReport): string {
 async function readCode (): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Paste the invite code and press Enter: ')
   let text = ''
-  for await (const chunk of process.stdin) {
+  // Not destroyed on leaving the loop: on a terminal, join may ask what next on the same stdin.
+  for await (const chunk of process.stdin.iterator({ destroyOnReturn: false })) {
     text += String(chunk)
     const line = text.split('\n').map(l => l.trim()).find(l => l !== '')
     if (line != null && text.includes('\n')) return line
@@ -116,7 +117,7 @@ ${flagHelp([...KEYS], FLAGS)}`,
       return 0
     }
     if (next === 'mount') {
-      const m = await spawnDaemon(device, mountpoint, [])
+      const m = await spawnDaemon(device, mountpoint, args.config.allowNonEmpty === true ? ['--allow-non-empty'] : [])
       if (!json) process.stdout.write(`mounted: ${m.mountpoint} (daemon pid ${m.pid}, log ${m.logFile})\n`)
       const c = await catchUp(r.home, json)
       if (json) printJson({ ...r, mount: { path: m.mountpoint, pid: m.pid }, catchUp: c })
@@ -133,9 +134,9 @@ ${flagHelp([...KEYS], FLAGS)}`,
       }
       const c = await catchUp(r.home, json)
       process.stderr.write(json ? `${JSON.stringify({ catchUp: c })}\n` : `${catchUpSentence(c, `palm status${hint}`)}\n`)
-    })()
+    })().catch(() => {}) // the daemon stopping ends the watch; nothing to report
     const exit = await serving
-    await watch.catch(() => {})
+    await watch
     return exit
   }
 }
