@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { link, lstat, mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
+import { renameInModel } from '../helpers/path-model.js'
 import { hashOf } from './trees.js'
 
 export interface ModelNode { type: 'file' | 'dir', hash?: string }
@@ -105,7 +106,7 @@ export async function runRandomOps (root: string, model: Model, count: number, r
         const node = model.get(src) as ModelNode
         const dst = join(pick(dirs()), pick(node.type === 'dir' ? DIR_NAMES : FILE_NAMES))
         await rename(abs(src), abs(dst))
-        moveInModel(model, src, dst)
+        renameInModel(model, src, dst)
       } else if (r < 0.7) {
         const p = pick(files())
         await unlink(abs(p))
@@ -137,23 +138,6 @@ export async function runRandomOps (root: string, model: Model, count: number, r
     }
   }
   return run
-}
-
-/** rename(2) on the model: `dst` (a file, or an empty directory) is replaced; a directory moves with all below it. */
-function moveInModel (model: Model, src: string, dst: string): void {
-  if (src === dst) return
-  const node = model.get(src) as ModelNode
-  if (model.get(dst) === node) return // two names of one file: POSIX does nothing
-  model.delete(dst)
-  model.delete(src)
-  model.set(dst, node)
-  if (node.type !== 'dir') return
-  for (const [p, n] of [...model]) {
-    if (p.startsWith(`${src}/`)) {
-      model.delete(p)
-      model.set(`${dst}/${p.slice(src.length + 1)}`, n)
-    }
-  }
 }
 
 async function setXattr (path: string, name: string, value: string): Promise<void> {

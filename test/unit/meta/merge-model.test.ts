@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { ROOT_INO, type MetaStore } from '../../../src/meta/types.js'
+import { renameInModel } from '../../helpers/path-model.js'
 import { prng } from '../../helpers/prng.js'
 import { assertConverged, devices, DIR, FILE, logicalClock, stripe, syncAll } from './merge-helpers.js'
 
@@ -99,7 +100,7 @@ async function randomOps (s: MetaStore, model: Model, count: number, rand: () =>
         const [dd, dn] = split(dst)
         const { replaced } = await s.rename(await inoOf(s, sd), sn, await inoOf(s, dd), dn)
         if (replaced != null && replaced.nlink === 0 && replaced.type !== 'dir') await s.releaseInode(replaced.ino)
-        move(model, src, dst)
+        renameInModel(model, src, dst)
       } else if (r < 0.7) {
         const p = pick(files())
         const [d, n] = split(p)
@@ -131,19 +132,6 @@ async function randomOps (s: MetaStore, model: Model, count: number, rand: () =>
     } catch (err) {
       if ((err as { code?: string }).code == null) throw err
     }
-  }
-}
-
-/** rename(2) on the model. */
-function move (model: Model, src: string, dst: string): void {
-  const node = model.get(src) as Node
-  if (src === dst || model.get(dst) === node) return
-  model.delete(dst)
-  model.delete(src)
-  model.set(dst, node)
-  if (node.type !== 'dir') return
-  for (const [p, n] of [...model]) {
-    if (p.startsWith(`${src}/`)) { model.delete(p); model.set(`${dst}/${p.slice(src.length + 1)}`, n) }
   }
 }
 
