@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // Runs the node:test suite from the compiled tree (dist/test). Arguments filter test files by
 // substring: `npm test -- unit/chunk lan/`. Node 20 has no glob support in --test, hence this file.
+//
+// The whole suite (no filter) runs in two lanes at once, each one file at a time: the namespace
+// LAN tests (and the demo, which builds namespaces too) in one, everything else in the other. The
+// LAN tests spend most of their time waiting on devices, timers and the network, so the two lanes
+// share the two cores well and the suite takes about half the time. Every output line is prefixed
+// with its lane's name. `PALM_TEST_LANES=1` runs everything in one lane, as a filtered run does.
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -28,8 +35,27 @@ if (files.length === 0) {
   process.exit(1)
 }
 const polyfill = join(root, 'dist', 'src', 'util', 'polyfill.js')
-const child = spawn(process.execPath, ['--import', polyfill, '--test', '--test-concurrency=1', ...passThrough, ...files], {
-  stdio: 'inherit',
-  cwd: root
-})
-child.on('exit', (code, signal) => { process.exit(code ?? (signal != null ? 1 : 0)) })
+
+/** One `node --test` over `list`, one file at a time; resolves to its exit code. */
+function lane (name, list, prefixed) {
+  const started = Date.now()
+  const child = spawn(process.execPath, ['--import', polyfill, '--test', '--test-concurrency=1', ...passThrough, ...list], {
+    stdio: ['ignore', prefixed ? 'pipe' : 'inherit', 'inherit'],
+    cwd: root
+  })
+  if (prefixed) createInterface({ input: child.stdout }).on('line', line => { process.stdout.write(`[${name}] ${line}\n`) })
+  return new Promise(resolve => {
+    child.on('exit', (code, signal) => {
+      const rc = code ?? (signal != null ? 1 : 0)
+      if (prefixed) console.log(`# lane ${name}: ${list.length} files, exit ${rc}, ${Math.round((Date.now() - started) / 1000)} s`)
+      resolve(rc)
+    })
+  })
+}
+
+const isLan = f => { const r = relative(testRoot, f); return r.startsWith('lan/') || r === join('integration', 'demo.test.js') }
+const lanes = filters.length === 0 && process.env.PALM_TEST_LANES !== '1'
+  ? [['lan', files.filter(isLan)], ['rest', files.filter(f => !isLan(f))]].filter(([, l]) => l.length > 0)
+  : [['all', files]]
+const codes = await Promise.all(lanes.map(([name, list]) => lane(name, list, lanes.length > 1)))
+process.exit(codes.find(c => c !== 0) ?? 0)
