@@ -172,6 +172,8 @@ export interface RemoveReport {
   name: string
   /** False when it was removed already (nothing new was logged). */
   removed: boolean
+  /** The key epoch the swarm was re-keyed to now; absent when no re-keying was needed (done before). */
+  keyEpoch?: number
 }
 
 /** A device holding one fragment (`palm info`). */

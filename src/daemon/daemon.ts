@@ -39,6 +39,8 @@ import { inviteAuthority, inviteFor } from './invite.js'
 import { deleteGuard } from './delete-guard.js'
 import { DeviceRemovals } from './removal.js'
 import { removeFor } from './remove.js'
+import { KeyRotation } from './key-rotation.js'
+import { KEY_RING_FILE } from './key-ring.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
@@ -77,6 +79,8 @@ export interface DaemonParts {
   survey: ProtectionSurvey
   /** Devices removed from the swarm; its `device:removed` event is the hook for rebuilds. */
   removals: DeviceRemovals
+  /** The swarm's network key and its re-keying after removals. */
+  keys: KeyRotation
   /** Rebuilds fragments of gone devices and bad copies (network on only). */
   repairer?: Repairer
 }
@@ -143,6 +147,9 @@ export class Daemon extends Lifecycle {
     const removals = new DeviceRemovals(meta, () => net, logger.forComponent('palm:daemon:removal'))
     await removals.start()
     this.#stack.push({ name: 'removals', stop: async () => { removals.stop() } })
+    // The network key: swarm.key until the swarm is re-keyed after a removal (key-rotation.ts).
+    const keys = new KeyRotation({ path: join(paths.home, KEY_RING_FILE), swarmKey, deviceId, deviceKey: peerKey, meta, isRemoved: id => removals.isRemoved(id), net: () => net, log: logger.forComponent('palm:daemon:keys') })
+    await keys.load()
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)
 
@@ -151,7 +158,7 @@ export class Daemon extends Lifecycle {
     if (this.#init.network ?? c.network) {
       net = createPalmNode({
         peerKey,
-        swarmKey,
+        swarmKey: keys.networkKey(),
         listen: c.listen,
         mdns: { enabled: c.mdns, serviceTag: c.mdnsServiceTag },
         dht: { enabled: c.dht },
@@ -164,10 +171,12 @@ export class Daemon extends Lifecycle {
         store: foreign.wrap(store),
         logger,
         // Invite codes are redeemed on the swarm port: this device admits the joiner and hands it the key.
-        invites: inviteAuthority(paths, swarm, meta, () => net),
+        invites: inviteAuthority(paths, swarm, meta, () => net, keys),
         // A peer's DELETE goes through only for fragments this journal no longer references.
         mayDelete: deleteGuard(meta),
-        isRemoved: (id) => removals.isRemoved(id),
+        isRemoved: (id) => removals.isRemoved(id) || keys.excludes(id),
+        // A device that refuses this one's key may hold a newer one: ask it (key fetch).
+        onKeyMismatch: (addr) => { keys.mismatch(addr) },
         getHealth: () => {
           const u = store.usage()
           return { name: c.name, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes, fragmentCount: u.fragmentCount, journalHead: String(meta.stats().ops), version: PALM_VERSION }
@@ -235,7 +244,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, repairer }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, keys, repairer }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {

@@ -27,6 +27,14 @@ export function applyAdmit (v: ApplyView, op: AdmitOp): ApplyResult {
   return {}
 }
 
+/** A re-keying record: checked, and nothing else (the key lives in each device's home). */
+export function applyKeyEpoch (op: Extract<Op, { kind: 'keyEpoch' }>): ApplyResult {
+  if (!Number.isSafeInteger(op.epoch) || op.epoch < 1 || typeof op.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(op.keyId)) {
+    throw new InvalidArgumentError('keyEpoch op names no epoch and key fingerprint')
+  }
+  return {}
+}
+
 /** Removal: the device's key is replaced by a tombstone (an empty key), so its ops are refused. */
 export function applyRemoveDevice (v: ApplyView, op: Extract<Op, { kind: 'removeDevice' }>): ApplyResult {
   if (typeof op.device !== 'string' || op.device === '' || op.device.length > 128) throw new InvalidArgumentError('removeDevice op names no device')

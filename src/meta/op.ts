@@ -51,6 +51,12 @@ export type OpBody =
    */
   | { kind: 'removeDevice', device: string }
   /**
+   * The swarm was re-keyed (after a removal): the network key of `epoch` (1, 2, …) has the
+   * fingerprint `keyId` (16 hex digits of a labelled SHA-256, never the key). A record only: it
+   * changes no state.
+   */
+  | { kind: 'keyEpoch', epoch: number, keyId: string }
+  /**
    * Repair: new holders of some fragments of one stripe (`stripe`: its id; `set`: [fragment index,
    * its CID, the devices holding it now]). Not a content change: skipped when the stripe was
    * replaced meanwhile, entries whose CID differs are skipped (apply-holders.ts).

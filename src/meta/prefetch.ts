@@ -15,7 +15,8 @@ export function nodesOf (op: Op): string[] {
     case 'rmdir': return [op.parent, op.node]
     case 'rename': return [op.parent, op.newParent, op.node]
     case 'admit':
-    case 'removeDevice': return []
+    case 'removeDevice':
+    case 'keyEpoch': return []
     default: return [op.node]
   }
 }

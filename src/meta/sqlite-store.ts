@@ -40,7 +40,7 @@ import { key } from './view.js'
 import type { Writer } from './writer.js'
 import { isTombstone, liveKey } from './author-key.js'
 import {
-  admitCall, removeDeviceCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+  admitCall, removeDeviceCall, keyEpochCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
 
 export interface MetaStoreInit {
@@ -617,6 +617,18 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /** Removes a device from the swarm (a `removeDevice` op); nothing is logged if it is removed already. */
   async removeDevice (device: string, options: AbortOptions = {}): Promise<void> {
     await this.#write(removeDeviceCall(device), options)
+  }
+
+  /** Records a re-keying of the swarm (a `keyEpoch` op naming the epoch and the key's fingerprint). */
+  async recordKeyEpoch (epoch: number, keyId: string, options: AbortOptions = {}): Promise<void> {
+    await this.#write(keyEpochCall(epoch, keyId), options)
+  }
+
+  /** The devices admitted and not removed (every admission answered so far, once it is in SQLite). */
+  async admittedDevices (options: AbortOptions = {}): Promise<string[]> {
+    await this.#barrier(options)
+    const rows = await this.#opened().reader.all<{ author: string }>('SELECT author FROM authors WHERE length(public_key) = 32 ORDER BY author')
+    return rows.map(r => r.author)
   }
 
   /** The devices removed from the swarm (every removal answered so far, once it is in SQLite). */

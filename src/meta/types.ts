@@ -330,6 +330,10 @@ export interface MetaStore {
   removeDevice: (device: string, options?: AbortOptions) => Promise<void>
   /** The devices removed from the swarm (their removal committed here). */
   removedDevices: (options?: AbortOptions) => Promise<string[]>
+  /** The devices admitted and not removed (their admission committed here). */
+  admittedDevices: (options?: AbortOptions) => Promise<string[]>
+  /** Records a re-keying with a `keyEpoch` op signed by this device (the epoch and the key's fingerprint). */
+  recordKeyEpoch: (epoch: number, keyId: string, options?: AbortOptions) => Promise<void>
   /** Trusts a device's raw Ed25519 public key for applyOp, on this device only (not replicated). */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
   /**
