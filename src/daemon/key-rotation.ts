@@ -33,7 +33,7 @@ export interface KeyRotationComponents {
   swarmKey: Uint8Array
   deviceId: string
   deviceKey: PrivateKey
-  meta: Pick<MetaStore, 'admittedDevices' | 'removedDevices' | 'recordKeyEpoch'>
+  meta: Pick<MetaStore, 'admittedDevices' | 'removedDevices' | 'recordKeyEpoch' | 'keyEpoch'>
   /** Removed in this device's journal. */
   isRemoved: (id: string) => boolean
   net: () => Pick<PalmNode, 'setSwarmKey' | 'hangUp' | 'connectedPeers'> | undefined
@@ -85,24 +85,30 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
   async rotate (): Promise<{ epoch: number, keyId: string }> {
     return await this.#serial(async () => {
       const removed = [...new Set([...await this.#c.meta.removedDevices(), ...this.#record.removed])]
-      const next = nextRecord(this.#record, [...await this.#c.meta.admittedDevices(), this.#c.deviceId], removed)
+      // Past the journal's latest epoch too: a re-keying by another device this one has not met yet.
+      const epoch = Math.max(this.#record.epoch, (await this.#c.meta.keyEpoch())?.epoch ?? 0)
+      const next = nextRecord({ epoch }, [...await this.#c.meta.admittedDevices(), this.#c.deviceId], removed)
       await saveKeyRecord(this.#c.path, next)
       this.#record = next
       const id = keyId(next.key)
       await this.#c.meta.recordKeyEpoch(next.epoch, id)
       this.#c.log('re-keyed the swarm: key epoch %d (%s) for %d members; the other devices fetch it when they redial', next.epoch, id, next.members.length)
-      const net = this.#c.net()
-      if (net != null) {
-        net.setSwarmKey(next.key)
-        // Open connections were made with the old key: closing them makes every peer redial, fail
-        // the handshake, and fetch the new key.
-        for (const peer of net.connectedPeers()) {
-          await net.hangUp(peer).catch((err: Error) => { this.#c.log.error('could not hang up on %s after re-keying: %s', peer, err.message) })
-        }
-      }
+      // Open connections were made with the old key: closing them makes every peer redial, fail
+      // the handshake, and fetch the new key.
+      await this.#useKey(next.key)
       this.safeDispatchEvent('key:changed', { detail: { epoch: next.epoch, keyId: id, from: this.#c.deviceId } })
       return { epoch: next.epoch, keyId: id }
     })
+  }
+
+  /** New connections need `key`; every connection made before is closed. */
+  async #useKey (key: Uint8Array): Promise<void> {
+    const net = this.#c.net()
+    if (net == null) return
+    net.setSwarmKey(key)
+    for (const peer of net.connectedPeers()) {
+      await net.hangUp(peer).catch((err: Error) => { this.#c.log.error('could not hang up on %s after the swarm key changed: %s', peer, err.message) })
+    }
   }
 
   /** The key exchange's question: does `device` get the current key? */
@@ -156,7 +162,8 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
       this.#record = r
       const id = keyId(r.key)
       this.#c.log('took the swarm key of epoch %d (%s) from %s', r.epoch, id, got.from)
-      this.#c.net()?.setSwarmKey(r.key)
+      // Connections made with the old key (a removed device may hold it) end; members redial.
+      await this.#useKey(r.key)
       this.safeDispatchEvent('key:changed', { detail: { epoch: r.epoch, keyId: id, from: got.from } })
       return true
     })

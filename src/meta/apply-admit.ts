@@ -27,11 +27,17 @@ export function applyAdmit (v: ApplyView, op: AdmitOp): ApplyResult {
   return {}
 }
 
-/** A re-keying record: checked, and nothing else (the key lives in each device's home). */
-export function applyKeyEpoch (op: Extract<Op, { kind: 'keyEpoch' }>): ApplyResult {
+/**
+ * A re-keying: the journal keeps the latest epoch and its key's fingerprint (the key itself lives
+ * in each device's home). Two re-keyings to one epoch (concurrent removals) keep the higher
+ * fingerprint, as devices do with the keys themselves.
+ */
+export function applyKeyEpoch (v: ApplyView, op: Extract<Op, { kind: 'keyEpoch' }>): ApplyResult {
   if (!Number.isSafeInteger(op.epoch) || op.epoch < 1 || typeof op.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(op.keyId)) {
     throw new InvalidArgumentError('keyEpoch op names no epoch and key fingerprint')
   }
+  const cur = v.keyEpoch()
+  if (cur == null || op.epoch > cur.epoch || (op.epoch === cur.epoch && op.keyId > cur.keyId)) v.setKeyEpoch(op.epoch, op.keyId)
   return {}
 }
 

@@ -35,7 +35,7 @@ export function applyOp (v: ApplyView, op: Op): ApplyResult {
     case 'release': return applyRelease(v, op)
     case 'admit': return applyAdmit(v, op)
     case 'removeDevice': return applyRemoveDevice(v, op)
-    case 'keyEpoch': return applyKeyEpoch(op)
+    case 'keyEpoch': return applyKeyEpoch(v, op)
     case 'holders': return applyHolders(v, op)
     default: throw new InvalidArgumentError(`unknown journal op kind ${JSON.stringify((op as { kind: unknown }).kind)}: upgrade PALM`)
   }

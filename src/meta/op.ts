@@ -52,8 +52,8 @@ export type OpBody =
   | { kind: 'removeDevice', device: string }
   /**
    * The swarm was re-keyed (after a removal): the network key of `epoch` (1, 2, …) has the
-   * fingerprint `keyId` (16 hex digits of a labelled SHA-256, never the key). A record only: it
-   * changes no state.
+   * fingerprint `keyId` (16 hex digits of a labelled SHA-256, never the key). The journal keeps
+   * the latest (apply-admit.ts).
    */
   | { kind: 'keyEpoch', epoch: number, keyId: string }
   /**

@@ -38,7 +38,7 @@ import { JournalRoom } from './room.js'
 import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth, type StoredOp } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
-import { isTombstone, liveKey } from './author-key.js'
+import { decodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey } from './author-key.js'
 import {
   admitCall, removeDeviceCall, keyEpochCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
@@ -622,6 +622,13 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /** Records a re-keying of the swarm (a `keyEpoch` op naming the epoch and the key's fingerprint). */
   async recordKeyEpoch (epoch: number, keyId: string, options: AbortOptions = {}): Promise<void> {
     await this.#write(keyEpochCall(epoch, keyId), options)
+  }
+
+  /** The latest re-keying the journal records (committed here), or undefined. */
+  async keyEpoch (options: AbortOptions = {}): Promise<{ epoch: number, keyId: string } | undefined> {
+    await this.#barrier(options)
+    const row = await this.#opened().reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [KEY_EPOCH_ROW])
+    return row == null ? undefined : decodeKeyEpoch(new Uint8Array(row.public_key))
   }
 
   /** The devices admitted and not removed (every admission answered so far, once it is in SQLite). */

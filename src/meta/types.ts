@@ -332,6 +332,8 @@ export interface MetaStore {
   removedDevices: (options?: AbortOptions) => Promise<string[]>
   /** The devices admitted and not removed (their admission committed here). */
   admittedDevices: (options?: AbortOptions) => Promise<string[]>
+  /** The latest re-keying the journal records (committed here), or undefined. */
+  keyEpoch: (options?: AbortOptions) => Promise<{ epoch: number, keyId: string } | undefined>
   /** Records a re-keying with a `keyEpoch` op signed by this device (the epoch and the key's fingerprint). */
   recordKeyEpoch: (epoch: number, keyId: string, options?: AbortOptions) => Promise<void>
   /** Trusts a device's raw Ed25519 public key for applyOp, on this device only (not replicated). */

@@ -59,3 +59,34 @@ it('a removed device\'s ops are refused, an admit does not bring it back, and it
   assert.ok(fromB.refused.some(x => /removed/.test(x.reason)), JSON.stringify(fromB.refused))
   assert.deepEqual((await a.check()).problems, [], 'the removed device\'s earlier ops still verify')
 })
+
+it('a re-keying is a signed keyEpoch op that names the epoch and fingerprint, replicates, and lists the members left', async (t) => {
+  const dir = await createTempDir(t, 'palm-keyepoch-')
+  const signers = [testSigner(), testSigner(), testSigner()]
+  const [a, b] = await Promise.all(signers.slice(0, 2).map(async (sg, i) => {
+    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
+    await s.start()
+    onCleanup(t, async () => { await s.stop() })
+    return s
+  }))
+  await a.admit('dev-1', signers[1].publicKey)
+  await a.admit('dev-2', signers[2].publicKey)
+  await a.removeDevice('dev-2')
+  await a.recordKeyEpoch(1, '0123456789abcdef')
+  assert.deepEqual((await a.admittedDevices()).filter(d => d !== 'dev-0'), ['dev-1'], 'a removed device is no member')
+  const ops = await exported(a)
+  const rekey = ops.filter(o => o.body.includes('"keyEpoch"'))
+  assert.equal(rekey.length, 1)
+  assert.match(rekey[0].body, /"epoch":1/)
+  assert.match(rekey[0].body, /"keyId":"0123456789abcdef"/)
+  await b.trustAuthor('dev-0', signers[0].publicKey)
+  assert.deepEqual((await b.applyRemote(ops)).refused, [], 'another device applies the record')
+  assert.ok((await exported(b)).some(o => o.body.includes('"keyEpoch"')))
+  assert.deepEqual(await b.keyEpoch(), { epoch: 1, keyId: '0123456789abcdef' })
+  // A concurrent re-keying to the same epoch: both devices keep the higher fingerprint, whatever the order.
+  await b.recordKeyEpoch(1, 'ffffffffffffffff')
+  await a.applyRemote(await exported(b))
+  assert.deepEqual(await a.keyEpoch(), { epoch: 1, keyId: 'ffffffffffffffff' })
+  assert.deepEqual(await b.keyEpoch(), { epoch: 1, keyId: 'ffffffffffffffff' })
+  assert.deepEqual(await a.removedDevices(), ['dev-2'], 'the record is no device')
+})
