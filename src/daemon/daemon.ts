@@ -41,9 +41,13 @@ import { DeviceRemovals } from './removal.js'
 import { removeFor } from './remove.js'
 import { KeyRotation } from './key-rotation.js'
 import { KEY_RING_FILE } from './key-ring.js'
+import { SpotChecker } from './spot-check.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
+
+/** How often a few sampled acknowledged puts are fetched back (spot-check.ts), ms. */
+const SPOT_CHECK_INTERVAL_MS = 15_000
 
 export interface DaemonInit {
   config: PalmConfig
@@ -81,6 +85,8 @@ export interface DaemonParts {
   removals: DeviceRemovals
   /** The swarm's network key and its re-keying after removals. */
   keys: KeyRotation
+  /** Verifies a sample of acknowledged puts (network on only). */
+  spotCheck?: SpotChecker
   /** Rebuilds fragments of gone devices and bad copies (network on only). */
   repairer?: Repairer
 }
@@ -200,9 +206,23 @@ export class Daemon extends Lifecycle {
     let stripes: StripeIO
     let spreadQueue: FileSpreadQueue | undefined
     let repairer: Repairer | undefined
+    let spotCheck: SpotChecker | undefined
     if (net != null) {
       spreadQueue = createSpreadQueue({ dir: join(paths.home, 'spread') }, { logger })
       await this.#startPart('spread queue', spreadQueue)
+      // Some acknowledged puts are fetched back later: a device that lies is no longer used and its
+      // fragments are rebuilt (spot-check.ts).
+      const referenced = deleteGuard(meta)
+      const spot = spotCheck = new SpotChecker({}, {
+        fragments: net.fragments,
+        referenced: async (cids, options) => await referenced(cids, '', options),
+        onLiar: (peer) => { placed.devices.stats.distrust(peer); repairer?.declareGone(peer) },
+        log: logger.forComponent('palm:daemon:spot-check')
+      })
+      const checks = repeatingTask('spot check', async (signal) => { await spot.run({ signal }) }, { intervalMs: SPOT_CHECK_INTERVAL_MS, timeoutMs: 60_000 }, this.#log)
+      checks.start()
+      this.#stack.push({ name: 'spot check', stop: checks.stop })
+      const fragments = spot.watch(net.fragments)
       const placed = createPoolStripeIO({
         policy: swarm.policy,
         durability: c.durability,
@@ -210,10 +230,10 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) } })
+      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) } })
       await this.#startPart('stripe placement', placed)
       stripes = placed
-      const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments: net.fragments, store, deviceId, logger })
+      const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments, store, deviceId, logger })
       await this.#startPart('spreader', spreader)
       const devices = placed.devices
       repairer = createRepairer({ graceMs: c.repairGraceMs, intervalMs: c.repairIntervalMs, bytesPerSecond: c.repairBytesPerSec, scrubIntervalMs: c.scrubIntervalMs, quarantineDir: join(paths.fragments, 'quarantine') }, {
@@ -244,7 +264,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, keys, repairer }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, keys, spotCheck, repairer }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {
