@@ -42,6 +42,7 @@ import { removeFor } from './remove.js'
 import { KeyRotation } from './key-rotation.js'
 import { KEY_RING_FILE } from './key-ring.js'
 import { SpotChecker } from './spot-check.js'
+import { FailureDomains } from './domains.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
@@ -156,6 +157,10 @@ export class Daemon extends Lifecycle {
     // The network key: swarm.key until the swarm is re-keyed after a removal (key-rotation.ts).
     const keys = new KeyRotation({ path: join(paths.home, KEY_RING_FILE), swarmKey, deviceId, deviceKey: peerKey, meta, isRemoved: id => removals.isRemoved(id), net: () => net, log: logger.forComponent('palm:daemon:keys') })
     await keys.load()
+    // This device's failure domain (a signed op when it changes) and the others', for placement.
+    const domains = new FailureDomains(meta, logger.forComponent('palm:daemon:domains'))
+    await domains.start(c.domain)
+    this.#stack.push({ name: 'failure domains', stop: async () => { domains.stop() } })
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)
 
@@ -230,7 +235,7 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) } })
+      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) }, domainOf: id => domains.domainOf(id) })
       await this.#startPart('stripe placement', placed)
       stripes = placed
       const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments, store, deviceId, logger })

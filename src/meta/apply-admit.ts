@@ -41,6 +41,16 @@ export function applyKeyEpoch (v: ApplyView, op: Extract<Op, { kind: 'keyEpoch' 
   return {}
 }
 
+/** Most characters of a failure-domain label. */
+export const MAX_DOMAIN_CHARS = 64
+
+/** A device's failure domain, declared by the device itself (the op's author). */
+export function applySetDomain (v: ApplyView, op: Extract<Op, { kind: 'setDomain' }>): ApplyResult {
+  if (typeof op.domain !== 'string' || op.domain.length > MAX_DOMAIN_CHARS) throw new InvalidArgumentError(`setDomain op carries no domain label of at most ${MAX_DOMAIN_CHARS} characters`)
+  v.setDomain(op.author, op.domain)
+  return {}
+}
+
 /** Removal: the device's key is replaced by a tombstone (an empty key), so its ops are refused. */
 export function applyRemoveDevice (v: ApplyView, op: Extract<Op, { kind: 'removeDevice' }>): ApplyResult {
   if (typeof op.device !== 'string' || op.device === '' || op.device.length > 128) throw new InvalidArgumentError('removeDevice op names no device')

@@ -46,6 +46,19 @@ export function decodeKeyEpoch (v: Uint8Array | undefined): { epoch: number, key
   return { epoch: Number(b.readBigUInt64BE(1)), keyId: b.subarray(9).toString('hex') }
 }
 
+/** The row (in `authors`) that holds a device's declared failure domain: 0xDD ‖ UTF-8 label. */
+export const domainRow = (device: string): string => `@domain/${device}`
+const DOMAIN_MARK = 0xdd
+
+export function encodeDomain (domain: string): Uint8Array {
+  return new Uint8Array(Buffer.concat([Uint8Array.of(DOMAIN_MARK), Buffer.from(domain, 'utf8')]))
+}
+
+export function decodeDomain (v: Uint8Array | undefined): string | undefined {
+  if (v == null || v.byteLength < 1 || v[0] !== DOMAIN_MARK || v.byteLength === 32) return undefined
+  return Buffer.from(v.subarray(1)).toString('utf8')
+}
+
 /** The key that signed a device's ops, admitted or removed (for checking ops already logged). */
 export function signingKey (v: Uint8Array | undefined): Uint8Array | undefined {
   if (v == null) return undefined

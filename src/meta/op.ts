@@ -57,6 +57,11 @@ export type OpBody =
    */
   | { kind: 'keyEpoch', epoch: number, keyId: string }
   /**
+   * The author's failure domain (a machine, rack or house it shares with other devices; '' for
+   * none): placement keeps fewer than k fragments of a stripe per domain (docs/security.md).
+   */
+  | { kind: 'setDomain', domain: string }
+  /**
    * Repair: new holders of some fragments of one stripe (`stripe`: its id; `set`: [fragment index,
    * its CID, the devices holding it now]). Not a content change: skipped when the stripe was
    * replaced meanwhile, entries whose CID differs are skipped (apply-holders.ts).

@@ -16,7 +16,8 @@ export function nodesOf (op: Op): string[] {
     case 'rename': return [op.parent, op.newParent, op.node]
     case 'admit':
     case 'removeDevice':
-    case 'keyEpoch': return []
+    case 'keyEpoch':
+    case 'setDomain': return []
     default: return [op.node]
   }
 }

@@ -332,6 +332,10 @@ export interface MetaStore {
   removedDevices: (options?: AbortOptions) => Promise<string[]>
   /** The devices admitted and not removed (their admission committed here). */
   admittedDevices: (options?: AbortOptions) => Promise<string[]>
+  /** Declares this device's failure domain with a signed `setDomain` op ('' for none); nothing is logged when the journal has it. */
+  setDomain: (domain: string, options?: AbortOptions) => Promise<void>
+  /** The failure domains devices declared (device → label). */
+  domains: (options?: AbortOptions) => Promise<Map<string, string>>
   /** The latest re-keying the journal records (committed here), or undefined. */
   keyEpoch: (options?: AbortOptions) => Promise<{ epoch: number, keyId: string } | undefined>
   /** Records a re-keying with a `keyEpoch` op signed by this device (the epoch and the key's fingerprint). */

@@ -90,3 +90,24 @@ it('a re-keying is a signed keyEpoch op that names the epoch and fingerprint, re
   assert.deepEqual(await b.keyEpoch(), { epoch: 1, keyId: 'ffffffffffffffff' })
   assert.deepEqual(await a.removedDevices(), ['dev-2'], 'the record is no device')
 })
+
+it('a device declares its failure domain with a signed setDomain op, once per change, and others learn it', async (t) => {
+  const dir = await createTempDir(t, 'palm-domain-')
+  const signers = [testSigner(), testSigner()]
+  const [a, b] = await Promise.all(signers.map(async (sg, i) => {
+    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
+    await s.start()
+    onCleanup(t, async () => { await s.stop() })
+    return s
+  }))
+  await a.setDomain('')
+  await a.setDomain('house')
+  await a.setDomain('house')
+  assert.equal((await exported(a)).filter(o => o.body.includes('"setDomain"')).length, 1, 'no op for no change')
+  await b.trustAuthor('dev-0', signers[0].publicKey)
+  assert.deepEqual((await b.applyRemote(await exported(a))).refused, [])
+  assert.deepEqual([...(await b.domains())], [['dev-0', 'house']])
+  assert.deepEqual(await b.admittedDevices(), ['dev-0', 'dev-1'], 'a domain record is no device')
+  await a.setDomain('')
+  assert.deepEqual([...(await a.domains())], [])
+})
