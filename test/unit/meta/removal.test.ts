@@ -19,15 +19,21 @@ async function exported (s: MetaStore): Promise<Array<{ body: string, sig?: Uint
   return out
 }
 
-it('a removed device\'s ops are refused, an admit does not bring it back, and its earlier ops still verify', async (t) => {
-  const dir = await createTempDir(t, 'palm-remove-')
-  const signers = [testSigner(), testSigner(), testSigner()]
-  const [a, b, c] = await Promise.all(signers.map(async (sg, i) => {
+/** `count` journals of devices dev-0, dev-1, … with their signers; stopped after the test. */
+async function openStores (t: Parameters<typeof onCleanup>[0], prefix: string, count: number): Promise<{ stores: MetaStore[], signers: Array<ReturnType<typeof testSigner>> }> {
+  const dir = await createTempDir(t, prefix)
+  const signers = Array.from({ length: count }, () => testSigner())
+  const stores = await Promise.all(signers.map(async (sg, i) => {
     const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
     await s.start()
     onCleanup(t, async () => { await s.stop() })
     return s
   }))
+  return { stores, signers }
+}
+
+it('a removed device\'s ops are refused, an admit does not bring it back, and its earlier ops still verify', async (t) => {
+  const { stores: [a, b, c], signers } = await openStores(t, 'palm-remove-', 3)
   await a.admit('dev-1', signers[1].publicKey)
   await a.admit('dev-2', signers[2].publicKey)
   await b.trustAuthor('dev-0', signers[0].publicKey)
@@ -61,14 +67,8 @@ it('a removed device\'s ops are refused, an admit does not bring it back, and it
 })
 
 it('a re-keying is a signed keyEpoch op that names the epoch and fingerprint, replicates, and lists the members left', async (t) => {
-  const dir = await createTempDir(t, 'palm-keyepoch-')
-  const signers = [testSigner(), testSigner(), testSigner()]
-  const [a, b] = await Promise.all(signers.slice(0, 2).map(async (sg, i) => {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
-    await s.start()
-    onCleanup(t, async () => { await s.stop() })
-    return s
-  }))
+  const { stores: [a, b], signers } = await openStores(t, 'palm-keyepoch-', 2)
+  signers.push(testSigner())
   await a.admit('dev-1', signers[1].publicKey)
   await a.admit('dev-2', signers[2].publicKey)
   await a.removeDevice('dev-2')
@@ -92,14 +92,7 @@ it('a re-keying is a signed keyEpoch op that names the epoch and fingerprint, re
 })
 
 it('a device declares its failure domain with a signed setDomain op, once per change, and others learn it', async (t) => {
-  const dir = await createTempDir(t, 'palm-domain-')
-  const signers = [testSigner(), testSigner()]
-  const [a, b] = await Promise.all(signers.map(async (sg, i) => {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
-    await s.start()
-    onCleanup(t, async () => { await s.stop() })
-    return s
-  }))
+  const { stores: [a, b], signers } = await openStores(t, 'palm-domain-', 2)
   await a.setDomain('')
   await a.setDomain('house')
   await a.setDomain('house')
