@@ -157,6 +157,8 @@ export class Daemon extends Lifecycle {
     // The network key: swarm.key until the swarm is re-keyed after a removal (key-rotation.ts).
     const keys = new KeyRotation({ path: join(paths.home, KEY_RING_FILE), swarmKey, deviceId, deviceKey: peerKey, meta, isRemoved: id => removals.isRemoved(id), net: () => net, log: logger.forComponent('palm:daemon:keys') })
     await keys.load()
+    keys.start()
+    this.#stack.push({ name: 'key rotation', stop: async () => { keys.stop() } })
     // This device's failure domain (a signed op when it changes) and the others', for placement.
     const domains = new FailureDomains(meta, logger.forComponent('palm:daemon:domains'))
     await domains.start(c.domain)

@@ -2,11 +2,13 @@
  * Re-keying after a removal (docs/security.md, "Re-keying"). `rotate()` makes a new network key
  * for the members left, keeps it in the home (key-ring.ts), records its epoch in the journal (a
  * signed `keyEpoch` op naming the epoch and the key's fingerprint), makes new connections need it,
- * and hangs up on every peer. Each peer then redials, fails the handshake with its old key, and
- * asks a device it dialled for the current key (the key fetch, net's invite-exchange.ts), proving
- * its device key; so does a member that was offline, when it returns. A device gets the key only
- * when the re-keying named it a member and no removal names it; a key is taken only from a device
- * this one's journal admits and does not know removed, and only when it supersedes the one held.
+ * and hangs up on every connected peer the re-keying does not name a member. Members stay
+ * connected: the `keyEpoch` op reaches them by journal replication, tells them they are behind,
+ * and they ask an online peer for the current key (the key fetch, net's invite-exchange.ts),
+ * proving their device key. A member that was offline fails the handshake with its old key when
+ * it returns and asks the device that refused it. A device gets the key only when the re-keying
+ * named it a member and no removal names it; a key is taken only from a device this one's journal
+ * admits and does not know removed, and only when it supersedes the one held.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -20,6 +22,8 @@ import type { PrivateKey } from '@libp2p/interface'
 const FETCH_COOLDOWN_MS = 3_000
 /** Key fetches at once (each a short TCP exchange). */
 const MAX_FETCHES = 4
+/** Behind the journal's epoch: the online peers are asked again at most this often, ms. */
+const BEHIND_RETRY_MS = 10_000
 
 export interface KeyRotationEvents {
   /** The network key changed (this device re-keyed, or fetched a newer key). */
@@ -33,10 +37,10 @@ export interface KeyRotationComponents {
   swarmKey: Uint8Array
   deviceId: string
   deviceKey: PrivateKey
-  meta: Pick<MetaStore, 'admittedDevices' | 'removedDevices' | 'recordKeyEpoch' | 'keyEpoch'>
+  meta: Pick<MetaStore, 'admittedDevices' | 'removedDevices' | 'recordKeyEpoch' | 'keyEpoch' | 'onChange'>
   /** Removed in this device's journal. */
   isRemoved: (id: string) => boolean
-  net: () => Pick<PalmNode, 'setSwarmKey' | 'hangUp' | 'connectedPeers'> | undefined
+  net: () => (Pick<PalmNode, 'setSwarmKey' | 'hangUp' | 'connectedPeers'> & { membership: Pick<PalmNode['membership'], 'peers'> }) | undefined
   log: Logger
 }
 
@@ -46,6 +50,8 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
   #queue: Promise<unknown> = Promise.resolve()
   readonly #asked = new Map<string, number>()
   #fetching = 0
+  #unsubscribe?: () => void
+  #behind?: { epoch: number, keyId: string, atMs: number }
 
   constructor (components: KeyRotationComponents) {
     super()
@@ -57,6 +63,39 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
   async load (): Promise<void> {
     const r = await loadKeyRecord(this.#c.path)
     if (r != null) this.#record = r
+  }
+
+  /** Follows the journal: a `keyEpoch` op newer than this device's key makes it fetch the key. */
+  start (): void {
+    this.#unsubscribe = this.#c.meta.onChange(() => { void this.#checkJournal() })
+    void this.#checkJournal()
+  }
+
+  stop (): void {
+    this.#unsubscribe?.()
+  }
+
+  async #checkJournal (): Promise<void> {
+    try {
+      const j = await this.#c.meta.keyEpoch()
+      const mine = { epoch: this.#record.epoch, keyId: keyId(this.#record.key) }
+      if (j == null || j.epoch < mine.epoch || (j.epoch === mine.epoch && j.keyId <= mine.keyId)) return
+      const now = Date.now()
+      const b = this.#behind
+      if (b != null && b.epoch === j.epoch && b.keyId === j.keyId && now - b.atMs < BEHIND_RETRY_MS) return
+      this.#behind = { ...j, atMs: now }
+      this.#c.log('the journal records key epoch %d (%s), this device holds %d: asking the online devices', j.epoch, j.keyId, mine.epoch)
+      for (const p of this.#c.net()?.membership.peers() ?? []) {
+        if (!p.online) continue
+        for (const addr of p.addrs.filter(a => a.includes('/tcp/'))) {
+          const took = await this.fetchFrom(addr).catch((err: Error) => { this.#c.log('no key from %s at %s: %s', p.id, addr, err.message); return false })
+          const caughtUp = this.#record.epoch > j.epoch || (this.#record.epoch === j.epoch && keyId(this.#record.key) >= j.keyId)
+          if (took || caughtUp) return
+        }
+      }
+    } catch (err) {
+      this.#c.log.error('could not compare the key epoch with the journal: %s', (err as Error).message)
+    }
   }
 
   /** The key new connections need. */
@@ -93,20 +132,21 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
       const id = keyId(next.key)
       await this.#c.meta.recordKeyEpoch(next.epoch, id)
       this.#c.log('re-keyed the swarm: key epoch %d (%s) for %d members; the other devices fetch it when they redial', next.epoch, id, next.members.length)
-      // Open connections were made with the old key: closing them makes every peer redial, fail
-      // the handshake, and fetch the new key.
-      await this.#useKey(next.key)
+      // Members keep their connections and learn of the new key through the journal.
+      await this.#useKey(next)
       this.safeDispatchEvent('key:changed', { detail: { epoch: next.epoch, keyId: id, from: this.#c.deviceId } })
       return { epoch: next.epoch, keyId: id }
     })
   }
 
-  /** New connections need `key`; every connection made before is closed. */
-  async #useKey (key: Uint8Array): Promise<void> {
+  /** New connections need `r.key`; open connections of devices `r` does not name members are closed. */
+  async #useKey (r: KeyRecord): Promise<void> {
     const net = this.#c.net()
     if (net == null) return
-    net.setSwarmKey(key)
+    net.setSwarmKey(r.key)
+    const members = new Set(r.members)
     for (const peer of net.connectedPeers()) {
+      if (members.has(peer)) continue
       await net.hangUp(peer).catch((err: Error) => { this.#c.log.error('could not hang up on %s after the swarm key changed: %s', peer, err.message) })
     }
   }
@@ -162,8 +202,8 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
       this.#record = r
       const id = keyId(r.key)
       this.#c.log('took the swarm key of epoch %d (%s) from %s', r.epoch, id, got.from)
-      // Connections made with the old key (a removed device may hold it) end; members redial.
-      await this.#useKey(r.key)
+      // Connections of devices that are no members (a removed device under a new id) end.
+      await this.#useKey(r)
       this.safeDispatchEvent('key:changed', { detail: { epoch: r.epoch, keyId: id, from: got.from } })
       return true
     })

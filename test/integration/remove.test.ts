@@ -1,8 +1,9 @@
 /**
  * `palm remove` (issue 15): the device that removes another hangs up on it, refuses it from then on
- * and re-keys the swarm. Three devices: the removed one keeps redialling with the old key and stays
- * out, and is refused the new key; a member that was down during the removal fetches the new key
- * from the remover when it comes back, and connects with it.
+ * and re-keys the swarm. Four devices: the removed one keeps redialling with the old key and stays
+ * out, and is refused the new key; a member online during the removal learns of the new key from
+ * the journal and fetches it; a member that was down fetches it from the remover when it comes
+ * back, and connects with it.
  */
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -39,15 +40,18 @@ const keyRecord = async (home: string): Promise<{ epoch: number, key: string } |
 
 it('a removed device is hung up on, cannot connect again nor get the new key; a member down meanwhile gets it when it returns', { timeout: 180_000 }, async (t) => {
   const root = await createTempDir(t, 'palm-remove-')
-  const [a, b, c] = ['a', 'b', 'c'].map(n => join(root, n))
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(n => join(root, n))
   await cli(['init', '--home', a, '--name', 'dev-a'])
   await startServe(t, a, { env })
   await cli(['join', '-', '--home', b, '--name', 'dev-b'], (await cli(['invite', '--home', a])).stdout)
   await cli(['join', '-', '--home', c, '--name', 'dev-c'], (await cli(['invite', '--home', a])).stdout)
+  await cli(['join', '-', '--home', d, '--name', 'dev-d'], (await cli(['invite', '--home', a])).stdout)
   const servedB = await startServe(t, b, { env })
   const servedC = await startServe(t, c, { env })
+  const servedD = await startServe(t, d, { env })
   await until('dev-b never came online at dev-a', 30_000, async () => await online(a, servedB.id))
   await until('dev-c never came online at dev-a', 30_000, async () => await online(a, servedC.id))
+  await until('dev-d never came online at dev-a', 30_000, async () => await online(a, servedD.id))
   await servedC.kill9()
 
   const r = JSON.parse((await cli(['remove', 'dev-b', '--home', a, '--json'])).stdout)
@@ -63,6 +67,9 @@ it('a removed device is hung up on, cannot connect again nor get the new key; a 
   const bKey = await loadOrCreatePeerKey(join(b, 'device.key'))
   await assert.rejects(fetchSwarmKey(multiaddr(addrs[0]), bKey, 0), (err: any) => err.name === 'PermissionError' && err.details?.refusal === 'removed')
   assert.equal(await keyRecord(b), undefined, 'dev-b never got the new key')
+  // dev-d was online: the journal's keyEpoch op told it, and it fetched the key.
+  await until('dev-d did not take the new key', 30_000, async () => (await keyRecord(d))?.key === rekeyed?.key)
+  assert.equal(await online(a, servedD.id), true, 'dev-d stays online at dev-a')
 
   // dev-c comes back with the old key: it fetches the new one from dev-a and connects with it.
   await startServe(t, c, { env })
