@@ -24,7 +24,7 @@ export class FailureDomains {
   async start (own: string): Promise<void> {
     await this.#meta.setDomain(own)
     this.#domains = await this.#meta.domains()
-    this.#unsubscribe = this.#meta.onChange(() => { this.#refresh() })
+    this.#unsubscribe = this.#meta.onChange((c) => { if (c.members === true) this.#refresh() })
   }
 
   stop (): void {

@@ -67,7 +67,7 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
 
   /** Follows the journal: a `keyEpoch` op newer than this device's key makes it fetch the key. */
   start (): void {
-    this.#unsubscribe = this.#c.meta.onChange(() => { void this.#checkJournal() })
+    this.#unsubscribe = this.#c.meta.onChange((c) => { if (c.members === true) void this.#checkJournal() })
     void this.#checkJournal()
   }
 

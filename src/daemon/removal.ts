@@ -36,10 +36,10 @@ export class DeviceRemovals extends TypedEventEmitter<DeviceRemovalEvents> {
     this.#log = log
   }
 
-  /** Loads the removals the journal holds and follows new ones (any committed batch may bring one). */
+  /** Loads the removals the journal holds and follows new ones (a batch that changes membership records). */
   async start (): Promise<void> {
     for (const id of await this.#meta.removedDevices()) this.#removed.add(id)
-    this.#unsubscribe = this.#meta.onChange(() => { this.refresh() })
+    this.#unsubscribe = this.#meta.onChange((c) => { if (c.members === true) this.refresh() })
   }
 
   stop (): void {

@@ -196,6 +196,8 @@ export interface JournalChange {
   content: number[]
   /** Inodes with an extended attribute set or removed. */
   xattrs: number[]
+  /** Membership records changed (admission, removal, re-keying, failure domain): the daemon re-reads them. */
+  members?: boolean
 }
 
 /** Options of `MetaStore.onChange`. */
