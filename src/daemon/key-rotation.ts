@@ -83,10 +83,12 @@ export class KeyRotation extends TypedEventEmitter<KeyRotationEvents> {
       const now = Date.now()
       const b = this.#behind
       if (b != null && b.epoch === j.epoch && b.keyId === j.keyId && now - b.atMs < BEHIND_RETRY_MS) return
+      const online = (this.#c.net()?.membership.peers() ?? []).filter(p => p.online)
+      // Nobody to ask yet: the next membership change, or a refused dial, tries again.
+      if (online.length === 0) return
       this.#behind = { ...j, atMs: now }
       this.#c.log('the journal records key epoch %d (%s), this device holds %d: asking the online devices', j.epoch, j.keyId, mine.epoch)
-      for (const p of this.#c.net()?.membership.peers() ?? []) {
-        if (!p.online) continue
+      for (const p of online) {
         for (const addr of p.addrs.filter(a => a.includes('/tcp/'))) {
           const took = await this.fetchFrom(addr).catch((err: Error) => { this.#c.log('no key from %s at %s: %s', p.id, addr, err.message); return false })
           const caughtUp = this.#record.epoch > j.epoch || (this.#record.epoch === j.epoch && keyId(this.#record.key) >= j.keyId)
