@@ -108,6 +108,8 @@ export interface StatusReport {
   place?: Record<string, number>
   /** Repair (docs/repair.md), when the network is on: device states, stripes below n by margin, work left and done. */
   repair?: RepairReport
+  /** Acknowledged puts fetched back (spot-check.ts): samples taken, checked, passed, and the devices caught lying. */
+  spotCheck?: { sampled: number, checked: number, passed: number, liars: Array<{ id: string, cid: string, reason: string, atMs: number }> }
   /**
    * The journal's files: `ok` false when damage was found (this start or an earlier one, noted in
    * `<home>/damaged/journal-damage.log`) or when answered changes could not be committed; each
@@ -172,6 +174,8 @@ export interface RemoveReport {
   name: string
   /** False when it was removed already (nothing new was logged). */
   removed: boolean
+  /** The key epoch the swarm was re-keyed to now; absent when no re-keying was needed (done before). */
+  keyEpoch?: number
 }
 
 /** A device holding one fragment (`palm info`). */

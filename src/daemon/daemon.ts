@@ -39,9 +39,16 @@ import { inviteAuthority, inviteFor } from './invite.js'
 import { deleteGuard } from './delete-guard.js'
 import { DeviceRemovals } from './removal.js'
 import { removeFor } from './remove.js'
+import { KeyRotation } from './key-rotation.js'
+import { KEY_RING_FILE } from './key-ring.js'
+import { SpotChecker } from './spot-check.js'
+import { FailureDomains } from './domains.js'
 import { getFragment, runGc } from './fragments.js'
 import { admitDevice, admitPeers } from './admission.js'
 import { PALM_VERSION } from './version.js'
+
+/** How often a few sampled acknowledged puts are fetched back (spot-check.ts), ms. */
+const SPOT_CHECK_INTERVAL_MS = 15_000
 
 export interface DaemonInit {
   config: PalmConfig
@@ -77,6 +84,10 @@ export interface DaemonParts {
   survey: ProtectionSurvey
   /** Devices removed from the swarm; its `device:removed` event is the hook for rebuilds. */
   removals: DeviceRemovals
+  /** The swarm's network key and its re-keying after removals. */
+  keys: KeyRotation
+  /** Verifies a sample of acknowledged puts (network on only). */
+  spotCheck?: SpotChecker
   /** Rebuilds fragments of gone devices and bad copies (network on only). */
   repairer?: Repairer
 }
@@ -143,6 +154,15 @@ export class Daemon extends Lifecycle {
     const removals = new DeviceRemovals(meta, () => net, logger.forComponent('palm:daemon:removal'))
     await removals.start()
     this.#stack.push({ name: 'removals', stop: async () => { removals.stop() } })
+    // The network key: swarm.key until the swarm is re-keyed after a removal (key-rotation.ts).
+    const keys = new KeyRotation({ path: join(paths.home, KEY_RING_FILE), swarmKey, deviceId, deviceKey: peerKey, meta, isRemoved: id => removals.isRemoved(id), net: () => net, log: logger.forComponent('palm:daemon:keys') })
+    await keys.load()
+    keys.start()
+    this.#stack.push({ name: 'key rotation', stop: async () => { keys.stop() } })
+    // This device's failure domain (a signed op when it changes) and the others', for placement.
+    const domains = new FailureDomains(meta, logger.forComponent('palm:daemon:domains'))
+    await domains.start(c.domain)
+    this.#stack.push({ name: 'failure domains', stop: async () => { domains.stop() } })
     const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
     await this.#startPart('chunk pool', pool)
 
@@ -151,7 +171,7 @@ export class Daemon extends Lifecycle {
     if (this.#init.network ?? c.network) {
       net = createPalmNode({
         peerKey,
-        swarmKey,
+        swarmKey: keys.networkKey(),
         listen: c.listen,
         mdns: { enabled: c.mdns, serviceTag: c.mdnsServiceTag },
         dht: { enabled: c.dht },
@@ -164,10 +184,12 @@ export class Daemon extends Lifecycle {
         store: foreign.wrap(store),
         logger,
         // Invite codes are redeemed on the swarm port: this device admits the joiner and hands it the key.
-        invites: inviteAuthority(paths, swarm, meta, () => net),
+        invites: inviteAuthority(paths, swarm, meta, () => net, keys),
         // A peer's DELETE goes through only for fragments this journal no longer references.
         mayDelete: deleteGuard(meta),
-        isRemoved: (id) => removals.isRemoved(id),
+        isRemoved: (id) => removals.isRemoved(id) || keys.excludes(id),
+        // A device that refuses this one's key may hold a newer one: ask it (key fetch).
+        onKeyMismatch: (addr) => { keys.mismatch(addr) },
         getHealth: () => {
           const u = store.usage()
           return { name: c.name, capacityBytes: u.capacityBytes, usedBytes: u.usedBytes, freeBytes: u.freeBytes, fragmentCount: u.fragmentCount, journalHead: String(meta.stats().ops), version: PALM_VERSION }
@@ -191,9 +213,23 @@ export class Daemon extends Lifecycle {
     let stripes: StripeIO
     let spreadQueue: FileSpreadQueue | undefined
     let repairer: Repairer | undefined
+    let spotCheck: SpotChecker | undefined
     if (net != null) {
       spreadQueue = createSpreadQueue({ dir: join(paths.home, 'spread') }, { logger })
       await this.#startPart('spread queue', spreadQueue)
+      // Some acknowledged puts are fetched back later: a device that lies is no longer used and its
+      // fragments are rebuilt (spot-check.ts).
+      const referenced = deleteGuard(meta)
+      const spot = spotCheck = new SpotChecker({}, {
+        fragments: net.fragments,
+        referenced: async (cids, options) => await referenced(cids, '', options),
+        onLiar: (peer) => { placed.devices.stats.distrust(peer); repairer?.declareGone(peer) },
+        log: logger.forComponent('palm:daemon:spot-check')
+      })
+      const checks = repeatingTask('spot check', async (signal) => { await spot.run({ signal }) }, { intervalMs: SPOT_CHECK_INTERVAL_MS, timeoutMs: 60_000 }, this.#log)
+      checks.start()
+      this.#stack.push({ name: 'spot check', stop: checks.stop })
+      const fragments = spot.watch(net.fragments)
       const placed = createPoolStripeIO({
         policy: swarm.policy,
         durability: c.durability,
@@ -201,10 +237,10 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments: net.fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) } })
+      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) }, domainOf: id => domains.domainOf(id) })
       await this.#startPart('stripe placement', placed)
       stripes = placed
-      const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments: net.fragments, store, deviceId, logger })
+      const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments, store, deviceId, logger })
       await this.#startPart('spreader', spreader)
       const devices = placed.devices
       repairer = createRepairer({ graceMs: c.repairGraceMs, intervalMs: c.repairIntervalMs, bytesPerSecond: c.repairBytesPerSec, scrubIntervalMs: c.scrubIntervalMs, quarantineDir: join(paths.fragments, 'quarantine') }, {
@@ -235,7 +271,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, repairer }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, keys, spotCheck, repairer }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {

@@ -16,6 +16,8 @@ import { ExistsError } from '../errors.js'
 import { createHome, homePaths, isInitialised, newSwarmInfo, type SwarmInfo } from './home.js'
 import { writeAddrsHint } from './swarm-hint.js'
 import { decodeSwarmExtra } from './invite.js'
+import { KEY_RING_FILE, saveKeyRecord } from './key-ring.js'
+import { join } from 'node:path'
 
 export interface DeviceReport {
   home: string
@@ -113,6 +115,8 @@ export async function joinDevice (config: PalmConfig, code: string, given: Parti
   const paths = await createHome(config.home, swarm, persistedSettings(config, given))
   await savePeerKey(homePaths(config.home).deviceKey, deviceKey)
   await saveSwarmKey(paths.swarmKey, grant.swarmKey)
+  // A re-keyed swarm: swarm.key stays the salt's source, the network key is the current one.
+  if (shared.keys != null) await saveKeyRecord(join(paths.home, KEY_RING_FILE), shared.keys)
   await writeAddrsHint(paths, grant.addrs.length > 0 ? grant.addrs : invite.addrs.map(a => a.toString()))
   return await finish(config, swarm)
 }

@@ -17,6 +17,8 @@ import { InvalidArgumentError } from '../errors.js'
 import { InviteBook } from './invite-book.js'
 import { admitDevice } from './admission.js'
 import { printable } from '../util/printable.js'
+import { decodeRecord, encodeRecord, type KeyRecord } from './key-ring.js'
+import type { KeyRotation } from './key-rotation.js'
 
 /** How long a code works unless `--ttl` says otherwise, ms. */
 export const DEFAULT_INVITE_TTL_MS = 3_600_000
@@ -47,11 +49,13 @@ export interface SharedSwarmInfo {
   id: string
   policy: { k: number, n: number }
   stripeSizeBytes: number
+  /** The current network key and its record, when the swarm was re-keyed (the grant's key is swarm.key, the salt's source). */
+  keys?: KeyRecord
 }
 
 /** The swarm description as the invite's extra bytes (compact JSON). */
-export function encodeSwarmExtra (swarm: SwarmInfo): Uint8Array {
-  const shared = { id: swarm.id, k: swarm.policy.k, n: swarm.policy.n, s: swarm.stripeSizeBytes }
+export function encodeSwarmExtra (swarm: SwarmInfo, keys?: KeyRecord): Uint8Array {
+  const shared = { id: swarm.id, k: swarm.policy.k, n: swarm.policy.n, s: swarm.stripeSizeBytes, ...(keys != null && keys.epoch > 0 ? { r: Buffer.from(encodeRecord(keys)).toString('base64') } : {}) }
   return new TextEncoder().encode(JSON.stringify(shared))
 }
 
@@ -66,7 +70,8 @@ export function decodeSwarmExtra (extra: Uint8Array | undefined): SharedSwarmInf
   }
   const ok = typeof v?.id === 'string' && Number.isInteger(v.k) && Number.isInteger(v.n) && v.k >= 1 && v.n >= v.k && v.n <= 255 && Number.isInteger(v.s) && v.s > 0
   if (!ok) throw new InvalidArgumentError('the invite code carries a swarm description this version does not understand; update PALM on this device')
-  return { id: v.id, policy: { k: v.k, n: v.n }, stripeSizeBytes: v.s }
+  const keys = typeof v.r === 'string' ? decodeRecord(Buffer.from(v.r, 'base64'), 'the swarm key record the inviting device sent') : undefined
+  return { id: v.id, policy: { k: v.k, n: v.n }, stripeSizeBytes: v.s, ...(keys != null ? { keys } : {}) }
 }
 
 export async function inviteFor (parts: DaemonParts, options: { ttlMs?: number } = {}): Promise<InviteReport> {
@@ -84,8 +89,11 @@ export async function inviteFor (parts: DaemonParts, options: { ttlMs?: number }
   }
 }
 
-/** This device's side of invite exchanges: its invite book, its journal, the swarm key. */
-export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<MetaStore, 'admit'>, net: () => PalmNode | undefined): InviteAuthority {
+/**
+ * This device's side of invite exchanges: its invite book, its journal, the swarm key (and, with
+ * `keys`, the current network key after a re-keying, which members that missed it fetch here).
+ */
+export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<MetaStore, 'admit'>, net: () => PalmNode | undefined, keys?: Pick<KeyRotation, 'current' | 'keyFor'>): InviteAuthority {
   const book = new InviteBook(paths.invites)
   return {
     lookup: async (id) => await book.lookup(id),
@@ -97,10 +105,11 @@ export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<
       return {
         grant: {
           swarmKey: await loadOrCreateSwarmKey(paths.swarmKey),
-          extra: encodeSwarmExtra(swarm),
+          extra: encodeSwarmExtra(swarm, keys?.current()),
           addrs: net()?.multiaddrs().map(a => a.toString()) ?? []
         }
       }
-    }
+    },
+    ...(keys != null ? { keyFor: async (device: string) => await keys.keyFor(device) } : {})
   }
 }

@@ -5,8 +5,8 @@
  * `device:removed` fires once per removed device, for this device's removals and for those that
  * arrive by replication, so that the repair issue's rebuild can be wired to it.
  *
- * Not built yet: re-keying. A removed device still holds the swarm key, so under a new device id
- * it could pass the swarm gate again (docs/security.md).
+ * `palm remove` then re-keys the swarm (remove.ts, key-rotation.ts), so that the swarm key the
+ * removed device holds opens nothing once the members have the new one (docs/security.md).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from '@libp2p/interface'
@@ -36,10 +36,10 @@ export class DeviceRemovals extends TypedEventEmitter<DeviceRemovalEvents> {
     this.#log = log
   }
 
-  /** Loads the removals the journal holds and follows new ones (any committed batch may bring one). */
+  /** Loads the removals the journal holds and follows new ones (a batch that changes membership records). */
   async start (): Promise<void> {
     for (const id of await this.#meta.removedDevices()) this.#removed.add(id)
-    this.#unsubscribe = this.#meta.onChange(() => { this.refresh() })
+    this.#unsubscribe = this.#meta.onChange((c) => { if (c.members === true) this.refresh() })
   }
 
   stop (): void {

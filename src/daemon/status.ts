@@ -109,6 +109,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     cache: { ...parts.vfs.stats() },
     ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {}),
     ...(parts.repairer != null ? { repair: parts.repairer.status() } : {}),
+    ...(parts.spotCheck != null ? { spotCheck: parts.spotCheck.stats() } : {}),
     journal: { ok: journal.ok, problems: journal.problems, keptInRedo: journal.keptInRedo }
   }
 }

@@ -27,6 +27,30 @@ export function applyAdmit (v: ApplyView, op: AdmitOp): ApplyResult {
   return {}
 }
 
+/**
+ * A re-keying: the journal keeps the latest epoch and its key's fingerprint (the key itself lives
+ * in each device's home). Two re-keyings to one epoch (concurrent removals) keep the higher
+ * fingerprint, as devices do with the keys themselves.
+ */
+export function applyKeyEpoch (v: ApplyView, op: Extract<Op, { kind: 'keyEpoch' }>): ApplyResult {
+  if (!Number.isSafeInteger(op.epoch) || op.epoch < 1 || typeof op.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(op.keyId)) {
+    throw new InvalidArgumentError('keyEpoch op names no epoch and key fingerprint')
+  }
+  const cur = v.keyEpoch()
+  if (cur == null || op.epoch > cur.epoch || (op.epoch === cur.epoch && op.keyId > cur.keyId)) v.setKeyEpoch(op.epoch, op.keyId)
+  return {}
+}
+
+/** Most characters of a failure-domain label. */
+export const MAX_DOMAIN_CHARS = 64
+
+/** A device's failure domain, declared by the device itself (the op's author). */
+export function applySetDomain (v: ApplyView, op: Extract<Op, { kind: 'setDomain' }>): ApplyResult {
+  if (typeof op.domain !== 'string' || op.domain.length > MAX_DOMAIN_CHARS) throw new InvalidArgumentError(`setDomain op carries no domain label of at most ${MAX_DOMAIN_CHARS} characters`)
+  v.setDomain(op.author, op.domain)
+  return {}
+}
+
 /** Removal: the device's key is replaced by a tombstone (an empty key), so its ops are refused. */
 export function applyRemoveDevice (v: ApplyView, op: Extract<Op, { kind: 'removeDevice' }>): ApplyResult {
   if (typeof op.device !== 'string' || op.device === '' || op.device.length > 128) throw new InvalidArgumentError('removeDevice op names no device')

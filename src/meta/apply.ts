@@ -8,7 +8,7 @@ import { IsDirectoryError, NotDirectoryError, NotFoundError, InvalidArgumentErro
 import { applyCreate, applyLink, applyRename, applyRmdir, applyUnlink } from './apply-entries.js'
 import { applyRelease, applyRemoveXattr, applySetattr, applySetContent, applySetXattr } from './apply-content.js'
 import type { Op } from './op.js'
-import { applyAdmit, applyRemoveDevice } from './apply-admit.js'
+import { applyAdmit, applyRemoveDevice, applyKeyEpoch, applySetDomain } from './apply-admit.js'
 import { applyHolders } from './apply-holders.js'
 import type { InodeRec } from './records.js'
 import type { ApplyView } from './view.js'
@@ -35,6 +35,8 @@ export function applyOp (v: ApplyView, op: Op): ApplyResult {
     case 'release': return applyRelease(v, op)
     case 'admit': return applyAdmit(v, op)
     case 'removeDevice': return applyRemoveDevice(v, op)
+    case 'keyEpoch': return applyKeyEpoch(v, op)
+    case 'setDomain': return applySetDomain(v, op)
     case 'holders': return applyHolders(v, op)
     default: throw new InvalidArgumentError(`unknown journal op kind ${JSON.stringify((op as { kind: unknown }).kind)}: upgrade PALM`)
   }

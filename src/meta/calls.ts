@@ -168,6 +168,16 @@ export function removeDeviceCall (device: string): Call {
   }
 }
 
+/** Declares this device's failure domain; nothing to log when the journal has it already. */
+export function setDomainCall (domain: string, current: string): Call {
+  return { build: () => current === domain ? undefined : { body: { kind: 'setDomain', domain } }, inodes: [], entries: [] }
+}
+
+/** Records a re-keying (always logged: each rotation is its own event). */
+export function keyEpochCall (epoch: number, keyId: string): Call {
+  return { build: () => ({ body: { kind: 'keyEpoch', epoch, keyId } }), inodes: [], entries: [] }
+}
+
 /**
  * New holders of some fragments of the stripe `index` of `ino` (repair). Nothing is logged when the
  * stripe is no longer `stripeId` (rewritten meanwhile) or no entry changes anything.

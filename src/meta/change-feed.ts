@@ -27,6 +27,7 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'> & Par
   const xattrs = new Set<number>()
   const content = new Set<number>()
   const entries: Array<{ parent: number, name: string }> = []
+  let members = false
   for (const k of batch.changes.keys()) {
     switch (k.charCodeAt(0)) {
       case 0x69: // i<ino>
@@ -43,11 +44,14 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'> & Par
       case 0x73: // s<ino>/<idx>
         content.add(Number(k.slice(1, k.indexOf('/'))))
         break
-      default: // n<node> mirrors an inode row; N<ino> is a name hint; a<device> an admission
+      case 0x61: // a<device>: an admission, removal, re-keying or failure domain
+        members = true
+        break
+      default: // n<node> mirrors an inode row; N<ino> is a name hint
     }
   }
-  if (inodes.size === 0 && entries.length === 0 && xattrs.size === 0 && content.size === 0) return undefined
-  return { remote: isRemote(batch, self), inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs] }
+  if (inodes.size === 0 && entries.length === 0 && xattrs.size === 0 && content.size === 0 && !members) return undefined
+  return { remote: isRemote(batch, self), inodes: [...inodes], entries, content: [...content], xattrs: [...xattrs], ...(members ? { members } : {}) }
 }
 
 /**

@@ -14,7 +14,7 @@ import type { DentryRec, InodeRec } from './records.js'
 import type { StripeRef } from './types.js'
 import { indexByIno, key, Miss, type ApplyView } from './view.js'
 import type { Undo } from './undo.js'
-import { isTombstone, liveKey, tombstone } from './author-key.js'
+import { decodeKeyEpoch, domainRow, encodeDomain, encodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey, tombstone } from './author-key.js'
 
 /** Counters that every batch snapshots; `lastSeq` is per author (the version vector). */
 export interface Counters {
@@ -266,6 +266,15 @@ export class OpContext implements ApplyView {
 
   /** The author row keeps a tombstone (author-key.ts): the device's ops are refused from now on. */
   removeDevice (device: string): void { this.#put(key.author(device), tombstone(this.admitted(device))) }
+
+  keyEpoch (): { epoch: number, keyId: string } | undefined {
+    const v = this.#get(key.author(KEY_EPOCH_ROW))
+    return v === ABSENT ? undefined : decodeKeyEpoch(v as Uint8Array)
+  }
+
+  setKeyEpoch (epoch: number, keyId: string): void { this.#put(key.author(KEY_EPOCH_ROW), encodeKeyEpoch(epoch, keyId)) }
+
+  setDomain (device: string, domain: string): void { this.#put(key.author(domainRow(device)), encodeDomain(domain)) }
 
   putStripe (ino: number, s: StripeRef): void { this.#put(key.stripe(ino, s.index), s) }
   dropStripe (ino: number, idx: number): void { this.#put(key.stripe(ino, idx), ABSENT) }

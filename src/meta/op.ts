@@ -51,6 +51,17 @@ export type OpBody =
    */
   | { kind: 'removeDevice', device: string }
   /**
+   * The swarm was re-keyed (after a removal): the network key of `epoch` (1, 2, …) has the
+   * fingerprint `keyId` (16 hex digits of a labelled SHA-256, never the key). The journal keeps
+   * the latest (apply-admit.ts).
+   */
+  | { kind: 'keyEpoch', epoch: number, keyId: string }
+  /**
+   * The author's failure domain (a machine, rack or house it shares with other devices; '' for
+   * none): placement keeps fewer than k fragments of a stripe per domain (docs/security.md).
+   */
+  | { kind: 'setDomain', domain: string }
+  /**
    * Repair: new holders of some fragments of one stripe (`stripe`: its id; `set`: [fragment index,
    * its CID, the devices holding it now]). Not a content change: skipped when the stripe was
    * replaced meanwhile, entries whose CID differs are skipped (apply-holders.ts).

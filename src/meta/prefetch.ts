@@ -15,7 +15,9 @@ export function nodesOf (op: Op): string[] {
     case 'rmdir': return [op.parent, op.node]
     case 'rename': return [op.parent, op.newParent, op.node]
     case 'admit':
-    case 'removeDevice': return []
+    case 'removeDevice':
+    case 'keyEpoch':
+    case 'setDomain': return []
     default: return [op.node]
   }
 }

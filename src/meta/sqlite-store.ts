@@ -38,9 +38,9 @@ import { JournalRoom } from './room.js'
 import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth, type StoredOp } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
-import { isTombstone, liveKey } from './author-key.js'
+import { decodeDomain, decodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey } from './author-key.js'
 import {
-  admitCall, removeDeviceCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
+  admitCall, removeDeviceCall, keyEpochCall, setDomainCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
 
 export interface MetaStoreInit {
@@ -617,6 +617,43 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /** Removes a device from the swarm (a `removeDevice` op); nothing is logged if it is removed already. */
   async removeDevice (device: string, options: AbortOptions = {}): Promise<void> {
     await this.#write(removeDeviceCall(device), options)
+  }
+
+  /** Records a re-keying of the swarm (a `keyEpoch` op naming the epoch and the key's fingerprint). */
+  async recordKeyEpoch (epoch: number, keyId: string, options: AbortOptions = {}): Promise<void> {
+    await this.#write(keyEpochCall(epoch, keyId), options)
+  }
+
+  /** Declares this device's failure domain with a `setDomain` op ('' for none); nothing is logged if the journal has it. */
+  async setDomain (domain: string, options: AbortOptions = {}): Promise<void> {
+    const current = (await this.domains(options)).get(this.#init.deviceId) ?? ''
+    await this.#write(setDomainCall(domain, current), options)
+  }
+
+  /** The failure domains devices declared (device → label; '' entries are left out). */
+  async domains (options: AbortOptions = {}): Promise<Map<string, string>> {
+    await this.#barrier(options)
+    const rows = await this.#opened().reader.all<{ author: string, public_key: Buffer }>("SELECT author, public_key FROM authors WHERE author LIKE '@domain/%'")
+    const out = new Map<string, string>()
+    for (const r of rows) {
+      const d = decodeDomain(new Uint8Array(r.public_key))
+      if (d != null && d !== '') out.set(r.author.slice('@domain/'.length), d)
+    }
+    return out
+  }
+
+  /** The latest re-keying the journal records (committed here), or undefined. */
+  async keyEpoch (options: AbortOptions = {}): Promise<{ epoch: number, keyId: string } | undefined> {
+    await this.#barrier(options)
+    const row = await this.#opened().reader.get<{ public_key: Buffer }>('SELECT public_key FROM authors WHERE author=?', [KEY_EPOCH_ROW])
+    return row == null ? undefined : decodeKeyEpoch(new Uint8Array(row.public_key))
+  }
+
+  /** The devices admitted and not removed (every admission answered so far, once it is in SQLite). */
+  async admittedDevices (options: AbortOptions = {}): Promise<string[]> {
+    await this.#barrier(options)
+    const rows = await this.#opened().reader.all<{ author: string }>('SELECT author FROM authors WHERE length(public_key) = 32 ORDER BY author')
+    return rows.map(r => r.author)
   }
 
   /** The devices removed from the swarm (every removal answered so far, once it is in SQLite). */

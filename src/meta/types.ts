@@ -196,6 +196,8 @@ export interface JournalChange {
   content: number[]
   /** Inodes with an extended attribute set or removed. */
   xattrs: number[]
+  /** Membership records changed (admission, removal, re-keying, failure domain): the daemon re-reads them. */
+  members?: boolean
 }
 
 /** Options of `MetaStore.onChange`. */
@@ -330,6 +332,16 @@ export interface MetaStore {
   removeDevice: (device: string, options?: AbortOptions) => Promise<void>
   /** The devices removed from the swarm (their removal committed here). */
   removedDevices: (options?: AbortOptions) => Promise<string[]>
+  /** The devices admitted and not removed (their admission committed here). */
+  admittedDevices: (options?: AbortOptions) => Promise<string[]>
+  /** Declares this device's failure domain with a signed `setDomain` op ('' for none); nothing is logged when the journal has it. */
+  setDomain: (domain: string, options?: AbortOptions) => Promise<void>
+  /** The failure domains devices declared (device → label). */
+  domains: (options?: AbortOptions) => Promise<Map<string, string>>
+  /** The latest re-keying the journal records (committed here), or undefined. */
+  keyEpoch: (options?: AbortOptions) => Promise<{ epoch: number, keyId: string } | undefined>
+  /** Records a re-keying with a `keyEpoch` op signed by this device (the epoch and the key's fingerprint). */
+  recordKeyEpoch: (epoch: number, keyId: string, options?: AbortOptions) => Promise<void>
   /** Trusts a device's raw Ed25519 public key for applyOp, on this device only (not replicated). */
   trustAuthor: (author: string, publicKey: Uint8Array) => Promise<void>
   /**

@@ -71,6 +71,11 @@ export interface ApplyView {
   /** Whether the device was removed from the swarm. */
   removed: (device: string) => boolean
   removeDevice: (device: string) => void
+  /** The latest re-keying the journal records (`keyEpoch` ops), or undefined. */
+  keyEpoch: () => { epoch: number, keyId: string } | undefined
+  setKeyEpoch: (epoch: number, keyId: string) => void
+  /** Records `device`'s failure domain ('' for none). */
+  setDomain: (device: string, domain: string) => void
   putStripe: (ino: number, s: StripeRef) => void
   /** putStripe for a stripe that did not exist before (past the file's old end): nothing to read. */
   putNewStripe: (ino: number, s: StripeRef) => void

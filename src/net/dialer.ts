@@ -85,6 +85,11 @@ export class Dialer {
     this.#backoff.delete(peer.toString())
   }
 
+  /** Every peer may be dialled again at once (this device's swarm key changed: old refusals say nothing). */
+  forgetBackoff (): void {
+    this.#backoff.clear()
+  }
+
   stop (): void {
     this.#stopped = true
     for (const t of this.#timers.values()) clearTimeout(t)

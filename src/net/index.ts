@@ -32,7 +32,7 @@ export { FRAGMENT_PROTOCOL, HEALTH_PROTOCOL, JOURNAL_PROTOCOL, DHT_PROTOCOL, DEF
 export { savePeerKey, loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey, generateSwarmKey, formatSwarmKey, parseSwarmKey } from './keys.js'
 export { encodeInvite, decodeInvite, MAX_INVITE_ADDRS, type Invite } from './invite.js'
 export { encodeInviteCode, decodeInviteCode, INVITE_ID_BYTES, INVITE_SECRET_BYTES, type InviteCode } from './invite-code.js'
-export { redeemInvite, type InviteAuthority, type InviteGrant, type InviteRefusal, type Refused } from './invite-exchange.js'
+export { redeemInvite, fetchSwarmKey, type InviteAuthority, type InviteGrant, type InviteRefusal, type Refused, type KeyGrant, type FetchedKey } from './invite-exchange.js'
 export { swarmProtector, type SwarmProtectorInit } from './protector.js'
 export { defaultAnnounceFilter } from './libp2p-config.js'
 export { deriveSwarmSalt } from '../util/swarm-salt.js'

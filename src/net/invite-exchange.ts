@@ -12,9 +12,23 @@
  *   I → J  0 ‖ u32 len ‖ ChaCha20-Poly1305(kIJ, {swarm key, swarm description, addresses,
  *                                               signature of th by the inviter's device key})   or   refusal
  *
- * A refusal is `reason ‖ u16 len ‖ text`: unknown, used, expired, forged (the secret did not match)
- * or failed. The secret never crosses the wire, and each side's ephemeral key makes every exchange's
- * keys fresh: a captured exchange decrypts with neither the code nor the device keys.
+ * A refusal is `reason ‖ u16 len ‖ text`: unknown, used, expired, forged (the secret did not match),
+ * failed or removed. The secret never crosses the wire, and each side's ephemeral key makes every
+ * exchange's keys fresh: a captured exchange decrypts with neither the code nor the device keys.
+ *
+ * Key fetch (re-keying, docs/security.md): a member that was offline while the swarm was re-keyed
+ * holds an older key and fails every member's handshake; it asks any member for the current key on
+ * the same port, proving its device key (a signed ephemeral Diffie-Hellman, no shared secret):
+ *
+ *   R → M  0x49 ‖ 0x02 ‖ epoch R holds (u64) ‖ ephemeral X25519 public key of R [32]
+ *   M → R  (the protector's hello, skipped)   then   0 ‖ ephemeral X25519 public key of M   or refusal
+ *   both   th = SHA-256("palm/keyfetch/v1" ‖ epoch ‖ eR ‖ eM);  keys as above with an empty secret
+ *   R → M  sealed {device id of R, signature of th by R's device key}
+ *   M → R  0 ‖ sealed {epoch, key, extra, device id of M, signature of th by M}   or refusal
+ *
+ * Each side checks the other's signature over th, which binds both ephemeral keys: a device in the
+ * middle can neither read the key nor pass as either side. M hands the key only to devices its
+ * key authority lists as members (`keyFor`); R takes it only from a device it does not know removed.
  */
 import { createCipheriv, createDecipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
@@ -34,7 +48,7 @@ const PUB_BYTES = 32
 export const INVITE_HELLO_BYTES = 2 + INVITE_ID_BYTES + PUB_BYTES
 const PROTECTOR_HELLO_BYTES = 33
 const TAG_BYTES = 16
-const MAX_SEALED_BYTES = 4096
+const MAX_SEALED_BYTES = 65_536
 const KEY_INFO = 'palm/invite/v1/keys'
 const JOIN_LABEL = 'palm/invite/v1/join'
 const GRANT_LABEL = 'palm/invite/v1/grant'
@@ -42,8 +56,13 @@ const GRANT_LABEL = 'palm/invite/v1/grant'
 export const INVITE_EXCHANGE_TIMEOUT_MS = 10_000
 
 /** Why an inviting device refused a code. */
-export type InviteRefusal = 'unknown' | 'used' | 'expired' | 'forged' | 'failed'
-const REFUSALS: InviteRefusal[] = ['unknown', 'used', 'expired', 'forged', 'failed']
+export type InviteRefusal = 'unknown' | 'used' | 'expired' | 'forged' | 'failed' | 'removed'
+const REFUSALS: InviteRefusal[] = ['unknown', 'used', 'expired', 'forged', 'failed', 'removed']
+/** Second byte of a key fetch (an invite's is its exchange version, 1). */
+const KEY_FETCH_KIND = 2
+const FETCH_LABEL = 'palm/keyfetch/v1'
+const ASK_LABEL = 'palm/keyfetch/v1/ask'
+const GIVE_LABEL = 'palm/keyfetch/v1/give'
 
 /** What the joining device gets. */
 export interface InviteGrant {
@@ -65,6 +84,24 @@ export interface InviteAuthority {
    * signed op and returns what it gets.
    */
   redeem: (id: Uint8Array, device: { id: string, name: string }) => Promise<{ grant: InviteGrant } | Refused>
+  /**
+   * The current swarm key for `device` (which proved its device key and holds the key of
+   * `heldEpoch`), or why it gets none. Absent: key fetches are refused.
+   */
+  keyFor?: (device: string, heldEpoch: number) => Promise<{ grant: KeyGrant } | Refused>
+}
+
+/** What a key fetch hands out. */
+export interface KeyGrant {
+  epoch: number
+  swarmKey: Uint8Array
+  /** Opaque bytes for the layer above (the daemon's record of the epoch). */
+  extra: Uint8Array
+}
+
+/** A fetched key, and the device that gave it (its signature checked). */
+export interface FetchedKey extends KeyGrant {
+  from: string
 }
 
 /** Reads exactly n bytes; the same shape over a libp2p raw connection and a node socket. */
@@ -151,6 +188,7 @@ const labelled = (label: string, th: Uint8Array): Uint8Array => Buffer.concat([B
  * the refusal it sent.
  */
 export async function answerInvite (ch: ExchangeChannel, hello: Uint8Array, authority: InviteAuthority, inviterKey: PrivateKey, signal: AbortSignal): Promise<{ device: string } | Refused> {
+  if (hello[1] === KEY_FETCH_KIND) return await answerKeyFetch(ch, hello, authority, inviterKey, signal)
   if (hello[1] !== EXCHANGE_VERSION) {
     const r: Refused = { refused: 'failed', detail: `invite exchange version ${hello[1]} is not supported; update PALM on the joining device` }
     ch.send(refusal(r))
@@ -193,6 +231,97 @@ export async function answerInvite (ch: ExchangeChannel, hello: Uint8Array, auth
     sig: Buffer.from(sig).toString('base64')
   })]))
   return { device }
+}
+
+function fetchTranscript (epochField: Uint8Array, requesterPub: Uint8Array, memberPub: Uint8Array): Uint8Array {
+  return transcript(Buffer.concat([Buffer.from(FETCH_LABEL), epochField]), requesterPub, memberPub)
+}
+
+function epochField (epoch: number): Uint8Array {
+  const b = Buffer.alloc(INVITE_ID_BYTES)
+  b.writeBigUInt64BE(BigInt(epoch))
+  return b
+}
+
+const NO_SECRET = new Uint8Array(0)
+
+/** The member's side of a key fetch (`hello[1]` is KEY_FETCH_KIND). */
+async function answerKeyFetch (ch: ExchangeChannel, hello: Uint8Array, authority: InviteAuthority, memberKey: PrivateKey, signal: AbortSignal): Promise<{ device: string } | Refused> {
+  const refuse = (r: Refused): Refused => { ch.send(refusal(r)); return r }
+  if (authority.keyFor == null) return refuse({ refused: 'failed', detail: 'this device hands out no swarm keys' })
+  const field = hello.subarray(2, 2 + INVITE_ID_BYTES)
+  const heldEpoch = Number(Buffer.from(field).readBigUInt64BE())
+  const requesterPub = hello.subarray(2 + INVITE_ID_BYTES)
+  const own = ephemeral()
+  const th = fetchTranscript(field, requesterPub, own.pub)
+  const keys = sessionKeys(own, requesterPub, NO_SECRET, th)
+  ch.send(Buffer.concat([Uint8Array.of(0), own.pub]))
+  const req = await open(ch, keys.jToI, th, signal)
+  const device = typeof req?.device === 'string' ? req.device : ''
+  if (req == null || !await verifies(device, labelled(ASK_LABEL, th), req.sig)) {
+    return refuse({ refused: 'forged', detail: 'the asking device did not prove its device key' })
+  }
+  let answer: Awaited<ReturnType<NonNullable<InviteAuthority['keyFor']>>>
+  try {
+    answer = await authority.keyFor(device, heldEpoch)
+  } catch (err) {
+    answer = { refused: 'failed', detail: `it could not read its swarm keys: ${(err as Error).message}` }
+  }
+  if ('refused' in answer) return refuse(answer)
+  const g = answer.grant
+  const sig = await memberKey.sign(labelled(GIVE_LABEL, th))
+  ch.send(Buffer.concat([Uint8Array.of(0), seal(keys.iToJ, th, {
+    epoch: g.epoch,
+    swarmKey: Buffer.from(g.swarmKey).toString('base64'),
+    extra: Buffer.from(g.extra).toString('base64'),
+    device: peerIdFromPrivateKey(memberKey).toString(),
+    sig: Buffer.from(sig).toString('base64')
+  })]))
+  return { device }
+}
+
+/**
+ * The asking side of a key fetch: asks the device at `addr` (a TCP multiaddr) for the current swarm
+ * key, proving `deviceKey`. A refusal is a PermissionError (`details.refusal`); the caller decides
+ * whether to trust `from` (not removed) and whether the key is newer than its own.
+ */
+export async function fetchSwarmKey (addr: Multiaddr, deviceKey: PrivateKey, heldEpoch: number, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<FetchedKey> {
+  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? INVITE_EXCHANGE_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+  const socket = await dialTcp(addr, signal)
+  const ch = socketChannel(socket)
+  const who = `the device at ${addr.toString()}`
+  try {
+    const own = ephemeral()
+    const field = epochField(heldEpoch)
+    ch.send(Buffer.concat([Uint8Array.of(INVITE_MAGIC, KEY_FETCH_KIND), field, own.pub]))
+    const protectorHello = await ch.read(PROTECTOR_HELLO_BYTES, signal)
+    if (protectorHello[0] !== 1) throw new ProtocolError(`${who} is not a PALM device of this release (handshake version ${protectorHello[0]})`)
+    const first = await verdict(ch, signal)
+    if (first != null) throw keyRefusedError(first, who)
+    const memberPub = await ch.read(PUB_BYTES, signal)
+    const th = fetchTranscript(field, own.pub, memberPub)
+    const keys = sessionKeys(own, memberPub, NO_SECRET, th)
+    const sig = await deviceKey.sign(labelled(ASK_LABEL, th))
+    ch.send(seal(keys.jToI, th, { device: peerIdFromPrivateKey(deviceKey).toString(), sig: Buffer.from(sig).toString('base64') }))
+    const second = await verdict(ch, signal)
+    if (second != null) throw keyRefusedError(second, who)
+    const g = await open(ch, keys.iToJ, th, signal)
+    if (g == null || !Number.isSafeInteger(g.epoch) || g.epoch < 0 || typeof g.swarmKey !== 'string' || typeof g.extra !== 'string' || typeof g.device !== 'string') {
+      throw new ProtocolError(`${who} answered the key fetch with a message that does not open or parse`)
+    }
+    if (!await verifies(g.device, labelled(GIVE_LABEL, th), g.sig)) {
+      throw new PermissionError(`${who} did not prove it is device ${printable(g.device, 80)} (its signature does not match); ignoring its key`)
+    }
+    const key = new Uint8Array(Buffer.from(g.swarmKey, 'base64'))
+    if (key.byteLength !== 32) throw new ProtocolError(`${who} sent a swarm key of ${key.byteLength} bytes`)
+    return { from: g.device, epoch: g.epoch, swarmKey: key, extra: new Uint8Array(Buffer.from(g.extra, 'base64')) }
+  } finally {
+    ch.end()
+  }
+}
+
+function keyRefusedError (r: Refused, who: string): Error {
+  return new PermissionError(`${who} refused to hand out the swarm key (${r.refused}): ${r.detail}`, { details: { refusal: r.refused } })
 }
 
 /** A refused code: `details.refusal` says which (unknown, used, expired, forged, failed). */

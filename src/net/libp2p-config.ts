@@ -12,7 +12,7 @@ import { yamux } from '@libp2p/yamux'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
-import { swarmProtector } from './protector.js'
+import { KeyedProtector } from './keyed-protector.js'
 import type { NodeSettings } from './settings.js'
 import type { InviteAuthority } from './invite-exchange.js'
 import type { ComponentLogger, ServiceMap } from '@libp2p/interface'
@@ -24,6 +24,10 @@ export type Libp2pSettings = Pick<NodeSettings, 'peerKey' | 'swarmKey' | 'listen
   logger: ComponentLogger
   invites?: InviteAuthority
   isRemoved?: (peer: string) => boolean
+  /** An outbound connection failed the key check (see keyed-protector.ts). */
+  onKeyMismatch?: (addr: string) => void
+  /** Gets the protector, whose key can change while the node runs (re-keying). */
+  onProtector?: (protector: KeyedProtector) => void
 }
 
 /**
@@ -51,17 +55,20 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
       datastorePrefix: '/palm-dht'
     })
   }
+  const protector = new KeyedProtector({
+    swarmKey: s.swarmKey,
+    onRefused: s.onRefused,
+    ...(s.onKeyMismatch != null ? { onKeyMismatch: s.onKeyMismatch } : {}),
+    ...(s.invites != null ? { invites: { authority: s.invites, deviceKey: s.peerKey } } : {})
+  })
+  s.onProtector?.(protector)
   return await createLibp2p({
     start: false,
     privateKey: s.peerKey,
     logger: s.logger,
     addresses: { listen: s.listen, announceFilter: s.announceFilter },
     transports: [tcp()],
-    connectionProtector: swarmProtector({
-      swarmKey: s.swarmKey,
-      onRefused: s.onRefused,
-      ...(s.invites != null ? { invites: { authority: s.invites, deviceKey: s.peerKey } } : {})
-    }),
+    connectionProtector: () => protector,
     connectionEncrypters: [noise()],
     // A removed device holds the swarm key still (until a re-key): noise names it, and it is refused.
     connectionGater: s.isRemoved == null

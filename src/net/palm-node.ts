@@ -14,6 +14,7 @@ import { PEERS_FILE_REFRESH_MS } from './constants.js'
 import { createCounters } from './counters.js'
 import { Dialer } from './dialer.js'
 import { buildLibp2p, type PalmLibp2p } from './libp2p-config.js'
+import type { KeyedProtector } from './keyed-protector.js'
 import { MembershipView } from './membership.js'
 import { loadPeersFile, savePeersFile } from './peers-file.js'
 import { FragmentClientImpl } from './protocols/fragment-client.js'
@@ -47,6 +48,9 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
   readonly #hooks = new Hooks(async () => { await this.#start() }, async () => { await this.#stop() })
   readonly #handlers: Array<{ protocol: string, handler: StreamHandler, options: { maxInboundStreams?: number } }> = []
   #libp2p?: PalmLibp2p
+  #protector?: KeyedProtector
+  /** The key set by setSwarmKey (undefined: the one of the settings). */
+  #swarmKey?: Uint8Array
   #health?: HealthService
   #dialer?: Dialer
   #redial?: RepeatingTask
@@ -93,7 +97,9 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
       onRefused: () => { this.#stats.refusedConnections++ },
       logger: this.#c.logger,
       invites: this.#c.invites,
-      isRemoved: this.#c.isRemoved
+      isRemoved: this.#c.isRemoved,
+      onKeyMismatch: this.#c.onKeyMismatch,
+      onProtector: (p) => { this.#protector = p; if (this.#swarmKey != null) p.setKey(this.#swarmKey) }
     })
     this.#libp2p = libp2p
     const dialer = this.#dialer = new Dialer({ fallbackDialDelayMs: s.fallbackDialDelayMs }, {
@@ -278,6 +284,15 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
 
   stats (): NetStats {
     return { fragment: { ...this.#stats.fragment }, health: { ...this.#stats.health }, refusedConnections: this.#stats.refusedConnections, frameBudget: this.frameBudget.stats() }
+  }
+
+  setSwarmKey (swarmKey: Uint8Array): void {
+    if (swarmKey.byteLength !== this.#s.swarmKey.byteLength) throw new InvalidArgumentError(`a swarm key is ${this.#s.swarmKey.byteLength} bytes, got ${swarmKey.byteLength}`)
+    this.#swarmKey = swarmKey.slice()
+    this.#protector?.setKey(this.#swarmKey)
+    this.#log('new connections use the swarm key of a re-keying from now on')
+    this.#dialer?.forgetBackoff()
+    this.#redialRound()
   }
 
   async hangUp (peer: PeerRef): Promise<void> {

@@ -227,6 +227,11 @@ export interface PalmNode extends TypedEventTarget<PalmNodeEvents> {
   stats: () => NetStats
   /** The memory budget for request frames in flight, shared by every protocol server of this node. */
   readonly frameBudget: FrameBudget
+  /**
+   * New connections need `swarmKey` from now on (re-keying after a removal); open connections stay.
+   * InvalidArgumentError when it is not 32 bytes.
+   */
+  setSwarmKey: (swarmKey: Uint8Array) => void
   /** Closes every connection to `peer` (a device just removed from the swarm). */
   hangUp: (peer: PeerRef) => Promise<void>
   /** Registers a handler for another PALM protocol (e.g. the journal); swarm devices only. */
@@ -250,4 +255,9 @@ export interface PalmNodeComponents {
   mayDelete?: (cids: CID[], peer: string, options: AbortOptions) => Promise<CID[]>
   /** Devices removed from the swarm: never dialled, and refused once noise names them. */
   isRemoved?: (peer: string) => boolean
+  /**
+   * A device dialled at `addr` holds another swarm key (this device may be behind a re-keying):
+   * the daemon asks it for the current key (`fetchSwarmKey`).
+   */
+  onKeyMismatch?: (addr: string) => void
 }

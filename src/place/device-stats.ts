@@ -17,6 +17,8 @@ export interface DeviceStatsInit {
 }
 
 interface Entry {
+  /** Caught acknowledging a fragment it did not keep (spot check): never available again this run. */
+  distrusted?: boolean
   /** Request latency for small transfers, ms (EWMA). */
   latencyMs?: number
   /** Throughput for large transfers, bytes per ms (EWMA). */
@@ -101,9 +103,15 @@ export class DeviceStats {
     }
   }
 
-  /** False while `id` is backing off after failures. */
+  /** False while `id` is backing off after failures, and for good once it is distrusted. */
   healthy (id: string, nowMs = Date.now()): boolean {
-    return (this.#devices.get(id)?.suspectUntilMs ?? 0) <= nowMs
+    const e = this.#devices.get(id)
+    return e?.distrusted !== true && (e?.suspectUntilMs ?? 0) <= nowMs
+  }
+
+  /** `id` acknowledged a fragment it did not keep (the daemon's spot check): placement stops picking it. */
+  distrust (id: string): void {
+    this.#entry(id).distrusted = true
   }
 
   /** True when `id` refused a fragment for lack of room after its last announcement (heard at `announcedAtMs`). */

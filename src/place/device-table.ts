@@ -33,6 +33,8 @@ export interface DeviceTableComponents {
   membership: Pick<Membership, 'peers' | 'get' | 'addEventListener' | 'removeEventListener'>
   store: Pick<FragmentStore, 'usage'>
   stats: DeviceStats
+  /** The failure domain a device declared, if any (placement spreads over domains). */
+  domainOf?: (device: string) => string | undefined
 }
 
 /** One device's figures for usage(). */
@@ -63,10 +65,11 @@ export class DeviceTable {
 
   /** Placement's view: this device, online peers and recently seen offline ones. */
   candidates (nowMs = Date.now()): Candidate[] {
-    const out: Candidate[] = [{ id: this.selfId, freeBytes: this.#c.store.usage().freeBytes, available: true, self: true }]
+    const domain = (id: string): { domain?: string } => { const d = this.#c.domainOf?.(id); return d != null && d !== '' ? { domain: d } : {} }
+    const out: Candidate[] = [{ id: this.selfId, freeBytes: this.#c.store.usage().freeBytes, available: true, self: true, ...domain(this.selfId) }]
     for (const p of this.#c.membership.peers()) {
       if (!p.online && (p.lastSeenMs === 0 || nowMs - p.lastSeenMs > this.#init.knownForMs)) continue
-      out.push({ id: p.id, freeBytes: this.#peerFree(p), available: p.online && this.#c.stats.healthy(p.id, nowMs), self: false })
+      out.push({ id: p.id, freeBytes: this.#peerFree(p), available: p.online && this.#c.stats.healthy(p.id, nowMs), self: false, ...domain(p.id) })
     }
     return out
   }

@@ -26,6 +26,8 @@ export interface Candidate {
   available: boolean
   /** This device (the writer). */
   self: boolean
+  /** The failure domain it declared (a machine, rack or house), if any: see `domainSpread`. */
+  domain?: string
 }
 
 /** Where one stripe's fragments go. */
@@ -77,17 +79,38 @@ function waterFill (devices: Candidate[], count: number, fragmentBytes: number, 
   return out
 }
 
+/**
+ * Failure domains (docs/security.md): devices that declared one domain fail together, so they count
+ * as one device for the "fewer than k" rule. Of `available` (in rank order) the first device of
+ * each domain is kept (this device in its own; a device without a domain is its own), when that
+ * leaves enough domains to keep each below k fragments; else all of `available` (the rule cannot
+ * hold, and spreading over devices is the best left). Unchanged when no device declared a domain.
+ */
+export function domainSpread (policy: StripePolicy, available: Candidate[]): Candidate[] {
+  if (!available.some(c => c.domain != null && c.domain !== '')) return available
+  const seen = new Set<string>()
+  const keep = new Set<Candidate>()
+  for (const c of [...available.filter(c => c.self), ...available.filter(c => !c.self)]) {
+    const d = c.domain != null && c.domain !== '' ? `domain:${c.domain}` : `device:${c.id}`
+    if (seen.has(d)) continue
+    seen.add(d)
+    keep.add(c)
+  }
+  return keep.size >= Math.ceil(policy.n / Math.max(1, policy.k - 1)) ? available.filter(c => keep.has(c)) : available
+}
+
 /** The plan for one stripe of `fragmentBytes`-byte fragments. */
 export function planPlacement (stripeId: string, policy: StripePolicy, fragmentBytes: number, candidates: Candidate[]): PlacementPlan {
   const ranked = rank(stripeId, candidates.map(c => ({ ...c, weight: c.freeBytes }))).filter(c => roomOf(c, fragmentBytes) >= 1)
-  const available = ranked.filter(c => c.available)
+  const roomy = ranked.filter(c => c.available)
+  const available = domainSpread(policy, roomy)
   let chosen = available.slice(0, policy.n)
   const self = available.find(c => c.self)
   if (self != null && !chosen.includes(self)) chosen = [...chosen.slice(0, policy.n - 1), self]
   if (chosen.length < policy.n) chosen = [...chosen, ...ranked.filter(c => !c.available).slice(0, policy.n - chosen.length)]
   chosen = ranked.filter(c => chosen.includes(c))
 
-  const cap = stripeCap(policy, candidates.filter(c => c.available).length)
+  const cap = stripeCap(policy, available === roomy ? candidates.filter(c => c.available).length : available.length)
   const ideal = waterFill(chosen, policy.n, fragmentBytes, new Map(), Math.min(cap, Math.ceil(policy.n / Math.max(1, chosen.length))))
   const devices: string[] = new Array(policy.n)
   const queued = new Map<number, string>()

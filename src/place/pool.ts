@@ -51,6 +51,8 @@ export interface PoolStripeIOComponents {
   logger: ComponentLogger
   /** Read-repair: called when a read finds a fragment missing or corrupt on a device. */
   onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
+  /** The failure domain a device declared (placement.ts `domainSpread`); none: every device its own. */
+  domainOf?: (device: string) => string | undefined
 }
 
 /** Time spent per phase since start, ms (summed over concurrent calls), and event counts (for benchmarks and status). */
@@ -93,7 +95,7 @@ export class PoolStripeIO implements StripeIO {
     this.#durability = init.durability ?? 'all'
     this.#log = components.logger.forComponent('palm:place:pool')
     const stats = new DeviceStats()
-    this.#devices = new DeviceTable({ deviceId: components.deviceId, deviceName: init.deviceName ?? components.deviceId, knownForMs: init.knownForMs ?? 10 * 60_000 }, { membership: components.membership, store: components.store, stats })
+    this.#devices = new DeviceTable({ deviceId: components.deviceId, deviceName: init.deviceName ?? components.deviceId, knownForMs: init.knownForMs ?? 10 * 60_000 }, { membership: components.membership, store: components.store, stats, domainOf: components.domainOf })
     const sender = new FragmentSender({ timeoutMs: init.placeTimeoutMs ?? 10_000 }, { fragments: components.fragments, stats, shutdown: this.#shutdown.signal })
     this.#writer = { devices: this.#devices, sender, store: components.store, log: this.#log }
     this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters, onBadFragment: components.onBadFragment }

@@ -1,10 +1,17 @@
 /**
- * `palm remove` (issue 15): the device that removes another hangs up on it and refuses it from then
- * on, although the removed device still holds the swarm key and keeps redialling. Two devices.
+ * `palm remove` (issue 15): the device that removes another hangs up on it, refuses it from then on
+ * and re-keys the swarm. Four devices: the removed one keeps redialling with the old key and stays
+ * out, and is refused the new key; a member online during the removal learns of the new key from
+ * the journal and fetches it; a member that was down fetches it from the remover when it comes
+ * back, and connects with it.
  */
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
+import { fetchSwarmKey, loadOrCreatePeerKey } from '../../src/net/index.js'
+import { controlClient } from '../../src/daemon/control-client.js'
 import { palm, startServe, testEnv, type CliResult } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 
@@ -16,35 +23,62 @@ async function cli (args: string[], input?: string): Promise<CliResult> {
   return r
 }
 
+/** Whether `home`'s daemon sees `id` online (asked over its control socket: a CLI process per poll is slow on a loaded machine). */
 async function online (home: string, id: string): Promise<boolean> {
-  const peers: Array<{ id: string, online: boolean }> = JSON.parse((await cli(['peers', '--home', home, '--json'])).stdout)
+  const peers = await controlClient({ socketPath: join(home, 'run', 'palm.sock') }).peers()
   return peers.find(p => p.id === id)?.online ?? false
 }
 
-it('a removed device is hung up on and cannot connect again', { timeout: 120_000 }, async (t) => {
+async function until (what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms
+  while (!await ok()) {
+    assert.ok(Date.now() < end, what)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+const keyRecord = async (home: string): Promise<{ epoch: number, key: string } | undefined> =>
+  await readFile(join(home, 'swarm-keys.json'), 'utf8').then(t => JSON.parse(t), () => undefined)
+
+it('a removed device is hung up on, cannot connect again nor get the new key; a member down meanwhile gets it when it returns', { timeout: 300_000 }, async (t) => {
   const root = await createTempDir(t, 'palm-remove-')
-  const a = join(root, 'a')
-  const b = join(root, 'b')
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(n => join(root, n))
   await cli(['init', '--home', a, '--name', 'dev-a'])
   await startServe(t, a, { env })
   await cli(['join', '-', '--home', b, '--name', 'dev-b'], (await cli(['invite', '--home', a])).stdout)
-  const served = await startServe(t, b, { env })
-  const until = Date.now() + 30_000
-  while (!await online(a, served.id)) {
-    assert.ok(Date.now() < until, 'dev-b never came online at dev-a')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  await cli(['join', '-', '--home', c, '--name', 'dev-c'], (await cli(['invite', '--home', a])).stdout)
+  await cli(['join', '-', '--home', d, '--name', 'dev-d'], (await cli(['invite', '--home', a])).stdout)
+  const servedB = await startServe(t, b, { env })
+  const servedC = await startServe(t, c, { env })
+  const servedD = await startServe(t, d, { env })
+  await until('dev-b never came online at dev-a', 30_000, async () => await online(a, servedB.id))
+  await until('dev-c never came online at dev-a', 30_000, async () => await online(a, servedC.id))
+  await until('dev-d never came online at dev-a', 30_000, async () => await online(a, servedD.id))
+  await servedC.kill9()
+
   const r = JSON.parse((await cli(['remove', 'dev-b', '--home', a, '--json'])).stdout)
-  assert.deepEqual(r, { id: served.id, name: 'dev-b', removed: true })
-  assert.match((await cli(['remove', served.id, '--home', a])).stdout, /was removed already/)
-  // dev-b redials every few seconds with the swarm key it still holds: it stays out.
-  const offlineBy = Date.now() + 10_000
-  while (await online(a, served.id)) {
-    assert.ok(Date.now() < offlineBy, 'dev-b is still online at dev-a after its removal')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  for (let i = 0; i < 10; i++) {
+  assert.deepEqual(r, { id: servedB.id, name: 'dev-b', removed: true, keyEpoch: 1 })
+  assert.match((await cli(['remove', servedB.id, '--home', a])).stdout, /was removed already/)
+  const rekeyed = await keyRecord(a)
+  assert.equal(rekeyed?.epoch, 1, 'dev-a keeps the new key in its home')
+
+  // dev-b redials every few seconds with the old swarm key: it stays out.
+  await until('dev-b is still online at dev-a after its removal', 10_000, async () => !await online(a, servedB.id))
+  // dev-b proves its device key at dev-a's port and is refused the new key.
+  const addrs: string[] = JSON.parse(await readFile(join(a, 'run', 'addrs.json'), 'utf8'))
+  const bKey = await loadOrCreatePeerKey(join(b, 'device.key'))
+  await assert.rejects(fetchSwarmKey(multiaddr(addrs[0]), bKey, 0), (err: any) => err.name === 'PermissionError' && err.details?.refusal === 'removed')
+  assert.equal(await keyRecord(b), undefined, 'dev-b never got the new key')
+  // dev-d was online: the journal's keyEpoch op told it, and it fetched the key.
+  await until('dev-d did not take the new key', 30_000, async () => (await keyRecord(d))?.key === rekeyed?.key)
+  assert.equal(await online(a, servedD.id), true, 'dev-d stays online at dev-a')
+
+  // dev-c comes back with the old key: it fetches the new one from dev-a and connects with it.
+  await startServe(t, c, { env })
+  await until('dev-c did not come back online at dev-a with the new key', 30_000, async () => await online(a, servedC.id))
+  assert.equal((await keyRecord(c))?.key, rekeyed?.key, 'dev-c holds the new key')
+  for (let i = 0; i < 4; i++) {
     await new Promise(resolve => setTimeout(resolve, 500))
-    assert.equal(await online(a, served.id), false, 'dev-b came back after its removal')
+    assert.equal(await online(a, servedB.id), false, 'dev-b came back after its removal')
   }
 })

@@ -5,7 +5,7 @@ import { formatPolicy } from '../../config/parse.js'
 import { homeHint, printJson, size } from '../output.js'
 import { OPTIONS } from '../../config/defaults.js'
 
-const KEYS = ['home', 'name', 'capacityBytes', 'policy', 'listen', 'mdns', 'dht', 'network', 'durability'] as const
+const KEYS = ['home', 'name', 'capacityBytes', 'policy', 'listen', 'mdns', 'dht', 'network', 'durability', 'domain'] as const
 const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the result as JSON.' }]
 
 export const init: Command = {

@@ -9,7 +9,7 @@ import { OPTIONS } from '../../config/defaults.js'
 import { createProgress, progressMode } from '../progress.js'
 import { catchUpSentence, watchCatchUp, type CatchUpResult } from '../catch-up.js'
 
-const KEYS = ['home', 'name', 'capacityBytes', 'listen', 'mdns', 'dht', 'durability', 'allowNonEmpty'] as const
+const KEYS = ['home', 'name', 'capacityBytes', 'listen', 'mdns', 'dht', 'durability', 'allowNonEmpty', 'domain'] as const
 const FLAGS = [
   { name: 'json', type: 'boolean' as const, help: 'Print the result as JSON.' },
   { name: 'mount', type: 'boolean' as const, help: 'Then mount the folder (at DIR when given after the code, else ~/palm), without asking.' },

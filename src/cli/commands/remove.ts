@@ -20,9 +20,10 @@ export const remove: Command = {
       const r = await api.remove(device)
       if (args.flags.json === true) { printJson(r); return 0 }
       const who = r.name !== '' ? `${r.name} (${r.id})` : r.id
+      const rekeyed = r.keyEpoch != null ? ` The swarm was re-keyed (key epoch ${r.keyEpoch}): the other devices fetch the new key as they reconnect, those offline when they return; ${who} gets none.` : ''
       process.stdout.write(r.removed
-        ? `Removed ${who}: every device refuses its connections, ops and fragments once it has this change. It still holds the swarm key (re-keying is not built yet).\n`
-        : `${who} was removed already.\n`)
+        ? `Removed ${who}: every device refuses its connections, ops and fragments once it has this change.${rekeyed}\n`
+        : `${who} was removed already.${rekeyed}\n`)
       return 0
     })
   }

@@ -2,7 +2,7 @@ import type { Command } from '../command.js'
 import { flagHelp, parseCommandArgs } from '../args.js'
 import { resolveConfig, runDaemon } from '../../daemon/index.js'
 
-const KEYS = ['home', 'listen', 'mdns', 'dht', 'capacityBytes', 'dashboardPort'] as const
+const KEYS = ['home', 'listen', 'mdns', 'dht', 'capacityBytes', 'dashboardPort', 'domain'] as const
 
 export const serve: Command = {
   name: 'serve',

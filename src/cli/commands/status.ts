@@ -4,6 +4,7 @@ import { resolveConfig } from '../../daemon/index.js'
 import { withControl } from '../control.js'
 import type { StatusReport } from '../../daemon/control-api.js'
 import { ago, printJson, size } from '../output.js'
+import { printable } from '../../util/printable.js'
 
 const KEYS = ['home'] as const
 const FLAGS = [{ name: 'json', type: 'boolean' as const, help: 'Print the status as JSON.' }]
@@ -54,6 +55,9 @@ export function formatStatus (s: StatusReport): string {
   }
   const repair = repairLine(s)
   if (repair != null) lines.push(repair)
+  for (const l of s.spotCheck?.liars ?? []) {
+    lines.push(`liar       ${printable(l.id, 80)} ${printable(l.reason)} (fragment ${printable(l.cid, 80)}): placement no longer uses it and its fragments are rebuilt; check that device, then \`palm remove\` it if it is not yours`)
+  }
   if (s.peers.length > 0) {
     lines.push('peers')
     for (const p of s.peers) {

@@ -23,3 +23,10 @@ it('codes without a description (version 1) still decode; a damaged description 
   const code = encodeInvite({ swarmKey, addrs: [], extra: new Uint8Array(10) })
   assert.throws(() => decodeInvite(code.slice(0, -3) + 'AAA'), { name: 'InvalidArgumentError' })
 })
+
+it('after a re-keying an invite also carries the current key record (the grant\'s key stays the salt\'s source)', () => {
+  const swarm = newSwarmInfo({ k: 2, n: 3 }, 1 << 20)
+  const keys = { epoch: 2, key: new Uint8Array(32).fill(9), members: ['a'], removed: ['b'] }
+  assert.deepEqual(decodeSwarmExtra(encodeSwarmExtra(swarm, keys))?.keys, keys)
+  assert.equal(decodeSwarmExtra(encodeSwarmExtra(swarm, { ...keys, epoch: 0 }))?.keys, undefined, 'epoch 0 needs no record')
+})

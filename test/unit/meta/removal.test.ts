@@ -19,15 +19,21 @@ async function exported (s: MetaStore): Promise<Array<{ body: string, sig?: Uint
   return out
 }
 
-it('a removed device\'s ops are refused, an admit does not bring it back, and its earlier ops still verify', async (t) => {
-  const dir = await createTempDir(t, 'palm-remove-')
-  const signers = [testSigner(), testSigner(), testSigner()]
-  const [a, b, c] = await Promise.all(signers.map(async (sg, i) => {
+/** `count` journals of devices dev-0, dev-1, … with their signers; stopped after the test. */
+async function openStores (t: Parameters<typeof onCleanup>[0], prefix: string, count: number): Promise<{ stores: MetaStore[], signers: Array<ReturnType<typeof testSigner>> }> {
+  const dir = await createTempDir(t, prefix)
+  const signers = Array.from({ length: count }, () => testSigner())
+  const stores = await Promise.all(signers.map(async (sg, i) => {
     const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg })
     await s.start()
     onCleanup(t, async () => { await s.stop() })
     return s
   }))
+  return { stores, signers }
+}
+
+it('a removed device\'s ops are refused, an admit does not bring it back, and its earlier ops still verify', async (t) => {
+  const { stores: [a, b, c], signers } = await openStores(t, 'palm-remove-', 3)
   await a.admit('dev-1', signers[1].publicKey)
   await a.admit('dev-2', signers[2].publicKey)
   await b.trustAuthor('dev-0', signers[0].publicKey)
@@ -58,4 +64,43 @@ it('a removed device\'s ops are refused, an admit does not bring it back, and it
   const fromB = await c.applyRemote(await exported(b))
   assert.ok(fromB.refused.some(x => /removed/.test(x.reason)), JSON.stringify(fromB.refused))
   assert.deepEqual((await a.check()).problems, [], 'the removed device\'s earlier ops still verify')
+})
+
+it('a re-keying is a signed keyEpoch op that names the epoch and fingerprint, replicates, and lists the members left', async (t) => {
+  const { stores: [a, b], signers } = await openStores(t, 'palm-keyepoch-', 2)
+  signers.push(testSigner())
+  await a.admit('dev-1', signers[1].publicKey)
+  await a.admit('dev-2', signers[2].publicKey)
+  await a.removeDevice('dev-2')
+  await a.recordKeyEpoch(1, '0123456789abcdef')
+  assert.deepEqual((await a.admittedDevices()).filter(d => d !== 'dev-0'), ['dev-1'], 'a removed device is no member')
+  const ops = await exported(a)
+  const rekey = ops.filter(o => o.body.includes('"keyEpoch"'))
+  assert.equal(rekey.length, 1)
+  assert.match(rekey[0].body, /"epoch":1/)
+  assert.match(rekey[0].body, /"keyId":"0123456789abcdef"/)
+  await b.trustAuthor('dev-0', signers[0].publicKey)
+  assert.deepEqual((await b.applyRemote(ops)).refused, [], 'another device applies the record')
+  assert.ok((await exported(b)).some(o => o.body.includes('"keyEpoch"')))
+  assert.deepEqual(await b.keyEpoch(), { epoch: 1, keyId: '0123456789abcdef' })
+  // A concurrent re-keying to the same epoch: both devices keep the higher fingerprint, whatever the order.
+  await b.recordKeyEpoch(1, 'ffffffffffffffff')
+  await a.applyRemote(await exported(b))
+  assert.deepEqual(await a.keyEpoch(), { epoch: 1, keyId: 'ffffffffffffffff' })
+  assert.deepEqual(await b.keyEpoch(), { epoch: 1, keyId: 'ffffffffffffffff' })
+  assert.deepEqual(await a.removedDevices(), ['dev-2'], 'the record is no device')
+})
+
+it('a device declares its failure domain with a signed setDomain op, once per change, and others learn it', async (t) => {
+  const { stores: [a, b], signers } = await openStores(t, 'palm-domain-', 2)
+  await a.setDomain('')
+  await a.setDomain('house')
+  await a.setDomain('house')
+  assert.equal((await exported(a)).filter(o => o.body.includes('"setDomain"')).length, 1, 'no op for no change')
+  await b.trustAuthor('dev-0', signers[0].publicKey)
+  assert.deepEqual((await b.applyRemote(await exported(a))).refused, [])
+  assert.deepEqual([...(await b.domains())], [['dev-0', 'house']])
+  assert.deepEqual(await b.admittedDevices(), ['dev-0', 'dev-1'], 'a domain record is no device')
+  await a.setDomain('')
+  assert.deepEqual([...(await a.domains())], [])
 })

@@ -37,6 +37,10 @@ export interface TestNodeOptions extends PalmNodeInit {
   mayDelete?: PalmNodeComponents['mayDelete']
   /** Devices this node refuses (PalmNodeComponents.isRemoved). */
   isRemoved?: PalmNodeComponents['isRemoved']
+  /** Answers invite exchanges and key fetches (PalmNodeComponents.invites). */
+  invites?: PalmNodeComponents['invites']
+  /** PalmNodeComponents.onKeyMismatch. */
+  onKeyMismatch?: PalmNodeComponents['onKeyMismatch']
 }
 
 /** A started loopback node; stopped after the test. */
@@ -61,7 +65,9 @@ export async function createTestNode (t: Cleanup, opts: TestNodeOptions = {}): P
     logger: prefixLogger(name),
     getHealth: () => ({ ...health, ...store.usage() }),
     ...(opts.mayDelete != null ? { mayDelete: opts.mayDelete } : {}),
-    ...(opts.isRemoved != null ? { isRemoved: opts.isRemoved } : {})
+    ...(opts.isRemoved != null ? { isRemoved: opts.isRemoved } : {}),
+    ...(opts.invites != null ? { invites: opts.invites } : {}),
+    ...(opts.onKeyMismatch != null ? { onKeyMismatch: opts.onKeyMismatch } : {})
   })
   onCleanup(t, async () => { await node.stop() })
   if (opts.noStart !== true) await node.start()
