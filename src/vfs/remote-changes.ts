@@ -32,7 +32,11 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
   const content = new Set(c.content)
   for (const ino of new Set([...c.inodes, ...c.content])) {
     const ids = core.refs.drop(ino)
-    if (content.has(ino)) core.cache.drop(ids)
+    if (content.has(ino)) {
+      core.cache.drop(ids)
+      // Another device's stripes: the next fsync walks the manifest.
+      core.unsynced.untrack(ino)
+    }
   }
   if (c.xattrs.length > 0 || c.entries.length > 0) core.policies.invalidate()
 

@@ -36,6 +36,8 @@ export interface OpenFileDeps {
   spill: (bytes: number) => boolean
   /** Counts a finished store (stats). */
   onStored: () => void
+  /** A stored stripe was taken into the open-file state (fsync must flush it: unsynced.ts). */
+  onPending: (ino: number, placed: PlacedStripe) => void
 }
 
 export interface OpenFileInit {
@@ -403,6 +405,7 @@ export class OpenFile {
     if (placed != null && current && e.gen === job.gen) {
       this.#dirty.delete(e.index)
       this.#pending.set(e.index, placed)
+      this.#deps.onPending(this.ino, placed)
       this.#deps.cache.put(placed.id, data)
       e.charge.release()
     } else if (current && e.ready) {
