@@ -48,6 +48,7 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
     data.push(ino)
     const file = record.file
     if (file == null) continue
+    file.forgetLastCommit()
     if (!file.clean) {
       core.log('inode %d changed on another device while written here: the local data stays until its commit, where the journal merges them', ino)
       continue

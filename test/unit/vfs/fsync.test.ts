@@ -3,7 +3,9 @@
  * (src/vfs/unsynced.ts): a file created here flushes what was stored since its last fsync; a file
  * this VFS did not see written (another VFS instance, a restart) walks its manifest once; a failed
  * flush is tried again by the next fsync; an fsync waits for a flush of its file already running.
- * Real meta, chunk pool, store and StripeIO; the StripeIO is wrapped to record what `sync` gets.
+ * And a write right after a commit merges into the stripe that commit recorded without asking the
+ * journal. Real meta, chunk pool, store and StripeIO; the StripeIO is wrapped to record what `sync`
+ * gets, and meta to count manifest queries.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -128,5 +130,47 @@ describe('vfs fsync', () => {
     await Promise.all([first, second])
     assert.equal(rec.calls.length, 1)
     await vfs.release(ctx, ino, c.fh, 0)
+  })
+
+  it('merges a write right after a commit into the stripe that commit recorded, without listing stripes', async (t) => {
+    const { meta, stripes } = await createVfsStack(t)
+    let listed = 0
+    // Counts manifest queries (each waits for the journal's SQLite commit of the inode).
+    const counted = new Proxy(meta, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key) as unknown
+        if (typeof v !== 'function') return v
+        return (...args: unknown[]) => { if (key === 'getStripes') listed++; return (v as (...a: unknown[]) => unknown).apply(target, args) }
+      }
+    })
+    const vfs = createVfs({ stripeSizeBytes: SS }, { meta: counted, stripes, logger: prefixLogger('vfs-test-counted') })
+    await vfs.start()
+    onCleanup(t, async () => { await vfs.stop() })
+    const c = await vfs.create(ctx, ROOT_INO, 'db', 0o644, C.O_RDWR)
+    const ino = c.attr.ino
+    const expected = randomBytes(2 * SS)
+    await vfs.write(ctx, ino, c.fh, 0, expected, 0)
+    await vfs.fsync(ctx, ino, c.fh, false)
+    listed = 0
+    for (const at of [SS + 4096, 100, SS + 8192]) {
+      const page = randomBytes(4096)
+      await vfs.write(ctx, ino, c.fh, at, page, 0)
+      await vfs.fsync(ctx, ino, c.fh, false)
+      page.copy(expected, at)
+    }
+    // Stripe 1 right after the commit that wrote it: known. Then stripe 0 and stripe 1 again, each
+    // last written one commit before: asked (only the last commit's refs are kept).
+    assert.equal(listed, 2)
+    // A change of the inode since the commit (chmod moves ctime): the write asks the journal again.
+    await vfs.setattr(ctx, ino, { mode: 0o600 }, c.fh)
+    listed = 0
+    const page = randomBytes(10)
+    await vfs.write(ctx, ino, c.fh, SS + 8192 + 5, page, 0)
+    page.copy(expected, SS + 8192 + 5)
+    assert.equal(listed, 1)
+    await vfs.release(ctx, ino, c.fh, 0)
+    const r = await vfs.open(ctx, ino, C.O_RDONLY)
+    assert.ok(Buffer.from(await vfs.read(ctx, ino, r.fh, 0, 2 * SS)).equals(expected))
+    await vfs.release(ctx, ino, r.fh, 0)
   })
 })
