@@ -296,13 +296,21 @@ export class OpenFile {
     this.#lastCommit = undefined
   }
 
-  /** The ref of committed stripe `index` as this state's last commit left it, if nothing changed the inode since. */
-  async #lastCommitted (index: number, options: AbortOptions): Promise<PlacedStripe | undefined> {
+  /**
+   * The refs of committed stripes `indexes` as this state's last commit left them, if that commit
+   * recorded all of them and nothing changed the inode since; else undefined (ask meta).
+   */
+  async lastCommitted (indexes: Iterable<number>, options: AbortOptions = {}): Promise<Map<number, PlacedStripe> | undefined> {
     const last = this.#lastCommit
-    const ref = last?.refs.get(index)
-    if (last == null || ref == null) return undefined
+    if (last == null) return undefined
+    const out = new Map<number, PlacedStripe>()
+    for (const i of indexes) {
+      const ref = last.refs.get(i)
+      if (ref == null) return undefined
+      out.set(i, ref)
+    }
     const attr = await this.#deps.meta.getattr(this.ino, options)
-    return this.#lastCommit === last && stampOf(attr) === last.stamp ? ref : undefined
+    return this.#lastCommit === last && stampOf(attr) === last.stamp ? out : undefined
   }
 
   /** Drops every dirty stripe without storing it (last close of an unlinked file; stop after failure). */
@@ -361,7 +369,7 @@ export class OpenFile {
     if (src.kind === 'hole') return undefined
     let ref: PlacedStripe | undefined = src.kind === 'ref' ? src.ref : undefined
     if (src.kind === 'committed') {
-      ref = await this.#lastCommitted(index, options) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
+      ref = (await this.lastCommitted([index], options))?.get(index) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
     }
     if (ref == null) return undefined
     try {

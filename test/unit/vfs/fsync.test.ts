@@ -158,6 +158,9 @@ describe('vfs fsync', () => {
       await vfs.fsync(ctx, ino, c.fh, false)
       page.copy(expected, at)
     }
+    // A read right after the fsync of what it reads: known too.
+    const back = await vfs.read(ctx, ino, c.fh, SS + 8192, 4096)
+    assert.ok(Buffer.from(back).equals(expected.subarray(SS + 8192, SS + 8192 + 4096)))
     // Stripe 1 right after the commit that wrote it: known. Then stripe 0 and stripe 1 again, each
     // last written one commit before: asked (only the last commit's refs are kept).
     assert.equal(listed, 2)
