@@ -31,6 +31,8 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
   if (!c.remote) return undefined
   const content = new Set(c.content)
   for (const ino of new Set([...c.inodes, ...c.content])) {
+    // The refs its last commit recorded may be stale too (even a holders op, which moves no time).
+    core.inodes.get(ino)?.file?.forgetLastCommit()
     const ids = core.refs.drop(ino)
     if (content.has(ino)) {
       core.cache.drop(ids)
@@ -48,7 +50,6 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
     data.push(ino)
     const file = record.file
     if (file == null) continue
-    file.forgetLastCommit()
     if (!file.clean) {
       core.log('inode %d changed on another device while written here: the local data stays until its commit, where the journal merges them', ino)
       continue
