@@ -21,6 +21,7 @@ import { KeyedMutex, Limiter } from './limiter.js'
 import { PolicyResolver } from './policy.js'
 import { ReadCache } from './read-cache.js'
 import { StripeRefCache } from './stripe-refs.js'
+import { UnsyncedStripes } from './unsynced.js'
 import { WriteOrder } from './write-order.js'
 import type { VfsComponents, VfsInit } from './types.js'
 import { OpenFile, type OpenFileDeps } from './write-buffer.js'
@@ -70,6 +71,8 @@ export class VfsCore {
   readonly refs: StripeRefCache
   /** Writes in progress per inode: a read waits for those that arrived before it. */
   readonly writeOrder = new WriteOrder()
+  /** Stripes each fsync must flush (unsynced.ts). */
+  readonly unsynced = new UnsyncedStripes()
   /** Aborted by stop(): background stores and fetches end. */
   readonly controller = new AbortController()
   readonly counters = { stripesStored: 0, bytesWritten: 0, bytesRead: 0 }
@@ -96,7 +99,8 @@ export class VfsCore {
       log: this.log,
       signal: this.controller.signal,
       spill: (bytes) => this.spill(bytes),
-      onStored: () => { this.counters.stripesStored++ }
+      onStored: () => { this.counters.stripesStored++ },
+      onPending: (ino, placed) => { this.unsynced.stored(ino, placed) }
     }
   }
 
@@ -183,6 +187,7 @@ export class VfsCore {
 
   /** Releases an inode in meta if nothing holds it any more; failures are logged (fsck finds leftovers). */
   async releaseInode (ino: number): Promise<void> {
+    this.unsynced.untrack(ino)
     try {
       await this.meta.releaseInode(ino)
     } catch (err) {

@@ -31,8 +31,14 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
   if (!c.remote) return undefined
   const content = new Set(c.content)
   for (const ino of new Set([...c.inodes, ...c.content])) {
+    // The refs its last commit recorded may be stale too (even a holders op, which moves no time).
+    core.inodes.get(ino)?.file?.forgetLastCommit()
     const ids = core.refs.drop(ino)
-    if (content.has(ino)) core.cache.drop(ids)
+    if (content.has(ino)) {
+      core.cache.drop(ids)
+      // Another device's stripes: the next fsync walks the manifest.
+      core.unsynced.untrack(ino)
+    }
   }
   if (c.xattrs.length > 0 || c.entries.length > 0) core.policies.invalidate()
 

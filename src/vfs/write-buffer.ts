@@ -22,9 +22,12 @@ import { fileError } from './file-error.js'
 import type { Limiter } from './limiter.js'
 import type { ReadCache } from './read-cache.js'
 
+/** What identifies one committed state of an inode's content (as the read path's ref cache does). */
+const stampOf = (a: Attr): string => `${a.size}:${a.mtimeNs}:${a.ctimeNs}`
+
 /** Shared machinery every OpenFile uses. */
 export interface OpenFileDeps {
-  meta: Pick<MetaStore, 'getStripes' | 'setContent' | 'pathOf'>
+  meta: Pick<MetaStore, 'getattr' | 'getStripes' | 'setContent' | 'pathOf'>
   stripes: Pick<StripeIO, 'write'>
   cache: ReadCache
   budget: DirtyBudget
@@ -36,6 +39,8 @@ export interface OpenFileDeps {
   spill: (bytes: number) => boolean
   /** Counts a finished store (stats). */
   onStored: () => void
+  /** A stored stripe was taken into the open-file state (fsync must flush it: unsynced.ts). */
+  onPending: (ino: number, placed: PlacedStripe) => void
 }
 
 export interface OpenFileInit {
@@ -66,6 +71,12 @@ export class OpenFile {
   #created: (() => Promise<void>) | undefined
   /** Why that commit failed: the file does not exist in the journal, so no commit can succeed. */
   #createError: unknown
+  /**
+   * The stripes this state's last commit recorded, valid while the inode's attr is the one that
+   * commit left (`stampOf`): a write merging into one of them right after an fsync needs no manifest
+   * query (which waits for the journal's SQLite commit of that setContent).
+   */
+  #lastCommit: { stamp: string, refs: Map<number, PlacedStripe> } | undefined
 
   constructor (init: OpenFileInit, deps: OpenFileDeps) {
     this.ino = init.ino
@@ -260,6 +271,7 @@ export class OpenFile {
     }
     // Commits land in order: the create (answered early) is committed too.
     this.#created = undefined
+    this.#lastCommit = { stamp: stampOf(attr), refs: new Map(stripes.map(r => [r.index, r])) }
     this.#pending.clear()
     this.#holes.clear()
     this.committedSize = this.size
@@ -277,6 +289,28 @@ export class OpenFile {
   /** Starts storing `e` in the background (spill or pipeline). */
   storeEarly (e: DirtyStripe): void {
     if (this.#dirty.get(e.index) === e) this.#store(e)
+  }
+
+  /** Another device changed the file: the refs of the last commit may be stale. */
+  forgetLastCommit (): void {
+    this.#lastCommit = undefined
+  }
+
+  /**
+   * The refs of committed stripes `indexes` as this state's last commit left them, if that commit
+   * recorded all of them and nothing changed the inode since; else undefined (ask meta).
+   */
+  async lastCommitted (indexes: Iterable<number>, options: AbortOptions = {}): Promise<Map<number, PlacedStripe> | undefined> {
+    const last = this.#lastCommit
+    if (last == null) return undefined
+    const out = new Map<number, PlacedStripe>()
+    for (const i of indexes) {
+      const ref = last.refs.get(i)
+      if (ref == null) return undefined
+      out.set(i, ref)
+    }
+    const attr = await this.#deps.meta.getattr(this.ino, options)
+    return this.#lastCommit === last && stampOf(attr) === last.stamp ? out : undefined
   }
 
   /** Drops every dirty stripe without storing it (last close of an unlinked file; stop after failure). */
@@ -335,8 +369,7 @@ export class OpenFile {
     if (src.kind === 'hole') return undefined
     let ref: PlacedStripe | undefined = src.kind === 'ref' ? src.ref : undefined
     if (src.kind === 'committed') {
-      const [s] = await this.#deps.meta.getStripes(this.ino, index, index + 1, options)
-      ref = s
+      ref = (await this.lastCommitted([index], options))?.get(index) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
     }
     if (ref == null) return undefined
     try {
@@ -403,6 +436,7 @@ export class OpenFile {
     if (placed != null && current && e.gen === job.gen) {
       this.#dirty.delete(e.index)
       this.#pending.set(e.index, placed)
+      this.#deps.onPending(this.ino, placed)
       this.#deps.cache.put(placed.id, data)
       e.charge.release()
     } else if (current && e.ready) {

@@ -3,11 +3,12 @@
  * journal entry is written to a file in the home (the redo log) but before SQLite commits it
  * (docs/durability.md); this kills the daemon right after the last close, while those commits are
  * still pending, and checks that the next start recovers every file (empty files, whose close has no
- * content to record, and small ones), its content, and a clean `palm fsck`.
+ * content to record, and small ones), its content, and a clean `palm fsck`. And the same for 4 KiB
+ * overwrites of a big file, each followed by fdatasync (issue 13's fsync path).
  */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import { createPalmHome, palm, skipWithoutFuse, startMount, testEnv } from '../helpers/palm.js'
@@ -53,4 +54,40 @@ it('keeps files created and closed right before kill -9', { skip: skipWithoutFus
   await writeFile(join(last.mountpoint, 'after'), 'ok')
   assert.equal(await readFile(join(last.mountpoint, 'after'), 'utf8'), 'ok')
   assert.equal(await last.stop(), 0)
+})
+
+it('keeps small overwrites of a big file answered by fdatasync, across kill -9, twice', { skip: skipWithoutFuse(), timeout: 5 * 60_000 }, async (t) => {
+  // fsync flushes only the stripes stored since the file's last fsync, once this daemon knows the
+  // file's past (it created it, or walked it): round 0 creates the file here, round 1 overwrites it
+  // in a new daemon that must walk its manifest first (src/vfs/unsynced.ts).
+  const home = await createPalmHome(t)
+  const work = await createTempDir(t, 'palm-crash-overwrite-')
+  const mountpoint = join(work, 'mnt')
+  const MiB = 1024 * 1024
+  const expected = randomBytes(9 * MiB + 123) // three 4 MiB stripes, the last one short
+  let seed = 7
+  const next = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed }
+  for (let round = 0; round < 2; round++) {
+    const m = await startMount(t, home, { mountpoint })
+    const path = join(m.mountpoint, 'big.db')
+    if (round === 0) await writeFile(path, expected)
+    const fh = await open(path, 'r+')
+    try {
+      for (let i = 0; i < 12; i++) {
+        const at = next() % (expected.length - 4096)
+        const page = randomBytes(4096)
+        await fh.write(page, 0, page.length, at)
+        await fh.datasync()
+        page.copy(expected, at)
+      }
+    } finally {
+      await fh.close()
+    }
+    await m.kill9()
+    const again = await startMount(t, home, { mountpoint })
+    assert.equal(sha(await readFile(join(again.mountpoint, 'big.db'))), sha(expected), `big.db after kill -9 in round ${round}`)
+    assert.equal(await again.stop(), 0)
+    const fsck = await palm(['fsck', '--home', home, '--json'])
+    assert.equal(fsck.code, 0, `palm fsck after round ${round}: ${fsck.stdout}${fsck.stderr}`)
+  }
 })

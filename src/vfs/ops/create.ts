@@ -34,6 +34,8 @@ export async function create (core: VfsCore, ctx: VfsContext, parent: number, na
   if (inherited != null && (inherited.k !== fallback.k || inherited.n !== fallback.n)) {
     await core.meta.setxattr(attr.ino, XATTR_POLICY, encoder.encode(formatPolicy(inherited)), {}, options)
   }
+  // A new file has no stripes: its fsyncs flush only what is stored from now on.
+  core.unsynced.track(attr.ino)
   const record = core.inodes.opened(attr.ino)
   const h = core.handles.open(attr.ino, 'file', flags)
   // A new file: its open-file state is known without asking meta.

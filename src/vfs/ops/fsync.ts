@@ -1,22 +1,32 @@
-import type { AbortOptions } from '../../util/abort.js'
+import { raceSignal, type AbortOptions } from '../../util/abort.js'
 import type { VfsCore } from '../core.js'
 import type { VfsContext } from '../types.js'
 import { commit } from './flush.js'
 import { forEachStripeBatch } from './helpers.js'
 
 /**
- * The power-loss point: commits the file, makes the fragments of every stripe of the file stable
- * (including stripes written through earlier, closed descriptors), then syncs the journal.
+ * The power-loss point: commits the file, then makes stable, in one step, the fragments of every
+ * stripe of the file not known stable (including stripes written through earlier, closed
+ * descriptors: unsynced.ts) and the journal (WAL and redo log). The two flushes run together:
+ * their order adds nothing, since the setContent was appended to the redo log (in the kernel,
+ * which may write it back at any time) only after the fragments were written.
  */
 export async function fsync (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, _datasync: boolean, options: AbortOptions): Promise<void> {
   core.handles.get(fh, ino, 'file')
   await commit(core, ino, options)
   try {
     const file = `inode ${ino}` // a label for logs; a failure is wrapped with the path below
-    await forEachStripeBatch(core, ino, async (batch) => {
-      await core.stripes.sync(batch, { file, signal: options.signal })
-    }, options)
-    await core.meta.sync(options)
+    // The flushes are shared with other fsyncs of the file: they run to the end (or the VFS's
+    // stop), and this caller's signal only ends its own wait.
+    const signal = core.controller.signal
+    const fragments = core.unsynced.sync(ino,
+      async (stripes) => { await core.stripes.sync(stripes, { file, signal }) },
+      async () => {
+        await forEachStripeBatch(core, ino, async (batch) => {
+          await core.stripes.sync(batch, { file, signal })
+        }, { signal })
+      })
+    await raceSignal(Promise.all([fragments, core.meta.sync({ signal })]), options.signal, `syncing inode ${ino}`)
   } catch (err) {
     throw await core.wrap(err, ino, 'syncing')
   }

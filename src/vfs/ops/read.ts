@@ -43,7 +43,11 @@ export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: nu
   // of an open file committed since then (its close ran meanwhile) is asked for again.
   const committedThen = file == null ? undefined : committedStripes(file, first, last)
   let refs: Map<number, PlacedStripe> | undefined
-  if (committedThen == null || committedThen.size > 0) refs = await core.refs.refs(attr ?? await core.meta.getattr(ino, options), first, last, options)
+  if (committedThen == null || committedThen.size > 0) {
+    // Right after a commit (an fsync) the open file knows what it recorded: no manifest query.
+    if (committedThen != null) refs = await file?.lastCommitted(committedThen, options)
+    refs ??= await core.refs.refs(attr ?? await core.meta.getattr(ino, options), first, last, options)
+  }
   const known = (i: number): Map<number, PlacedStripe> | undefined => committedThen == null || committedThen.has(i) ? refs : undefined
   if (first === last) {
     // The usual case (1 MiB reads in 4 MiB stripes): a view of the cached stripe, no copy.
