@@ -25,6 +25,7 @@ import { applyOp } from './apply.js'
 import type { OpContext } from './context.js'
 import type { Op } from './op.js'
 import { Miss } from './view.js'
+import { reviveDir } from './revive.js'
 import { CONFLICT_NAMES, conflictName } from './conflict-name.js'
 
 export { conflictName }
@@ -72,9 +73,35 @@ function guarded (v: OpContext, fn: () => boolean): boolean {
   return ok
 }
 
+/** The directory an op puts a name in (create, link, the target of a rename), when `err` says it is gone. */
+function goneDir (err: unknown, op: Op): string | undefined {
+  if (!(err instanceof NotFoundError) || typeof err.details.node !== 'string') return undefined
+  const node = err.details.node
+  switch (op.kind) {
+    case 'create':
+    case 'link': return node === op.parent ? node : undefined
+    case 'rename': return node === op.newParent ? node : undefined
+    default: return undefined
+  }
+}
+
+/** Applies `op`, bringing back the directory it puts a name in if that was removed concurrently (revive.ts). */
+function applyReviving (v: OpContext, op: Op): unknown {
+  const revived: string[] = []
+  for (;;) {
+    const err = attempt(v, () => {
+      for (const node of revived) reviveDir(v, node, op.time)
+      applyOp(v, op)
+    })
+    const node = goneDir(err, op)
+    if (node === undefined || revived.includes(node)) return err
+    revived.push(node)
+  }
+}
+
 /** Applies `op` in merge mode inside the context's current op record; never throws but Miss. */
 export function applyMerged (v: OpContext, op: Op): MergeOutcome {
-  const err = attempt(v, () => applyOp(v, op))
+  const err = applyReviving(v, op)
   if (err === undefined) return 'applied'
   if (!(err instanceof PalmError)) throw err
   // A whole-file write to a file purged concurrently: the edit survives as a new file.
