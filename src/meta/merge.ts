@@ -15,6 +15,8 @@
  *   that would remove the last name of a file whose author saw it had others (removed concurrently);
  * - a write that names the whole content of a file purged concurrently (deleted and released)
  *   brings it back as a new file at the name its author saw (apply-content.ts `resurrect`);
+ * - a create, link or move into a directory removed concurrently brings the directory back where
+ *   it was (revive.ts), so nothing made in it is lost;
  * - any other op whose precondition fails is skipped (a move into its own subtree, as in Kleppmann
  *   et al.; an unlink of a name that is gone; an rmdir of a directory that is no longer empty, so
  *   concurrent creates in it survive). A skipped op stays in the log: a late op can make it apply.
