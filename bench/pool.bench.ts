@@ -10,12 +10,15 @@
  * printed per phase; `--profile` also runs it under `node --cpu-prof` and prints the top functions
  * by self time per phase.
  * `node bench/run.mjs pool [--quick] [--profile]` → table + bench/results/pool.json ({ pool, single, ratio } per metric).
+ * `node bench/run.mjs pool --vs gluster [--quick]` (root) runs the side-by-side comparison with GlusterFS,
+ * one PALM device and bindfs instead (bench/lib/vs-gluster.ts) → bench/results/pool-vs-gluster.json.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { dropCaches, median, randomBuffers, reportPaired, seconds, timeProcess, writeRandomFile, type PairedMetric } from './lib/measure.js'
 import { servePalm, type Served } from './lib/mounts.js'
+import { compareWithGluster } from './lib/vs-gluster.js'
 import { busyMs, phaseLine, Scope, startPool, topFunctions } from './lib/pool.js'
 
 const QUICK = process.argv.includes('--quick')
@@ -127,4 +130,6 @@ async function main (): Promise<void> {
   console.log(`\ndegraded / healthy pool read: ${(poolFigure('degradedReadMBps') / poolFigure('seqReadMBps')).toFixed(2)} (target ≥ 0.8)`)
 }
 
-await main()
+const vs = process.argv.find(a => a.startsWith('--vs='))?.slice('--vs='.length)
+if (vs === 'gluster') await compareWithGluster()
+else if (vs != null) { console.error(`bench pool --vs ${vs}: the only comparison is --vs gluster`); process.exit(2) } else await main()

@@ -29,8 +29,12 @@ export interface Proc {
   kill: (signal?: NodeJS.Signals) => Promise<void>
 }
 
-export function cli (args: string[], env: NodeJS.ProcessEnv): string {
-  const r = spawnSync(process.execPath, [PALM_BIN, ...args], { env, encoding: 'utf8' })
+/** Runs one `palm` command; with `ns`, inside that network namespace (a command that dials other devices). */
+export function cli (args: string[], env: NodeJS.ProcessEnv, ns?: string): string {
+  const command = [process.execPath, PALM_BIN, ...args]
+  const r = ns == null
+    ? spawnSync(command[0], command.slice(1), { env, encoding: 'utf8' })
+    : spawnSync('nsenter', [`--net=/run/netns/${ns}`, '--', ...command], { env, encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`palm ${args.join(' ')} failed: ${r.stderr}`)
   return r.stdout
 }
@@ -101,8 +105,9 @@ export class Pool {
       const home = join(this.root, name)
       this.homes.set(name, home)
       // One single-use code each; it carries the running device's addresses (no mDNS on loopback).
+      // The join redeems it at the running inviter, so it runs where that device is reachable.
       const code = cli(['invite', '--home', h1], this.#env).trim()
-      cli(['join', code, '--home', home, '--name', name], this.#env)
+      cli(['join', code, '--home', home, '--name', name], this.#env, this.#lan?.device(name).ns)
       await this.startServer(name)
     }
     await this.waitOnline(NAMES.length - 1)
