@@ -5,19 +5,22 @@
  *   - gluster: a GlusterFS 4+2 dispersed volume over six bricks on loopback (bench/lib/gluster.ts)
  *   - single:  one PALM device alone (`palm mount`, same settings)
  *   - bindfs:  a bindfs passthrough of a directory on the same disk (the FUSE ceiling)
- * Workload (bench/lib/workload.ts): dd conv=fsync of 512 MiB and a cold read of it; fio 4 KiB
- * random read (cold), random write, random write with fdatasync after each; 5,000 × 4 KiB create,
- * stat and read (cold); rsync -a and tar x of a ~3,000-file tree from node_modules; 200 SQLite
- * transactions in rollback-journal and in WAL mode; fsync latency of a 4 KiB file (p50, p99).
+ * Workload (bench/lib/workload.ts), in this order: dd conv=fsync of 512 MiB and a cold read of it;
+ * fio 4 KiB random read (cold), random write, random write with fdatasync after each; 200 SQLite
+ * transactions in rollback-journal and in WAL mode; fsync latency of a 4 KiB file (p50, p99); tar x
+ * and rsync -a of a ~3,000-file tree from node_modules; 5,000 × 4 KiB create, stat and read (cold).
+ * The slowest steps on a loaded machine come last: the JSON is rewritten after every metric, so an
+ * interrupted run keeps what it measured ("complete": false).
  * "Cold": PALM's mount daemons restarted (empty stripe cache), the GlusterFS client remounted,
  * then the kernel's page, dentry and inode caches dropped before each side's run.
- * Writes bench/results/pool-vs-gluster.json and prints a table; tears everything down at the end,
+ * Writes bench/results/pool-vs-gluster.json (pool-vs-gluster-quick.json with --quick) and prints a table; tears everything down at the end,
  * on failure and on Ctrl-C. `--quick`: 64 MiB, 500 files, 50 transactions, 5 s fio runs.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { isMountpoint } from '../../src/daemon/mountinfo.js'
 import { formatComparison, shapeComparison, SIDES, type ComparedMetric, type Side } from './compare.js'
 import { startGlusterVolume } from './gluster.js'
 import { dropCaches, randomBuffers, writeResults, writeRandomFile } from './measure.js'
@@ -69,6 +72,32 @@ export async function compareWithGluster (): Promise<void> {
   const errors: string[] = []
   const phases: string[] = []
   let tree: SourceTree | undefined
+  let finished = false
+  /** Writes what is measured so far (after every metric, so an interrupted run keeps its figures; `complete` says whether it ran to the end). */
+  const save = (complete: boolean): void => {
+    writeResults(QUICK ? 'pool-vs-gluster-quick' : 'pool-vs-gluster', {
+      complete,
+      loadavgAtStart: loadAtStart,
+      quick: QUICK,
+      seqMiB: SEQ_MIB,
+      fio: { fileMiB: FIO_MIB, runtimeSec: FIO_SEC, bs: '4k', ioengine: 'psync', buffered: true },
+      files: FILES,
+      fileBytes: FILE_BYTES,
+      tree: tree == null ? null : { files: tree.files, bytes: tree.bytes, from: 'node_modules of this checkout (sorted, first files)' },
+      sqliteTxns: TXNS,
+      fsyncs: FSYNCS,
+      sides: {
+        pool: 'PALM, 6 devices in network namespaces (one mount, five serve), policy 4-of-6, 4 MiB stripes, durability all',
+        gluster: 'GlusterFS 10.3 dispersed 4+2, 6 bricks at 127.0.0.2 on the same disk, volume options at their defaults, FUSE client',
+        single: 'PALM, one device alone (same settings): all 6 fragments local',
+        bindfs: 'bindfs -o big_writes over a directory on the same disk'
+      },
+      ratios: 'poolVsGluster and singleVsBindfs are speed ratios: > 1 means PALM is faster (for s and ms: the other side ÷ PALM)',
+      errors,
+      phases,
+      ...shapeComparison([...metrics.values()])
+    }, { quiet: !complete })
+  }
   try {
     const seqSrc = join(shm, 'seq.bin')
     writeRandomFile(seqSrc, SEQ_MIB)
@@ -111,13 +140,16 @@ export async function compareWithGluster (): Promise<void> {
       for (const t of targets) {
         if (opts.cold === true) dropCaches()
         try {
+          // A daemon that died leaves a plain directory: measuring it would record the local disk.
+          if (!await isMountpoint(t.dir)) throw new Error(`${t.dir} is no longer mounted`)
           m.values[t.side] = await fn(t)
         } catch (err) {
           errors.push(`${key} on ${t.side}: ${(err as Error).message.split('\n')[0]}`)
           console.error(`${key} on ${t.side} failed:`, err)
         }
       }
-      console.log(`${key.padEnd(18)} ${SIDES.map(s => `${s} ${m.values[s]?.toFixed(2) ?? '-'}`).join(', ')} ${unit}`)
+      console.log(`${key.padEnd(18)} ${SIDES.map(s => `${s} ${m.values[s]?.toFixed(2) ?? '-'}`).join(', ')} ${unit}  (load ${loadavg()[0].toFixed(1)})`)
+      save(false)
     }
     const rm = (t: Target, name: string): void => { rmSync(join(t.dir, name), { recursive: true, force: true }) }
 
@@ -139,19 +171,6 @@ export async function compareWithGluster (): Promise<void> {
     for (const [key, mode] of fioRuns) await each(key, 'IOPS', t => fio(join(t.dir, 'fio.dat'), FIO_MIB, mode, FIO_SEC), { cold: mode === 'randread' })
     for (const t of targets) rm(t, 'fio.dat')
 
-    for (const t of targets) mkdirSync(join(t.dir, 'small'))
-    await each('createPerSec', 'files/s', async t => await createFiles(join(t.dir, 'small'), smallData))
-    await coldAll('fio + small create')
-    await each('statPerSec', 'files/s', async t => await statFiles(join(t.dir, 'small'), FILES), { cold: true })
-    await coldAll('small stat')
-    await each('readSmallPerSec', 'files/s', async t => await readFiles(join(t.dir, 'small'), FILES), { cold: true })
-    for (const t of targets) rm(t, 'small')
-
-    const source = tree
-    await each('rsyncSec', 's', t => rsyncTree(source, join(t.dir, 'rsync')), { lowerIsBetter: true })
-    await each('tarSec', 's', t => untarTree(source, join(t.dir, 'tar')), { lowerIsBetter: true })
-    for (const t of targets) { rm(t, 'rsync'); rm(t, 'tar') }
-
     await each('sqliteTxnMs', 'ms', async t => await sqliteTxnMs(join(t.dir, 'rollback.db'), 'delete', TXNS), { lowerIsBetter: true })
     await each('sqliteWalTxnMs', 'ms', async t => await sqliteTxnMs(join(t.dir, 'wal.db'), 'wal', TXNS), { lowerIsBetter: true })
     const p99 = new Map<Side, number>()
@@ -161,7 +180,21 @@ export async function compareWithGluster (): Promise<void> {
       return r.p50
     }, { lowerIsBetter: true })
     await each('fsyncP99Ms', 'ms', t => p99.get(t.side) ?? NaN, { lowerIsBetter: true })
-    await coldAll('sqlite + fsync')
+    const source = tree
+    await each('rsyncSec', 's', t => rsyncTree(source, join(t.dir, 'rsync')), { lowerIsBetter: true })
+    await each('tarSec', 's', t => untarTree(source, join(t.dir, 'tar')), { lowerIsBetter: true })
+    for (const t of targets) { rm(t, 'rsync'); rm(t, 'tar') }
+
+    for (const t of targets) mkdirSync(join(t.dir, 'small'))
+    await each('createPerSec', 'files/s', async t => await createFiles(join(t.dir, 'small'), smallData))
+    await coldAll('small create')
+    await each('statPerSec', 'files/s', async t => await statFiles(join(t.dir, 'small'), FILES), { cold: true })
+    await coldAll('small stat')
+    await each('readSmallPerSec', 'files/s', async t => await readFiles(join(t.dir, 'small'), FILES), { cold: true })
+    for (const t of targets) rm(t, 'small')
+
+    await coldAll('small read')
+    finished = true
   } catch (err) {
     console.error('the benchmark failed:', err)
     errors.push(`setup or teardown of a phase: ${(err as Error).message.split('\n')[0]}`)
@@ -170,28 +203,8 @@ export async function compareWithGluster (): Promise<void> {
   }
 
   if (phases.length > 0) console.log(`\nmount daemon of the pool, per phase (ms summed over concurrent stripes):\n${phases.join('\n')}`)
-  const shaped = shapeComparison([...metrics.values()])
-  console.log(`\n${formatComparison(shaped)}`)
-  writeResults('pool-vs-gluster', {
-    loadavgAtStart: loadAtStart,
-    quick: QUICK,
-    seqMiB: SEQ_MIB,
-    fio: { fileMiB: FIO_MIB, runtimeSec: FIO_SEC, bs: '4k', ioengine: 'psync', buffered: true },
-    files: FILES,
-    fileBytes: FILE_BYTES,
-    tree: tree == null ? null : { files: tree.files, bytes: tree.bytes, from: 'node_modules of this checkout (sorted, first files)' },
-    sqliteTxns: TXNS,
-    fsyncs: FSYNCS,
-    sides: {
-      pool: 'PALM, 6 devices in network namespaces (one mount, five serve), policy 4-of-6, 4 MiB stripes, durability all',
-      gluster: 'GlusterFS 10.3 dispersed 4+2, 6 bricks at 127.0.0.2 on the same disk, volume options at their defaults, FUSE client',
-      single: 'PALM, one device alone (same settings): all 6 fragments local',
-      bindfs: 'bindfs -o big_writes over a directory on the same disk'
-    },
-    ratios: 'poolVsGluster and singleVsBindfs are speed ratios: > 1 means PALM is faster (for s and ms: the other side ÷ PALM)',
-    errors,
-    ...shaped
-  })
+  console.log(`\n${formatComparison(shapeComparison([...metrics.values()]))}`)
+  save(finished)
   if (errors.length > 0) {
     console.error(`\n${errors.length} measurement(s) failed:\n${errors.join('\n')}`)
     process.exit(1)
