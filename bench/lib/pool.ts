@@ -66,7 +66,7 @@ export class Pool {
   async #start (name: string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<Proc> {
     const command = [process.execPath, ...nodeArgs, PALM_BIN, ...args]
     const logFile = join(this.root, `${name}.log`)
-    if (this.#lan != null) return await startDevice(this.#scope, this.#lan.device(name), command, { env, ready: l => l.startsWith('READY'), readyTimeoutMs: 60_000, logFile })
+    if (this.#lan != null) return await startDevice(this.#scope, this.#lan.device(name), command, { env, ready: l => l.startsWith('READY'), readyTimeoutMs: 300_000, logFile })
     const log = openSync(logFile, 'a')
     const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', log] })
     closeSync(log)
@@ -118,7 +118,7 @@ export class Pool {
     return peers.filter(p => p.online).length
   }
 
-  async waitOnline (count: number, timeoutMs = 60_000): Promise<void> {
+  async waitOnline (count: number, timeoutMs = 300_000): Promise<void> {
     const until = Date.now() + timeoutMs
     while (this.online() !== count) {
       if (Date.now() > until) throw new Error(`the mounting device does not see ${count} devices online within ${timeoutMs} ms`)
