@@ -138,6 +138,8 @@ export async function compareWithGluster (): Promise<void> {
       const m = metrics.get(key) ?? { key, unit, lowerIsBetter: opts.lowerIsBetter, values: {} }
       metrics.set(key, m)
       for (const t of targets) {
+        // Interrupted: the teardown has begun, so measuring on would record half-removed mounts.
+        if (closing != null) throw new Error('interrupted')
         if (opts.cold === true) dropCaches()
         try {
           // A daemon that died leaves a plain directory: measuring it would record the local disk.
