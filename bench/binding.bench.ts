@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findMount, recoverStaleMount, type FuseSessionStats } from '../native/fuse/index.js'
-import { findExecutable } from '../native/fuse/system.js'
+import { requireTools } from './lib/mounts.js'
 
 const QUICK = process.argv.includes('--quick')
 const ROUNDS = QUICK ? 1 : 5
@@ -165,9 +165,7 @@ async function measurePair (k: Metric, targets: Target[], n: number): Promise<Sa
 }
 
 async function main (): Promise<void> {
-  for (const tool of ['bindfs', 'fusermount3', 'dd']) {
-    if (findExecutable(tool) == null) { console.log(`skipped: ${tool} is not installed`); return }
-  }
+  requireTools([['bindfs', 'bindfs'], ['fusermount3', 'fuse3'], ['dd', 'coreutils']])
   const root = mkdtempSync(join(tmpdir(), 'palm-bench-binding-'))
   const src = mkdtempSync('/dev/shm/palm-bench-bindfs-')
   const dirs = { binding: join(root, 'binding'), bindfs: join(root, 'bindfs') }

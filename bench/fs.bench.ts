@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { dropCaches, randomBuffers, reportPaired, seconds, timeProcess, writeRandomFile, type PairedMetric } from './lib/measure.js'
-import { ensureTool, serveBindfs, servePalm, type Served } from './lib/mounts.js'
+import { requireTools, serveBindfs, servePalm, type Served } from './lib/mounts.js'
 
 const QUICK = process.argv.includes('--quick')
 const ROUNDS = QUICK ? 1 : 3
@@ -25,7 +25,7 @@ const FILE_BYTES = 4096
 const TREE = fileURLToPath(new URL('../../node_modules/', import.meta.url))
 
 async function main (): Promise<void> {
-  if (!ensureTool('bindfs', 'bindfs')) { console.log('skipped: bindfs is not installed and cannot be installed here'); return }
+  requireTools([['bindfs', 'bindfs'], ['rsync', 'rsync']])
   const root = mkdtempSync(join(tmpdir(), 'palm-bench-fs-'))
   const shm = mkdtempSync('/dev/shm/palm-bench-fs-')
   const seqSrc = join(shm, 'seq.bin')

@@ -10,8 +10,15 @@ const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const benchDir = join(root, 'dist', 'bench')
 if (!existsSync(benchDir)) { console.error('dist/bench is missing: run `npm run build` first'); process.exit(1) }
 const all = readdirSync(benchDir).filter(f => f.endsWith('.bench.js')).map(f => f.replace(/\.bench\.js$/, '')).sort()
-const names = process.argv.slice(2).filter(a => !a.startsWith('--'))
-const flags = process.argv.slice(2).filter(a => a.startsWith('--'))
+// Flags with a value may come as `--vs gluster`: passed on as `--vs=gluster`.
+const VALUED = new Set(['--vs'])
+const names = []
+const flags = []
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i]
+  if (VALUED.has(a) && i + 1 < process.argv.length) flags.push(`${a}=${process.argv[++i]}`)
+  else (a.startsWith('--') ? flags : names).push(a)
+}
 const chosen = names.length > 0 ? names : all
 let failed = 0
 for (const name of chosen) {

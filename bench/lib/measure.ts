@@ -83,12 +83,12 @@ export function reportPaired (name: string, labels: [string, string], metrics: P
   writeResults(name, { ...extra, ...results })
 }
 
-export function writeResults (name: string, value: Record<string, unknown>): void {
+export function writeResults (name: string, value: Record<string, unknown>, opts: { quiet?: boolean } = {}): void {
   const dir = fileURLToPath(new URL('../../../bench/results/', import.meta.url))
   mkdirSync(dir, { recursive: true })
   const file = `${dir}${name}.json`
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), loadavg: loadavg(), ...value }, null, 2) + '\n')
-  console.log(`\nwrote ${file}`)
+  if (opts.quiet !== true) console.log(`\nwrote ${file}`)
 }
 
 function round (x: number): number {

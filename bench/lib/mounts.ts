@@ -63,11 +63,25 @@ export async function serveBindfs (src: string, dir: string, opts = 'big_writes'
   return { dir, child, stop: async () => { await stopChild(child, dir) } }
 }
 
-/** Installs a Debian package when its command is missing (root); false when it stays missing. */
-export function ensureTool (command: string, pkg: string): boolean {
-  if (spawnSync('sh', ['-c', `command -v ${command}`]).status === 0) return true
-  if (process.getuid?.() !== 0) return false
-  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
-  spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
+const hasCommand = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
+
+/**
+ * Makes sure each [command, Debian package] is there, installing the missing packages with apt
+ * (root only). A benchmark must not measure half its comparison: by default this prints what is
+ * missing and how to get it, then exits non-zero; with `exit: false` it returns false instead.
+ */
+export function requireTools (tools: Array<[string, string]>, opts: { exit?: boolean } = {}): boolean {
+  let missing = tools.filter(([command]) => !hasCommand(command))
+  if (missing.length > 0 && process.getuid?.() === 0) {
+    const pkgs = [...new Set(missing.map(([, pkg]) => pkg))]
+    console.log(`installing ${pkgs.join(', ')} with apt-get`)
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
+    spawnSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+    missing = missing.filter(([command]) => !hasCommand(command))
+  }
+  if (missing.length === 0) return true
+  if (opts.exit === false) return false
+  const how = process.getuid?.() === 0 ? 'apt-get could not install them' : 'run the benchmark as root so that it installs them'
+  console.error(`cannot run this benchmark: ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(', ')} missing; ${how}, or \`apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}\``)
+  process.exit(1)
 }
