@@ -17,9 +17,10 @@
  * - **spread**: this device holds at least 2 more of the stripe's fragments than that device (a
  *   small swarm's layout once more devices exist, a doubled-up fragment);
  * - **usage**: this device is fuller than the swarm's mean (used / capacity) by more than `slack`,
- *   and the target is below the mean and holds none of the stripe. Each device moves only its own
- *   surplus (down to the mean; projected usage is updated per move), so devices planning at the
- *   same time do not all pour into the newcomer.
+ *   and the target is below the mean and holds none of the stripe. Each device sends each target
+ *   below the mean its share of that target's deficit (in proportion to its own surplus among all
+ *   devices' surpluses), so devices planning at the same time fill the newcomer to the mean, not
+ *   past it.
  */
 import { holdersOf, loadOf, lossesSurvivable, rank, survivesOneLoss } from '../place/index.js'
 import { matchDistinct, type StripeLike } from './plan.js'
@@ -59,8 +60,12 @@ export class RebalancePlanner {
   readonly #devices: Map<string, RebalanceDevice>
   /** The swarm's mean fill (used / capacity over the devices). */
   readonly #mean: number
-  /** This device is fuller than the mean by more than the slack: it moves its surplus (down to the mean). */
-  readonly #pushing: boolean
+  /**
+   * Bytes this device may still send each device below the mean: that device's deficit times this
+   * device's share of all surpluses, so devices planning at once fill it to the mean, not past it.
+   * Empty unless this device is fuller than the mean by more than the slack.
+   */
+  readonly #budget = new Map<string, number>()
   /** Fragment bytes planned to move (for status). */
   plannedBytes = 0
 
@@ -69,17 +74,17 @@ export class RebalancePlanner {
     this.#devices = new Map(devices.map(d => [d.id, { ...d }]))
     const capacity = devices.reduce((s, d) => s + Math.max(0, d.capacityBytes), 0)
     this.#mean = capacity > 0 ? devices.reduce((s, d) => s + d.usedBytes, 0) / capacity : 0
-    this.#pushing = this.#devices.has(self) && this.#fill(self) - this.#mean > (init.slack ?? 0.05)
+    const surplus = (d: RebalanceDevice): number => d.usedBytes - this.#mean * d.capacityBytes
+    const me = this.#devices.get(self)
+    if (me != null && this.#fill(self) - this.#mean > (init.slack ?? 0.05)) {
+      const above = devices.reduce((s, d) => s + Math.max(0, surplus(d)), 0)
+      for (const d of devices) if (surplus(d) < 0) this.#budget.set(d.id, -surplus(d) * surplus(me) / above)
+    }
   }
 
   #fill (id: string): number {
     const d = this.#devices.get(id)
     return d == null || d.capacityBytes <= 0 ? 1 : d.usedBytes / d.capacityBytes
-  }
-
-  #fillAfter (id: string, deltaBytes: number): number {
-    const d = this.#devices.get(id)
-    return d == null || d.capacityBytes <= 0 ? 1 : (d.usedBytes + deltaBytes) / d.capacityBytes
   }
 
   /**
@@ -110,6 +115,8 @@ export class RebalancePlanner {
     }
     if (moves.length === 0 || !this.#noWorse(before, loadOf(after), holders, after, policy)) return []
     for (const m of moves) {
+      const budget = this.#budget.get(m.to)
+      if (budget != null) this.#budget.set(m.to, budget - fragmentBytes)
       const to = this.#devices.get(m.to) as RebalanceDevice
       to.usedBytes += fragmentBytes
       to.freeBytes -= fragmentBytes
@@ -130,8 +137,8 @@ export class RebalancePlanner {
       const spread = here - there >= 2
       // Usage: each device moves only its own surplus over the mean, to devices below it, so devices
       // planning at once do not all fill the newcomer past the others.
-      const usage = this.#pushing && there === 0 && here >= 1 &&
-        this.#fillAfter(this.#self, -fragmentBytes) >= this.#mean && this.#fillAfter(d.id, fragmentBytes) <= this.#mean
+      // (A fragment goes when at least half of it fits the budget: rounding to the nearest.)
+      const usage = there === 0 && here >= 1 && (this.#budget.get(d.id) ?? 0) >= fragmentBytes / 2
       if (!spread && !usage) continue
       // Fewest fragments of the stripe first, then the emptiest.
       const key = there * 10 + this.#fill(d.id)
