@@ -586,12 +586,14 @@ export class Repairer {
         if (list == null) byTarget.set(m.to, list = [])
         list.push({ index: m.index, item: { cid, bytes } })
       }
-      const outcomes = await Promise.all([...byTarget].map(async ([target, list]) => {
+      const refusals = await Promise.all([...byTarget].map(async ([target, list]) => {
         const res = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
-        return res.every(o => o.ok)
+        const bad = res.find((o): o is typeof o & { ok: false } => !o.ok)
+        return bad == null ? undefined : `${this.#c.describe(target)}: ${bad.error.message}`
       }))
-      if (!outcomes.every(Boolean)) {
-        this.#log('%s: a device refused a moved fragment; the move is not recorded (the copies made are extra)', what)
+      const refused = refusals.find(r => r != null)
+      if (refused != null) {
+        this.#log('%s: a moved fragment was refused (%s); the move is not recorded (the copies made are extra)', what, refused)
         return []
       }
       const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to]])

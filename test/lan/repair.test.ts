@@ -1,7 +1,8 @@
 /**
  * Repair under churn on a namespace LAN (root only; skipped otherwise): six real devices (one
  * `palm mount`, five `palm serve`) at 2-of-4, a short grace. Apart from `palm drain`, no command
- * is typed after the files are written: a SIGSTOP/SIGCONT storm within the grace starts no repair;
+ * is typed after the files are written: a sixth device joins and usage evens out (rebalance) with
+ * no stripe below n on the way; a SIGSTOP/SIGCONT storm within the grace starts no repair;
  * scrub finds fragment files corrupted on two devices and they are rebuilt; `palm drain` empties a
  * live device with no stripe below n on the way; a device is killed with SIGKILL and its home
  * deleted, and after the grace every stripe is back to 4 fragments on 4 distinct live devices (the
@@ -18,16 +19,20 @@ import { describe, it } from 'node:test'
 import { palm } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason } from './harness.js'
-import { lanEnv, statusOf, waitPeerState } from './palm-devices.js'
+import { inviteCode, joinHome, lanEnv, startPalm, statusOf, waitAllOnline, waitPeerState } from './palm-devices.js'
 import { corrupt, dropPageCache, fragmentFiles, fsckOf, kill9, statusWhen, startSwarm, verifyFiles, writeRandomFile, writeSmallTree } from './pool-devices.js'
 import type { StatusReport } from '../../src/daemon/control-api.js'
 
 const skip = lanSkipReason()
 const SIX = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']
+const FIVE = SIX.slice(0, 5)
 const MiB = 1024 * 1024
 const SS = 4 * MiB
 const BIG = 4 * SS + 3
 const SMALL = 60
+/** Medium files (one stripe each, fragments of 128 KiB at 2-of-4): rebalance's material. */
+const MEDIUM = 16
+const MEDIUM_BYTES = 256 * 1024
 
 /** Every stripe has n fragments on n distinct online devices (the survey's matching), none at risk. */
 const fullyProtected = (stripes: number, online: number) => (s: StatusReport): boolean =>
@@ -41,16 +46,65 @@ describe('repair on a namespace LAN', { skip }, () => {
     const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, {
       // The grace outlasts a SIGSTOP until the mount sees the device offline, on a loaded machine.
       // PALM's read cache is off (1 byte): every read below fetches fragments, no restart needed.
-      PALM_REPAIR_GRACE: '15s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s', PALM_CACHE_SIZE: '1'
+      // Rebalance past 1 point of fill over the mean; every device offers 64 MiB.
+      PALM_REPAIR_GRACE: '15s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s', PALM_CACHE_SIZE: '1', PALM_REBALANCE_SLACK: '1'
     })
-    const swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '2-of-4'], onlineTimeoutMs: 120_000 })
+    // d6 joins after the files are written (rebalance on join).
+    const capacity = ['--capacity', '64MiB']
+    const swarm = await startSwarm(t, lan, root, { names: FIVE, env, initArgs: ['--policy', '2-of-4', ...capacity], joinArgs: capacity, onlineTimeoutMs: 120_000 })
     const mnt = swarm.mount.mountpoint
     const sums = new Map<string, string>()
     sums.set(join(mnt, 'big'), await writeRandomFile(join(mnt, 'big'), BIG))
     await mkdir(join(mnt, 'tree'))
     for (const [path, sum] of await writeSmallTree(join(mnt, 'tree'), SMALL)) sums.set(path, sum)
-    const stripes = 5 + SMALL
-    await statusWhen(swarm.mount, fullyProtected(stripes, 6), 60_000)
+    await mkdir(join(mnt, 'medium'))
+    for (let i = 0; i < MEDIUM; i++) sums.set(join(mnt, 'medium', `m${i}`), await writeRandomFile(join(mnt, 'medium', `m${i}`), MEDIUM_BYTES))
+    const stripes = 5 + SMALL + MEDIUM
+    await statusWhen(swarm.mount, fullyProtected(stripes, 5), 60_000)
+
+    await t.test('a device joins a full pool: usage evens out, no stripe below n on the way', async () => {
+      const usedOf = async (names: string[]): Promise<number[]> => await Promise.all(names.map(async n => (await statusOf(swarm.dev(n))).usedBytes))
+      const before = await usedOf(FIVE)
+      const home = await joinHome(lan, root, 'd6', await inviteCode(swarm.mount.home), capacity)
+      const t0 = performance.now()
+      const d6 = await startPalm(t, lan, 'd6', home, env)
+      swarm.servers.set('d6', d6)
+      let watching = true
+      let worst = 0
+      const watch = (async () => {
+        while (watching) {
+          // A status call that times out on a loaded machine is a missed sample, not a failure.
+          const s = await statusOf(swarm.mount).catch(() => undefined)
+          if (s != null) worst = Math.max(worst, s.protectionDetail.stripesBelowN)
+          await new Promise(resolve => setTimeout(resolve, 300))
+        }
+      })()
+      let used = before
+      let mine = 0
+      try {
+        await waitAllOnline([swarm.mount], 60_000, [d6])
+        // Even: d6 holds at least half of what the others hold on average (fragments are up to 2 MiB).
+        const until = Date.now() + 120_000
+        while (Date.now() < until) {
+          used = await usedOf(FIVE)
+          mine = (await statusOf(d6)).usedBytes
+          if (mine >= 0.5 * used.reduce((a, b) => a + b, 0) / used.length) break
+          await new Promise(resolve => setTimeout(resolve, 1000))
+        }
+      } finally {
+        watching = false
+        await watch
+      }
+      const moved = (await Promise.all(FIVE.map(async n => (await statusOf(swarm.dev(n))).repair?.fragmentsMoved ?? 0))).reduce((a, b) => a + b, 0)
+      t.diagnostic(`used before ${before.join(', ')}; after ${used.join(', ')} and d6 ${mine}, ${((performance.now() - t0) / 1000).toFixed(1)} s after d6 started; ${moved} fragments moved`)
+      assert.ok(moved > 0, 'fragments were moved to d6')
+      assert.ok(mine >= 0.5 * used.reduce((a, b) => a + b, 0) / used.length, `d6 holds ${mine} bytes, the others ${used.join(', ')}`)
+      assert.ok(Math.max(...used) < Math.max(...before), 'the fullest device gave fragments away (its copies were freed)')
+      assert.equal(worst, 0, 'no stripe dropped below n while fragments moved')
+      await statusWhen(swarm.mount, fullyProtected(stripes, 6), 60_000)
+      const f = await fsckOf(swarm.mount)
+      assert.equal(f.clean, true, JSON.stringify(f.problems?.slice(0, 5)))
+    })
 
     await t.test('a SIGSTOP/SIGCONT storm within the grace starts no repair', async () => {
       const d6 = swarm.dev('d6')
