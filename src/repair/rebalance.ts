@@ -19,8 +19,9 @@
  * - **usage**: this device is fuller than the swarm's mean (used / capacity) by more than `slack`,
  *   and the target is below the mean and holds none of the stripe. Each device sends each target
  *   below the mean its share of that target's deficit (in proportion to its own surplus among all
- *   devices' surpluses), so devices planning at the same time fill the newcomer to the mean, not
- *   past it.
+ *   devices' surpluses), so devices planning at the same time fill the newcomer up to the mean,
+ *   never past it (a fragment goes only when it fits the budget whole), and no device that
+ *   received becomes one that sends back.
  */
 import { holdersOf, loadOf, lossesSurvivable, rank, survivesOneLoss } from '../place/index.js'
 import { matchDistinct, type StripeLike } from './plan.js'
@@ -137,8 +138,9 @@ export class RebalancePlanner {
       const spread = here - there >= 2
       // Usage: each device moves only its own surplus over the mean, to devices below it, so devices
       // planning at once do not all fill the newcomer past the others.
-      // (A fragment goes when at least half of it fits the budget: rounding to the nearest.)
-      const usage = there === 0 && here >= 1 && (this.#budget.get(d.id) ?? 0) >= fragmentBytes / 2
+      // A fragment goes only when it fits the budget whole: the target ends at most at the mean and
+      // never becomes a pusher itself (no back-and-forth between two devices).
+      const usage = there === 0 && here >= 1 && (this.#budget.get(d.id) ?? 0) >= fragmentBytes
       if (!spread && !usage) continue
       // Fewest fragments of the stripe first, then the emptiest.
       const key = there * 10 + this.#fill(d.id)

@@ -62,11 +62,17 @@ describe('rebalance plan', () => {
         }
       }
     }
-    // Mean fill 3.6/7 ≈ 0.514: g lacks 0.514 GB, each of the six sends a sixth, 8.6 fragments of 10 MB (rounded: 9).
+    // Mean fill 3.6/7 ≈ 0.514: g lacks 0.514 GB, each of the six sends a sixth, 8.6 fragments of 10 MB: 8 whole ones.
     const total = [...received.values()].reduce((a, b) => a + b, 0)
-    for (const self of six) assert.ok((received.get(self) ?? 0) >= 8 && (received.get(self) ?? 0) <= 9, `${self}: ${received.get(self)}`)
-    assert.ok(total * 1e7 <= (3.6 / 7 + 6 * 0.005) * GB, `the newcomer is filled to the mean, not past it but by rounding (${total} fragments)`)
-    assert.ok(total * 1e7 >= (3.6 / 7 - 6 * 0.005) * GB, `the newcomer is filled to the mean (${total} fragments)`)
+    for (const self of six) assert.equal(received.get(self), 8, `${self}: ${received.get(self)}`)
+    assert.ok(total * 1e7 <= (3.6 / 7) * GB, `the newcomer is filled up to the mean, never past it (${total} fragments)`)
+    assert.ok(total * 1e7 >= (3.6 / 7 - 6 * 0.01) * GB, `the newcomer is filled to the mean but for a fragment per sender (${total} fragments)`)
+    // Now even: g, at the mean or below, sends nothing back; the six send nothing more.
+    const after = [...six.map(id => dev(id, 0.6 * GB - 8e7)), dev('g', total * 1e7)]
+    for (const self of [...six, 'g']) {
+      const planner = new RebalancePlanner(self, after)
+      assert.deepEqual(stripes.flatMap(s => planner.plan(s, 1e7, online([...six, 'g']))), [], self)
+    }
   })
 
   it('moves nothing when usage is within the slack, or while a holder is away', () => {
