@@ -31,7 +31,7 @@ const SS = 4 * MiB
 const BIG = 4 * SS + 3
 const SMALL = 60
 /** Medium files (one stripe each, fragments of 128 KiB at 2-of-4): rebalance's material. */
-const MEDIUM = 16
+const MEDIUM = 48
 const MEDIUM_BYTES = 256 * 1024
 
 /** Every stripe has n fragments on n distinct online devices (the survey's matching), none at risk. */
