@@ -451,15 +451,17 @@ export class Repairer {
       while (next < work.length && !signal.aborted && !this.#stopped) {
         const w = work[next++]
         if (w.plan.margin >= 2) {
-          // Lazy: within the budget, counted from the first lazy stripe.
+          // Lazy: within the budget, counted from the first lazy stripe. A stripe's bytes (k fetched,
+          // the placed ones stored) are reserved before it starts, so the stripes in flight at once
+          // are never a burst past it: at most one stripe ahead of the budget.
           if (lazyStart === 0) lazyStart = performance.now()
           const aheadMs = (lazyBytes / this.#bytesPerSecond) * 1000 - (performance.now() - lazyStart)
+          lazyBytes += (w.stripe.k + w.plan.place.length) * fragmentLengthFor(w.stripe.length, w.stripe.k)
           if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
         }
         const bytes = await this.#repairOne(w, signal)
         if (bytes > 0) onRepaired?.()
         moved += bytes
-        if (w.plan.margin >= 2) lazyBytes += bytes
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
@@ -554,11 +556,12 @@ export class Repairer {
     const runner = async (): Promise<void> => {
       while (next < work.length && !signal.aborted && !this.#stopped) {
         const w = work[next++]
+        // Reserved before the move starts (read here + sent), as lazy repairs do.
         const aheadMs = (bytes / this.#bytesPerSecond) * 1000 - (performance.now() - started)
+        bytes += 2 * w.moves.length * fragmentLengthFor(w.stripe.length, w.stripe.k)
         if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
         const moved = await this.#moveOne(w, signal)
         for (const index of moved) freed.push({ index, cid: w.stripe.fragments[index] })
-        bytes += 2 * moved.length * fragmentLengthFor(w.stripe.length, w.stripe.k)
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
