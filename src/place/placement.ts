@@ -13,7 +13,11 @@
  *    devices the write gets ENOSPC rather than a stripe one device could lose alone.
  * 4. A fragment meant for a device that is not available now goes to the available device of the
  *    set holding the fewest fragments, and is queued for its own device (the shortfall).
+ * 5. When the fragments stored now would not survive the loss of any one device (too few devices
+ *    with room: 4-of-6 on 2 devices), the writer keeps k of them (keeper.ts), so the stripe is
+ *    never less available than on the writer alone.
  */
+import { loadOf, lossesSurvivable, moveToKeeper } from './keeper.js'
 import { rank } from './rendezvous.js'
 import type { StripePolicy } from './types.js'
 
@@ -135,6 +139,8 @@ export function planPlacement (stripeId: string, policy: StripePolicy, fragmentB
     if (id == null) unplaced++
     else devices[index] = id
   })
+  // Too few devices for the stripe to survive one loss: the writer keeps k (keeper.ts).
+  if (unplaced === 0 && self != null) moveToKeeper(devices, policy, self.id, roomOf(self, fragmentBytes))
   return { devices, queued, unplaced }
 }
 
@@ -150,4 +156,20 @@ export function pickFallback (stripeId: string, fragmentBytes: number, candidate
   const fresh = usable.find(c => (load.get(c.id) ?? 0) === 0)
   if (fresh != null) return fresh.id
   return usable.reduce((best, c) => (load.get(c.id) ?? 0) < (load.get(best.id) ?? 0) ? c : best).id
+}
+
+/**
+ * Device losses (any of them) a new stripe survives when `devices` equal devices with room take
+ * it (0 when its layout cannot survive one: a small swarm's writer keeps k, keeper.ts).
+ */
+export function lossesForNewStripes (policy: StripePolicy, devices: number): number {
+  const candidates = Array.from({ length: Math.max(1, devices) }, (_, i) => ({ id: `d${i}`, freeBytes: 2 ** 40, available: true, self: i === 0 }))
+  return lossesSurvivable(loadOf(planPlacement('new stripe', policy, 1, candidates).devices), policy)
+}
+
+/** Fewest devices with which new stripes survive the loss of one (Infinity when k = n). */
+export function devicesForOneLoss (policy: StripePolicy): number {
+  if (policy.n <= policy.k) return Infinity
+  for (let d = 2; d <= policy.n; d++) if (lossesForNewStripes(policy, d) >= 1) return d
+  return Infinity
 }

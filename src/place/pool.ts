@@ -75,6 +75,10 @@ export interface PoolStats {
   queued: number
   /** Reads that failed with FragmentsUnavailableError. */
   readFailures: number
+  /** Fragment bytes sent to other devices by writes. */
+  bytesSent: number
+  /** Fragment bytes writes did not send because the device already held them (same CID). */
+  bytesDeduplicated: number
 }
 
 export class PoolStripeIO implements StripeIO {
@@ -86,8 +90,9 @@ export class PoolStripeIO implements StripeIO {
   readonly #reader: RetrieveDeps
   readonly #shutdown = new AbortController()
   readonly #log: Logger
-  readonly #stats: PoolStats = { stripesWritten: 0, stripesRead: 0, encodeMs: 0, storeMs: 0, readMs: 0, fetchMs: 0, decodeMs: 0, hedges: 0, queued: 0, readFailures: 0 }
+  readonly #stats: Omit<PoolStats, 'bytesSent' | 'bytesDeduplicated'> = { stripesWritten: 0, stripesRead: 0, encodeMs: 0, storeMs: 0, readMs: 0, fetchMs: 0, decodeMs: 0, hedges: 0, queued: 0, readFailures: 0 }
   readonly #readCounters = { fetchMs: 0, decodeMs: 0, hedges: 0 }
+  readonly #sender: FragmentSender
 
   constructor (init: PoolStripeIOInit, components: PoolStripeIOComponents) {
     this.#c = components
@@ -96,7 +101,7 @@ export class PoolStripeIO implements StripeIO {
     this.#log = components.logger.forComponent('palm:place:pool')
     const stats = new DeviceStats()
     this.#devices = new DeviceTable({ deviceId: components.deviceId, deviceName: init.deviceName ?? components.deviceId, knownForMs: init.knownForMs ?? 10 * 60_000 }, { membership: components.membership, store: components.store, stats, domainOf: components.domainOf })
-    const sender = new FragmentSender({ timeoutMs: init.placeTimeoutMs ?? 10_000 }, { fragments: components.fragments, stats, shutdown: this.#shutdown.signal })
+    const sender = this.#sender = new FragmentSender({ timeoutMs: init.placeTimeoutMs ?? 10_000 }, { fragments: components.fragments, stats, shutdown: this.#shutdown.signal })
     this.#writer = { devices: this.#devices, sender, store: components.store, log: this.#log }
     this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters, onBadFragment: components.onBadFragment }
   }
@@ -112,7 +117,7 @@ export class PoolStripeIO implements StripeIO {
 
   stats (): PoolStats {
     const round = (x: number): number => Math.round(x)
-    const s = { ...this.#stats, ...this.#readCounters }
+    const s = { ...this.#stats, ...this.#readCounters, ...this.#sender.counters }
     return { ...s, encodeMs: round(s.encodeMs), storeMs: round(s.storeMs), readMs: round(s.readMs), fetchMs: round(s.fetchMs), decodeMs: round(s.decodeMs) }
   }
 

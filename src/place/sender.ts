@@ -18,10 +18,24 @@ export interface FragmentSenderInit {
   maxCallBytes?: number
   /** A call's deadline: this plus 1 ms per KB it carries, ms. */
   timeoutMs: number
+  /**
+   * A call carrying at least this many bytes first asks the device which fragments it already
+   * holds (`has`, one round trip) and sends only the others: writing the same content again (the
+   * encoding is convergent: same bytes, same CIDs, same devices) sends nothing. Default 64 KiB.
+   */
+  dedupMinBytes?: number
+}
+
+/** What the sender moved, since start. */
+export interface SenderCounters {
+  /** Fragment bytes sent in putMany calls. */
+  bytesSent: number
+  /** Fragment bytes not sent because the device already held them. */
+  bytesDeduplicated: number
 }
 
 export interface FragmentSenderComponents {
-  fragments: Pick<FragmentClient, 'putMany'>
+  fragments: Pick<FragmentClient, 'putMany' | 'has'>
   stats: DeviceStats
   /** Aborted when the pool stops. */
   shutdown: AbortSignal
@@ -44,11 +58,14 @@ export class FragmentSender {
   readonly #timeoutMs: number
   readonly #c: FragmentSenderComponents
   readonly #queues = new Map<string, DeviceQueue>()
+  readonly #dedupMinBytes: number
+  readonly counters: SenderCounters = { bytesSent: 0, bytesDeduplicated: 0 }
 
   constructor (init: FragmentSenderInit, components: FragmentSenderComponents) {
     this.#maxCalls = init.maxCallsPerDevice ?? 2
     this.#maxBytes = init.maxCallBytes ?? 8 * 1024 * 1024
     this.#timeoutMs = init.timeoutMs
+    this.#dedupMinBytes = init.dedupMinBytes ?? 64 * 1024
     this.#c = components
   }
 
@@ -86,13 +103,31 @@ export class FragmentSender {
     }
   }
 
+  /** putMany of the items the device does not hold yet (asked first when the call is big enough). */
+  async #putMissing (device: string, items: FragmentItem[], bytes: number, signal: AbortSignal): Promise<PutOutcome[]> {
+    let held: boolean[] = items.map(() => false)
+    if (bytes >= this.#dedupMinBytes) {
+      // A failed question costs nothing but the round trip: everything is sent.
+      held = await this.#c.fragments.has(device, items.map(i => i.cid), { signal }).catch(() => held)
+    }
+    const send = items.filter((_, i) => !held[i])
+    const sent = send.length > 0 ? await this.#c.fragments.putMany(device, send, { signal }) : []
+    this.counters.bytesSent += send.reduce((s, i) => s + i.bytes.byteLength, 0)
+    let at = 0
+    return items.map((item, i) => {
+      if (!held[i]) return sent[at++]
+      this.counters.bytesDeduplicated += item.bytes.byteLength
+      return { cid: item.cid, ok: true as const }
+    })
+  }
+
   async #call (device: string, group: Waiting[], bytes: number): Promise<void> {
     const items = group.flatMap(w => w.items)
     const { signal, clear } = combineSignals([this.#c.shutdown], this.#timeoutMs + Math.ceil(bytes / 1000))
     const started = performance.now()
     let outcomes: PutOutcome[]
     try {
-      outcomes = await this.#c.fragments.putMany(device, items, { signal })
+      outcomes = await this.#putMissing(device, items, bytes, signal)
     } catch (err) {
       outcomes = items.map(it => ({ cid: it.cid, ok: false as const, error: err as Error }))
     } finally {

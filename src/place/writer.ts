@@ -22,6 +22,7 @@ import type { FragmentStore } from '../store/index.js'
 import { abortError, throwIfAborted } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { isNoRoom } from './device-stats.js'
+import { preferKeeper } from './keeper.js'
 import type { DeviceTable } from './device-table.js'
 import { pickFallback, planPlacement, roomOf, stripeCap, type Candidate, type PlacementPlan } from './placement.js'
 import type { FragmentSender } from './sender.js'
@@ -174,7 +175,7 @@ class StripeWrite {
     const name = this.#d.devices.describe(device)
     this.#d.log('fragment %d of %s could not be stored on %s: %s', index, what(this.#stripe, this.#options), name, (err as Error)?.message ?? String(err))
     const cap = stripeCap(this.#stripe, this.#candidates.filter(c => c.available && !this.#failed.has(c.id)).length)
-    const next = pickFallback(this.#stripe.id, this.#bytes, this.#candidates, this.#load, this.#failed, cap)
+    const next = this.#keeperCheck(pickFallback(this.#stripe.id, this.#bytes, this.#candidates, this.#load, this.#failed, cap))
     if (next == null) {
       // ENOSPC when room is what ran out; a device that failed otherwise (timeout, reset) makes it EIO.
       const roomRanOut = [...this.#failed].every(d => this.#full.has(d))
@@ -186,6 +187,13 @@ class StripeWrite {
     // Doubling up on a device that already holds part of the stripe: queue it for the missing one.
     if ((this.#load.get(next) ?? 0) > 0 && !isNoRoom(err) && !this.#meantFor.has(index)) this.#meantFor.set(index, device)
     this.#send(next, [index])
+  }
+
+  /** The small-swarm rule (keeper.ts): the writer takes the fragment when the choice would leave a stripe no one-device loss spares and the writer without k. */
+  #keeperCheck (choice: string | undefined): string | undefined {
+    const self = this.#candidates.find(c => c.self)
+    if (self == null || this.#failed.has(self.id)) return choice
+    return preferKeeper(choice, this.#load, this.#stripe, self.id, roomOf(self, this.#bytes))
   }
 
   /** Distinct devices holding the stored fragments. */

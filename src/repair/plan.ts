@@ -15,7 +15,7 @@
  *   device is rebuilt at once (no grace); otherwise only fragments whose holders are all gone or
  *   bad (`lost`), and fragments left doubled up on one device by a spread whose target is gone.
  */
-import { holdersOf, pickFallback, rank, stripeCap, type Candidate } from '../place/index.js'
+import { holdersOf, pickFallback, preferKeeper, rank, roomOf, stripeCap, type Candidate } from '../place/index.js'
 
 export type DeviceState = 'online' | 'grace' | 'gone'
 
@@ -132,8 +132,13 @@ export function planStripe (stripe: StripeLike, self: string, states: ReadonlyMa
   // Doubled up on a device while the device it was meant for is gone: the spreader will never fix it.
   const crowded = live.filter(s => !matched.has(s.index) && touchedByGone.has(s.index)).map(s => s.index)
   const margin = reachable - stripe.k
+  // An online device holding k fragments reads the stripe alone (a small swarm's keeper): copies of
+  // fragments whose devices only sleep would protect nothing more, so they wait like at margin ≥ 1.
+  const perDevice = new Map<string, number>()
+  for (const s of live) for (const d of new Set(s.devices)) if (state(d) === 'online') perDevice.set(d, (perDevice.get(d) ?? 0) + 1)
+  const soleReader = [...perDevice.values()].some(c => c >= stripe.k)
   let place: number[] = []
-  if (margin >= 0) place = margin === 0 ? [...lost, ...waiting, ...crowded, ...drained] : [...lost, ...crowded, ...drained]
+  if (margin >= 0) place = margin === 0 && !soleReader ? [...lost, ...waiting, ...crowded, ...drained] : [...lost, ...crowded, ...drained]
   place = [...new Set(place)].sort((a, b) => a - b)
   const kept = new Map<number, string[]>()
   for (const s of live) if (!place.includes(s.index)) kept.set(s.index, s.devices)
@@ -156,8 +161,11 @@ export function pickTargets (stripe: StripeLike, plan: StripePlan, fragmentBytes
   }
   const cap = stripeCap({ k: stripe.k, n: stripe.n }, candidates.filter(c => c.available).length)
   const out = new Map<number, string>()
+  // Too few devices to survive one loss: this device keeps k (place's small-swarm rule).
+  const keeper = candidates.find(c => c.self && c.available)
   for (const index of plan.place) {
-    const target = pickFallback(stripe.id, fragmentBytes, candidates, load, new Set(), cap)
+    const choice = pickFallback(stripe.id, fragmentBytes, candidates, load, new Set(), cap)
+    const target = preferKeeper(choice, load, stripe, keeper?.id, keeper == null ? 0 : roomOf(keeper, fragmentBytes))
     if (target == null) continue
     load.set(target, (load.get(target) ?? 0) + 1)
     out.set(index, target)

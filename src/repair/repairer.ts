@@ -20,13 +20,14 @@ import type { ChunkPool } from '../chunk/index.js'
 import { fragmentLengthFor } from '../chunk/index.js'
 import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
-import type { Candidate, PlacedStripe, StripeIO } from '../place/index.js'
+import { holdersOf, type Candidate, type PlacedStripe, type StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
 import { IoError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
 import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
+import { RebalancePlanner, type Move, type RebalanceDevice } from './rebalance.js'
 
 /** Settings of the repairer. */
 export interface RepairerInit {
@@ -51,6 +52,11 @@ export interface RepairerInit {
   /** Scrub read budget, bytes per second. Default: the store's (32 MiB/s). */
   scrubBytesPerSecond?: number
   /**
+   * Rebalance (rebalance.ts): usage difference (fraction of capacity above the swarm's mean) past
+   * which this device moves its own fragments to emptier devices; 0 = never rebalance. Default 0.05.
+   */
+  rebalanceSlack?: number
+  /**
    * The store's quarantine folder (`<home>/fragments/quarantine`): a fragment quarantined by any
    * read (a remote device's get, fsck) and no longer in the store is rebuilt too. Default: none.
    */
@@ -59,7 +65,7 @@ export interface RepairerInit {
 
 /** What the repairer uses. */
 export interface RepairerComponents {
-  meta: Pick<MetaStore, 'allStripes' | 'setHolders' | 'stats'>
+  meta: Pick<MetaStore, 'allStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
   /** The pool's retrieval (reads any k fragments, verified). */
   stripes: Pick<StripeIO, 'read'>
   /** Placement's view of the devices (room, availability). */
@@ -68,7 +74,9 @@ export interface RepairerComponents {
   membership: Pick<Membership, 'peers'>
   pool: Pick<ChunkPool, 'encode'>
   fragments: Pick<FragmentClient, 'putMany'>
-  store: Pick<FragmentStore, 'put' | 'list' | 'get' | 'has'>
+  store: Pick<FragmentStore, 'put' | 'list' | 'get' | 'has' | 'delete'>
+  /** Online devices' capacity and usage, this one first (rebalance; none: no rebalance). */
+  figures?: () => RebalanceDevice[]
   deviceId: string
   logger: ComponentLogger
 }
@@ -102,6 +110,10 @@ export interface RepairStatus {
   lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
   /** Bad fragments (corrupt or unreadable) scrub found here since start. */
   scrubBadFound: number
+  /** Rebalance: fragments this device moved off itself since start (copied, recorded, freed here). */
+  fragmentsMoved: number
+  /** Rebalance: fragment bytes this device planned to move at the last walk. */
+  bytesToRebalance: number
 }
 
 /** What `drain` did. */
@@ -117,6 +129,18 @@ interface Work {
   stripe: StripeRef
   plan: StripePlan
 }
+
+/** Fragments of one stripe this device moves off itself (rebalance). */
+interface MoveWork {
+  ino: number
+  stripe: StripeRef
+  moves: Move[]
+}
+
+/** Most fragments one walk plans to move (bounds memory; the next walk goes on). */
+const MAX_MOVES_PER_WALK = 2048
+/** After a walk that moved fragments, the next rebalance waits this long (peers' usage figures catch up), ms. */
+const REBALANCE_COOLDOWN_MS = 10_000
 
 /** A gap this long between two heartbeats means this process was suspended (SIGSTOP, sleep), ms. */
 const SUSPENDED_GAP_MS = 5000
@@ -159,8 +183,12 @@ export class Repairer {
   #stopped = false
   #busy = false
   readonly #status: Omit<RepairStatus, 'devices' | 'graceMs'> = {
-    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0
+    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0, fragmentsMoved: 0, bytesToRebalance: 0
   }
+  readonly #rebalanceSlack: number
+  #rebalanceAfterMs = 0
+  /** Rebalance work of the last walk. */
+  #moves: MoveWork[] = []
 
   constructor (init: RepairerInit, components: RepairerComponents) {
     this.#c = components
@@ -175,6 +203,7 @@ export class Repairer {
     const scrubMs = init.scrubIntervalMs ?? 24 * 60 * 60_000
     this.#scrubBytesPerSecond = init.scrubBytesPerSecond
     this.#quarantineDir = init.quarantineDir
+    this.#rebalanceSlack = init.rebalanceSlack ?? 0.05
     if (scrubMs > 0) this.#scrub = repeatingTask('scrub', async (signal) => { await this.scrubNow({ signal }) }, { intervalMs: scrubMs, timeoutMs: 7 * 24 * 60 * 60_000 }, this.#log)
   }
 
@@ -348,16 +377,22 @@ export class Repairer {
     const signature = `${this.#c.meta.stats().ops}|${[...states].map(([id, s]) => `${id}=${s}`).join(',')}|${this.#suspects.size}|${this.#badLocal.size}`
     if (signature === this.#lastSignature && ++this.#idleWalks < IDLE_WALKS) return
     this.#idleWalks = 0
-    const work = await this.#walk(states, nowMs, signal)
+    const work = await this.#walk(states, nowMs, signal, true)
     // Nothing to do and nothing changed: the next interval may skip the walk.
-    this.#lastSignature = work.length === 0 ? signature : ''
+    this.#lastSignature = work.length === 0 && this.#moves.length === 0 ? signature : ''
     if (work.length > 0) await this.#repairAll(work, signal)
+    else if (this.#moves.length > 0) await this.#rebalanceAll(this.#moves, signal)
+    this.#moves = []
   }
 
   /** Plans every stripe; returns the work of this device, most urgent first. */
-  async #walk (states: Map<string, DeviceState>, nowMs: number, signal: AbortSignal): Promise<Work[]> {
+  async #walk (states: Map<string, DeviceState>, nowMs: number, signal: AbortSignal, rebalance = false): Promise<Work[]> {
     const self = this.#c.deviceId
     const online = [...states].filter(([, s]) => s === 'online').map(([id]) => id)
+    const planner = rebalance ? this.#planner(nowMs) : undefined
+    const onlineNow = new Set([self, ...this.#c.membership.peers().filter(p => p.online).map(p => p.id)])
+    const moves: MoveWork[] = []
+    let moveCount = 0
     const counts: MarginCounts = { atK: 0, atK1: 0, more: 0, unreadable: 0 }
     let bytesToMove = 0
     const work: Work[] = []
@@ -373,6 +408,10 @@ export class Repairer {
       if (plan.place.length === 0) {
         // Bad copies that need nothing now (another holder has the fragment) are forgotten.
         this.#suspects.delete(stripe.id)
+        if (planner != null && moveCount < MAX_MOVES_PER_WALK) {
+          const m = planner.plan(stripe, fragmentLengthFor(stripe.length, stripe.k), onlineNow)
+          if (m.length > 0) { moves.push({ ino, stripe, moves: m }); moveCount += m.length }
+        }
         continue
       }
       for (const key of bad) stillBad.add(stripe.fragments[Number(key.split(' ')[0])])
@@ -386,6 +425,10 @@ export class Repairer {
     this.#drainLeft = drainLeft
     this.#status.bytesToMove = bytesToMove
     this.#status.lastWalkMs = Date.now()
+    if (planner != null) {
+      this.#moves = moves
+      this.#status.bytesToRebalance = planner.plannedBytes
+    }
     return work.sort((a, b) => a.plan.margin - b.plan.margin)
   }
 
@@ -408,15 +451,17 @@ export class Repairer {
       while (next < work.length && !signal.aborted && !this.#stopped) {
         const w = work[next++]
         if (w.plan.margin >= 2) {
-          // Lazy: within the budget, counted from the first lazy stripe.
+          // Lazy: within the budget, counted from the first lazy stripe. A stripe's bytes (k fetched,
+          // the placed ones stored) are reserved before it starts, so the stripes in flight at once
+          // are never a burst past it: at most one stripe ahead of the budget.
           if (lazyStart === 0) lazyStart = performance.now()
           const aheadMs = (lazyBytes / this.#bytesPerSecond) * 1000 - (performance.now() - lazyStart)
+          lazyBytes += (w.stripe.k + w.plan.place.length) * fragmentLengthFor(w.stripe.length, w.stripe.k)
           if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
         }
         const bytes = await this.#repairOne(w, signal)
         if (bytes > 0) onRepaired?.()
         moved += bytes
-        if (w.plan.margin >= 2) lazyBytes += bytes
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
@@ -491,6 +536,98 @@ export class Repairer {
       return 0
     } finally {
       clear()
+    }
+  }
+
+  /** The rebalance planner of a walk, or none (off, no usage figures, cooling down after moves). */
+  #planner (nowMs: number): RebalancePlanner | undefined {
+    if (this.#rebalanceSlack <= 0 || this.#c.figures == null || nowMs < this.#rebalanceAfterMs) return undefined
+    const available = new Set(this.#c.candidates().filter(c => c.available && !this.#declaredGone.has(c.id) && !this.#draining.has(c.id)).map(c => c.id))
+    const devices = this.#c.figures().filter(d => d.id === this.#c.deviceId || available.has(d.id))
+    return new RebalancePlanner(this.#c.deviceId, devices, { slack: this.#rebalanceSlack })
+  }
+
+  /** Runs rebalance moves within the bandwidth budget (bytes read here + sent). */
+  async #rebalanceAll (work: MoveWork[], signal: AbortSignal): Promise<void> {
+    const started = performance.now()
+    let bytes = 0
+    let next = 0
+    const freed: Array<{ index: number, cid: string }> = []
+    const runner = async (): Promise<void> => {
+      while (next < work.length && !signal.aborted && !this.#stopped) {
+        const w = work[next++]
+        // Reserved before the move starts (read here + sent), as lazy repairs do.
+        const aheadMs = (bytes / this.#bytesPerSecond) * 1000 - (performance.now() - started)
+        bytes += 2 * w.moves.length * fragmentLengthFor(w.stripe.length, w.stripe.k)
+        if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
+        const moved = await this.#moveOne(w, signal)
+        for (const index of moved) freed.push({ index, cid: w.stripe.fragments[index] })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
+    if (freed.length > 0) {
+      this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
+      await this.#freeMoved(new Set(freed.map(f => f.cid)), signal)
+      this.#log('rebalance moved %d fragments (%d bytes) in %d ms', freed.length, bytes / 2, Math.round(performance.now() - started))
+    }
+  }
+
+  /**
+   * Copies one stripe's moving fragments to their new devices and records them with one `holders`
+   * op, all or nothing (the set was checked as a whole). Returns the indices moved.
+   */
+  async #moveOne (w: MoveWork, outer: AbortSignal): Promise<number[]> {
+    const { stripe, moves } = w
+    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
+    const what = `stripe ${stripe.index} of inode ${w.ino}`
+    try {
+      const byTarget = new Map<string, Array<{ index: number, item: FragmentItem }>>()
+      for (const m of moves) {
+        const cid = CID.parse(stripe.fragments[m.index])
+        const bytes = await this.#c.store.get(cid, { signal })
+        let list = byTarget.get(m.to)
+        if (list == null) byTarget.set(m.to, list = [])
+        list.push({ index: m.index, item: { cid, bytes } })
+      }
+      const refusals = await Promise.all([...byTarget].map(async ([target, list]) => {
+        const res = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
+        const bad = res.find((o): o is typeof o & { ok: false } => !o.ok)
+        return bad == null ? undefined : `${this.#c.describe(target)}: ${bad.error.message}`
+      }))
+      const refused = refusals.find(r => r != null)
+      if (refused != null) {
+        this.#log('%s: a moved fragment was refused (%s); the move is not recorded (the copies made are extra)', what, refused)
+        return []
+      }
+      const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to]])
+      set.sort((a, b) => a[0] - b[0])
+      await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, set, { signal })
+      this.#status.fragmentsMoved += moves.length
+      this.#log.trace('%s: moved fragments %s to %s', what, moves.map(m => m.index).join(','), [...byTarget.keys()].map(d => this.#c.describe(d)).join(', '))
+      return moves.map(m => m.index)
+    } catch (err) {
+      if (!outer.aborted) this.#log('could not move fragments of %s: %s', what, (err as Error).message)
+      return []
+    } finally {
+      clear()
+    }
+  }
+
+  /** Frees the local copies of moved fragments, unless some stripe still names this device for one (the same content elsewhere). */
+  async #freeMoved (cids: Set<string>, signal: AbortSignal): Promise<void> {
+    const self = this.#c.deviceId
+    for await (const { stripe } of this.#c.meta.allStripes({ signal })) {
+      stripe.fragments.forEach((cid, i) => { if (cids.has(cid) && holdersOf(stripe, i, self).includes(self)) cids.delete(cid) })
+    }
+    // An undo record may bring back a manifest that names this device: keep what undo records hold.
+    if (this.#c.meta.heldFragments != null) for await (const cid of this.#c.meta.heldFragments({ signal })) cids.delete(cid)
+    for (const cid of cids) {
+      try {
+        await this.#c.store.delete(CID.parse(cid), { signal })
+      } catch (err) {
+        if (signal.aborted) return
+        this.#log('could not free moved fragment %s: %s', cid, (err as Error).message)
+      }
     }
   }
 

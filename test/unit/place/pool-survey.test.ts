@@ -83,6 +83,21 @@ describe('protection survey', () => {
     assert.equal(n.stripesBelowN, 0)
   })
 
+  it('two devices tell the truth: new files do not survive losing their writer (it used to promise one loss), and the small-swarm rule is named', async t => {
+    const empty = { onlineDevices: 2, holderDevices: 2, deviceLossesSurvivable: 0, stripesBelowN: 0, stripesReachable: 0, stripesTotal: 0, pendingSpread: 0 }
+    const none = describeProtection({ policy: POLICY, ...empty })
+    assert.equal(none.deviceLossesSurvivable, 0)
+    assert.match(none.sentence, /new files will not survive the loss of the device that writes them; 4-of-6 needs 3 devices/)
+    const three = describeProtection({ policy: POLICY, ...empty, onlineDevices: 3 })
+    assert.equal(three.deviceLossesSurvivable, 1)
+    assert.match(three.sentence, /new files will survive the loss of 1 device/)
+    // The writer's layout on two devices (4 + 2): readable, no loss of any device survivable.
+    const kept = await rig(t, [[ref(0, [['self'], ['self'], ['self'], ['self'], ['a'], ['a']])]], () => ['a'])
+    const n = await kept.numbers()
+    assert.equal(n.deviceLossesSurvivable, 0)
+    assert.match(describeProtection({ policy: POLICY, ...n }).sentence, /^every file is readable, but losing any one more device.*the device that writes a file keeps 4 of its 6 fragments/)
+  })
+
   it('a lone device says there is no redundancy against losing it', async t => {
     const alone = [['self'], ['self'], ['self'], ['self'], ['self'], ['self']]
     const survey = await rig(t, [[ref(0, alone)]], () => [])

@@ -105,6 +105,23 @@ describe('repair plan', () => {
     assert.deepEqual(counts, { atK: 1, atK1: 1, more: 1, unreadable: 0 })
   })
 
+  it('small swarms: a rebuild on too few devices lets this device keep k; a keeper holding k rebuilds nothing for a device that only sleeps', () => {
+    const cand = (ids: string[]): Candidate[] => ids.map(id => ({ id, freeBytes: 1e9, available: true, self: id === 'a' }))
+    // 2 + 2 + 2 on three devices, c gone: 3 + 3 on a and b would survive neither's loss.
+    const s = stripe('s', [['a'], ['b'], ['c'], ['a'], ['b'], ['c']])
+    const p = planStripe(s, 'a', states({ ...allOnline(['a', 'b']), c: 'gone' }))
+    assert.deepEqual(p.place, [2, 5])
+    const t = pickTargets(s, p, 1000, cand(['a', 'b']))
+    assert.deepEqual([...t.values()], ['a', 'a'])
+    // The writer's layout (4 + 2), b asleep past settle: margin 0, but a reads it alone: nothing to copy.
+    const kept = stripe('k', [['a'], ['a'], ['a'], ['a'], ['b'], ['b']])
+    const asleep = planStripe(kept, 'a', states({ a: 'online', b: 'grace' }))
+    assert.equal(asleep.margin, 0)
+    assert.deepEqual(asleep.place, [])
+    // b gone for good: its two are rebuilt (on a, the only device left).
+    assert.deepEqual(planStripe(kept, 'a', states({ a: 'online', b: 'gone' })).place, [4, 5])
+  })
+
   it('places rebuilt fragments on devices holding none of the stripe, and doubles up only when none is left', () => {
     const cand = (ids: string[]): Candidate[] => ids.map(id => ({ id, freeBytes: 1e9, available: true, self: id === 'a' }))
     const s = stripe('s', [['a'], ['b'], ['c'], ['d'], ['e'], ['f']])
