@@ -16,6 +16,14 @@ export const FRAGMENT_WIRE_VERSION = 1
 /** Version field of health announcements. */
 export const HEALTH_WIRE_VERSION = 1
 
+/**
+ * Version byte of the swarm-key handshake (protector.ts), the first byte a device sends on a new
+ * connection. 2: the gate's tags carry the sender's role, no stream cipher after the gate, noise's
+ * prologue derived from the swarm key, yamux windows of 1 MiB. Devices of another version refuse
+ * each other, which also keeps the two yamux window sizes from meeting on one connection.
+ */
+export const SWARM_HANDSHAKE_VERSION = 2
+
 /** Default listen addresses. */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 /** Health push interval, ms. */

@@ -1,52 +1,30 @@
 /**
- * The stream a protected connection runs on after the swarm-key handshake: every byte is XORed
- * with a ChaCha20 keystream from node:crypto, one key per direction. Shaped like noise's
- * EncryptedMessageStream: the raw connection's events (message, close, drain, remoteCloseWrite)
- * are forwarded, so backpressure and half-close work through it.
+ * The stream a connection runs on once it has passed the swarm-key gate (protector.ts): bytes pass
+ * through unchanged, because noise on top is the one cipher (see docs/network.md, "The private
+ * network"). Shaped like noise's EncryptedMessageStream: the raw connection's events (message,
+ * close, drain, remoteCloseWrite) are forwarded, so backpressure and half-close work through it.
+ *
+ * What it still does: it hands on the bytes that arrived with the gate's last message, and it joins
+ * each send into one buffer. Noise emits a 2-byte length prefix, the ciphertext pieces and a 16-byte
+ * tag per 64 KiB message, and @libp2p/tcp makes one `socket.write` (one syscall, with no-delay one
+ * segment) per buffer; one write per send is cheaper than the copy.
  */
-import { createCipheriv, type Cipher } from 'node:crypto'
 import { AbstractMessageStream } from '@libp2p/utils'
-import { Uint8ArrayList } from 'uint8arraylist'
-import { ProtocolError } from '../errors.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions, MessageStream } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 
-/**
- * OpenSSL's ChaCha20 counter is 32 bits of 64-byte blocks (256 GiB). The keys are per connection
- * and direction, so a connection that moves this much in one direction is closed (and redialled)
- * before any keystream could repeat.
- */
-export const MAX_BYTES_PER_DIRECTION = 2 ** 37
-
-/** One direction's cipher: a 32-byte key and a 12-byte nonce (the 32-bit block counter starts at 0). */
-export interface DirectionKey {
-  key: Uint8Array
-  nonce: Uint8Array
-}
-
-export interface ProtectedStreamInit {
-  /** The raw (TCP) connection the handshake ran on. */
+export interface GatedStreamInit {
+  /** The raw (TCP) connection the gate ran on. */
   raw: MessageStream
-  send: DirectionKey
-  receive: DirectionKey
-  /** Bytes that arrived after the handshake and before this stream existed (still encrypted). */
+  /** Bytes that arrived after the gate's last message and before this stream existed. */
   leftover: Uint8ArrayList
 }
 
-function chacha (k: DirectionKey): Cipher {
-  const iv = new Uint8Array(16)
-  iv.set(k.nonce, 4)
-  return createCipheriv('chacha20', k.key, iv)
-}
-
-export class ProtectedStream extends AbstractMessageStream {
+export class GatedStream extends AbstractMessageStream {
   readonly #raw: MessageStream
-  readonly #encrypt: Cipher
-  readonly #decrypt: Cipher
-  #sentBytes = 0
-  #receivedBytes = 0
 
-  constructor (init: ProtectedStreamInit) {
+  constructor (init: GatedStreamInit) {
     super({
       log: init.raw.log.newScope('palm-psk'),
       direction: init.raw.direction,
@@ -54,12 +32,9 @@ export class ProtectedStream extends AbstractMessageStream {
       maxReadBufferLength: init.raw.maxReadBufferLength
     })
     this.#raw = init.raw
-    this.#encrypt = chacha(init.send)
-    this.#decrypt = chacha(init.receive)
-
     this.#raw.addEventListener('message', (evt) => {
       try {
-        this.#onRaw(evt.data)
+        this.onData(evt.data)
       } catch (err) {
         this.abort(err as Error)
       }
@@ -75,30 +50,11 @@ export class ProtectedStream extends AbstractMessageStream {
     this.#raw.addEventListener('drain', () => { this.safeDispatchEvent('drain') })
     this.#raw.addEventListener('remoteCloseWrite', () => { this.onRemoteCloseWrite() })
 
-    if (init.leftover.byteLength > 0) this.#onRaw(init.leftover)
-  }
-
-  #onRaw (data: Uint8Array | Uint8ArrayList): void {
-    this.#receivedBytes += data.byteLength
-    if (this.#receivedBytes > MAX_BYTES_PER_DIRECTION) {
-      throw new ProtocolError('protected connection received its keystream limit; closing it so that it is redialled with fresh keys')
-    }
-    if (data instanceof Uint8Array) {
-      this.onData(this.#decrypt.update(data))
-      return
-    }
-    this.onData(this.#decrypt.update(data.subarray()))
+    if (init.leftover.byteLength > 0) this.onData(init.leftover)
   }
 
   sendData (data: Uint8ArrayList): SendResult {
-    this.#sentBytes += data.byteLength
-    if (this.#sentBytes > MAX_BYTES_PER_DIRECTION) {
-      throw new ProtocolError('protected connection sent its keystream limit; closing it so that it is redialled with fresh keys')
-    }
-    // one cipher call per send: the list is often many tiny pieces (noise length prefixes, yamux
-    // headers) and a call per piece costs more than joining them
-    const out = this.#encrypt.update(data.subarray())
-    return { sentBytes: data.byteLength, canSendMore: this.#raw.send(out) }
+    return { sentBytes: data.byteLength, canSendMore: this.#raw.send(data.subarray()) }
   }
 
   async close (options?: AbortOptions): Promise<void> {

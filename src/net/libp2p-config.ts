@@ -12,10 +12,10 @@ import { yamux } from '@libp2p/yamux'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
-import { swarmProtector } from './protector.js'
+import { noisePrologue, swarmProtector } from './protector.js'
 import type { NodeSettings } from './settings.js'
 import type { InviteAuthority } from './invite-exchange.js'
-import type { ComponentLogger, ServiceMap } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionEncrypter, ServiceMap, StreamMuxerFactory } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** What libp2p needs from the node's settings, plus its hooks. */
@@ -36,6 +36,30 @@ export function defaultAnnounceFilter (addrs: Multiaddr[]): Multiaddr[] {
 }
 
 export type PalmLibp2p = Libp2p<ServiceMap>
+
+/**
+ * Yamux stream windows, sized for 1 MiB fragments: a put frame of one fragment (1 MiB + a few
+ * bytes) fits the first window, so it leaves in one frame without waiting for a window update; a
+ * window grows (when the reader keeps up within 4 round trips) to 4 MiB, not yamux's 16 MiB, so a
+ * ping, health push or small get queued behind four busy streams waits for 16 MiB at most, not
+ * 64. Every device must use the same initial window (yamux assumes the peer's equals its own);
+ * SWARM_HANDSHAKE_VERSION changes with it.
+ */
+export const STREAM_WINDOW_BYTES = 2 * 1024 * 1024
+export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+
+/**
+ * The connection encrypter of a swarm: noise, with the prologue derived from the swarm key (see
+ * protector.ts). Every libp2p node of the swarm (tests and benchmarks too) must use this one.
+ */
+export function palmEncrypter (swarmKey: Uint8Array): (components: any) => ConnectionEncrypter {
+  return noise({ prologueBytes: noisePrologue(swarmKey) })
+}
+
+/** The stream muxer of a swarm: yamux with PALM's windows (STREAM_WINDOW_BYTES). */
+export function palmMuxer (): (components: any) => StreamMuxerFactory {
+  return yamux({ streamOptions: { initialStreamWindowSize: STREAM_WINDOW_BYTES, maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })
+}
 
 export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
   const services: Record<string, (components: any) => unknown> = {
@@ -62,7 +86,7 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
       onRefused: s.onRefused,
       ...(s.invites != null ? { invites: { authority: s.invites, deviceKey: s.peerKey } } : {})
     }),
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [palmEncrypter(s.swarmKey)],
     // A removed device holds the swarm key still (until a re-key): noise names it, and it is refused.
     connectionGater: s.isRemoved == null
       ? {}
@@ -71,7 +95,7 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
           denyInboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false,
           denyOutboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false
         },
-    streamMuxers: [yamux()],
+    streamMuxers: [palmMuxer()],
     peerDiscovery: s.mdns.enabled ? [mdns({ serviceTag: s.mdns.serviceTag, interval: s.mdns.intervalMs })] : [],
     connectionManager: {
       inboundConnectionThreshold: s.inboundConnectionThreshold,
