@@ -57,6 +57,8 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 8
 export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
 /** Inbound connections in their handshake at once, all hosts (libp2p's default is 10). */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 256
+/** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, ms (libp2p: 5 s). */
+export const CONNECTION_PING_TIMEOUT_MS = 15_000
 /** Largest health message, bytes. */
 export const MAX_HEALTH_MESSAGE_BYTES = 4096
 /** After a failed dial, wait at least this long before the next automatic dial of that peer, ms. */

@@ -11,7 +11,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
+import { CONNECTION_PING_TIMEOUT_MS, DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
 import { noisePrologue, swarmProtector } from './protector.js'
 import type { NodeSettings } from './settings.js'
 import type { InviteAuthority } from './invite-exchange.js'
@@ -104,6 +104,12 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       dialTimeout: s.dialTimeoutMs
     },
+    // libp2p pings every connection each 10 s and aborts it when a ping takes over 5 s (adaptive).
+    // A ping queues behind the bulk bytes already on the connection, and on a loaded device a
+    // busy connection was aborted with every put and get on it (bench -- net at load 15-30).
+    // Dead peers are still found: a killed process's kernel resets its sockets, and health pushes
+    // mark a silent device offline after offlineAfterMs.
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS } },
     services
   })
 }
