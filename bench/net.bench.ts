@@ -8,7 +8,7 @@
  *                  `--concurrency N` changes the 4 here and below)
  *   getMBps        the same fragments fetched back, 4 gets in flight
  *   tcpMBps        one TCP connection, the same byte count, no protocol
- *   streamMBps     libp2p streams between the same two nodes (protector + noise + yamux), 4 streams,
+ *   streamMBps     libp2p streams between the same two nodes (swarm-key gate + noise + yamux), 4 streams,
  *                  no PALM protocol: the transport's own ceiling, to tell protocol cost from transport cost
  *   smallOpsPerSec 4 KiB fragments stored per second with batching (putMany)
  *   discoverySec   spawn of 6 devices → every device sees the 5 others online (null when not root,
@@ -82,7 +82,13 @@ function makeNode (swarmKey: Uint8Array, store: FragmentStore): PalmNode {
     mdns: { enabled: false },
     dht: { enabled: false },
     putConcurrency: CONCURRENCY
-  }, { store, logger: defaultLogger(), getHealth: () => ({ name: 'bench', ...store.usage(), journalHead: '', version: 'bench' }) })
+  }, {
+    store,
+    logger: defaultLogger(),
+    getHealth: () => ({ name: 'bench', ...store.usage(), journalHead: '', version: 'bench' }),
+    // a scratch store: the rounds' fragments may go (a node without this refuses every DELETE)
+    mayDelete: async () => []
+  })
 }
 
 /** Child role: a device over a memory store plus a TCP sink that acks after N bytes. */

@@ -16,6 +16,14 @@ export const FRAGMENT_WIRE_VERSION = 1
 /** Version field of health announcements. */
 export const HEALTH_WIRE_VERSION = 1
 
+/**
+ * Version byte of the swarm-key handshake (protector.ts), the first byte a device sends on a new
+ * connection. 2: the gate's tags carry the sender's role, no stream cipher after the gate, noise's
+ * prologue derived from the swarm key, yamux windows of 1 MiB. Devices of another version refuse
+ * each other, which also keeps the two yamux window sizes from meeting on one connection.
+ */
+export const SWARM_HANDSHAKE_VERSION = 2
+
 /** Default listen addresses. */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 /** Health push interval, ms. */
@@ -49,6 +57,8 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 8
 export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 100
 /** Inbound connections in their handshake at once, all hosts (libp2p's default is 10). */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 256
+/** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, ms (libp2p: 5 s). */
+export const CONNECTION_PING_TIMEOUT_MS = 15_000
 /** Largest health message, bytes. */
 export const MAX_HEALTH_MESSAGE_BYTES = 4096
 /** After a failed dial, wait at least this long before the next automatic dial of that peer, ms. */

@@ -33,8 +33,8 @@ export { savePeerKey, loadOrCreatePeerKey, loadOrCreateSwarmKey, saveSwarmKey, g
 export { encodeInvite, decodeInvite, MAX_INVITE_ADDRS, type Invite } from './invite.js'
 export { encodeInviteCode, decodeInviteCode, INVITE_ID_BYTES, INVITE_SECRET_BYTES, type InviteCode } from './invite-code.js'
 export { redeemInvite, fetchSwarmKey, type InviteAuthority, type InviteGrant, type InviteRefusal, type Refused, type KeyGrant, type FetchedKey } from './invite-exchange.js'
-export { swarmProtector, type SwarmProtectorInit } from './protector.js'
-export { defaultAnnounceFilter } from './libp2p-config.js'
+export { swarmProtector, noisePrologue, type SwarmProtectorInit } from './protector.js'
+export { defaultAnnounceFilter, palmEncrypter, palmMuxer } from './libp2p-config.js'
 export { deriveSwarmSalt } from '../util/swarm-salt.js'
 
 /** Builds a PALM network node (no I/O until `start()`). InvalidConfigError when the settings are wrong. */

@@ -36,11 +36,12 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { getNetConfig } from '@libp2p/utils'
 import { PermissionError, ProtocolError, TimeoutError } from '../errors.js'
 import { INVITE_ID_BYTES, type InviteCode } from './invite-code.js'
+import { SWARM_HANDSHAKE_VERSION } from './constants.js'
 import { printable } from '../util/printable.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** First byte of an invite exchange (the protector's own hello starts with its version, 1). */
+/** First byte of an invite exchange (the protector's own hello starts with its version, SWARM_HANDSHAKE_VERSION). */
 export const INVITE_MAGIC = 0x49
 const EXCHANGE_VERSION = 1
 const PUB_BYTES = 32
@@ -380,7 +381,7 @@ async function redeemAt (addr: Multiaddr, code: InviteCode, device: { key: Priva
     const own = ephemeral()
     ch.send(Buffer.concat([Uint8Array.of(INVITE_MAGIC, EXCHANGE_VERSION), code.id, own.pub]))
     const protectorHello = await ch.read(PROTECTOR_HELLO_BYTES, signal)
-    if (protectorHello[0] !== 1) throw new ProtocolError(`${who} is not a PALM device of this release (handshake version ${protectorHello[0]})`)
+    if (protectorHello[0] !== SWARM_HANDSHAKE_VERSION) throw new ProtocolError(`${who} is not a PALM device of this release (handshake version ${protectorHello[0]})`)
     const first = await verdict(ch, signal)
     if (first != null) throw refusedError(first, who)
     const inviterPub = await ch.read(PUB_BYTES, signal)

@@ -21,16 +21,22 @@ export interface KeyedProtectorInit extends SwarmProtectorInit {
 export class KeyedProtector implements ConnectionProtector {
   readonly #init: KeyedProtectorInit
   #current: SwarmProtector
+  #key: Uint8Array
   readonly [Symbol.toStringTag] = 'palm:keyed-swarm-protector'
 
   constructor (init: KeyedProtectorInit) {
     this.#init = init
     this.#current = new SwarmProtector(init)
+    this.#key = init.swarmKey
   }
+
+  /** The key new connections need (the noise prologue follows it, libp2p-config.ts). */
+  get swarmKey (): Uint8Array { return this.#key }
 
   /** New connections from now on need `swarmKey` (32 bytes; InvalidConfigError otherwise). */
   setKey (swarmKey: Uint8Array): void {
     this.#current = new SwarmProtector({ ...this.#init, swarmKey })
+    this.#key = swarmKey
   }
 
   async protect (raw: MessageStream, options?: AbortOptions): Promise<MessageStream> {

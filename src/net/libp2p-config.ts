@@ -11,11 +11,12 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
+import { CONNECTION_PING_TIMEOUT_MS, DHT_PROTOCOL, MAX_INCOMING_PENDING_CONNECTIONS } from './constants.js'
 import { KeyedProtector } from './keyed-protector.js'
+import { noisePrologue } from './protector.js'
 import type { NodeSettings } from './settings.js'
 import type { InviteAuthority } from './invite-exchange.js'
-import type { ComponentLogger, ServiceMap } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionEncrypter, ServiceMap, StreamMuxerFactory } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** What libp2p needs from the node's settings, plus its hooks. */
@@ -40,6 +41,46 @@ export function defaultAnnounceFilter (addrs: Multiaddr[]): Multiaddr[] {
 }
 
 export type PalmLibp2p = Libp2p<ServiceMap>
+
+/**
+ * Yamux stream windows, sized for 1 MiB fragments: a put frame of one fragment (1 MiB + a few
+ * bytes) fits the first window, so it leaves in one frame without waiting for a window update; a
+ * window grows (when the reader keeps up within 4 round trips) to 4 MiB, not yamux's 16 MiB, so a
+ * ping, health push or small get queued behind four busy streams waits for 16 MiB at most, not
+ * 64. Every device must use the same initial window (yamux assumes the peer's equals its own);
+ * SWARM_HANDSHAKE_VERSION changes with it.
+ */
+export const STREAM_WINDOW_BYTES = 2 * 1024 * 1024
+export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+
+/**
+ * The connection encrypter of a swarm: noise, with the prologue derived from the swarm key (see
+ * protector.ts). Every libp2p node of the swarm (tests and benchmarks too) must use this one.
+ * `swarmKey` may be a getter of the key in force (re-keying, keyed-protector.ts): each handshake
+ * uses the prologue of the key in force when it starts, so one that straddles a re-keying fails
+ * its noise handshake and is dialled again under the new key.
+ */
+export function palmEncrypter (swarmKey: Uint8Array | (() => Uint8Array)): (components: any) => ConnectionEncrypter {
+  const keyInForce = typeof swarmKey === 'function' ? swarmKey : () => swarmKey
+  return (components: any) => {
+    let last: { key: Uint8Array, noise: ConnectionEncrypter } | undefined
+    const current = (): ConnectionEncrypter => {
+      const key = keyInForce()
+      if (last?.key !== key) last = { key, noise: noise({ prologueBytes: noisePrologue(key) })(components) }
+      return last.noise
+    }
+    return {
+      protocol: current().protocol,
+      secureInbound: async (connection, options) => await current().secureInbound(connection, options),
+      secureOutbound: async (connection, options) => await current().secureOutbound(connection, options)
+    }
+  }
+}
+
+/** The stream muxer of a swarm: yamux with PALM's windows (STREAM_WINDOW_BYTES). */
+export function palmMuxer (): (components: any) => StreamMuxerFactory {
+  return yamux({ streamOptions: { initialStreamWindowSize: STREAM_WINDOW_BYTES, maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })
+}
 
 export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
   const services: Record<string, (components: any) => unknown> = {
@@ -69,7 +110,8 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
     addresses: { listen: s.listen, announceFilter: s.announceFilter },
     transports: [tcp()],
     connectionProtector: () => protector,
-    connectionEncrypters: [noise()],
+    // The noise prologue follows the gate's key: after a re-keying, new connections need both.
+    connectionEncrypters: [palmEncrypter(() => protector.swarmKey)],
     // A removed device holds the swarm key still (until a re-key): noise names it, and it is refused.
     connectionGater: s.isRemoved == null
       ? {}
@@ -78,7 +120,7 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
           denyInboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false,
           denyOutboundEncryptedConnection: (peer) => s.isRemoved?.(peer.toString()) ?? false
         },
-    streamMuxers: [yamux()],
+    streamMuxers: [palmMuxer()],
     peerDiscovery: s.mdns.enabled ? [mdns({ serviceTag: s.mdns.serviceTag, interval: s.mdns.intervalMs })] : [],
     connectionManager: {
       inboundConnectionThreshold: s.inboundConnectionThreshold,
@@ -87,6 +129,12 @@ export async function buildLibp2p (s: Libp2pSettings): Promise<PalmLibp2p> {
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       dialTimeout: s.dialTimeoutMs
     },
+    // libp2p pings every connection each 10 s and aborts it when a ping takes over 5 s (adaptive).
+    // A ping queues behind the bulk bytes already on the connection, and on a loaded device a
+    // busy connection was aborted with every put and get on it (bench -- net at load 15-30).
+    // Dead peers are still found: a killed process's kernel resets its sockets, and health pushes
+    // mark a silent device offline after offlineAfterMs.
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS } },
     services
   })
 }

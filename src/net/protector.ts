@@ -4,13 +4,15 @@
  *
  * Handshake, both sides at once, before noise:
  *   1. send `version ‖ nonce` (1 + 32 random bytes), read the peer's;
- *   2. send `tag = HMAC-SHA256(confirmKey, label ‖ myNonce ‖ peerNonce)`, read and check the peer's
- *      (constant-time). A peer without the key cannot make the tag: the connection is refused here,
- *      before noise, with a message that says the keys differ.
- * Then each direction is XORed with ChaCha20 under `HKDF(swarmKey, salt = senderNonce ‖ receiverNonce)`:
- * fresh keys per connection and direction, so no keystream is ever reused. The layer gives
- * confidentiality against outsiders and the gate; integrity and peer identity come from noise on top
- * (a flipped bit fails noise's AEAD and the connection closes).
+ *   2. send `tag = HMAC-SHA256(confirmKey, label ‖ role ‖ myNonce ‖ peerNonce)`, read and check the
+ *      peer's (constant-time), where role is the sender's: initiator (dialled) or responder. A peer
+ *      without the key cannot make the tag: the connection is refused here, before noise, with a
+ *      message that says the keys differ. The role stops an outsider from passing the gate by
+ *      reflecting a device's own tag back at it on a second connection.
+ * Then the bytes pass through unchanged (gated-stream.ts): noise on top is the one cipher. Noise is
+ * bound to the swarm key by its prologue (`noisePrologue`, hashed into every handshake message's
+ * associated data), so an outsider who got past the gate by relaying a member's tags still cannot
+ * finish noise, and a connection never carries a PALM byte to or from anyone without the key.
  *
  * Budgets against outsiders: at most `maxPendingPerHost` inbound handshakes from one IP address
  * run at once (more are closed at once), so idle sockets from one host cannot fill the
@@ -28,20 +30,23 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidConfigError, PermissionError, ProtocolError } from '../errors.js'
 import { combineSignals, abortError } from '../util/abort.js'
 import { SWARM_KEY_BYTES } from '../util/swarm-salt.js'
-import { ProtectedStream, type DirectionKey } from './protected-stream.js'
+import { GatedStream } from './gated-stream.js'
+import { SWARM_HANDSHAKE_VERSION } from './constants.js'
 import { INVITE_EXCHANGE_TIMEOUT_MS, INVITE_HELLO_BYTES, INVITE_MAGIC, answerInvite, type InviteAuthority } from './invite-exchange.js'
 import { getNetConfig } from '@libp2p/utils'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, ConnectionProtector, MessageStream, StreamMessageEvent, StreamCloseEvent } from '@libp2p/interface'
 
-/** Wire version of the handshake. */
-export const PROTECTOR_VERSION = 1
+/** Wire version of the handshake (constants.ts says what changed with each). */
+export const PROTECTOR_VERSION = SWARM_HANDSHAKE_VERSION
 const NONCE_BYTES = 32
 const TAG_BYTES = 32
 const HELLO_BYTES = 1 + NONCE_BYTES
-const CONFIRM_INFO = 'palm/psk/v1/confirm'
-const STREAM_INFO = 'palm/psk/v1/stream'
+const CONFIRM_INFO = 'palm/psk/v2/confirm'
+const PROLOGUE_INFO = 'palm/noise/prologue/v2'
+const INITIATOR = Uint8Array.of(0x69) // 'i'
+const RESPONDER = Uint8Array.of(0x72) // 'r'
 /** Handshakes running from one host from which a new one is under pressure (a member makes 1–3 at start). */
 const PRESSED_PER_HOST = 4
 /** Why a connection that carried an invite exchange is not upgraded (not a failure). */
@@ -75,14 +80,21 @@ function inboundHost (raw: MessageStream): string | undefined {
   }
 }
 
-function directionKey (swarmKey: Uint8Array, senderNonce: Uint8Array, receiverNonce: Uint8Array): DirectionKey {
-  const salt = Buffer.concat([senderNonce, receiverNonce])
-  const okm = new Uint8Array(hkdfSync('sha256', swarmKey, salt, STREAM_INFO, 32 + 12))
-  return { key: okm.subarray(0, 32), nonce: okm.subarray(32) }
+/** The tag a device in `role` sends: over its own nonce first, then the peer's. */
+function confirmTag (confirmKey: Uint8Array, role: Uint8Array, senderNonce: Uint8Array, receiverNonce: Uint8Array): Uint8Array {
+  return createHmac('sha256', confirmKey).update(CONFIRM_INFO).update(role).update(senderNonce).update(receiverNonce).digest()
 }
 
-function confirmTag (confirmKey: Uint8Array, senderNonce: Uint8Array, receiverNonce: Uint8Array): Uint8Array {
-  return createHmac('sha256', confirmKey).update(CONFIRM_INFO).update(senderNonce).update(receiverNonce).digest()
+/**
+ * The noise prologue of a swarm: HKDF-SHA256(swarm key, info "palm/noise/prologue/v2"), 32 bytes.
+ * Both sides of a noise handshake must hash the same prologue, so without the swarm key the second
+ * or third handshake message fails its AEAD check and no connection is made.
+ */
+export function noisePrologue (swarmKey: Uint8Array): Uint8Array {
+  if (swarmKey?.byteLength !== SWARM_KEY_BYTES) {
+    throw new InvalidConfigError(`the swarm key must be ${SWARM_KEY_BYTES} bytes; load it with loadOrCreateSwarmKey or from an invite code`)
+  }
+  return new Uint8Array(hkdfSync('sha256', swarmKey, new Uint8Array(0), PROLOGUE_INFO, 32))
 }
 
 /**
@@ -128,7 +140,6 @@ class HandshakeReader {
 }
 
 export class SwarmProtector implements ConnectionProtector {
-  readonly #swarmKey: Uint8Array
   readonly #confirmKey: Uint8Array
   readonly #timeoutMs: number
   readonly #helloTimeoutMs: number
@@ -145,8 +156,7 @@ export class SwarmProtector implements ConnectionProtector {
     if (init.swarmKey?.byteLength !== SWARM_KEY_BYTES) {
       throw new InvalidConfigError(`the swarm key must be ${SWARM_KEY_BYTES} bytes; load it with loadOrCreateSwarmKey or from an invite code`)
     }
-    this.#swarmKey = init.swarmKey.slice()
-    this.#confirmKey = new Uint8Array(hkdfSync('sha256', this.#swarmKey, new Uint8Array(0), CONFIRM_INFO, 32))
+    this.#confirmKey = new Uint8Array(hkdfSync('sha256', init.swarmKey, new Uint8Array(0), CONFIRM_INFO, 32))
     this.#timeoutMs = init.handshakeTimeoutMs ?? 5_000
     this.#helloTimeoutMs = init.helloTimeoutMs ?? 1_000
     this.#relaxedPending = init.relaxedPending ?? 64
@@ -202,20 +212,16 @@ export class SwarmProtector implements ConnectionProtector {
       if (timingSafeEqual(remoteNonce, localNonce)) {
         throw new ProtocolError('the remote device echoed this device\'s handshake nonce (a reflected connection); refusing it')
       }
-      raw.send(confirmTag(this.#confirmKey, localNonce, remoteNonce))
+      const [localRole, remoteRole] = raw.direction === 'outbound' ? [INITIATOR, RESPONDER] : [RESPONDER, INITIATOR]
+      raw.send(confirmTag(this.#confirmKey, localRole, localNonce, remoteNonce))
       const tag = await reader.read(TAG_BYTES, signal)
-      if (!timingSafeEqual(tag, confirmTag(this.#confirmKey, remoteNonce, localNonce))) {
+      if (!timingSafeEqual(tag, confirmTag(this.#confirmKey, remoteRole, remoteNonce, localNonce))) {
         this.#onRefused?.()
         throw new PermissionError('the remote device does not hold this swarm\'s key, so it cannot connect; give it an invite code (`palm invite`) if it should join')
       }
       log('swarm key confirmed')
       reader.detach()
-      return new ProtectedStream({
-        raw,
-        send: directionKey(this.#swarmKey, localNonce, remoteNonce),
-        receive: directionKey(this.#swarmKey, remoteNonce, localNonce),
-        leftover: reader.buffer
-      })
+      return new GatedStream({ raw, leftover: reader.buffer })
     } catch (err) {
       reader.detach()
       if ((err as Error).message === INVITE_OVER) log('closing the connection after its invite exchange')

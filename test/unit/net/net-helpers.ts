@@ -6,11 +6,9 @@
 import '../../../src/util/polyfill.js'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, swarmProtector, type LocalHealth, type PalmNode, type PalmNodeComponents, type PalmNodeInit } from '../../../src/net/index.js'
+import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, palmEncrypter, palmMuxer, swarmProtector, type LocalHealth, type PalmNode, type PalmNodeComponents, type PalmNodeInit } from '../../../src/net/index.js'
 import { MemoryFragmentStore } from '../../../src/store/memory-store.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
@@ -98,8 +96,8 @@ export async function createBareNode (t: Cleanup, swarmKey: Uint8Array, name: st
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionProtector: swarmProtector({ swarmKey }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    connectionEncrypters: [palmEncrypter(swarmKey)],
+    streamMuxers: [palmMuxer()],
     connectionManager: { inboundConnectionThreshold: 1000 },
     logger: prefixLogger(name)
   })
