@@ -296,7 +296,7 @@ export async function fetchSwarmKey (addr: Multiaddr, deviceKey: PrivateKey, hel
     const field = epochField(heldEpoch)
     ch.send(Buffer.concat([Uint8Array.of(INVITE_MAGIC, KEY_FETCH_KIND), field, own.pub]))
     const protectorHello = await ch.read(PROTECTOR_HELLO_BYTES, signal)
-    if (protectorHello[0] !== 1) throw new ProtocolError(`${who} is not a PALM device of this release (handshake version ${protectorHello[0]})`)
+    if (protectorHello[0] !== SWARM_HANDSHAKE_VERSION) throw new ProtocolError(`${who} is not a PALM device of this release (handshake version ${protectorHello[0]})`)
     const first = await verdict(ch, signal)
     if (first != null) throw keyRefusedError(first, who)
     const memberPub = await ch.read(PUB_BYTES, signal)
