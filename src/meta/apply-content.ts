@@ -9,8 +9,7 @@ import { checkInt, checkName, checkXattrName } from './names.js'
 import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
 import { fileRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
-import { freeName } from './conflict-name.js'
-import { dirOrRoot } from './revive.js'
+import { conflictName } from './conflict-name.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
 
@@ -164,9 +163,11 @@ function isAt (at: unknown): at is [string, string] {
 /** Gives an unlinked file its name back (or the conflict name if it is taken). */
 function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
   const [parentNode, name] = op.at as [string, string]
-  const parent = dirOrRoot(v, parentNode, op.time)
-  const free = freeName(n => v.dentry(parent.ino, n) != null, name, op.author, op.time)
-  if (free === undefined) return
+  const pIno = v.inoOf(parentNode)
+  const pRec = pIno === undefined ? undefined : v.inode(pIno)
+  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const free = v.dentry(parent.ino, name) == null ? name : conflictName(name, op.author, op.time)
+  if (v.dentry(parent.ino, free) != null) return
   v.putDentry({ parent: parent.ino, name: free, ino: cur.ino, type: 'file', cookie: v.allocCookie() })
   update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
   update(v, cur.ino, r => ({ ...r, nlink: r.nlink + 1 }))
@@ -184,10 +185,15 @@ function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec):
   // An empty version holds no bytes to keep (often the truncation that starts a rewrite).
   if (cur.size === 0) return
   const [parentNode, name] = isAt(op.at) ? op.at : ['root', cur.node]
-  const parent = dirOrRoot(v, parentNode, op.time)
+  const pIno = v.inoOf(parentNode)
+  const pRec = pIno === undefined ? undefined : v.inode(pIno)
+  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
   const loser = (cur.ver ?? '').split('@')[1] ?? op.author
-  const copyName = freeName(n => v.dentry(parent.ino, n) != null, name, loser, op.time, false)
-  if (copyName === undefined) return
+  let copyName = conflictName(name, loser, op.time)
+  for (let i = 2; v.dentry(parent.ino, copyName) != null; i++) {
+    if (i > 99) return
+    copyName = conflictName(`${name} ${i}`, loser, op.time)
+  }
   const node = `c${op.seq}@${op.author}`
   const ino = v.allocIno(node)
   v.putInode({ ...cur, ino, node, nlink: 1, parent: 0, ctimeNs: op.time })
@@ -212,9 +218,11 @@ export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
   const count = op.size === 0 ? 0 : Math.ceil(op.size / op.stripeSize)
   if (op.stripes.length !== count || !op.stripes.every(s => s.index < count)) return false
   const [parentNode, name] = op.at
-  const parent = dirOrRoot(v, parentNode, op.time)
-  const free = freeName(n => v.dentry(parent.ino, n) != null, name, op.author, op.time)
-  if (free === undefined) return false
+  const pIno = v.inoOf(parentNode)
+  const pRec = pIno === undefined ? undefined : v.inode(pIno)
+  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const free = v.dentry(parent.ino, name) == null ? name : conflictName(name, op.author, op.time)
+  if (v.dentry(parent.ino, free) != null) return false
   const node = `r${op.seq}@${op.author}`
   const ino = v.allocIno(node)
   const rec: InodeRec = {

@@ -4,7 +4,6 @@
  */
 import { initial } from './001-initial.js'
 import { undo } from './002-undo.js'
-import { removedDirs } from './003-removed-dirs.js'
 
 export interface Migration {
   /** The schema version after this migration (1, 2, …). */
@@ -14,7 +13,7 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, undo, removedDirs]
+export const MIGRATIONS: readonly Migration[] = [initial, undo]
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
