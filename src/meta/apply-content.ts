@@ -9,7 +9,7 @@ import { checkInt, checkName, checkXattrName } from './names.js'
 import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
 import { fileRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
-import { conflictName } from './conflict-name.js'
+import { freeName } from './conflict-name.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
 
@@ -166,8 +166,8 @@ function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
   const pIno = v.inoOf(parentNode)
   const pRec = pIno === undefined ? undefined : v.inode(pIno)
   const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
-  const free = v.dentry(parent.ino, name) == null ? name : conflictName(name, op.author, op.time)
-  if (v.dentry(parent.ino, free) != null) return
+  const free = freeName(n => v.dentry(parent.ino, n) != null, name, op.author, op.time)
+  if (free === undefined) return
   v.putDentry({ parent: parent.ino, name: free, ino: cur.ino, type: 'file', cookie: v.allocCookie() })
   update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
   update(v, cur.ino, r => ({ ...r, nlink: r.nlink + 1 }))
@@ -189,11 +189,8 @@ function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec):
   const pRec = pIno === undefined ? undefined : v.inode(pIno)
   const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
   const loser = (cur.ver ?? '').split('@')[1] ?? op.author
-  let copyName = conflictName(name, loser, op.time)
-  for (let i = 2; v.dentry(parent.ino, copyName) != null; i++) {
-    if (i > 99) return
-    copyName = conflictName(`${name} ${i}`, loser, op.time)
-  }
+  const copyName = freeName(n => v.dentry(parent.ino, n) != null, name, loser, op.time, false)
+  if (copyName === undefined) return
   const node = `c${op.seq}@${op.author}`
   const ino = v.allocIno(node)
   v.putInode({ ...cur, ino, node, nlink: 1, parent: 0, ctimeNs: op.time })
@@ -221,8 +218,8 @@ export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
   const pIno = v.inoOf(parentNode)
   const pRec = pIno === undefined ? undefined : v.inode(pIno)
   const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
-  const free = v.dentry(parent.ino, name) == null ? name : conflictName(name, op.author, op.time)
-  if (v.dentry(parent.ino, free) != null) return false
+  const free = freeName(n => v.dentry(parent.ino, n) != null, name, op.author, op.time)
+  if (free === undefined) return false
   const node = `r${op.seq}@${op.author}`
   const ino = v.allocIno(node)
   const rec: InodeRec = {

@@ -18,3 +18,19 @@ export function conflictName (name: string, author: string, timeNs: bigint): str
   return base + suffix
 }
 
+
+/** Conflict names tried before a node is given up on (ops of one author within one second share a stamp). */
+export const CONFLICT_NAMES = 100
+
+/**
+ * The first name free in a directory among `name` (when `plain`), then `conflictName(name)`,
+ * `conflictName("name 2")`, … (`taken` says whether a name is used); undefined when all are taken.
+ */
+export function freeName (taken: (name: string) => boolean, name: string, author: string, timeNs: bigint, plain = true): string | undefined {
+  if (plain && !taken(name)) return name
+  for (let n = 1; n <= CONFLICT_NAMES; n++) {
+    const alt = conflictName(n === 1 ? name : `${name} ${n}`, author, timeNs)
+    if (!taken(alt)) return alt
+  }
+  return undefined
+}

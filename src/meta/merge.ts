@@ -25,7 +25,7 @@ import { applyOp } from './apply.js'
 import type { OpContext } from './context.js'
 import type { Op } from './op.js'
 import { Miss } from './view.js'
-import { conflictName } from './conflict-name.js'
+import { CONFLICT_NAMES, conflictName } from './conflict-name.js'
 
 export { conflictName }
 
@@ -41,9 +41,6 @@ function renamed (op: Op, n: number): Op | undefined {
     default: return undefined
   }
 }
-
-/** Conflict names tried before an op is skipped (ops of one author within one second share a stamp). */
-const CONFLICT_NAMES = 20
 
 /** The directory an mkdir found at its name takes the mkdir's node id too; false if it is not one. */
 function mergeDirs (v: OpContext, op: Extract<Op, { kind: 'create' }>): boolean {
