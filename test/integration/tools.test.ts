@@ -152,7 +152,8 @@ describe('tools on a real mount', { skip: skipWithoutFuse(), timeout: 30 * 60_00
   })
 
   it('keeps everything consistent: palm fsck is clean', async () => {
-    const r = await palm(['fsck', '--home', m.home])
+    // 11,000+ stripes after git, rsync and tar: about 50 s alone on two cores, more beside the LAN lane.
+    const r = await palm(['fsck', '--home', m.home], { timeoutMs: 300_000 })
     assert.equal(r.code, 0, r.stdout + r.stderr)
   })
 })
