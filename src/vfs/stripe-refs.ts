@@ -19,7 +19,8 @@ interface Window {
   refs: Map<number, StripeRef>
 }
 
-const stampOf = (a: Attr): string => `${a.size}:${a.mtimeNs}:${a.ctimeNs}`
+/** What identifies one committed state of an inode's content (size, mtime, ctime). */
+export const stampOf = (a: Attr): string => `${a.size}:${a.mtimeNs}:${a.ctimeNs}`
 
 /** Per-inode windows of manifest refs for the read path (bounded: 1024 inodes × 64 refs). */
 export class StripeRefCache {

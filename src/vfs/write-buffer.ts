@@ -21,9 +21,8 @@ import { capacityFor, type DirtyStripe, type StoreJob, type StripeSource } from 
 import { fileError } from './file-error.js'
 import type { Limiter } from './limiter.js'
 import type { ReadCache } from './read-cache.js'
+import { stampOf } from './stripe-refs.js'
 
-/** What identifies one committed state of an inode's content (as the read path's ref cache does). */
-const stampOf = (a: Attr): string => `${a.size}:${a.mtimeNs}:${a.ctimeNs}`
 
 /** Shared machinery every OpenFile uses. */
 export interface OpenFileDeps {
