@@ -36,19 +36,45 @@ if (files.length === 0) {
 }
 const polyfill = join(root, 'dist', 'src', 'util', 'polyfill.js')
 
-/** One `node --test` over `list`, one file at a time; resolves to its exit code. */
+/**
+ * Keeps each failing test's `not ok` line and its YAML block (capped), so that the end of the output
+ * names every failure of every lane: CI shows only the tail, and one lane may end long before the
+ * other.
+ */
+function failureRecorder () {
+  const failures = []
+  let current = null
+  return {
+    failures,
+    line (text) {
+      if (/^\s*not ok \d+/.test(text)) {
+        current = [text]
+        failures.push(current)
+      } else if (current != null) {
+        if (current.length < 40) current.push(text)
+        if (/^\s*\.\.\.\s*$/.test(text)) current = null
+      }
+    }
+  }
+}
+
+/** One `node --test` over `list`, one file at a time; resolves to its exit code and failures. */
 function lane (name, list, prefixed) {
+  const recorder = failureRecorder()
   const started = Date.now()
   const child = spawn(process.execPath, ['--import', polyfill, '--test', '--test-concurrency=1', ...passThrough, ...list], {
-    stdio: ['ignore', prefixed ? 'pipe' : 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
     cwd: root
   })
-  if (prefixed) createInterface({ input: child.stdout }).on('line', line => { process.stdout.write(`[${name}] ${line}\n`) })
+  const prefix = prefixed ? `[${name}] ` : ''
+  createInterface({ input: child.stdout }).on('line', line => {
+    process.stdout.write(`${prefix}${line}\n`)
+    recorder.line(line)
+  })
   return new Promise(resolve => {
     child.on('exit', (code, signal) => {
       const rc = code ?? (signal != null ? 1 : 0)
-      if (prefixed) console.log(`# lane ${name}: ${list.length} files, exit ${rc}, ${Math.round((Date.now() - started) / 1000)} s`)
-      resolve(rc)
+      resolve({ name, rc, files: list.length, seconds: Math.round((Date.now() - started) / 1000), failures: recorder.failures })
     })
   })
 }
@@ -57,5 +83,10 @@ const isLan = f => { const r = relative(testRoot, f); return r.startsWith('lan/'
 const lanes = filters.length === 0 && process.env.PALM_TEST_LANES !== '1'
   ? [['lan', files.filter(isLan)], ['rest', files.filter(f => !isLan(f))]].filter(([, l]) => l.length > 0)
   : [['all', files]]
-const codes = await Promise.all(lanes.map(([name, list]) => lane(name, list, lanes.length > 1)))
-process.exit(codes.find(c => c !== 0) ?? 0)
+const results = await Promise.all(lanes.map(([name, list]) => lane(name, list, lanes.length > 1)))
+console.log('# summary')
+for (const r of results) {
+  console.log(`# lane ${r.name}: ${r.files} files, exit ${r.rc}, ${r.seconds} s, ${r.failures.length} not ok`)
+  for (const block of r.failures) for (const text of block) console.log(`# [${r.name}] ${text}`)
+}
+process.exit(results.find(r => r.rc !== 0)?.rc ?? 0)
