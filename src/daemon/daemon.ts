@@ -24,7 +24,7 @@ import { Lifecycle } from '../util/startable.js'
 import { repeatingTask } from '../util/repeating-task.js'
 import { defaultLogger } from '../util/logger.js'
 import { deriveSwarmSalt } from '../util/swarm-salt.js'
-import { homePaths, readSwarmInfo, type HomePaths, type SwarmInfo } from './home.js'
+import { homePaths, readClockFloor, readSwarmInfo, type HomePaths, type SwarmInfo } from './home.js'
 import { opSigner } from './signer.js'
 import { readAddrsHint } from './swarm-hint.js'
 import type { ControlApi, FsckReport, InviteReport, PeerStatus, RemoveReport, StatusReport } from './control-api.js'
@@ -147,7 +147,11 @@ export class Daemon extends Lifecycle {
     await this.#startPart('store', store)
     const clock = systemClock()
     const offsetNs = BigInt(Math.round(c.clockOffsetMs)) * 1_000_000n
-    const meta = createMetaStore({ path: paths.journal, deviceId, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger, ...(offsetNs !== 0n ? { clock: () => clock() + offsetNs } : {}) })
+    const clockFloor = await readClockFloor(paths)
+    const meta = createMetaStore({
+      path: paths.journal, deviceId, sign: signer.sign, signAsync: signer.signAsync, publicKey: signer.publicKey, logger, clockFloor,
+      ...(offsetNs !== 0n ? { clock: () => clock() + offsetNs } : {})
+    })
     await this.#startPart('journal', meta)
     // Removed devices (signed ops in the journal): refused by the network, announced to listeners.
     let net: PalmNode | undefined

@@ -13,7 +13,7 @@ import type { PolicyValue } from '../config/parse.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { decodeInviteCode, loadOrCreatePeerKey, loadOrCreateSwarmKey, redeemInvite, savePeerKey, saveSwarmKey } from '../net/index.js'
 import { ExistsError } from '../errors.js'
-import { createHome, homePaths, isInitialised, newSwarmInfo, type SwarmInfo } from './home.js'
+import { createHome, homePaths, isInitialised, newSwarmInfo, writeFileAtomic, type SwarmInfo } from './home.js'
 import { writeAddrsHint } from './swarm-hint.js'
 import { decodeSwarmExtra } from './invite.js'
 import { KEY_RING_FILE, saveKeyRecord } from './key-ring.js'
@@ -118,5 +118,6 @@ export async function joinDevice (config: PalmConfig, code: string, given: Parti
   // A re-keyed swarm: swarm.key stays the salt's source, the network key is the current one.
   if (shared.keys != null) await saveKeyRecord(join(paths.home, KEY_RING_FILE), shared.keys)
   await writeAddrsHint(paths, grant.addrs.length > 0 ? grant.addrs : invite.addrs.map(a => a.toString()))
+  if (shared.clock != null) await writeFileAtomic(homePaths(config.home).clockFloor, `${shared.clock}\n`)
   return await finish(config, swarm)
 }

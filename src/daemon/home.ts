@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ExistsError, InvalidConfigError, NotFoundError } from '../errors.js'
+import { ExistsError, IntegrityError, InvalidConfigError, NotFoundError } from '../errors.js'
 import { CONFIG_FILE } from '../config/load.js'
 import type { PolicyValue } from '../config/parse.js'
 
@@ -36,6 +36,8 @@ export interface HomePaths {
   peersFile: string
   /** Invites this device made (invite-book.ts). */
   invites: string
+  /** The inviting device's clock when this one joined (ns, decimal): its ops come after it. */
+  clockFloor: string
 }
 
 export function homePaths (home: string): HomePaths {
@@ -56,8 +58,26 @@ export function homePaths (home: string): HomePaths {
     pidFile: join(run, 'daemon.pid'),
     mountFile: join(run, 'mount.json'),
     peersFile: join(home, 'peers.json'),
-    invites: join(home, 'invites.json')
+    invites: join(home, 'invites.json'),
+    clockFloor: join(home, 'clock-floor')
   }
+}
+
+/**
+ * The clock floor `palm join` recorded (0 when none: a device that made its swarm, or joined
+ * before this file existed). A damaged file is an error naming it: starting below the swarm's
+ * clock would get this device's first ops refused by the others.
+ */
+export async function readClockFloor (paths: HomePaths): Promise<bigint> {
+  let text: string
+  try {
+    text = (await readFile(paths.clockFloor, 'utf8')).trim()
+  } catch (err: any) {
+    if (err?.code === 'ENOENT') return 0n
+    throw err
+  }
+  if (!/^\d{1,30}$/.test(text)) throw new IntegrityError(`${paths.clockFloor} is damaged (${JSON.stringify(text.slice(0, 40))}): write 0 in it if this device has already caught up with its swarm, else join again`)
+  return BigInt(text)
 }
 
 /** What every device of a swarm agrees on (carried in invite codes). */

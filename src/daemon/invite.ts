@@ -51,11 +51,17 @@ export interface SharedSwarmInfo {
   stripeSizeBytes: number
   /** The current network key and its record, when the swarm was re-keyed (the grant's key is swarm.key, the salt's source). */
   keys?: KeyRecord
+  /** The inviting device's journal clock when it admitted the joiner (ns): the joiner's ops come after it. */
+  clock?: bigint
 }
 
 /** The swarm description as the invite's extra bytes (compact JSON). */
-export function encodeSwarmExtra (swarm: SwarmInfo, keys?: KeyRecord): Uint8Array {
-  const shared = { id: swarm.id, k: swarm.policy.k, n: swarm.policy.n, s: swarm.stripeSizeBytes, ...(keys != null && keys.epoch > 0 ? { r: Buffer.from(encodeRecord(keys)).toString('base64') } : {}) }
+export function encodeSwarmExtra (swarm: SwarmInfo, keys?: KeyRecord, clock?: bigint): Uint8Array {
+  const shared = {
+    id: swarm.id, k: swarm.policy.k, n: swarm.policy.n, s: swarm.stripeSizeBytes,
+    ...(keys != null && keys.epoch > 0 ? { r: Buffer.from(encodeRecord(keys)).toString('base64') } : {}),
+    ...(clock != null ? { h: clock.toString() } : {})
+  }
   return new TextEncoder().encode(JSON.stringify(shared))
 }
 
@@ -71,7 +77,8 @@ export function decodeSwarmExtra (extra: Uint8Array | undefined): SharedSwarmInf
   const ok = typeof v?.id === 'string' && Number.isInteger(v.k) && Number.isInteger(v.n) && v.k >= 1 && v.n >= v.k && v.n <= 255 && Number.isInteger(v.s) && v.s > 0
   if (!ok) throw new InvalidArgumentError('the invite code carries a swarm description this version does not understand; update PALM on this device')
   const keys = typeof v.r === 'string' ? decodeRecord(Buffer.from(v.r, 'base64'), 'the swarm key record the inviting device sent') : undefined
-  return { id: v.id, policy: { k: v.k, n: v.n }, stripeSizeBytes: v.s, ...(keys != null ? { keys } : {}) }
+  if (v.h !== undefined && (typeof v.h !== 'string' || !/^\d{1,30}$/.test(v.h))) throw new InvalidArgumentError('the invite code carries a damaged clock reading; ask for a new code with `palm invite`')
+  return { id: v.id, policy: { k: v.k, n: v.n }, stripeSizeBytes: v.s, ...(keys != null ? { keys } : {}), ...(v.h !== undefined ? { clock: BigInt(v.h) } : {}) }
 }
 
 export async function inviteFor (parts: DaemonParts, options: { ttlMs?: number } = {}): Promise<InviteReport> {
@@ -93,7 +100,7 @@ export async function inviteFor (parts: DaemonParts, options: { ttlMs?: number }
  * This device's side of invite exchanges: its invite book, its journal, the swarm key (and, with
  * `keys`, the current network key after a re-keying, which members that missed it fetch here).
  */
-export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<MetaStore, 'admit'>, net: () => PalmNode | undefined, keys?: Pick<KeyRotation, 'current' | 'keyFor'>): InviteAuthority {
+export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<MetaStore, 'admit' | 'clockReading'>, net: () => PalmNode | undefined, keys?: Pick<KeyRotation, 'current' | 'keyFor'>): InviteAuthority {
   const book = new InviteBook(paths.invites)
   return {
     lookup: async (id) => await book.lookup(id),
@@ -105,7 +112,9 @@ export function inviteAuthority (paths: HomePaths, swarm: SwarmInfo, meta: Pick<
       return {
         grant: {
           swarmKey: await loadOrCreateSwarmKey(paths.swarmKey),
-          extra: encodeSwarmExtra(swarm, keys?.current()),
+          // Read after the admission: the joiner's ops then come after its admit op and after every
+          // op this device held, so no device has compacted the point they land at.
+          extra: encodeSwarmExtra(swarm, keys?.current(), meta.clockReading()),
           addrs: net()?.multiaddrs().map(a => a.toString()) ?? []
         }
       }

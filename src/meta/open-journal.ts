@@ -41,7 +41,8 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
   const seqs = await db.all<{ author: string, seq: number }>('SELECT author, max(seq) AS seq FROM ops GROUP BY author')
   const last = await db.get<{ hlc: string, author: string, seq: number }>('SELECT CAST(hlc AS TEXT) AS hlc, author, seq FROM ops ORDER BY hlc DESC, author DESC, seq DESC LIMIT 1')
   const appliedHlc = BigInt(last?.hlc ?? '0')
-  const hlc = new Hlc(clock, appliedHlc)
+  const floor = c.init.clockFloor ?? 0n
+  const hlc = new Hlc(clock, floor > appliedHlc ? floor : appliedHlc)
   if (publicKey != null) await db.exec(`INSERT OR REPLACE INTO authors(author,public_key) VALUES(${sqlText(deviceId)},${sqlBlob(publicKey)})`)
   const counters: Counters = { nextIno: st.next_ino, nextCookie: st.next_cookie, files: st.files, dirs: st.dirs, bytes: st.bytes, ops: st.ops, appliedHlc }
   if (await db.get('SELECT ino FROM inodes WHERE ino=?', [ROOT_INO]) == null) {

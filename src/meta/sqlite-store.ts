@@ -59,6 +59,13 @@ export interface MetaStoreInit {
   publicKey?: Uint8Array
   /** Wall clock in nanoseconds (default: system clock with sub-ms resolution). */
   clock?: () => bigint
+  /**
+   * A timestamp this device's ops must come after (ns): the inviting device's clock when this one
+   * joined (`clock-floor` in the home). Without it, a new device whose clock is behind the swarm's
+   * would stamp its first ops before the point the others have compacted, and they would refuse
+   * them for good.
+   */
+  clockFloor?: bigint
   logger?: ComponentLogger
   /** Inodes, entries and xattrs kept in memory (default 65536 entries). */
   cacheEntries?: number
@@ -357,6 +364,12 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       cur = row.parent
     }
     return '/' + parts.reverse().join('/')
+  }
+
+  clockReading (): bigint {
+    const { hlc } = this.#opened()
+    const now = hlc.physical()
+    return now > hlc.last ? now : hlc.last
   }
 
   stats (): MetaStats {

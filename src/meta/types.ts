@@ -278,6 +278,11 @@ export interface MetaStore {
   releaseInode: (ino: number, options?: AbortOptions) => Promise<void>
 
   stats: () => MetaStats
+  /**
+   * This journal's clock now (ns): the later of the wall clock and every op stamped or applied
+   * here. A device that joins starts its own clock there (MetaStoreInit.clockFloor).
+   */
+  clockReading: () => bigint
   /** Power-loss point: every committed op is on stable storage when this returns. Group-committed. */
   sync: (options?: AbortOptions) => Promise<void>
   /** Every fragment CID referenced by any live inode (for fsck and GC). */

@@ -227,6 +227,10 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
       const ops = (await statusOf(dev('nb'))).replication?.opsHeld ?? 0
       assert.ok(ops > 1000, `only ${ops} ops`)
       t.diagnostic(`${LATE} joined and showed the whole tree (${ops} ops) in ${ms.toFixed(0)} ms`)
+      // Its own writes reach the others: its clock started at the inviter's, which follows nc's
+      // clock an hour ahead, so its first ops do not land before the point they compacted.
+      await writeFile(join(mnt(LATE), 'from-the-joiner.txt'), 'written on the late joiner\n')
+      await until(`${LATE}'s file on nb`, 30_000, async () => (await readFile(join(mnt('nb'), 'from-the-joiner.txt'), 'utf8').catch(() => '')) === 'written on the late joiner\n' ? [] : ['not yet'])
     })
 
     await t.test('the writing device destroyed (kill -9, home deleted): the others list and read everything it wrote', async () => {

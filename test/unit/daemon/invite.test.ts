@@ -30,3 +30,12 @@ it('after a re-keying an invite also carries the current key record (the grant\'
   assert.deepEqual(decodeSwarmExtra(encodeSwarmExtra(swarm, keys))?.keys, keys)
   assert.equal(decodeSwarmExtra(encodeSwarmExtra(swarm, { ...keys, epoch: 0 }))?.keys, undefined, 'epoch 0 needs no record')
 })
+
+it('an invite carries the inviter\'s journal clock for the joiner\'s first ops; a damaged one is refused', () => {
+  const swarm = newSwarmInfo({ k: 2, n: 3 }, 1 << 20)
+  const clock = 1_780_000_000_123_456_789n
+  assert.equal(decodeSwarmExtra(encodeSwarmExtra(swarm, undefined, clock))?.clock, clock)
+  assert.equal(decodeSwarmExtra(encodeSwarmExtra(swarm))?.clock, undefined)
+  const damaged = JSON.stringify({ id: swarm.id, k: 2, n: 3, s: 1 << 20, h: '12x' })
+  assert.throws(() => decodeSwarmExtra(new TextEncoder().encode(damaged)), { name: 'InvalidArgumentError' })
+})
