@@ -230,6 +230,10 @@ export class Daemon extends Lifecycle {
         onLiar: (peer) => { placed.devices.stats.distrust(peer); repairer?.declareGone(peer) },
         log: logger.forComponent('palm:daemon:spot-check')
       })
+      // A device that went offline may have lost unsynced puts rightly: its samples prove nothing.
+      const forgetSamples = (e: CustomEvent<{ id: string }>): void => { spot.sampler.forget(e.detail.id) }
+      net.membership.addEventListener('peer:offline', forgetSamples)
+      this.#stack.push({ name: 'spot check samples', stop: async () => { net.membership.removeEventListener('peer:offline', forgetSamples) } })
       const checks = repeatingTask('spot check', async (signal) => { await spot.run({ signal }) }, { intervalMs: SPOT_CHECK_INTERVAL_MS, timeoutMs: 60_000 }, this.#log)
       checks.start()
       this.#stack.push({ name: 'spot check', stop: checks.stop })

@@ -8,7 +8,10 @@
  *
  * Bounds: a put is sampled with probability `sampleRate`; at most `maxPending` samples wait (the
  * oldest go first); each run checks at most `checksPerRun` samples at least `minAgeMs` old. A
- * timeout or an unreachable device is no evidence: that sample is dropped.
+ * timeout or an unreachable device is no evidence: that sample is dropped. Nor is a miss after the
+ * device went offline (a restart or a power cut may lose puts acknowledged before its own fsync):
+ * its pending samples are dropped then (`forget`). A liar could hide by dropping its connections
+ * after each put, at the price of being offline to every device that long.
  *
  * `SpotSampler` is the pure part (which acks to sample, which are due); `SpotChecker` adds the I/O.
  */
@@ -61,6 +64,17 @@ export class SpotSampler {
       out.push(this.#pending.shift() as Sample)
     }
     return out
+  }
+
+  /**
+   * Drops the samples of `peer` (it went offline): a device that restarts, or loses power, may
+   * rightly lose puts it acknowledged before its own fsync, so a later miss is no evidence of a lie.
+   * Returns how many were dropped.
+   */
+  forget (peer: string): number {
+    const before = this.#pending.length
+    for (let i = this.#pending.length - 1; i >= 0; i--) if (this.#pending[i].peer === peer) this.#pending.splice(i, 1)
+    return before - this.#pending.length
   }
 
   get pending (): number { return this.#pending.length }

@@ -29,6 +29,14 @@ it('the sampler keeps a share of acks, a bounded queue, and hands out only old e
   assert.equal(new SpotSampler({ sampleRate: 0 }).offer('p', fragment().cid), false)
 })
 
+it('the samples of a device that went offline are dropped (a restart may rightly lose unsynced puts); others stay', () => {
+  const s = new SpotSampler({ sampleRate: 1, minAgeMs: 0 })
+  for (const peer of ['a', 'b', 'a', 'c', 'a']) s.offer(peer, fragment().cid, 1000)
+  assert.equal(s.forget('a'), 3)
+  assert.equal(s.forget('a'), 0)
+  assert.deepEqual(s.due(2000).map(x => x.peer), ['b', 'c'])
+})
+
 it('a device that acknowledges puts but drops the data is caught; an honest one passes; a fragment no longer referenced is no evidence', async (t) => {
   const swarmKey = generateSwarmKey()
   const writer = await createTestNode(t, { swarmKey, name: 'writer' })
