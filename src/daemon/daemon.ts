@@ -50,6 +50,11 @@ import { PALM_VERSION } from './version.js'
 /** How often a few sampled acknowledged puts are fetched back (spot-check.ts), ms. */
 const SPOT_CHECK_INTERVAL_MS = 15_000
 
+/** The most ops any device this one syncs with holds that this one does not (0 without replication). */
+function journalBehind (journal: JournalSync | undefined): number {
+  return Math.max(0, ...(journal?.stats().peers ?? []).map(p => p.opsBehind))
+}
+
 export interface DaemonInit {
   config: PalmConfig
   /** Serve a FUSE mount here (absent: storage only, e.g. `palm serve`, or offline). */
@@ -245,7 +250,7 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) }, domainOf: id => domains.domainOf(id) })
+      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) }, domainOf: id => domains.domainOf(id), journalBehind: () => journalBehind(journal) })
       await this.#startPart('stripe placement', placed)
       stripes = placed
       const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments, store, deviceId, logger })

@@ -51,6 +51,8 @@ export interface PoolStripeIOComponents {
   logger: ComponentLogger
   /** Read-repair: called when a read finds a fragment missing or corrupt on a device. */
   onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
+  /** Ops of other devices' journals not here yet (RetrieveDeps.journalBehind). */
+  journalBehind?: () => number
   /** The failure domain a device declared (placement.ts `domainSpread`); none: every device its own. */
   domainOf?: (device: string) => string | undefined
 }
@@ -103,7 +105,7 @@ export class PoolStripeIO implements StripeIO {
     this.#devices = new DeviceTable({ deviceId: components.deviceId, deviceName: init.deviceName ?? components.deviceId, knownForMs: init.knownForMs ?? 10 * 60_000 }, { membership: components.membership, store: components.store, stats, domainOf: components.domainOf })
     const sender = this.#sender = new FragmentSender({ timeoutMs: init.placeTimeoutMs ?? 10_000 }, { fragments: components.fragments, stats, shutdown: this.#shutdown.signal })
     this.#writer = { devices: this.#devices, sender, store: components.store, log: this.#log }
-    this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters, onBadFragment: components.onBadFragment }
+    this.#reader = { devices: this.#devices, fragments: components.fragments, store: components.store, pool: components.pool, log: this.#log, readFailMs: init.readFailMs ?? 5000, hedgeMinMs: init.hedgeMinMs ?? 30, counters: this.#readCounters, onBadFragment: components.onBadFragment, journalBehind: components.journalBehind }
   }
 
   get devices (): DeviceTable { return this.#devices }

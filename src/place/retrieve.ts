@@ -42,6 +42,12 @@ export interface RetrieveDeps {
   counters: { fetchMs: number, decodeMs: number, hedges: number }
   /** Read-repair: a fragment was found missing or corrupt on a device (the read went on without it). */
   onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
+  /**
+   * Ops of other devices' journals this device has not received yet. While it catches up (a device
+   * that just joined, or woke), it may read a file the others have since deleted or rewritten, whose
+   * fragments were rightly collected: the error says so instead of blaming devices.
+   */
+  journalBehind?: () => number
 }
 
 interface Source {
@@ -118,13 +124,19 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
     const message = `cannot read ${file}: only ${err.found} of the ${stripe.k} fragments needed are reachable ${why}; ` +
       (missing.length > 0 || slow.length === 0 ? `missing device${missing.length === 1 ? '' : 's'}: ${missing.length > 0 ? missing.join(', ') : 'none (fragments lost)'}` : '') +
       (slow.length > 0 ? `${missing.length > 0 ? '; ' : ''}no answer in time from ${slow.join(', ')}` : '') +
-      `${err.problems.length > 0 ? ` (${err.problems.join('; ')})` : ''}. Bring those devices back online, then read again`
+      `${err.problems.length > 0 ? ` (${err.problems.join('; ')})` : ''}. ${advice(deps.journalBehind?.() ?? 0)}`
     deps.log.error('%s', message)
     throw new FragmentsUnavailableError(message, { found: err.found, needed: stripe.k, peers: [...missing, ...slow], details: { file: options.file, stripe: stripe.id } })
   } finally {
     losers.abort()
     deadline.clear()
   }
+}
+
+/** What to do about a read that could not gather k fragments. */
+export function advice (journalBehind: number): string {
+  if (journalBehind <= 0) return 'Bring those devices back online, then read again'
+  return `This device's journal is still ${journalBehind} ops behind the other devices' (catching up): the file may have been deleted or rewritten since; read it again once \`palm status\` shows the journal caught up, and bring any missing device back online`
 }
 
 /** Fewer than k fragments could be had. */

@@ -42,6 +42,8 @@ export interface PoolRigOptions {
   knownForMs?: number
   /** Start the spreader (default true). */
   spreader?: boolean
+  /** The writer's journal lag (ops of other devices not here yet), as the daemon passes it. */
+  journalBehind?: () => number
 }
 
 export interface PoolRig {
@@ -83,7 +85,8 @@ export async function createPoolRig (t: Cleanup, opts: PoolRigOptions): Promise<
   onCleanup(t, async () => { await queue.stop() })
   const writer = nodes[0]
   const io = createPoolStripeIO({ durability: opts.durability, readFailMs: opts.readFailMs, knownForMs: opts.knownForMs, deviceName: 'dev0', placeTimeoutMs: 3000 }, {
-    pool, store: writer.store, deviceId: writer.node.peerId.toString(), membership: writer.node.membership, fragments: writer.node.fragments, queue, logger
+    pool, store: writer.store, deviceId: writer.node.peerId.toString(), membership: writer.node.membership, fragments: writer.node.fragments, queue, logger,
+    ...(opts.journalBehind != null ? { journalBehind: opts.journalBehind } : {})
   })
   onCleanup(t, async () => { await io.stop() })
   let spreader: Spreader | undefined

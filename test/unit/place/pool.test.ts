@@ -79,6 +79,28 @@ describe('pool stripe I/O on loopback devices', () => {
     assert.ok(rig.logs.some(l => l.includes('ERROR') && l.includes('/big') && l.includes('dev5')), rig.logs.join('\n'))
   })
 
+  it('fragments gone from online devices: the error blames no device while the journal is catching up, and says so', async t => {
+    let behind = 0
+    const rig = await createPoolRig(t, { devices: 6, journalBehind: () => behind })
+    const placed = await rig.io.write(new Uint8Array(randomBytes(300_000)), POLICY, { file: '/old' })
+    // Collected as a file deleted later in the journal would be (the writer keeps its own).
+    for (let i = 0; i < 6; i++) {
+      const holder = rig.nodes.findIndex(n => n.node.peerId.toString() === placed.holders[i][0])
+      if (holder !== 0) await rig.store(holder).delete(CID.parse(placed.fragments[i]))
+    }
+    await assert.rejects(rig.io.read(placed, { file: '/old' }), (err: any) => {
+      assert.equal(err.name, 'FragmentsUnavailableError')
+      assert.match(err.message, /none \(fragments lost\)/)
+      assert.match(err.message, /Bring those devices back online/)
+      return true
+    })
+    behind = 42
+    await assert.rejects(rig.io.read(placed, { file: '/old' }), (err: any) => {
+      assert.match(err.message, /journal is still 42 ops behind .* may have been deleted or rewritten since/)
+      return true
+    })
+  })
+
   it('a read that needs devices expected back waits for them: it succeeds when one returns, and fails after readFailMs when none does', async t => {
     const rig = await createPoolRig(t, { devices: 6, readFailMs: 60_000 })
     const data = new Uint8Array(randomBytes(300_000))
