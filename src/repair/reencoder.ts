@@ -28,6 +28,8 @@ const XATTR_POLICY = 'user.palm.policy'
 const PAGE = 64
 /** Most stripes remembered as waiting (status); more are counted from the next survey on. */
 const MAX_WAITING = 100_000
+/** Longest wait before a walk with failures is done again, ms. */
+const MAX_RETRY_MS = 60 * 60_000
 /** Most inodes queued for a walk (every create under a folder with a policy sets an xattr); past it the whole tree is walked instead. */
 const MAX_QUEUED = 65_536
 
@@ -38,7 +40,7 @@ export interface ReencoderInit {
   surveyIntervalMs?: number
   /** The first survey after start, ms. Default 60 s. */
   surveyDelayMs?: number
-  /** A walk that failed some stripes is done again after this long, ms. Default 60 s. */
+  /** A walk that failed some stripes is done again after this long (doubling while failures go on, up to 1 h), ms. Default 60 s. */
   retryMs?: number
   /** Stripes re-encoded at once. Default 2. */
   concurrency?: number
@@ -92,6 +94,7 @@ export class Reencoder {
   #retryTimer?: NodeJS.Timeout
   /** Pacing: when the budget allows the next stripe (performance.now() ms). */
   #nextFreeMs = 0
+  #retryDelayMs: number
   #started = false
   readonly #status = { stripesReencoded: 0, reencodeFailures: 0, lastSurveyMs: 0 }
 
@@ -102,6 +105,7 @@ export class Reencoder {
     this.#surveyIntervalMs = init.surveyIntervalMs ?? 6 * 60 * 60_000
     this.#surveyDelayMs = init.surveyDelayMs ?? 60_000
     this.#retryMs = init.retryMs ?? 60_000
+    this.#retryDelayMs = this.#retryMs
     this.#concurrency = Math.max(1, init.concurrency ?? 2)
     this.#stripeTimeoutMs = init.stripeTimeoutMs ?? 120_000
   }
@@ -225,12 +229,18 @@ export class Reencoder {
       this.#log('walked %s (%d files) in %d ms: %d stripes re-encoded here, %d failed, %d waiting', root === ROOT_INO ? 'the whole tree' : `folder inode ${root}`, files, Math.round(performance.now() - started), done, failed, this.#waitingCount)
     }
     if (failed > 0) this.#retry(root)
+    else if (root === ROOT_INO && !signal.aborted) this.#retryDelayMs = this.#retryMs
   }
 
-  /** Walks `root` again after retryMs (stripes whose re-encoding failed: a device away, a timeout). */
+  /**
+   * Walks `root` again later (stripes whose re-encoding failed: a device away, a timeout): after
+   * retryMs, doubling up to an hour while failures go on, back to retryMs after a clean survey.
+   */
   #retry (root: number): void {
     if (this.#retryTimer != null || this.#controller.signal.aborted) return
-    this.#retryTimer = setTimeout(() => { this.#retryTimer = undefined; this.enqueue(root) }, this.#retryMs)
+    const ms = this.#retryDelayMs
+    this.#retryDelayMs = Math.min(2 * ms, MAX_RETRY_MS)
+    this.#retryTimer = setTimeout(() => { this.#retryTimer = undefined; this.enqueue(root) }, ms)
     this.#retryTimer.unref()
   }
 
