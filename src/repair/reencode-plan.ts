@@ -47,6 +47,17 @@ export function stripesToReencode<S extends StripeShape> (stripes: S[], policy: 
   return { all, mine: all.filter(s => responsibleFor(s.id, online) === self) }
 }
 
+/**
+ * True when this device brings a file's own `user.palm.policy` (recorded at its create: what its
+ * rewrites through the VFS use; none = the swarm's) to `policy`: it differs, and this device is
+ * responsible for the file's first stored stripe (one device per file, as for stripes). A file
+ * with no stripe is left alone (no device is responsible for it).
+ */
+export function updatesRecord (first: Pick<StripeShape, 'id'> | undefined, record: StripePolicy | undefined, swarm: StripePolicy, policy: StripePolicy, self: string, online: string[]): boolean {
+  if (first == null || !needsReencode(record ?? swarm, policy)) return false
+  return responsibleFor(first.id, online) === self
+}
+
 /** Bytes one re-encoding moves: k fragments fetched at the old k, n stored at the new policy. */
 export function reencodeBytes (stripe: Pick<StripeShape, 'k' | 'length'>, policy: StripePolicy): number {
   return stripe.k * fragmentLengthFor(stripe.length, stripe.k) + policy.n * fragmentLengthFor(stripe.length, policy.k)

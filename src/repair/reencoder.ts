@@ -20,7 +20,7 @@ import { ROOT_INO, type MetaStore, type StripeRef } from '../meta/index.js'
 import type { StripeIO, StripePolicy } from '../place/index.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
-import { needsReencode, reencodeBytes, storedPolicy, stripesToReencode } from './reencode-plan.js'
+import { needsReencode, reencodeBytes, storedPolicy, stripesToReencode, updatesRecord } from './reencode-plan.js'
 
 /** A folder's policy (the VFS's XATTR_POLICY; repair does not import the VFS). */
 const XATTR_POLICY = 'user.palm.policy'
@@ -49,7 +49,7 @@ export interface ReencoderInit {
 }
 
 export interface ReencoderComponents {
-  meta: Pick<MetaStore, 'getattr' | 'getxattr' | 'parentOf' | 'readdir' | 'getStripes' | 'stripeSizeOf' | 'reencodeStripe' | 'onChange' | 'pathOf'>
+  meta: Pick<MetaStore, 'getattr' | 'getxattr' | 'setxattr' | 'parentOf' | 'readdir' | 'getStripes' | 'stripeSizeOf' | 'reencodeStripe' | 'onChange' | 'pathOf'>
   /** The pool's read (any k) and write (encode + place at a policy). */
   stripes: Pick<StripeIO, 'read' | 'write'>
   /** The swarm's policy: in force where no folder sets one. */
@@ -251,13 +251,30 @@ export class Reencoder {
     const size = (await this.#c.meta.getattr(ino, { signal }).catch(() => undefined))?.size ?? 0
     const count = Math.ceil(size / stripeSize)
     const waiting: Array<[number, StripePolicy]> = []
+    let record = false
     for (let from = 0; from < count && !signal.aborted; from += PAGE) {
       const page = await this.#c.meta.getStripes(ino, from, Math.min(count, from + PAGE), { signal }).catch(() => [] as StripeRef[])
-      const { all, mine } = stripesToReencode(page, policy, this.#c.deviceId, this.#c.online())
+      const online = this.#c.online()
+      if (from === 0) record = updatesRecord(page[0], storedPolicy(await this.#c.meta.getxattr(ino, XATTR_POLICY, { signal })), this.#c.policy, policy, this.#c.deviceId, online)
+      const { all, mine } = stripesToReencode(page, policy, this.#c.deviceId, online)
       const done = await this.#reencodeAll(ino, mine, policy, signal)
       for (const s of all) if (!done.has(s.index)) waiting.push([s.index, policy])
     }
     this.#setWaiting(ino, waiting)
+    if (record && !signal.aborted) await this.#record(ino, policy, signal)
+  }
+
+  /**
+   * Sets the file's own `user.palm.policy` to `policy`, so that its rewrites through the VFS are
+   * written at it (not at the policy of its create, to be re-encoded again). An xattr change: the
+   * file's ctime moves, its version, size and mtime stay.
+   */
+  async #record (ino: number, policy: StripePolicy, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#c.meta.setxattr(ino, XATTR_POLICY, new TextEncoder().encode(`${policy.k}-of-${policy.n}`), {}, { signal })
+    } catch (err) {
+      if (!signal.aborted) this.#log('could not record policy %d-of-%d on inode %d: %s', policy.k, policy.n, ino, (err as Error).message)
+    }
   }
 
   /** A file whose stripes were waiting changed: which of them still wait (no re-encoding from here). */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { fragmentLengthFor } from '../../../src/chunk/index.js'
-import { needsReencode, reencodeBytes, storedPolicy, stripesToReencode } from '../../../src/repair/reencode-plan.js'
+import { needsReencode, reencodeBytes, storedPolicy, stripesToReencode, updatesRecord } from '../../../src/repair/reencode-plan.js'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
@@ -44,6 +44,18 @@ describe('re-encoding plan', () => {
       const now = stripesToReencode(stripes, { k: 1, n: 2 }, d, rest).mine.map(s => s.index)
       assert.ok(before.every(i => now.includes(i)), `${d} keeps its own stripes`)
     }
+  })
+
+  it('has one device bring a file\'s own policy record to the folder\'s, only when it differs', () => {
+    const online = ['a', 'b', 'c']
+    const swarm = { k: 4, n: 6 }
+    const first = stripe(0, 2, 3)
+    const by = (record: { k: number, n: number } | undefined, policy: { k: number, n: number }): string[] => online.filter(d => updatesRecord(first, record, swarm, policy, d, online))
+    assert.equal(by({ k: 2, n: 3 }, { k: 1, n: 2 }).length, 1, 'a record of the old policy: one device updates it')
+    assert.equal(by(undefined, { k: 1, n: 2 }).length, 1, 'no record (the swarm\'s) and another policy')
+    assert.deepEqual(by(undefined, swarm), [], 'no record and the swarm\'s policy: nothing to record')
+    assert.deepEqual(by({ k: 1, n: 2 }, { k: 1, n: 2 }), [], 'already recorded')
+    assert.deepEqual(online.filter(d => updatesRecord(undefined, { k: 2, n: 3 }, swarm, { k: 1, n: 2 }, d, online)), [], 'no stripe: no one')
   })
 
   it('costs k fragments fetched at the old policy plus n stored at the new one', () => {

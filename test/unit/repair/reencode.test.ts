@@ -2,8 +2,9 @@
  * Re-encoding after a policy change, with real parts: a real SQLite journal, three real PALM nodes
  * on loopback (libp2p, memory stores) and the pool's real read and write paths (pool-rig.ts).
  * Files written at 2-of-3, then their folder set to 1-of-2: every stripe below it ends at 1-of-2
- * (a subfolder with its own policy and a file outside keep theirs), reads back byte-exact, keeps
- * its size and times, and GC then frees every fragment of the old stripes.
+ * (a subfolder with its own policy and a file outside keep theirs, untouched), reads back
+ * byte-exact, keeps its size and mtime, records the new policy on the file (what its rewrites use),
+ * and GC then frees every fragment of the old stripes.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -46,7 +47,7 @@ async function readBack (meta: MetaStore, rig: PoolRig, ino: number): Promise<Bu
 }
 
 describe('re-encoding after a policy change', () => {
-  it('brings a folder written at 2-of-3 to 1-of-2: byte-exact, same times, old fragments collected', async (t) => {
+  it('brings a folder written at 2-of-3 to 1-of-2: byte-exact, same size and mtime, old fragments collected', async (t) => {
     const rig = await createPoolRig(t, { devices: 3, spreader: false })
     const [meta] = await trustingJournals(t, 1, 'palm-reencode-pool-')
     const d = await meta.create(ROOT_INO, 'd', DIR)
@@ -91,7 +92,11 @@ describe('re-encoding after a policy change', () => {
       assert.ok((await readBack(meta, rig, ino)).equals(data), `inode ${ino} reads back byte-exact`)
       const before = attrsBefore.get(ino)
       const after = await meta.getattr(ino)
-      assert.deepEqual([after.size, after.mtimeNs, after.ctimeNs], [before?.size, before?.mtimeNs, before?.ctimeNs], `inode ${ino}: size and times stay`)
+      assert.deepEqual([after.size, after.mtimeNs], [before?.size, before?.mtimeNs], `inode ${ino}: size and mtime stay`)
+      // The file's own record (what its rewrites use) follows the folder; nothing else is touched.
+      const record = await meta.getxattr(ino, 'user.palm.policy')
+      if (inFolder.includes(ino)) assert.equal(new TextDecoder().decode(record), '1-of-2', `inode ${ino}: its record follows the folder`)
+      else assert.deepEqual([record, after.ctimeNs], [undefined, before?.ctimeNs], `inode ${ino}: untouched`)
     }
 
     // The old stripes' fragments are referenced by nothing now: GC frees them on every device
