@@ -134,10 +134,19 @@ export class Reencoder {
     if (this.#controller.signal.aborted) return
     if (this.#queue.size >= MAX_QUEUED) { this.#queue.clear(); this.#queue.add(ROOT_INO) }
     if (!this.#queue.has(ROOT_INO)) this.#queue.add(ino)
-    this.#worker ??= this.#work().finally(() => { this.#worker = undefined })
+    this.#kick()
   }
 
-  /** Walks the whole tree now (the survey) and resolves when the queue is empty; for tests and `palm` commands. */
+  /** Starts the worker unless it runs; one that just ended with work queued meanwhile is started again. */
+  #kick (): void {
+    if (this.#worker != null || this.#controller.signal.aborted) return
+    this.#worker = this.#work().finally(() => {
+      this.#worker = undefined
+      if (this.#queue.size > 0 || this.#files.size > 0) this.#kick()
+    })
+  }
+
+  /** Walks the whole tree now (the survey) and resolves when the queue is empty (tests). */
   async surveyNow (options: AbortOptions = {}): Promise<void> {
     this.enqueue(ROOT_INO)
     while (this.#worker != null) {
@@ -161,7 +170,7 @@ export class Reencoder {
   /** A file with waiting stripes changed: look at those again. */
   #enqueueFile (ino: number): void {
     this.#files.add(ino)
-    this.#worker ??= this.#work().finally(() => { this.#worker = undefined })
+    this.#kick()
   }
 
   async #work (): Promise<void> {
