@@ -3,7 +3,7 @@
  * on loopback (libp2p, memory stores) and the pool's real read and write paths (pool-rig.ts).
  * Files written at 2-of-3, then their folder set to 1-of-2: every stripe below it ends at 1-of-2
  * (a subfolder with its own policy and a file outside keep theirs, untouched), reads back
- * byte-exact, keeps its size and mtime, records the new policy on the file (what its rewrites use),
+ * byte-exact within the bandwidth budget, keeps its size and mtime, records the new policy on the file (what its rewrites use),
  * and GC then frees every fragment of the old stripes.
  */
 import assert from 'node:assert/strict'
@@ -14,6 +14,7 @@ import { CID } from 'multiformats/cid'
 import { ROOT_INO, type MetaStore, type NodeInit, type StripeRef } from '../../../src/meta/types.js'
 import type { StripePolicy } from '../../../src/place/index.js'
 import { createReencoder } from '../../../src/repair/index.js'
+import { reencodeBytes } from '../../../src/repair/reencode-plan.js'
 import { collectGarbage } from '../../../src/store/index.js'
 import { trustingJournals } from '../../helpers/journals.js'
 import { onCleanup } from '../../helpers/tmp.js'
@@ -63,20 +64,34 @@ describe('re-encoding after a policy change', () => {
     }
     const attrsBefore = new Map(await Promise.all([...contents.keys()].map(async ino => [ino, await meta.getattr(ino)] as const)))
     const oldFragments = new Set<string>()
-    for (const ino of inFolder) for (const s of await stripesOf(meta, ino)) for (const f of s.fragments) oldFragments.add(f)
+    const costs: number[] = []
+    for (const ino of inFolder) {
+      for (const s of await stripesOf(meta, ino)) {
+        for (const f of s.fragments) oldFragments.add(f)
+        costs.push(reencodeBytes(s, { k: 1, n: 2 }))
+      }
+    }
 
-    const reencoder = createReencoder({ surveyIntervalMs: 0 }, {
+    // The budget: every stripe's bytes (fetched + stored) are reserved before it starts.
+    const bytesPerSecond = 512 * 1024
+    const reencoder = createReencoder({ surveyIntervalMs: 0, bytesPerSecond }, {
       meta, stripes: rig.io, policy: OLD, online: () => [rig.id(0)], deviceId: rig.id(0), logger: captureLogger(rig.logs)
     })
     await reencoder.start()
     onCleanup(t, async () => { await reencoder.stop() })
     // The folder's policy changes: the change feed starts a walk of its subtree.
+    const started = performance.now()
     await meta.setxattr(d.ino, 'user.palm.policy', new TextEncoder().encode('1-of-2'))
     const atNew = async (): Promise<boolean> => {
       for (const ino of inFolder) if ((await stripesOf(meta, ino)).some(s => s.k !== 1 || s.n !== 2)) return false
       return true
     }
     await pWaitFor(atNew, { timeout: 20_000, interval: 50 }).catch(() => { assert.fail(`stripes not re-encoded in 20 s; log:\n${rig.logs.join('\n')}`) })
+    const elapsedMs = performance.now() - started
+    // The last stripe starts only once the others' bytes fit the budget (a floor, whatever the load).
+    const floorMs = (costs.reduce((a, b) => a + b, 0) - Math.max(...costs)) / bytesPerSecond * 1000
+    assert.ok(elapsedMs >= floorMs, `re-encoded in ${Math.round(elapsedMs)} ms, faster than the budget allows (${Math.round(floorMs)} ms)`)
+    t.diagnostic(`${costs.length} stripes re-encoded in ${Math.round(elapsedMs)} ms (budget floor ${Math.round(floorMs)} ms)`)
     await pWaitFor(() => reencoder.status().stripesWaiting === 0, { timeout: 5000, interval: 20 })
     const status = reencoder.status()
     assert.equal(status.stripesReencoded, 5, 'big: 3 stripes, small: 1, one: 1')
