@@ -3,10 +3,10 @@
  * on the home's unix socket (run/palm.sock), and in-process when no daemon runs. The JSON field names
  * are a contract other tools build on: add fields, never rename them.
  */
-import type { RepairStatus } from '../repair/index.js'
+import type { ReencodeStatus, RepairStatus } from '../repair/index.js'
 
-/** Repair's part of `palm status --json` (docs/repair.md; the fields are documented in src/repair/repairer.ts). */
-export type RepairReport = RepairStatus
+/** Repair's part of `palm status --json` (docs/repair.md; the fields are documented in src/repair/repairer.ts and reencoder.ts). */
+export type RepairReport = RepairStatus & { reencode?: ReencodeStatus }
 
 export interface PeerStatus {
   id: string

@@ -14,7 +14,7 @@ import type { MetaStore } from '../meta/types.js'
 import { createJournalSync, createPalmNode, loadOrCreatePeerKey, loadOrCreateSwarmKey, type JournalSync, type PalmNode } from '../net/index.js'
 import { MetaReplica } from './journal-replica.js'
 import { createLocalStripeIO, createPoolStripeIO, createSpreadQueue, ForeignFragments, PoolStripeIO, type FileSpreadQueue, type StripeIO } from '../place/index.js'
-import { createProtectionSurvey, createRepairer, createSpreader, type ProtectionSurvey, type Repairer } from '../repair/index.js'
+import { createProtectionSurvey, createReencoder, createRepairer, createSpreader, type ProtectionSurvey, type Reencoder, type Repairer } from '../repair/index.js'
 import { createFsStore, type FsFragmentStore } from '../store/index.js'
 import { createVfs } from '../vfs/index.js'
 import type { Vfs } from '../vfs/types.js'
@@ -95,6 +95,8 @@ export interface DaemonParts {
   spotCheck?: SpotChecker
   /** Rebuilds fragments of gone devices and bad copies (network on only). */
   repairer?: Repairer
+  /** Re-encodes files after a folder's policy changes (network on only). */
+  reencoder?: Reencoder
 }
 
 export class Daemon extends Lifecycle {
@@ -222,6 +224,7 @@ export class Daemon extends Lifecycle {
     let stripes: StripeIO
     let spreadQueue: FileSpreadQueue | undefined
     let repairer: Repairer | undefined
+    let reencoder: Reencoder | undefined
     let spotCheck: SpotChecker | undefined
     if (net != null) {
       spreadQueue = createSpreadQueue({ dir: join(paths.home, 'spread') }, { logger })
@@ -264,6 +267,12 @@ export class Daemon extends Lifecycle {
       const rebuild = repairer
       for (const id of removals.list()) rebuild.declareGone(id)
       removals.addEventListener('device:removed', (evt) => { rebuild.declareGone(evt.detail) })
+      // A folder's user.palm.policy changed: its files are re-encoded in the background, within the
+      // repair budget (off with repair: repairIntervalMs 0).
+      if (c.repairIntervalMs > 0) {
+        reencoder = createReencoder({ bytesPerSecond: c.repairBytesPerSec }, { meta, stripes: placed, policy: swarm.policy, online: () => rebuild.onlineDevices(), deviceId, logger })
+        await this.#startPart('re-encoding', reencoder)
+      }
     } else {
       stripes = createLocalStripeIO({ policy: swarm.policy }, { pool, store, deviceId, logger })
     }
@@ -284,7 +293,7 @@ export class Daemon extends Lifecycle {
       readAheadBytes: c.readAheadStripes * swarm.stripeSizeBytes
     }, { meta, stripes, logger })
     await this.#startPart('file system', vfs)
-    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, keys, spotCheck, repairer }
+    this.#parts = { paths, swarm, deviceId, store, meta, pool, net, journal, stripes, vfs, foreign, spreadQueue, survey, removals, keys, spotCheck, repairer, reencoder }
 
     if (this.#init.mountpoint != null) {
       this.#mount = await mountVfs(vfs, {

@@ -108,7 +108,7 @@ export async function buildStatus (parts: DaemonParts, config: PalmConfig, info:
     ...(parts.journal != null ? { replication: journalTotals(parts.journal.stats()) } : {}),
     cache: { ...parts.vfs.stats() },
     ...(parts.stripes instanceof PoolStripeIO ? { place: { ...parts.stripes.stats(), pendingSpread: parts.spreadQueue?.count() ?? 0 } } : {}),
-    ...(parts.repairer != null ? { repair: parts.repairer.status() } : {}),
+    ...(parts.repairer != null ? { repair: { ...parts.repairer.status(), ...(parts.reencoder != null ? { reencode: parts.reencoder.status() } : {}) } } : {}),
     ...(parts.spotCheck != null ? { spotCheck: parts.spotCheck.stats() } : {}),
     journal: { ok: journal.ok, problems: journal.problems, keptInRedo: journal.keptInRedo }
   }

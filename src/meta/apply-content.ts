@@ -56,7 +56,8 @@ export function applySetattr (v: ApplyView, op: OpOf<'setattr'>): ApplyResult {
   return { rec: next }
 }
 
-function checkStripe (s: StripeRef, stripeSize: number, size: number, ino: number): void {
+/** InvalidArgumentError unless `s` is a well-formed stripe of a file of `size` bytes in `stripeSize` stripes. */
+export function checkStripe (s: StripeRef, stripeSize: number, size: number, ino: number): void {
   const what = `stripe ${String(s?.index)} of inode ${ino}`
   if (s == null || typeof s !== 'object') throw new InvalidArgumentError(`${what} is not a stripe reference`)
   checkInt(s.index, `${what}: index`, 0, Math.floor(MAX_FILE_SIZE_BYTES / stripeSize))

@@ -10,6 +10,7 @@ import { applyRelease, applyRemoveXattr, applySetattr, applySetContent, applySet
 import type { Op } from './op.js'
 import { applyAdmit, applyRemoveDevice, applyKeyEpoch, applySetDomain } from './apply-admit.js'
 import { applyHolders } from './apply-holders.js'
+import { applyReencode } from './apply-reencode.js'
 import type { InodeRec } from './records.js'
 import type { ApplyView } from './view.js'
 
@@ -38,6 +39,7 @@ export function applyOp (v: ApplyView, op: Op): ApplyResult {
     case 'keyEpoch': return applyKeyEpoch(v, op)
     case 'setDomain': return applySetDomain(v, op)
     case 'holders': return applyHolders(v, op)
+    case 'reencode': return applyReencode(v, op)
     default: throw new InvalidArgumentError(`unknown journal op kind ${JSON.stringify((op as { kind: unknown }).kind)}: upgrade PALM`)
   }
 }

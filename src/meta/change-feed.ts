@@ -56,11 +56,11 @@ export function journalChangeOf (batch: Pick<Batch, 'changes' | 'lastSeq'> & Par
 
 /**
  * True when an author other than `self` has an op in the batch, or the batch holds a local
- * `holders` op (repair): neither passed through this device's VFS, whose caches must drop them.
+ * `holders` or `reencode` op (repair): neither passed through this device's VFS, whose caches must drop them.
  */
 export function isRemote (batch: Pick<Batch, 'lastSeq'> & Partial<Pick<Batch, 'stmts'>>, self: string): boolean {
   for (const author of batch.lastSeq.keys()) if (author !== self) return true
-  return batch.stmts?.some(s => typeof s !== 'string' && s.kind === 'holders') ?? false
+  return batch.stmts?.some(s => typeof s !== 'string' && (s.kind === 'holders' || s.kind === 'reencode')) ?? false
 }
 
 interface Listener {

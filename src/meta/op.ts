@@ -67,6 +67,12 @@ export type OpBody =
    * replaced meanwhile, entries whose CID differs are skipped (apply-holders.ts).
    */
   | { kind: 'holders', node: string, index: number, stripe: string, set: Array<[number, string, string[]]> }
+  /**
+   * Re-encoding after a policy change: stripe `index` of `node` becomes `stripe` (the same bytes at
+   * another k/n, placed anew) only while it is still the stripe `from`. Not a content change: a
+   * concurrent write wins in either order (apply-reencode.ts).
+   */
+  | { kind: 'reencode', node: string, index: number, from: string, stripe: StripeRef }
 
 export type OpKind = OpBody['kind']
 

@@ -42,6 +42,7 @@ import { decodeDomain, decodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey } fro
 import {
   admitCall, removeDeviceCall, keyEpochCall, setDomainCall, createCall, holdersCall, linkCall, releaseCall, removeCall, removexattrCall, renameCall, setattrCall, setContentCall, setxattrCall, type Call
 } from './calls.js'
+import { reencodeCall } from './apply-reencode.js'
 
 export interface MetaStoreInit {
   /** Database file path, or ':memory:' (tests: nothing persists). */
@@ -487,6 +488,13 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     await this.#write(holdersCall(ino, index, stripeId, set), options)
     // Stripe reads settle on the inode, which this op leaves alone: return once the stripe is committed.
     await this.#settled(key.stripe(ino, index), options)
+  }
+
+  async reencodeStripe (ino: number, index: number, from: string, stripe: StripeRef, options: AbortOptions = {}): Promise<boolean> {
+    let recorded = false
+    await this.#write(reencodeCall(ino, index, from, stripe, yes => { recorded = yes }), options)
+    if (recorded) await this.#settled(key.stripe(ino, index), options)
+    return recorded
   }
 
   async setxattr (ino: number, name: string, value: Uint8Array, flags: XattrFlags = {}, options: AbortOptions = {}): Promise<void> {

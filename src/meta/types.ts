@@ -267,6 +267,12 @@ export interface MetaStore {
    * Logs nothing when the stripe is no longer `stripeId` or nothing changes.
    */
   setHolders: (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options?: AbortOptions) => Promise<void>
+  /**
+   * Replaces the stripe `index` of `ino` by `stripe` (the same bytes re-encoded at another k/n: a
+   * `reencode` op, not a content change) if it is still the stripe `from`. False, and nothing
+   * logged, when it is not (rewritten or re-encoded meanwhile) or the file is gone.
+   */
+  reencodeStripe: (ino: number, index: number, from: string, stripe: StripeRef, options?: AbortOptions) => Promise<boolean>
 
   getxattr: (ino: number, name: string, options?: AbortOptions) => Promise<Uint8Array | undefined>
   listxattr: (ino: number, options?: AbortOptions) => Promise<string[]>

@@ -12,6 +12,10 @@
  *   fragment of the stripe; each repair is one `holders` op in the journal (docs/repair.md). plan.ts
  *   is its pure core: device states, who repairs a stripe (rendezvous), what a stripe needs.
  *
+ * - The re-encoder brings files to their folder's `user.palm.policy` after it changes (a walk of
+ *   the folder's subtree, and a slow survey of the whole tree): the stripes this device is
+ *   responsible for are read, written again at the new k/n, and swapped with one `reencode` op.
+ *
  * Invariants: copies are idempotent and never delete anything; work runs in the background with
  * its own deadlines and ends at stop(); memory holds one batch (≤ 16 MiB) per device being spread,
  * the survey's layouts (bounded), and the repairer's work list (stripes needing repair, with
@@ -20,10 +24,13 @@
 import { Spreader, type SpreaderComponents, type SpreaderInit } from './spreader.js'
 import { ProtectionSurvey, type ProtectionSurveyComponents, type ProtectionSurveyInit } from './survey.js'
 import { Repairer, type RepairerComponents, type RepairerInit } from './repairer.js'
+import { Reencoder, type ReencoderComponents, type ReencoderInit } from './reencoder.js'
 
 export { Spreader, type SpreaderInit, type SpreaderComponents } from './spreader.js'
 export { Repairer, type RepairerInit, type RepairerComponents, type RepairStatus, type RepairDevice } from './repairer.js'
 export { deviceStates, responsibleFor, planStripe, pickTargets, countMargin, type DeviceState, type StripePlan, type MarginCounts } from './plan.js'
+export { Reencoder, type ReencoderInit, type ReencoderComponents, type ReencodeStatus } from './reencoder.js'
+export { needsReencode, stripesToReencode, storedPolicy } from './reencode-plan.js'
 export { ProtectionSurvey, type ProtectionSurveyInit, type ProtectionSurveyComponents, type ProtectionNumbers } from './survey.js'
 
 /** The background task that drains the spread queue (call `start()`). */
@@ -39,4 +46,9 @@ export function createProtectionSurvey (init: ProtectionSurveyInit, components: 
 /** The background repairer (call `start()`); see repairer.ts. */
 export function createRepairer (init: RepairerInit, components: RepairerComponents): Repairer {
   return new Repairer(init, components)
+}
+
+/** The background re-encoder after policy changes (call `start()`); see reencoder.ts. */
+export function createReencoder (init: ReencoderInit, components: ReencoderComponents): Reencoder {
+  return new Reencoder(init, components)
 }

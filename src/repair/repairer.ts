@@ -351,6 +351,11 @@ export class Repairer {
     states.set(id, this.#declaredGone.has(id) || nowMs - this.#awakeSinceMs > this.#graceMs ? 'gone' : 'grace')
   }
 
+  /** The devices online for planning (blips shorter than settleMs count as online), this one included: who is responsible for a stripe (re-encoding asks too). */
+  onlineDevices (): string[] {
+    return [...this.#states(Date.now())].filter(([, s]) => s === 'online').map(([id]) => id)
+  }
+
   status (): RepairStatus {
     const nowMs = Date.now()
     const peers = new Map(this.#c.membership.peers().map(p => [p.id, p]))

@@ -2,16 +2,21 @@
  * `palm fsck` on a pool of three real devices on loopback (one `palm mount`, two `palm serve`, all
  * child processes; 2-of-3, so each stripe has one fragment on each device): with the two serving
  * devices offline, fewer than k fragments of each file are reachable, and fsck must say so (exit 1,
- * naming the files and the devices) instead of "clean"; with them back, it is clean again.
+ * naming the files and the devices) instead of "clean"; with them back, it is clean again. Then
+ * the root's `user.palm.policy` is set to 1-of-2: the daemons re-encode every stripe in the
+ * background and fsck finds 2 fragments a stripe.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { it } from 'node:test'
 import { palm, skipWithoutFuse, startMount, startServe, testEnv, type CliResult, type ServingDaemon } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 
+const execFileAsync = promisify(execFile)
 const env = testEnv({ PALM_GOSSIP_INTERVAL: '500ms', PALM_OFFLINE_AFTER: '2500ms' })
 
 async function cli (args: string[]): Promise<CliResult> {
@@ -81,4 +86,22 @@ it('fsck is not clean while the devices holding a file\'s fragments are offline,
   assert.equal(after.r.code, 0, after.r.stdout)
   assert.equal(after.report.clean, true)
   assert.deepEqual(await readFile(join(m.mountpoint, 'doc.bin')), big)
+
+  // The folder's policy changes (the root's: 2-of-3 → 1-of-2): with no other command, the three
+  // daemons re-encode their shares of the stripes (repair/reencoder.ts) and fsck finds 2 fragments
+  // a stripe, every one on its holder.
+  const changedAt = Date.now()
+  await execFileAsync('setfattr', ['-n', 'user.palm.policy', '-v', '1-of-2', m.mountpoint])
+  let last = await fsck()
+  for (const until = Date.now() + 90_000; last.report.fragmentsChecked !== 2 * last.report.stripesChecked && Date.now() < until;) {
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    last = await fsck()
+  }
+  assert.equal(last.report.fragmentsChecked, 2 * last.report.stripesChecked, `not re-encoded to 1-of-2: ${JSON.stringify(last.report)}`)
+  assert.equal(last.r.code, 0, last.r.stdout)
+  t.diagnostic(`${last.report.stripesChecked} stripes re-encoded to 1-of-2 within ${Date.now() - changedAt} ms (fsck polled every second)`)
+  const status = JSON.parse((await cli(['status', '--home', homes.a, '--json'])).stdout)
+  assert.equal(status.repair.reencode.stripesWaiting, 0, JSON.stringify(status.repair.reencode))
+  assert.deepEqual(await readFile(join(m.mountpoint, 'doc.bin')), big)
+  assert.equal(await readFile(join(m.mountpoint, 'note.txt'), 'utf8'), 'kept\n')
 })

@@ -1,0 +1,74 @@
+/**
+ * The `reencode` op (repair after a policy change, docs/repair.md): stripe `index` of `node`,
+ * still the stripe `from`, becomes `stripe`: the same bytes encoded at another k/n and placed anew.
+ * Like `holders` it is not a content change: the file's version (`ver`), size and times stay, so it
+ * never conflicts with a concurrent write. A stripe replaced meanwhile (a write, or another
+ * device's re-encoding that came first in the total order) makes it a NotFoundError, which merge
+ * mode skips: the re-encoded copy is then garbage for GC, never a loss. The old stripe's fragments
+ * become unreferenced and GC frees them after its grace.
+ */
+import { InvalidArgumentError, NotFoundError } from '../errors.js'
+import type { ApplyResult } from './apply.js'
+import { fileRec } from './apply.js'
+import { checkStripe } from './apply-content.js'
+import type { Call } from './calls.js'
+import type { Op } from './op.js'
+import type { StripeRef } from './types.js'
+import type { ApplyView } from './view.js'
+
+type ReencodeOp = Extract<Op, { kind: 'reencode' }>
+
+/** InvalidArgumentError unless the op's own fields are well formed (the stripe is checked against the file at apply). */
+function checkReencodeOp (op: Pick<ReencodeOp, 'node' | 'index' | 'from' | 'stripe'>): void {
+  const what = `reencode op for stripe ${String(op.index)} of node ${String(op.node)}`
+  if (typeof op.node !== 'string' || op.node === '') throw new InvalidArgumentError(`${what} names no node`)
+  if (!Number.isSafeInteger(op.index) || op.index < 0) throw new InvalidArgumentError(`${what} has no valid stripe index`)
+  if (typeof op.from !== 'string' || op.from === '') throw new InvalidArgumentError(`${what} names no stripe it replaces`)
+  if (op.stripe == null || typeof op.stripe !== 'object' || op.stripe.index !== op.index) throw new InvalidArgumentError(`${what}: its new stripe is not stripe ${String(op.index)}`)
+  if (op.stripe.id === op.from) throw new InvalidArgumentError(`${what} replaces stripe ${op.from} by itself`)
+}
+
+/** The current stripe if it is still `from` and `next` may replace it (same index and length); NotFoundError when it was replaced. */
+function replaceable (v: ApplyView, ino: number, op: Pick<ReencodeOp, 'index' | 'from' | 'stripe'>, size: number, stripeSize: number): StripeRef {
+  const cur = v.stripe(ino, op.index)
+  if (cur == null || cur.id !== op.from) {
+    throw new NotFoundError(`stripe ${op.index} of inode ${ino} is no longer stripe ${op.from}: it was rewritten or re-encoded already, this re-encoding does not apply`, { details: { ino } })
+  }
+  checkStripe(op.stripe, stripeSize, size, ino)
+  if (op.stripe.length !== cur.length) throw new InvalidArgumentError(`re-encoded stripe ${op.index} of inode ${ino} holds ${op.stripe.length} bytes, not the ${cur.length} of the stripe it replaces`)
+  return cur
+}
+
+/** A copy of a stripe reference (no arrays shared with the caller). */
+function copyStripe (s: StripeRef): StripeRef {
+  return { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
+}
+
+export function applyReencode (v: ApplyView, op: ReencodeOp): ApplyResult {
+  checkReencodeOp(op)
+  const rec = fileRec(v, op.node, 'recording a re-encoded stripe')
+  replaceable(v, rec.ino, op, rec.size, rec.stripeSize)
+  v.putStripe(rec.ino, copyStripe(op.stripe))
+  return {}
+}
+
+/**
+ * Stripe `index` of `ino` becomes `stripe` if it is still `from` (the re-encoder). Nothing is
+ * logged when it is not (rewritten meanwhile, or the file is gone): `recorded` is then false.
+ */
+export function reencodeCall (ino: number, index: number, from: string, stripe: StripeRef, recorded: (yes: boolean) => void): Call {
+  const next = copyStripe(stripe)
+  checkReencodeOp({ node: 'x', index, from, stripe: next })
+  return {
+    build: v => {
+      const rec = v.inode(ino)
+      const cur = rec?.type === 'file' ? v.stripe(ino, index) : undefined
+      if (rec == null || cur == null || cur.id !== from) { recorded(false); return undefined }
+      replaceable(v, ino, { index, from, stripe: next }, rec.size, rec.stripeSize)
+      recorded(true)
+      return { body: { kind: 'reencode', node: rec.node, index, from, stripe: next } }
+    },
+    inodes: [ino],
+    entries: []
+  }
+}
