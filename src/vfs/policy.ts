@@ -1,7 +1,9 @@
 /**
  * Redundancy policy per file. A directory's `user.palm.policy` ("2-of-3") is inherited by files
  * created under it (nearest ancestor wins, else the swarm default); a file records its policy at
- * creation in its own `user.palm.policy`, so moving it later does not change how it is stored.
+ * creation in its own `user.palm.policy`, which its writes use. The folder's policy is the one in
+ * force: when it changes, or the file moves under another, the repair layer's re-encoder
+ * (src/repair/reencoder.ts) re-encodes the file's stripes and brings its record along.
  */
 import { InvalidArgumentError } from '../errors.js'
 import type { MetaStore } from '../meta/types.js'
