@@ -105,7 +105,8 @@ export async function replayRedo (writer: Writer, redo: RedoOpened, c: Pick<Load
   await Promise.all(redo.records.map(async (rec) => {
     try {
       const op = decodeOp(rec.text)
-      const sig = rec.sig ?? (op.author === c.init.deviceId ? c.init.sign?.(Buffer.from(rec.text)) : undefined)
+      const bytes = Buffer.from(rec.text)
+      const sig = rec.sig ?? (op.author === c.init.deviceId ? (c.init.sign?.(bytes) ?? await c.init.signAsync?.(bytes)) : undefined)
       await writer.replay({ op, body: rec.text, sig })
     } catch (err) {
       const key = rec.segment ?? ''
