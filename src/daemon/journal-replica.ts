@@ -1,13 +1,15 @@
 /**
  * The JournalReplica that journal replication (net) needs, over this device's MetaStore. It keeps
  * the version vector in memory (loaded at start, grown by local commits and applied batches), pages
- * ops out of the log for pulls, and checks what arrives before meta sees it: well-formed, the body's
- * own author and seq match what the wire says (meta applies the op decoded from the signed body, so
- * the two can never disagree), and no seq is skipped. Meta checks that the author was admitted (an
- * `admit` op signed by a member: daemon/admission.ts) and the signature, then merges the batch.
+ * ops out of the log for pulls, and checks what arrives before meta sees it: no duplicate, no own
+ * op, no seq skipped, a signature of the right length or none. Meta decodes each op once from its
+ * signed body, refuses one whose body names another author or seq than the wire says, checks that
+ * the author was admitted (an `admit` op signed by a member: daemon/admission.ts) and that each op
+ * is sealed (its signature, or the chain of `prev` hashes to a signed op: meta/seal.ts), then
+ * merges the batch. Every run of an author's ops served here ends on a seal, so that it verifies.
  */
 import type { Logger } from '@libp2p/interface'
-import { decodeOp, type MetaStore } from '../meta/index.js'
+import { SEAL_MAX_OPS, type MetaStore } from '../meta/index.js'
 import type { ApplyReport, JournalReplica, WireOp } from '../net/index.js'
 import type { AbortOptions } from '../util/abort.js'
 
@@ -25,6 +27,8 @@ type Meta = Pick<MetaStore, 'versionVector' | 'readOps' | 'applyRemote' | 'onOps
 
 /** Ed25519 signatures are 64 bytes. */
 const SIG_BYTES = 64
+/** The signature of an op that is not a seal (its seal vouches for it): none. */
+const NO_SIG = new Uint8Array(0)
 
 export class MetaReplica implements JournalReplica {
   readonly #meta: Meta
@@ -58,33 +62,44 @@ export class MetaReplica implements JournalReplica {
     if ((this.#vector.get(author) ?? 0) < seq) this.#vector.set(author, seq)
   }
 
+  /**
+   * Ops of `author` after `after`, ending on a seal (a signed op, which vouches for the unsigned
+   * ones before it): up to the last seal within `limit` and `maxBytes`, or past them to the first
+   * seal (at most SEAL_MAX_OPS more ops: writers seal that often). Ops after the last seal held
+   * here (the rest of their batch has not arrived) are not served.
+   */
   async readOps (author: string, after: number, limit: number, maxBytes: number, options: AbortOptions = {}): Promise<WireOp[]> {
     const out: WireOp[] = []
     let bytes = 0
-    while (out.length < limit && (out.length === 0 || bytes < maxBytes)) {
-      const page = await this.#meta.readOps(author, after, limit - out.length, options)
+    let sealed = 0
+    for (;;) {
+      const page = await this.#meta.readOps(author, after, sealed === 0 ? Math.max(limit - out.length, SEAL_MAX_OPS) : limit - out.length, options)
       for (const o of page) {
-        if (o.sig == null) {
-          // An unsigned journal (tests, or written before keys): nothing a peer could verify.
-          if (!this.#unsignedLogged) this.#log.error('op %d@%s is unsigned: it and later ops of that device cannot be replicated', o.seq, author)
+        const size = o.body.length + (o.sig?.byteLength ?? 0)
+        // Past the limits: stop at the last seal, if one was reached.
+        if (sealed > 0 && (out.length >= limit || bytes + size > maxBytes)) return out.slice(0, sealed)
+        out.push({ author, seq: o.seq, body: o.body, sig: o.sig ?? NO_SIG })
+        bytes += size
+        if (o.sig != null) sealed = out.length
+        else if (out.length - sealed > 4 * SEAL_MAX_OPS) {
+          // An unsigned journal (tests, or written before keys), or a damaged one: nothing a peer could verify.
+          if (!this.#unsignedLogged) this.#log.error('ops %d…%d@%s carry no seal: they and later ops of that device cannot be replicated', out[sealed].seq, o.seq, author)
           this.#unsignedLogged = true
-          return out
+          return out.slice(0, sealed)
         }
-        if (out.length > 0 && bytes + o.body.length > maxBytes) return out
-        out.push({ author, seq: o.seq, body: o.body, sig: o.sig })
-        bytes += o.body.length + o.sig.byteLength
       }
-      if (page.length === 0) break
+      if (page.length === 0 || (sealed > 0 && out.length >= limit)) return out.slice(0, sealed)
       after = page[page.length - 1].seq
     }
-    return out
   }
 
   onLocalOps (listener: (ops: WireOp[]) => void): () => void {
     return this.#meta.onOps((ops) => {
       const wire: WireOp[] = []
-      for (const o of ops) if (o.sig != null) wire.push({ author: o.op.author, seq: o.op.seq, body: o.body, sig: o.sig })
-      if (wire.length > 0) listener(wire)
+      // A committed batch of local ops ends on its seal (an unsigned journal's ops have none: not sent).
+      if (ops.length === 0 || ops[ops.length - 1].sig == null) return
+      for (const o of ops) wire.push({ author: o.op.author, seq: o.op.seq, body: o.body, sig: o.sig ?? NO_SIG })
+      listener(wire)
     })
   }
 
@@ -99,30 +114,24 @@ export class MetaReplica implements JournalReplica {
       if (w.author === this.#init.deviceId) { refuse('own op this device lacks'); continue }
       const expected = next.get(w.author) ?? held + 1
       if (w.seq !== expected) { refuse(w.seq < expected ? 'repeated in the batch' : 'gap'); continue }
-      if (w.sig.byteLength !== SIG_BYTES) { refuse('malformed: bad signature length'); continue }
-      // The body is what meta decodes and applies: it must name the author and seq the wire says.
-      let op
-      try {
-        op = decodeOp(w.body)
-      } catch (err) {
-        refuse(`malformed: ${(err as Error).message}`)
-        continue
-      }
-      if (op.author !== w.author || op.seq !== w.seq) { refuse('forged: the signed body names another author or seq'); continue }
+      if (w.sig.byteLength !== SIG_BYTES && w.sig.byteLength !== 0) { refuse('malformed: bad signature length'); continue }
       next.set(w.author, w.seq + 1)
       accepted.push(w)
     }
     if (accepted.length === 0) return report
     if (this.#init.admit != null && accepted.some(w => w.author === peer)) await this.#init.admit(peer)
-    // meta checks admission and signatures, orders the batch (hlc, author, seq) and merges it.
-    const merged = await this.#meta.applyRemote(accepted.map(w => ({ body: w.body, sig: w.sig })), options)
-    const refused = new Set<string>()
+    // meta decodes each body (checking it names the wire's author and seq), checks admission and
+    // seals, orders the batch (hlc, author, seq) and merges it.
+    const merged = await this.#meta.applyRemote(accepted.map(w => w.sig.byteLength === 0 ? { body: w.body, author: w.author, seq: w.seq } : { body: w.body, sig: w.sig, author: w.author, seq: w.seq }), options)
+    const notApplied = new Set<string>()
     for (const r of merged.refused) {
-      refused.add(`${r.seq}@${r.author}`)
+      notApplied.add(`${r.seq}@${r.author}`)
       report.refused.push({ author: r.author, seq: r.seq, reason: benign(r.reason) })
     }
+    // Ops after their author's last seal in this batch: neither applied nor the sender's fault; pulled again.
+    for (const u of merged.unsealed) notApplied.add(`${u.seq}@${u.author}`)
     for (const w of accepted) {
-      if (refused.has(`${w.seq}@${w.author}`)) continue
+      if (notApplied.has(`${w.seq}@${w.author}`)) continue
       report.applied++
       this.#grow(w.author, w.seq)
     }

@@ -17,7 +17,7 @@ import {
 import { sqlBlob, sqlText } from './sql.js'
 import type { StripeRef } from './types.js'
 
-/** A local op's row, signed when its batch is sealed (an early answer does not wait for it). */
+/** A local op's row, sealed with its batch (an early answer does not wait for it): signed if it is a seal. */
 export interface UnsignedRow {
   author: string
   seq: number
@@ -59,8 +59,13 @@ export class Batch {
   urgent = false
   /** Where this batch's first op went in the redo log (rolled back to on a failed commit). */
   redoStart?: RedoPosition
-  /** The signatures of the local ops, once sealed (the change feed hands them out after the commit). */
+  /**
+   * The signatures of the local ops that are seals (writer.ts `#seal`), once sealed; undefined in
+   * an unsigned journal. The op feed hands the local ops out after the commit.
+   */
   sigs?: ReadonlyMap<UnsignedRow, Uint8Array>
+  /** `bodyHash` of this device's last op in this batch (the `prev` of the op after it). */
+  lastPrev?: string
 
   constructor (id = 0) {
     this.id = id
@@ -92,12 +97,12 @@ export class Batch {
   /** True when nothing would be written (only no-op calls waiting for earlier state to commit). */
   get empty (): boolean { return this.stmts.length === 0 && this.changes.size === 0 }
 
-  /** The op rows still to be signed, in order. */
+  /** The local op rows (to be sealed), in order. */
   unsigned (): UnsignedRow[] {
     return this.stmts.filter((s): s is UnsignedRow => typeof s !== 'string' && !('sig' in s))
   }
 
-  /** The whole transaction body (without BEGIN/COMMIT); `sigs` signs the unsigned rows. */
+  /** The whole transaction body (without BEGIN/COMMIT); `sigs` has the signatures of the local rows that are seals. */
   toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string {
     this.sigs = sigs
     const parts: string[] = []

@@ -31,6 +31,16 @@ export const SLOW_COMMIT_MS = 1000
  * Anyone waiting for such a batch (close of an empty file, fsync, readdir) commits it at once.
  */
 export const EARLY_COMMIT_DELAY_MS = 10
+/**
+ * Most local ops between two seals (signed ops, seal.ts): the writer signs the last local op of
+ * each committed batch, and one every SEAL_MAX_OPS ops or SEAL_MAX_BYTES of op text within a batch.
+ * A server of ops extends a run to its seal, so a pull reply or push frame may exceed its op limit
+ * by up to this many ops (net's JOURNAL_SEAL_SPACING_OPS, which receivers allow for). Signing and
+ * verifying one op in 64 costs ~1 µs per op.
+ */
+export const SEAL_MAX_OPS = 64
+/** Most op text (UTF-16 units) between two seals (see SEAL_MAX_OPS), besides the seal's own. */
+export const SEAL_MAX_BYTES = 64 * 1024
 /** Most ops group-committed in one transaction. */
 export const MAX_BATCH_OPS = 1024
 /** How many recent commits are remembered to tell whether a concurrent database read is stale. */

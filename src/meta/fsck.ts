@@ -1,16 +1,16 @@
 /**
  * `check()`: the journal against itself. The materialised tables must agree with one another (every
  * entry names an inode, link counts match entries, directories hang from the root, stripes belong
- * to files and lie within them, counters match), and every op of a known author must carry its
- * valid signature. Read-only; full scans, so for `palm fsck`, not the hot path.
+ * to files and lie within them, counters match), and every op of a known author must be sealed:
+ * carry its valid signature, or be vouched for by the next op's `prev` hash up to one that does. Read-only; full scans, so for `palm fsck`, not the hot path.
  */
 import { throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { MAX_LISTED_PROBLEMS } from './constants.js'
 import type { Db } from './db.js'
-import { verifyOp } from './op.js'
 import { readOps } from './reads.js'
 import type { JournalCheck, JournalProblem, JournalProblemKind } from './types.js'
 import { signingKey } from './author-key.js'
+import { LogCheck } from './seal.js'
 
 interface Query { kind: JournalProblemKind, sql: string, message: (r: Record<string, unknown>) => string }
 
@@ -86,12 +86,26 @@ export async function checkJournal (db: Db, options: AbortOptions = {}): Promise
     for (const r of await db.all<Record<string, unknown>>(q.sql)) report(q.kind, q.message(r), typeof r.ino === 'number' && r.ino > 0 ? r.ino : undefined)
   }
   const keys = new Map((await db.all<{ author: string, public_key: Buffer }>('SELECT author, public_key FROM authors')).map(r => [r.author, new Uint8Array(r.public_key)]))
+  // Each known author's ops must be sealed: signed, or vouched for by the next op's `prev` (seal.ts).
+  const signing = new Map<string, Uint8Array>()
+  for (const [author, raw] of keys) {
+    const key = signingKey(raw)
+    if (key != null) signing.set(author, key)
+  }
+  const chains = new LogCheck(signing, {
+    good: () => {},
+    bad: (op, reason) => { report('signature', `op ${op.op.seq}@${op.op.author} (${op.op.kind}): ${reason}`) },
+    unsealed: (run) => {
+      const last = run[run.length - 1].op
+      for (const { op } of run) report('signature', `op ${op.seq}@${op.author} (${op.kind}) is not sealed: no signed op of that device after it vouches for it (its ops up to ${last.seq} were written unsigned, or the rest of their batch never arrived: a pull completes them)`)
+    }
+  })
   let ops = 0
   for await (const op of readOps(db)) {
     if (++ops % 1000 === 0) throwIfAborted(options.signal, 'journal check')
-    const key = signingKey(keys.get(op.op.author))
-    if (key != null && !verifyOp(op, key)) report('signature', `op ${op.op.seq}@${op.op.author} (${op.op.kind}) ${op.sig == null ? 'is unsigned' : 'has a bad signature'}`)
+    chains.add(op)
   }
+  chains.end()
   const inodes = (await db.get<{ n: number }>('SELECT count(*) AS n FROM inodes'))?.n ?? 0
   return { ok: problems.length === 0 && Object.keys(counts).length === 0, problems, counts, inodes, ops }
 }

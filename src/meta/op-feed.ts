@@ -1,6 +1,7 @@
 /**
  * The feed of this device's own ops for replication: after each commit, the batch's local ops
- * (signed text and signature) go to every listener, in seq order. Fed by the writer's one
+ * (signed text, and the signature on its seals: seal.ts) go to every listener, in seq order, ending
+ * on a seal. Fed by the writer's one
  * `onCommit` call (beside the change feed); unsigned journals have nothing to replicate and feed nothing. A listener that
  * throws is logged and never reaches the writer.
  */
@@ -25,9 +26,10 @@ export class OpFeed {
   committed (b: Batch): void {
     if (this.#listeners.size === 0 || b.sigs == null) return
     const ops: SignedOp[] = []
+    // Every local op of the batch; the last one is a seal (signed), which vouches for the others.
     for (const row of b.unsigned()) {
       const sig = b.sigs.get(row)
-      if (sig != null) ops.push({ op: decodeOp(row.text), body: row.text, sig })
+      ops.push(sig == null ? { op: decodeOp(row.text), body: row.text } : { op: decodeOp(row.text), body: row.text, sig })
     }
     if (ops.length === 0) return
     for (const listener of this.#listeners) {

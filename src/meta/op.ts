@@ -2,9 +2,11 @@
  * The op: one entry of the append-only journal. Every op names nodes by their global node id (never
  * by a device-local ino), carries its own timestamps, and so applies the same on every device. The
  * wire form is JSON with a fixed key order; the author signs exactly those bytes (Ed25519), and the
- * journal stores them as they were signed.
+ * journal stores them as they were signed. Not every op carries a signature: each op names the hash
+ * of its author's previous op (`prev`), and the writer signs only the last op of each committed
+ * batch (its seal), which so vouches for the ops before it (seal.ts).
  */
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
 import { ProtocolError } from '../errors.js'
 import { OP_VERSION } from './constants.js'
 import type { FileType, StripeRef } from './types.js'
@@ -87,6 +89,11 @@ export interface OpHeader {
   seq: number
   /** The op's wall time (ns): the ctime/mtime it sets. */
   time: bigint
+  /**
+   * `bodyHash` of the author's previous op (seq - 1); absent on seq 1 and on ops logged before
+   * ops were chained. An op whose successor is authentic and names its hash here is authentic.
+   */
+  prev?: string
 }
 
 export type Op = OpHeader & OpBody
@@ -94,9 +101,12 @@ export type Op = OpHeader & OpBody
 /** An op as stored and exchanged: the signed bytes and the signature. */
 export interface SignedOp {
   op: Op
-  /** The exact JSON text that was signed. */
+  /** The exact JSON text that was signed (by the op's own signature or through the chain to its seal). */
   body: string
-  /** Ed25519 signature of `body` by the author; undefined for an unsigned local journal. */
+  /**
+   * Ed25519 signature of `body` by the author: on a seal (the last op of its author's batch), on
+   * ops logged before ops were chained; undefined on the others and in an unsigned local journal.
+   */
   sig?: Uint8Array
 }
 
@@ -104,6 +114,10 @@ export interface SignedOp {
 export interface WireOp {
   body: string
   sig?: Uint8Array
+  /** The author the sender said the op has (checked against the body, which is what is applied). */
+  author?: string
+  /** The seq the sender said the op has (checked as `author`). */
+  seq?: number
 }
 
 /** The node id that a `create` op gives its new node. */
@@ -113,8 +127,9 @@ export function nodeIdOf (author: string, seq: number): string {
 
 /** The op's JSON wire form (bigints as decimal strings, bytes as base64), keys in a fixed order. */
 export function encodeOp (op: Op): string {
-  const { v, hlc, author, seq, time, ...body } = op
+  const { v, hlc, author, seq, time, prev, ...body } = op
   const wire: Record<string, unknown> = { v, hlc: hlc.toString(), author, seq, time: time.toString() }
+  if (prev !== undefined) wire.prev = prev
   for (const [key, value] of Object.entries(body)) {
     if (value === undefined) continue
     if (typeof value === 'bigint') wire[key] = value.toString()
@@ -125,6 +140,15 @@ export function encodeOp (op: Op): string {
 }
 
 const BIGINT_FIELDS = new Set(['atime', 'mtime', 'ctime'])
+
+/** Characters of `prev`: base64url of SHA-256 cut to 22 characters (132 bits). */
+const PREV_CHARS = 22
+const PREV_PATTERN = /^[A-Za-z0-9_-]{22}$/
+
+/** The hash an op's successor names as its `prev`: base64url SHA-256 of the op's exact text, 132 bits. */
+export function bodyHash (body: string): string {
+  return createHash('sha256').update(body).digest('base64url').slice(0, PREV_CHARS)
+}
 
 /** Parses an op's wire form; ProtocolError when it is not a well-formed op. */
 export function decodeOp (body: string): Op {
@@ -137,6 +161,9 @@ export function decodeOp (body: string): Op {
   if (wire == null || typeof wire !== 'object' || wire.v !== OP_VERSION || typeof wire.kind !== 'string' ||
     typeof wire.author !== 'string' || typeof wire.seq !== 'number' || typeof wire.hlc !== 'string' || typeof wire.time !== 'string') {
     throw new ProtocolError(`journal op ${body.slice(0, 80)} lacks its header or has an unknown version: upgrade PALM on the device that wrote it`)
+  }
+  if (wire.prev !== undefined && (typeof wire.prev !== 'string' || !PREV_PATTERN.test(wire.prev))) {
+    throw new ProtocolError(`journal op ${body.slice(0, 80)} has a malformed prev hash: the sending device runs an incompatible PALM or the op was damaged`)
   }
   const op: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(wire)) {

@@ -11,7 +11,7 @@ import { ROOT_NODE } from './constants.js'
 import type { Counters } from './context.js'
 import type { Db } from './db.js'
 import { Hlc, systemClock } from './hlc.js'
-import { decodeOp } from './op.js'
+import { bodyHash, decodeOp } from './op.js'
 import { fetchKey, fetchKeys, fetchRange, readTail } from './reads.js'
 import { inodeUpsertSql, type InodeRec } from './records.js'
 import { damagedDir, recordDamage } from './damaged.js'
@@ -40,6 +40,8 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
   if (st == null) throw new IntegrityError(`metadata journal ${db.path} has no state row: restore it from a backup or run \`palm fsck\``)
   const seqs = await db.all<{ author: string, seq: number }>('SELECT author, max(seq) AS seq FROM ops GROUP BY author')
   const last = await db.get<{ hlc: string, author: string, seq: number }>('SELECT CAST(hlc AS TEXT) AS hlc, author, seq FROM ops ORDER BY hlc DESC, author DESC, seq DESC LIMIT 1')
+  // The next local op names the hash of this device's last one (`prev`, seal.ts).
+  const mine = await db.get<{ body: string }>('SELECT body FROM ops WHERE author=? ORDER BY seq DESC LIMIT 1', [deviceId])
   const appliedHlc = BigInt(last?.hlc ?? '0')
   const floor = c.init.clockFloor ?? 0n
   const hlc = new Hlc(clock, floor > appliedHlc ? floor : appliedHlc)
@@ -68,6 +70,7 @@ export async function loadJournal (db: Db, reader: Db, c: LoadContext): Promise<
     signAsync: c.init.signAsync,
     counters,
     lastSeq: new Map(seqs.map(r => [r.author, r.seq])),
+    lastHash: mine == null ? undefined : bodyHash(mine.body),
     log: c.log,
     redo: c.redo,
     earlyReplies: c.earlyReplies,
@@ -92,8 +95,8 @@ export interface RedoReplay {
 
 /**
  * Applies the ops of the redo log that the database lacks (answered before a kill, not yet
- * committed), commits them, and deletes the old segments. Local ops are signed again (Ed25519 is
- * deterministic: the same signature the commit would have stored). Valid frames after a damaged
+ * committed), commits them, and deletes the old segments. Local ops are signed again, each one
+ * (a seal each: an op with its own signature verifies alone, and a replay is rare). Valid frames after a damaged
  * one are applied too, when the ops before them are there; a segment with damage, or with ops
  * that did not apply, is moved aside into `damaged/`, and the event is noted there and logged.
  */
@@ -103,7 +106,8 @@ export async function replayRedo (writer: Writer, redo: RedoOpened, c: Pick<Load
   await Promise.all(redo.records.map(async (rec) => {
     try {
       const op = decodeOp(rec.text)
-      const sig = rec.sig ?? (op.author === c.init.deviceId ? c.init.sign?.(Buffer.from(rec.text)) : undefined)
+      const bytes = Buffer.from(rec.text)
+      const sig = rec.sig ?? (op.author === c.init.deviceId ? (c.init.sign?.(bytes) ?? await c.init.signAsync?.(bytes)) : undefined)
       await writer.replay({ op, body: rec.text, sig })
     } catch (err) {
       const key = rec.segment ?? ''

@@ -2,7 +2,8 @@
  * Rebuilding a damaged journal from its op log (`palm fsck --repair`). The op log is the truth and
  * the tables the VFS reads are derived from it (docs/journal.md), so a journal whose materialised
  * tables are damaged is rebuilt by applying its ops, in (hlc, author, seq) order, to a new journal
- * through the same path as the redo log's replay. Ops of an author with a known key must verify.
+ * through the same path as the redo log's replay. Ops of an author with a known key must be sealed
+ * (seal.ts): signed, or vouched for by a later signed op through the chain of `prev` hashes.
  * The damaged database (and its -wal/-shm) is then moved into `damaged/` (never deleted) and the
  * new one takes its place; the redo log is left where it is, and the next start applies from it
  * what the op log lacked.
@@ -11,7 +12,8 @@ import { rename, rm, stat } from 'node:fs/promises'
 import { JournalDamagedError } from '../errors.js'
 import { damagedDir, moveAside, recordDamage } from './damaged.js'
 import { Db } from './db.js'
-import { verifyOp, type SignedOp } from './op.js'
+import type { SignedOp } from './op.js'
+import { LogCheck } from './seal.js'
 import { readOps } from './reads.js'
 import { SqliteMetaStore, type MetaStoreInit } from './sqlite-store.js'
 import type { Writer } from './writer.js'
@@ -31,19 +33,28 @@ export interface OpLogReplay {
   firstReason?: string
 }
 
-/** Applies `ops` in order through the writer's replay path; the writer's journal must be new. */
-export async function replayOpLog (writer: Writer, ops: AsyncIterable<SignedOp>, keys: ReadonlyMap<string, Uint8Array>): Promise<OpLogReplay> {
+/**
+ * Applies the ops `read` yields, in order, through the writer's replay path; the writer's journal
+ * must be new. `read` is called twice: a first pass checks the seals of every author with a known
+ * key (seal.ts: an op is vouched for by a later one), the second applies the ops that passed.
+ */
+export async function replayOpLog (writer: Writer, read: () => AsyncIterable<SignedOp>, keys: ReadonlyMap<string, Uint8Array>): Promise<OpLogReplay> {
   const out: OpLogReplay = { read: 0, applied: 0, rejected: 0 }
   const reject = (reason: string): void => { out.rejected++; out.firstReason ??= reason }
+  // Ops that fail their seal: a few (a damaged log), so a set of their keys is small.
+  const refused = new Set<string>()
+  const chains = new LogCheck(keys, {
+    good: () => {},
+    bad: (op, reason) => { refused.add(`${op.op.seq}@${op.op.author}`); reject(`op ${op.op.seq}@${op.op.author} ${reason}`) },
+    unsealed: (run) => { for (const op of run) { refused.add(`${op.op.seq}@${op.op.author}`); reject(`op ${op.op.seq}@${op.op.author} is not sealed (no signed op after it vouches for it)`) } }
+  })
+  for await (const op of read()) chains.add(op)
+  chains.end()
   let window: Array<Promise<void>> = []
   const before = writer.committed.ops
-  for await (const op of ops) {
+  for await (const op of read()) {
     out.read++
-    const key = keys.get(op.op.author)
-    if (key != null && !verifyOp(op, key)) {
-      reject(`op ${op.op.seq}@${op.op.author} ${op.sig == null ? 'is unsigned' : 'has a bad signature'}`)
-      continue
-    }
+    if (refused.has(`${op.op.seq}@${op.op.author}`)) continue
     window.push(writer.replay(op).then(() => {}, (err: unknown) => { reject(err instanceof Error ? err.message : String(err)) }))
     if (window.length >= REPLAY_WINDOW) { await Promise.all(window); window = [] }
   }
@@ -83,9 +94,9 @@ export async function rebuildJournal (init: MetaStoreInit): Promise<JournalRebui
     await store.start()
     for (const [author, key] of keys) if (author !== init.deviceId) await store.trustAuthor(author, key)
     let read = 0
-    const counted = async function * (): AsyncGenerator<SignedOp> { for await (const op of readOps(old)) { read++; yield op } }
+    const counted = async function * (): AsyncGenerator<SignedOp> { read = 0; for await (const op of readOps(old)) { read++; yield op } }
     try {
-      result = await store.replayOpLog(counted(), keys)
+      result = await store.replayOpLog(counted, keys)
     } catch (err) {
       throw new JournalDamagedError(`the op log of metadata journal ${path} is damaged too (read ${read} ops before: ${err instanceof Error ? err.message : String(err)}): it cannot be rebuilt here; nothing was changed. Replace it with a fresh copy from another device`, { cause: err, details: { path } })
     }

@@ -18,7 +18,8 @@ import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import type { Hlc } from './hlc.js'
 import { checkName, checkXattrName } from './names.js'
-import { decodeOp, publicKeyObject, verifyOpAsync, type SignedOp, type WireOp } from './op.js'
+import { decodeOp, publicKeyObject, type SignedOp, type WireOp } from './op.js'
+import { checkSealed } from './seal.js'
 import type { KeyObject } from 'node:crypto'
 import { compareKeys, type MergeReport, type OpKey } from './merge-plan.js'
 import { admitKey } from './apply-admit.js'
@@ -35,7 +36,7 @@ import { checkJournalFile } from './startup-check.js'
 import { readDamageNotes } from './damaged.js'
 import { replayOpLog, type OpLogReplay } from './rebuild.js'
 import { JournalRoom } from './room.js'
-import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth, type StoredOp } from './types.js'
+import { ROOT_INO, type Attr, type ContentUpdate, type DirEntry, type JournalCheck, type MetaStats, type MetaStore, type NodeInit, type RenameFlags, type SetAttr, type StripeRef, type XattrFlags, type EarlyCreate, type JournalChange, type ChangeListenerOptions, type JournalHealth, type StoredOp, type RemoteReport } from './types.js'
 import { key } from './view.js'
 import type { Writer } from './writer.js'
 import { decodeDomain, decodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey } from './author-key.js'
@@ -203,10 +204,10 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /**
    * Applies a whole op log, in (hlc, author, seq) order, to this journal, which must be new: what
    * `palm fsck --repair` rebuilds a damaged journal with (rebuild.ts). Ops of an author with a
-   * known key must carry its valid signature.
+   * known key must be sealed (seal.ts); `read` is read twice (the seals first).
    */
-  async replayOpLog (ops: AsyncIterable<SignedOp>, keys: ReadonlyMap<string, Uint8Array>): Promise<OpLogReplay> {
-    return await replayOpLog(this.#opened().writer, ops, keys)
+  async replayOpLog (read: () => AsyncIterable<SignedOp>, keys: ReadonlyMap<string, Uint8Array>): Promise<OpLogReplay> {
+    return await replayOpLog(this.#opened().writer, read, keys)
   }
 
   #opened (): Opened {
@@ -551,33 +552,30 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /**
    * Applies ops of other devices (replication). Each op is decoded from the signed bytes themselves
    * (`body`), never from a parsed copy, and taken only when its author is a device this journal
-   * trusts and the signature over those bytes is the author's. Bad ops are refused in the report
-   * (never thrown): the batch's good ops still apply, in merge mode and in total order, late ones by
-   * undo-redo (writer.ts).
+   * trusts and the op is authentic: signed by its author, or sealed through the chain of `prev`
+   * hashes by a later op of the batch that is (seal.ts). Bad ops are refused in the report (never
+   * thrown): the batch's good ops still apply, in merge mode and in total order, late ones by
+   * undo-redo (writer.ts). Ops after an author's last seal in the batch are neither applied nor
+   * refused: they are listed as `unsealed` and pulled again with their seal.
    */
-  async applyRemote (ops: WireOp[], options: AbortOptions = {}): Promise<MergeReport> {
+  async applyRemote (ops: WireOp[], options: AbortOptions = {}): Promise<RemoteReport> {
     const { writer } = this.#opened()
     const refused: MergeReport['refused'] = []
+    const unsealed: RemoteReport['unsealed'] = []
     const pending: SignedOp[] = []
     for (const w of ops) {
       const v = this.#decoded(w)
-      if (typeof v === 'string') refused.push({ author: authorOf(w), seq: seqOf(w), reason: v })
+      if (typeof v === 'string') refused.push({ author: w.author ?? authorOf(w), seq: w.seq ?? seqOf(w), reason: v })
       else pending.push(v)
     }
-    // In total order: each chunk merged below is then newer than the one before (no undo-redo).
-    pending.sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
     // Admissions in this batch count for the ops after them: check until nothing more passes.
-    // Signatures are checked on the threadpool, VERIFY_CHUNK_OPS at a time; when every author is
-    // known from the start (the usual case), each chunk is merged as soon as it is checked, so
-    // the writer applies and commits one chunk while the next one's signatures are checked.
+    // Each round checks the chains of the authors whose keys are known (one signature per seal).
     const keys = new Map<string, KeyObject | undefined>()
     const removed = new Set<string>()
     let good: SignedOp[] = []
-    const merges: Array<Promise<MergeReport>> = []
-    let streaming: boolean | undefined
     let rest = pending
     while (rest.length > 0) {
-      const ready: Array<[SignedOp, KeyObject]> = []
+      const ready: SignedOp[] = []
       const later: SignedOp[] = []
       for (const signed of rest) {
         const { author } = signed.op
@@ -588,34 +586,22 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
           keys.set(author, live == null ? undefined : publicKeyObject(live))
         }
         if (removed.has(author)) { refused.push({ author, seq: signed.op.seq, reason: 'its author was removed from this swarm' }); continue }
-        const key = keys.get(author)
-        if (key == null) later.push(signed)
-        else ready.push([signed, key])
+        if (keys.get(author) == null) later.push(signed)
+        else ready.push(signed)
       }
       if (ready.length === 0) break
-      // Ops admitted by this batch are checked in a later round and may be older than these: one merge orders them all.
-      streaming ??= later.length === 0
-      for (let i = 0; i < ready.length; i += VERIFY_CHUNK_OPS) {
-        const chunk = ready.slice(i, i + VERIFY_CHUNK_OPS)
-        const ok = await raceSignal(Promise.all(chunk.map(async ([signed, key]) => await verifyOpAsync(signed, key))), options.signal, 'checking op signatures')
-        const checked: SignedOp[] = []
-        chunk.forEach(([signed], j) => {
-          if (!ok[j]) { refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'bad signature: the op was damaged or forged' }); return }
-          checked.push(signed)
-          if (signed.op.kind !== 'admit' || keys.get(signed.op.device) != null) return
-          try { keys.set(signed.op.device, publicKeyObject(admitKey(signed.op))) } catch {}
-        })
-        if (!streaming) good.push(...checked)
-        else if (checked.length > 0) {
-          const merged = writer.merge(checked, options.signal)
-          // Awaited below, with the others; a failure meanwhile is not unhandled.
-          merged.catch(() => {})
-          merges.push(merged)
-        }
+      const checked = await raceSignal(checkSealed(ready, a => keys.get(a) as KeyObject), options.signal, 'checking op signatures')
+      for (const { op, reason } of checked.bad) refused.push({ author: op.op.author, seq: op.op.seq, reason })
+      for (const s of checked.unsealed) unsealed.push({ author: s.op.author, seq: s.op.seq })
+      for (const signed of checked.good) {
+        good.push(signed)
+        if (signed.op.kind !== 'admit' || keys.get(signed.op.device) != null) continue
+        try { keys.set(signed.op.device, publicKeyObject(admitKey(signed.op))) } catch {}
       }
       rest = later
     }
     for (const signed of rest) if (!removed.has(signed.op.author)) refused.push({ author: signed.op.author, seq: signed.op.seq, reason: 'untrusted: its author was never admitted to this swarm' })
+    if (unsealed.length > 0) this.#log.trace('%d ops after their author\'s last seal in this batch (first %d@%s) are left to be pulled again with it', unsealed.length, unsealed[0].seq, unsealed[0].author)
     // An admit op in this batch does not bring back a removed device.
     for (const author of new Set(good.map(s => s.op.author))) {
       if (!removed.has(author) && isTombstone(await this.#authorKey(author))) removed.add(author)
@@ -624,10 +610,19 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       for (const s of good) if (removed.has(s.op.author)) refused.push({ author: s.op.author, seq: s.op.seq, reason: 'its author was removed from this swarm' })
       good = good.filter(s => !removed.has(s.op.author))
     }
-    if (good.length > 0 || merges.length === 0) merges.push(writer.merge(good, options.signal))
+    // In total order, MERGE_CHUNK_OPS at a time: each chunk is newer than the one before (no
+    // undo-redo between them), and the writer commits one while it applies the next.
+    good.sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
+    const merges: Array<Promise<MergeReport>> = []
+    for (let i = 0; i < good.length || i === 0; i += MERGE_CHUNK_OPS) {
+      const merged = writer.merge(good.slice(i, i + MERGE_CHUNK_OPS), options.signal)
+      // Awaited below, with the others; a failure meanwhile is not unhandled.
+      merged.catch(() => {})
+      merges.push(merged)
+    }
     const report = sumReports(await raceSignal(Promise.all(merges), options.signal, 'applying ops of other devices (they may still be applied)'))
     report.refused.unshift(...refused)
-    return report
+    return { ...report, unsealed }
   }
 
   /** Admits a device to the swarm's journal (an `admit` op); nothing is logged if it is admitted already. */
@@ -703,6 +698,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     }
     if (op.v !== OP_VERSION) return `format v${op.v}; this PALM reads v${OP_VERSION}: upgrade PALM`
     if (!Number.isSafeInteger(op.seq) || op.seq < 1) return 'malformed: bad seq'
+    if ((w.author !== undefined && op.author !== w.author) || (w.seq !== undefined && op.seq !== w.seq)) return 'forged: the signed body names another author or seq'
     if (op.author === this.#init.deviceId && op.seq > this.#opened().writer.lastSeq(op.author)) return 'claims to be this device\'s own op, which this device never wrote'
     return w.sig == null ? { op, body: w.body } : { op, body: w.body, sig: w.sig }
   }
@@ -710,12 +706,15 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   /**
    * One op of another device (see applyRemote); throws why it was refused: PermissionError for an
    * untrusted author, IntegrityError for a bad signature, ProtocolError for malformed bytes,
-   * InvalidArgumentError for a gap or an op claiming to be this device's.
+   * InvalidArgumentError for a gap, an op claiming to be this device's, or an op that is not a
+   * seal (one without a signature verifies only with the ops up to its seal: applyRemote).
    */
   async applyOp (signed: SignedOp, options: AbortOptions = {}): Promise<void> {
     const report = await this.applyRemote([{ body: signed.body, sig: signed.sig }], options)
     // Resolves once every op applied so far is committed: the change feed has reported it by then.
     await raceSignal(this.#opened().writer.barrier(), options.signal, 'waiting for a journal commit')
+    const unsealed = report.unsealed[0]
+    if (unsealed != null) throw new InvalidArgumentError(`op ${unsealed.seq}@${unsealed.author} was not applied: it carries no signature and is sealed by a later op of its batch; apply it with the ops up to that seal (applyRemote)`, { details: { author: unsealed.author } })
     const why = report.refused[0]
     if (why == null) return
     const message = `op ${why.seq}@${why.author} refused: ${why.reason}`
@@ -727,8 +726,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   }
 }
 
-/** Signatures checked at once before their ops are handed to the writer (applyRemote). */
-const VERIFY_CHUNK_OPS = 256
+/** Ops handed to the writer in one merge (applyRemote): it commits one chunk while it applies the next. */
+const MERGE_CHUNK_OPS = 256
 
 function keyOf (s: SignedOp): OpKey {
   return { hlc: s.op.hlc, author: s.op.author, seq: s.op.seq }

@@ -181,6 +181,15 @@ export interface JournalCheck {
 export type { Op, OpBody, SignedOp, WireOp } from './op.js'
 export type { MergeReport } from './merge-plan.js'
 
+/** What `applyRemote` did: the merge's report, and the ops left for later. */
+export interface RemoteReport extends MergeReport {
+  /**
+   * Ops after their author's last seal in the batch (seal.ts): no signature received so far
+   * vouches for them, so they were not applied; not refused either (they come again with their seal).
+   */
+  unsealed: Array<{ author: string, seq: number }>
+}
+
 /**
  * What one committed batch of the journal changed (the change feed, `MetaStore.onChange`). Local
  * inode numbers of this device. Lists have no duplicates; order means nothing.
@@ -326,10 +335,12 @@ export interface MetaStore {
   applyOp: (op: SignedOp, options?: AbortOptions) => Promise<void>
   /**
    * Applies ops of other devices from their signed bytes: bad ones (malformed, untrusted author,
-   * bad signature, a gap in the author's seq) are refused in the report, the rest applied in total
-   * order with the merge rules; late ones by undo-redo.
+   * bad signature or a broken chain to their seal, a body naming another author or seq than the
+   * wire's `author`/`seq`, a gap in the author's seq) are refused in the report, the rest applied
+   * in total order with the merge rules; late ones by undo-redo. Ops after their author's last
+   * seal in the batch are left out (`unsealed`).
    */
-  applyRemote: (ops: WireOp[], options?: AbortOptions) => Promise<MergeReport>
+  applyRemote: (ops: WireOp[], options?: AbortOptions) => Promise<RemoteReport>
   /**
    * Admits a device to the swarm's journal with an `admit` op signed by this device: ops signed with
    * `publicKey` are then accepted on every device that trusts this one. Nothing is logged if it is

@@ -80,6 +80,8 @@ export interface WriterInit {
   signAsync?: (bytes: Uint8Array) => Promise<Uint8Array>
   counters: Counters
   lastSeq: Map<string, number>
+  /** `bodyHash` of this device's last op in the log (its next op's `prev`); undefined for none. */
+  lastHash?: string
   log: Logger
   /** Where applied ops are appended before local calls are answered (file journals). */
   redo?: RedoLog

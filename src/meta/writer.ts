@@ -17,10 +17,10 @@ import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
 import { Batch, undoUpdateSql, type SignedRow, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
-import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SLOW_COMMIT_MS } from './constants.js'
+import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SEAL_MAX_BYTES, SEAL_MAX_OPS, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
-import { encodeOp, nodeIdOf, type Op, type SignedOp } from './op.js'
+import { bodyHash, encodeOp, nodeIdOf, type Op, type SignedOp } from './op.js'
 import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
@@ -62,6 +62,9 @@ export class Writer {
   #committed: Counters
   #pendingSeq: Map<string, number>
   #committedSeq: Map<string, number>
+  /** `bodyHash` of this device's last applied op (its next op's `prev`), and of its last committed one. */
+  #pendingPrev: string | undefined
+  #committedPrev: string | undefined
   #failure?: PalmError
   #idle: Array<() => void> = []
   /** Commits an open batch of early replies that no caller waits for yet (EARLY_COMMIT_DELAY_MS). */
@@ -73,6 +76,8 @@ export class Writer {
     this.#committed = init.counters
     this.#pendingSeq = new Map(init.lastSeq)
     this.#committedSeq = new Map(init.lastSeq)
+    this.#pendingPrev = init.lastHash
+    this.#committedPrev = init.lastHash
     this.#lastKey = init.lastKey ?? { hlc: 0n, author: '', seq: 0 }
   }
 
@@ -289,6 +294,7 @@ export class Writer {
     if (built == null) { task.applied?.({}); task.resolve({}); return }
     const { body, time } = built
     const op = { v: OP_VERSION, hlc: 0n, author, seq, time: time ?? physical, ...body } as Op
+    if (this.#pendingPrev !== undefined) op.prev = this.#pendingPrev
     ctx.beginOp()
     const result = applyOp(ctx, op)
     const undo = encodeUndo(ctx.endOp())
@@ -310,8 +316,15 @@ export class Writer {
       ? { author, seq, hlc: op.hlc, kind: op.kind, text, undo, sig: undefined }
       : { author, seq, hlc: op.hlc, kind: op.kind, text, undo }
     this.#lastKey = { hlc: op.hlc, author, seq }
+    this.#chain(this.#open, text)
     this.#merge(ctx, task, result, op, row, { text })
     task.applied?.(result)
+  }
+
+  /** This device's op `text` joins batch `b`: the next one names its hash as `prev`. */
+  #chain (b: Batch, text: string): void {
+    this.#pendingPrev = bodyHash(text)
+    b.lastPrev = this.#pendingPrev
   }
 
   /** A local call may be answered before its commit: its op and every one before it are logged. */
@@ -517,6 +530,8 @@ export class Writer {
       this.#init.hlc.observe(k.hlc)
       ops++
       if (!m.replay) logged.push({ text: signed.body, sig: signed.sig })
+      // This device's own ops come this way from the redo log and in a rebuild.
+      if (k.author === this.#init.author) this.#chain(b, signed.body)
       if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
     }
     // One write for the merge: a local call answered after it replays after these ops.
@@ -572,11 +587,12 @@ export class Writer {
   }
 
   /**
-   * The batch's SQL with every local op signed: on the threadpool when an async signer is given
-   * (Ed25519 costs ~30 µs an op, and nobody waits for this commit), else here.
+   * The batch's SQL with its local ops sealed: the last one signed, and one every SEAL_MAX_OPS ops
+   * or SEAL_MAX_BYTES of text before it (seal.ts); the others are vouched for by the chain of
+   * `prev` hashes. On the threadpool when an async signer is given (nobody waits for this commit).
    */
   async #seal (b: Batch): Promise<string> {
-    const rows = b.unsigned()
+    const rows = sealsOf(b.unsigned())
     const sigs = new Map<UnsignedRow, Uint8Array>()
     const { sign, signAsync } = this.#init
     if (rows.length > 0 && signAsync != null) {
@@ -591,6 +607,7 @@ export class Writer {
   #committed_ (b: Batch): void {
     this.#committed = b.counters as Counters
     for (const [author, seq] of b.lastSeq) this.#committedSeq.set(author, seq)
+    if (b.lastPrev !== undefined) this.#committedPrev = b.lastPrev
     this.#init.cache.commit(b.changes, b.created)
     for (const k of b.changes.keys()) {
       if (this.#overlay.get(k)?.batch === b) this.#dropOverlay(k)
@@ -631,6 +648,7 @@ export class Writer {
       nextCookie: Math.max(this.#committed.nextCookie, this.#pending.nextCookie)
     }
     this.#pendingSeq = new Map(this.#committedSeq)
+    this.#pendingPrev = this.#committedPrev
     if (this.#keptInRedo > 0) {
       // New ops would take the seqs of the kept ones: nothing more until a restart applies them.
       this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only: ${this.#keptInRedo} changes answered as done could not be committed (${error.message}); they are kept in its redo log and applied at the next start: fix the disk (free space) and restart PALM`, { cause: error, details: { path: this.#init.db.path, keptInRedo: this.#keptInRedo } })
@@ -652,4 +670,21 @@ export class Writer {
     if (!this.#isIdle()) return
     for (const resolve of this.#idle.splice(0)) resolve()
   }
+}
+
+/** The local op rows of a batch to sign (its seals): the last, and one every SEAL_MAX_OPS ops or SEAL_MAX_BYTES before it. */
+function sealsOf (rows: UnsignedRow[]): UnsignedRow[] {
+  const seals: UnsignedRow[] = []
+  let ops = 0
+  let bytes = 0
+  rows.forEach((r, i) => {
+    ops++
+    bytes += r.text.length
+    if (i === rows.length - 1 || ops >= SEAL_MAX_OPS || bytes >= SEAL_MAX_BYTES) {
+      seals.push(r)
+      ops = 0
+      bytes = 0
+    }
+  })
+  return seals
 }

@@ -96,6 +96,12 @@ export const DEFAULT_JOURNAL_MAX_PUSH_OPS_PER_SEC = 50_000
 export const DEFAULT_JOURNAL_MAX_INBOUND_STREAMS = 2
 /** Most authors in one vector (devices that ever wrote to the swarm). */
 export const MAX_JOURNAL_AUTHORS = 4096
+/**
+ * Most ops between two seals (ops with a signature: the unsigned ops before one are vouched for by
+ * it). A sender ends each author's run in a frame on a seal, so a frame may hold this many ops more
+ * than asked for; receivers allow for it. Writers seal at least this often (meta's SEAL_MAX_OPS).
+ */
+export const JOURNAL_SEAL_SPACING_OPS = 64
 /** Longest author id on the wire, bytes (a peer id is ~52). */
 export const MAX_JOURNAL_AUTHOR_BYTES = 128
 /** Longest signature on the wire, bytes (Ed25519: 64). */

@@ -51,8 +51,8 @@ function resolve (init: JournalSyncInit): Settings {
     maxPushOpsPerSec: init.maxPushOpsPerSec ?? C.DEFAULT_JOURNAL_MAX_PUSH_OPS_PER_SEC,
     requestTimeoutMs,
     maxInboundStreams: init.maxInboundStreams ?? C.DEFAULT_JOURNAL_MAX_INBOUND_STREAMS,
-    // The sender may pack up to its own batch size; accept twice ours.
-    maxOps: batchOps * 2,
+    // The sender may pack up to its own batch size, and ends each run on a seal: accept twice ours and a run.
+    maxOps: batchOps * 2 + C.JOURNAL_SEAL_SPACING_OPS,
     maxAuthors: C.MAX_JOURNAL_AUTHORS,
     idleMs: Math.min(10_000, Math.floor(requestTimeoutMs / 2))
   }

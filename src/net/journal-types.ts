@@ -14,7 +14,11 @@ export interface WireOp {
   seq: number
   /** The exact signed text. */
   body: string
-  /** The author's Ed25519 signature of `body`. */
+  /**
+   * The author's Ed25519 signature of `body` on a seal; empty on the ops before it, which the
+   * seal vouches for through the hash chain in the bodies (meta/seal.ts). Whoever sends ops ends
+   * each author's run on a seal.
+   */
   sig: Uint8Array
 }
 
@@ -35,7 +39,10 @@ export interface ApplyReport {
 export interface JournalReplica {
   /** Highest seq held per author (ops 1..n of each author are all held). Called often: keep it in memory. */
   versionVector: () => Map<string, number>
-  /** Ops of `author` with seq > after, in seq order, at most `limit` ops and about `maxBytes` bytes (at least one op if any). */
+  /**
+   * Ops of `author` with seq > after, in seq order, ending on a seal: about `limit` ops and
+   * `maxBytes` bytes (cut back to the last seal within them, or past them to the first one).
+   */
   readOps: (author: string, after: number, limit: number, maxBytes: number, options?: AbortOptions) => Promise<WireOp[]>
   /**
    * Applies ops received from `peer`. Malformed, forged or unadmitted ops are refused in the report,

@@ -485,9 +485,12 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
       const a = await open(t, { deviceId: 'dev-a', ...signer })
       await workload(a)
       const b = await open(t, { deviceId: 'dev-b' })
-      const ops = []
-      for await (const op of a.exportOps()) ops.push(op)
-      assert.equal(ops.length, a.stats().ops)
+      const sealed = []
+      for await (const op of a.exportOps()) sealed.push(op)
+      assert.equal(sealed.length, a.stats().ops)
+      // Only the last op of each committed batch is signed (its seal); applied one by one here,
+      // each op is signed alone, as ops logged before seals were (such an op verifies alone).
+      const ops = sealed.map(op => op.sig != null ? op : { ...op, sig: signer.sign(Buffer.from(op.body)) })
       await rejects(b.applyOp(ops[0]), 'PermissionError')
       await b.trustAuthor('dev-a', signer.publicKey)
       const forged = { ...ops[0], body: ops[0].body.replace('"d"', '"e"') }
@@ -505,7 +508,9 @@ export function metaStoreTests (target: MetaStoreTestTarget): void {
       assert.deepEqual((await dumpTree(c)).filter(l => !l.includes('local-and-newer')), await dumpTree(a))
       assert.ok(await c.lookup(ROOT_INO, 'local-and-newer'))
       assert.deepEqual((await c.check()).problems, [])
-      for (const op of ops) await b.applyOp(op)
+      // As replication sends them: the runs of unsigned ops verify through their seals.
+      const report = await b.applyRemote(sealed.map(op => ({ body: op.body, sig: op.sig })))
+      assert.deepEqual([report.refused, report.unsealed], [[], []])
       await b.applyOp(ops[3]) // applied already: a no-op
       assert.deepEqual(await dumpTree(b), await dumpTree(a))
       assert.equal(b.stats().ops, a.stats().ops)

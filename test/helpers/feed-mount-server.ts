@@ -2,7 +2,7 @@
  * Child-process entry for the remote-change mount tests: two devices (test/helpers/two-devices.ts:
  * two SQLite journals, two VFSs, one local StripeIO over one fragment directory), device B's VFS
  * mounted with PALM's FUSE layer (src/fuse mountVfs, which wires the kernel notifier). The parent
- * drives device A over IPC; after each change A's new ops are applied to B's journal with applyOp
+ * drives device A over IPC; after each change A's new ops are applied to B's journal with applyRemote
  * while the mount is live, as replication will. A process must never serve a mount and use it,
  * hence this child.
  *   node feed-mount-server.js <mountpoint> <workdir> '<json { entryTimeoutSec, attrTimeoutSec }>'

@@ -2,8 +2,8 @@
  * Two devices' worth of real parts in one process, for change-feed tests: device A and device B each
  * have a SQLite journal file and a VFS; both VFSs store stripes through ONE local StripeIO over one
  * file fragment store (a directory), so what A writes B can read by its manifest. A signs its ops;
- * B trusts A's key. `ship()` exports A's ops that B lacks and applies them on B with `applyOp`, the
- * path replication will use. Nothing is mocked: only the network between the two is left out.
+ * B trusts A's key. `ship()` exports A's ops that B lacks and applies them on B with `applyRemote`, the
+ * path replication uses. Nothing is mocked: only the network between the two is left out.
  */
 import { generateKeyPairSync, randomBytes, sign as edSign } from 'node:crypto'
 import { join } from 'node:path'
@@ -84,10 +84,11 @@ export async function openTwoDevices (init: TwoDevicesInit): Promise<TwoDevices>
       const ops: SignedOp[] = []
       // exportOps first waits for A's applied ops to commit.
       for await (const op of metaA.exportOps()) if (op.op.author === 'dev-a' && op.op.seq > shipped) ops.push(op)
-      for (const op of ops) {
-        await metaB.applyOp(op)
-        shipped = op.op.seq
-      }
+      // As replication sends them: all at once, each run of A's ops ending on its seal.
+      const report = await metaB.applyRemote(ops.map(op => ({ body: op.body, sig: op.sig })))
+      const left = [...report.refused.map(r => `${r.seq}@${r.author}: ${r.reason}`), ...report.unsealed.map(u => `${u.seq}@${u.author}: unsealed`)]
+      if (left.length > 0) throw new Error(`ship: ops of A not applied on B: ${left.join('; ')}`)
+      if (ops.length > 0) shipped = ops[ops.length - 1].op.seq
       return ops.length
     }
     return {

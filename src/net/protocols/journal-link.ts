@@ -183,6 +183,9 @@ export class PeerLink {
     let n = 0
     let bytes = 0
     while (n < this.#queue.length && n < batchOps && (n === 0 || bytes + wireSize(this.#queue[n]) <= batchBytes)) bytes += wireSize(this.#queue[n++])
+    // A frame ends on a seal (an op with a signature, which vouches for the unsigned ones before
+    // it): the peer could not verify, so would not apply, a run cut before it.
+    while (n < this.#queue.length && this.#queue[n - 1].sig.byteLength === 0) bytes += wireSize(this.#queue[n++])
     const batch = this.#queue.splice(0, n)
     this.#queueBytes = Math.max(0, this.#queueBytes - bytes)
     if (this.#queue.length === 0) this.#overflowLogged = false

@@ -12,8 +12,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MetaReplica } from '../../../src/daemon/journal-replica.js'
 import { admitDevice } from '../../../src/daemon/admission.js'
 import { opSigner } from '../../../src/daemon/signer.js'
-import { createMetaStore, encodeOp, ROOT_INO, type Op, type SqliteMetaStore } from '../../../src/meta/index.js'
-import { loadOrCreatePeerKey, type WireOp } from '../../../src/net/index.js'
+import { createMetaStore, encodeOp, ROOT_INO, SEAL_MAX_OPS, type Op, type SqliteMetaStore } from '../../../src/meta/index.js'
+import { JOURNAL_SEAL_SPACING_OPS, loadOrCreatePeerKey, type WireOp } from '../../../src/net/index.js'
 import { defaultLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
 
@@ -37,15 +37,17 @@ async function device (t: Cleanup, name: string): Promise<Dev> {
 const FILE = { type: 'file' as const, mode: 0o644, uid: 0, gid: 0 }
 
 describe('journal replication hooks and MetaReplica', () => {
-  it('keeps the version vector, pages ops out by author and feeds committed local ops, signed', async (t) => {
+  it('keeps the version vector, pages ops out by author and feeds committed local ops, each batch ending on its seal', async (t) => {
     const a = await device(t, 'a')
-    const fed: WireOp[] = []
-    const off = a.replica.onLocalOps(ops => { fed.push(...ops) })
+    const batches: WireOp[][] = []
+    const off = a.replica.onLocalOps(ops => { batches.push(ops) })
     for (let i = 0; i < 30; i++) await a.meta.create(ROOT_INO, `f${i}`, FILE)
     await a.meta.stop() // flushes every commit
     off()
+    const fed = batches.flat()
     assert.deepEqual(fed.map(o => o.seq), Array.from({ length: 30 }, (_, i) => i + 1))
-    assert.ok(fed.every(o => o.author === a.id && o.sig.byteLength === 64))
+    assert.ok(fed.every(o => o.author === a.id && (o.sig.byteLength === 64 || o.sig.byteLength === 0)))
+    assert.ok(batches.every(b => b[b.length - 1].sig.byteLength === 64), 'each batch ends on a seal')
     assert.equal(a.replica.versionVector().get(a.id), 30)
   })
 
@@ -53,19 +55,26 @@ describe('journal replication hooks and MetaReplica', () => {
     const a = await device(t, 'a')
     for (let i = 0; i < 1500; i += 100) await Promise.all(Array.from({ length: 100 }, async (_, j) => await a.meta.create(ROOT_INO, `f${i + j}`, FILE)))
     assert.deepEqual((await a.meta.versionVector()).get(a.id), 1500)
+    // Each page ends on a seal: cut back to the last one within the limits (seals are at most
+    // SEAL_MAX_OPS apart), or past them to the first one.
     const page = await a.replica.readOps(a.id, 10, 1200, 1 << 30)
-    assert.equal(page.length, 1200)
-    assert.deepEqual([page[0].seq, page[1199].seq], [11, 1210])
+    assert.ok(page.length > 1200 - SEAL_MAX_OPS && page.length <= 1200, `${page.length} ops`)
+    assert.equal(page[0].seq, 11)
+    assert.equal(page[page.length - 1].sig.byteLength, 64)
     const small = await a.replica.readOps(a.id, 0, 1000, 1000)
-    assert.ok(small.length >= 1 && small.length < 10, `${small.length} ops in about 1000 bytes`)
+    assert.ok(small.length >= 1 && small.length <= SEAL_MAX_OPS, `${small.length} ops in about 1000 bytes, to the first seal`)
+    assert.equal(small[small.length - 1].sig.byteLength, 64)
+    assert.ok(small.slice(0, -1).every(o => o.sig.byteLength === 0))
     assert.deepEqual(await a.replica.readOps(a.id, 1500, 10, 1000), [])
   })
 
   it('applies another device\'s ops and refuses forged, mismatched, unknown, gapped and own ops with reasons', async (t) => {
     const a = await device(t, 'a')
     const b = await device(t, 'b')
-    for (let i = 0; i < 20; i++) await a.meta.create(ROOT_INO, `f${i}`, FILE)
+    // Each op committed alone: each is a seal (signed), and verifies alone.
+    for (let i = 0; i < 20; i++) { await a.meta.create(ROOT_INO, `f${i}`, FILE); await a.meta.versionVector() }
     const ops = await a.replica.readOps(a.id, 0, 20, 1 << 30)
+    assert.ok(ops.length === 20 && ops.every(o => o.sig.byteLength === 64))
     const other = generateKeyPairSync('ed25519').privateKey
     const forgedSig: WireOp = { ...ops[10], sig: new Uint8Array(edSign(null, Buffer.from(ops[10].body), other)) }
     const renamed: WireOp = { ...ops[10], body: ops[10].body.replace('"f10"', '"evil"') }
@@ -83,16 +92,45 @@ describe('journal replication hooks and MetaReplica', () => {
     assert.equal(r.applied, 0)
     assert.equal(r.duplicates, 1)
     // The wire's author differs from the one the signed body names: forged.
-    assert.deepEqual(r.refused.map(x => x.reason.split(':')[0]), ['gap', 'forged', 'own op this device lacks'])
+    assert.deepEqual(r.refused.map(x => x.reason.split(':')[0]).sort(), ['forged', 'gap', 'own op this device lacks'])
     // The good ops of a mixed batch still apply.
-    r = await b.replica.applyOps([ops[10], { ...ops[11], body: '{' }, ops[11]], a.id)
-    assert.equal(r.applied, 2)
-    assert.equal(r.refused.length, 1)
-    r = await b.replica.applyOps(ops.slice(12), a.id)
-    assert.equal(r.applied, 8)
+    r = await b.replica.applyOps([ops[10], { ...ops[11], body: '{' }], a.id)
+    assert.equal(r.applied, 1)
+    assert.match(r.refused[0]?.reason ?? '', /^malformed/)
+    r = await b.replica.applyOps(ops.slice(11), a.id)
+    assert.equal(r.applied, 9)
     assert.equal(b.replica.versionVector().get(a.id), 20)
     const names = (await b.meta.readdir(ROOT_INO, 0, 100)).map(e => e.name).sort()
     assert.deepEqual(names, Array.from({ length: 20 }, (_, i) => `f${i}`).sort())
+    assert.equal((await b.meta.check()).ok, true)
+  })
+
+  it('serves runs that end on seals, and applies a run cut before its seal only once the seal arrives', async (t) => {
+    assert.ok(SEAL_MAX_OPS <= JOURNAL_SEAL_SPACING_OPS, 'receivers allow for the runs writers make')
+    const a = await device(t, 'a')
+    const b = await device(t, 'b')
+    await a.meta.create(ROOT_INO, 'first', FILE)
+    await a.meta.versionVector() // committed: a batch of its own
+    await Promise.all(Array.from({ length: 40 }, async (_, i) => await a.meta.create(ROOT_INO, `f${i}`, FILE)))
+    const all = await a.replica.readOps(a.id, 0, 1000, 1 << 30)
+    assert.equal(all.length, 41)
+    assert.deepEqual(all.map(o => o.sig.byteLength > 0), all.map((_, i) => i === 0 || i === 40), 'one seal per committed batch')
+    // A limit inside the run: cut back to the seal before it, or past it to the run's seal.
+    assert.deepEqual((await a.replica.readOps(a.id, 0, 10, 1 << 30)).map(o => o.seq), [1])
+    assert.equal((await a.replica.readOps(a.id, 1, 10, 1 << 30)).length, 40)
+    // Ops 2…21 without their seal (op 41): neither applied nor refused, and not in the vector.
+    let r = await b.replica.applyOps(all.slice(0, 21), a.id)
+    assert.deepEqual(r, { applied: 1, duplicates: 0, refused: [] })
+    assert.equal(b.replica.versionVector().get(a.id), 1)
+    assert.equal(await b.meta.lookup(ROOT_INO, 'f0'), undefined)
+    // B serves only what it can seal: op 1, not the unsealed ops it does not hold anyway.
+    assert.deepEqual((await b.replica.readOps(a.id, 0, 100, 1 << 30)).map(o => o.seq), [1])
+    r = await b.replica.applyOps(all.slice(1), a.id)
+    assert.deepEqual(r, { applied: 40, duplicates: 0, refused: [] })
+    assert.equal(b.replica.versionVector().get(a.id), 41)
+    // A third device gets A's ops from B (a relay), sealed as A sealed them.
+    const relayed = await b.replica.readOps(a.id, 0, 100, 1 << 30)
+    assert.deepEqual(relayed.map(o => [o.seq, o.sig.byteLength]), all.map(o => [o.seq, o.sig.byteLength]))
     assert.equal((await b.meta.check()).ok, true)
   })
 })

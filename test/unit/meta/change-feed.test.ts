@@ -22,7 +22,7 @@ async function openStore (t: TestContext, dir: string, deviceId: string, signer?
   return s
 }
 
-/** Two journals, A signing its ops, B trusting A's key; `ship()` applies A's new ops on B one by one. */
+/** Two journals, A signing its ops, B trusting A's key; `ship()` applies A's new ops on B one by one (each signed alone). */
 async function twoDevices (t: TestContext): Promise<{ a: MetaStore, b: MetaStore, ship: () => Promise<JournalChange[][]>, events: JournalChange[] }> {
   const dir = await createTempDir(t, 'palm-feed-')
   const signer = testSigner()
@@ -40,7 +40,9 @@ async function twoDevices (t: TestContext): Promise<{ a: MetaStore, b: MetaStore
     for (const op of ops) {
       const before = events.length
       // applyOp resolves after the commit; the feed reports a batch before its callers are answered.
-      await b.applyOp(op)
+      // An op that is not its batch's seal is signed alone here (an op with its own signature
+      // verifies alone), so that each op is applied, and reported, by itself.
+      await b.applyOp(op.sig != null ? op : { ...op, sig: signer.sign(Buffer.from(op.body)) })
       shipped = op.op.seq
       perOp.push(events.slice(before))
     }

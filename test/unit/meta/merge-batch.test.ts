@@ -1,7 +1,7 @@
 /**
  * Large batches of another device's ops (docs/journal.md, "Verification" and "The writer"): a merge
  * loads the records its ops read in a few statements (prefetch.ts, reads.ts `fetchKeys`), checks
- * signatures a chunk at a time and hands each checked chunk to the writer, and a batch writes its
+ * each author's runs of ops against their seals (seal.ts) and hands the writer a chunk at a time, and a batch writes its
  * rows with one json_each statement per table. Real file journals whose cache is far smaller than
  * the tree, so that the records do come from the database.
  */
@@ -66,20 +66,26 @@ describe('large merges', () => {
     assert.deepEqual(new Set(await kinds(b)), new Set(['orphan']))
   })
 
-  it('applies the ops before a bad signature in a later chunk, refuses it and the ones after as a gap, then takes them sent again', async (t) => {
+  it('applies the runs sealed before a bad seal in a later chunk, refuses it and the ops it seals, the ones after as a gap, then takes them sent again', async (t) => {
     const { a, b } = await pair(t)
-    for (let i = 0; i < 700; i++) await a.create(ROOT_INO, `f${i}`, FILE)
+    // Seven committed batches or more: each ends on a seal (a signed op), the ops before it unsigned.
+    for (let g = 0; g < 7; g++) await Promise.all(Array.from({ length: 100 }, async (_, i) => await a.create(ROOT_INO, `f${g * 100 + i}`, FILE)))
     const ops = await opsOf(a)
-    const bad = ops.map((o, i) => i === 500 ? { ...o, sig: new Uint8Array(o.sig ?? []).map((x, j) => j === 0 ? x ^ 1 : x) } : o)
-    const report = await b.applyRemote(bad)
-    assert.equal(report.applied, 500)
-    assert.deepEqual(report.refused[0], { author: 'dev-a', seq: 501, reason: 'bad signature: the op was damaged or forged' })
-    assert.equal(report.refused.length, 200)
-    assert.ok(report.refused.slice(1).every(r => r.reason.startsWith('gap')), 'the ops after it wait for it')
+    const seals = ops.flatMap((o, i) => o.sig != null ? [i] : [])
+    const bad = seals.find(i => i >= 500) as number
+    const before = seals.filter(i => i < bad).pop() as number
+    assert.ok(bad - before > 1, 'the bad seal seals unsigned ops')
+    const forged = ops.map((o, i) => i === bad ? { ...o, sig: new Uint8Array(o.sig ?? []).map((x, j) => j === 0 ? x ^ 1 : x) } : o)
+    const report = await b.applyRemote(forged)
+    assert.equal(report.applied, before + 1)
+    assert.deepEqual(report.refused[0], { author: 'dev-a', seq: bad + 1, reason: 'bad signature: the op was damaged or forged' })
+    assert.equal(report.refused.length, 700 - before - 1)
+    assert.ok(report.refused.slice(1, bad - before).every(r => r.reason.startsWith('bad signature: its seal')), 'the ops it seals are refused with it')
+    assert.ok(report.refused.slice(bad - before).every(r => r.reason.startsWith('gap')), 'the ops after it wait for it')
     const again = await b.applyRemote(ops)
     assert.deepEqual(again.refused, [])
-    assert.equal(again.applied, 200)
-    assert.equal(again.duplicates, 500)
+    assert.equal(again.applied, 700 - before - 1)
+    assert.equal(again.duplicates, before + 1)
     assert.deepEqual(await dumpTree(b), await dumpTree(a))
   })
 

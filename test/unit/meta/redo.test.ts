@@ -13,7 +13,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import sqlite3 from 'sqlite3'
-import { createMetaStore, verifyOp } from '../../../src/meta/index.js'
+import { bodyHash, createMetaStore, verifyOp } from '../../../src/meta/index.js'
+import type { SignedOp } from '../../../src/meta/types.js'
 import { RedoLog, redoSegments } from '../../../src/meta/redo.js'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
@@ -105,10 +106,14 @@ describe('redo log', () => {
     onCleanup(t, async () => { await s.stop() })
     await s.start()
     await workload(s)
-    const ops = []
+    const ops: SignedOp[] = []
     for await (const op of s.exportOps()) ops.push(op)
     assert.ok(ops.length > 5)
-    for (const op of ops) assert.ok(verifyOp(op, signer.publicKey), `op ${op.op.seq} is signed`)
+    // Sealed: each op signed, or named by the next op's prev hash (seal.ts); the last one signed.
+    ops.forEach((op, i) => {
+      assert.ok(op.sig != null ? verifyOp(op, signer.publicKey) : ops[i + 1]?.op.prev === bodyHash(op.body), `op ${op.op.seq} is sealed`)
+    })
+    assert.ok(ops[ops.length - 1].sig != null, 'the last op is a seal')
     assert.deepEqual((await s.check()).problems, [])
   })
 

@@ -58,6 +58,22 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     await pWaitFor(() => a.sync.stats().peers.find(p => p.id === b.id)?.peerLag === 0, { timeout: 10_000 })
   })
 
+  it('ends each push frame on a seal: with frames of 8 ops, every op pushed is applied and none refused', async (t) => {
+    const swarmKey = generateSwarmKey()
+    const small = { batchOps: 8, fullSyncIntervalMs: 600_000 }
+    const a = await createJournalDevice(t, { name: 'a', swarmKey, sync: small })
+    const b = await createJournalDevice(t, { name: 'b', swarmKey, sync: small })
+    await connect(a, b)
+    // Bursts of creates: committed batches of many ops, each sealed by its last one only.
+    await writeOps(a, 100)
+    await waitHolds(b, a.id, await own(a))
+    const fromA = b.sync.stats().peers.find(p => p.id === a.id)
+    // A frame cut before its seal would be left unapplied, and the next one refused as a gap.
+    assert.equal(fromA?.opsRefused, 0)
+    assert.equal(fromA?.opsApplied, await own(a))
+    assert.deepEqual(await logOf(b, a.id), await logOf(a, a.id))
+  })
+
   it('a device stopped while 2,000 ops were written catches up by pull in bounded batches', async (t) => {
     const swarmKey = generateSwarmKey()
     const batch = { batchOps: 128 }
