@@ -155,6 +155,10 @@ function changeSql (k: string, v: Cached): string {
       return v === ABSENT
         ? `DELETE FROM node_aliases WHERE node=${sqlText(k.slice(1))};`
         : `INSERT OR REPLACE INTO node_aliases(node,ino) VALUES(${sqlText(k.slice(1))},${v as number});`
+    case 0x52: // R<node>: where a removed directory was
+      return v === ABSENT
+        ? `DELETE FROM removed_dirs WHERE node=${sqlText(k.slice(1))};`
+        : `INSERT OR REPLACE INTO removed_dirs(node,record) VALUES(${sqlText(k.slice(1))},${sqlText(JSON.stringify(v))});`
     case 0x61: // a<device>: an admitted device's key
       return v === ABSENT
         ? `DELETE FROM authors WHERE author=${sqlText(k.slice(1))};`

@@ -35,6 +35,23 @@ export interface InodeRec {
   readonly ver?: string
 }
 
+/**
+ * Where a removed directory was (`R<node>`, table `removed_dirs`): a late op that still names it as
+ * a parent (made by a device that had not seen the removal) brings it back there (revive.ts).
+ * Times are decimal nanoseconds (the record is stored as JSON, also in undo records).
+ */
+export interface RemovedDirRec {
+  /** The node id of the directory it was in, and its name there. */
+  readonly parent: string
+  readonly name: string
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly mtime: string
+  /** The time of the op that removed it. */
+  readonly removed: string
+}
+
 export interface DentryRec {
   readonly parent: number
   readonly name: string

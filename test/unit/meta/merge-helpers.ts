@@ -12,9 +12,9 @@ export function stripe (index: number, length: number, tag: string): StripeRef {
   return { index, length, id: `st-${tag}`, k: 1, n: 1, codecId: 1, fragments: [`cid-${tag}`], holders: [] }
 }
 
-/** A clock shared by journals that advances 1 µs per reading: ops get stamps in the order they are made, every run alike. */
-export function logicalClock (): () => bigint {
-  let now = BigInt(Date.now()) * 1_000_000n
+/** A clock shared by journals that advances 1 µs per reading (from `start` ns, or now): ops get stamps in the order they are made, every run alike. */
+export function logicalClock (start?: bigint): () => bigint {
+  let now = start ?? BigInt(Date.now()) * 1_000_000n
   return () => { now += 1000n; return now }
 }
 

@@ -138,17 +138,20 @@ async function randomOps (s: MetaStore, model: Model, count: number, rand: () =>
 describe('replicated journal merge against a model', () => {
   it('keeps every version a device held at the heal, invents none, and converges, over seeded random epochs', async (t) => {
     // Runs are deterministic (one logical clock): fixed seeds by default, as regressions;
-    // PALM_MODEL_SEED=N (or random) with PALM_MODEL_RUNS explores. Seeds 1, 2, 3, 5 and 8 (among
-    // others) still lose a version in interleavings of crossed directory moves, merged mkdirs and
-    // resurrections: docs/journal.md, "Known gaps".
+    // PALM_MODEL_SEED=N (or random) with PALM_MODEL_RUNS explores. Every seed of 1–30 passes
+    // (PALM_MODEL_SEED=1 PALM_MODEL_RUNS=30); CI runs six that lost a version before the fixes (a
+    // directory removed while another device made something in it; a conflict name already taken):
+    // each seed costs ~6 s of CPU. docs/journal.md, "Known gaps".
     const explore = process.env.PALM_MODEL_SEED
     const first = explore === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(explore)
-    const seeds = explore == null ? [4, 6, 7, 11, 12, 13] : Array.from({ length: Number(process.env.PALM_MODEL_RUNS ?? 6) }, (_, i) => first + i)
+    const seeds = explore == null ? [1, 2, 3, 5, 8, 23] : Array.from({ length: Number(process.env.PALM_MODEL_RUNS ?? 6) }, (_, i) => first + i)
     t.diagnostic(`seeds ${seeds.join(', ')} (PALM_MODEL_SEED=N PALM_MODEL_RUNS=1 replays seed N)`)
     for (const seed of seeds) {
       const rand = prng(seed)
-      // One logical clock: the ops' total order follows the seed alone, so a seed replays exactly.
-      const stores = await devices(t, 3, logicalClock())
+      // One logical clock from a fixed time: the ops' total order and their conflict names' stamps
+      // follow the seed alone, so a seed replays exactly (from the wall clock, a run crossing a
+      // second boundary named conflict copies differently).
+      const stores = await devices(t, 3, logicalClock(1_800_000_000_000_000_000n))
       const written = new Set<string>()
       let tree: string[]
       for (let e = 0; e < 5; e++) {

@@ -12,7 +12,8 @@ import { ROOT_INO, type MetaStore } from '../../../src/meta/types.js'
 import { testSigner } from '../../compliance/meta-store-tests.js'
 import { prng } from '../../helpers/prng.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
-import { assertConverged, devices, DIR, FILE, send, stripe, syncAll } from './merge-helpers.js'
+import { conflictName } from '../../../src/meta/conflict-name.js'
+import { assertConverged, devices, DIR, FILE, logicalClock, send, stripe, syncAll } from './merge-helpers.js'
 
 describe('replicated journal merge', () => {
   it('applies concurrent writes of two devices in one order everywhere (late ops by undo-redo)', async (t) => {
@@ -186,6 +187,72 @@ describe('replicated journal conflicts', () => {
       assert.ok(tree.some(l => l.includes(`st-saved-${n}`)), `the save ${n} survives:\n${tree.join('\n')}`)
       assert.ok(tree.some(l => l.includes(`st-edited-${n}`)), `the edit ${n} survives:\n${tree.join('\n')}`)
     }
+  })
+
+  // Found by the model test (seeds 2 and 3): the edit was dropped when its conflict name was taken.
+  it('brings an edit of a file deleted concurrently back under a numbered conflict name when the first is taken', async (t) => {
+    // One logical clock from a fixed second: every op below has the same conflict-name stamp.
+    const start = 1_800_000_000_000_000_000n
+    const [a, b] = await devices(t, 2, logicalClock(start))
+    for (const name of ['purged', 'unlinked']) {
+      const f = await a.create(ROOT_INO, name, FILE)
+      await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, `${name}-v0`)] })
+    }
+    await send(a, b)
+    // a deletes both (and purges one), then takes their names and their first conflict names.
+    for (const name of ['purged', 'unlinked']) {
+      const e = (await a.lookup(ROOT_INO, name))!
+      await a.unlink(ROOT_INO, name)
+      if (name === 'purged') await a.releaseInode(e.ino)
+      await a.create(ROOT_INO, name, FILE)
+      await a.create(ROOT_INO, conflictName(name, 'dev-1', start), FILE)
+    }
+    // b, which saw neither delete, edits both: later in total order.
+    for (const name of ['purged', 'unlinked']) {
+      await b.setContent((await b.lookup(ROOT_INO, name))!.ino, { size: 3, stripeSize: 8, stripes: [stripe(0, 3, `${name}-edit`)] })
+    }
+    await syncAll([a, b])
+    const tree = await assertConverged([a, b])
+    for (const name of ['purged', 'unlinked']) {
+      assert.ok(tree.some(l => l.startsWith(`/${conflictName(`${name} 2`, 'dev-1', start)} file n1 s3 `) && l.includes(`st-${name}-edit`)), `${name}'s edit survives:\n${tree.join('\n')}`)
+    }
+  })
+
+  // Found by the model test (seed 1): what a device made in a directory another device removed was lost.
+  it('brings back a directory removed concurrently (rmdir, or a rename over it) with what another device made in it', async (t) => {
+    const [a, b] = await devices(t, 2, logicalClock())
+    const d = await a.create(ROOT_INO, 'd', DIR)
+    await a.create(d.ino, 'e', DIR)
+    await a.create(ROOT_INO, 'x', DIR)
+    await send(a, b)
+    // a removes d/e and d, and moves a new directory y over the empty x.
+    await a.rmdir(d.ino, 'e')
+    await a.rmdir(ROOT_INO, 'd')
+    const y = await a.create(ROOT_INO, 'y', DIR)
+    await a.create(y.ino, 'from-y', FILE)
+    await a.rename(ROOT_INO, 'y', ROOT_INO, 'x')
+    // b, which saw none of it (its ops are later in total order): a file in d/e, one in x, a
+    // directory moved into d/e, and a hard link into x.
+    const db = (await b.lookup(ROOT_INO, 'd'))!
+    const eb = (await b.lookup(db.ino, 'e'))!
+    const xb = (await b.lookup(ROOT_INO, 'x'))!
+    const f = await b.create(eb.ino, 'f', FILE)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'in-e')] })
+    const g = await b.create(xb.ino, 'g', FILE)
+    await b.setContent(g.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'in-x')] })
+    const m = await b.create(ROOT_INO, 'moved', DIR)
+    await b.create(m.ino, 'deep', FILE)
+    await b.rename(ROOT_INO, 'moved', eb.ino, 'moved')
+    await b.link(f.ino, xb.ino, 'f-link')
+    await syncAll([a, b])
+    const tree = (await assertConverged([a, b])).map(l => l.replace(/ n(\d+) .*\[(.*)\] $/, ' n$1 [$2]'))
+    const x = conflictName('x', 'dev-0', 0n).replace(/ \d{4}-\d\d-\d\d \d{6}\)$/, '')
+    const copy = tree.find(l => l.startsWith(`/${x} `))?.split(' dir')[0] ?? '(no copy of x)'
+    assert.deepEqual(tree, [
+      '/d dir n3 []', '/d/e dir n3 []', '/d/e/f file n2 [0:st-in-e]', '/d/e/moved dir n2 []', '/d/e/moved/deep file n1 []',
+      '/x dir n2 []', '/x/from-y file n1 []',
+      `${copy} dir n2 []`, `${copy}/f-link file n2 [0:st-in-e]`, `${copy}/g file n1 [0:st-in-x]`
+    ].sort())
   })
 })
 
