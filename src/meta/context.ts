@@ -118,16 +118,15 @@ export class OpContext implements ApplyView {
 
   /** Undoes an op applied before this task: its keys get their prior values back. */
   undo (u: Undo): void {
-    // Inodes the op created (their record did not exist before it).
-    const created = new Set<string>()
-    for (const [k, v] of u.priors) if (k.charCodeAt(0) === 0x69 && v === ABSENT) created.add(k.slice(1))
     for (let i = u.priors.length - 1; i >= 0; i--) {
       const [k, v] = u.priors[i]
-      // A create undone: remember its inode number so that redoing it gives the node the same one
-      // (not for a node merged into another directory: that inode is the other node's).
-      if (k.charCodeAt(0) === 0x6e && v === ABSENT) {
-        const ino = this.#get(k)
-        if (ino !== ABSENT && created.has(String(ino))) this.#inoOfUndone.set(k.slice(1), ino as number)
+      // A create undone: remember its inode number so that redoing it gives the node the same one.
+      // Only for the node the inode record names: an inode number belongs to one node for good
+      // (the database keys inodes by both). Other node ids the op pointed at it (an mkdir merged
+      // into a directory, the purged file's id that a resurrected copy takes) are aliases.
+      if (k.charCodeAt(0) === 0x69 && v === ABSENT) {
+        const rec = this.#get(k)
+        if (rec !== ABSENT) this.#inoOfUndone.set((rec as InodeRec).node, (rec as InodeRec).ino)
       }
       this.#stage(k, v)
     }

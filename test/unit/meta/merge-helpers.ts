@@ -1,7 +1,7 @@
 /** Journals that trust each other, and what the merge tests do with them (send, sync, compare). */
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import type { MetaStore, NodeInit, StripeRef } from '../../../src/meta/types.js'
+import type { MetaStore, NodeInit, StripeRef, WireOp } from '../../../src/meta/types.js'
 import { dumpTree } from '../../compliance/meta-store-tests.js'
 import { sendOps, trustingJournals } from '../../helpers/journals.js'
 
@@ -34,4 +34,22 @@ export async function assertConverged (stores: MetaStore[]): Promise<string[]> {
   for (let i = 1; i < trees.length; i++) assert.deepEqual(trees[i], trees[0], `device ${i} differs from device 0`)
   for (const s of stores) assert.deepEqual((await s.check()).problems, [])
   return trees[0]
+}
+
+/**
+ * What a device that joins late does (net/journal-sync.ts pulls): `to` takes every op `from` holds
+ * that it lacks, author by author in seq order, `batch` ops per applyRemote; none may be refused.
+ */
+export async function catchUp (from: MetaStore, to: MetaStore, batch: number): Promise<void> {
+  for (;;) {
+    const have = await to.versionVector()
+    const ops: WireOp[] = []
+    for (const author of (await from.versionVector()).keys()) {
+      if (ops.length >= batch) break
+      for (const op of await from.readOps(author, have.get(author) ?? 0, batch - ops.length)) ops.push({ body: op.body, sig: op.sig })
+    }
+    if (ops.length === 0) return
+    const report = await to.applyRemote(ops)
+    assert.deepEqual(report.refused, [], 'a catching-up device refuses no op')
+  }
 }

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test'
 import { ROOT_INO, type MetaStore } from '../../../src/meta/types.js'
 import { renameInModel } from '../../helpers/path-model.js'
 import { prng } from '../../helpers/prng.js'
-import { assertConverged, devices, DIR, FILE, logicalClock, stripe, syncAll } from './merge-helpers.js'
+import { assertConverged, catchUp, devices, DIR, FILE, logicalClock, stripe, syncAll } from './merge-helpers.js'
 
 interface Node { type: 'file' | 'dir', tag?: string }
 type Model = Map<string, Node>
@@ -151,7 +151,7 @@ describe('replicated journal merge against a model', () => {
       // One logical clock from a fixed time: the ops' total order and their conflict names' stamps
       // follow the seed alone, so a seed replays exactly (from the wall clock, a run crossing a
       // second boundary named conflict copies differently).
-      const stores = await devices(t, 3, logicalClock(1_800_000_000_000_000_000n))
+      const [stores, joiner] = await devices(t, 4, logicalClock(1_800_000_000_000_000_000n)).then(all => [all.slice(0, 3), all[3]] as const)
       const written = new Set<string>()
       let tree: string[]
       for (let e = 0; e < 5; e++) {
@@ -179,6 +179,10 @@ describe('replicated journal merge against a model', () => {
         const invented = tree.filter(l => / file /.test(l) && !written.has(/\[0:st-(\S+?)\]/.exec(l)?.[1] ?? ''))
         assert.deepEqual(invented, [], `every file in the merged tree is a version some device wrote (seed ${seed})`)
       }
+      // A device that joins now pulls the whole history (in batches, author by author, as the
+      // network delivers it: most ops arrive late) and must reach the same tree.
+      await catchUp(stores[0], joiner, Number(process.env.PALM_MODEL_BATCH ?? 100))
+      await assertConverged([...stores, joiner])
     }
   })
 })

@@ -254,6 +254,45 @@ describe('replicated journal conflicts', () => {
       `${copy} dir n2 []`, `${copy}/f-link file n2 [0:st-in-e]`, `${copy}/g file n1 [0:st-in-x]`
     ].sort())
   })
+
+  // Found by a late joiner in the model test (seed 2) and on the namespace LAN: a joiner takes each
+  // author's ops in turn, so a write can arrive before its file's create. It brings the file back as
+  // a new node (r<seq>@<author>) that the file's id points at; undoing it for the create gave that
+  // id the new node's inode number, and the database kept the other node id on that row (its
+  // upsert kept a row's node): the tree read from disk lost the file's id, and a later commit that
+  // wrote the new node elsewhere failed with UNIQUE constraint failed: inodes.node.
+  it('gives a node its own inode number when a late joiner redoes its create under an edit that came first', async (t) => {
+    const dir = await createTempDir(t, 'palm-joiner-')
+    const signers = [testSigner(), testSigner(), testSigner()]
+    const clock = logicalClock()
+    const open = async (i: number): Promise<MetaStore> => {
+      const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i], clock })
+      await s.start()
+      for (let j = 0; j < signers.length; j++) await s.trustAuthor(`dev-${j}`, signers[j].publicKey)
+      return s
+    }
+    const [a, b] = [await open(0), await open(1)]
+    let joiner = await open(2)
+    onCleanup(t, async () => { await Promise.all([a, b, joiner].map(async s => { await s.stop() })) })
+    const f = await b.create(ROOT_INO, 'f', FILE)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v1')] })
+    await send(b, a)
+    await a.setContent((await a.lookup(ROOT_INO, 'f'))!.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v2')] })
+    // The joiner pulls dev-0's ops, then dev-1's (older: undone and redone around them).
+    for (const [from, author] of [[a, 'dev-0'], [b, 'dev-1']] as const) {
+      const report = await joiner.applyRemote((await from.readOps(author, 0, 100)).map(o => ({ body: o.body, sig: o.sig })))
+      assert.deepEqual(report.refused, [])
+    }
+    await send(a, b)
+    await assertConverged([a, b, joiner])
+    // Read from its database again, the joiner still knows f by its id: b's next edit lands in it.
+    await joiner.stop()
+    joiner = await open(2)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v3')] })
+    await syncAll([a, b, joiner])
+    const tree = await assertConverged([a, b, joiner])
+    assert.deepEqual(tree.map(l => l.replace(/ file .*\[(.*)\] $/, ' [$1]')), ['/f [0:st-v3]'])
+  })
 })
 
 describe('replicated journal admission', () => {
