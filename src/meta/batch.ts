@@ -11,6 +11,7 @@ import { ABSENT, type Cached } from './cache.js'
 import type { Counters } from './context.js'
 import type { ApplyResult } from './apply.js'
 import type { RedoPosition } from './redo.js'
+import type { MergedOp } from './commit-failure.js'
 import {
   dentriesUpsertSql, dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodesUpsertSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
@@ -59,6 +60,8 @@ export class Batch {
   urgent = false
   /** Where this batch's first op went in the redo log (rolled back to on a failed commit). */
   redoStart?: RedoPosition
+  /** Ops merges applied or redid in this batch (a failed commit names the one at fault: commit-failure.ts). */
+  readonly merged: MergedOp[] = []
   /** The signatures of the local ops, once sealed (the change feed hands them out after the commit). */
   sigs?: ReadonlyMap<UnsignedRow, Uint8Array>
 
