@@ -284,7 +284,9 @@ export class Writer {
 
   #applyLocal (ctx: OpContext, task: Task, build: Build): void {
     const { author, hlc } = this.#init
-    const physical = hlc.physical()
+    // Read once per op, not per attempt: an op that waits for a database read (a miss) is stamped
+    // as when it came, and with a logical clock (tests) one reading per op keeps runs replayable.
+    const physical = task.physical ??= hlc.physical()
     const seq = (this.#pendingSeq.get(author) ?? 0) + 1
     const built = build(ctx)
     if (built == null) { task.applied?.({}); task.resolve({}); return }
