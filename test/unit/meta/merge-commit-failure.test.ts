@@ -13,22 +13,16 @@ import { Db } from '../../../src/meta/db.js'
 import { createMetaStore } from '../../../src/meta/index.js'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import { testSigner } from '../../compliance/meta-store-tests.js'
+import { errorLogger } from '../../helpers/error-log.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 import { FILE, stripe } from './merge-helpers.js'
 
 it('names the op and the constraint when a merge cannot be committed, and stays writable', async (t) => {
   const dir = await createTempDir(t, 'palm-merge-fail-')
-  const errors: string[] = []
-  const logger = {
-    forComponent: (name: string) => Object.assign((..._args: unknown[]) => {}, {
-      enabled: false,
-      trace: Object.assign(() => {}, { enabled: false }),
-      error: Object.assign((fmt: string, ...args: unknown[]) => { errors.push(`${name} ${fmt} ${args.map(String).join(' | ')}`) }, { enabled: true })
-    })
-  }
+  const { logger, errors } = errorLogger()
   const signers = [testSigner(), testSigner()]
   const [a, b] = await Promise.all(signers.map(async (sg, i) => {
-    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg, ...(i === 1 ? { logger: logger as never } : {}) })
+    const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...sg, ...(i === 1 ? { logger } : {}) })
     await s.start()
     onCleanup(t, async () => { await s.stop() })
     for (let j = 0; j < signers.length; j++) await s.trustAuthor(`dev-${j}`, signers[j].publicKey)
