@@ -10,6 +10,7 @@ import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
 import { fileRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
 import { freeName } from './conflict-name.js'
+import { dirOrRoot } from './revive.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
 
@@ -164,9 +165,7 @@ function isAt (at: unknown): at is [string, string] {
 /** Gives an unlinked file its name back (or the conflict name if it is taken). */
 function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
   const [parentNode, name] = op.at as [string, string]
-  const pIno = v.inoOf(parentNode)
-  const pRec = pIno === undefined ? undefined : v.inode(pIno)
-  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const parent = dirOrRoot(v, parentNode, op.time)
   const free = freeName(n => v.dentry(parent.ino, n) != null, name, op.author, op.time)
   if (free === undefined) return
   v.putDentry({ parent: parent.ino, name: free, ino: cur.ino, type: 'file', cookie: v.allocCookie() })
@@ -186,9 +185,7 @@ function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec):
   // An empty version holds no bytes to keep (often the truncation that starts a rewrite).
   if (cur.size === 0) return
   const [parentNode, name] = isAt(op.at) ? op.at : ['root', cur.node]
-  const pIno = v.inoOf(parentNode)
-  const pRec = pIno === undefined ? undefined : v.inode(pIno)
-  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const parent = dirOrRoot(v, parentNode, op.time)
   const loser = (cur.ver ?? '').split('@')[1] ?? op.author
   const copyName = freeName(n => v.dentry(parent.ino, n) != null, name, loser, op.time, false)
   if (copyName === undefined) return
@@ -216,9 +213,7 @@ export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
   const count = op.size === 0 ? 0 : Math.ceil(op.size / op.stripeSize)
   if (op.stripes.length !== count || !op.stripes.every(s => s.index < count)) return false
   const [parentNode, name] = op.at
-  const pIno = v.inoOf(parentNode)
-  const pRec = pIno === undefined ? undefined : v.inode(pIno)
-  const parent = pRec?.type === 'dir' ? pRec : v.inode(v.inoOf('root') as number) as InodeRec
+  const parent = dirOrRoot(v, parentNode, op.time)
   const free = freeName(n => v.dentry(parent.ino, n) != null, name, op.author, op.time)
   if (free === undefined) return false
   const node = `r${op.seq}@${op.author}`

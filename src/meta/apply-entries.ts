@@ -13,6 +13,7 @@ import { nodeIdOf, type Op } from './op.js'
 import type { DentryRec, InodeRec } from './records.js'
 import { dirRec, nodeRec, touchDir, update, type ApplyResult } from './apply.js'
 import { dropXattrs } from './apply-content.js'
+import { noteRemovedDir } from './revive.js'
 import type { ApplyView } from './view.js'
 import type { FileType } from './types.js'
 
@@ -120,8 +121,9 @@ function lastOfOthers (target: InodeRec, links: number | undefined): boolean {
   return links !== undefined && links > 1 && target.type === 'file' && target.nlink === 1
 }
 
-/** Removes an empty directory's inode (rmdir, or replaced by rename). */
-function dropDir (v: ApplyView, dir: InodeRec): void {
+/** Removes an empty directory's inode (rmdir, or replaced by rename), noting where it was (revive.ts). */
+function dropDir (v: ApplyView, dir: InodeRec, parent: InodeRec, name: string, time: bigint): void {
+  noteRemovedDir(v, dir, parent, name, time)
   dropXattrs(v, dir.ino)
   v.dropInode(dir)
   v.count(0, -1, 0)
@@ -134,7 +136,7 @@ export function applyRmdir (v: ApplyView, op: OpOf<'rmdir'>): ApplyResult {
   if (dir.type !== 'dir') throw new NotDirectoryError(`${where(parent, op.name)} is not a directory: use unlink`, { details: { parent: parent.ino, name: op.name } })
   if (dir.entries > 0) throw new NotEmptyError(`directory ${where(parent, op.name)} is not empty (${dir.entries} entries)`, { details: { parent: parent.ino, name: op.name } })
   v.dropDentry(parent.ino, op.name)
-  dropDir(v, dir)
+  dropDir(v, dir, parent, op.name, op.time)
   update(v, parent.ino, r => touchDir(r, op.time, -1, -1))
   return {}
 }
@@ -189,7 +191,7 @@ export function applyRename (v: ApplyView, op: OpOf<'rename'>): ApplyResult {
   if (t != null) {
     v.dropDentry(p2.ino, op.newName)
     if (tDir) {
-      dropDir(v, t)
+      dropDir(v, t, p2, op.newName, op.time)
       replaced = { ...t, nlink: 0, ctimeNs: op.time }
       update(v, p2.ino, r => touchDir(r, op.time, -1, -1))
     } else {

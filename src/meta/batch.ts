@@ -11,6 +11,7 @@ import { ABSENT, type Cached } from './cache.js'
 import type { Counters } from './context.js'
 import type { ApplyResult } from './apply.js'
 import type { RedoPosition } from './redo.js'
+import type { MergedOp } from './commit-failure.js'
 import {
   dentriesUpsertSql, dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodesUpsertSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
@@ -59,6 +60,8 @@ export class Batch {
   urgent = false
   /** Where this batch's first op went in the redo log (rolled back to on a failed commit). */
   redoStart?: RedoPosition
+  /** Ops merges applied or redid in this batch (a failed commit names the one at fault: commit-failure.ts). */
+  readonly merged: MergedOp[] = []
   /**
    * The signatures of the local ops that are seals (writer.ts `#seal`), once sealed; undefined in
    * an unsigned journal. The op feed hands the local ops out after the commit.
@@ -160,6 +163,10 @@ function changeSql (k: string, v: Cached): string {
       return v === ABSENT
         ? `DELETE FROM node_aliases WHERE node=${sqlText(k.slice(1))};`
         : `INSERT OR REPLACE INTO node_aliases(node,ino) VALUES(${sqlText(k.slice(1))},${v as number});`
+    case 0x52: // R<node>: where a removed directory was
+      return v === ABSENT
+        ? `DELETE FROM removed_dirs WHERE node=${sqlText(k.slice(1))};`
+        : `INSERT OR REPLACE INTO removed_dirs(node,record) VALUES(${sqlText(k.slice(1))},${sqlText(JSON.stringify(v))});`
     case 0x61: // a<device>: an admitted device's key
       return v === ABSENT
         ? `DELETE FROM authors WHERE author=${sqlText(k.slice(1))};`

@@ -6,12 +6,12 @@
  */
 import { LRUCache } from 'lru-cache'
 import { COMMIT_RING_SIZE, XATTR_CACHE_MAX_VALUE_BYTES } from './constants.js'
-import type { DentryRec, InodeRec } from './records.js'
+import type { DentryRec, InodeRec, RemovedDirRec } from './records.js'
 import type { StripeRef } from './types.js'
 
 /** A cached fact: "absent" is a fact too (negative lookups are common: rsync, git, editors). */
 export const ABSENT: unique symbol = Symbol('absent')
-export type Cached = InodeRec | DentryRec | Uint8Array | number | StripeRef | typeof ABSENT
+export type Cached = InodeRec | DentryRec | RemovedDirRec | Uint8Array | number | StripeRef | typeof ABSENT
 /** A range read for one op (never in the cache): `S` stripes from an index, `X` all xattrs of an inode. */
 export type Loaded = Cached | RangeRows
 /** Rows of a range read and the cache generation they were read at (stale once a commit landed). */

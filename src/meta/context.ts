@@ -10,7 +10,7 @@
  * applied (undo the newer ops, apply, redo).
  */
 import { ABSENT, type Cached, type CommittedCache, type Loaded, type RangeRows } from './cache.js'
-import type { DentryRec, InodeRec } from './records.js'
+import type { DentryRec, InodeRec, RemovedDirRec } from './records.js'
 import type { StripeRef } from './types.js'
 import { indexByIno, key, Miss, type ApplyView } from './view.js'
 import type { Undo } from './undo.js'
@@ -42,6 +42,12 @@ interface OpRecord {
   files: number
   dirs: number
   bytes: number
+  /** Where the number counters and the created inodes stood when the op began (an abort gives them back). */
+  nextIno: number
+  nextCookie: number
+  created: number
+  /** Inode numbers of undone creates that the op took (an abort puts them back). */
+  reused: Array<[string, number]>
 }
 
 export class OpContext implements ApplyView {
@@ -57,13 +63,14 @@ export class OpContext implements ApplyView {
   readonly #stagedByIno = new Map<number, Set<string>>()
   /** Nodes whose inode numbers were given back by undoing their create: a redo reuses them. */
   readonly #inoOfUndone = new Map<string, number>()
-  #op: OpRecord = newRecord()
+  #op: OpRecord
 
   constructor (counters: Counters, overlay: Overlay, cache: CommittedCache, local: Map<string, Loaded>) {
     this.counters = { ...counters }
     this.#overlay = overlay
     this.#cache = cache
     this.#local = local
+    this.#op = this.#newRecord()
   }
 
   /** True when applying the task changed nothing (a no-op: nothing to log). */
@@ -74,12 +81,12 @@ export class OpContext implements ApplyView {
   // ---- per-op records --------------------------------------------------------------------------
 
   /** Starts recording a new op's changes. */
-  beginOp (): void { this.#op = newRecord() }
+  beginOp (): void { this.#op = this.#newRecord() }
 
   /** The current op's undo record (what its changes replaced), and starts a new one. */
   endOp (): Undo {
     const r = this.#op
-    this.#op = newRecord()
+    this.#op = this.#newRecord()
     return { priors: [...r.priors], files: r.files, dirs: r.dirs, bytes: r.bytes }
   }
 
@@ -93,21 +100,33 @@ export class OpContext implements ApplyView {
     this.counters.files -= r.files
     this.counters.dirs -= r.dirs
     this.counters.bytes -= r.bytes
-    this.#op = newRecord()
+    // Numbers the op allocated are given back: applied again (after a Miss, or as an alternative),
+    // it gets the same inode numbers, so what it reads of a node it made is what it staged.
+    this.counters.nextIno = r.nextIno
+    this.counters.nextCookie = r.nextCookie
+    for (const ino of this.createdInos.splice(r.created)) this.#created.delete(ino)
+    for (const [node, ino] of r.reused) {
+      this.#created.delete(ino)
+      this.#inoOfUndone.set(node, ino)
+    }
+    this.#op = this.#newRecord()
+  }
+
+  #newRecord (): OpRecord {
+    return { priors: new Map(), staged: new Map(), files: 0, dirs: 0, bytes: 0, nextIno: this.counters.nextIno, nextCookie: this.counters.nextCookie, created: this.createdInos.length, reused: [] }
   }
 
   /** Undoes an op applied before this task: its keys get their prior values back. */
   undo (u: Undo): void {
-    // Inodes the op created (their record did not exist before it).
-    const created = new Set<string>()
-    for (const [k, v] of u.priors) if (k.charCodeAt(0) === 0x69 && v === ABSENT) created.add(k.slice(1))
     for (let i = u.priors.length - 1; i >= 0; i--) {
       const [k, v] = u.priors[i]
-      // A create undone: remember its inode number so that redoing it gives the node the same one
-      // (not for a node merged into another directory: that inode is the other node's).
-      if (k.charCodeAt(0) === 0x6e && v === ABSENT) {
-        const ino = this.#get(k)
-        if (ino !== ABSENT && created.has(String(ino))) this.#inoOfUndone.set(k.slice(1), ino as number)
+      // A create undone: remember its inode number so that redoing it gives the node the same one.
+      // Only for the node the inode record names: an inode number belongs to one node for good
+      // (the database keys inodes by both). Other node ids the op pointed at it (an mkdir merged
+      // into a directory, the purged file's id that a resurrected copy takes) are aliases.
+      if (k.charCodeAt(0) === 0x69 && v === ABSENT) {
+        const rec = this.#get(k)
+        if (rec !== ABSENT) this.#inoOfUndone.set((rec as InodeRec).node, (rec as InodeRec).ino)
       }
       this.#stage(k, v)
     }
@@ -247,6 +266,13 @@ export class OpContext implements ApplyView {
   dropDentry (parent: number, name: string): void { this.#put(key.dentry(parent, name), ABSENT) }
   putXattr (ino: number, name: string, value: Uint8Array): void { this.#put(key.xattr(ino, name), value.slice(), this.#newIno(ino) ? ABSENT : undefined) }
   dropXattr (ino: number, name: string): void { this.#put(key.xattr(ino, name), ABSENT) }
+  removedDir (node: string): RemovedDirRec | undefined {
+    const v = this.#get(key.removed(node))
+    return v === ABSENT ? undefined : v as RemovedDirRec
+  }
+
+  putRemovedDir (node: string, rec: RemovedDirRec | undefined): void { this.#put(key.removed(node), rec ?? ABSENT) }
+
   mergeNode (node: string, ino: number): void {
     this.#put(key.alias(node), ino, ABSENT)
     this.#put(key.node(node), ino, ABSENT)
@@ -292,6 +318,7 @@ export class OpContext implements ApplyView {
     const reused = node === undefined ? undefined : this.#inoOfUndone.get(node)
     if (reused !== undefined) {
       this.#inoOfUndone.delete(node as string)
+      this.#op.reused.push([node as string, reused])
       this.#created.add(reused)
       return reused
     }
@@ -311,8 +338,4 @@ export class OpContext implements ApplyView {
     this.#op.dirs += dirs
     this.#op.bytes += bytes
   }
-}
-
-function newRecord (): OpRecord {
-  return { priors: new Map(), staged: new Map(), files: 0, dirs: 0, bytes: 0 }
 }

@@ -6,7 +6,7 @@ import { ABSENT, type Cached } from './cache.js'
 import type { Db } from './db.js'
 import { decodeOp, type SignedOp } from './op.js'
 import {
-  dentryFromRow, inodeFromRow, INODE_COLUMNS, type DentryRec, type DentryRow, type InodeRec, type InodeRow
+  dentryFromRow, inodeFromRow, INODE_COLUMNS, type DentryRec, type RemovedDirRec, type DentryRow, type InodeRec, type InodeRow
 } from './records.js'
 import { PAGE_ROWS } from './constants.js'
 import type { MergeStep, OpKey } from './merge-plan.js'
@@ -42,6 +42,10 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
     case 0x4e: { // N<ino>: one name of the inode (a hint)
       const row = await db.get<DentryRow>('SELECT parent,name,ino,type,cookie FROM dentries WHERE ino=? ORDER BY parent,name LIMIT 1', [Number(k.slice(1))])
       return row == null ? ABSENT : dentryFromRow(row)
+    }
+    case 0x52: { // R<node>: where a removed directory was
+      const row = await db.get<{ record: string }>('SELECT record FROM removed_dirs WHERE node=?', [k.slice(1)])
+      return row == null ? ABSENT : JSON.parse(row.record) as RemovedDirRec
     }
     case 0x6e: { // n<node>
       const row = await db.get<{ ino: number }>('SELECT ino FROM inodes WHERE node=? UNION ALL SELECT ino FROM node_aliases WHERE node=? LIMIT 1', [k.slice(1), k.slice(1)])

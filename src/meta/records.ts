@@ -35,6 +35,23 @@ export interface InodeRec {
   readonly ver?: string
 }
 
+/**
+ * Where a removed directory was (`R<node>`, table `removed_dirs`): a late op that still names it as
+ * a parent (made by a device that had not seen the removal) brings it back there (revive.ts).
+ * Times are decimal nanoseconds (the record is stored as JSON, also in undo records).
+ */
+export interface RemovedDirRec {
+  /** The node id of the directory it was in, and its name there. */
+  readonly parent: string
+  readonly name: string
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly mtime: string
+  /** The time of the op that removed it. */
+  readonly removed: string
+}
+
 export interface DentryRec {
   readonly parent: number
   readonly name: string
@@ -120,13 +137,18 @@ export function inodeFromRow (r: InodeRow): InodeRec {
   return r.ver == null ? withTarget : { ...withTarget, ver: r.ver }
 }
 
-/** An upsert of the whole record (one statement, whatever changed). */
+/**
+ * An upsert of the whole record (one statement, whatever changed), node id and type included: an
+ * inode number belongs to one node for good (context.ts `undo`), and should a bug ever give it
+ * another, the database takes what the view holds (or refuses a node id held twice) instead of
+ * keeping the old id under the new record unseen.
+ */
 export function inodeUpsertSql (r: InodeRec): string {
   const [as, an] = splitTime(r.atimeNs)
   const [ms, mn] = splitTime(r.mtimeNs)
   const [cs, cn] = splitTime(r.ctimeNs)
   return `INSERT INTO inodes(${INODE_COLUMNS}) VALUES(${r.ino},${sqlText(r.node)},'${r.type}',${r.mode},${r.uid},${r.gid},${r.nlink},${sqlInt(r.size)},${r.rdev},${as},${an},${ms},${mn},${cs},${cn},${r.parent},${r.entries},${r.stripeSize},${sqlOrNull(r.target, sqlText)},${sqlOrNull(r.ver, sqlText)})` +
-    ' ON CONFLICT(ino) DO UPDATE SET mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
+    ' ON CONFLICT(ino) DO UPDATE SET node=excluded.node,type=excluded.type,mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
     'atime_s=excluded.atime_s,atime_n=excluded.atime_n,mtime_s=excluded.mtime_s,mtime_n=excluded.mtime_n,ctime_s=excluded.ctime_s,ctime_n=excluded.ctime_n,' +
     'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
 }
@@ -143,7 +165,7 @@ export function inodesUpsertSql (recs: InodeRec[]): string {
   const values = INODE_COLUMNS.split(', ').map((_, i) => `value->>${i}`).join(',')
   // `WHERE true`: an upsert's SELECT needs a WHERE before ON CONFLICT (SQLite's parsing ambiguity).
   return `INSERT INTO inodes(${INODE_COLUMNS}) SELECT ${values} FROM json_each(${sqlText(JSON.stringify(rows))}) WHERE true` +
-    ' ON CONFLICT(ino) DO UPDATE SET mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
+    ' ON CONFLICT(ino) DO UPDATE SET node=excluded.node,type=excluded.type,mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
     'atime_s=excluded.atime_s,atime_n=excluded.atime_n,mtime_s=excluded.mtime_s,mtime_n=excluded.mtime_n,ctime_s=excluded.ctime_s,ctime_n=excluded.ctime_n,' +
     'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
 }

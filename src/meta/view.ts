@@ -3,7 +3,7 @@
  * the writer loads it from the database and runs the op again), and staged writes. Application is
  * synchronous and has no other side effects, so running it again after a miss is safe.
  */
-import type { DentryRec, InodeRec } from './records.js'
+import type { DentryRec, InodeRec, RemovedDirRec } from './records.js'
 import type { StripeRef } from './types.js'
 
 /** Thrown by a view read when `key` must first be loaded from the database. */
@@ -27,6 +27,8 @@ export const key = {
   nameOf: (ino: number): string => `N${ino}`,
   /** A node id merged into another node's inode (two mkdirs of one name) → that ino. */
   alias: (node: string): string => `A${node}`,
+  /** A removed directory's node id → where it was (RemovedDirRec). */
+  removed: (node: string): string => `R${node}`,
   /** A device admitted to the swarm → its raw Ed25519 public key. */
   author: (device: string): string => `a${device}`
 }
@@ -63,6 +65,9 @@ export interface ApplyView {
   stripeIndexesFrom: (ino: number, from: number) => number[]
   /** The names of every xattr of `ino`. */
   xattrNames: (ino: number) => string[]
+  /** Where the removed directory `node` was (undefined: not removed, or back again). */
+  removedDir: (node: string) => RemovedDirRec | undefined
+  putRemovedDir: (node: string, rec: RemovedDirRec | undefined) => void
   /** Makes `node` another id of the existing inode `ino` (its ops then apply to that inode). */
   mergeNode: (node: string, ino: number) => void
   /** The public key of an admitted device (undefined once it is removed). */

@@ -41,6 +41,8 @@ export interface Task extends Waiter {
   merge?: MergeTask
   /** Records this task loaded from the database (kept across its retries). */
   local: Map<string, Loaded>
+  /** The clock's reading for a local op, taken at its first attempt (kept across its retries). */
+  physical?: bigint
   signal?: AbortSignal
   /**
    * Called as soon as the op is applied to the view (before its commit): an early reply. Such an

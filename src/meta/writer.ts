@@ -20,6 +20,7 @@ import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SEAL_MAX_BYTES, SEAL_MAX_OPS, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
+import { blameMerged, isConstraintFailure } from './commit-failure.js'
 import { bodyHash, encodeOp, nodeIdOf, type Op, type SignedOp } from './op.js'
 import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
@@ -288,7 +289,9 @@ export class Writer {
 
   #applyLocal (ctx: OpContext, task: Task, build: Build): void {
     const { author, hlc } = this.#init
-    const physical = hlc.physical()
+    // Read once per op, not per attempt: an op that waits for a database read (a miss) is stamped
+    // as when it came, and with a logical clock (tests) one reading per op keeps runs replayable.
+    const physical = task.physical ??= hlc.physical()
     const seq = (this.#pendingSeq.get(author) ?? 0) + 1
     const built = build(ctx)
     if (built == null) { task.applied?.({}); task.resolve({}); return }
@@ -523,6 +526,7 @@ export class Writer {
     const logged: Array<{ text: string, sig?: Uint8Array }> = []
     for (const step of plan.steps) {
       const { key: k, signed } = step
+      b.merged.push({ author: k.author, seq: k.seq, kind: signed.op.kind, undo: step.newUndo as string })
       if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
       b.stmts.push({ author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig })
       this.#pendingSeq.set(k.author, k.seq)
@@ -625,6 +629,10 @@ export class Writer {
   #failed (b: Batch, err: unknown): void {
     const error = journalError(err, this.#init.db.path, `committing ${b.size} changes`)
     this.#init.log.error('commit of %d ops failed: %e', b.size, error)
+    // A constraint broken by merged ops is a merge bug, not the disk: it fails the same way on every
+    // retry, so the op at fault is named, and the journal stays writable (the ops are refused).
+    const mergeBug = b.merged.length > 0 && isConstraintFailure(error)
+    if (mergeBug) this.#blame(b, error)
     const behind = this.#open
     this.#open = this.#newBatch()
     const answered = b.answered + behind.answered
@@ -652,7 +660,7 @@ export class Writer {
     if (this.#keptInRedo > 0) {
       // New ops would take the seqs of the kept ones: nothing more until a restart applies them.
       this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only: ${this.#keptInRedo} changes answered as done could not be committed (${error.message}); they are kept in its redo log and applied at the next start: fix the disk (free space) and restart PALM`, { cause: error, details: { path: this.#init.db.path, keptInRedo: this.#keptInRedo } })
-    } else if (error.code !== 'ENOSPC') {
+    } else if (error.code !== 'ENOSPC' && !mergeBug) {
       this.#failure = new ReadOnlyError(`metadata journal ${this.#init.db.path} is read-only after a failed commit (${error.message}); fix the disk and restart PALM`, { cause: error, details: { path: this.#init.db.path } })
     }
     for (const { waiter } of b.waiters) waiter.reject(error)
@@ -660,6 +668,15 @@ export class Writer {
     b.settle()
     behind.settle()
     this.#commitNext()
+  }
+
+  /** Logs which merged op of `b` broke the constraint of `error` (the database as committed before `b`). */
+  #blame (b: Batch, error: PalmError): void {
+    const constraint = /\w+ constraint failed[^)]*/.exec(error.message)?.[0] ?? error.message
+    blameMerged(this.#init.db, constraint, b.changes, b.merged).then(
+      (what) => { this.#init.log.error('a merge of %d ops broke a journal constraint (%s): %s; these ops are refused (a merge bug: please report it with this line), the journal stays writable', b.merged.length, constraint, what) },
+      (err) => { this.#init.log.error('a merge of %d ops broke a journal constraint (%s); finding the op failed: %e', b.merged.length, constraint, err) }
+    )
   }
 
   #isIdle (): boolean {

@@ -4,6 +4,7 @@
  */
 import { initial } from './001-initial.js'
 import { undo } from './002-undo.js'
+import { removedDirs } from './003-removed-dirs.js'
 
 export interface Migration {
   /** The schema version after this migration (1, 2, …). */
@@ -13,7 +14,7 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, undo]
+export const MIGRATIONS: readonly Migration[] = [initial, undo, removedDirs]
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

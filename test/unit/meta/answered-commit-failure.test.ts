@@ -13,6 +13,7 @@ import { it } from 'node:test'
 import { createMetaStore } from '../../../src/meta/index.js'
 import { redoSegments } from '../../../src/meta/redo.js'
 import { ROOT_INO } from '../../../src/meta/types.js'
+import { errorLogger } from '../../helpers/error-log.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 
 const file = { type: 'file' as const, mode: 0o644, uid: 0, gid: 0 }
@@ -29,15 +30,8 @@ it('keeps answered changes whose commit failed on a full disk, says so, and appl
   onCleanup(t, () => { execFileSync('umount', ['-l', dir]) })
   const path = join(dir, 'journal.db')
   const filler = join(dir, 'filler')
-  const errors: string[] = []
-  const logger = {
-    forComponent: (name: string) => Object.assign((..._args: unknown[]) => {}, {
-      enabled: false,
-      trace: Object.assign(() => {}, { enabled: false }),
-      error: Object.assign((fmt: string, ...args: unknown[]) => { errors.push(`${name} ${fmt} ${args.map(String).join(' ')}`) }, { enabled: true })
-    })
-  }
-  const s = createMetaStore({ path, deviceId: 'dev-full', logger: logger as never })
+  const { logger, errors } = errorLogger()
+  const s = createMetaStore({ path, deviceId: 'dev-full', logger })
   onCleanup(t, async () => { await s.stop().catch(() => {}) })
   await s.start()
   await s.create(ROOT_INO, 'before', file)

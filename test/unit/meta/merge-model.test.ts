@@ -10,9 +10,10 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { ROOT_INO, type MetaStore } from '../../../src/meta/types.js'
+import { dumpTree } from '../../compliance/meta-store-tests.js'
 import { renameInModel } from '../../helpers/path-model.js'
 import { prng } from '../../helpers/prng.js'
-import { assertConverged, devices, DIR, FILE, logicalClock, stripe, syncAll } from './merge-helpers.js'
+import { assertConverged, catchUp, devices, DIR, FILE, logicalClock, stripe, syncAll } from './merge-helpers.js'
 
 interface Node { type: 'file' | 'dir', tag?: string }
 type Model = Map<string, Node>
@@ -138,17 +139,21 @@ async function randomOps (s: MetaStore, model: Model, count: number, rand: () =>
 describe('replicated journal merge against a model', () => {
   it('keeps every version a device held at the heal, invents none, and converges, over seeded random epochs', async (t) => {
     // Runs are deterministic (one logical clock): fixed seeds by default, as regressions;
-    // PALM_MODEL_SEED=N (or random) with PALM_MODEL_RUNS explores. Seeds 1, 2, 3, 5 and 8 (among
-    // others) still lose a version in interleavings of crossed directory moves, merged mkdirs and
-    // resurrections: docs/journal.md, "Known gaps".
+    // PALM_MODEL_SEED=N (or random) with PALM_MODEL_RUNS explores. Every seed of 1–30 passes
+    // (PALM_MODEL_SEED=1 PALM_MODEL_RUNS=30) but 23 now and then. CI runs five that lost a version
+    // or failed before the fixes (a directory removed while another device made something in it;
+    // a conflict name already taken; the late joiner's inode numbers): ~3 s of CPU each. Seed 23
+    // is out: its op log still depends on commit timing (docs/journal.md, "Known gaps").
     const explore = process.env.PALM_MODEL_SEED
     const first = explore === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(explore)
-    const seeds = explore == null ? [4, 6, 7, 11, 12, 13] : Array.from({ length: Number(process.env.PALM_MODEL_RUNS ?? 6) }, (_, i) => first + i)
+    const seeds = explore == null ? [1, 2, 3, 5, 8] : Array.from({ length: Number(process.env.PALM_MODEL_RUNS ?? 6) }, (_, i) => first + i)
     t.diagnostic(`seeds ${seeds.join(', ')} (PALM_MODEL_SEED=N PALM_MODEL_RUNS=1 replays seed N)`)
     for (const seed of seeds) {
       const rand = prng(seed)
-      // One logical clock: the ops' total order follows the seed alone, so a seed replays exactly.
-      const stores = await devices(t, 3, logicalClock())
+      // One logical clock from a fixed time: the ops' total order and their conflict names' stamps
+      // follow the seed alone, so a seed replays exactly (from the wall clock, a run crossing a
+      // second boundary named conflict copies differently).
+      const [stores, joiner] = await devices(t, 4, logicalClock(1_800_000_000_000_000_000n)).then(all => [all.slice(0, 3), all[3]] as const)
       const written = new Set<string>()
       let tree: string[]
       for (let e = 0; e < 5; e++) {
@@ -156,10 +161,12 @@ describe('replicated journal merge against a model', () => {
         for (let i = 0; i < stores.length; i++) await randomOps(stores[i], models[i], 60, prng(Math.floor(rand() * 2 ** 31)), `s${seed}e${e}d${i}`, written)
         for (let i = 0; i < stores.length; i++) {
           const names = [...models[i]].map(([p, n]) => `${p} ${n.type}`).sort()
-          assert.deepEqual(names, namesOf(await assertConverged([stores[i]])), `device ${i}'s own view in epoch ${e} (seed ${seed})`)
+          // (check() verifies every op's signature: it runs after the heal, not here too.)
+          assert.deepEqual(names, namesOf(await dumpTree(stores[i])), `device ${i}'s own view in epoch ${e} (seed ${seed})`)
         }
         await syncAll(stores)
-        tree = await assertConverged(stores)
+        // The journals' own check() (every op's signature, the tables) runs once, at the end.
+        tree = await assertConverged(stores, false)
         const have = new Set(tree.map(l => /\[0:st-(\S+?)\]/.exec(l)?.[1]).filter(x => x != null))
         for (let i = 0; i < stores.length; i++) {
           // Versions it wrote in this epoch: the others could not see them, so no rule may drop them.
@@ -176,6 +183,10 @@ describe('replicated journal merge against a model', () => {
         const invented = tree.filter(l => / file /.test(l) && !written.has(/\[0:st-(\S+?)\]/.exec(l)?.[1] ?? ''))
         assert.deepEqual(invented, [], `every file in the merged tree is a version some device wrote (seed ${seed})`)
       }
+      // A device that joins now pulls the whole history (in batches, author by author, as the
+      // network delivers it: most ops arrive late) and must reach the same tree; every check() is clean.
+      await catchUp(stores[0], joiner, Number(process.env.PALM_MODEL_BATCH ?? 100))
+      await assertConverged([...stores, joiner])
     }
   })
 })

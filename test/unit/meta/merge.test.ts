@@ -12,7 +12,8 @@ import { ROOT_INO, type MetaStore } from '../../../src/meta/types.js'
 import { testSigner } from '../../compliance/meta-store-tests.js'
 import { prng } from '../../helpers/prng.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
-import { assertConverged, devices, DIR, FILE, send, stripe, syncAll } from './merge-helpers.js'
+import { conflictName } from '../../../src/meta/conflict-name.js'
+import { assertConverged, devices, DIR, FILE, logicalClock, send, stripe, syncAll } from './merge-helpers.js'
 
 describe('replicated journal merge', () => {
   it('applies concurrent writes of two devices in one order everywhere (late ops by undo-redo)', async (t) => {
@@ -186,6 +187,111 @@ describe('replicated journal conflicts', () => {
       assert.ok(tree.some(l => l.includes(`st-saved-${n}`)), `the save ${n} survives:\n${tree.join('\n')}`)
       assert.ok(tree.some(l => l.includes(`st-edited-${n}`)), `the edit ${n} survives:\n${tree.join('\n')}`)
     }
+  })
+
+  // Found by the model test (seeds 2 and 3): the edit was dropped when its conflict name was taken.
+  it('brings an edit of a file deleted concurrently back under a numbered conflict name when the first is taken', async (t) => {
+    // One logical clock from a fixed second: every op below has the same conflict-name stamp.
+    const start = 1_800_000_000_000_000_000n
+    const [a, b] = await devices(t, 2, logicalClock(start))
+    for (const name of ['purged', 'unlinked']) {
+      const f = await a.create(ROOT_INO, name, FILE)
+      await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe(0, 8, `${name}-v0`)] })
+    }
+    await send(a, b)
+    // a deletes both (and purges one), then takes their names and their first conflict names.
+    for (const name of ['purged', 'unlinked']) {
+      const e = (await a.lookup(ROOT_INO, name))!
+      await a.unlink(ROOT_INO, name)
+      if (name === 'purged') await a.releaseInode(e.ino)
+      await a.create(ROOT_INO, name, FILE)
+      await a.create(ROOT_INO, conflictName(name, 'dev-1', start), FILE)
+    }
+    // b, which saw neither delete, edits both: later in total order.
+    for (const name of ['purged', 'unlinked']) {
+      await b.setContent((await b.lookup(ROOT_INO, name))!.ino, { size: 3, stripeSize: 8, stripes: [stripe(0, 3, `${name}-edit`)] })
+    }
+    await syncAll([a, b])
+    const tree = await assertConverged([a, b])
+    for (const name of ['purged', 'unlinked']) {
+      assert.ok(tree.some(l => l.startsWith(`/${conflictName(`${name} 2`, 'dev-1', start)} file n1 s3 `) && l.includes(`st-${name}-edit`)), `${name}'s edit survives:\n${tree.join('\n')}`)
+    }
+  })
+
+  // Found by the model test (seed 1): what a device made in a directory another device removed was lost.
+  it('brings back a directory removed concurrently (rmdir, or a rename over it) with what another device made in it', async (t) => {
+    const [a, b] = await devices(t, 2, logicalClock())
+    const d = await a.create(ROOT_INO, 'd', DIR)
+    await a.create(d.ino, 'e', DIR)
+    await a.create(ROOT_INO, 'x', DIR)
+    await send(a, b)
+    // a removes d/e and d, and moves a new directory y over the empty x.
+    await a.rmdir(d.ino, 'e')
+    await a.rmdir(ROOT_INO, 'd')
+    const y = await a.create(ROOT_INO, 'y', DIR)
+    await a.create(y.ino, 'from-y', FILE)
+    await a.rename(ROOT_INO, 'y', ROOT_INO, 'x')
+    // b, which saw none of it (its ops are later in total order): a file in d/e, one in x, a
+    // directory moved into d/e, and a hard link into x.
+    const db = (await b.lookup(ROOT_INO, 'd'))!
+    const eb = (await b.lookup(db.ino, 'e'))!
+    const xb = (await b.lookup(ROOT_INO, 'x'))!
+    const f = await b.create(eb.ino, 'f', FILE)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'in-e')] })
+    const g = await b.create(xb.ino, 'g', FILE)
+    await b.setContent(g.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'in-x')] })
+    const m = await b.create(ROOT_INO, 'moved', DIR)
+    await b.create(m.ino, 'deep', FILE)
+    await b.rename(ROOT_INO, 'moved', eb.ino, 'moved')
+    await b.link(f.ino, xb.ino, 'f-link')
+    await syncAll([a, b])
+    const tree = (await assertConverged([a, b])).map(l => l.replace(/ n(\d+) .*\[(.*)\] $/, ' n$1 [$2]'))
+    const x = conflictName('x', 'dev-0', 0n).replace(/ \d{4}-\d\d-\d\d \d{6}\)$/, '')
+    const copy = tree.find(l => l.startsWith(`/${x} `))?.split(' dir')[0] ?? '(no copy of x)'
+    assert.deepEqual(tree, [
+      '/d dir n3 []', '/d/e dir n3 []', '/d/e/f file n2 [0:st-in-e]', '/d/e/moved dir n2 []', '/d/e/moved/deep file n1 []',
+      '/x dir n2 []', '/x/from-y file n1 []',
+      `${copy} dir n2 []`, `${copy}/f-link file n2 [0:st-in-e]`, `${copy}/g file n1 [0:st-in-x]`
+    ].sort())
+  })
+
+  // Found by a late joiner in the model test (seed 2) and on the namespace LAN: a joiner takes each
+  // author's ops in turn, so a write can arrive before its file's create. It brings the file back as
+  // a new node (r<seq>@<author>) that the file's id points at; undoing it for the create gave that
+  // id the new node's inode number, and the database kept the other node id on that row (its
+  // upsert kept a row's node): the tree read from disk lost the file's id, and a later commit that
+  // wrote the new node elsewhere failed with UNIQUE constraint failed: inodes.node.
+  it('gives a node its own inode number when a late joiner redoes its create under an edit that came first', async (t) => {
+    const dir = await createTempDir(t, 'palm-joiner-')
+    const signers = [testSigner(), testSigner(), testSigner()]
+    const clock = logicalClock()
+    const open = async (i: number): Promise<MetaStore> => {
+      const s = createMetaStore({ path: join(dir, `d${i}.db`), deviceId: `dev-${i}`, ...signers[i], clock })
+      await s.start()
+      for (let j = 0; j < signers.length; j++) await s.trustAuthor(`dev-${j}`, signers[j].publicKey)
+      return s
+    }
+    const [a, b] = [await open(0), await open(1)]
+    let joiner = await open(2)
+    onCleanup(t, async () => { await Promise.all([a, b, joiner].map(async s => { await s.stop() })) })
+    const f = await b.create(ROOT_INO, 'f', FILE)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v1')] })
+    await send(b, a)
+    await a.setContent((await a.lookup(ROOT_INO, 'f'))!.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v2')] })
+    // The joiner pulls dev-0's ops, then dev-1's (older: undone and redone around them).
+    for (const [from, author] of [[a, 'dev-0'], [b, 'dev-1']] as const) {
+      const report = await joiner.applyRemote((await from.readOps(author, 0, 100)).map(o => ({ body: o.body, sig: o.sig })))
+      assert.deepEqual(report.refused, [])
+    }
+    await send(a, b)
+    await assertConverged([a, b, joiner])
+    // Read from its database again, the joiner still knows f by its id: b's next edit lands in it.
+    await joiner.stop()
+    joiner = await open(2)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v3')] })
+    await syncAll([a, b, joiner])
+    const tree = await assertConverged([a, b, joiner])
+    assert.deepEqual(tree.map(l => l.replace(/ file .*\[(.*)\] $/, ' [$1]')), ['/f [0:st-v3]'])
   })
 })
 
