@@ -232,8 +232,13 @@ export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
   return true
 }
 
+/** A stripe reference rebuilt from its known fields only (no arrays shared with the caller). */
+export function copyStripe (s: StripeRef): StripeRef {
+  return { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
+}
+
 /** A stripe of a wire op, checked and rebuilt from its known fields only. */
 function stripeOf (s: StripeRef, stripeSize: number, size: number, ino: number): StripeRef {
   checkStripe(s, stripeSize, size, ino)
-  return { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
+  return copyStripe(s)
 }

@@ -10,7 +10,7 @@
 import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import type { ApplyResult } from './apply.js'
 import { fileRec } from './apply.js'
-import { checkStripe } from './apply-content.js'
+import { checkStripe, copyStripe } from './apply-content.js'
 import type { Call } from './calls.js'
 import type { Op } from './op.js'
 import type { StripeRef } from './types.js'
@@ -37,11 +37,6 @@ function replaceable (v: ApplyView, ino: number, op: Pick<ReencodeOp, 'index' | 
   checkStripe(op.stripe, stripeSize, size, ino)
   if (op.stripe.length !== cur.length) throw new InvalidArgumentError(`re-encoded stripe ${op.index} of inode ${ino} holds ${op.stripe.length} bytes, not the ${cur.length} of the stripe it replaces`)
   return cur
-}
-
-/** A copy of a stripe reference (no arrays shared with the caller). */
-function copyStripe (s: StripeRef): StripeRef {
-  return { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
 }
 
 export function applyReencode (v: ApplyView, op: ReencodeOp): ApplyResult {

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { constants as C } from 'node:fs'
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import type { PlacedStripe, StripeIO } from '../../../src/place/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
@@ -46,38 +46,40 @@ async function manifestIds (meta: { getStripes: (ino: number, from: number, to: 
   return (await meta.getStripes(ino, 0, 1024)).map(s => s.id).sort()
 }
 
+/** A VFS whose stripes record flushes, and a file `name` created in it, open read-write. */
+async function recordedFile (t: TestContext, name: string): Promise<{ rec: ReturnType<typeof recordingStripes>, stack: Awaited<ReturnType<typeof createVfsStack>>, fh: number, ino: number }> {
+  const rec = recordingStripes()
+  const stack = await createVfsStack(t, { wrapStripes: rec.wrap })
+  const c = await stack.vfs.create(ctx, ROOT_INO, name, 0o644, C.O_RDWR)
+  return { rec, stack, fh: c.fh, ino: c.attr.ino }
+}
+
 describe('vfs fsync', () => {
   it('flushes only the stripes stored since the last fsync of a file created here', async (t) => {
-    const rec = recordingStripes()
-    const { vfs, meta } = await createVfsStack(t, { wrapStripes: rec.wrap })
-    const c = await vfs.create(ctx, ROOT_INO, 'db', 0o644, C.O_RDWR)
-    const ino = c.attr.ino
-    await vfs.write(ctx, ino, c.fh, 0, randomBytes(3 * SS), 0)
-    await vfs.fsync(ctx, ino, c.fh, false)
+    const { rec, stack: { vfs, meta }, fh, ino } = await recordedFile(t, 'db')
+    await vfs.write(ctx, ino, fh, 0, randomBytes(3 * SS), 0)
+    await vfs.fsync(ctx, ino, fh, false)
     const all = await manifestIds(meta, ino)
     assert.equal(all.length, 3)
     assert.deepEqual([...rec.calls.flat()].sort(), all)
     // A small overwrite of stripe 1: the next fsync flushes that stripe, not the file.
     rec.calls.length = 0
-    await vfs.write(ctx, ino, c.fh, SS + 100, randomBytes(4096), 0)
-    await vfs.fsync(ctx, ino, c.fh, false)
+    await vfs.write(ctx, ino, fh, SS + 100, randomBytes(4096), 0)
+    await vfs.fsync(ctx, ino, fh, false)
     const [stripe1] = await meta.getStripes(ino, 1, 2)
     assert.deepEqual(rec.calls, [[stripe1.id]])
     // Nothing written since: nothing to flush (the journal is still synced).
     rec.calls.length = 0
-    await vfs.fsync(ctx, ino, c.fh, false)
+    await vfs.fsync(ctx, ino, fh, false)
     assert.deepEqual(rec.calls, [])
     for (const id of await manifestIds(meta, ino)) assert.ok(rec.synced.has(id), `stripe ${id} synced`)
-    await vfs.release(ctx, ino, c.fh, 0)
+    await vfs.release(ctx, ino, fh, 0)
   })
 
   it('walks the manifest of a file written before this VFS started, then tracks it', async (t) => {
-    const rec = recordingStripes()
-    const { vfs, meta, stripes } = await createVfsStack(t, { wrapStripes: rec.wrap })
-    const c = await vfs.create(ctx, ROOT_INO, 'old', 0o644, C.O_RDWR)
-    const ino = c.attr.ino
-    await vfs.write(ctx, ino, c.fh, 0, randomBytes(2 * SS + 10), 0)
-    await vfs.release(ctx, ino, c.fh, 0) // closed, never fsynced
+    const { rec, stack: { vfs, meta, stripes }, fh, ino } = await recordedFile(t, 'old')
+    await vfs.write(ctx, ino, fh, 0, randomBytes(2 * SS + 10), 0)
+    await vfs.release(ctx, ino, fh, 0) // closed, never fsynced
     assert.deepEqual(rec.calls, [])
     // A second VFS on the same journal and stripes: it knows nothing of the file's past.
     const vfs2 = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-test-2') })
@@ -96,40 +98,34 @@ describe('vfs fsync', () => {
   })
 
   it('flushes again the stripes of a failed flush', async (t) => {
-    const rec = recordingStripes()
-    const { vfs, meta } = await createVfsStack(t, { wrapStripes: rec.wrap })
-    const c = await vfs.create(ctx, ROOT_INO, 'f', 0o644, C.O_RDWR)
-    const ino = c.attr.ino
-    await vfs.write(ctx, ino, c.fh, 0, randomBytes(2 * SS), 0)
+    const { rec, stack: { vfs, meta }, fh, ino } = await recordedFile(t, 'f')
+    await vfs.write(ctx, ino, fh, 0, randomBytes(2 * SS), 0)
     rec.gate.fail = 1
-    await assert.rejects(vfs.fsync(ctx, ino, c.fh, false), /disk said no/)
+    await assert.rejects(vfs.fsync(ctx, ino, fh, false), /disk said no/)
     assert.equal(rec.synced.size, 0)
-    await vfs.fsync(ctx, ino, c.fh, false)
+    await vfs.fsync(ctx, ino, fh, false)
     assert.deepEqual([...rec.synced].sort(), await manifestIds(meta, ino))
-    await vfs.release(ctx, ino, c.fh, 0)
+    await vfs.release(ctx, ino, fh, 0)
   })
 
   it('waits for a flush of its file that another fsync started', async (t) => {
-    const rec = recordingStripes()
-    const { vfs } = await createVfsStack(t, { wrapStripes: rec.wrap })
-    const c = await vfs.create(ctx, ROOT_INO, 'f', 0o644, C.O_RDWR)
-    const ino = c.attr.ino
-    await vfs.write(ctx, ino, c.fh, 0, randomBytes(SS), 0)
+    const { rec, stack: { vfs }, fh, ino } = await recordedFile(t, 'f')
+    await vfs.write(ctx, ino, fh, 0, randomBytes(SS), 0)
     let open!: () => void
     rec.gate.hold = new Promise(resolve => { open = resolve })
-    const first = vfs.fsync(ctx, ino, c.fh, false)
+    const first = vfs.fsync(ctx, ino, fh, false)
     const until = Date.now() + 60_000
     while (rec.calls.length === 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 5))
     assert.equal(rec.calls.length, 1, 'the first fsync flushes')
     // The second fsync has nothing new to flush, but the first one's stripe is not stable yet.
     let secondDone = false
-    const second = vfs.fsync(ctx, ino, c.fh, false).then(() => { secondDone = true })
+    const second = vfs.fsync(ctx, ino, fh, false).then(() => { secondDone = true })
     for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
     assert.equal(secondDone, false, 'the second fsync returned before the first one\'s flush ended')
     open()
     await Promise.all([first, second])
     assert.equal(rec.calls.length, 1)
-    await vfs.release(ctx, ino, c.fh, 0)
+    await vfs.release(ctx, ino, fh, 0)
   })
 
   it('merges a write right after a commit into the stripe that commit recorded, without listing stripes', async (t) => {
