@@ -45,13 +45,16 @@ function renamed (op: Op, n: number): Op | undefined {
   }
 }
 
-/** The directory an mkdir found at its name takes the mkdir's node id too; false if it is not one. */
+/** The directory an mkdir found at its name takes the mkdir's node id too (an alias); false if it is not one. */
 function mergeDirs (v: OpContext, op: Extract<Op, { kind: 'create' }>): boolean {
   const pIno = v.inoOf(op.parent)
   const d = pIno === undefined ? undefined : v.dentry(pIno, op.name)
   const there = d == null ? undefined : v.inode(d.ino)
   if (there?.type !== 'dir') return false
-  v.mergeNode(`${op.seq}@${op.author}`, there.ino)
+  const id = `${op.seq}@${op.author}`
+  v.mergeNode(id, there.ino)
+  // If that directory is removed later (its device saw it empty), ops naming this id bring it back.
+  v.putRemovedDir(id, { into: there.node })
   return true
 }
 

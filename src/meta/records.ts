@@ -40,7 +40,18 @@ export interface InodeRec {
  * a parent (made by a device that had not seen the removal) brings it back there (revive.ts).
  * Times are decimal nanoseconds (the record is stored as JSON, also in undo records).
  */
-export interface RemovedDirRec {
+/**
+ * A `removed_dirs` row (`R<node>`): where a removed directory was, or, for the id of an mkdir merged
+ * into the directory it found at its name (that id is an alias), the id of that directory, so that
+ * ops naming the alias bring it back too when it is removed (revive.ts).
+ */
+export type RemovedDirRec = WhereDirWas | MergedDirRec
+
+export interface MergedDirRec {
+  readonly into: string
+}
+
+export interface WhereDirWas {
   /** The node id of the directory it was in, and its name there. */
   readonly parent: string
   readonly name: string

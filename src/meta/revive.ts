@@ -32,6 +32,13 @@ export function reviveDir (v: ApplyView, node: string, time: bigint, depth = 0):
   if (cur != null) return cur.type === 'dir' ? cur : undefined
   const was = depth > MAX_DEPTH ? undefined : v.removedDir(node)
   if (was == null) return undefined
+  if ('into' in was) {
+    // An mkdir merged into another device's directory, which was removed: that one comes back,
+    // and this id names it again.
+    const into = reviveDir(v, was.into, time, depth + 1)
+    if (into != null) v.mergeNode(node, into.ino)
+    return into
+  }
   const parent = reviveDir(v, was.parent, time, depth + 1) ?? rootDir(v)
   const author = node.slice(node.indexOf('@') + 1)
   const name = freeName(n => v.dentry(parent.ino, n) != null, was.name, author, BigInt(was.removed))

@@ -7,7 +7,7 @@
  */
 import '../../src/util/polyfill.js'
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -138,6 +138,7 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
         const alone = rand() < 0.5
         const cut = alone ? [...NAMES] : [NAMES[Math.floor(rand() * 3)]]
         const acting = alone ? [...NAMES] : [cut[0], NAMES.filter(n => n !== cut[0])[Math.floor(rand() * 2)]]
+        t.diagnostic(`epoch ${e}: ${cut.join(', ')} cut off; ${acting.join(', ')} act`)
         const models = new Map<string, Model>()
         for (const n of acting) models.set(n, await modelOf(at(n), tree))
         for (const n of cut) await setLink(lan, n, false)
@@ -153,6 +154,13 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
           await new Promise(resolve => setTimeout(resolve, Math.floor(rand() * 500)))
         }
         tree = await converged()
+        // PALM_DIFF_TRACE=DIR also keeps each device's journal after each heal (DIR/eN-NAME.db), to read a failing seed.
+        const traceDir = process.env.PALM_DIFF_TRACE
+        if (traceDir != null) {
+          for (const n of NAMES) {
+            for (const x of ['', '-wal']) await copyFile(join(homes.get(n) ?? '', `journal.db${x}`), join(traceDir, `e${e}-${n}.db${x}`)).catch(() => {})
+          }
+        }
         const have = new Set(tree.values())
         for (const n of acting) {
           // What it wrote in this epoch, nobody else saw: no merge rule may drop it. (What it held
@@ -160,7 +168,7 @@ describe('one folder on every device (namespace LAN)', { skip }, () => {
           const ours = mine.get(n) as Set<string>
           // test/unit/meta/merge-model.test.ts runs the same check on many seeds in seconds.
           const lost = [...(models.get(n) as Model)].filter(([, node]) => node.type === 'file' && ours.has(node.hash ?? '') && !have.has(node.hash ?? ''))
-          assert.deepEqual(lost.map(([p]) => p), [], `what ${n} wrote unseen in epoch ${e} is in the merged tree (seed ${seed})`)
+          assert.deepEqual(lost.map(([p]) => p), [], `what ${n} wrote unseen in epoch ${e} is in the merged tree (seed ${seed}); the merged tree:\n${[...tree].map(([p, h]) => `${p} ${h.slice(0, 8)}`).join('\n')}`)
         }
         const invented = [...tree].filter(([, h]) => h !== 'dir' && !written.has(h))
         assert.deepEqual(invented.map(([p, h]) => `${p} ${h.slice(0, 8)}`), [], `every file in the merged tree is a version some device wrote (seed ${seed})`)

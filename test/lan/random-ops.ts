@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { link, lstat, mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises'
+import { appendFile, link, lstat, mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { renameInModel } from '../helpers/path-model.js'
 import { hashOf } from './trees.js'
@@ -80,6 +80,10 @@ export async function runRandomOps (root: string, model: Model, count: number, r
   const abs = (p: string): string => join(root, p)
   const content = (): Buffer => Buffer.concat([Buffer.from(`${tag} ${written.size} `), randomBytes(Math.floor(rand() * 20_000))])
   const run: OpRun = { applied: 0, refused: 0 }
+  // PALM_DIFF_TRACE=DIR writes each op and its outcome to DIR/TAG.ops, to read a failing seed.
+  const traceDir = process.env.PALM_DIFF_TRACE
+  const lines: string[] = []
+  const trace = (line: string): void => { if (traceDir != null) lines.push(line) }
   for (let i = 0; i < count; i++) {
     const r = rand()
     try {
@@ -92,6 +96,7 @@ export async function runRandomOps (root: string, model: Model, count: number, r
         const node = model.get(p) ?? { type: 'file' as const }
         node.hash = hashOf(bytes)
         model.set(p, node)
+        trace(`${i} create ${p} ${node.hash.slice(0, 8)}`)
         written.add(node.hash)
       } else if (r < 0.45) {
         const p = pick(files())
@@ -100,43 +105,52 @@ export async function runRandomOps (root: string, model: Model, count: number, r
         const node = model.get(p) as ModelNode
         node.hash = hashOf(bytes)
         written.add(node.hash)
+        trace(`${i} write ${p} ${node.hash.slice(0, 8)}`)
       } else if (r < 0.6) {
         const all = [...model.keys()]
         const src = pick(all)
         const node = model.get(src) as ModelNode
         const dst = join(pick(dirs()), pick(node.type === 'dir' ? DIR_NAMES : FILE_NAMES))
+        trace(`${i} rename ${src} ${dst}`)
         await rename(abs(src), abs(dst))
         renameInModel(model, src, dst)
       } else if (r < 0.7) {
         const p = pick(files())
+        trace(`${i} unlink ${p}`)
         await unlink(abs(p))
         model.delete(p)
       } else if (r < 0.78) {
         const p = join(pick(dirs()), pick(DIR_NAMES))
+        trace(`${i} mkdir ${p}`)
         await mkdir(abs(p))
         model.set(p, { type: 'dir' })
       } else if (r < 0.84) {
         const ds = dirs().filter(d => d !== '')
         if (ds.length === 0) { run.refused++; continue }
         const p = pick(ds)
+        trace(`${i} rmdir ${p}`)
         await rmdir(abs(p))
         model.delete(p)
       } else if (r < 0.9) {
         const src = pick(files())
         const dst = join(pick(dirs()), pick(FILE_NAMES))
+        trace(`${i} link ${src} ${dst}`)
         await link(abs(src), abs(dst))
         model.set(dst, model.get(src) as ModelNode)
       } else {
         const p = pick([...model.keys()])
+        trace(`${i} xattr ${p}`)
         await setXattr(abs(p), pick(XATTR_NAMES), `${tag}-${i}`)
       }
       run.applied++
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
+      trace(`${i}   refused ${code ?? ''}`)
       if (!['EEXIST', 'ENOTEMPTY', 'EINVAL', 'EISDIR', 'ENOTDIR', 'ENOENT'].includes(code ?? '')) throw new Error(`${tag}: op ${i} failed: ${(err as Error).message}`, { cause: err })
       run.refused++
     }
   }
+  if (traceDir != null) await appendFile(join(traceDir, `${tag}.ops`), lines.join('\n') + '\n')
   return run
 }
 

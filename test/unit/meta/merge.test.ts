@@ -255,6 +255,41 @@ describe('replicated journal conflicts', () => {
     ].sort())
   })
 
+  // Found on the namespace LAN (PALM_DIFF_SEED=734783844): b's mkdir merged into a's directory of
+  // that name, a removed it (it saw it empty), and every later op of b in it named b's id, an alias
+  // of an inode that was gone: all were skipped, with what b wrote there.
+  it('brings back a directory merged with a concurrent mkdir and then removed, for ops that name either id', async (t) => {
+    const [a, b] = await devices(t, 2, logicalClock())
+    const p = await a.create(ROOT_INO, 'p', DIR)
+    await send(a, b)
+    const pb = (await b.lookup(ROOT_INO, 'p'))!
+    // Both make p/d and p/e; a's mkdirs come first in total order, so b's ids become aliases.
+    await a.create(p.ino, 'd', DIR)
+    await a.create(p.ino, 'e', DIR)
+    const db = await b.create(pb.ino, 'd', DIR)
+    const eb = await b.create(pb.ino, 'e', DIR)
+    await send(b, a)
+    // a, which saw both empty: removes d, moves a new directory over e.
+    await a.rmdir(p.ino, 'd')
+    const y = await a.create(p.ino, 'y', DIR)
+    await a.rename(p.ino, 'y', p.ino, 'e')
+    // b, which did not see that: writes in both (by its own ids), and a directory in d.
+    const f = await b.create(db.ino, 'f', FILE)
+    await b.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'in-d')] })
+    const sub = await b.create(db.ino, 'sub', DIR)
+    await b.create(sub.ino, 'g', FILE)
+    const h = await b.create(eb.ino, 'h', FILE)
+    await b.setContent(h.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'in-e')] })
+    await syncAll([a, b])
+    const tree = (await assertConverged([a, b])).map(l => l.replace(/ n(\d+) .*\[(.*)\] $/, ' n$1 [$2]'))
+    const e = conflictName('e', 'dev-0', 0n).replace(/ \d{4}-\d\d-\d\d \d{6}\)$/, '')
+    const copy = tree.find(l => l.startsWith(`/p/${e} `))?.split(' dir')[0] ?? '(no copy of e)'
+    assert.deepEqual(tree, [
+      '/p dir n5 []', '/p/d dir n3 []', '/p/d/f file n1 [0:st-in-d]', '/p/d/sub dir n2 []', '/p/d/sub/g file n1 []',
+      '/p/e dir n2 []', `${copy} dir n2 []`, `${copy}/h file n1 [0:st-in-e]`
+    ].sort())
+  })
+
   // Found by a late joiner in the model test (seed 2) and on the namespace LAN: a joiner takes each
   // author's ops in turn, so a write can arrive before its file's create. It brings the file back as
   // a new node (r<seq>@<author>) that the file's id points at; undoing it for the create gave that
