@@ -15,7 +15,7 @@ export type Cached = InodeRec | DentryRec | RemovedDirRec | Uint8Array | number 
 /** A range read for one op (never in the cache): `S` stripes from an index, `X` all xattrs of an inode. */
 export type Loaded = Cached | RangeRows
 /** Rows of a range read and the cache generation they were read at (stale once a commit landed). */
-export interface RangeRows { gen: number, rows: StripeRef[] | Array<[string, Uint8Array]> }
+export interface RangeRows { gen: number, rows: StripeRef[] | Array<[string, Uint8Array]> | DentryRec[] }
 
 export class CommittedCache {
   readonly #lru: LRUCache<string, Cached>

@@ -32,6 +32,8 @@ export interface Overlay {
   get: (key: string) => { value: Cached } | undefined
   /** The uncommitted stripe and xattr keys of an inode (`s<ino>/…`, `x<ino>/…`). */
   keysOf: (ino: number) => Iterable<string> | undefined
+  /** Every uncommitted key and value (a scan: for rare paths only). */
+  entries: () => Iterable<[string, Cached]>
 }
 
 /** What one op changed so far: the values its keys had before it, and its counter deltas. */
@@ -178,9 +180,20 @@ export class OpContext implements ApplyView {
     for (const hint of [this.staged.get(k), this.#overlay.get(k)?.value, this.#cache.get(k), this.#local.get(k)] as Array<Cached | undefined>) {
       if (hint !== undefined && hint !== ABSENT && this.dentry((hint as DentryRec).parent, (hint as DentryRec).name)?.ino === ino) return hint as DentryRec
     }
-    // Read from the database once per task; a name it gives that is gone here means none is known.
-    if (this.#local.has(k)) return undefined
-    throw new Miss(k)
+    // Else (its hinted name was removed: one of several hard links) the first by (parent, name) of
+    // the names it has here: its committed ones (read with the commits they reflect) and the
+    // uncommitted ones. Which of them are committed depends on commit timing; the answer must not
+    // (it is the `at` of a write, and every device must apply that op alike).
+    let best: DentryRec | undefined
+    const consider = (d: DentryRec): void => {
+      if (best !== undefined && (d.parent > best.parent || (d.parent === best.parent && d.name >= best.name))) return
+      if (this.dentry(d.parent, d.name)?.ino === ino) best = d
+    }
+    for (const d of this.#loaded(key.namesOf(ino)) as DentryRec[]) consider(d)
+    for (const [k, v] of [...this.#overlay.entries(), ...this.staged]) {
+      if (k.charCodeAt(0) === 0x64 && v !== ABSENT && (v as DentryRec).ino === ino) consider(v as DentryRec)
+    }
+    return best
   }
 
   stripe (ino: number, idx: number): StripeRef | undefined {

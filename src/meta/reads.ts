@@ -95,8 +95,15 @@ export async function fetchKeys (db: Db, keys: Iterable<string>): Promise<Map<st
   return out
 }
 
-/** A range read for one op: `S<ino>/<from>` (stripes from an index) or `X<ino>` (every xattr). */
-export async function fetchRange (db: Db, k: string): Promise<StripeRef[] | Array<[string, Uint8Array]>> {
+/** Names of one inode a range read gives (hard links: a few). */
+const NAMES_LOADED = 64
+
+/** A range read for one op: `S<ino>/<from>` (stripes from an index), `X<ino>` (every xattr) or `M<ino>` (its names). */
+export async function fetchRange (db: Db, k: string): Promise<StripeRef[] | Array<[string, Uint8Array]> | DentryRec[]> {
+  if (k.charCodeAt(0) === 0x4d) {
+    const rows = await db.all<DentryRow>(`SELECT parent,name,ino,type,cookie FROM dentries WHERE ino=? ORDER BY parent,name LIMIT ${NAMES_LOADED}`, [Number(k.slice(1))])
+    return rows.map(dentryFromRow)
+  }
   if (k.charCodeAt(0) === 0x53) {
     const slash = k.indexOf('/')
     return await readStripes(db, Number(k.slice(1, slash)), Number(k.slice(slash + 1)), Number.MAX_SAFE_INTEGER)
@@ -108,7 +115,7 @@ export async function fetchRange (db: Db, k: string): Promise<StripeRef[] | Arra
 /** True for the keys of range reads (fetchRange), which are never cached. */
 export function isRangeKey (k: string): boolean {
   const c = k.charCodeAt(0)
-  return c === 0x53 || c === 0x58
+  return c === 0x53 || c === 0x58 || c === 0x4d
 }
 
 /** A dentry joined with its inode (LEFT JOIN: the inode columns are null when it has none). */

@@ -23,6 +23,8 @@ export const key = {
   stripesFrom: (ino: number, from: number): string => `S${ino}/${from}`,
   /** Loaded only for one op (never cached): every committed xattr of `ino`. */
   xattrsOf: (ino: number): string => `X${ino}`,
+  /** Loaded only for one op (never cached): every committed name of `ino` (up to NAMES_LOADED). */
+  namesOf: (ino: number): string => `M${ino}`,
   /** A hint of one name of `ino` (checked against the entries before use). */
   nameOf: (ino: number): string => `N${ino}`,
   /** A node id merged into another node's inode (two mkdirs of one name) → that ino. */

@@ -41,7 +41,8 @@ export class Writer {
   readonly #overlayByIno = new Map<number, Set<string>>()
   readonly #overlayView = {
     get: (k: string) => this.#overlay.get(k),
-    keysOf: (ino: number) => this.#overlayByIno.get(ino)
+    keysOf: (ino: number) => this.#overlayByIno.get(ino),
+    entries: () => this.#overlayEntries()
   }
   /** The last op applied in total order (hlc, author, seq): an op before it arrives late. */
   #lastKey: OpKey
@@ -379,6 +380,10 @@ export class Writer {
       indexByIno(this.#overlayByIno, k)
     }
     for (const ino of ctx.createdInos) b.created.push(ino)
+  }
+
+  * #overlayEntries (): Iterable<[string, Cached]> {
+    for (const [k, { value }] of this.#overlay) yield [k, value]
   }
 
   #dropOverlay (k: string): void {

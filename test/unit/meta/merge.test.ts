@@ -328,6 +328,21 @@ describe('replicated journal conflicts', () => {
     const tree = await assertConverged([a, b, joiner])
     assert.deepEqual(tree.map(l => l.replace(/ file .*\[(.*)\] $/, ' [$1]')), ['/f [0:st-v3]'])
   })
+
+  // Found by the model test (seed 23, about half of its runs): a write carried the name its file
+  // still had (`at`) or none, depending on whether that name's create was committed yet, so a
+  // seed's op log depended on commit timing.
+  it('names a write by a name its file still has when the newest name was removed, committed or not', async (t) => {
+    const [a] = await devices(t, 1)
+    const d = await a.create(ROOT_INO, 'd', DIR)
+    const f = await a.create(d.ino, 'f', FILE)
+    await a.link(f.ino, ROOT_INO, 'g')
+    await a.unlink(ROOT_INO, 'g')
+    await a.setContent(f.ino, { size: 4, stripeSize: 8, stripes: [stripe(0, 4, 'v1')] })
+    const ops = []
+    for await (const op of a.exportOps()) ops.push(JSON.parse(op.body) as { kind: string, at?: string[] })
+    assert.deepEqual(ops.find(o => o.kind === 'setContent')?.at, ['1@dev-0', 'f'])
+  })
 })
 
 describe('replicated journal admission', () => {
