@@ -233,6 +233,8 @@ export interface GcResult {
   graceMs: number
   /** When the oldest young fragment leaves the grace period, ms from now (null when none is young). */
   nextEligibleInMs: number | null
+  /** True when nothing was looked at: other devices' ops kept arriving while the journal's references were read (see fragments.ts). */
+  putOff?: boolean
 }
 
 export interface ControlApi {

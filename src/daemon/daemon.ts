@@ -318,6 +318,7 @@ export class Daemon extends Lifecycle {
       const gc = repeatingTask('garbage collection', async (signal) => {
         const r = await runGc(this.parts, c, { signal })
         if (r.deleted > 0) this.#log('garbage collection deleted %d unused fragments (%d bytes)', r.deleted, r.freedBytes)
+        if (r.putOff === true) this.#log('garbage collection put off to its next round: other devices\' ops kept arriving while it read the journal')
       }, { intervalMs: c.gcIntervalMs, timeoutMs: Math.max(c.gcIntervalMs, 60_000) }, this.#log)
       gc.start()
       this.#stack.push({ name: 'garbage collection', stop: gc.stop })

@@ -40,16 +40,46 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
  * (`foreignGcGraceMs`): the journal ops naming them may still be on their way from a device that
  * went offline right after its write.
  */
+/** Reads of the fragments to keep, at most: a merge landing during each of them makes them read again. */
+const KEPT_READS = 5
+
+/**
+ * Fragments the journal references (live versions) or holds for undo. The two are read one after
+ * the other, not from one snapshot, and a merge of other devices' ops moves versions between them:
+ * a version this device had overwritten (kept for undo) comes back as a conflict copy (live, and in
+ * no undo record any more), or a live version is overwritten by a late op (kept for undo from then
+ * on). Read across such a commit, a version is in neither set and its fragments are collected: a
+ * file in the tree that no device can read (found on the namespace LAN, right after a heal). So a
+ * merge committed while they are read makes them read again; after KEPT_READS tries (a device
+ * pulling without pause) the round keeps every fragment.
+ */
+async function keptFragments (parts: DaemonParts, vectors: ReadonlyMap<string, ReadonlyMap<string, number>>, options: AbortOptions): Promise<Set<string> | 'all'> {
+  for (let i = 0; i < KEPT_READS; i++) {
+    let merged = false
+    const stop = parts.meta.onChange(() => { merged = true }, { remoteOnly: true })
+    try {
+      const own = new Set<string>()
+      for await (const cid of parts.meta.referencedFragments(options)) own.add(cid)
+      for await (const cid of parts.meta.heldFragments({ ...options, vectors })) own.add(cid)
+      if (!merged) return own
+    } finally {
+      stop()
+    }
+  }
+  return 'all'
+}
+
 export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
   // Undo records no late op can need any more go first: the versions only they named become garbage
   // (a dry run only leaves out what that compaction would drop).
   const vectors = parts.journal?.peerVectors() ?? new Map()
   if (options.dryRun !== true) await parts.meta.compactUndo({ vectors }, options)
   const foreign = await parts.foreign.load()
-  const own = new Set<string>()
-  for await (const cid of parts.meta.referencedFragments(options)) own.add(cid)
-  for await (const cid of parts.meta.heldFragments({ ...options, vectors })) own.add(cid)
+  const own = await keptFragments(parts, vectors, options)
   const total = parts.store.usage().fragmentCount
+  if (own === 'all') {
+    return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
+  }
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
   let foreignKept = 0
   const report = await collectGarbage(parts.store, {

@@ -18,6 +18,7 @@ function plural (n: number, word: string): string {
 
 /** What gc did and, line by line, what it kept and why. */
 export function formatGc (r: GcResult): string {
+  if (r.putOff === true) return `deleted nothing: other devices' journal ops kept arriving while this device read which fragments its files use (${r.scanned} fragments kept); run \`palm gc\` again in a moment`
   const lines = [r.dryRun
     ? `would delete ${plural(r.deleted, 'unused fragment')} (${size(r.freedBytes)}) of the ${r.scanned} on this device; nothing was deleted (--dry-run)`
     : `deleted ${plural(r.deleted, 'unused fragment')}, ${size(r.freedBytes)} freed, of the ${r.scanned} on this device`]
