@@ -18,9 +18,9 @@ export interface IndexedFragment {
   bytes: Uint8Array
 }
 
-interface Expect { k: number, n: number, length: number, codecId: number, cids?: CID[] }
+export interface Expect { k: number, n: number, length: number, codecId: number, cids?: CID[] }
 
-function checkExpectation (expect: StripeExpectation): Expect {
+export function checkExpectation (expect: StripeExpectation): Expect {
   checkPolicy(expect, 'expected stripe')
   checkStripeLength(expect.length)
   const codecId = expect.codecId ?? DEFAULT_CODEC_ID
@@ -51,7 +51,7 @@ function problemOf (f: IndexedFragment, e: Expect, verified?: ReadonlySet<number
 }
 
 /** Sorts the given fragments into usable shards (by index) and named rejects. */
-function triage (fragments: IndexedFragment[], e: Expect, verified?: ReadonlySet<number>): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
+export function triage (fragments: IndexedFragment[], e: Expect, verified?: ReadonlySet<number>): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
   if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
   const shards = new Map<number, Uint8Array>()
   const bad: Array<{ index: number, reason: string }> = []
@@ -85,7 +85,7 @@ function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, sal
   return openPackage(pkg, e.length, salt)
 }
 
-function describe (bad: Array<{ index: number, reason: string }>): string {
+export function describe (bad: Array<{ index: number, reason: string }>): string {
   return bad.map(b => `fragment ${b.index} ${b.reason.replace(/^fragment \d+ /, '')}`).join('; ')
 }
 

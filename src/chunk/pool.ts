@@ -1,5 +1,5 @@
 /**
- * createChunkPool: encode and decode on worker threads so the event loop (which serves FUSE) stays
+ * createChunkPool: encode, decode and rebuild on worker threads so the event loop (which serves FUSE) stays
  * free. One worker per core by default; each runs one stripe at a time. Jobs beyond the busy
  * workers wait in a queue of at most `maxQueue`; further callers wait for room (backpressure).
  * A cancelled job leaves the queue at once; one already running is abandoned (its result dropped).
@@ -14,12 +14,13 @@ import { DEFAULT_RS_ENGINE, isKnownCodec, reedSolomonCodec } from './codec.js'
 import { INLINE_MAX_STRIPE_BYTES } from './constants.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
+import { rebuildFragments } from './rebuild.js'
 import { take, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
 import { isHashed, markHashed } from '../util/cid.js'
-import type { ChunkPool, Codec, EncodedStripe, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
-import type { WorkerReply, WorkerRequest } from './wire.js'
+import type { ChunkPool, Codec, EncodedStripe, Fragment, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
+import type { WireExpectation, WorkerReply, WorkerRequest } from './wire.js'
 
 export interface ChunkPoolInit {
   /** The swarm salt (16–64 bytes). Required. */
@@ -136,10 +137,41 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
   }
 
   async decode (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options: PoolDecodeOptions = {}): Promise<Uint8Array> {
+    const { own, owned, exp, verified } = this.#taken(fragments, expect, 'stripe decode', options)
+    if (Number.isInteger(exp.length) && exp.length <= this.#inlineMaxBytes) {
+      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, this.#codecFor(exp), new Set(verified)))
+    }
+    const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp, verified }
+    const reply = await this.#run(request, owned.map(o => o.buffer), options)
+    if (reply.stripe == null) throw new IoError('chunk worker sent no stripe')
+    return reply.stripe
+  }
+
+  async rebuild (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, wanted: number[], options: PoolDecodeOptions = {}): Promise<Fragment[]> {
+    const { own, owned, exp, verified } = this.#taken(fragments, expect, 'fragment rebuild', options)
+    let rebuilt: Fragment[]
+    if (Number.isInteger(exp.length) && exp.length <= this.#inlineMaxBytes) {
+      rebuilt = await this.#inline('fragment rebuild', options.signal, () => rebuildFragments(own, exp, wanted, this.#codecFor(exp), new Set(verified)))
+    } else {
+      const reply = await this.#run({ id: 0, op: 'rebuild', fragments: own, expect: exp, wanted, verified }, owned.map(o => o.buffer), options)
+      if (reply.rebuilt == null) throw new IoError('chunk worker sent no rebuilt fragments')
+      rebuilt = reply.rebuilt.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes }))
+    }
+    for (const f of rebuilt) markHashed(f.bytes, f.cid)
+    return rebuilt
+  }
+
+  /** This pool's codec when it can serve `exp` (else decode picks by id). */
+  #codecFor (exp: WireExpectation): Codec | undefined {
+    return isKnownCodec(exp.codecId ?? this.#codec.id) ? this.#codec : undefined
+  }
+
+  /** Checks a decode or rebuild request and takes its fragments (moved or copied, see PoolDecodeOptions). */
+  #taken (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, what: string, options: PoolDecodeOptions): { own: Array<{ index: number, bytes: Uint8Array }>, owned: Owned[], exp: WireExpectation, verified: number[] } {
     if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
-    if (expect == null || typeof expect !== 'object') throw new InvalidArgumentError('decode needs the expected stripe { k, n, length } from the manifest')
+    if (expect == null || typeof expect !== 'object') throw new InvalidArgumentError(`${what} needs the expected stripe { k, n, length } from the manifest`)
     this.#checkRunning()
-    throwIfAborted(options.signal, 'stripe decode')
+    throwIfAborted(options.signal, what)
     // Fragments this process already hashed to their expected CID (the store verified them on
     // read) need not be hashed again in the worker; checked before `take` moves them.
     const verified: number[] = []
@@ -159,14 +191,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     const own = owned.map((o, i) => ({ index: fragments[i].index, bytes: o.view }))
     // A snapshot: the caller may reuse its objects before the job runs.
     const exp = { k: expect.k, n: expect.n, length: expect.length, codecId: expect.codecId, cids: expect.cids?.map(c => c.toString()) }
-    if (Number.isInteger(exp.length) && exp.length <= this.#inlineMaxBytes) {
-      const codec = isKnownCodec(exp.codecId ?? this.#codec.id) ? this.#codec : undefined
-      return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, codec, new Set(verified)))
-    }
-    const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp, verified }
-    const reply = await this.#run(request, owned.map(o => o.buffer), options)
-    if (reply.stripe == null) throw new IoError('chunk worker sent no stripe')
-    return reply.stripe
+    return { own, owned, exp, verified }
   }
 
   #checkRunning (): void {

@@ -105,6 +105,11 @@ export interface ChunkPool {
   encode: (stripe: Uint8Array, policy: Policy, options?: PoolEncodeOptions) => Promise<EncodedStripe>
   /** Decodes from any k fragments (whole fragment bytes). Throws FragmentsUnavailable / Integrity. */
   decode: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, options?: PoolDecodeOptions) => Promise<Uint8Array>
+  /**
+   * Repair: the fragments `wanted` (indexes), rebuilt from any k of `fragments` without opening the
+   * package, each checked against `expect.cids` (required). Throws FragmentsUnavailable / Integrity.
+   */
+  rebuild: (fragments: Array<{ index: number, bytes: Uint8Array }>, expect: StripeExpectation, wanted: number[], options?: PoolDecodeOptions) => Promise<Fragment[]>
   start: () => Promise<void>
   stop: () => Promise<void>
 }

@@ -21,6 +21,8 @@ export type WorkerRequest =
   | { id: number, op: 'encode', stripe: Uint8Array, policy: Policy }
   /** `verified`: indexes of fragments the caller's process already hashed to their expected CID. */
   | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation, verified?: number[] }
+  /** Repair: the fragments `wanted` rebuilt from the given ones (rebuild.ts). */
+  | { id: number, op: 'rebuild', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation, wanted: number[], verified?: number[] }
 
 /** EncodedStripe with CIDs as bytes (CID objects do not survive postMessage). */
 export type WireEncoded = Omit<EncodedStripe, 'fragments'> & {
@@ -41,7 +43,7 @@ export interface WireError {
 
 export type WorkerReply =
   | { type: 'ready' }
-  | { type: 'result', id: number, encoded?: WireEncoded, stripe?: Uint8Array }
+  | { type: 'result', id: number, encoded?: WireEncoded, stripe?: Uint8Array, rebuilt?: WireEncoded['fragments'] }
   | { type: 'error', id: number, error: WireError }
 
 /** An error as plain data for postMessage. */

@@ -1,5 +1,5 @@
 /**
- * Entry point of a chunk pool worker thread: encodes and decodes one stripe at a time and sends the
+ * Entry point of a chunk pool worker thread: encodes, decodes or rebuilds fragments of one stripe at a time and sends the
  * results back with their buffers transferred (never copied).
  */
 import '../util/polyfill.js'
@@ -8,6 +8,7 @@ import { loadReedSolomonWasm } from '../../native/rs/index.js'
 import { isKnownCodec, reedSolomonCodec } from './codec.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
+import { rebuildFragments } from './rebuild.js'
 import { ownsWholeBuffer, type Owned } from './ownership.js'
 import { errorToWire, type WorkerInit, type WorkerReply, type WorkerRequest } from './wire.js'
 
@@ -32,6 +33,11 @@ function handle (msg: WorkerRequest): void {
       const fragments = e.fragments.map(f => ({ index: f.index, cid: f.cid.bytes, bytes: f.bytes }))
       const reply: WorkerReply = { type: 'result', id: msg.id, encoded: { length: e.length, k: e.k, n: e.n, codecId: e.codecId, id: e.id, fragments } }
       port?.postMessage(reply, fragments.map(f => f.bytes.buffer as ArrayBuffer))
+    } else if (msg.op === 'rebuild') {
+      const useCodec = isKnownCodec(msg.expect.codecId ?? codec.id) ? codec : undefined
+      const rebuilt = rebuildFragments(msg.fragments, msg.expect, msg.wanted, useCodec, new Set(msg.verified)).map(f => ({ index: f.index, cid: f.cid.bytes, bytes: f.bytes }))
+      const reply: WorkerReply = { type: 'result', id: msg.id, rebuilt }
+      port?.postMessage(reply, rebuilt.map(f => f.bytes.buffer as ArrayBuffer))
     } else {
       const useCodec = isKnownCodec(msg.expect.codecId ?? codec.id) ? codec : undefined
       const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec, new Set(msg.verified)))

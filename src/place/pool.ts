@@ -5,7 +5,7 @@
  * `health` and `usage` count only devices that are online now.
  */
 import { CID } from 'multiformats/cid'
-import type { ChunkPool } from '../chunk/index.js'
+import type { ChunkPool, Fragment } from '../chunk/index.js'
 import type { DurabilityMode } from '../config/defaults.js'
 import { IoError, NoSpaceError } from '../errors.js'
 import type { FragmentClient, Membership } from '../net/index.js'
@@ -15,10 +15,10 @@ import type { ComponentLogger, Logger } from '../util/logger.js'
 import { DeviceStats, isNoRoom } from './device-stats.js'
 import { DeviceTable } from './device-table.js'
 import { DEFAULT_LOCAL_POLICY } from './local.js'
-import { readStripe, type RetrieveDeps } from './retrieve.js'
+import { readStripe, rebuildStripeFragments, type RetrieveDeps } from './retrieve.js'
 import { FragmentSender } from './sender.js'
 import { holdersOf } from './holders.js'
-import type { PlacedStripe, PoolUsage, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
+import type { FragmentRebuilder, PlacedStripe, PoolUsage, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
 import { usableBytes } from './usage.js'
 import { writeFragments, type WriterDeps } from './writer.js'
 
@@ -83,7 +83,7 @@ export interface PoolStats {
   bytesDeduplicated: number
 }
 
-export class PoolStripeIO implements StripeIO {
+export class PoolStripeIO implements StripeIO, FragmentRebuilder {
   readonly #c: PoolStripeIOComponents
   readonly #policy: StripePolicy
   readonly #durability: DurabilityMode
@@ -163,6 +163,11 @@ export class PoolStripeIO implements StripeIO {
     } finally {
       this.#stats.readMs += performance.now() - t0
     }
+  }
+
+  /** Repair: the fragments `wanted` of `stripe`, rebuilt from any k others (retrieve.ts). */
+  async rebuild (stripe: PlacedStripe, wanted: number[], options: StripeIOOptions = {}): Promise<Fragment[]> {
+    return await rebuildStripeFragments(this.#reader, stripe, wanted, options)
   }
 
   /** Every online holder flushes its fragments of `stripes`; each stripe needs k flushed. */

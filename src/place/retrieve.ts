@@ -7,7 +7,8 @@
  *    twice the slowest expected time (at least `hedgeMinMs`), one more request starts (a hedge).
  * 3. Every fragment is checked against its CID (the store and the fragment client both verify);
  *    a corrupt one is logged with the device and the CID and another source is tried.
- * 4. With k in hand the rest are aborted and the chunk pool decodes.
+ * 4. With k in hand the rest are aborted and the chunk pool decodes (or, for repair, rebuilds the
+ *    missing fragments from them: rebuildStripeFragments).
  * 5. When the online sources cannot give k but devices that are expected back (offline, seen
  *    within the repair grace: restarting, or not found again yet since this device started; see
  *    device-table.ts) hold enough of the rest, the read waits for them to come online and asks
@@ -16,7 +17,7 @@
  *    devices that were missing.
  */
 import { CID } from 'multiformats/cid'
-import { fragmentLengthFor, type ChunkPool } from '../chunk/index.js'
+import { fragmentLengthFor, type ChunkPool, type Fragment, type StripeExpectation } from '../chunk/index.js'
 import { FragmentsUnavailableError } from '../errors.js'
 import type { FragmentClient } from '../net/index.js'
 import type { FragmentStore } from '../store/index.js'
@@ -32,7 +33,7 @@ export interface RetrieveDeps {
   devices: DeviceTable
   fragments: Pick<FragmentClient, 'get'>
   store: Pick<FragmentStore, 'get'>
-  pool: Pick<ChunkPool, 'decode'>
+  pool: Pick<ChunkPool, 'decode' | 'rebuild'>
   log: Logger
   /** A read that cannot gather k fragments fails after at most this long, ms. */
   readFailMs: number
@@ -101,6 +102,23 @@ function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): Sources {
 
 /** Reads `stripe` from any k fragments; see the module comment. */
 export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, options: StripeIOOptions = {}): Promise<Uint8Array> {
+  return await fromAnyK(deps, stripe, options, async found => await deps.pool.decode(found, expectationOf(stripe), { signal: options.signal, transferFragments: true }))
+}
+
+/**
+ * Repair: the fragments `wanted` (indexes) of `stripe`, rebuilt from any k others gathered as a read
+ * gathers them, without opening the package (chunk/rebuild.ts); each matches its CID.
+ */
+export async function rebuildStripeFragments (deps: RetrieveDeps, stripe: PlacedStripe, wanted: number[], options: StripeIOOptions = {}): Promise<Fragment[]> {
+  return await fromAnyK(deps, stripe, options, async found => await deps.pool.rebuild(found, expectationOf(stripe), wanted, { signal: options.signal, transferFragments: true }))
+}
+
+function expectationOf (stripe: PlacedStripe): StripeExpectation {
+  return { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }
+}
+
+/** Gathers any k fragments of `stripe` (the race above) and hands them to `use` (decode or rebuild). */
+async function fromAnyK<T> (deps: RetrieveDeps, stripe: PlacedStripe, options: StripeIOOptions, use: (found: Array<{ index: number, bytes: Uint8Array }>) => Promise<T>): Promise<T> {
   const file = options.file ?? `stripe ${stripe.id}`
   throwIfAborted(options.signal, `reading ${file}`)
   const deadline = combineSignals([options.signal], deps.readFailMs)
@@ -111,9 +129,9 @@ export async function readStripe (deps: RetrieveDeps, stripe: PlacedStripe, opti
     const found = await race.run()
     const t1 = performance.now()
     deps.counters.fetchMs += t1 - t0
-    const data = await deps.pool.decode(found, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }, { signal: options.signal, transferFragments: true })
+    const out = await use(found)
     deps.counters.decodeMs += performance.now() - t1
-    return data
+    return out
   } catch (err) {
     if (!(err instanceof RaceLost)) throw err
     throwIfAborted(options.signal, `reading ${file}`)

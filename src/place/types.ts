@@ -3,6 +3,7 @@
  * On one device alone every fragment goes to the local store; in a pool they are spread over
  * devices by weighted rendezvous hashing (see place/index.ts).
  */
+import type { Fragment } from '../chunk/index.js'
 import type { AbortOptions } from '../util/abort.js'
 
 export interface StripePolicy {
@@ -59,6 +60,12 @@ export interface StripeIO {
   sync: (stripes: PlacedStripe[], options?: StripeIOOptions) => Promise<void>
   health: (stripe: PlacedStripe, options?: AbortOptions) => Promise<StripeHealth>
   usage: () => PoolUsage
+}
+
+/** Repair's shortcut (the pool's StripeIO has it): missing fragments rebuilt from any k others, without a decode and a full re-encode. */
+export interface FragmentRebuilder {
+  /** The fragments `wanted` (indexes) of `stripe`, each matching its CID. FragmentsUnavailableError (EIO) within a bounded time. */
+  rebuild: (stripe: PlacedStripe, wanted: number[], options?: StripeIOOptions) => Promise<Fragment[]>
 }
 
 /**

@@ -6,9 +6,10 @@
  * journal's stripes and plans each (plan.ts). It repairs the stripes it is responsible for
  * (rendezvous over the online devices) and every stripe with a fragment it found bad itself, in
  * margin order: stripes at k first, then k + 1, both at full speed; the rest under the
- * `bytesPerSecond` budget. A repair reads the stripe through the pool's retrieval (any k, verified),
- * re-encodes it (convergent: the same fragments the journal names, checked CID by CID), stores only
- * the fragments to place on their new devices, and records the new holders with a `holders` op.
+ * `bytesPerSecond` budget. A repair gathers any k fragments through the pool's retrieval (verified),
+ * rebuilds only the fragments to place from them (Reed-Solomon, without opening the package; each
+ * checked against the CID the journal names), stores them on their new devices, and records the new
+ * holders with a `holders` op.
  *
  * A device in its grace is not rebuilt (the spread queue catches it up); a SIGSTOPped or sleeping
  * device flapping within its grace never starts work unless a stripe is down to k. Scrub re-hashes
@@ -17,10 +18,10 @@
 import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import type { ChunkPool } from '../chunk/index.js'
-import { fragmentLengthFor } from '../chunk/index.js'
+import { fragmentLengthFor, type Fragment } from '../chunk/index.js'
 import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
-import { holdersOf, type Candidate, type PlacedStripe, type StripeIO } from '../place/index.js'
+import { holdersOf, type Candidate, type FragmentRebuilder, type PlacedStripe, type StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
 import { IoError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
@@ -66,8 +67,8 @@ export interface RepairerInit {
 /** What the repairer uses. */
 export interface RepairerComponents {
   meta: Pick<MetaStore, 'allStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
-  /** The pool's retrieval (reads any k fragments, verified). */
-  stripes: Pick<StripeIO, 'read'>
+  /** The pool's retrieval (reads any k fragments, verified; rebuilds missing fragments from them). */
+  stripes: Pick<StripeIO, 'read'> & Partial<FragmentRebuilder>
   /** Placement's view of the devices (room, availability). */
   candidates: () => Candidate[]
   describe: (id: string) => string
@@ -481,8 +482,6 @@ export class Repairer {
     const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
     const what = `stripe ${stripe.index} of inode ${w.ino}`
     try {
-      const data = await this.#c.stripes.read(stripe, { signal, file: what })
-      const encoded = await this.#c.pool.encode(data, { k: stripe.k, n: stripe.n }, { signal })
       const fragmentBytes = fragmentLengthFor(stripe.length, stripe.k)
       // Gone past the grace: not a candidate already; declared gone: never, even when online.
       const candidates = this.#c.candidates().filter(c => !this.#declaredGone.has(c.id) && !this.#draining.has(c.id))
@@ -492,11 +491,12 @@ export class Repairer {
         this.#status.repairFailures++
         return 0
       }
+      const rebuilt = await this.#rebuilt(stripe, [...targets.keys()], signal, what)
       const byTarget = new Map<string, Array<{ index: number, item: FragmentItem }>>()
       for (const [index, target] of targets) {
-        const f = encoded.fragments[index]
+        const f = rebuilt.get(index)
         if (f == null || f.cid.toString() !== stripe.fragments[index]) {
-          this.#log.error('%s: re-encoding gave another fragment %d than the journal names (%s, not %s): left alone', what, index, f?.cid.toString(), stripe.fragments[index])
+          this.#log.error('%s: rebuilding gave another fragment %d than the journal names (%s, not %s): left alone', what, index, f?.cid.toString(), stripe.fragments[index])
           continue
         }
         let list = byTarget.get(target)
@@ -542,6 +542,19 @@ export class Repairer {
     } finally {
       clear()
     }
+  }
+
+  /**
+   * The fragments `wanted` of `stripe`: rebuilt from any k others where the pool can (no decode, no
+   * full re-encode), else read back whole and encoded again (convergent: the same fragments).
+   */
+  async #rebuilt (stripe: StripeRef, wanted: number[], signal: AbortSignal, what: string): Promise<Map<number, Fragment>> {
+    if (this.#c.stripes.rebuild != null) {
+      return new Map((await this.#c.stripes.rebuild(stripe, wanted, { signal, file: what })).map(f => [f.index, f]))
+    }
+    const data = await this.#c.stripes.read(stripe, { signal, file: what })
+    const encoded = await this.#c.pool.encode(data, { k: stripe.k, n: stripe.n }, { signal })
+    return new Map(encoded.fragments.map(f => [f.index, f]))
   }
 
   /** The rebalance planner of a walk, or none (off, no usage figures, cooling down after moves). */

@@ -119,6 +119,20 @@ describe('chunk pool', () => {
     }
   })
 
+  it('rebuilds missing fragments on a worker and inline, byte-identical to the encoder\'s, with typed errors', async (t) => {
+    for (const inlineMaxBytes of [-1, 64 * 1024]) {
+      const pool = await startPool(t, { workers: 1, inlineMaxBytes })
+      for (const size of [5000, 4 * MiB]) {
+        const e = encodeStripe(bytesOf(size, size), { k: 4, n: 6 }, SALT)
+        const expect = { k: 4, n: 6, length: size, cids: e.fragments.map(f => f.cid) }
+        const out = await pool.rebuild([1, 3, 4, 5].map(i => ({ index: i, bytes: e.fragments[i].bytes })), expect, [0, 2])
+        assert.deepEqual(out.map(f => [f.index, f.cid.toString()]), [0, 2].map(i => [i, e.fragments[i].cid.toString()]))
+        for (const f of out) assertSameBytes(f.bytes, e.fragments[f.index].bytes, `fragment ${f.index} of ${size} bytes`)
+        await expectError(() => pool.rebuild([1, 3, 4].map(i => ({ index: i, bytes: e.fragments[i].bytes })), expect, [0]), 'FragmentsUnavailableError')
+      }
+    }
+  })
+
   it('typed errors come back from the workers', async (t) => {
     const pool = await startPool(t, { workers: 1, inlineMaxBytes: -1 })
     const stripe = bytesOf(10, 5000)
