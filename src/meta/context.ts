@@ -291,6 +291,13 @@ export class OpContext implements ApplyView {
     this.#put(key.node(node), ino, ABSENT)
   }
 
+  repointAlias (node: string, ino: number): void {
+    // An alias's row is written, never read: its value is what `n<node>` gives (it reads aliases too).
+    const old = this.#get(key.node(node))
+    this.#put(key.alias(node), ino, old)
+    this.#put(key.node(node), ino, old)
+  }
+
   admitted (device: string): Uint8Array | undefined {
     const v = this.#get(key.author(device))
     return v === ABSENT ? undefined : liveKey(v as Uint8Array)

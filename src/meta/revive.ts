@@ -36,7 +36,7 @@ export function reviveDir (v: ApplyView, node: string, time: bigint, depth = 0):
     // An mkdir merged into another device's directory, which was removed: that one comes back,
     // and this id names it again.
     const into = reviveDir(v, was.into, time, depth + 1)
-    if (into != null) v.mergeNode(node, into.ino)
+    if (into != null) v.repointAlias(node, into.ino)
     return into
   }
   const parent = reviveDir(v, was.parent, time, depth + 1) ?? rootDir(v)

@@ -72,6 +72,8 @@ export interface ApplyView {
   putRemovedDir: (node: string, rec: RemovedDirRec | undefined) => void
   /** Makes `node` another id of the existing inode `ino` (its ops then apply to that inode). */
   mergeNode: (node: string, ino: number) => void
+  /** Points an alias (mergeNode) at another inode; its undo gives the alias its old inode back. */
+  repointAlias: (node: string, ino: number) => void
   /** The public key of an admitted device (undefined once it is removed). */
   admitted: (device: string) => Uint8Array | undefined
   admit: (device: string, key: Uint8Array) => void

@@ -259,7 +259,7 @@ describe('replicated journal conflicts', () => {
   // that name, a removed it (it saw it empty), and every later op of b in it named b's id, an alias
   // of an inode that was gone: all were skipped, with what b wrote there.
   it('brings back a directory merged with a concurrent mkdir and then removed, for ops that name either id', async (t) => {
-    const [a, b] = await devices(t, 2, logicalClock())
+    const [a, b, joiner] = await devices(t, 3, logicalClock())
     const p = await a.create(ROOT_INO, 'p', DIR)
     await send(a, b)
     const pb = (await b.lookup(ROOT_INO, 'p'))!
@@ -288,6 +288,14 @@ describe('replicated journal conflicts', () => {
       '/p dir n5 []', '/p/d dir n3 []', '/p/d/f file n1 [0:st-in-d]', '/p/d/sub dir n2 []', '/p/d/sub/g file n1 []',
       '/p/e dir n2 []', `${copy} dir n2 []`, `${copy}/h file n1 [0:st-in-e]`
     ].sort())
+    // A device that takes b's ops first and a's after them: a's earlier ones (the removals) arrive
+    // late, so b's ops, the revivals among them, are undone and redone (an alias pointed at a revived
+    // directory gets its old inode back on undo).
+    for (const author of ['dev-1', 'dev-0']) {
+      const ops = (await a.readOps(author, 0, 1000)).map(o => ({ body: o.body, sig: o.sig }))
+      assert.deepEqual((await joiner.applyRemote(ops)).refused, [])
+    }
+    await assertConverged([a, b, joiner])
   })
 
   // Found by a late joiner in the model test (seed 2) and on the namespace LAN: a joiner takes each
