@@ -108,13 +108,14 @@ export class Batch {
   /** The whole transaction body (without BEGIN/COMMIT); `sigs` has the signatures of the local rows that are seals. */
   toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string {
     this.sigs = sigs
-    const parts: string[] = []
+    const updates: string[] = []
     const rows: OpRowValues[] = []
     for (const s of this.stmts) {
-      if (typeof s === 'string') parts.push(s)
+      if (typeof s === 'string') updates.push(s)
       else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s)))
     }
-    if (rows.length > 0) parts.push(opRowsSql(rows))
+    // The op rows first: a redone op's undo update may name an op logged in this same batch.
+    const parts: string[] = rows.length > 0 ? [opRowsSql(rows), ...updates] : updates
     // Removals and rare kinds one by one, then every inode and entry written in one statement each
     // (one final value per key: no removal here is of a key written there).
     const inodes: InodeRec[] = []
