@@ -145,7 +145,7 @@ export class MetaReplica implements JournalReplica {
       // Ops after their author's last seal in this batch: neither applied nor the sender's fault; pulled again.
       for (const u of merged.unsealed) notApplied.add(`${u.seq}@${u.author}`)
       for (const w of accepted) {
-        if (notApplied.has(`${w.seq}@${w.author}`)) continue
+        if (notApplied.size > 0 && notApplied.has(`${w.seq}@${w.author}`)) continue
         report.applied++
         this.#grow(w.author, w.seq)
       }

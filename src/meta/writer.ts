@@ -601,7 +601,12 @@ export class Writer {
     }
     const started = performance.now()
     // Sealing signs the ops (a failure there fails the batch like a failed commit).
-    this.#committing = this.#seal(b).then(async (sql) => { await this.#init.db.execBatch(sql); return sql.length }).then(
+    this.#committing = this.#seal(b).then(async (sql) => {
+      await this.#init.db.execBatch(sql)
+      let bytes = 0
+      for (const s of sql) bytes += s.length
+      return bytes
+    }).then(
       (bytes) => {
         this.#committing = undefined
         const ms = performance.now() - started
@@ -618,7 +623,7 @@ export class Writer {
    * or SEAL_MAX_BYTES of text before it (seal.ts); the others are vouched for by the chain of
    * `prev` hashes. On the threadpool when an async signer is given (nobody waits for this commit).
    */
-  async #seal (b: Batch): Promise<string> {
+  async #seal (b: Batch): Promise<string[]> {
     const rows = sealsOf(b.unsigned())
     const sigs = new Map<UnsignedRow, Uint8Array>()
     const { sign, signAsync } = this.#init
