@@ -235,9 +235,9 @@ export class PeerLink {
    * next batch is requested (from the vector the batches received so far will leave) as soon as
    * one arrives, and a batch starts applying while the one before it still commits (journal-sync
    * applies two at once): the peer's read, the transfer, the checks and the commits overlap. At
-   * most two batches are applied and one requested at a time. If an apply falls short, the batch
-   * after it is only duplicates or gaps: once both are done, the next request starts again from
-   * the real vector.
+   * most two batches are applied and one requested at a time. If an apply falls short (an op
+   * refused that the peer holds later ops of), the batch after it may be only duplicates or gaps:
+   * once both are done, the next request starts again from the real vector.
    */
   async #pull (): Promise<void> {
     this.wantPull = false
@@ -297,7 +297,10 @@ export class PeerLink {
       return 'stall'
     }
     this.#stallMs = 0
-    return report.refused.length > 0 ? 'short' : 'ok'
+    // Short only when the peer holds ops after a refused one (they would be gaps): an op refused
+    // alone at the end of its author's run (e.g. of a device not admitted here yet) is pulled again
+    // at the next exchange, and stops nothing.
+    return report.refused.some(r => (this.theirs.get(r.author) ?? 0) > r.seq) ? 'short' : 'ok'
   }
 
   /** Starts a PULL for everything the peer holds beyond `from`; undefined when it holds nothing more. */
