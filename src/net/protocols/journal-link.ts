@@ -256,7 +256,7 @@ export class PeerLink {
         this.learn(res.vector)
         if (res.ops.length === 0) return
         const expected = this.#o.replica.versionVector()
-        for (const o of [...(applying?.ops ?? []), ...res.ops]) if ((expected.get(o.author) ?? 0) < o.seq) expected.set(o.author, o.seq)
+        for (const ops of [applying?.ops ?? [], res.ops]) for (const o of ops) if ((expected.get(o.author) ?? 0) < o.seq) expected.set(o.author, o.seq)
         next = this.#requestBatch(expected)
         const before = applying
         applying = { ops: res.ops, report: this.#o.apply(this, res.ops, {}) }
