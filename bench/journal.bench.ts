@@ -10,8 +10,9 @@
  *                          middle of the catch-up (from 10 % to 90 % of the ops held)
  *   applyLocalOpsPerSec    the same ops applied to a fresh journal straight from memory (no network):
  *                          the journal's own ceiling, to tell network cost from apply cost
- *   cpu                    B's CPU per op during catch-up (user+system of this process, all threads) and
- *                          A's (child) CPU per op served
+ *   cpu                    B's CPU per op during catch-up (user+system of this process, all threads; and
+ *                          of its main thread alone, the rest being SQLite and signature checks on the
+ *                          threadpool and V8's garbage collection threads) and A's (child) CPU per op served
  *   sourceWriteOpsPerSec   how fast A wrote the ops locally (context: the push path cannot beat it)
  *   journalBytes           size of A's journal files (database + WAL) holding the N ops
  *
@@ -108,13 +109,21 @@ async function source (): Promise<void> {
 
 interface Source { addr: string, id: string, writeSec: number, journalBytes: number, ops: number }
 
+/** CPU time of this process's main thread so far, µs (from /proc: 10 ms ticks). */
+async function mainThreadCpu (): Promise<number> {
+  const { readFile } = await import('node:fs/promises')
+  const f = (await readFile(`/proc/self/task/${process.pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  return (Number(f[11]) + Number(f[12])) * 1e6 / 100
+}
+
 /** One catch-up: a fresh B pulls everything from A. */
-async function catchUp (swarmKey: Uint8Array, a: Source, childCpu: () => Promise<number>): Promise<{ sec: number, steadyOpsPerSec: number, cpuUsPerOp: number, sourceCpuUsPerOp: number }> {
+async function catchUp (swarmKey: Uint8Array, a: Source, childCpu: () => Promise<number>): Promise<{ sec: number, steadyOpsPerSec: number, cpuUsPerOp: number, mainUsPerOp: number, sourceCpuUsPerOp: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'palm-bench-journal-b-'))
   const b = await startDevice(swarmKey, dir)
   try {
     const childBefore = await childCpu()
     const cpu0 = process.cpuUsage()
+    const main0 = await mainThreadCpu()
     const t0 = performance.now()
     let t10 = 0
     let t90 = 0
@@ -130,8 +139,9 @@ async function catchUp (swarmKey: Uint8Array, a: Source, childCpu: () => Promise
     }
     const sec = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpu0)
+    const mainCpu = await mainThreadCpu() - main0
     const sourceCpu = await childCpu() - childBefore
-    return { sec, steadyOpsPerSec: (a.ops * 0.8) / ((t90 - t10) / 1000), cpuUsPerOp: (cpu.user + cpu.system) / a.ops, sourceCpuUsPerOp: sourceCpu / a.ops }
+    return { sec, steadyOpsPerSec: (a.ops * 0.8) / ((t90 - t10) / 1000), cpuUsPerOp: (cpu.user + cpu.system) / a.ops, mainUsPerOp: mainCpu / a.ops, sourceCpuUsPerOp: sourceCpu / a.ops }
   } finally {
     await b.stop()
     await rm(dir, { recursive: true, force: true })
@@ -194,7 +204,7 @@ async function main (): Promise<void> {
     const rounds = []
     for (let r = 0; r < ROUNDS; r++) {
       const res = await catchUp(swarmKey, a, childCpu)
-      console.log(`round ${r + 1}: ${res.sec.toFixed(2)} s, steady ${Math.round(res.steadyOpsPerSec)} ops/s, B ${res.cpuUsPerOp.toFixed(0)} µs CPU/op, A ${res.sourceCpuUsPerOp.toFixed(0)} µs CPU/op`)
+      console.log(`round ${r + 1}: ${res.sec.toFixed(2)} s, steady ${Math.round(res.steadyOpsPerSec)} ops/s, B ${res.cpuUsPerOp.toFixed(0)} µs CPU/op (main thread ${res.mainUsPerOp.toFixed(0)}), A ${res.sourceCpuUsPerOp.toFixed(0)} µs CPU/op`)
       rounds.push(res)
     }
     if (CATCH_UP_ONLY) return
@@ -222,11 +232,11 @@ async function main (): Promise<void> {
       catchUp100kSec: Number((best.sec * 100_000 / a.ops).toFixed(2)),
       remoteApplyOpsPerSec: Math.round(Math.max(...rounds.map(r => r.steadyOpsPerSec))),
       applyLocalOpsPerSec: Math.round(localOpsPerSec),
-      cpu: { receiverUsPerOp: Math.round(best.cpuUsPerOp), sourceUsPerOp: Math.round(best.sourceCpuUsPerOp) },
+      cpu: { receiverUsPerOp: Math.round(best.cpuUsPerOp), receiverMainThreadUsPerOp: Math.round(best.mainUsPerOp), sourceUsPerOp: Math.round(best.sourceCpuUsPerOp) },
       sourceWriteOpsPerSec: Math.round(a.ops / a.writeSec),
       journalBytes: a.journalBytes,
       ops: a.ops,
-      rounds: rounds.map(r => ({ sec: Number(r.sec.toFixed(2)), steadyOpsPerSec: Math.round(r.steadyOpsPerSec), receiverCpuUsPerOp: Math.round(r.cpuUsPerOp), sourceCpuUsPerOp: Math.round(r.sourceCpuUsPerOp) })),
+      rounds: rounds.map(r => ({ sec: Number(r.sec.toFixed(2)), steadyOpsPerSec: Math.round(r.steadyOpsPerSec), receiverCpuUsPerOp: Math.round(r.cpuUsPerOp), receiverMainThreadUsPerOp: Math.round(r.mainUsPerOp), sourceCpuUsPerOp: Math.round(r.sourceCpuUsPerOp) })),
       targets: { remoteApplyOpsPerSec: 10_000, catchUp100kSec: 20, closeToVisibleP50Ms: 500 },
       setup: `loopback, 2 processes (A serves, B pulls), ${a.ops} create ops in ${DIRS} directories, file-backed journals, batches of 2048 ops / 1 MiB; best of ${ROUNDS}${a.ops !== 100_000 ? '; catchUp100kSec scaled from ' + a.ops + ' ops' : ''}`
     }
@@ -235,6 +245,7 @@ async function main (): Promise<void> {
       'remote apply, ops/s': { value: result.remoteApplyOpsPerSec, target: '≥ 10000' },
       'apply from memory, ops/s': { value: result.applyLocalOpsPerSec, target: '' },
       'B CPU µs per op': { value: result.cpu.receiverUsPerOp, target: '' },
+      'B main-thread CPU µs per op': { value: result.cpu.receiverMainThreadUsPerOp, target: '' },
       'A CPU µs per op served': { value: result.cpu.sourceUsPerOp, target: '' },
       'A local writes, ops/s': { value: result.sourceWriteOpsPerSec, target: '' },
       'journal bytes (A)': { value: result.journalBytes, target: '' },

@@ -35,6 +35,8 @@ export class MetaReplica implements JournalReplica {
   readonly #init: MetaReplicaInit
   readonly #log: Logger
   #vector = new Map<string, number>()
+  /** Author → highest seq handed to meta by applyOps calls that have not settled yet. */
+  readonly #inFlight = new Map<string, number>()
   #unsubscribe?: () => void
   #unsignedLogged = false
 
@@ -103,6 +105,12 @@ export class MetaReplica implements JournalReplica {
     })
   }
 
+  /**
+   * Checks the batch against what is held and in flight (synchronously, before any await: calls
+   * are checked in the order they are made), then hands it to meta. A call may start while an
+   * earlier one is still being applied (journal-sync applies the next batch while the one before
+   * it commits): its ops follow the earlier call's, which meta merges first.
+   */
   async applyOps (ops: WireOp[], peer: string, options: AbortOptions = {}): Promise<ApplyReport> {
     const report: ApplyReport = { applied: 0, duplicates: 0, refused: [] }
     const next = new Map<string, number>()
@@ -112,30 +120,45 @@ export class MetaReplica implements JournalReplica {
       const held = this.#vector.get(w.author) ?? 0
       if (w.seq <= held) { report.duplicates++; continue }
       if (w.author === this.#init.deviceId) { refuse('own op this device lacks'); continue }
-      const expected = next.get(w.author) ?? held + 1
+      // An op of a call in flight counts as held while that call runs (a duplicate if sent again).
+      const after = Math.max(held, this.#inFlight.get(w.author) ?? 0)
+      if (!next.has(w.author) && w.seq <= after) { report.duplicates++; continue }
+      const expected = next.get(w.author) ?? after + 1
       if (w.seq !== expected) { refuse(w.seq < expected ? 'repeated in the batch' : 'gap'); continue }
       if (w.sig.byteLength !== SIG_BYTES && w.sig.byteLength !== 0) { refuse('malformed: bad signature length'); continue }
       next.set(w.author, w.seq + 1)
       accepted.push(w)
     }
     if (accepted.length === 0) return report
-    if (this.#init.admit != null && accepted.some(w => w.author === peer)) await this.#init.admit(peer)
-    // meta decodes each body (checking it names the wire's author and seq), checks admission and
-    // seals, orders the batch (hlc, author, seq) and merges it.
-    const merged = await this.#meta.applyRemote(accepted.map(w => w.sig.byteLength === 0 ? { body: w.body, author: w.author, seq: w.seq } : { body: w.body, sig: w.sig, author: w.author, seq: w.seq }), options)
+    for (const [author, n] of next) this.#inFlight.set(author, n - 1)
     const notApplied = new Set<string>()
-    for (const r of merged.refused) {
-      notApplied.add(`${r.seq}@${r.author}`)
-      report.refused.push({ author: r.author, seq: r.seq, reason: benign(r.reason) })
+    let settled = false
+    try {
+      if (this.#init.admit != null && accepted.some(w => w.author === peer)) await this.#init.admit(peer)
+      // meta decodes each body (checking it names the wire's author and seq), checks admission and
+      // seals, orders the batch (hlc, author, seq) and merges it after the calls made before.
+      const merged = await this.#meta.applyRemote(accepted.map(w => w.sig.byteLength === 0 ? { body: w.body, author: w.author, seq: w.seq } : { body: w.body, sig: w.sig, author: w.author, seq: w.seq }), options)
+      for (const r of merged.refused) {
+        notApplied.add(`${r.seq}@${r.author}`)
+        report.refused.push({ author: r.author, seq: r.seq, reason: benign(r.reason) })
+      }
+      // Ops after their author's last seal in this batch: neither applied nor the sender's fault; pulled again.
+      for (const u of merged.unsealed) notApplied.add(`${u.seq}@${u.author}`)
+      for (const w of accepted) {
+        if (notApplied.size > 0 && notApplied.has(`${w.seq}@${w.author}`)) continue
+        report.applied++
+        this.#grow(w.author, w.seq)
+      }
+      report.duplicates += merged.duplicates
+      settled = true
+    } finally {
+      // Settled: its ops are held now, or (some not applied, or it threw) the author's later ops in
+      // flight leave a gap that meta refuses, and they are pulled again from the vector.
+      for (const [author, n] of next) {
+        const mine = n - 1
+        if (!settled || notApplied.size > 0 || (this.#inFlight.get(author) ?? 0) <= mine) this.#inFlight.delete(author)
+      }
     }
-    // Ops after their author's last seal in this batch: neither applied nor the sender's fault; pulled again.
-    for (const u of merged.unsealed) notApplied.add(`${u.seq}@${u.author}`)
-    for (const w of accepted) {
-      if (notApplied.has(`${w.seq}@${w.author}`)) continue
-      report.applied++
-      this.#grow(w.author, w.seq)
-    }
-    report.duplicates += merged.duplicates
     if (report.refused.length > 0) this.#log.trace('from %s: %d applied, %d refused (first: %s)', peer, report.applied, report.refused.length, report.refused[0].reason)
     return report
   }

@@ -15,7 +15,7 @@ import type { MergedOp } from './commit-failure.js'
 import {
   dentriesUpsertSql, dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodesUpsertSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
-import { sqlBlob, sqlText } from './sql.js'
+import { sqlBlob, sqlJson, sqlText } from './sql.js'
 import type { StripeRef } from './types.js'
 
 /** A local op's row, sealed with its batch (an early answer does not wait for it): signed if it is a seal. */
@@ -105,16 +105,21 @@ export class Batch {
     return this.stmts.filter((s): s is UnsignedRow => typeof s !== 'string' && !('sig' in s))
   }
 
-  /** The whole transaction body (without BEGIN/COMMIT); `sigs` has the signatures of the local rows that are seals. */
-  toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string {
+  /**
+   * The whole transaction body (without BEGIN/COMMIT) as statements to join (Db.execBatch joins
+   * them once: the text of a large batch is a megabyte); `sigs` has the signatures of the local
+   * rows that are seals.
+   */
+  toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string[] {
     this.sigs = sigs
-    const parts: string[] = []
+    const updates: string[] = []
     const rows: OpRowValues[] = []
     for (const s of this.stmts) {
-      if (typeof s === 'string') parts.push(s)
+      if (typeof s === 'string') updates.push(s)
       else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s)))
     }
-    if (rows.length > 0) parts.push(opRowsSql(rows))
+    // The op rows first: a redone op's undo update may name an op logged in this same batch.
+    const parts: string[] = rows.length > 0 ? [opRowsSql(rows), ...updates] : updates
     // Removals and rare kinds one by one, then every inode and entry written in one statement each
     // (one final value per key: no removal here is of a key written there).
     const inodes: InodeRec[] = []
@@ -131,7 +136,7 @@ export class Batch {
     if (inodes.length > 0) parts.push(inodesUpsertSql(inodes))
     if (dentries.length > 0) parts.push(dentriesUpsertSql(dentries))
     parts.push(`UPDATE state SET next_ino=${counters.nextIno},next_cookie=${counters.nextCookie},files=${counters.files},dirs=${counters.dirs},bytes=${counters.bytes},ops=${counters.ops} WHERE id=1;`)
-    return parts.join('')
+    return parts
   }
 }
 
@@ -185,7 +190,7 @@ function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined): OpRowValues 
 
 /** The rows of many ops in the log: one statement, the values in one JSON literal. */
 function opRowsSql (rows: OpRowValues[]): string {
-  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM json_each(${sqlText(JSON.stringify(rows))});`
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM json_each(${sqlJson(JSON.stringify(rows))});`
 }
 
 /** A redone op's new undo record (a late op was applied before it). */

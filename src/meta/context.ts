@@ -263,7 +263,14 @@ export class OpContext implements ApplyView {
     const fresh = this.#created.has(rec.ino) ? ABSENT : undefined
     this.#put(key.inode(rec.ino), rec, fresh)
     const nk = key.node(rec.node)
+    // The node already names this inode (a change of an inode read before): nothing to record.
+    if (fresh === undefined && this.#known(nk) === rec.ino) return
     if (this.staged.get(nk) !== rec.ino) this.#put(nk, rec.ino, fresh)
+  }
+
+  /** The value of `k` if the view holds it (no Miss). */
+  #known (k: string): Cached | undefined {
+    return this.staged.get(k) ?? this.#overlay.get(k)?.value ?? this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
   }
 
   dropInode (rec: InodeRec): void {

@@ -55,9 +55,11 @@ export class Db {
    * callback, before node-sqlite3 runs any statement queued behind the batch, so no reader on this
    * connection ever sees half a batch.
    */
-  async execBatch (sql: string): Promise<void> {
+  async execBatch (sql: string | string[]): Promise<void> {
+    // Statements given apart are joined once, with BEGIN and COMMIT (no second copy of a large text).
+    const text = typeof sql === 'string' ? `BEGIN;${sql}COMMIT;` : ['BEGIN;', ...sql, 'COMMIT;'].join('')
     await new Promise<void>((resolve, reject) => {
-      this.#db.exec(`BEGIN;${sql}COMMIT;`, (err) => {
+      this.#db.exec(text, (err) => {
         if (err == null) { resolve(); return }
         this.#db.exec('ROLLBACK;', () => { reject(err) })
       })

@@ -21,7 +21,8 @@ export interface MergeStep {
   fresh: boolean
   /** An op of the log: its undo record as stored (undefined: logged without one). */
   undo?: Undo
-  /** The undo record of this application. */
+  /** The undo record of this application, and as stored (encoded). */
+  newUndoRec?: Undo
   newUndo?: string
 }
 

@@ -165,13 +165,12 @@ export function decodeOp (body: string): Op {
   if (wire.prev !== undefined && (typeof wire.prev !== 'string' || !PREV_PATTERN.test(wire.prev))) {
     throw new ProtocolError(`journal op ${body.slice(0, 80)} has a malformed prev hash: the sending device runs an incompatible PALM or the op was damaged`)
   }
-  const op: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(wire)) {
-    if (key === 'hlc' || key === 'time' || BIGINT_FIELDS.has(key)) op[key] = parseBigInt(value, key)
-    else if (key === 'value' && wire.kind === 'setxattr') op[key] = new Uint8Array(Buffer.from(String(value), 'base64'))
-    else op[key] = value
-  }
-  return op as unknown as Op
+  // The parsed object becomes the op (no copy: a catch-up decodes every op it receives).
+  wire.hlc = parseBigInt(wire.hlc, 'hlc')
+  wire.time = parseBigInt(wire.time, 'time')
+  for (const key of BIGINT_FIELDS) if (Object.hasOwn(wire, key)) wire[key] = parseBigInt(wire[key], key)
+  if (wire.kind === 'setxattr' && Object.hasOwn(wire, 'value')) wire.value = new Uint8Array(Buffer.from(String(wire.value), 'base64'))
+  return wire as unknown as Op
 }
 
 function parseBigInt (value: unknown, key: string): bigint {

@@ -11,6 +11,14 @@ export function sqlText (value: string): string {
   return `'${value.replaceAll("'", "''")}'`
 }
 
+/**
+ * A quoted SQL string literal of JSON text (JSON.stringify's output, which escapes NUL): the large
+ * literals `json_each` reads. Scanned once for a quote and copied only when it has one.
+ */
+export function sqlJson (json: string): string {
+  return `'${json.includes("'") ? json.replaceAll("'", "''") : json}'`
+}
+
 /** An integer literal; rejects anything that is not a safe integer. */
 export function sqlInt (value: number): string {
   if (!Number.isSafeInteger(value)) throw new InvalidArgumentError(`${String(value)} is not an integer the journal can store exactly`)

@@ -111,6 +111,10 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
   #replayed?: RedoReplay
   /** Notes of damage found in this journal's files (damaged/journal-damage.log). */
   #notes: string[] = []
+  /** Resolves once the last applyRemote call has handed its ops to the writer (calls merge in call order). */
+  #remoteSubmitted: Promise<void> = Promise.resolve()
+  /** Resolves once the last applyRemote call whose ops admit or remove devices has settled. */
+  #remoteKeys: Promise<void> = Promise.resolve()
 
   constructor (init: MetaStoreInit) {
     super()
@@ -559,6 +563,22 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
    * refused: they are listed as `unsealed` and pulled again with their seal.
    */
   async applyRemote (ops: WireOp[], options: AbortOptions = {}): Promise<RemoteReport> {
+    // A call may start while earlier ones are still checked or committed: it hands its ops to the
+    // writer after them, and checks keys only once earlier admissions and removals are merged.
+    const before = { submitted: this.#remoteSubmitted, keys: this.#remoteKeys }
+    let submitted!: () => void
+    let settled!: () => void
+    this.#remoteSubmitted = new Promise<void>((resolve) => { submitted = resolve })
+    const done = new Promise<void>((resolve) => { settled = resolve })
+    try {
+      return await this.#applyRemote(ops, before, submitted, done, options)
+    } finally {
+      submitted()
+      settled()
+    }
+  }
+
+  async #applyRemote (ops: WireOp[], before: { submitted: Promise<void>, keys: Promise<void> }, submitted: () => void, done: Promise<void>, options: AbortOptions): Promise<RemoteReport> {
     const { writer } = this.#opened()
     const refused: MergeReport['refused'] = []
     const unsealed: RemoteReport['unsealed'] = []
@@ -568,6 +588,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       if (typeof v === 'string') refused.push({ author: w.author ?? authorOf(w), seq: w.seq ?? seqOf(w), reason: v })
       else pending.push(v)
     }
+    if (pending.some(s => s.op.kind === 'admit' || s.op.kind === 'removeDevice')) this.#remoteKeys = done
+    await raceSignal(before.keys, options.signal, 'waiting for earlier admissions')
     // Admissions in this batch count for the ops after them: check until nothing more passes.
     // Each round checks the chains of the authors whose keys are known (one signature per seal).
     const keys = new Map<string, KeyObject | undefined>()
@@ -613,6 +635,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     // In total order, MERGE_CHUNK_OPS at a time: each chunk is newer than the one before (no
     // undo-redo between them), and the writer commits one while it applies the next.
     good.sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
+    await raceSignal(before.submitted, options.signal, 'waiting for the ops received before')
     const merges: Array<Promise<MergeReport>> = []
     for (let i = 0; i < good.length || i === 0; i += MERGE_CHUNK_OPS) {
       const merged = writer.merge(good.slice(i, i + MERGE_CHUNK_OPS), options.signal)
@@ -620,6 +643,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
       merged.catch(() => {})
       merges.push(merged)
     }
+    submitted()
     const report = sumReports(await raceSignal(Promise.all(merges), options.signal, 'applying ops of other devices (they may still be applied)'))
     report.refused.unshift(...refused)
     return { ...report, unsealed }
@@ -727,7 +751,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
 }
 
 /** Ops handed to the writer in one merge (applyRemote): it commits one chunk while it applies the next. */
-const MERGE_CHUNK_OPS = 256
+const MERGE_CHUNK_OPS = 1024
 
 function keyOf (s: SignedOp): OpKey {
   return { hlc: s.op.hlc, author: s.op.author, seq: s.op.seq }

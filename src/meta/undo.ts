@@ -21,13 +21,33 @@ export const EMPTY_UNDO: Undo = { priors: [], files: 0, dirs: 0, bytes: 0 }
 
 const INODE_BIGINTS = ['atimeNs', 'mtimeNs', 'ctimeNs'] as const
 
+/**
+ * An inode as an array, its fields in this order (times as decimal strings), then the symlink
+ * target and the content version when it has them (null for a missing target before a version).
+ * Records logged before this form are objects with the same field names; both are read.
+ */
+function encodeInode (r: InodeRec): unknown[] {
+  const a: unknown[] = [r.ino, r.node, r.type, r.mode, r.uid, r.gid, r.nlink, r.size, r.rdev, r.atimeNs.toString(), r.mtimeNs.toString(), r.ctimeNs.toString(), r.parent, r.entries, r.stripeSize]
+  if (r.ver !== undefined) a.push(r.target ?? null, r.ver)
+  else if (r.target !== undefined) a.push(r.target)
+  return a
+}
+
+function decodeInode (a: unknown[]): InodeRec {
+  const rec: Record<string, unknown> = {
+    ino: a[0], node: a[1], type: a[2], mode: a[3], uid: a[4], gid: a[5], nlink: a[6], size: a[7], rdev: a[8],
+    atimeNs: BigInt(a[9] as string), mtimeNs: BigInt(a[10] as string), ctimeNs: BigInt(a[11] as string),
+    parent: a[12], entries: a[13], stripeSize: a[14]
+  }
+  if (a[15] != null) rec.target = a[15]
+  if (a[16] != null) rec.ver = a[16]
+  return rec as unknown as InodeRec
+}
+
 function encodeValue (k: string, v: Cached): unknown {
   if (v === ABSENT) return null
   switch (k.charCodeAt(0)) {
-    case 0x69: { // inode: bigints as strings
-      const r = v as InodeRec
-      return { ...r, atimeNs: r.atimeNs.toString(), mtimeNs: r.mtimeNs.toString(), ctimeNs: r.ctimeNs.toString() }
-    }
+    case 0x69: return encodeInode(v as InodeRec)
     case 0x78:
     case 0x61: return Buffer.from(v as Uint8Array).toString('base64')
     default: return v
@@ -38,6 +58,7 @@ function decodeValue (k: string, v: unknown): Cached {
   if (v === null) return ABSENT
   switch (k.charCodeAt(0)) {
     case 0x69: {
+      if (Array.isArray(v)) return decodeInode(v)
       const r = { ...(v as Record<string, unknown>) }
       for (const f of INODE_BIGINTS) r[f] = BigInt(r[f] as string)
       return r as unknown as InodeRec

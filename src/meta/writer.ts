@@ -69,6 +69,14 @@ export class Writer {
   #committedPrev: string | undefined
   #failure?: PalmError
   #idle: Array<() => void> = []
+  /**
+   * Every op applied here from `from` on, in total order, with its current undo record: the steps
+   * of the last merge. A merge whose ops are late but not older than `from` redoes the ops after
+   * them from here, instead of waiting for every commit and reading them back (a device catching
+   * up redoes its own newer ops, such as its admission of the peer it pulls from, in every merge).
+   * Dropped when a local op is applied after it or a commit fails.
+   */
+  #recent?: { from: OpKey, steps: MergeStep[] }
   /** Commits an open batch of early replies that no caller waits for yet (EARLY_COMMIT_DELAY_MS). */
   #deferTimer: NodeJS.Timeout | undefined
 
@@ -320,6 +328,7 @@ export class Writer {
       ? { author, seq, hlc: op.hlc, kind: op.kind, text, undo, sig: undefined }
       : { author, seq, hlc: op.hlc, kind: op.kind, text, undo }
     this.#lastKey = { hlc: op.hlc, author, seq }
+    this.#recent = undefined
     this.#chain(this.#open, text)
     this.#merge(ctx, task, result, op, row, { text })
     task.applied?.(result)
@@ -421,8 +430,14 @@ export class Writer {
     m.report = report
     let tail: MergeStep[] = []
     if (fresh.length > 0 && compareKeys(fresh[0].key, this.#lastKey) < 0) {
-      await this.#drain()
-      tail = await this.#init.loadTail(fresh[0].key)
+      const recent = this.#recent
+      if (recent != null && compareKeys(fresh[0].key, recent.from) >= 0) {
+        // Every op to redo is one the last merge applied: no need to wait for commits and read them back.
+        tail = recent.steps.filter(s => compareKeys(s.key, fresh[0].key) > 0).map(s => ({ signed: s.signed, key: s.key, fresh: false, undo: s.newUndoRec }))
+      } else {
+        await this.#drain()
+        tail = await this.#init.loadTail(fresh[0].key)
+      }
       const old = tail.find(t => t.undo == null)
       if (old != null) {
         report.refused.push(...fresh.map(f => ({ author: f.key.author, seq: f.key.seq, reason: `older than op ${old.key.seq}@${old.key.author}, whose undo record is gone (compacted once every known device had passed it, or logged by an older PALM): copy that device's changes again` })))
@@ -506,7 +521,8 @@ export class Writer {
         const step = plan.steps[plan.cursor]
         ctx.beginOp()
         const outcome = applyMerged(ctx, step.signed.op)
-        step.newUndo = encodeUndo(ctx.endOp())
+        step.newUndoRec = ctx.endOp()
+        step.newUndo = encodeUndo(step.newUndoRec)
         if (step.fresh) (m.report as MergeReport)[outcome === 'skipped' ? 'skipped' : outcome === 'renamed' ? 'renamed' : 'applied']++
       }
     } catch (err) {
@@ -545,6 +561,8 @@ export class Writer {
     }
     // One write for the merge: a local call answered after it replays after these ops.
     if (logged.length > 0) this.#log(b, ...logged)
+    // The steps are every op applied here from the first on (the tail was every op after it).
+    if (plan.steps.length > 0) this.#recent = plan.steps.length <= RECENT_MAX_STEPS ? { from: plan.steps[0].key, steps: plan.steps } : undefined
     this.#pending = { ...ctx.counters, ops, appliedHlc: this.#lastKey.hlc }
     b.waiters.push({ waiter: task, result: {} })
     // Answered once committed. (Answering from the redo log, as local calls are, let a puller run
@@ -583,7 +601,12 @@ export class Writer {
     }
     const started = performance.now()
     // Sealing signs the ops (a failure there fails the batch like a failed commit).
-    this.#committing = this.#seal(b).then(async (sql) => { await this.#init.db.execBatch(sql); return sql.length }).then(
+    this.#committing = this.#seal(b).then(async (sql) => {
+      await this.#init.db.execBatch(sql)
+      let bytes = 0
+      for (const s of sql) bytes += s.length
+      return bytes
+    }).then(
       (bytes) => {
         this.#committing = undefined
         const ms = performance.now() - started
@@ -600,7 +623,7 @@ export class Writer {
    * or SEAL_MAX_BYTES of text before it (seal.ts); the others are vouched for by the chain of
    * `prev` hashes. On the threadpool when an async signer is given (nobody waits for this commit).
    */
-  async #seal (b: Batch): Promise<string> {
+  async #seal (b: Batch): Promise<string[]> {
     const rows = sealsOf(b.unsigned())
     const sigs = new Map<UnsignedRow, Uint8Array>()
     const { sign, signAsync } = this.#init
@@ -653,6 +676,7 @@ export class Writer {
     this.#overlay.clear()
     this.#overlayByIno.clear()
     this.#init.cache.clear()
+    this.#recent = undefined
     // Inode numbers and cookies stay monotonic: an inode applied early (its create answered
     // before the commit) may still be known to the kernel, so its number is never handed out again.
     this.#pending = {
@@ -693,6 +717,9 @@ export class Writer {
     for (const resolve of this.#idle.splice(0)) resolve()
   }
 }
+
+/** The most steps a merge keeps in memory for the next one (writer.ts `#recent`): a chunk of a catch-up and its tail. */
+const RECENT_MAX_STEPS = 8192
 
 /** The local op rows of a batch to sign (its seals): the last, and one every SEAL_MAX_OPS ops or SEAL_MAX_BYTES before it. */
 function sealsOf (rows: UnsignedRow[]): UnsignedRow[] {

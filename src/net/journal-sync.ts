@@ -58,6 +58,9 @@ function resolve (init: JournalSyncInit): Settings {
   }
 }
 
+/** Batches applied at once: one is checked and merged while the one before it commits. */
+const APPLY_DEPTH = 2
+
 /** Refusal reasons that are not the sender's fault (it or we will pull). */
 const BENIGN = new Set(['gap', 'late'])
 
@@ -71,7 +74,10 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
   readonly #links = new Map<string, PeerLink>()
   readonly #controller = new AbortController()
   #gen = 0
-  #applyChain: Promise<unknown> = Promise.resolve()
+  /** Apply calls not settled (stop waits for them); how many batches are being applied; the calls waiting for their turn, in order. */
+  readonly #applyCalls = new Set<Promise<unknown>>()
+  #applyRunning = 0
+  readonly #applyWaiting: Array<() => void> = []
   #task?: RepeatingTask
   #unsubscribe?: () => void
   readonly #onOnline = (evt: CustomEvent<PeerState>): void => { this.#link(evt.detail.id).setOnline(true) }
@@ -109,7 +115,7 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
     this.#c.node.removeEventListener('peer:offline', this.#onOffline)
     for (const link of this.#links.values()) link.close()
     await Promise.all([...this.#links.values()].map(async l => { await l.idle().catch(() => {}) }))
-    await this.#applyChain.catch(() => {})
+    await Promise.all([...this.#applyCalls].map(async p => { await p.catch(() => {}) }))
   }
 
   vectorGen (): number { return this.#gen }
@@ -156,17 +162,37 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
     for (const link of this.#links.values()) link.enqueue(ops)
   }
 
-  /** Applies received ops one batch at a time (batches from several peers never interleave). */
+  /**
+   * Applies received ops: batches start in the order they came, at most APPLY_DEPTH at once, so
+   * the next batch is decoded and checked while the one before it commits. The replica checks each
+   * batch against the held and in-flight ops when it starts (a batch of another peer overlapping
+   * one in flight counts as duplicates), and meta merges batches in the order they started.
+   */
   async apply (link: PeerLink, ops: WireOp[], options: AbortOptions): Promise<ApplyReport> {
-    const run = this.#applyChain.then(async () => await this.replica.applyOps(ops, link.id, options))
-    this.#applyChain = run.catch(() => {})
+    const call = this.#apply(link, ops, options)
+    this.#applyCalls.add(call)
+    try {
+      return await call
+    } finally {
+      this.#applyCalls.delete(call)
+    }
+  }
+
+  async #apply (link: PeerLink, ops: WireOp[], options: AbortOptions): Promise<ApplyReport> {
+    // A waiting call is woken with the slot of the call that ended (so no newer call takes it first).
+    if (this.#applyRunning >= APPLY_DEPTH || this.#applyWaiting.length > 0) await new Promise<void>((resolve) => { this.#applyWaiting.push(resolve) })
+    else this.#applyRunning++
     let report: ApplyReport
     try {
-      report = await run
+      report = await this.replica.applyOps(ops, link.id, options)
     } catch (err) {
       // The replica promises never to throw; if it does, nothing of the batch counts as applied.
       this.log.error('applying %d ops from peer %s failed - %e', ops.length, this.describe(link.id), err)
       report = { applied: 0, duplicates: 0, refused: ops.map(o => ({ author: o.author, seq: o.seq, reason: 'internal' })) }
+    } finally {
+      const next = this.#applyWaiting.shift()
+      if (next != null) next()
+      else this.#applyRunning--
     }
     const s = link.stats
     s.opsReceived += ops.length

@@ -43,6 +43,9 @@ export interface LinkOwner {
   describe: (peer: string) => string
 }
 
+/** A pulled batch being applied. */
+interface Applying { ops: WireOp[], report: Promise<ApplyReport> }
+
 const MIN_BACKOFF_MS = 500
 const MAX_BACKOFF_MS = 30_000
 /** A pull that applied nothing is retried after this long, doubling up to MAX_STALL_MS. */
@@ -229,13 +232,17 @@ export class PeerLink {
 
   /**
    * Pulls what the peer holds beyond this device's vector, batch by batch, until caught up. The
-   * next batch is requested (from the vector this batch will leave) while this one is applied, so
-   * the peer's read and the transfer overlap the apply; if the apply falls short, the prefetched
-   * batch is only duplicates or gaps, and the next round starts again from the real vector.
+   * next batch is requested (from the vector the batches received so far will leave) as soon as
+   * one arrives, and a batch starts applying while the one before it still commits (journal-sync
+   * applies two at once): the peer's read, the transfer, the checks and the commits overlap. At
+   * most two batches are applied and one requested at a time. If an apply falls short (an op
+   * refused that the peer holds later ops of), the batch after it may be only duplicates or gaps:
+   * once both are done, the next request starts again from the real vector.
    */
   async #pull (): Promise<void> {
     this.wantPull = false
     let next = this.#requestBatch(this.#o.replica.versionVector())
+    let applying: Applying | undefined
     try {
       while (next != null && this.online) {
         const res = await next
@@ -249,30 +256,51 @@ export class PeerLink {
         this.learn(res.vector)
         if (res.ops.length === 0) return
         const expected = this.#o.replica.versionVector()
-        for (const o of res.ops) if ((expected.get(o.author) ?? 0) < o.seq) expected.set(o.author, o.seq)
+        for (const ops of [applying?.ops ?? [], res.ops]) for (const o of ops) if ((expected.get(o.author) ?? 0) < o.seq) expected.set(o.author, o.seq)
         next = this.#requestBatch(expected)
-        const report = await this.#o.apply(this, res.ops, {})
-        this.stats.lastSyncMs = Date.now()
-        if (report.applied === 0 && report.duplicates < res.ops.length) {
-          // Nothing this journal can take now (e.g. ops it cannot order yet): try again later, not in a loop.
-          this.#stallMs = Math.min(MAX_STALL_MS, this.#stallMs === 0 ? STALL_MS : this.#stallMs * 2)
-          this.#stallUntilMs = Date.now() + this.#stallMs
-          this.wantPull = true
-          this.#o.log.trace('pull from %s applied nothing (%d refused); next try in %d ms', this.id, report.refused.length, this.#stallMs)
-          return
-        }
-        this.#stallMs = 0
-        // Fell short of what was prefetched for: the next request starts from the real vector.
-        if (report.refused.length > 0 && next != null) {
-          await next.catch(() => {})
+        const before = applying
+        applying = { ops: res.ops, report: this.#o.apply(this, res.ops, {}) }
+        if (before == null) continue
+        const outcome = await this.#applied(before)
+        if (outcome === 'stall') return
+        if (outcome === 'short') {
+          // The batch after it was checked against ops it did not apply: let it end, then start
+          // again from the real vector.
+          await applying.report.catch(() => {})
+          applying = undefined
+          if (next != null) await next.catch(() => {})
           next = this.#requestBatch(this.#o.replica.versionVector())
         }
       }
+      const last = applying
+      applying = undefined
+      if (last != null) await this.#applied(last)
     } finally {
       // A request still in flight when the pull ends: wait for it (the stream carries one exchange
       // at a time); its reply is not needed and a failure of it was already handled by #exchange.
+      // A batch still being applied is awaited too (its stats are counted by the owner).
+      if (applying != null) await applying.report.catch(() => {})
       if (next != null) await next.catch(() => {})
     }
+  }
+
+  /** What a pulled batch's apply says for the pull: go on, start again from the real vector, or pause. */
+  async #applied (a: Applying): Promise<'ok' | 'short' | 'stall'> {
+    const report = await a.report
+    this.stats.lastSyncMs = Date.now()
+    if (report.applied === 0 && report.duplicates < a.ops.length) {
+      // Nothing this journal can take now (e.g. ops it cannot order yet): try again later, not in a loop.
+      this.#stallMs = Math.min(MAX_STALL_MS, this.#stallMs === 0 ? STALL_MS : this.#stallMs * 2)
+      this.#stallUntilMs = Date.now() + this.#stallMs
+      this.wantPull = true
+      this.#o.log.trace('pull from %s applied nothing (%d refused); next try in %d ms', this.id, report.refused.length, this.#stallMs)
+      return 'stall'
+    }
+    this.#stallMs = 0
+    // Short only when the peer holds ops after a refused one (they would be gaps): an op refused
+    // alone at the end of its author's run (e.g. of a device not admitted here yet) is pulled again
+    // at the next exchange, and stops nothing.
+    return report.refused.some(r => (this.theirs.get(r.author) ?? 0) > r.seq) ? 'short' : 'ok'
   }
 
   /** Starts a PULL for everything the peer holds beyond `from`; undefined when it holds nothing more. */

@@ -133,4 +133,30 @@ describe('journal replication hooks and MetaReplica', () => {
     assert.deepEqual(relayed.map(o => [o.seq, o.sig.byteLength]), all.map(o => [o.seq, o.sig.byteLength]))
     assert.equal((await b.meta.check()).ok, true)
   })
+
+  it('applies a batch while the one before it is still applied, in order, and pulls again from the vector when the earlier one falls short', async (t) => {
+    const a = await device(t, 'a')
+    for (let i = 0; i < 20; i++) { await a.meta.create(ROOT_INO, `f${i}`, FILE); await a.meta.versionVector() }
+    const ops = await a.replica.readOps(a.id, 0, 20, 1 << 30)
+    assert.ok(ops.length === 20 && ops.every(o => o.sig.byteLength === 64))
+    // Started before the first settles (as journal-sync applies pulled batches): its ops count as held.
+    const b = await device(t, 'b')
+    const [r1, r2, r3] = await Promise.all([b.replica.applyOps(ops.slice(0, 10), a.id), b.replica.applyOps(ops.slice(10, 15), a.id), b.replica.applyOps(ops.slice(12, 20), a.id)])
+    assert.deepEqual([r1, r2, r3], [{ applied: 10, duplicates: 0, refused: [] }, { applied: 5, duplicates: 0, refused: [] }, { applied: 5, duplicates: 3, refused: [] }])
+    assert.equal(b.replica.versionVector().get(a.id), 20)
+    assert.equal((await b.meta.readdir(ROOT_INO, 0, 100)).length, 20)
+    // The first batch falls short (a forged op): the second, checked against it, is refused as a gap, and nothing past the forged op counts.
+    const c = await device(t, 'c')
+    const other = generateKeyPairSync('ed25519').privateKey
+    const forged = ops.map((o, i) => i === 5 ? { ...o, sig: new Uint8Array(edSign(null, Buffer.from(o.body), other)) } : o)
+    const [s1, s2] = await Promise.all([c.replica.applyOps(forged.slice(0, 10), a.id), c.replica.applyOps(forged.slice(10), a.id)])
+    assert.equal(s1.applied, 5)
+    assert.ok(s1.refused[0].seq === 6 && s1.refused[0].reason.startsWith('forged'), s1.refused[0]?.reason)
+    assert.deepEqual(s2.applied, 0)
+    assert.ok(s2.refused.length === 10 && s2.refused.every(r => r.reason === 'gap'))
+    assert.equal(c.replica.versionVector().get(a.id), 5)
+    // Pulled again from the vector: everything applies.
+    assert.deepEqual(await c.replica.applyOps(ops.slice(5), a.id), { applied: 15, duplicates: 0, refused: [] })
+    assert.equal((await c.meta.check()).ok, true)
+  })
 })

@@ -14,6 +14,7 @@ import { createMetaStore } from '../../../src/meta/index.js'
 import { fetchKey, fetchKeys } from '../../../src/meta/reads.js'
 import { ROOT_INO, type MetaStore, type NodeInit } from '../../../src/meta/types.js'
 import { dumpTree, testSigner } from '../../compliance/meta-store-tests.js'
+import { assertConverged, devices, logicalClock } from './merge-helpers.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 
 const FILE: NodeInit = { type: 'file', mode: 0o644, uid: 0, gid: 0 }
@@ -33,6 +34,13 @@ async function pair (t: TestContext): Promise<{ a: MetaStore, b: MetaStore, dir:
     await s.trustAuthor('dev-b', sb.publicKey)
   }
   return { a, b, dir }
+}
+
+/** Every op `s` holds, as replication sends them. */
+async function exportedOf (s: MetaStore): Promise<Array<{ body: string, sig?: Uint8Array }>> {
+  const out = []
+  for await (const op of s.exportOps()) out.push({ body: op.body, sig: op.sig })
+  return out
 }
 
 /** a's ops with seq > after, as replication sends them (the signed bytes only). */
@@ -118,5 +126,23 @@ describe('large merges', () => {
     assert.equal(many.get('i999999'), ABSENT)
     assert.equal(many.get('nno-such-node'), ABSENT)
     assert.equal(typeof many.get(`n${aliases[0]}`), 'number', 'an alias names the inode it was merged into')
+  })
+
+  it('redoes a newer local op after every chunk of a late batch from memory, and converges with a device that took the ops in order', async (t) => {
+    const clock = logicalClock()
+    const [a, b, c, r] = await devices(t, 4, clock)
+    // Stamped in this order: c's op is the oldest, b's own op the newest.
+    await c.create(ROOT_INO, 'oldest', FILE)
+    const d = await a.create(ROOT_INO, 'd', DIR)
+    for (let i = 0; i < 2500; i += 250) await Promise.all(Array.from({ length: 250 }, async (_, j) => await a.create(d.ino, `f${i + j}`, FILE)))
+    await b.create(ROOT_INO, 'newest', FILE)
+    // Three chunks older than b's op: the first reads it back, the next ones take it from the merge before.
+    const fromA = await exportedOf(a)
+    assert.deepEqual((await b.applyRemote(fromA)).refused, [])
+    // The oldest op last: every op is undone with the undo records stored so far, and redone.
+    assert.deepEqual((await b.applyRemote(await exportedOf(c))).refused, [])
+    for (const s of [c, a, b]) assert.deepEqual((await r.applyRemote(await exportedOf(s))).refused, [])
+    const tree = await assertConverged([b, r])
+    assert.equal(tree.length, 2503)
   })
 })

@@ -104,3 +104,26 @@ it('a device declares its failure domain with a signed setDomain op, once per ch
   await a.setDomain('')
   assert.deepEqual([...(await a.domains())], [])
 })
+
+it('batches applied at once: an admission or a removal in the earlier one counts for the later one, as one after the other', async (t) => {
+  const { stores: [a, b, c, d], signers } = await openStores(t, 'palm-admit-order-', 4)
+  await a.admit('dev-1', signers[1].publicKey)
+  await b.trustAuthor('dev-0', signers[0].publicKey)
+  await b.create(ROOT_INO, 'by-b', FILE)
+  const fromA = await exported(a)
+  // c knows only a: b's ops are taken because a's admission of b, in the batch started first, is merged first.
+  await c.trustAuthor('dev-0', signers[0].publicKey)
+  const [r1, r2] = await Promise.all([c.applyRemote(fromA), c.applyRemote(await exported(b))])
+  assert.deepEqual([r1.refused, r2.refused], [[], []])
+  assert.ok(await c.lookup(ROOT_INO, 'by-b'))
+  // d has admitted b through a; a removes b, and b's next op, in the batch started after the removal, is refused.
+  await d.trustAuthor('dev-0', signers[0].publicKey)
+  assert.deepEqual((await d.applyRemote([...fromA, ...await exported(b)])).refused, [])
+  await a.removeDevice('dev-1')
+  await b.create(ROOT_INO, 'after', FILE)
+  const [s1, s2] = await Promise.all([d.applyRemote((await exported(a)).slice(fromA.length)), d.applyRemote((await exported(b)).filter(o => o.body.includes('"after"')))])
+  assert.deepEqual(s1.refused, [])
+  assert.equal(s2.refused.length, 1)
+  assert.match(s2.refused[0].reason, /removed from this swarm/)
+  assert.equal(await d.lookup(ROOT_INO, 'after'), undefined)
+})
