@@ -11,6 +11,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import type { ApplyResult } from './apply.js'
 import { fileRec } from './apply.js'
 import { checkStripe, copyStripe } from './apply-content.js'
+import { baseOf } from './slices.js'
 import type { Call } from './calls.js'
 import type { Op } from './op.js'
 import type { StripeRef } from './types.js'
@@ -42,8 +43,11 @@ function replaceable (v: ApplyView, ino: number, op: Pick<ReencodeOp, 'index' | 
 export function applyReencode (v: ApplyView, op: ReencodeOp): ApplyResult {
   checkReencodeOp(op)
   const rec = fileRec(v, op.node, 'recording a re-encoded stripe')
-  replaceable(v, rec.ino, op, rec.size, rec.stripeSize)
-  v.putStripe(rec.ino, copyStripe(op.stripe))
+  const cur = replaceable(v, rec.ino, op, rec.size, rec.stripeSize)
+  // Only the base is re-encoded: the slices laid over it stay (those appended after the re-encoder read it too).
+  const next = copyStripe(baseOf(op.stripe))
+  if (cur.slices != null && cur.slices.length > 0) next.slices = cur.slices
+  v.putStripe(rec.ino, next)
   return {}
 }
 
@@ -52,7 +56,7 @@ export function applyReencode (v: ApplyView, op: ReencodeOp): ApplyResult {
  * logged when it is not (rewritten meanwhile, or the file is gone): `recorded` is then false.
  */
 export function reencodeCall (ino: number, index: number, from: string, stripe: StripeRef, recorded: (yes: boolean) => void): Call {
-  const next = copyStripe(stripe)
+  const next = copyStripe(baseOf(stripe))
   checkReencodeOp({ node: 'x', index, from, stripe: next })
   return {
     build: v => {

@@ -46,6 +46,47 @@ export interface StripeRef {
   fragments: string[]
   /** Device ids holding each fragment, by fragment index (empty array = this device only / unknown). */
   holders: string[][]
+  /**
+   * Small overwrites laid over this stripe (docs/vfs.md, "Small overwrites: slices"), later over
+   * earlier; absent or empty: the stripe is its base alone. The base fields above describe the base.
+   */
+  slices?: SliceRef[]
+}
+
+/**
+ * One small overwrite of a stripe: bytes [off, off + length) of the stripe, stored as its own
+ * CAONT-RS stripe (any k of its n fragments rebuild it, fewer reveal nothing). Structurally a
+ * placed stripe plus its offset, so it is stored, read, synced and repaired as one.
+ */
+export interface SliceRef {
+  /** Offset of the slice's first byte within its stripe. */
+  off: number
+  /** Bytes in the slice. */
+  length: number
+  /** Encoded-stripe id of the slice (chunk layer). */
+  id: string
+  k: number
+  n: number
+  codecId: number
+  /** Fragment CIDs by fragment index, length n. */
+  fragments: string[]
+  /** Device ids holding each fragment, by fragment index (empty array = this device only / unknown). */
+  holders: string[][]
+}
+
+/**
+ * Slices appended to stripe `index` by a content update, over the stripe its author saw: base
+ * `over` with its first `seen` slices. A stripe that another device's concurrent op (earlier in the
+ * total order) gave more slices gets the author's view back (those first `seen`, then these); the
+ * other version lives on in the conflict copy (docs/journal.md, "Slices").
+ */
+export interface SliceAppend {
+  index: number
+  /** Base stripe id the author's slices were laid over. */
+  over: string
+  /** How many slices that stripe had then. */
+  seen: number
+  slices: SliceRef[]
 }
 
 export interface DirEntry {
@@ -89,6 +130,8 @@ export interface ContentUpdate {
   stripes: StripeRef[]
   /** Stripe indexes that become holes (read as zeros). */
   holes?: number[]
+  /** Slices appended to stored stripes (none of them in `stripes` or `holes`). */
+  addSlices?: SliceAppend[]
   mtimeNs?: bigint
 }
 
@@ -317,7 +360,11 @@ export interface MetaStore {
    * (`vectors`: device → author → highest seq it holds). Returns how many were dropped.
    */
   compactUndo: (known?: { beforeHlc?: bigint, vectors?: ReadonlyMap<string, ReadonlyMap<string, number>> }, options?: AbortOptions) => Promise<number>
-  /** Every (ino, stripe) in the tree (for fsck, status and repair). */
+  /**
+   * Every stored stripe of the tree (for fsck, status and repair): each base, then each of its
+   * slices as a StripeRef of the same index (its own id, length, k/n, fragments and holders; no
+   * `slices` field), so every walk of fragments sees the slices' too.
+   */
   allStripes: (options?: AbortOptions) => AsyncIterable<{ ino: number, stripe: StripeRef }>
   /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */
   pathOf: (ino: number, options?: AbortOptions) => Promise<string | undefined>
