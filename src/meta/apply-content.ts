@@ -13,7 +13,7 @@ import { freeName } from './conflict-name.js'
 import { dirOrRoot } from './revive.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
-import { baseOf, checkSlice, checkSliceCount, copySlice } from './slices.js'
+import { baseOf, checkSlice, checkSliceCount, checkStored, copySlice } from './slices.js'
 
 type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>
 
@@ -65,17 +65,7 @@ export function checkStripe (s: StripeRef, stripeSize: number, size: number, ino
   checkInt(s.index, `${what}: index`, 0, Math.floor(MAX_FILE_SIZE_BYTES / stripeSize))
   checkInt(s.length, `${what}: length`, 1, stripeSize)
   if (s.index * stripeSize + s.length > size) throw new InvalidArgumentError(`${what} ends at byte ${s.index * stripeSize + s.length}, past the file size ${size}`)
-  checkInt(s.n, `${what}: n`, 1, 255)
-  checkInt(s.k, `${what}: k`, 1, s.n)
-  checkInt(s.codecId, `${what}: codec id`, 0, 0xffff)
-  if (typeof s.id !== 'string' || s.id === '') throw new InvalidArgumentError(`${what} has no stripe id`)
-  if (!Array.isArray(s.fragments) || s.fragments.length !== s.n || !s.fragments.every(f => typeof f === 'string' && f !== '')) {
-    throw new InvalidArgumentError(`${what} must list exactly n = ${s.n} fragment CIDs`)
-  }
-  if (!Array.isArray(s.holders) || (s.holders.length !== 0 && s.holders.length !== s.n) ||
-    !s.holders.every(h => Array.isArray(h) && h.every(d => typeof d === 'string'))) {
-    throw new InvalidArgumentError(`${what} must list holders for none or all of its ${s.n} fragments`)
-  }
+  checkStored(s, what)
 }
 
 export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyResult {

@@ -76,7 +76,14 @@ export type OpBody =
    * another k/n, placed anew) only while it is still the stripe `from`. Not a content change: a
    * concurrent write wins in either order (apply-reencode.ts).
    */
-  | { kind: 'reencode', node: string, index: number, from: string, stripe: StripeRef }
+  | {
+    kind: 'reencode', node: string, index: number, from: string, stripe: StripeRef
+    /**
+     * Compaction (op format v2): the ids of the stripe's first slices that `stripe` holds merged
+     * with the base `from`; applies only while the stripe still starts with exactly those slices.
+     */
+    merged?: string[]
+  }
 
 export type OpKind = OpBody['kind']
 
@@ -122,9 +129,11 @@ export interface WireOp {
   seq?: number
 }
 
-/** The format version an op body needs: v2 for a setContent that appends slices, else v1 (older devices read it). */
+/** The format version an op body needs: v2 for one that names slices (appends or compacts them), else v1 (older devices read it). */
 export function opVersionOf (body: OpBody): number {
-  return body.kind === 'setContent' && body.addSlices !== undefined ? OP_VERSION_SLICES : OP_VERSION
+  if (body.kind === 'setContent' && body.addSlices !== undefined) return OP_VERSION_SLICES
+  if (body.kind === 'reencode' && body.merged !== undefined) return OP_VERSION_SLICES
+  return OP_VERSION
 }
 
 /** The node id that a `create` op gives its new node. */
@@ -169,8 +178,8 @@ export function decodeOp (body: string): Op {
     typeof wire.author !== 'string' || typeof wire.seq !== 'number' || typeof wire.hlc !== 'string' || typeof wire.time !== 'string') {
     throw new ProtocolError(`journal op ${body.slice(0, 80)} lacks its header or has an unknown version: upgrade PALM on the device that wrote it`)
   }
-  if (wire.addSlices !== undefined && wire.v !== OP_VERSION_SLICES) {
-    throw new ProtocolError(`journal op ${body.slice(0, 80)} appends slices but has format v${String(wire.v)}, not v${OP_VERSION_SLICES}: the device that wrote it runs an incompatible PALM`)
+  if ((wire.addSlices !== undefined || wire.merged !== undefined) && wire.v !== OP_VERSION_SLICES) {
+    throw new ProtocolError(`journal op ${body.slice(0, 80)} names slices but has format v${String(wire.v)}, not v${OP_VERSION_SLICES}: the device that wrote it runs an incompatible PALM`)
   }
   if (wire.prev !== undefined && (typeof wire.prev !== 'string' || !PREV_PATTERN.test(wire.prev))) {
     throw new ProtocolError(`journal op ${body.slice(0, 80)} has a malformed prev hash: the sending device runs an incompatible PALM or the op was damaged`)

@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../errors.js'
 import { MAX_SLICES_PER_STRIPE } from './constants.js'
 import { checkInt } from './names.js'
-import type { SliceRef, StripeRef } from './types.js'
+import type { SliceRef, StoredStripe, StripeRef } from './types.js'
 
 /** A slice rebuilt from its known fields only (no arrays shared with the caller). */
 export function copySlice (s: SliceRef): SliceRef {
@@ -20,6 +20,11 @@ export function checkSlice (s: SliceRef, index: number, stripeSize: number, size
   checkInt(s.off, `${what}: offset`, 0, stripeSize - 1)
   checkInt(s.length, `${what}: length`, 1, stripeSize - s.off)
   if (index * stripeSize + s.off + s.length > size) throw new InvalidArgumentError(`${what} ends at byte ${index * stripeSize + s.off + s.length}, past the file size ${size}`)
+  checkStored(s, what)
+}
+
+/** InvalidArgumentError unless the fields of a stored stripe (a base or a slice) are well formed: k/n, codec, id, fragments, holders. */
+export function checkStored (s: StoredStripe, what: string): void {
   checkInt(s.n, `${what}: n`, 1, 255)
   checkInt(s.k, `${what}: k`, 1, s.n)
   checkInt(s.codecId, `${what}: codec id`, 0, 0xffff)

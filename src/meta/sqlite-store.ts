@@ -493,9 +493,9 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     await this.#settled(key.stripe(ino, index), options)
   }
 
-  async reencodeStripe (ino: number, index: number, from: string, stripe: StripeRef, options: AbortOptions = {}): Promise<boolean> {
+  async reencodeStripe (ino: number, index: number, from: string, stripe: StripeRef, options: AbortOptions & { merged?: string[] } = {}): Promise<boolean> {
     let recorded = false
-    await this.#write(reencodeCall(ino, index, from, stripe, yes => { recorded = yes }), options)
+    await this.#write(reencodeCall(ino, index, from, stripe, yes => { recorded = yes }, options.merged), options)
     if (recorded) await this.#settled(key.stripe(ino, index), options)
     return recorded
   }

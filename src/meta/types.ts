@@ -31,11 +31,9 @@ export interface Attr {
   ctimeNs: bigint
 }
 
-/** One stripe of a file's manifest: where its fragments are and how to rebuild it. */
-export interface StripeRef {
-  /** Stripe number within the file: it covers bytes [index × stripeSize, index × stripeSize + length). */
-  index: number
-  /** Data bytes in the stripe (≤ the file's stripe size). */
+/** One encoded and placed stripe (a file's stripe, or a slice of one): where its fragments are and how to rebuild it. */
+export interface StoredStripe {
+  /** Data bytes in it. */
   length: number
   /** Encoded-stripe id (chunk layer). */
   id: string
@@ -46,6 +44,12 @@ export interface StripeRef {
   fragments: string[]
   /** Device ids holding each fragment, by fragment index (empty array = this device only / unknown). */
   holders: string[][]
+}
+
+/** One stripe of a file's manifest: its base (the fields of StoredStripe) and the slices laid over it. */
+export interface StripeRef extends StoredStripe {
+  /** Stripe number within the file: its base covers bytes [index × stripeSize, index × stripeSize + length) (length ≤ the stripe size). */
+  index: number
   /**
    * Small overwrites laid over this stripe (docs/vfs.md, "Small overwrites: slices"), later over
    * earlier; absent or empty: the stripe is its base alone. The base fields above describe the base.
@@ -58,20 +62,9 @@ export interface StripeRef {
  * CAONT-RS stripe (any k of its n fragments rebuild it, fewer reveal nothing). Structurally a
  * placed stripe plus its offset, so it is stored, read, synced and repaired as one.
  */
-export interface SliceRef {
-  /** Offset of the slice's first byte within its stripe. */
+export interface SliceRef extends StoredStripe {
+  /** Offset of the slice's first byte within its stripe (its bytes: [off, off + length)). */
   off: number
-  /** Bytes in the slice. */
-  length: number
-  /** Encoded-stripe id of the slice (chunk layer). */
-  id: string
-  k: number
-  n: number
-  codecId: number
-  /** Fragment CIDs by fragment index, length n. */
-  fragments: string[]
-  /** Device ids holding each fragment, by fragment index (empty array = this device only / unknown). */
-  holders: string[][]
 }
 
 /**
@@ -324,7 +317,14 @@ export interface MetaStore {
    * `reencode` op, not a content change) if it is still the stripe `from`. False, and nothing
    * logged, when it is not (rewritten or re-encoded meanwhile) or the file is gone.
    */
-  reencodeStripe: (ino: number, index: number, from: string, stripe: StripeRef, options?: AbortOptions) => Promise<boolean>
+  reencodeStripe: (ino: number, index: number, from: string, stripe: StripeRef, options?: AbortOptions & {
+    /**
+     * Compaction (docs/vfs.md, "Small overwrites: slices"): `stripe` holds the base `from` with
+     * these first slices of it laid over; it applies only while the stripe still starts with them,
+     * and keeps the slices after them.
+     */
+    merged?: string[]
+  }) => Promise<boolean>
 
   getxattr: (ino: number, name: string, options?: AbortOptions) => Promise<Uint8Array | undefined>
   listxattr: (ino: number, options?: AbortOptions) => Promise<string[]>

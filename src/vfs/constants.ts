@@ -43,7 +43,11 @@ export const MIN_BUFFER_BYTES = 4096
  */
 export const SLICE_MAX_BYTES = 256 * 1024
 /** Most slices a stripe carries: a commit that would go past it stores the whole stripe (dropping them). */
-export const SLICES_MAX_PER_STRIPE = 16
+export const SLICES_MAX_PER_STRIPE = 32
+/** A stripe with this many slices is compacted in the background (merged into a new base: compaction.ts). */
+export const COMPACT_SLICES = 16
+/** A stripe whose slices hold this many bytes is compacted too. */
+export const COMPACT_SLICE_BYTES = 1024 * 1024
 /** Most separate dirty ranges one stripe tracks; more and it is stored whole. */
 export const MAX_DIRTY_RANGES = 64
 

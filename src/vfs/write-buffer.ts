@@ -42,6 +42,8 @@ export interface OpenFileDeps {
   onStored: () => void
   /** A stored stripe was taken into the open-file state (fsync must flush it: unsynced.ts). */
   onPending: (ino: number, placed: PlacedStripe) => void
+  /** A commit left stripe `ref` with slices: compacts it in the background if it has many (compaction.ts). */
+  compact: (ino: number, ref: StripeRef, policy: StripePolicy) => void
 }
 
 export interface OpenFileInit {
@@ -293,7 +295,12 @@ export class OpenFile {
     const refs = new Map<number, PlacedStripe>(stripes.map(r => [r.index, r]))
     // A sliced stripe is the one its slices were laid over plus them, unless another device changed
     // the file since that stripe was read (only the manifest knows the result then: left out).
-    for (const [index, b] of sliced) if (b.seenAt === this.#remoteChanges) refs.set(index, withAdded(b))
+    for (const [index, b] of sliced) {
+      if (b.seenAt !== this.#remoteChanges) continue
+      const ref = withAdded(b)
+      refs.set(index, ref)
+      this.#deps.compact(this.ino, ref, this.policy)
+    }
     this.#lastCommit = { stamp: stampOf(attr), refs }
     for (const [index] of sliced) this.#pendingSlices.delete(index)
     this.#pending.clear()
@@ -458,6 +465,41 @@ export class OpenFile {
     if (e.storing != null || e.length === 0) return
     if (slices && this.#fewSlices(e)) { this.#storeSlices(e); return }
     const data = e.buf.subarray(0, e.length)
+    this.#runStore(e, async (file) => await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal }), (placed) => {
+      this.#pending.set(e.index, placed)
+      this.#deps.onPending(this.ino, placed)
+      this.#deps.cache.put(placed.id, data)
+    })
+  }
+
+  /** Stores each dirty range of `e` as a slice over the stripe it was loaded from (its own encode with the file's k/n). */
+  #storeSlices (e: DirtyStripe): void {
+    const over = e.over as SliceBase
+    const parts = (e.ranges ?? []).map(([a, b]) => ({ off: a, data: e.buf.subarray(a, b) }))
+    const store = async (file: string): Promise<SliceRef[]> => await Promise.all(parts.map(async (p): Promise<SliceRef> => {
+      const placed = await this.#deps.stripes.write(p.data, this.policy, { file, signal: this.#deps.signal })
+      return { off: p.off, length: placed.length, id: placed.id, k: placed.k, n: placed.n, codecId: placed.codecId, fragments: placed.fragments, holders: placed.holders }
+    }))
+    this.#runStore(e, store, (placed) => {
+      const next: SliceBase = { ref: over.ref, added: [...over.added, ...placed], seenAt: over.seenAt }
+      this.#pendingSlices.set(e.index, next)
+      placed.forEach((s, i) => {
+        this.#deps.onPending(this.ino, s)
+        this.#deps.cache.put(s.id, parts[i].data)
+      })
+      // A reader (or the next write) of the stripe finds it merged already; the previous merge is stale.
+      const before = withAdded(over)
+      if (before.slices != null && before.slices.length > 0) this.#deps.cache.drop([mergedKey(before)])
+      this.#deps.cache.put(mergedKey(withAdded(next)), e.buf.subarray(0, e.length))
+    })
+  }
+
+  /**
+   * Runs one background store of `e`'s current snapshot (bounded by the store limiter). A store
+   * that finishes with the stripe unchanged hands its result to `keep` (the stripe leaves the dirty
+   * set); a stale one is dropped (stored again if the stripe is ready); a failure stays deferred.
+   */
+  #runStore<T> (e: DirtyStripe, store: (file: string) => Promise<T>, keep: (result: T) => void): void {
     const job: StoreJob = { gen: e.gen, charge: e.charge, promise: Promise.resolve() }
     e.storing = job
     e.failed = false
@@ -465,45 +507,15 @@ export class OpenFile {
       // Changed or dropped while queued: this snapshot is stale, skip the work.
       if (e.dropped || e.gen !== job.gen) return undefined
       // The path costs a journal query: lower layers get a label, failures get the path (below).
-      const file = this.#path ?? `inode ${this.ino}`
-      return await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal })
+      return await store(this.#path ?? `inode ${this.ino}`)
     }).then(
-      (placed) => { this.#stored(e, job, data, placed) },
-      async (err) => { this.#failed(e, job, fileError(err, await this.path(), 'storing')) }
-    )
-  }
-
-  /** Stores each dirty range of `e` as a slice over the stripe it was loaded from (its own encode with the file's k/n). */
-  #storeSlices (e: DirtyStripe): void {
-    const over = e.over as SliceBase
-    const parts = (e.ranges ?? []).map(([a, b]) => ({ off: a, data: e.buf.subarray(a, b) }))
-    const job: StoreJob = { gen: e.gen, charge: e.charge, promise: Promise.resolve() }
-    e.storing = job
-    e.failed = false
-    job.promise = this.#deps.storeLimiter.run(async () => {
-      if (e.dropped || e.gen !== job.gen) return undefined
-      const file = this.#path ?? `inode ${this.ino}`
-      return await Promise.all(parts.map(async (p): Promise<SliceRef> => {
-        const placed = await this.#deps.stripes.write(p.data, this.policy, { file, signal: this.#deps.signal })
-        return { off: p.off, length: placed.length, id: placed.id, k: placed.k, n: placed.n, codecId: placed.codecId, fragments: placed.fragments, holders: placed.holders }
-      }))
-    }).then(
-      (placed) => {
+      (result) => {
         if (e.storing === job) e.storing = undefined
+        if (result != null) this.#deps.onStored()
         const current = !e.dropped && this.#dirty.get(e.index) === e
-        if (placed != null && current && e.gen === job.gen) {
-          this.#deps.onStored()
+        if (result != null && current && e.gen === job.gen) {
           this.#dirty.delete(e.index)
-          const next: SliceBase = { ref: over.ref, added: [...over.added, ...placed], seenAt: over.seenAt }
-          this.#pendingSlices.set(e.index, next)
-          placed.forEach((s, i) => {
-            this.#deps.onPending(this.ino, s)
-            this.#deps.cache.put(s.id, parts[i].data)
-          })
-          // A reader (or the next write) of the stripe finds it merged already; the previous merge is stale.
-          const before = withAdded(over)
-          if (before.slices != null && before.slices.length > 0) this.#deps.cache.drop([mergedKey(before)])
-          this.#deps.cache.put(mergedKey(withAdded(next)), e.buf.subarray(0, e.length))
+          keep(result)
           e.charge.release()
         } else if (current && e.ready) {
           this.#store(e)
@@ -513,23 +525,6 @@ export class OpenFile {
       },
       async (err) => { this.#failed(e, job, fileError(err, await this.path(), 'storing')) }
     )
-  }
-
-  #stored (e: DirtyStripe, job: StoreJob, data: Uint8Array, placed: PlacedStripe | undefined): void {
-    if (e.storing === job) e.storing = undefined
-    if (placed != null) this.#deps.onStored()
-    const current = !e.dropped && this.#dirty.get(e.index) === e
-    if (placed != null && current && e.gen === job.gen) {
-      this.#dirty.delete(e.index)
-      this.#pending.set(e.index, placed)
-      this.#deps.onPending(this.ino, placed)
-      this.#deps.cache.put(placed.id, data)
-      e.charge.release()
-    } else if (current && e.ready) {
-      this.#store(e)
-    }
-    if (e.dropped || e.charge !== job.charge || !current) job.charge.release()
-    this.#deps.budget.poke()
   }
 
   #failed (e: DirtyStripe, job: StoreJob, err: Error): void {

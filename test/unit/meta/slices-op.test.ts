@@ -80,6 +80,35 @@ describe('slices in the journal', () => {
     assert.equal(await layout(a, 'f'), 'st-x:')
   })
 
+  it('compaction: a reencode op that merges the first slices keeps the later ones, moves no version, and records nothing once they changed', async (t) => {
+    const [a, b] = await devices(t, 2)
+    const f = await a.create(ROOT_INO, 'f', FILE)
+    await a.setContent(f.ino, { size: 64, stripeSize: 64, stripes: [stripe(0, 32, 'x')] })
+    let [st] = await a.getStripes(f.ino, 0, 1)
+    await a.setContent(f.ino, addSlices(st, [slice(0, 4, 'a'), slice(40, 8, 'b')]))
+    ;[st] = await a.getStripes(f.ino, 0, 1)
+    await a.setContent(f.ino, addSlices(st, [slice(8, 4, 'c')]))
+    const before = await a.getattr(f.ino)
+    // The compaction read the stripe with two slices (48 bytes merged); a third came meanwhile.
+    const merged = { ...stripe(0, 48, 'm'), k: 1, n: 1 }
+    await assert.rejects(a.reencodeStripe(f.ino, 0, 'st-x', { ...merged, length: 32 }, { merged: ['sl-a', 'sl-b'] }), { name: 'InvalidArgumentError' }, 'the merged length is 48')
+    assert.equal(await a.reencodeStripe(f.ino, 0, 'st-x', merged, { merged: ['sl-b', 'sl-a'] }), false, 'not the first slices')
+    assert.equal(await a.reencodeStripe(f.ino, 0, 'st-x', merged, { merged: ['sl-a', 'sl-b'] }), true)
+    assert.equal(await layout(a, 'f'), 'st-m:sl-c')
+    const after = await a.getattr(f.ino)
+    assert.deepEqual([after.mtimeNs, after.ctimeNs, after.size], [before.mtimeNs, before.ctimeNs, before.size], 'no content change')
+    const ops: SignedOp[] = []
+    for await (const o of a.exportOps()) ops.push(o)
+    assert.equal(`${ops.at(-1)?.op.kind}/v${ops.at(-1)?.op.v}`, 'reencode/v2')
+    assert.throws(() => decodeOp((ops.at(-1) as SignedOp).body.replace('"v":2', '"v":1')), { name: 'ProtocolError' })
+    await send(a, b)
+    assert.equal(await layout(b, 'f'), 'st-m:sl-c')
+    await assertConverged([a, b])
+    // A plain re-encoding (policy change) of the base keeps every slice.
+    assert.equal(await a.reencodeStripe(f.ino, 0, 'st-m', { ...stripe(0, 48, 'r'), k: 1, n: 1 }), true)
+    assert.equal(await layout(a, 'f'), 'st-r:sl-c')
+  })
+
   it('concurrent slices: the later op keeps the name with its own view, the conflict copy shares the other slices, after undo-redo too', async (t) => {
     const [a, b, c] = await devices(t, 3, logicalClock())
     const f = await a.create(ROOT_INO, 'f', FILE)

@@ -1,8 +1,9 @@
 /**
  * Small overwrites become slices (docs/vfs.md, "Small overwrites: slices"): a commit of a few
  * small dirty ranges of a stored stripe stores only those ranges (each its own CAONT-RS stripe)
- * and appends them to the stripe's manifest entry; reads lay them over the base. Past 16 slices,
- * or a large change, or a truncate, the stripe is stored whole again and its slices dropped. Real
+ * and appends them to the stripe's manifest entry; reads lay them over the base. At 16 slices a
+ * background compaction merges them into a new base; a large change or a truncate stores the
+ * stripe whole again and drops its slices. Real
  * meta, chunk pool, store and StripeIO (4-of-6 here, so each slice is n fragments); StripeIO
  * wrapped to count the bytes each write encodes.
  */
@@ -10,6 +11,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { constants as C } from 'node:fs'
 import { describe, it } from 'node:test'
+import pWaitFor from 'p-wait-for'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import type { StripeIO } from '../../../src/place/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
@@ -83,18 +85,29 @@ describe('vfs slices', () => {
     for (const r of refs) for (const x of r.slices ?? []) for (const f of x.fragments) assert.ok(referenced.has(f), `slice fragment ${f} referenced`)
   })
 
-  it('stores the stripe whole past 16 slices, for a large change, and for a truncate into it', async (t) => {
+  it('compacts a stripe at 16 slices in the background; stores it whole for a large change and for a truncate into it', async (t) => {
     const size = SS + 5000
     const { stack: { vfs, meta }, writes, ino, fh, expected } = await setup(t, size)
-    for (let i = 0; i < 17; i++) {
+    const [base] = await meta.getStripes(ino, 0, 1)
+    for (let i = 0; i < 16; i++) {
       const page = randomBytes(512)
       await vfs.write(ctx, ino, fh, i * 8192, page, 0)
       await vfs.fsync(ctx, ino, fh, false)
       page.copy(expected, i * 8192)
     }
+    assert.deepEqual(writes.slice(0, 16), new Array(16).fill(512), 'each commit stored one slice')
+    await pWaitFor(() => vfs.stats().stripesCompacted === 1, { timeout: 60_000 })
     const [s0] = await meta.getStripes(ino, 0, 1)
-    assert.equal(s0.slices, undefined, 'the 17th commit stored the stripe whole, dropping its slices')
-    assert.equal(writes.at(-1), SS)
+    assert.notEqual(s0.id, base.id, 'a new base')
+    assert.equal(s0.slices, undefined, 'holding every slice')
+    assert.deepEqual(writes.slice(16), [SS], 'the compaction stored the merged stripe once')
+    assert.ok((await readAll(vfs, ino, size)).equals(expected))
+    // Writes after it lay slices over the new base.
+    const page = randomBytes(100)
+    await vfs.write(ctx, ino, fh, 50, page, 0)
+    await vfs.fsync(ctx, ino, fh, false)
+    page.copy(expected, 50)
+    assert.equal((await meta.getStripes(ino, 0, 1))[0].slices?.length, 1)
     assert.ok((await readAll(vfs, ino, size)).equals(expected))
     // Over 256 KiB of changes: whole.
     const big = randomBytes(300 * 1024)
