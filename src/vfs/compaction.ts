@@ -28,7 +28,11 @@ export function compactLater (core: VfsCore, ino: number, ref: StripeRef, policy
   if (core.compacting.has(key) || core.controller.signal.aborted) return
   core.compacting.add(key)
   const job = core.compactLimiter.run(async () => await compact(core, ino, ref, policy))
-    .catch((err) => { core.log('compacting stripe %d of inode %d failed (its slices stay): %s', ref.index, ino, (err as Error).message) })
+    .catch((err) => {
+      // Stopping ends compactions: nothing to report then.
+      if (core.controller.signal.aborted) core.log.trace('compaction of stripe %d of inode %d stopped: %s', ref.index, ino, (err as Error).message)
+      else core.log('compacting stripe %d of inode %d failed (its slices stay): %s', ref.index, ino, (err as Error).message)
+    })
     .finally(() => { core.compacting.delete(key); core.compactions.delete(job) })
   core.compactions.add(job)
 }
