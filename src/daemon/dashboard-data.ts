@@ -3,6 +3,7 @@
  * protection what-if per device ("if nas is lost, N files become unreadable and M drop below k+1"),
  * and a folder's entries with each file's health.
  */
+import { partsOf } from '../meta/slices.js'
 import { ROOT_INO } from '../meta/types.js'
 import { formatHealth, holdersOf, weakestHealth } from '../place/index.js'
 import type { AbortOptions } from '../util/abort.js'
@@ -131,7 +132,8 @@ export async function folderView (parts: DaemonParts, path: string, max = 500, o
     const entry: FolderEntry = { name: e.name, type: attr.type, size: attr.size }
     if (attr.type === 'file') {
       const stripes = await parts.meta.getStripes(e.ino, 0, 1 << 20, options)
-      const h = weakestHealth(await Promise.all(stripes.map(async s => await parts.stripes.health(s, options))))
+      // A stripe's slices are read with it: the weakest of base and slices counts.
+      const h = weakestHealth(await Promise.all(stripes.flatMap(partsOf).map(async s => await parts.stripes.health(s, options))))
       if (h != null) entry.health = { reachable: h.reachable, needed: h.needed, total: h.total, text: formatHealth(h) }
     }
     entries.push(entry)

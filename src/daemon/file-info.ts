@@ -2,6 +2,7 @@
  * `palm info PATH` (as `juicefs info`): a file's size, policy, health and, per stripe, each
  * fragment's CID and the devices holding it (the share map), so `palm get CID` has something to take.
  */
+import { partsOf } from '../meta/slices.js'
 import { formatPolicy } from '../config/parse.js'
 import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import { ROOT_INO, type Attr, type StripeRef } from '../meta/types.js'
@@ -27,13 +28,16 @@ async function resolvePath (parts: Pick<DaemonParts, 'meta'>, path: string, opti
   return attr
 }
 
-/** The file's stripes, in order, in batches (sparse files skip their holes). */
+/**
+ * The file's stored stripes, in order, in batches (sparse files skip their holes): each base, then
+ * its slices (small overwrites) under the same index.
+ */
 async function * stripesOf (parts: Pick<DaemonParts, 'meta'>, attr: Attr, options: AbortOptions): AsyncGenerator<StripeRef> {
   const stripeSize = await parts.meta.stripeSizeOf(attr.ino, options)
   if (stripeSize == null || attr.type !== 'file') return
   const total = Math.ceil(attr.size / stripeSize)
   for (let from = 0; from < total; from += STRIPE_BATCH) {
-    yield * await parts.meta.getStripes(attr.ino, from, Math.min(total, from + STRIPE_BATCH), options)
+    for (const s of await parts.meta.getStripes(attr.ino, from, Math.min(total, from + STRIPE_BATCH), options)) yield * partsOf(s)
   }
 }
 

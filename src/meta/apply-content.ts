@@ -4,7 +4,7 @@
  * inode).
  */
 import { ExistsError, InvalidArgumentError, IsDirectoryError, NoDataError, ValueTooBigError } from '../errors.js'
-import { MAX_FILE_SIZE_BYTES, MAX_STRIPE_SIZE_BYTES, XATTR_VALUE_MAX_BYTES } from './constants.js'
+import { MAX_FILE_SIZE_BYTES, MAX_SLICES_PER_STRIPE, MAX_STRIPE_SIZE_BYTES, OP_VERSION_SLICES, XATTR_VALUE_MAX_BYTES } from './constants.js'
 import { checkInt, checkName, checkXattrName } from './names.js'
 import type { Op } from './op.js'
 import { checkTime, type InodeRec } from './records.js'
@@ -13,6 +13,7 @@ import { freeName } from './conflict-name.js'
 import { dirOrRoot } from './revive.js'
 import type { ApplyView } from './view.js'
 import type { StripeRef } from './types.js'
+import { baseOf, checkSlice, checkSliceCount, checkStored, copySlice } from './slices.js'
 
 type OpOf<K extends Op['kind']> = Extract<Op, { kind: K }>
 
@@ -64,17 +65,7 @@ export function checkStripe (s: StripeRef, stripeSize: number, size: number, ino
   checkInt(s.index, `${what}: index`, 0, Math.floor(MAX_FILE_SIZE_BYTES / stripeSize))
   checkInt(s.length, `${what}: length`, 1, stripeSize)
   if (s.index * stripeSize + s.length > size) throw new InvalidArgumentError(`${what} ends at byte ${s.index * stripeSize + s.length}, past the file size ${size}`)
-  checkInt(s.n, `${what}: n`, 1, 255)
-  checkInt(s.k, `${what}: k`, 1, s.n)
-  checkInt(s.codecId, `${what}: codec id`, 0, 0xffff)
-  if (typeof s.id !== 'string' || s.id === '') throw new InvalidArgumentError(`${what} has no stripe id`)
-  if (!Array.isArray(s.fragments) || s.fragments.length !== s.n || !s.fragments.every(f => typeof f === 'string' && f !== '')) {
-    throw new InvalidArgumentError(`${what} must list exactly n = ${s.n} fragment CIDs`)
-  }
-  if (!Array.isArray(s.holders) || (s.holders.length !== 0 && s.holders.length !== s.n) ||
-    !s.holders.every(h => Array.isArray(h) && h.every(d => typeof d === 'string'))) {
-    throw new InvalidArgumentError(`${what} must list holders for none or all of its ${s.n} fragments`)
-  }
+  checkStored(s, what)
 }
 
 export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyResult {
@@ -93,6 +84,7 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
     seen.add(s.index)
   }
   for (const h of op.holes) checkInt(h, `hole index of inode ${cur.ino}`, 0, Number.MAX_SAFE_INTEGER)
+  checkAddSlices(op, seen, cur.ino)
 
   // Written without seeing the file's current version: that version is kept as a conflict copy.
   if (op.base !== undefined && op.base !== (cur.ver ?? '')) keepConflictCopy(v, op, cur)
@@ -111,10 +103,40 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
     if (s.index >= oldEnd) v.putNewStripe(cur.ino, stripe)
     else v.putStripe(cur.ino, stripe)
   }
+  for (const a of op.addSlices ?? []) {
+    // The base was dropped by an op earlier in the total order (another device's truncate or punch
+    // it did not see): nothing is left to lay the slices over (docs/journal.md, "Slices").
+    const base = v.stripe(cur.ino, a.index)
+    if (base === undefined) continue
+    // Laid over the stripe its author saw: a concurrent append (its base the same, its list longer) is cut back to that view.
+    const prior = base.slices ?? []
+    const kept = base.id === a.over && prior.length > a.seen ? prior.slice(0, a.seen) : prior
+    const slices = [...kept, ...a.slices.map(copySlice)]
+    checkSliceCount(slices.length, a.index, cur.ino)
+    v.putStripe(cur.ino, { ...base, slices })
+  }
   const next = { ...rec, size: op.size, mtimeNs: op.mtime ?? op.time, ctimeNs: op.time, ver: `${op.seq}@${op.author}` }
   v.putInode(next)
   v.count(0, 0, op.size - cur.size)
   return { rec: next }
+}
+
+/** InvalidArgumentError unless the op's `addSlices` is well formed (v2 op; stripes not also replaced or punched). */
+function checkAddSlices (op: OpOf<'setContent'>, replaced: Set<number>, ino: number): void {
+  if (op.addSlices === undefined) return
+  if (op.v !== OP_VERSION_SLICES) throw new InvalidArgumentError(`manifest delta for inode ${ino} appends slices in an op of format v${op.v}, not v${OP_VERSION_SLICES}`)
+  if (!Array.isArray(op.addSlices)) throw new InvalidArgumentError(`manifest delta for inode ${ino}: its slice list is not a list`)
+  const holes = new Set(op.holes)
+  for (const a of op.addSlices) {
+    if (a == null || typeof a !== 'object' || !Array.isArray(a.slices) || a.slices.length === 0) throw new InvalidArgumentError(`manifest delta for inode ${ino}: an entry of its slice list names no slices`)
+    checkInt(a.index, `slice stripe index of inode ${ino}`, 0, Math.floor(MAX_FILE_SIZE_BYTES / op.stripeSize))
+    if (typeof a.over !== 'string' || a.over === '') throw new InvalidArgumentError(`manifest delta for inode ${ino}: the slices of stripe ${a.index} name no base stripe`)
+    checkInt(a.seen, `slices seen on stripe ${a.index} of inode ${ino}`, 0, MAX_SLICES_PER_STRIPE)
+    if (replaced.has(a.index) || holes.has(a.index)) throw new InvalidArgumentError(`manifest delta for inode ${ino} both replaces and slices stripe ${a.index}`)
+    replaced.add(a.index)
+    checkSliceCount(a.slices.length, a.index, ino)
+    for (const x of a.slices) checkSlice(x, a.index, op.stripeSize, op.size, ino)
+  }
 }
 
 export function applySetXattr (v: ApplyView, op: OpOf<'setxattr'>): ApplyResult {
@@ -234,11 +256,13 @@ export function resurrect (v: ApplyView, op: OpOf<'setContent'>): boolean {
 
 /** A stripe reference rebuilt from its known fields only (no arrays shared with the caller). */
 export function copyStripe (s: StripeRef): StripeRef {
-  return { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
+  const c: StripeRef = { index: s.index, length: s.length, id: s.id, k: s.k, n: s.n, codecId: s.codecId, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }
+  if (s.slices != null && s.slices.length > 0) c.slices = s.slices.map(copySlice)
+  return c
 }
 
 /** A stripe of a wire op, checked and rebuilt from its known fields only. */
 function stripeOf (s: StripeRef, stripeSize: number, size: number, ino: number): StripeRef {
   checkStripe(s, stripeSize, size, ino)
-  return copyStripe(s)
+  return copyStripe(baseOf(s))
 }

@@ -11,7 +11,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import type { ApplyResult } from './apply.js'
 import { fileRec } from './apply.js'
 import type { Op } from './op.js'
-import type { StripeRef } from './types.js'
+import type { SliceRef } from './types.js'
 import type { ApplyView } from './view.js'
 
 type HoldersOp = Extract<Op, { kind: 'holders' }>
@@ -40,8 +40,8 @@ export function checkHoldersOp (op: Pick<HoldersOp, 'node' | 'index' | 'stripe' 
   }
 }
 
-/** The stripe with the op's holders; undefined when none of its entries applies (nothing changes). */
-export function withHolders (cur: StripeRef, set: HoldersOp['set']): StripeRef | undefined {
+/** The stripe (or slice) with the op's holders; undefined when none of its entries applies (nothing changes). */
+export function withHolders<S extends { n: number, fragments: string[], holders: string[][] }> (cur: S, set: HoldersOp['set']): S | undefined {
   const holders = cur.holders.length === cur.n ? cur.holders.map(h => [...h]) : Array.from({ length: cur.n }, () => [] as string[])
   let changed = false
   for (const [i, cid, devices] of set) {
@@ -58,10 +58,18 @@ export function applyHolders (v: ApplyView, op: HoldersOp): ApplyResult {
   checkHoldersOp(op)
   const rec = fileRec(v, op.node, 'recording new fragment holders')
   const cur = v.stripe(rec.ino, op.index)
-  if (cur == null || cur.id !== op.stripe) {
-    throw new NotFoundError(`stripe ${op.index} of inode ${rec.ino} is no longer stripe ${op.stripe}: it was rewritten, the repair's holders do not apply`, { details: { ino: rec.ino } })
+  // The op names the base stripe, or one of its slices (each stored, and repaired, as a stripe).
+  const slice = cur == null || cur.id === op.stripe ? -1 : (cur.slices ?? []).findIndex(x => x.id === op.stripe)
+  if (cur == null || (cur.id !== op.stripe && slice < 0)) {
+    throw new NotFoundError(`stripe ${op.index} of inode ${rec.ino} is no longer stripe ${op.stripe} nor has a slice of that id: it was rewritten, the repair's holders do not apply`, { details: { ino: rec.ino } })
   }
-  const next = withHolders(cur, op.set)
-  if (next != null) v.putStripe(rec.ino, next)
+  if (slice < 0) {
+    const next = withHolders(cur, op.set)
+    if (next != null) v.putStripe(rec.ino, next)
+    return {}
+  }
+  const slices = cur.slices as SliceRef[]
+  const next = withHolders(slices[slice], op.set)
+  if (next != null) v.putStripe(rec.ino, { ...cur, slices: slices.map((x, i) => i === slice ? next : x) })
   return {}
 }

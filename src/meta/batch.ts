@@ -162,7 +162,8 @@ function changeSql (k: string, v: Cached): string {
       const ino = Number(k.slice(1, slash))
       if (v === ABSENT) return `DELETE FROM stripes WHERE ino=${ino} AND idx=${Number(k.slice(slash + 1))};`
       const st = v as StripeRef
-      return `INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders) VALUES(${ino},${st.index},${st.length},${sqlText(st.id)},${st.k},${st.n},${st.codecId},${sqlText(JSON.stringify(st.fragments))},${sqlText(JSON.stringify(st.holders))});`
+      const slices = st.slices != null && st.slices.length > 0 ? sqlText(JSON.stringify(st.slices)) : 'NULL'
+      return `INSERT OR REPLACE INTO stripes(ino,idx,length,id,k,n,codec,fragments,holders,slices) VALUES(${ino},${st.index},${st.length},${sqlText(st.id)},${st.k},${st.n},${st.codecId},${sqlText(JSON.stringify(st.fragments))},${sqlText(JSON.stringify(st.holders))},${slices});`
     }
     case 0x41: // A<node>: a node merged into another's inode
       return v === ABSENT

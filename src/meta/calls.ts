@@ -10,6 +10,8 @@ import { checkTime, type InodeRec } from './records.js'
 import type { ContentUpdate, NodeInit, RenameFlags, SetAttr, XattrFlags } from './types.js'
 import type { ApplyView } from './view.js'
 import { checkHoldersOp, withHolders } from './apply-holders.js'
+import { copyStripe } from './apply-content.js'
+import { baseOf, copySlice } from './slices.js'
 import type { Build } from './writer.js'
 
 export interface Call {
@@ -119,15 +121,18 @@ export function setattrCall (ino: number, set: SetAttr): Call {
 
 export function setContentCall (ino: number, update: ContentUpdate): Call {
   // Copied now: the caller may reuse its arrays before the writer gets to this call.
-  const stripes = update.stripes.map(s => ({ ...s, fragments: [...s.fragments], holders: s.holders.map(h => [...h]) }))
+  const stripes = update.stripes.map(s => copyStripe(baseOf(s)))
   const holes = [...(update.holes ?? [])]
   const mtime = update.mtimeNs !== undefined ? { mtime: update.mtimeNs } : {}
+  const addSlices = update.addSlices != null && update.addSlices.length > 0
+    ? { addSlices: update.addSlices.map(a => ({ index: a.index, over: a.over, seen: a.seen, slices: a.slices.map(copySlice) })) }
+    : {}
   return {
     build: v => {
       const rec = inodeIn(v, ino)
       const name = v.nameOf(ino)
       const at = name == null ? {} : { at: [inodeIn(v, name.parent).node, name.name] as [string, string] }
-      return { body: { kind: 'setContent', node: rec.node, size: update.size, stripeSize: update.stripeSize, stripes, holes, ...mtime, base: rec.ver ?? '', ...at } }
+      return { body: { kind: 'setContent', node: rec.node, size: update.size, stripeSize: update.stripeSize, stripes, holes, ...mtime, base: rec.ver ?? '', ...at, ...addSlices } }
     },
     inodes: [ino],
     entries: []
@@ -190,7 +195,9 @@ export function holdersCall (ino: number, index: number, stripeId: string, set: 
       const rec = v.inode(ino)
       if (rec == null || rec.type !== 'file') return undefined
       const cur = v.stripe(ino, index)
-      if (cur == null || cur.id !== stripeId || withHolders(cur, copy) == null) return undefined
+      // The base stripe, or one of its slices.
+      const part = cur == null ? undefined : cur.id === stripeId ? cur : cur.slices?.find(x => x.id === stripeId)
+      if (part == null || withHolders(part, copy) == null) return undefined
       return { body: { kind: 'holders', node: rec.node, index, stripe: stripeId, set: copy } }
     },
     inodes: [ino],

@@ -8,6 +8,7 @@
 import type { Db } from './db.js'
 import { PAGE_ROWS } from './constants.js'
 import { decodeUndo } from './undo.js'
+import { partsOf } from './slices.js'
 import type { StripeRef } from './types.js'
 import { throwIfAborted, type AbortOptions } from '../util/abort.js'
 
@@ -21,7 +22,7 @@ export async function * undoFragments (db: Db, since = 0n): AsyncGenerator<strin
       // Quick filter: most undo records hold no stripe.
       if (!r.undo.includes('"s')) continue
       for (const [k, v] of decodeUndo(r.undo).priors) {
-        if (k.charCodeAt(0) === 0x73 && typeof v === 'object' && v != null) yield * (v as StripeRef).fragments
+        if (k.charCodeAt(0) === 0x73 && typeof v === 'object' && v != null) for (const part of partsOf(v as StripeRef)) yield * part.fragments
       }
     }
     if (rows.length < PAGE_ROWS) return

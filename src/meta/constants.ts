@@ -52,5 +52,12 @@ export const MAX_LISTED_PROBLEMS = 1000
 
 /** Node id of the root directory: the same on every device. */
 export const ROOT_NODE = 'root'
-/** Version of the op format (the `v` field of every op). */
+/** Version of the op format (the `v` field of every op) of ops an older PALM can read. */
 export const OP_VERSION = 1
+/**
+ * Version of ops that use slices (a setContent with `addSlices`): an older PALM refuses them
+ * (it would read the base stripe without its slices) and reads every v1 op as before.
+ */
+export const OP_VERSION_SLICES = 2
+/** Most slices one stripe may carry (the VFS rewrites the stripe long before: SLICES_MAX_PER_STRIPE). */
+export const MAX_SLICES_PER_STRIPE = 256

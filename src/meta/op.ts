@@ -8,8 +8,8 @@
  */
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
 import { ProtocolError } from '../errors.js'
-import { OP_VERSION } from './constants.js'
-import type { FileType, StripeRef } from './types.js'
+import { OP_VERSION, OP_VERSION_SLICES } from './constants.js'
+import type { FileType, SliceAppend, StripeRef } from './types.js'
 
 export type RenameMode = 'replace' | 'noreplace' | 'exchange'
 export type XattrMode = 'any' | 'create' | 'replace'
@@ -41,6 +41,8 @@ export type OpBody =
     base?: string
     /** One name of the file where it was written (parent node, name): where a conflict copy goes. */
     at?: [string, string]
+    /** Slices appended to stored stripes (op format v2: an older PALM refuses the op). */
+    addSlices?: SliceAppend[]
   }
   | { kind: 'setxattr', node: string, name: string, value: Uint8Array, mode: XattrMode }
   | { kind: 'removexattr', node: string, name: string }
@@ -74,7 +76,14 @@ export type OpBody =
    * another k/n, placed anew) only while it is still the stripe `from`. Not a content change: a
    * concurrent write wins in either order (apply-reencode.ts).
    */
-  | { kind: 'reencode', node: string, index: number, from: string, stripe: StripeRef }
+  | {
+    kind: 'reencode', node: string, index: number, from: string, stripe: StripeRef
+    /**
+     * Compaction (op format v2): the ids of the stripe's first slices that `stripe` holds merged
+     * with the base `from`; applies only while the stripe still starts with exactly those slices.
+     */
+    merged?: string[]
+  }
 
 export type OpKind = OpBody['kind']
 
@@ -120,6 +129,13 @@ export interface WireOp {
   seq?: number
 }
 
+/** The format version an op body needs: v2 for one that names slices (appends or compacts them), else v1 (older devices read it). */
+export function opVersionOf (body: OpBody): number {
+  if (body.kind === 'setContent' && body.addSlices !== undefined) return OP_VERSION_SLICES
+  if (body.kind === 'reencode' && body.merged !== undefined) return OP_VERSION_SLICES
+  return OP_VERSION
+}
+
 /** The node id that a `create` op gives its new node. */
 export function nodeIdOf (author: string, seq: number): string {
   return `${seq}@${author}`
@@ -158,9 +174,12 @@ export function decodeOp (body: string): Op {
   } catch (err) {
     throw new ProtocolError('journal op is not valid JSON: the sending device runs an incompatible PALM or the op was damaged', { cause: err })
   }
-  if (wire == null || typeof wire !== 'object' || wire.v !== OP_VERSION || typeof wire.kind !== 'string' ||
+  if (wire == null || typeof wire !== 'object' || (wire.v !== OP_VERSION && wire.v !== OP_VERSION_SLICES) || typeof wire.kind !== 'string' ||
     typeof wire.author !== 'string' || typeof wire.seq !== 'number' || typeof wire.hlc !== 'string' || typeof wire.time !== 'string') {
     throw new ProtocolError(`journal op ${body.slice(0, 80)} lacks its header or has an unknown version: upgrade PALM on the device that wrote it`)
+  }
+  if ((wire.addSlices !== undefined || wire.merged !== undefined) && wire.v !== OP_VERSION_SLICES) {
+    throw new ProtocolError(`journal op ${body.slice(0, 80)} names slices but has format v${String(wire.v)}, not v${OP_VERSION_SLICES}: the device that wrote it runs an incompatible PALM`)
   }
   if (wire.prev !== undefined && (typeof wire.prev !== 'string' || !PREV_PATTERN.test(wire.prev))) {
     throw new ProtocolError(`journal op ${body.slice(0, 80)} has a malformed prev hash: the sending device runs an incompatible PALM or the op was damaged`)

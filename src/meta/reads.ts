@@ -32,7 +32,7 @@ export async function fetchKey (db: Db, k: string): Promise<Cached> {
     }
     case 0x73: { // s<ino>/<idx>
       const slash = k.indexOf('/')
-      const row = await db.get<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE ino=? AND idx=?', [Number(k.slice(1, slash)), Number(k.slice(slash + 1))])
+      const row = await db.get<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders,slices FROM stripes WHERE ino=? AND idx=?', [Number(k.slice(1, slash)), Number(k.slice(slash + 1))])
       return row == null ? ABSENT : stripeFromRow(row)
     }
     case 0x61: { // a<device>
@@ -141,14 +141,16 @@ export async function readEntries (db: Db, dir: number, cookie: number, limit: n
   return rows.map(r => entryFromRow(dir, r))
 }
 
-interface StripeRow { ino: number, idx: number, length: number, id: string, k: number, n: number, codec: number, fragments: string, holders: string }
+interface StripeRow { ino: number, idx: number, length: number, id: string, k: number, n: number, codec: number, fragments: string, holders: string, slices: string | null }
 
 function stripeFromRow (r: StripeRow): StripeRef {
-  return { index: r.idx, length: r.length, id: r.id, k: r.k, n: r.n, codecId: r.codec, fragments: JSON.parse(r.fragments), holders: JSON.parse(r.holders) }
+  const s: StripeRef = { index: r.idx, length: r.length, id: r.id, k: r.k, n: r.n, codecId: r.codec, fragments: JSON.parse(r.fragments), holders: JSON.parse(r.holders) }
+  if (r.slices != null) s.slices = JSON.parse(r.slices)
+  return s
 }
 
 export async function readStripes (db: Db, ino: number, from: number, to: number): Promise<StripeRef[]> {
-  const rows = await db.all<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE ino=? AND idx>=? AND idx<? ORDER BY idx', [ino, from, to])
+  const rows = await db.all<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders,slices FROM stripes WHERE ino=? AND idx>=? AND idx<? ORDER BY idx', [ino, from, to])
   return rows.map(stripeFromRow)
 }
 
@@ -157,7 +159,7 @@ export async function * allStripeRows (db: Db): AsyncGenerator<{ ino: number, st
   let ino = -1
   let idx = -1
   for (;;) {
-    const rows = await db.all<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders FROM stripes WHERE (ino,idx)>(?,?) ORDER BY ino,idx LIMIT ?', [ino, idx, PAGE_ROWS])
+    const rows = await db.all<StripeRow>('SELECT ino,idx,length,id,k,n,codec,fragments,holders,slices FROM stripes WHERE (ino,idx)>(?,?) ORDER BY ino,idx LIMIT ?', [ino, idx, PAGE_ROWS])
     for (const r of rows) yield { ino: r.ino, stripe: stripeFromRow(r) }
     if (rows.length < PAGE_ROWS) return
     ino = rows[rows.length - 1].ino

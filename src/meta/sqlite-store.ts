@@ -13,7 +13,7 @@ import { Lifecycle } from '../util/startable.js'
 import type { ApplyResult } from './apply.js'
 import { ChangeFeed } from './change-feed.js'
 import { ABSENT, CommittedCache, type Cached } from './cache.js'
-import { DEFAULT_CACHE_ENTRIES, OP_VERSION, PAGE_ROWS } from './constants.js'
+import { DEFAULT_CACHE_ENTRIES, OP_VERSION, OP_VERSION_SLICES, PAGE_ROWS } from './constants.js'
 import { Db, journalError } from './db.js'
 import { checkJournal } from './fsck.js'
 import type { Hlc } from './hlc.js'
@@ -24,6 +24,7 @@ import type { KeyObject } from 'node:crypto'
 import { compareKeys, type MergeReport, type OpKey } from './merge-plan.js'
 import { admitKey } from './apply-admit.js'
 import { dropUndo, stablePoint, undoFragments } from './compaction.js'
+import { partsOf } from './slices.js'
 import { allStripeRows, fetchEntry, fetchKey, readAuthorOps, readEntries, readNameOf, readOps, readStripes, readVersionVector, readXattrNames } from './reads.js'
 import { OpFeed } from './op-feed.js'
 import { attrOf, type DentryRec, type InodeRec } from './records.js'
@@ -408,7 +409,8 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     await this.#barrier(options)
     for await (const row of allStripeRows(this.#opened().reader)) {
       throwIfAborted(options.signal, 'listing stripes')
-      yield row
+      // Each slice is a stored stripe of its own: every walk of fragments sees it (docs/vfs.md).
+      for (const stripe of partsOf(row.stripe)) yield { ino: row.ino, stripe }
     }
   }
 
@@ -495,9 +497,9 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     await this.#settled(key.stripe(ino, index), options)
   }
 
-  async reencodeStripe (ino: number, index: number, from: string, stripe: StripeRef, options: AbortOptions = {}): Promise<boolean> {
+  async reencodeStripe (ino: number, index: number, from: string, stripe: StripeRef, options: AbortOptions & { merged?: string[] } = {}): Promise<boolean> {
     let recorded = false
-    await this.#write(reencodeCall(ino, index, from, stripe, yes => { recorded = yes }), options)
+    await this.#write(reencodeCall(ino, index, from, stripe, yes => { recorded = yes }, options.merged), options)
     if (recorded) await this.#settled(key.stripe(ino, index), options)
     return recorded
   }
@@ -720,7 +722,7 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     } catch (err) {
       return `malformed: ${(err as Error).message}`
     }
-    if (op.v !== OP_VERSION) return `format v${op.v}; this PALM reads v${OP_VERSION}: upgrade PALM`
+    if (op.v !== OP_VERSION && op.v !== OP_VERSION_SLICES) return `format v${op.v}; this PALM reads v${OP_VERSION} and v${OP_VERSION_SLICES}: upgrade PALM`
     if (!Number.isSafeInteger(op.seq) || op.seq < 1) return 'malformed: bad seq'
     if ((w.author !== undefined && op.author !== w.author) || (w.seq !== undefined && op.seq !== w.seq)) return 'forged: the signed body names another author or seq'
     if (op.author === this.#init.deviceId && op.seq > this.#opened().writer.lastSeq(op.author)) return 'claims to be this device\'s own op, which this device never wrote'

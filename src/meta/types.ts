@@ -31,11 +31,9 @@ export interface Attr {
   ctimeNs: bigint
 }
 
-/** One stripe of a file's manifest: where its fragments are and how to rebuild it. */
-export interface StripeRef {
-  /** Stripe number within the file: it covers bytes [index × stripeSize, index × stripeSize + length). */
-  index: number
-  /** Data bytes in the stripe (≤ the file's stripe size). */
+/** One encoded and placed stripe (a file's stripe, or a slice of one): where its fragments are and how to rebuild it. */
+export interface StoredStripe {
+  /** Data bytes in it. */
   length: number
   /** Encoded-stripe id (chunk layer). */
   id: string
@@ -46,6 +44,42 @@ export interface StripeRef {
   fragments: string[]
   /** Device ids holding each fragment, by fragment index (empty array = this device only / unknown). */
   holders: string[][]
+}
+
+/** One stripe of a file's manifest: its base (the fields of StoredStripe) and the slices laid over it. */
+export interface StripeRef extends StoredStripe {
+  /** Stripe number within the file: its base covers bytes [index × stripeSize, index × stripeSize + length) (length ≤ the stripe size). */
+  index: number
+  /**
+   * Small overwrites laid over this stripe (docs/vfs.md, "Small overwrites: slices"), later over
+   * earlier; absent or empty: the stripe is its base alone. The base fields above describe the base.
+   */
+  slices?: SliceRef[]
+}
+
+/**
+ * One small overwrite of a stripe: bytes [off, off + length) of the stripe, stored as its own
+ * CAONT-RS stripe (any k of its n fragments rebuild it, fewer reveal nothing). Structurally a
+ * placed stripe plus its offset, so it is stored, read, synced and repaired as one.
+ */
+export interface SliceRef extends StoredStripe {
+  /** Offset of the slice's first byte within its stripe (its bytes: [off, off + length)). */
+  off: number
+}
+
+/**
+ * Slices appended to stripe `index` by a content update, over the stripe its author saw: base
+ * `over` with its first `seen` slices. A stripe that another device's concurrent op (earlier in the
+ * total order) gave more slices gets the author's view back (those first `seen`, then these); the
+ * other version lives on in the conflict copy (docs/journal.md, "Slices").
+ */
+export interface SliceAppend {
+  index: number
+  /** Base stripe id the author's slices were laid over. */
+  over: string
+  /** How many slices that stripe had then. */
+  seen: number
+  slices: SliceRef[]
 }
 
 export interface DirEntry {
@@ -89,6 +123,8 @@ export interface ContentUpdate {
   stripes: StripeRef[]
   /** Stripe indexes that become holes (read as zeros). */
   holes?: number[]
+  /** Slices appended to stored stripes (none of them in `stripes` or `holes`). */
+  addSlices?: SliceAppend[]
   mtimeNs?: bigint
 }
 
@@ -281,7 +317,14 @@ export interface MetaStore {
    * `reencode` op, not a content change) if it is still the stripe `from`. False, and nothing
    * logged, when it is not (rewritten or re-encoded meanwhile) or the file is gone.
    */
-  reencodeStripe: (ino: number, index: number, from: string, stripe: StripeRef, options?: AbortOptions) => Promise<boolean>
+  reencodeStripe: (ino: number, index: number, from: string, stripe: StripeRef, options?: AbortOptions & {
+    /**
+     * Compaction (docs/vfs.md, "Small overwrites: slices"): `stripe` holds the base `from` with
+     * these first slices of it laid over; it applies only while the stripe still starts with them,
+     * and keeps the slices after them.
+     */
+    merged?: string[]
+  }) => Promise<boolean>
 
   getxattr: (ino: number, name: string, options?: AbortOptions) => Promise<Uint8Array | undefined>
   listxattr: (ino: number, options?: AbortOptions) => Promise<string[]>
@@ -317,7 +360,11 @@ export interface MetaStore {
    * (`vectors`: device → author → highest seq it holds). Returns how many were dropped.
    */
   compactUndo: (known?: { beforeHlc?: bigint, vectors?: ReadonlyMap<string, ReadonlyMap<string, number>> }, options?: AbortOptions) => Promise<number>
-  /** Every (ino, stripe) in the tree (for fsck, status and repair). */
+  /**
+   * Every stored stripe of the tree (for fsck, status and repair): each base, then each of its
+   * slices as a StripeRef of the same index (its own id, length, k/n, fragments and holders; no
+   * `slices` field), so every walk of fragments sees the slices' too.
+   */
   allStripes: (options?: AbortOptions) => AsyncIterable<{ ino: number, stripe: StripeRef }>
   /** A path for an inode, for messages ("/docs/a.txt"); undefined if unlinked. */
   pathOf: (ino: number, options?: AbortOptions) => Promise<string | undefined>

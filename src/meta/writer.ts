@@ -17,11 +17,11 @@ import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
 import { Batch, undoUpdateSql, type SignedRow, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
-import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, OP_VERSION, SEAL_MAX_BYTES, SEAL_MAX_OPS, SLOW_COMMIT_MS } from './constants.js'
+import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, SEAL_MAX_BYTES, SEAL_MAX_OPS, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
 import { journalError } from './db.js'
 import { blameMerged, isConstraintFailure } from './commit-failure.js'
-import { bodyHash, encodeOp, nodeIdOf, type Op, type SignedOp } from './op.js'
+import { bodyHash, encodeOp, nodeIdOf, opVersionOf, type Op, type SignedOp } from './op.js'
 import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
@@ -305,7 +305,7 @@ export class Writer {
     const built = build(ctx)
     if (built == null) { task.applied?.({}); task.resolve({}); return }
     const { body, time } = built
-    const op = { v: OP_VERSION, hlc: 0n, author, seq, time: time ?? physical, ...body } as Op
+    const op = { v: opVersionOf(body), hlc: 0n, author, seq, time: time ?? physical, ...body } as Op
     if (this.#pendingPrev !== undefined) op.prev = this.#pendingPrev
     ctx.beginOp()
     const result = applyOp(ctx, op)

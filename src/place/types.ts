@@ -22,6 +22,11 @@ export interface PlacedStripe {
   fragments: string[]
   /** Devices holding each fragment, by fragment index. */
   holders: string[][]
+  /**
+   * Slices the manifest lays over this stripe (small overwrites, each stored as a stripe of its
+   * own at `off`). StripeIO reads, syncs and checks the base alone; the VFS's read cache merges.
+   */
+  slices?: Array<PlacedStripe & { off: number }>
 }
 
 export interface StripeIOOptions extends AbortOptions {

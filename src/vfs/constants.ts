@@ -37,6 +37,19 @@ export const STATFS_BLOCK_BYTES = 4096
 export const STRIPE_BATCH = 256
 /** Smallest dirty buffer allocation (grows by doubling up to the stripe size). */
 export const MIN_BUFFER_BYTES = 4096
+/**
+ * A commit stores a stripe's small overwrites as slices (docs/vfs.md) when its dirty ranges hold at
+ * most this many bytes in all; else it stores the whole stripe again.
+ */
+export const SLICE_MAX_BYTES = 256 * 1024
+/** Most slices a stripe carries: a commit that would go past it stores the whole stripe (dropping them). */
+export const SLICES_MAX_PER_STRIPE = 32
+/** A stripe with this many slices is compacted in the background (merged into a new base: compaction.ts). */
+export const COMPACT_SLICES = 16
+/** A stripe whose slices hold this many bytes is compacted too. */
+export const COMPACT_SLICE_BYTES = 1024 * 1024
+/** Most separate dirty ranges one stripe tracks; more and it is stored whole. */
+export const MAX_DIRTY_RANGES = 64
 
 /** The policy xattr on directories (inherited) and files (effective). */
 export const XATTR_POLICY = 'user.palm.policy'

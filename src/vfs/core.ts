@@ -13,6 +13,7 @@ import {
   DEFAULT_CACHE_LIMIT_BYTES, DEFAULT_DIRTY_LIMIT_BYTES, DEFAULT_MAX_INFLIGHT_READ_AHEAD,
   DEFAULT_MAX_INFLIGHT_STRIPES, DEFAULT_READ_AHEAD_BYTES, DEFAULT_STRIPE_SIZE_BYTES, MAX_FILE_SIZE_BYTES
 } from './constants.js'
+import { compactLater, needsCompaction } from './compaction.js'
 import { DirtyBudget } from './dirty-budget.js'
 import { fileError } from './file-error.js'
 import { HandleTable } from './handles.js'
@@ -75,7 +76,11 @@ export class VfsCore {
   readonly unsynced = new UnsyncedStripes()
   /** Aborted by stop(): background stores and fetches end. */
   readonly controller = new AbortController()
-  readonly counters = { stripesStored: 0, bytesWritten: 0, bytesRead: 0 }
+  readonly counters = { stripesStored: 0, stripesCompacted: 0, bytesWritten: 0, bytesRead: 0 }
+  /** Slice compactions (compaction.ts): one at a time, each stripe (`ino/index`) queued once. */
+  readonly compactLimiter = new Limiter(1)
+  readonly compacting = new Set<string>()
+  readonly compactions = new Set<Promise<void>>()
   readonly #fileDeps: OpenFileDeps
 
   constructor (settings: VfsSettings, components: VfsComponents) {
@@ -100,7 +105,8 @@ export class VfsCore {
       signal: this.controller.signal,
       spill: (bytes) => this.spill(bytes),
       onStored: () => { this.counters.stripesStored++ },
-      onPending: (ino, placed) => { this.unsynced.stored(ino, placed) }
+      onPending: (ino, placed) => { this.unsynced.stored(ino, placed) },
+      compact: (ino, ref, policy) => { if (needsCompaction(ref)) compactLater(this, ino, ref, policy) }
     }
   }
 

@@ -3,7 +3,8 @@
  * reader finds a stripe, and how big a buffer a stripe needs.
  */
 import type { PlacedStripe } from '../place/types.js'
-import { MIN_BUFFER_BYTES } from './constants.js'
+import type { SliceRef, StripeRef } from '../meta/types.js'
+import { MAX_DIRTY_RANGES, MIN_BUFFER_BYTES } from './constants.js'
 import type { Charge } from './dirty-budget.js'
 
 /** A background store of one stripe snapshot. */
@@ -27,6 +28,54 @@ export interface DirtyStripe {
   failed: boolean
   dropped: boolean
   storing?: StoreJob
+  /**
+   * The stored stripe the buffer was loaded from (with the slices this state stored over it since
+   * its last commit): a commit may store the dirty ranges as slices over it. Undefined: store whole.
+   */
+  over?: SliceBase
+  /** Dirty byte ranges [start, end) of the buffer, sorted and disjoint; undefined: store whole. */
+  ranges?: Array<[number, number]>
+  /** Bytes in `ranges`. */
+  rangeBytes: number
+}
+
+/** A committed stripe (its slices included) and the slices stored over it, not yet committed. */
+export interface SliceBase {
+  ref: StripeRef
+  added: SliceRef[]
+  /** The open file's count of remote changes when `ref` was read (OpenFile.forgetLastCommit). */
+  seenAt: number
+}
+
+/** The ref a reader needs: the committed stripe with the added slices after its own. */
+export function withAdded (b: SliceBase): StripeRef {
+  return b.added.length === 0 ? b.ref : { ...b.ref, slices: [...(b.ref.slices ?? []), ...b.added] }
+}
+
+/** Adds [start, end) to a stripe's dirty ranges (merging touching ones); too many ranges: store whole. */
+export function addRange (e: DirtyStripe, start: number, end: number): void {
+  const ranges = e.ranges
+  if (ranges == null || end <= start) return
+  let a = start
+  let b = end
+  const out: Array<[number, number]> = []
+  let bytes = 0
+  let placed = false
+  for (const r of ranges) {
+    if (r[1] < a) { out.push(r); bytes += r[1] - r[0]; continue }
+    if (r[0] > b) {
+      if (!placed) { out.push([a, b]); bytes += b - a; placed = true }
+      out.push(r)
+      bytes += r[1] - r[0]
+      continue
+    }
+    a = Math.min(a, r[0])
+    b = Math.max(b, r[1])
+  }
+  if (!placed) { out.push([a, b]); bytes += b - a }
+  if (out.length > MAX_DIRTY_RANGES) { e.ranges = undefined; return }
+  e.ranges = out
+  e.rangeBytes = bytes
 }
 
 /** Where a stripe's bytes are, as the read path needs to know. */

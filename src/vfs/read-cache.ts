@@ -9,6 +9,7 @@ import { LRUCache } from 'lru-cache'
 import type { PlacedStripe, StripeIO } from '../place/types.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
+import { mergedLength } from '../meta/slices.js'
 import { Limiter } from './limiter.js'
 
 /** Bounds of the read cache. */
@@ -69,9 +70,12 @@ export class ReadCache {
     for (const id of ids) this.#lru.delete(id)
   }
 
-  /** The decoded stripe, from the cache or fetched (and cached). Callers must not modify it. */
+  /**
+   * The decoded stripe, from the cache or fetched (and cached), its slices laid over it. Callers
+   * must not modify it.
+   */
   async get (ref: PlacedStripe, file: string, options: AbortOptions = {}): Promise<Uint8Array> {
-    const cached = this.#lru.get(ref.id)
+    const cached = this.#lru.get(mergedKey(ref))
     if (cached != null) { this.hits++; return cached }
     this.misses++
     return await raceSignal(this.#fetch(ref, file), options.signal, `reading ${file}`)
@@ -82,7 +86,8 @@ export class ReadCache {
    * every read-ahead slot is busy (nothing started; the caller retries on a later read).
    */
   prefetch (ref: PlacedStripe, file: string): boolean {
-    if (this.#lru.has(ref.id) || this.#inflight.has(ref.id)) return true
+    const key = mergedKey(ref)
+    if (this.#lru.has(key) || this.#inflight.has(key)) return true
     if (this.#readAhead.saturated) return false
     void this.#readAhead.run(async () => { await this.#fetch(ref, file); this.readAhead++ }).catch((err) => {
       this.#log.trace('read-ahead of %s stripe %s failed: %s', file, ref.id, (err as Error).message)
@@ -96,19 +101,47 @@ export class ReadCache {
   }
 
   async #fetch (ref: PlacedStripe, file: string): Promise<Uint8Array> {
-    let p = this.#inflight.get(ref.id)
+    const key = mergedKey(ref)
+    let p = this.#inflight.get(key)
     if (p == null) {
       p = (async () => {
         try {
-          const data = await this.#stripes.read(ref, { file, signal: this.#root.signal })
-          this.put(ref.id, data)
+          const data = key === ref.id ? await this.#stripes.read(ref, { file, signal: this.#root.signal }) : await this.#merge(ref, file)
+          this.put(key, data)
           return data
         } finally {
-          this.#inflight.delete(ref.id)
+          this.#inflight.delete(key)
         }
       })()
-      this.#inflight.set(ref.id, p)
+      this.#inflight.set(key, p)
     }
     return await p
   }
+
+  /** The base and its slices, fetched in parallel through this cache, slices laid over the base in order. */
+  async #merge (ref: PlacedStripe, file: string): Promise<Uint8Array> {
+    const slices = ref.slices ?? []
+    const one = async (s: PlacedStripe): Promise<Uint8Array> => this.#lru.get(s.id) ?? await this.#fetch(s, file)
+    const [base, ...parts] = await Promise.all([one(baseRef(ref)), ...slices.map(one)])
+    const out = new Uint8Array(mergedLength(ref))
+    out.set(base.subarray(0, Math.min(base.length, out.length)))
+    slices.forEach((s, i) => { out.set(parts[i].subarray(0, s.length), s.off) })
+    return out
+  }
+}
+
+/** A stripe without its slices. */
+function baseRef (ref: PlacedStripe): PlacedStripe {
+  const { slices: _, ...base } = ref
+  return base
+}
+
+/**
+ * The cache key of a stripe as read: its id, or with slices the base id and the slices' ids (a
+ * stripe whose list grew is another entry; the base and each slice are cached under their ids too).
+ */
+export function mergedKey (ref: PlacedStripe): string {
+  const slices = ref.slices
+  if (slices == null || slices.length === 0) return ref.id
+  return `${ref.id}+${slices.map(s => s.id).join('+')}`
 }

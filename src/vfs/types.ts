@@ -110,6 +110,8 @@ export interface VfsStats {
   trackedInodes: number
   /** Stripes stored since start. */
   stripesStored: number
+  /** Stripes whose slices were merged into a new base in the background (compaction.ts). */
+  stripesCompacted: number
   /** Bytes handed to write() since start. */
   bytesWritten: number
   /** Bytes returned by read() since start. */

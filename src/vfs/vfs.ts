@@ -81,6 +81,8 @@ export class PalmVfs extends Lifecycle implements Vfs {
       }
     }
     core.controller.abort()
+    // Compactions end at the abort (a compaction cut short records nothing).
+    await Promise.allSettled([...core.compactions])
     core.cache.stop()
   }
 
@@ -139,6 +141,7 @@ export class PalmVfs extends Lifecycle implements Vfs {
       openHandles: c.handles.size,
       trackedInodes: c.inodes.size,
       stripesStored: c.counters.stripesStored,
+      stripesCompacted: c.counters.stripesCompacted,
       bytesWritten: c.counters.bytesWritten,
       bytesRead: c.counters.bytesRead
     }

@@ -10,14 +10,16 @@
  * A background failure stays here and is thrown by the next write or commit; the data stays dirty
  * and the next commit retries it.
  */
-import type { Attr, MetaStore, StripeRef } from '../meta/types.js'
+import type { Attr, MetaStore, SliceAppend, SliceRef, StripeRef } from '../meta/types.js'
 import type { PlacedStripe, StripeIO, StripePolicy } from '../place/types.js'
 import { AbortedError, TimeoutError } from '../errors.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { nowNs } from './clock.js'
 import type { Charge, DirtyBudget } from './dirty-budget.js'
-import { capacityFor, type DirtyStripe, type StoreJob, type StripeSource } from './dirty-stripe.js'
+import { addRange, capacityFor, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
+import { SLICE_MAX_BYTES, SLICES_MAX_PER_STRIPE } from './constants.js'
+import { mergedKey } from './read-cache.js'
 import { fileError } from './file-error.js'
 import type { Limiter } from './limiter.js'
 import type { ReadCache } from './read-cache.js'
@@ -40,6 +42,8 @@ export interface OpenFileDeps {
   onStored: () => void
   /** A stored stripe was taken into the open-file state (fsync must flush it: unsynced.ts). */
   onPending: (ino: number, placed: PlacedStripe) => void
+  /** A commit left stripe `ref` with slices: compacts it in the background if it has many (compaction.ts). */
+  compact: (ino: number, ref: StripeRef, policy: StripePolicy) => void
 }
 
 export interface OpenFileInit {
@@ -63,6 +67,8 @@ export class OpenFile {
   readonly #deps: OpenFileDeps
   readonly #dirty = new Map<number, DirtyStripe>()
   readonly #pending = new Map<number, PlacedStripe>()
+  /** Slices stored over committed stripes, not yet in the manifest (a stripe is never in #pending too). */
+  readonly #pendingSlices = new Map<number, SliceBase>()
   readonly #holes = new Set<number>()
   #error: Error | undefined
   #path: string | undefined
@@ -76,6 +82,8 @@ export class OpenFile {
    * query (which waits for the journal's SQLite commit of that setContent).
    */
   #lastCommit: { stamp: string, refs: Map<number, PlacedStripe> } | undefined
+  /** Changes of this file by other devices seen so far (a slice base read before one may be stale). */
+  #remoteChanges = 0
 
   constructor (init: OpenFileInit, deps: OpenFileDeps) {
     this.ino = init.ino
@@ -88,7 +96,7 @@ export class OpenFile {
 
   /** True when there is anything to commit. */
   get changed (): boolean {
-    return this.#dirty.size > 0 || this.#pending.size > 0 || this.#holes.size > 0 ||
+    return this.#dirty.size > 0 || this.#pending.size > 0 || this.#pendingSlices.size > 0 || this.#holes.size > 0 ||
       this.size !== this.committedSize || this.mtimeNs !== undefined
   }
 
@@ -147,6 +155,8 @@ export class OpenFile {
     if (e != null) return { kind: 'bytes', bytes: e.buf.subarray(0, e.length) }
     const ref = this.#pending.get(index)
     if (ref != null) return { kind: 'ref', ref }
+    const sliced = this.#pendingSlices.get(index)
+    if (sliced != null) return { kind: 'ref', ref: withAdded(sliced) }
     if (this.#holes.has(index) || index * this.stripeSize >= this.committedSize) return { kind: 'hole' }
     return { kind: 'committed' }
   }
@@ -183,18 +193,21 @@ export class OpenFile {
     const firstGone = cutLength === 0 ? cutIndex : cutIndex + 1
     for (const [i, e] of this.#dirty) if (i >= firstGone) this.#drop(e)
     for (const i of [...this.#pending.keys()]) if (i >= firstGone) this.#pending.delete(i)
+    for (const i of [...this.#pendingSlices.keys()]) if (i >= firstGone) this.#pendingSlices.delete(i)
     for (const i of [...this.#holes]) if (i >= firstGone) this.#holes.delete(i)
     if (cutLength > 0 && newSize < this.size) {
       let e = this.#dirty.get(cutIndex)
       if (e == null) {
-        const base = await this.#load(cutIndex, options)
-        if (base != null && base.length > cutLength) e = await this.#newEntry(cutIndex, base, cutLength, options)
+        const { bytes: base, over } = await this.#load(cutIndex, options)
+        if (base != null && base.length > cutLength) e = await this.#newEntry(cutIndex, base, cutLength, options, over)
       }
       if (e != null && e.length > cutLength) {
         e.buf.fill(0, cutLength, e.length)
         e.length = cutLength
         e.gen++
         e.ready = false
+        // A cut stripe is stored whole (its slices dropped): a later extension must read zeros.
+        e.ranges = undefined
       }
     }
     this.size = newSize
@@ -215,6 +228,7 @@ export class OpenFile {
       const e = this.#dirty.get(i)
       if (e != null) this.#drop(e)
       this.#pending.delete(i)
+      this.#pendingSlices.delete(i)
       if (i * ss < this.committedSize) this.#holes.add(i)
     }
     const zeroRange = async (a: number, b: number): Promise<void> => {
@@ -238,8 +252,13 @@ export class OpenFile {
     while (this.#dirty.size > 0) {
       const jobs: Array<Promise<void>> = []
       for (const e of [...this.#dirty.values()]) {
-        if (e.length === 0 && e.storing == null) { this.#drop(e); continue }
-        if (e.storing == null) this.#store(e)
+        if (e.storing == null && (e.length === 0 || (e.ranges?.length === 0 && e.over != null))) {
+          // Nothing written after all: what it was loaded over is still the state.
+          if (e.over != null && e.over.added.length > 0) this.#pendingSlices.set(e.index, e.over)
+          this.#drop(e)
+          continue
+        }
+        if (e.storing == null) this.#store(e, true)
         if (e.storing != null) jobs.push(e.storing.promise)
       }
       await this.#wait(jobs, options)
@@ -253,6 +272,8 @@ export class OpenFile {
     }
     const stripes: StripeRef[] = [...this.#pending].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, ...p }))
     const holes = [...this.#holes]
+    const sliced = [...this.#pendingSlices]
+    const addSlices: SliceAppend[] = sliced.map(([index, b]) => ({ index, over: b.ref.id, seen: b.ref.slices?.length ?? 0, slices: b.added }))
     const mtimeNs = this.mtimeNs ?? nowNs()
     let attr: Attr
     try {
@@ -261,6 +282,7 @@ export class OpenFile {
         stripeSize: this.stripeSize,
         stripes,
         holes,
+        ...(addSlices.length > 0 ? { addSlices } : {}),
         mtimeNs
       }, options)
     } catch (err) {
@@ -270,7 +292,17 @@ export class OpenFile {
     }
     // Commits land in order: the create (answered early) is committed too.
     this.#created = undefined
-    this.#lastCommit = { stamp: stampOf(attr), refs: new Map(stripes.map(r => [r.index, r])) }
+    const refs = new Map<number, PlacedStripe>(stripes.map(r => [r.index, r]))
+    // A sliced stripe is the one its slices were laid over plus them, unless another device changed
+    // the file since that stripe was read (only the manifest knows the result then: left out).
+    for (const [index, b] of sliced) {
+      if (b.seenAt !== this.#remoteChanges) continue
+      const ref = withAdded(b)
+      refs.set(index, ref)
+      this.#deps.compact(this.ino, ref, this.policy)
+    }
+    this.#lastCommit = { stamp: stampOf(attr), refs }
+    for (const [index] of sliced) this.#pendingSlices.delete(index)
     this.#pending.clear()
     this.#holes.clear()
     this.committedSize = this.size
@@ -293,6 +325,7 @@ export class OpenFile {
   /** Another device changed the file: the refs of the last commit may be stale. */
   forgetLastCommit (): void {
     this.#lastCommit = undefined
+    this.#remoteChanges++
   }
 
   /**
@@ -316,6 +349,7 @@ export class OpenFile {
   discard (): void {
     for (const e of this.#dirty.values()) this.#drop(e)
     this.#pending.clear()
+    this.#pendingSlices.clear()
     this.#holes.clear()
     this.mtimeNs = undefined
     this.size = this.committedSize
@@ -327,8 +361,8 @@ export class OpenFile {
       let e = this.#dirty.get(index)
       if (e == null) {
         // A write that covers the whole stripe needs no old bytes; anything else merges with them.
-        const base = off === 0 && end === this.stripeSize ? undefined : await this.#load(index, options)
-        e = await this.#newEntry(index, base, Math.max(base?.length ?? 0, end), options)
+        const { bytes: base, over } = off === 0 && end === this.stripeSize ? {} : await this.#load(index, options)
+        e = await this.#newEntry(index, base, Math.max(base?.length ?? 0, end), options, over)
       }
       const cowNeeded = e.storing != null && e.storing.charge === e.charge
       if (cowNeeded || e.buf.length < end) {
@@ -342,40 +376,56 @@ export class OpenFile {
       }
       e.buf.set(bytes, off)
       if (end > e.length) e.length = end
+      addRange(e, off, end)
       e.gen++
       e.failed = false
-      e.ready = e.length === this.stripeSize && end === this.stripeSize
+      // Full up to its end: stored now (a sequential writer), unless it is a few slices' worth of bytes.
+      e.ready = e.length === this.stripeSize && end === this.stripeSize && !this.#fewSlices(e)
       if (e.ready) this.#store(e)
       return
     }
   }
 
-  async #newEntry (index: number, base: Uint8Array | undefined, need: number, options: AbortOptions): Promise<DirtyStripe> {
+  async #newEntry (index: number, base: Uint8Array | undefined, need: number, options: AbortOptions, over?: SliceBase): Promise<DirtyStripe> {
     const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(need, base?.length ?? 0)), options)
     const buf = new Uint8Array(charge.bytes)
     if (base != null) buf.set(base)
-    const e: DirtyStripe = { index, buf, charge, length: base?.length ?? 0, gen: 0, ready: false, failed: false, dropped: false }
+    const e: DirtyStripe = { index, buf, charge, length: base?.length ?? 0, gen: 0, ready: false, failed: false, dropped: false, over, ranges: over == null ? undefined : [], rangeBytes: 0 }
     this.#dirty.set(index, e)
     this.#pending.delete(index)
+    this.#pendingSlices.delete(index)
     this.#holes.delete(index)
     return e
   }
 
-  /** The current bytes of a stripe that is not dirty (undefined: a hole or past the end). */
-  async #load (index: number, options: AbortOptions): Promise<Uint8Array | undefined> {
+  /**
+   * The current bytes of a stripe that is not dirty (none: a hole or past the end), and, for a
+   * stored and committed stripe, what slices may be laid over (`over`).
+   */
+  async #load (index: number, options: AbortOptions): Promise<{ bytes?: Uint8Array, over?: SliceBase }> {
+    const sliced = this.#pendingSlices.get(index)
     const src = this.sourceOf(index)
-    if (src.kind === 'bytes') return src.bytes
-    if (src.kind === 'hole') return undefined
+    if (src.kind === 'bytes') return { bytes: src.bytes }
+    if (src.kind === 'hole') return {}
     let ref: PlacedStripe | undefined = src.kind === 'ref' ? src.ref : undefined
+    let over: SliceBase | undefined = sliced
     if (src.kind === 'committed') {
-      ref = (await this.lastCommitted([index], options))?.get(index) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
+      const committed = (await this.lastCommitted([index], options))?.get(index) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
+      if (committed != null) over = { ref: { index, ...committed }, added: [], seenAt: this.#remoteChanges }
+      ref = committed
     }
-    if (ref == null) return undefined
+    if (ref == null) return {}
     try {
-      return await this.#deps.cache.get(ref, this.#path ?? `inode ${this.ino}`, options)
+      return { bytes: await this.#deps.cache.get(ref, this.#path ?? `inode ${this.ino}`, options), over }
     } catch (err) {
       throw fileError(err, await this.path(), 'reading (to merge a partial write)')
     }
+  }
+
+  /** True when `e`'s changes fit in slices over the stripe it was loaded from (docs/vfs.md, "Small overwrites"). */
+  #fewSlices (e: DirtyStripe): boolean {
+    if (e.over == null || e.ranges == null || e.ranges.length === 0 || e.rangeBytes > SLICE_MAX_BYTES) return false
+    return (e.over.ref.slices?.length ?? 0) + e.over.added.length + e.ranges.length <= SLICES_MAX_PER_STRIPE
   }
 
   async #reserve (bytes: number, options: AbortOptions): Promise<Charge> {
@@ -410,9 +460,46 @@ export class OpenFile {
     }
   }
 
-  #store (e: DirtyStripe): void {
+  /** Starts storing `e`: as slices when `slices` (a commit) and its changes are small, else whole. */
+  #store (e: DirtyStripe, slices = false): void {
     if (e.storing != null || e.length === 0) return
+    if (slices && this.#fewSlices(e)) { this.#storeSlices(e); return }
     const data = e.buf.subarray(0, e.length)
+    this.#runStore(e, async (file) => await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal }), (placed) => {
+      this.#pending.set(e.index, placed)
+      this.#deps.onPending(this.ino, placed)
+      this.#deps.cache.put(placed.id, data)
+    })
+  }
+
+  /** Stores each dirty range of `e` as a slice over the stripe it was loaded from (its own encode with the file's k/n). */
+  #storeSlices (e: DirtyStripe): void {
+    const over = e.over as SliceBase
+    const parts = (e.ranges ?? []).map(([a, b]) => ({ off: a, data: e.buf.subarray(a, b) }))
+    const store = async (file: string): Promise<SliceRef[]> => await Promise.all(parts.map(async (p): Promise<SliceRef> => {
+      const placed = await this.#deps.stripes.write(p.data, this.policy, { file, signal: this.#deps.signal })
+      return { off: p.off, length: placed.length, id: placed.id, k: placed.k, n: placed.n, codecId: placed.codecId, fragments: placed.fragments, holders: placed.holders }
+    }))
+    this.#runStore(e, store, (placed) => {
+      const next: SliceBase = { ref: over.ref, added: [...over.added, ...placed], seenAt: over.seenAt }
+      this.#pendingSlices.set(e.index, next)
+      placed.forEach((s, i) => {
+        this.#deps.onPending(this.ino, s)
+        this.#deps.cache.put(s.id, parts[i].data)
+      })
+      // A reader (or the next write) of the stripe finds it merged already; the previous merge is stale.
+      const before = withAdded(over)
+      if (before.slices != null && before.slices.length > 0) this.#deps.cache.drop([mergedKey(before)])
+      this.#deps.cache.put(mergedKey(withAdded(next)), e.buf.subarray(0, e.length))
+    })
+  }
+
+  /**
+   * Runs one background store of `e`'s current snapshot (bounded by the store limiter). A store
+   * that finishes with the stripe unchanged hands its result to `keep` (the stripe leaves the dirty
+   * set); a stale one is dropped (stored again if the stripe is ready); a failure stays deferred.
+   */
+  #runStore<T> (e: DirtyStripe, store: (file: string) => Promise<T>, keep: (result: T) => void): void {
     const job: StoreJob = { gen: e.gen, charge: e.charge, promise: Promise.resolve() }
     e.storing = job
     e.failed = false
@@ -420,29 +507,24 @@ export class OpenFile {
       // Changed or dropped while queued: this snapshot is stale, skip the work.
       if (e.dropped || e.gen !== job.gen) return undefined
       // The path costs a journal query: lower layers get a label, failures get the path (below).
-      const file = this.#path ?? `inode ${this.ino}`
-      return await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal })
+      return await store(this.#path ?? `inode ${this.ino}`)
     }).then(
-      (placed) => { this.#stored(e, job, data, placed) },
+      (result) => {
+        if (e.storing === job) e.storing = undefined
+        if (result != null) this.#deps.onStored()
+        const current = !e.dropped && this.#dirty.get(e.index) === e
+        if (result != null && current && e.gen === job.gen) {
+          this.#dirty.delete(e.index)
+          keep(result)
+          e.charge.release()
+        } else if (current && e.ready) {
+          this.#store(e)
+        }
+        if (e.dropped || e.charge !== job.charge || !current) job.charge.release()
+        this.#deps.budget.poke()
+      },
       async (err) => { this.#failed(e, job, fileError(err, await this.path(), 'storing')) }
     )
-  }
-
-  #stored (e: DirtyStripe, job: StoreJob, data: Uint8Array, placed: PlacedStripe | undefined): void {
-    if (e.storing === job) e.storing = undefined
-    if (placed != null) this.#deps.onStored()
-    const current = !e.dropped && this.#dirty.get(e.index) === e
-    if (placed != null && current && e.gen === job.gen) {
-      this.#dirty.delete(e.index)
-      this.#pending.set(e.index, placed)
-      this.#deps.onPending(this.ino, placed)
-      this.#deps.cache.put(placed.id, data)
-      e.charge.release()
-    } else if (current && e.ready) {
-      this.#store(e)
-    }
-    if (e.dropped || e.charge !== job.charge || !current) job.charge.release()
-    this.#deps.budget.poke()
   }
 
   #failed (e: DirtyStripe, job: StoreJob, err: Error): void {

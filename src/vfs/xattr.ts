@@ -12,6 +12,7 @@ import type { AbortOptions } from '../util/abort.js'
 import { XATTR_HEALTH, XATTR_NAME_MAX_BYTES, XATTR_SIZE_MAX_BYTES } from './constants.js'
 import type { VfsCore } from './core.js'
 import { forEachStripeBatch } from './ops/helpers.js'
+import { partsOf } from '../meta/slices.js'
 import { formatHealth, weakestHealth, type StripeHealth } from '../place/index.js'
 
 export const USER_PREFIX = 'user.'
@@ -42,7 +43,8 @@ export function takesUserXattrs (attr: Attr): boolean {
 export async function healthOf (core: VfsCore, ino: number, options: AbortOptions): Promise<string> {
   const healths: StripeHealth[] = []
   await forEachStripeBatch(core, ino, async (batch) => {
-    healths.push(weakestHealth(await Promise.all(batch.map(async (s) => await core.stripes.health(s, options)))) as StripeHealth)
+    // A stripe's slices are read with it: the weakest of base and slices counts.
+    healths.push(weakestHealth(await Promise.all(batch.flatMap(partsOf).map(async (s) => await core.stripes.health(s, options)))) as StripeHealth)
   }, options)
   const weakest = weakestHealth(healths)
   if (weakest == null) {

@@ -5,6 +5,7 @@
 import { initial } from './001-initial.js'
 import { undo } from './002-undo.js'
 import { removedDirs } from './003-removed-dirs.js'
+import { slices } from './004-slices.js'
 
 export interface Migration {
   /** The schema version after this migration (1, 2, …). */
@@ -14,7 +15,7 @@ export interface Migration {
   sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, undo, removedDirs]
+export const MIGRATIONS: readonly Migration[] = [initial, undo, removedDirs, slices]
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -1,3 +1,4 @@
+import { partsOf } from '../../meta/slices.js'
 import { raceSignal, type AbortOptions } from '../../util/abort.js'
 import type { VfsCore } from '../core.js'
 import type { VfsContext } from '../types.js'
@@ -23,7 +24,8 @@ export async function fsync (core: VfsCore, _ctx: VfsContext, ino: number, fh: n
       async (stripes) => { await core.stripes.sync(stripes, { file, signal }) },
       async () => {
         await forEachStripeBatch(core, ino, async (batch) => {
-          await core.stripes.sync(batch, { file, signal })
+          // A stripe's slices are stored stripes of their own: they are flushed too.
+          await core.stripes.sync(batch.flatMap(partsOf), { file, signal })
         }, { signal })
       })
     await raceSignal(Promise.all([fragments, core.meta.sync({ signal })]), options.signal, `syncing inode ${ino}`)

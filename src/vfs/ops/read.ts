@@ -1,4 +1,5 @@
 import { BadHandleError, IsDirectoryError } from '../../errors.js'
+import { mergedLength } from '../../meta/slices.js'
 import type { Attr } from '../../meta/types.js'
 import type { PlacedStripe } from '../../place/types.js'
 import { raceSignal, type AbortOptions } from '../../util/abort.js'
@@ -94,7 +95,7 @@ export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: nu
 async function cachedView (core: VfsCore, ino: number, file: OpenFile | undefined, refs: Map<number, PlacedStripe> | undefined, index: number, at: number, length: number, options: AbortOptions): Promise<Uint8Array | undefined> {
   const src = file?.sourceOf(index) ?? { kind: 'committed' as const }
   const ref = src.kind === 'ref' ? src.ref : src.kind === 'committed' ? refs?.get(index) : undefined
-  if (ref == null || ref.length < at + length) return undefined
+  if (ref == null || mergedLength(ref) < at + length) return undefined
   let bytes: Uint8Array
   try {
     bytes = await core.cache.get(ref, `inode ${ino}`, options)

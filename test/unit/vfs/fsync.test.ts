@@ -62,17 +62,19 @@ describe('vfs fsync', () => {
     const all = await manifestIds(meta, ino)
     assert.equal(all.length, 3)
     assert.deepEqual([...rec.calls.flat()].sort(), all)
-    // A small overwrite of stripe 1: the next fsync flushes that stripe, not the file.
+    // A small overwrite of stripe 1 (a slice over it): the next fsync flushes that slice, not the file.
     rec.calls.length = 0
     await vfs.write(ctx, ino, fh, SS + 100, randomBytes(4096), 0)
     await vfs.fsync(ctx, ino, fh, false)
     const [stripe1] = await meta.getStripes(ino, 1, 2)
-    assert.deepEqual(rec.calls, [[stripe1.id]])
+    assert.equal(stripe1.slices?.length, 1)
+    assert.deepEqual(rec.calls, [[stripe1.slices[0].id]])
     // Nothing written since: nothing to flush (the journal is still synced).
     rec.calls.length = 0
     await vfs.fsync(ctx, ino, fh, false)
     assert.deepEqual(rec.calls, [])
     for (const id of await manifestIds(meta, ino)) assert.ok(rec.synced.has(id), `stripe ${id} synced`)
+    assert.ok(rec.synced.has(stripe1.slices[0].id), 'the slice synced')
     await vfs.release(ctx, ino, fh, 0)
   })
 
@@ -93,7 +95,8 @@ describe('vfs fsync', () => {
     await vfs2.write(ctx, ino, o.fh, 5, Buffer.from('x'), 0)
     await vfs2.fsync(ctx, ino, o.fh, false)
     const [stripe0] = await meta.getStripes(ino, 0, 1)
-    assert.deepEqual(rec.calls, [[stripe0.id]])
+    assert.equal(stripe0.slices?.length, 1)
+    assert.deepEqual(rec.calls, [[stripe0.slices[0].id]])
     await vfs2.release(ctx, ino, o.fh, 0)
   })
 
