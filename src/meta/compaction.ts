@@ -49,7 +49,8 @@ export async function dropUndo (db: Db, beforeHlc: bigint, options: AbortOptions
  * here and, when its version vector is known (`vectors`, from replication), the newest op it holds.
  * 0 while an admitted device has no op here and no known vector; everything when this device is
  * alone. A device that never comes back holds the point where it was until it is removed (a
- * removed device's tombstone is not a 32-byte key, so it no longer counts).
+ * removed device's tombstone is not a 32-byte key, so it no longer counts). Nor past any op another
+ * device is known (`vectors`) to hold and this one lacks, whatever its author.
  */
 export async function stablePoint (db: Db, self: string, vectors: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map()): Promise<bigint> {
   const rows = await db.all<{ author: string, last: string | null }>(
@@ -68,6 +69,20 @@ export async function stablePoint (db: Db, self: string, vectors: ReadonlyMap<st
       if (row != null && BigInt(row.hlc) > past) past = BigInt(row.hlc)
     }
     if (point === undefined || past < point) point = past
+  }
+  // Ops another device holds and this one lacks, of any author (one not admitted here yet too: a
+  // joiner meets a member before the founder, whose old ops that member already holds), arrive
+  // later, newer than this device's newest op of their author only: none of it older may go.
+  for (const [device, vector] of vectors) {
+    if (device === self) continue
+    for (const [author, seq] of vector) {
+      const held = await db.get<{ seq: number | null, hlc: string | null, key: number | null }>(
+        'SELECT max(seq) AS seq, CAST(max(hlc) AS TEXT) AS hlc, (SELECT length(public_key) FROM authors WHERE author=?1) AS key FROM ops WHERE author=?1', [author])
+      // A removed author's ops are refused here: they never arrive.
+      if (seq <= (held?.seq ?? 0) || (held?.key != null && held.key !== 32)) continue
+      const bound = held?.hlc == null ? 0n : BigInt(held.hlc)
+      if (point === undefined || bound < point) point = bound
+    }
   }
   if (point !== undefined) return point
   const own = await db.get<{ last: string | null }>('SELECT CAST(max(hlc) AS TEXT) AS last FROM ops')

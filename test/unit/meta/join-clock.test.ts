@@ -81,3 +81,25 @@ it('the floor only moves the clock forward: a journal already past it keeps its 
   await again.start()
   assert.ok(again.clockReading() >= floor)
 })
+
+// Found on the namespace LAN: a joiner met a member (and admitted it) before the founder. The
+// member had written nothing yet but held the founder's ops and the joiner's; from that member's
+// vector the joiner took its own ops as past every device and compacted their undo records, then
+// refused the founder's older ops for good.
+it('a joiner does not compact past ops another device holds and it lacks, of an author not admitted yet', async (t) => {
+  const dir = await createTempDir(t, 'palm-join-vector-')
+  const founder = await device(t, dir, 'dev-founder')
+  await founder.meta.create(ROOT_INO, 'old.txt', FILE)
+  const member = await device(t, dir, 'dev-member')
+  const joiner = await device(t, dir, 'dev-joiner')
+  await joiner.meta.trustAuthor('dev-member', member.publicKey)
+  await joiner.meta.create(ROOT_INO, 'mine-1.txt', FILE)
+  await joiner.meta.create(ROOT_INO, 'mine-2.txt', FILE)
+  // The member holds the founder's op and the joiner's two, and wrote none itself.
+  const vectors = new Map([['dev-member', new Map([['dev-founder', 1], ['dev-joiner', 2]])]])
+  await joiner.meta.compactUndo({ vectors })
+  await joiner.meta.trustAuthor('dev-founder', founder.publicKey)
+  const report = await joiner.meta.applyRemote((await opsOf(founder.meta, 'dev-founder')).map(o => ({ body: o.body, sig: o.sig })))
+  assert.deepEqual(report.refused, [])
+  assert.ok((await joiner.meta.lookup(ROOT_INO, 'old.txt')) != null)
+})
