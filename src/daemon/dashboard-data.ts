@@ -3,7 +3,7 @@
  * protection what-if per device ("if nas is lost, N files become unreadable and M drop below k+1"),
  * and a folder's entries with each file's health.
  */
-import { partsOf } from '../meta/slices.js'
+import { partsOf } from '../meta/index.js'
 import { ROOT_INO } from '../meta/types.js'
 import { formatHealth, holdersOf, weakestHealth } from '../place/index.js'
 import type { AbortOptions } from '../util/abort.js'

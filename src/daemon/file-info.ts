@@ -2,7 +2,7 @@
  * `palm info PATH` (as `juicefs info`): a file's size, policy, health and, per stripe, each
  * fragment's CID and the devices holding it (the share map), so `palm get CID` has something to take.
  */
-import { partsOf } from '../meta/slices.js'
+import { partsOf } from '../meta/index.js'
 import { formatPolicy } from '../config/parse.js'
 import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import { ROOT_INO, type Attr, type StripeRef } from '../meta/types.js'

@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache'
 import type { PlacedStripe, StripeIO } from '../place/types.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
-import { mergedLength } from '../meta/slices.js'
+import { mergedLength } from '../meta/index.js'
 import { Limiter } from './limiter.js'
 
 /** Bounds of the read cache. */

@@ -12,7 +12,7 @@ import type { AbortOptions } from '../util/abort.js'
 import { XATTR_HEALTH, XATTR_NAME_MAX_BYTES, XATTR_SIZE_MAX_BYTES } from './constants.js'
 import type { VfsCore } from './core.js'
 import { forEachStripeBatch } from './ops/helpers.js'
-import { partsOf } from '../meta/slices.js'
+import { partsOf } from '../meta/index.js'
 import { formatHealth, weakestHealth, type StripeHealth } from '../place/index.js'
 
 export const USER_PREFIX = 'user.'

@@ -8,10 +8,11 @@
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import { createPalmHome, palm, skipWithoutFuse, startMount, testEnv } from '../helpers/palm.js'
+import { writeSyncedPages } from '../helpers/synced-pages.js'
 import { createTempDir } from '../helpers/tmp.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -71,18 +72,7 @@ it('keeps small overwrites of a big file answered by fdatasync, across kill -9, 
     const m = await startMount(t, home, { mountpoint })
     const path = join(m.mountpoint, 'big.db')
     if (round === 0) await writeFile(path, expected)
-    const fh = await open(path, 'r+')
-    try {
-      for (let i = 0; i < 12; i++) {
-        const at = next() % (expected.length - 4096)
-        const page = randomBytes(4096)
-        await fh.write(page, 0, page.length, at)
-        await fh.datasync()
-        page.copy(expected, at)
-      }
-    } finally {
-      await fh.close()
-    }
+    await writeSyncedPages(path, expected, Array.from({ length: 12 }, () => next() % (expected.length - 4096)))
     await m.kill9()
     const again = await startMount(t, home, { mountpoint })
     assert.equal(sha(await readFile(join(again.mountpoint, 'big.db'))), sha(expected), `big.db after kill -9 in round ${round}`)

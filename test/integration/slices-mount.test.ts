@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { open, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import { createPalmHome, palm, skipWithoutFuse, startMount } from '../helpers/palm.js'
+import { writeSyncedPages } from '../helpers/synced-pages.js'
 
 const MiB = 1024 * 1024
 
@@ -21,17 +22,7 @@ it('4 KiB pwrite + fdatasync into an 8 MiB file: byte-exact before and after a r
   const expected = randomBytes(8 * MiB)
   await writeFile(file, expected)
   const offsets = [0, 4096 * 7, 4 * MiB - 2048, 5 * MiB + 4096, 8 * MiB - 4096, 4096 * 7 + 100]
-  const fh = await open(file, 'r+')
-  try {
-    for (const off of offsets) {
-      const page = randomBytes(4096)
-      await fh.write(page, 0, page.length, off)
-      await fh.datasync()
-      page.copy(expected, off)
-    }
-  } finally {
-    await fh.close()
-  }
+  await writeSyncedPages(file, expected, offsets)
   assert.ok((await readFile(file)).equals(expected), 'byte-exact while mounted')
   assert.equal(await first.stop(), 0)
   const second = await startMount(t, home, { mountpoint: first.mountpoint })

@@ -1,4 +1,4 @@
-import { partsOf } from '../../meta/slices.js'
+import { partsOf } from '../../meta/index.js'
 import { raceSignal, type AbortOptions } from '../../util/abort.js'
 import type { VfsCore } from '../core.js'
 import type { VfsContext } from '../types.js'

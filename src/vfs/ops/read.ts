@@ -1,5 +1,5 @@
 import { BadHandleError, IsDirectoryError } from '../../errors.js'
-import { mergedLength } from '../../meta/slices.js'
+import { mergedLength } from '../../meta/index.js'
 import type { Attr } from '../../meta/types.js'
 import type { PlacedStripe } from '../../place/types.js'
 import { raceSignal, type AbortOptions } from '../../util/abort.js'
