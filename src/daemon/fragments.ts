@@ -32,14 +32,6 @@ export async function getFragment (parts: DaemonParts, text: string): Promise<Ui
   throw new NotFoundError(`fragment ${text} is not on this device${net != null ? ' nor on any connected device' : ''}`, { details: { cid: text } })
 }
 
-/**
- * Deletes stored fragments that no file of the journal references (every device holds the whole
- * replicated journal, so this covers fragments other devices placed here too) and that are older
- * than the grace period, and says what it kept and why. Versions that undo records still name (a
- * late op could bring them back) are kept. Fragments other devices placed here get a longer grace
- * (`foreignGcGraceMs`): the journal ops naming them may still be on their way from a device that
- * went offline right after its write.
- */
 /** Reads of the fragments to keep, at most: a merge landing during each of them makes them read again. */
 const KEPT_READS = 5
 
@@ -69,6 +61,14 @@ async function keptFragments (parts: DaemonParts, vectors: ReadonlyMap<string, R
   return 'all'
 }
 
+/**
+ * Deletes stored fragments that no file of the journal references (every device holds the whole
+ * replicated journal, so this covers fragments other devices placed here too) and that are older
+ * than the grace period, and says what it kept and why. Versions that undo records still name (a
+ * late op could bring them back) are kept. Fragments other devices placed here get a longer grace
+ * (`foreignGcGraceMs`): the journal ops naming them may still be on their way from a device that
+ * went offline right after its write.
+ */
 export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
   // Undo records no late op can need any more go first: the versions only they named become garbage
   // (a dry run only leaves out what that compaction would drop).
