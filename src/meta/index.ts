@@ -34,4 +34,4 @@ export * from './constants.js'
 export function createMetaStore (init: MetaStoreInit): SqliteMetaStore & MetaStore {
   return new SqliteMetaStore(init)
 }
-export { mergedLength, partsOf } from './slices.js'
+export { baseOf, mergedLength, partsOf } from './slices.js'

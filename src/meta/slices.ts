@@ -46,10 +46,10 @@ export function checkSliceCount (count: number, index: number, ino: number): voi
 }
 
 /** The stripe without its slices (its base). */
-export function baseOf (s: StripeRef): StripeRef {
+export function baseOf<T extends { slices?: unknown }> (s: T): T {
   if (s.slices === undefined) return s
   const { slices: _, ...base } = s
-  return base
+  return base as T
 }
 
 /** A slice as a stripe ref of stripe `index`: its own id, length, k/n, fragments and holders. */

@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache'
 import type { PlacedStripe, StripeIO } from '../place/types.js'
 import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
-import { mergedLength } from '../meta/index.js'
+import { baseOf, mergedLength } from '../meta/index.js'
 import { Limiter } from './limiter.js'
 
 /** Bounds of the read cache. */
@@ -122,18 +122,12 @@ export class ReadCache {
   async #merge (ref: PlacedStripe, file: string): Promise<Uint8Array> {
     const slices = ref.slices ?? []
     const one = async (s: PlacedStripe): Promise<Uint8Array> => this.#lru.get(s.id) ?? await this.#fetch(s, file)
-    const [base, ...parts] = await Promise.all([one(baseRef(ref)), ...slices.map(one)])
+    const [base, ...parts] = await Promise.all([one(baseOf(ref)), ...slices.map(one)])
     const out = new Uint8Array(mergedLength(ref))
     out.set(base.subarray(0, Math.min(base.length, out.length)))
     slices.forEach((s, i) => { out.set(parts[i].subarray(0, s.length), s.off) })
     return out
   }
-}
-
-/** A stripe without its slices. */
-function baseRef (ref: PlacedStripe): PlacedStripe {
-  const { slices: _, ...base } = ref
-  return base
 }
 
 /**

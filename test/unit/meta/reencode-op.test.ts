@@ -6,7 +6,7 @@
  * locally and from another device.
  */
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import { encodeOp, type Op } from '../../../src/meta/op.js'
 import { ROOT_INO, type MetaStore, type NodeInit, type StripeRef } from '../../../src/meta/types.js'
 import { dumpTree, testSigner } from '../../compliance/meta-store-tests.js'
@@ -31,6 +31,17 @@ async function lastKind (s: MetaStore): Promise<string | undefined> {
   return kind
 }
 
+/** Two journals that both hold file `f` with stripe x (`f` on a, `fb` on b). */
+async function fileOnTwo (t: TestContext): Promise<{ a: MetaStore, b: MetaStore, f: { ino: number }, fb: { ino: number } }> {
+  const [a, b] = await trustingJournals(t, 2, 'palm-reencode-')
+  const f = await a.create(ROOT_INO, 'f', FILE)
+  await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe('x')] })
+  await sendOps(a, b)
+  const fb = await b.lookup(ROOT_INO, 'f')
+  assert.ok(fb != null, 'f reached b')
+  return { a, b, f, fb }
+}
+
 describe('the reencode op', () => {
   it('replaces the stripe it names, keeps version, size and times, and replicates', async (t) => {
     const [a, b] = await trustingJournals(t, 2, 'palm-reencode-')
@@ -50,11 +61,7 @@ describe('the reencode op', () => {
   })
 
   it('is skipped when the stripe was replaced: a concurrent write wins in either order, no conflict copy', async (t) => {
-    const [a, b] = await trustingJournals(t, 2, 'palm-reencode-')
-    const f = await a.create(ROOT_INO, 'f', FILE)
-    await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe('x')] })
-    await sendOps(a, b)
-    const fb = (await b.lookup(ROOT_INO, 'f'))!
+    const { a, b, f, fb } = await fileOnTwo(t)
     // Concurrently: a re-encodes stripe x, b rewrites the file (stripe w).
     await a.reencodeStripe(f.ino, 0, 'st-x', stripe('y', 1, 2))
     await b.setContent(fb.ino, { size: 8, stripeSize: 8, stripes: [stripe('w')] })
@@ -72,11 +79,7 @@ describe('the reencode op', () => {
   })
 
   it('converges when two devices re-encode the same stripe at once (the first in total order wins)', async (t) => {
-    const [a, b] = await trustingJournals(t, 2, 'palm-reencode-')
-    const f = await a.create(ROOT_INO, 'f', FILE)
-    await a.setContent(f.ino, { size: 8, stripeSize: 8, stripes: [stripe('x')] })
-    await sendOps(a, b)
-    const fb = (await b.lookup(ROOT_INO, 'f'))!
+    const { a, b, f, fb } = await fileOnTwo(t)
     const ya = { ...stripe('y', 1, 2), holders: [['A'], ['A2']] }
     const yb = { ...stripe('y', 1, 2), holders: [['B'], ['B2']] }
     await a.reencodeStripe(f.ino, 0, 'st-x', ya)
