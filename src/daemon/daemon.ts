@@ -160,6 +160,9 @@ export class Daemon extends Lifecycle {
       ...(offsetNs !== 0n ? { clock: () => clock() + offsetNs } : {})
     })
     await this.#startPart('journal', meta)
+    // A joiner's inviter is a member before they meet: its older ops must still merge here, so
+    // this journal may not compact past them before it holds them (a no-op once admitted).
+    if (swarm.invitedBy != null && !await admitDevice(meta, swarm.invitedBy)) this.#log('the inviting device %s has no Ed25519 device id; not admitted', swarm.invitedBy)
     // Removed devices (signed ops in the journal): refused by the network, announced to listeners.
     let net: PalmNode | undefined
     const removals = new DeviceRemovals(meta, () => net, logger.forComponent('palm:daemon:removal'))

@@ -111,7 +111,7 @@ export async function joinDevice (config: PalmConfig, code: string, given: Parti
   const grant = await redeemInvite(invite, { key: deviceKey, name: config.name }, options)
   const shared = decodeSwarmExtra(grant.extra)
   if (shared == null) throw new InvalidArgumentError('the inviting device sent no swarm description; update PALM on it')
-  const swarm: SwarmInfo = { version: 1, id: shared.id, policy: shared.policy, stripeSizeBytes: shared.stripeSizeBytes, createdAt: new Date().toISOString() }
+  const swarm: SwarmInfo = { version: 1, id: shared.id, policy: shared.policy, stripeSizeBytes: shared.stripeSizeBytes, createdAt: new Date().toISOString(), ...(grant.inviter != null ? { invitedBy: grant.inviter } : {}) }
   const paths = await createHome(config.home, swarm, persistedSettings(config, given))
   await savePeerKey(homePaths(config.home).deviceKey, deviceKey)
   await saveSwarmKey(paths.swarmKey, grant.swarmKey)

@@ -90,6 +90,12 @@ export interface SwarmInfo {
   /** Stripe size for new files, bytes. */
   stripeSizeBytes: number
   createdAt: string
+  /**
+   * A joiner's inviting device (it admitted this one). It counts as a member from the first start,
+   * before the two have met: until this device holds its ops, compaction of undo records keeps
+   * every one (docs/journal.md, "Compaction").
+   */
+  invitedBy?: string
 }
 
 export function newSwarmInfo (policy: PolicyValue, stripeSizeBytes: number): SwarmInfo {

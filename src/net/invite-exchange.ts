@@ -72,6 +72,8 @@ export interface InviteGrant {
   extra: Uint8Array
   /** Addresses of the inviting device. */
   addrs: string[]
+  /** The inviting device's id, when the code's address named it (its signature over the grant was checked). */
+  inviter?: string
 }
 
 export type Refused = { refused: InviteRefusal, detail: string }
@@ -398,7 +400,7 @@ async function redeemAt (addr: Multiaddr, code: InviteCode, device: { key: Priva
     if (inviter != null && !await verifies(inviter, labelled(GRANT_LABEL, th), g.sig)) {
       throw new PermissionError(`the device at ${addr.toString()} is not ${inviter}, the device that made the invite (its signature does not match); ask for a new code`)
     }
-    return { swarmKey: new Uint8Array(Buffer.from(g.swarmKey, 'base64')), extra: new Uint8Array(Buffer.from(g.extra, 'base64')), addrs: g.addrs.filter((a: unknown): a is string => typeof a === 'string') }
+    return { swarmKey: new Uint8Array(Buffer.from(g.swarmKey, 'base64')), extra: new Uint8Array(Buffer.from(g.extra, 'base64')), addrs: g.addrs.filter((a: unknown): a is string => typeof a === 'string'), ...(inviter != null ? { inviter } : {}) }
   } finally {
     ch.end()
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
 import sqlite3 from 'sqlite3'
@@ -35,7 +35,7 @@ it('an invite code works once, expires, cannot be forged, and hands over the swa
   const root = await createTempDir(t, 'palm-invite-')
   const home = (name: string): string => join(root, name)
   assert.equal((await cli(['init', '--home', home('a'), '--name', 'dev-a'])).code, 0)
-  await startServe(t, home('a'), { env })
+  const a = await startServe(t, home('a'), { env })
   const swarmKey = parseSwarmKey(await readFile(join(home('a'), 'swarm.key'), 'utf8'))
 
   const code = (await cli(['invite', '--home', home('a')])).stdout.trim()
@@ -62,9 +62,20 @@ it('an invite code works once, expires, cannot be forged, and hands over the swa
   await refused('expired', short, /^palm: the invite code has expired/)
 
   // The inviting device admitted the new one with a signed op (the redo log reaches SQLite within ms).
+  await admittedWithin(join(home('a'), 'journal.db'), b.deviceId, 'dev-a')
+
+  // The joiner counts its inviter as a member from its first start, before they meet (here they
+  // never do: no address, no mDNS), so it compacts no undo record the inviter's older ops need.
+  await rm(join(home('b'), 'bootstrap.json'))
+  const alone = await startServe(t, home('b'), { env })
+  await admittedWithin(join(home('b'), 'journal.db'), a.id, 'dev-b')
+  assert.doesNotMatch(alone.output(), /peer dev-a .* is online/)
+})
+
+async function admittedWithin (journal: string, device: string, name: string): Promise<void> {
   const until = Date.now() + 10_000
-  while (!(await admittedIn(join(home('a'), 'journal.db'))).includes(b.deviceId)) {
-    assert.ok(Date.now() < until, `no admit op for ${b.deviceId as string} in dev-a's journal`)
+  while (!(await admittedIn(journal)).includes(device)) {
+    assert.ok(Date.now() < until, `no admit op for ${device} in ${name}'s journal`)
     await new Promise(resolve => setTimeout(resolve, 100))
   }
-})
+}
