@@ -1,0 +1,69 @@
+/**
+ * Edge cases of slices (docs/vfs.md, "Small overwrites: slices") found in review: stripes that
+ * share content (stripe ids are convergent: equal bytes, equal id), truncates and extensions over
+ * sliced stripes, punch holes. Real meta, chunk pool, store and StripeIO (test/unit/vfs/stack.ts).
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { constants as C } from 'node:fs'
+import { describe, it } from 'node:test'
+import { ROOT_INO } from '../../../src/meta/types.js'
+import { prefixLogger } from '../../../src/util/logger.js'
+import { createVfs } from '../../../src/vfs/index.js'
+import { onCleanup } from '../../helpers/tmp.js'
+import { createVfsStack, TEST_STRIPE_BYTES } from './stack.js'
+
+const ctx = { uid: 0, gid: 0, pid: 1, umask: 0o022 }
+const SS = TEST_STRIPE_BYTES
+
+type Stack = Awaited<ReturnType<typeof createVfsStack>>
+
+async function readAll (vfs: Stack['vfs'], ino: number, size: number): Promise<Buffer> {
+  const o = await vfs.open(ctx, ino, C.O_RDONLY)
+  try {
+    return Buffer.from(await vfs.read(ctx, ino, o.fh, 0, size))
+  } finally {
+    await vfs.release(ctx, ino, o.fh, 0)
+  }
+}
+
+/** Writes `data` at `off` through handle `fh` and fsyncs (one commit). */
+async function put (vfs: Stack['vfs'], ino: number, fh: number, off: number, data: Uint8Array): Promise<void> {
+  await vfs.write(ctx, ino, fh, off, data, 0)
+  await vfs.fsync(ctx, ino, fh, false)
+}
+
+describe('vfs slices: edge cases', () => {
+  it('two stripes with equal bases and equal slices at different offsets read each its own bytes', async (t) => {
+    const { vfs, meta, stripes } = await createVfsStack(t)
+    const c = await vfs.create(ctx, ROOT_INO, 'image', 0o644, C.O_RDWR)
+    const ino = c.attr.ino
+    // Two stripes of equal bytes (a zero-filled image, a copied block): one stripe id.
+    const block = randomBytes(SS)
+    const expected = Buffer.concat([block, block])
+    await put(vfs, ino, c.fh, 0, expected)
+    const [s0, s1] = await meta.getStripes(ino, 0, 2)
+    assert.equal(s0.id, s1.id, 'equal bytes, equal stripe id')
+    // The same page at two offsets: two slices of one id, laid at different places.
+    const page = randomBytes(4096)
+    await put(vfs, ino, c.fh, 0, page)
+    page.copy(expected, 0)
+    await put(vfs, ino, c.fh, SS + 8192, page)
+    page.copy(expected, SS + 8192)
+    const refs = await meta.getStripes(ino, 0, 2)
+    assert.deepEqual(refs.map(r => r.slices?.map(x => x.off)), [[0], [8192]])
+    // A large change of stripe 0 merges over its current bytes and stores it whole: they must be its own.
+    const big = randomBytes(300 * 1024)
+    await put(vfs, ino, c.fh, SS / 2, big)
+    big.copy(expected, SS / 2)
+    assert.equal((await meta.getStripes(ino, 0, 1))[0].slices, undefined, 'stored whole')
+    assert.ok((await readAll(vfs, ino, 2 * SS)).equals(expected), 'each stripe reads its own bytes')
+    await vfs.release(ctx, ino, c.fh, 0)
+    // A VFS with a cold cache reads what was stored.
+    const cold = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-slices-edges') })
+    await cold.start()
+    onCleanup(t, async () => { await cold.stop() })
+    await cold.lookup(ctx, ROOT_INO, 'image')
+    assert.ok((await readAll(cold, ino, 2 * SS)).equals(expected), 'the stored bytes are each stripe\'s own')
+  })
+})
