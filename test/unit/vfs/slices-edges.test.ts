@@ -10,7 +10,8 @@ import { describe, it } from 'node:test'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createVfs } from '../../../src/vfs/index.js'
-import { onCleanup } from '../../helpers/tmp.js'
+import { createTempDir, onCleanup } from '../../helpers/tmp.js'
+import { openTwoDevices } from '../../helpers/two-devices.js'
 import { createVfsStack, TEST_STRIPE_BYTES } from './stack.js'
 
 const ctx = { uid: 0, gid: 0, pid: 1, umask: 0o022 }
@@ -65,5 +66,34 @@ describe('vfs slices: edge cases', () => {
     onCleanup(t, async () => { await cold.stop() })
     await cold.lookup(ctx, ROOT_INO, 'image')
     assert.ok((await readAll(cold, ino, 2 * SS)).equals(expected), 'the stored bytes are each stripe\'s own')
+  })
+
+  it('a slice written over a stripe another device sliced meanwhile keeps that device\'s slice (it saw it: no conflict copy)', async (t) => {
+    const dir = await createTempDir(t, 'palm-slices-edges-')
+    const { a, b, ship, close } = await openTwoDevices({ dir, vfs: { stripeSizeBytes: SS } })
+    onCleanup(t, close)
+    const expected = randomBytes(SS)
+    await a.target.writeFile('/f', expected)
+    await ship()
+    const fa = await a.vfs.lookup(ctx, ROOT_INO, 'f')
+    const ha = await a.vfs.open(ctx, fa.ino, C.O_RDWR)
+    onCleanup(t, async () => { await a.vfs.release(ctx, fa.ino, ha.fh, 0).catch(() => {}) })
+    const fb = await b.vfs.lookup(ctx, ROOT_INO, 'f')
+    const hb = await b.vfs.open(ctx, fb.ino, C.O_RDWR)
+    onCleanup(t, async () => { await b.vfs.release(ctx, fb.ino, hb.fh, 0).catch(() => {}) })
+    // B starts a write (its stripe loaded, not yet committed); A's slice reaches B meanwhile.
+    const pb = randomBytes(4096)
+    await b.vfs.write(ctx, fb.ino, hb.fh, 100, pb, 0)
+    const pa = randomBytes(4096)
+    await put(a.vfs, fa.ino, ha.fh, 8192, pa)
+    await ship()
+    assert.equal((await b.meta.getStripes(fb.ino, 0, 1))[0].slices?.length, 1, 'A\'s slice reached B')
+    // B commits after it applied A's op: its base is A's version, so no conflict copy is made.
+    await b.vfs.fsync(ctx, fb.ino, hb.fh, false)
+    pa.copy(expected, 8192)
+    pb.copy(expected, 100)
+    const names = (await b.meta.readdir(ROOT_INO, 0, 10)).map(e => e.name)
+    assert.deepEqual(names.filter(n => n.includes('conflict')), [], 'no conflict copy')
+    assert.ok((await readAll(b.vfs, fb.ino, SS)).equals(expected), 'A\'s page and B\'s page both under the name')
   })
 })
