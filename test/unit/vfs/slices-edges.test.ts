@@ -96,4 +96,33 @@ describe('vfs slices: edge cases', () => {
     assert.deepEqual(names.filter(n => n.includes('conflict')), [], 'no conflict copy')
     assert.ok((await readAll(b.vfs, fb.ino, SS)).equals(expected), 'A\'s page and B\'s page both under the name')
   })
+
+  it('a slice written over a stripe another device truncated away meanwhile is not lost', async (t) => {
+    const dir = await createTempDir(t, 'palm-slices-edges-')
+    const { a, b, ship, close } = await openTwoDevices({ dir, vfs: { stripeSizeBytes: SS } })
+    onCleanup(t, close)
+    const before = randomBytes(2 * SS)
+    await a.target.writeFile('/f', before)
+    await ship()
+    const fb = await b.vfs.lookup(ctx, ROOT_INO, 'f')
+    const hb = await b.vfs.open(ctx, fb.ino, C.O_RDWR)
+    onCleanup(t, async () => { await b.vfs.release(ctx, fb.ino, hb.fh, 0).catch(() => {}) })
+    // B commits a slice of stripe 1 and buffers another; A, not having seen it, truncates stripe 1 away.
+    const p1 = randomBytes(4096)
+    const p2 = randomBytes(4096)
+    await put(b.vfs, fb.ino, hb.fh, SS + 100, p1)
+    await b.vfs.write(ctx, fb.ino, hb.fh, SS + 50_000, p2, 0)
+    await a.target.truncate('/f', SS)
+    await ship()
+    assert.equal((await b.meta.getStripes(fb.ino, 1, 2)).length, 0, 'A\'s truncate reached B')
+    // B's fsync returns: its page must be in the file, whatever became of A's truncate.
+    await b.vfs.fsync(ctx, fb.ino, hb.fh, false)
+    const got = await readAll(b.vfs, fb.ino, 2 * SS)
+    assert.ok(got.subarray(SS + 50_000, SS + 50_000 + 4096).equals(p2), 'B\'s page is kept')
+    // B's earlier page, which A did not see, is in B's version: under the name or in the conflict copy.
+    const copy = (await b.meta.readdir(ROOT_INO, 0, 10)).find(e => e.name.includes('conflict'))
+    assert.ok(copy != null, 'a conflict copy of the version A did not see')
+    await b.vfs.lookup(ctx, ROOT_INO, copy.name)
+    assert.ok((await readAll(b.vfs, copy.ino, 2 * SS)).subarray(SS + 100, SS + 100 + 4096).equals(p1), 'the copy holds B\'s earlier page')
+  })
 })
