@@ -125,4 +125,65 @@ describe('vfs slices: edge cases', () => {
     await b.vfs.lookup(ctx, ROOT_INO, copy.name)
     assert.ok((await readAll(b.vfs, copy.ino, 2 * SS)).subarray(SS + 100, SS + 100 + 4096).equals(p1), 'the copy holds B\'s earlier page')
   })
+
+  it('an append slice, a truncate below the base and an extension read zeros past the cut, open and after close; punch holes over slices read zeros', async (t) => {
+    const { vfs, meta, stripes } = await createVfsStack(t, { vfs: { defaultPolicy: { k: 4, n: 6 } } })
+    const c = await vfs.create(ctx, ROOT_INO, 'f', 0o644, C.O_RDWR)
+    const ino = c.attr.ino
+    const base = SS + 5000
+    const model = Buffer.alloc(4 * SS)
+    let size = base
+    const write = async (off: number, data: Buffer, commit = true): Promise<void> => {
+      await vfs.write(ctx, ino, c.fh, off, data, 0)
+      if (commit) await vfs.fsync(ctx, ino, c.fh, false)
+      data.copy(model, off)
+      size = Math.max(size, off + data.length)
+    }
+    const truncate = async (to: number): Promise<void> => {
+      await vfs.setattr(ctx, ino, { size: to }, c.fh)
+      if (to < size) model.fill(0, to)
+      size = to
+    }
+    const check = async (what: string, v = vfs): Promise<void> => {
+      assert.equal((await v.getattr(ctx, ino, undefined)).size, size, `${what}: size`)
+      assert.ok((await readAll(v, ino, 4 * SS)).equals(model.subarray(0, size)), `${what}: bytes`)
+    }
+    await write(0, randomBytes(base))
+    // Stripe 1's base holds 5000 bytes; a slice past it grows the stripe (gap of zeros).
+    await write(SS + 8000, randomBytes(3000))
+    assert.equal((await meta.getStripes(ino, 1, 2))[0].slices?.length, 1)
+    await check('append slice')
+    // Cut below the base, extend past the old slice: zeros, in the open file.
+    await truncate(SS + 2000)
+    await truncate(SS + 20_000)
+    await check('cut and extended')
+    // A slice into the extension, uncommitted, then a cut through it and an extension again.
+    await write(SS + 15_000, randomBytes(1000), false)
+    await truncate(SS + 15_500)
+    await truncate(SS + 30_000)
+    await check('cut through an uncommitted write')
+    // Across a stripe boundary, then a cut at the boundary and an extension.
+    await write(SS + 29_000, randomBytes(2000))
+    await write(SS - 100, randomBytes(300))
+    await truncate(SS)
+    await truncate(2 * SS + 10)
+    await check('cut at the boundary')
+    // Punch a whole stripe that has slices, and a range inside another.
+    await write(2 * SS + 10, randomBytes(SS + 100))
+    await write(2 * SS + 4096, randomBytes(4096))
+    await write(100, randomBytes(4096))
+    await vfs.fallocate(ctx, ino, c.fh, 3, 2 * SS, SS)
+    model.fill(0, 2 * SS, 3 * SS)
+    await vfs.fallocate(ctx, ino, c.fh, 3, 50, 1000)
+    model.fill(0, 50, 1050)
+    await vfs.fsync(ctx, ino, c.fh, false)
+    await check('punched')
+    await vfs.release(ctx, ino, c.fh, 0)
+    await check('after close')
+    const cold = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-slices-edges-cold') })
+    await cold.start()
+    onCleanup(t, async () => { await cold.stop() })
+    await cold.lookup(ctx, ROOT_INO, 'f')
+    await check('cold cache', cold)
+  })
 })
