@@ -7,7 +7,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { constants as C } from 'node:fs'
 import { describe, it } from 'node:test'
+import pWaitFor from 'p-wait-for'
 import { ROOT_INO } from '../../../src/meta/types.js'
+import type { StripeIO } from '../../../src/place/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createVfs } from '../../../src/vfs/index.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
@@ -185,5 +187,66 @@ describe('vfs slices: edge cases', () => {
     onCleanup(t, async () => { await cold.stop() })
     await cold.lookup(ctx, ROOT_INO, 'f')
     await check('cold cache', cold)
+  })
+
+  it('a slice committed while its stripe is compacted stays over the new base, whichever is recorded first', async (t) => {
+    // The compaction's store (a whole stripe) waits at a gate the test opens.
+    const gate: { armed: boolean, open?: () => void } = { armed: false }
+    const wrap = (io: StripeIO): StripeIO => ({
+      write: async (data, ...rest) => {
+        if (data.length === SS && gate.armed) {
+          gate.armed = false
+          await new Promise<void>((resolve) => { gate.open = resolve })
+        }
+        return await io.write(data, ...rest)
+      },
+      read: async (...a) => await io.read(...a),
+      health: async (...a) => await io.health(...a),
+      sync: async (...a) => await io.sync(...a),
+      usage: () => io.usage()
+    })
+    /** Lets the held compaction go on; true when one was held. */
+    const openGate = (): boolean => { const open = gate.open; delete gate.open; open?.(); return open != null }
+    const { vfs, meta, stripes } = await createVfsStack(t, { wrapStripes: wrap })
+    const c = await vfs.create(ctx, ROOT_INO, 'db', 0o644, C.O_RDWR)
+    const ino = c.attr.ino
+    const expected = randomBytes(2 * SS)
+    await put(vfs, ino, c.fh, 0, expected)
+    gate.armed = true
+    const page = async (off: number, commit = true): Promise<void> => {
+      const p = randomBytes(512)
+      await vfs.write(ctx, ino, c.fh, off, p, 0)
+      if (commit) await vfs.fsync(ctx, ino, c.fh, false)
+      p.copy(expected, off)
+    }
+    const check = async (what: string): Promise<void> => {
+      assert.ok((await readAll(vfs, ino, 2 * SS)).equals(expected), what)
+    }
+    // Stripe 0: 16 slices queue a compaction, held at the gate; a 17th is recorded before it.
+    for (let i = 0; i < 16; i++) await page(i * 8192)
+    await pWaitFor(() => gate.open !== undefined, { timeout: 60_000 })
+    await page(200_000)
+    assert.ok(openGate())
+    await pWaitFor(() => vfs.stats().stripesCompacted === 1, { timeout: 60_000 })
+    let [s0] = await meta.getStripes(ino, 0, 1)
+    assert.deepEqual(s0.slices?.map(x => x.off), [200_000], 'the later slice stays over the new base')
+    await check('compaction recorded after the slice')
+    // Stripe 1: a write loaded before the compaction, committed after it is recorded.
+    gate.armed = true
+    for (let i = 0; i < 16; i++) await page(SS + i * 8192)
+    await pWaitFor(() => gate.open !== undefined, { timeout: 60_000 })
+    await page(SS + 300_000, false)
+    assert.ok(openGate())
+    await pWaitFor(() => vfs.stats().stripesCompacted === 2, { timeout: 60_000 })
+    await vfs.fsync(ctx, ino, c.fh, false)
+    ;[s0] = await meta.getStripes(ino, 1, 2)
+    assert.deepEqual(s0.slices?.map(x => x.off), [300_000], 'the slice is laid over the new base')
+    await check('compaction recorded before the slice')
+    await vfs.release(ctx, ino, c.fh, 0)
+    const cold = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-slices-edges-race') })
+    await cold.start()
+    onCleanup(t, async () => { await cold.stop() })
+    await cold.lookup(ctx, ROOT_INO, 'db')
+    assert.ok((await readAll(cold, ino, 2 * SS)).equals(expected), 'a cold cache reads the same')
   })
 })
