@@ -30,6 +30,15 @@ async function readAll (vfs: Stack['vfs'], ino: number, size: number): Promise<B
   }
 }
 
+/** A second VFS over the same journal and store (a cold read cache), with `name` looked up. */
+async function coldVfs (t: Parameters<typeof onCleanup>[0], stack: Pick<Stack, 'meta' | 'stripes'>, name: string): Promise<Stack['vfs']> {
+  const cold = createVfs({ stripeSizeBytes: SS }, { meta: stack.meta, stripes: stack.stripes, logger: prefixLogger('vfs-slices-edges-cold') })
+  await cold.start()
+  onCleanup(t, async () => { await cold.stop() })
+  await cold.lookup(ctx, ROOT_INO, name)
+  return cold
+}
+
 /** Writes `data` at `off` through handle `fh` and fsyncs (one commit). */
 async function put (vfs: Stack['vfs'], ino: number, fh: number, off: number, data: Uint8Array): Promise<void> {
   await vfs.write(ctx, ino, fh, off, data, 0)
@@ -63,10 +72,7 @@ describe('vfs slices: edge cases', () => {
     assert.ok((await readAll(vfs, ino, 2 * SS)).equals(expected), 'each stripe reads its own bytes')
     await vfs.release(ctx, ino, c.fh, 0)
     // A VFS with a cold cache reads what was stored.
-    const cold = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-slices-edges') })
-    await cold.start()
-    onCleanup(t, async () => { await cold.stop() })
-    await cold.lookup(ctx, ROOT_INO, 'image')
+    const cold = await coldVfs(t, { meta, stripes }, 'image')
     assert.ok((await readAll(cold, ino, 2 * SS)).equals(expected), 'the stored bytes are each stripe\'s own')
   })
 
@@ -182,10 +188,7 @@ describe('vfs slices: edge cases', () => {
     await check('punched')
     await vfs.release(ctx, ino, c.fh, 0)
     await check('after close')
-    const cold = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-slices-edges-cold') })
-    await cold.start()
-    onCleanup(t, async () => { await cold.stop() })
-    await cold.lookup(ctx, ROOT_INO, 'f')
+    const cold = await coldVfs(t, { meta, stripes }, 'f')
     await check('cold cache', cold)
   })
 
@@ -243,10 +246,7 @@ describe('vfs slices: edge cases', () => {
     assert.deepEqual(s0.slices?.map(x => x.off), [300_000], 'the slice is laid over the new base')
     await check('compaction recorded before the slice')
     await vfs.release(ctx, ino, c.fh, 0)
-    const cold = createVfs({ stripeSizeBytes: SS }, { meta, stripes, logger: prefixLogger('vfs-slices-edges-race') })
-    await cold.start()
-    onCleanup(t, async () => { await cold.stop() })
-    await cold.lookup(ctx, ROOT_INO, 'db')
+    const cold = await coldVfs(t, { meta, stripes }, 'db')
     assert.ok((await readAll(cold, ino, 2 * SS)).equals(expected), 'a cold cache reads the same')
   })
 })
