@@ -87,7 +87,7 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
   checkAddSlices(op, seen, cur.ino)
 
   // Written without seeing the file's current version: that version is kept as a conflict copy.
-  if (op.base !== undefined && op.base !== (cur.ver ?? '')) keepConflictCopy(v, op, cur)
+  const copied = op.base !== undefined && op.base !== (cur.ver ?? '') && keepConflictCopy(v, op, cur)
   // Written where it had a name, here it has none: a concurrent delete. The edit survives.
   if (cur.nlink === 0 && isAt(op.at)) relink(v, op, cur)
   cur = v.inode(cur.ino) as InodeRec
@@ -108,9 +108,11 @@ export function applySetContent (v: ApplyView, op: OpOf<'setContent'>): ApplyRes
     // it did not see): nothing is left to lay the slices over (docs/journal.md, "Slices").
     const base = v.stripe(cur.ino, a.index)
     if (base === undefined) continue
-    // Laid over the stripe its author saw: a concurrent append (its base the same, its list longer) is cut back to that view.
+    // Laid over the stripe its author saw: a concurrent append (its base the same, its list longer)
+    // is cut back to that view when the conflict copy keeps it. Without a copy (the author saw the
+    // version that appended them; its stripe buffer was only read before) they stay under its own.
     const prior = base.slices ?? []
-    const kept = base.id === a.over && prior.length > a.seen ? prior.slice(0, a.seen) : prior
+    const kept = copied && base.id === a.over && prior.length > a.seen ? prior.slice(0, a.seen) : prior
     const slices = [...kept, ...a.slices.map(copySlice)]
     checkSliceCount(slices.length, a.index, cur.ino)
     v.putStripe(cur.ino, { ...base, slices })
@@ -202,15 +204,16 @@ function relink (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
  * stripes (no data is copied: fragments are shared) and xattrs, in the directory the later op was
  * written in (the root if that is gone), so every device makes the same copy. An empty version
  * gets no copy: there are no bytes to keep (a rewrite's truncation would litter empty copies).
+ * True when a copy was made.
  */
-function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): void {
+function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec): boolean {
   // An empty version holds no bytes to keep (often the truncation that starts a rewrite).
-  if (cur.size === 0) return
+  if (cur.size === 0) return false
   const [parentNode, name] = isAt(op.at) ? op.at : ['root', cur.node]
   const parent = dirOrRoot(v, parentNode, op.time)
   const loser = (cur.ver ?? '').split('@')[1] ?? op.author
   const copyName = freeName(n => v.dentry(parent.ino, n) != null, name, loser, op.time, false)
-  if (copyName === undefined) return
+  if (copyName === undefined) return false
   const node = `c${op.seq}@${op.author}`
   const ino = v.allocIno(node)
   v.putInode({ ...cur, ino, node, nlink: 1, parent: 0, ctimeNs: op.time })
@@ -219,6 +222,7 @@ function keepConflictCopy (v: ApplyView, op: OpOf<'setContent'>, cur: InodeRec):
   for (const x of v.xattrNames(cur.ino)) v.putXattr(ino, x, v.xattr(cur.ino, x) as Uint8Array)
   update(v, parent.ino, r => touchDir(r, op.time, 1, 0))
   v.count(1, 0, cur.size)
+  return true
 }
 
 /**

@@ -5,7 +5,8 @@
  * id) at (`node`, `index`): a stripe replaced meanwhile (another write) makes it a NotFoundError,
  * which merge mode skips; an entry whose fragment CID is not the stripe's at that index is left out.
  * The holder list of each named fragment is replaced, so two repairs of one stripe resolve by total
- * order (the later wins; the earlier's copy is an extra copy, never a loss).
+ * order (the later wins; the earlier's copy is an extra copy, never a loss). An id may name the
+ * base and slices of the stripe at once (equal bytes, equal id): each of them is updated.
  */
 import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import type { ApplyResult } from './apply.js'
@@ -58,18 +59,24 @@ export function applyHolders (v: ApplyView, op: HoldersOp): ApplyResult {
   checkHoldersOp(op)
   const rec = fileRec(v, op.node, 'recording new fragment holders')
   const cur = v.stripe(rec.ino, op.index)
-  // The op names the base stripe, or one of its slices (each stored, and repaired, as a stripe).
-  const slice = cur == null || cur.id === op.stripe ? -1 : (cur.slices ?? []).findIndex(x => x.id === op.stripe)
-  if (cur == null || (cur.id !== op.stripe && slice < 0)) {
+  // The op names the base stripe, or slices (each stored, and repaired, as a stripe). Ids are
+  // convergent: every part of that id is the same fragments, so each takes the holders.
+  const slices: SliceRef[] = cur?.slices ?? []
+  if (cur == null || (cur.id !== op.stripe && !slices.some(x => x.id === op.stripe))) {
     throw new NotFoundError(`stripe ${op.index} of inode ${rec.ino} is no longer stripe ${op.stripe} nor has a slice of that id: it was rewritten, the repair's holders do not apply`, { details: { ino: rec.ino } })
   }
-  if (slice < 0) {
-    const next = withHolders(cur, op.set)
-    if (next != null) v.putStripe(rec.ino, next)
-    return {}
-  }
-  const slices = cur.slices as SliceRef[]
-  const next = withHolders(slices[slice], op.set)
-  if (next != null) v.putStripe(rec.ino, { ...cur, slices: slices.map((x, i) => i === slice ? next : x) })
+  let changed = false
+  const base = cur.id === op.stripe ? withHolders(cur, op.set) : undefined
+  if (base != null) changed = true
+  const nextSlices = slices.map((x) => {
+    const next = x.id === op.stripe ? withHolders(x, op.set) : undefined
+    if (next == null) return x
+    changed = true
+    return next
+  })
+  if (!changed) return {}
+  const next = { ...(base ?? cur) }
+  if (slices.length > 0) next.slices = nextSlices
+  v.putStripe(rec.ino, next)
   return {}
 }

@@ -131,11 +131,13 @@ export class ReadCache {
 }
 
 /**
- * The cache key of a stripe as read: its id, or with slices the base id and the slices' ids (a
- * stripe whose list grew is another entry; the base and each slice are cached under their ids too).
+ * The cache key of a stripe as read: its id, or with slices the base id and each slice's offset and
+ * id (a stripe whose list grew is another entry; the base and each slice are cached under their ids
+ * too). Ids are convergent (equal bytes, equal id), so the offsets must be in the key: two stripes
+ * of equal bases with one page laid at different offsets hold different bytes.
  */
 export function mergedKey (ref: PlacedStripe): string {
   const slices = ref.slices
   if (slices == null || slices.length === 0) return ref.id
-  return `${ref.id}+${slices.map(s => s.id).join('+')}`
+  return `${ref.id}+${slices.map(s => `${s.off}:${s.id}`).join('+')}`
 }

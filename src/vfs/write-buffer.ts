@@ -249,21 +249,23 @@ export class OpenFile {
    */
   async commitLocked (options: AbortOptions = {}): Promise<Attr | undefined> {
     this.throwDeferred()
-    while (this.#dirty.size > 0) {
-      const jobs: Array<Promise<void>> = []
-      for (const e of [...this.#dirty.values()]) {
-        if (e.storing == null && (e.length === 0 || (e.ranges?.length === 0 && e.over != null))) {
-          // Nothing written after all: what it was loaded over is still the state.
-          if (e.over != null && e.over.added.length > 0) this.#pendingSlices.set(e.index, e.over)
-          this.#drop(e)
-          continue
+    do {
+      while (this.#dirty.size > 0) {
+        const jobs: Array<Promise<void>> = []
+        for (const e of [...this.#dirty.values()]) {
+          if (e.storing == null && (e.length === 0 || (e.ranges?.length === 0 && e.over != null))) {
+            // Nothing written after all: what it was loaded over is still the state.
+            if (e.over != null && e.over.added.length > 0) this.#pendingSlices.set(e.index, e.over)
+            this.#drop(e)
+            continue
+          }
+          if (e.storing == null) this.#store(e, true)
+          if (e.storing != null) jobs.push(e.storing.promise)
         }
-        if (e.storing == null) this.#store(e, true)
-        if (e.storing != null) jobs.push(e.storing.promise)
+        await this.#wait(jobs, options)
+        this.throwDeferred()
       }
-      await this.#wait(jobs, options)
-      this.throwDeferred()
-    }
+    } while (await this.#wholeWhereGone(options))
     if (this.#createError !== undefined) throw fileError(this.#createError, await this.path(), 'creating')
     if (!this.changed) {
       // Durable means the create is committed too.
@@ -308,6 +310,31 @@ export class OpenFile {
     this.committedSize = this.size
     this.mtimeNs = undefined
     return attr
+  }
+
+  /**
+   * Slices need their stripe in the journal: one that another device truncated or punched away
+   * since this state read it would take none (docs/journal.md, "Slices"), and bytes this file was
+   * told were written would read as zeros. Such a stripe becomes dirty again, as this state shows
+   * it, and is stored whole (the local writer's bytes win, as before slices). True when any did.
+   */
+  async #wholeWhereGone (options: AbortOptions): Promise<boolean> {
+    const stale = [...this.#pendingSlices].filter(([, b]) => b.seenAt !== this.#remoteChanges)
+    let any = false
+    for (const [index, b] of stale) {
+      const [now] = await this.#deps.meta.getStripes(this.ino, index, index + 1, options)
+      if (now != null || this.#pendingSlices.get(index) !== b) continue
+      let bytes: Uint8Array
+      try {
+        bytes = await this.#deps.cache.get(withAdded(b), this.#path ?? `inode ${this.ino}`, options)
+      } catch (err) {
+        throw fileError(err, await this.path(), 'reading (to store a stripe another device removed)')
+      }
+      if (this.#pendingSlices.get(index) !== b) continue
+      await this.#newEntry(index, bytes, bytes.length, options)
+      any = true
+    }
+    return any
   }
 
   /** Dirty stripes that a spill may store now. */
