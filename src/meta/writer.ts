@@ -15,7 +15,7 @@
 import { InvalidArgumentError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, undoUpdateSql, type SignedRow, type UnsignedRow } from './batch.js'
+import { Batch, undoUpdateSql, type BatchSql, type SignedRow, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, SEAL_MAX_BYTES, SEAL_MAX_OPS, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
@@ -601,10 +601,11 @@ export class Writer {
     }
     const started = performance.now()
     // Sealing signs the ops (a failure there fails the batch like a failed commit).
-    this.#committing = this.#seal(b).then(async (sql) => {
-      await this.#init.db.execBatch(sql)
+    this.#committing = this.#seal(b).then(async ({ stmts, bound }) => {
+      await this.#init.db.execBatch(stmts, bound)
       let bytes = 0
-      for (const s of sql) bytes += s.length
+      for (const s of stmts) bytes += s.length
+      for (const s of bound) bytes += s.length
       return bytes
     }).then(
       (bytes) => {
@@ -623,7 +624,7 @@ export class Writer {
    * or SEAL_MAX_BYTES of text before it (seal.ts); the others are vouched for by the chain of
    * `prev` hashes. On the threadpool when an async signer is given (nobody waits for this commit).
    */
-  async #seal (b: Batch): Promise<string[]> {
+  async #seal (b: Batch): Promise<BatchSql> {
     const rows = sealsOf(b.unsigned())
     const sigs = new Map<UnsignedRow, Uint8Array>()
     const { sign, signAsync } = this.#init
