@@ -309,7 +309,7 @@ export class Writer {
     if (this.#pendingPrev !== undefined) op.prev = this.#pendingPrev
     ctx.beginOp()
     const result = applyOp(ctx, op)
-    const undo = encodeUndo(ctx.endOp())
+    const undo = encodeUndo(ctx.endOp(), ctx.staged)
     if (ctx.empty) {
       // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
       task.applied?.(result)
@@ -522,7 +522,7 @@ export class Writer {
         ctx.beginOp()
         const outcome = applyMerged(ctx, step.signed.op)
         step.newUndoRec = ctx.endOp()
-        step.newUndo = encodeUndo(step.newUndoRec)
+        step.newUndo = encodeUndo(step.newUndoRec, ctx.staged)
         if (step.fresh) (m.report as MergeReport)[outcome === 'skipped' ? 'skipped' : outcome === 'renamed' ? 'renamed' : 'applied']++
       }
     } catch (err) {
