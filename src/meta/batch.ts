@@ -198,7 +198,7 @@ function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined): OpRowValues 
 
 /** The rows of many ops in the log: one statement, the values in one bound JSON text. */
 function opRowsSql (rows: OpRowValues[], bound: BoundJson): string {
-  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM json_each(${bound.arg(JSON.stringify(rows))});`
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM ${bound.rows(rows)};`
 }
 
 /** A redone op's new undo record (a late op was applied before it). */

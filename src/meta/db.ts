@@ -74,15 +74,21 @@ export class Db {
     })
   }
 
-  /** Stores `texts` as rows 0… of BOUND_JSON_TABLE (made on first use), replacing the last commit's. */
+  /**
+   * Stores `texts` as rows 0… of BOUND_JSON_TABLE (made on first use), replacing the last commit's.
+   * One statement per power of two of texts (the rest of its rows are empty arrays that no statement
+   * reads), so that a few prepared statements serve every commit.
+   */
   async #bindJson (texts: readonly string[]): Promise<void> {
     if (!this.#boundTable) {
-      await this.exec(`CREATE TEMP TABLE IF NOT EXISTS ${BOUND_JSON_TABLE.slice('temp.'.length)}(slot INTEGER PRIMARY KEY, json TEXT NOT NULL)`)
+      await this.exec(`CREATE TEMP TABLE IF NOT EXISTS ${BOUND_JSON_TABLE.slice('temp.'.length)}(slot INTEGER PRIMARY KEY, text TEXT NOT NULL)`)
       this.#boundTable = true
     }
-    const stmt = this.#prepared(`INSERT OR REPLACE INTO ${BOUND_JSON_TABLE}(slot,json) VALUES${texts.map((_, i) => `(${i},?)`).join(',')}`)
+    const rows = 2 ** Math.ceil(Math.log2(texts.length))
+    const stmt = this.#prepared(`INSERT OR REPLACE INTO ${BOUND_JSON_TABLE}(slot,text) VALUES${Array.from({ length: rows }, (_, i) => `(${i},?)`).join(',')}`)
+    const params = rows === texts.length ? texts : [...texts, ...Array<string>(rows - texts.length).fill('[]')]
     await new Promise<void>((resolve, reject) => {
-      stmt.run(texts, (err: Error | null) => { if (err != null) reject(err); else resolve() })
+      stmt.run(params, (err: Error | null) => { if (err != null) reject(err); else resolve() })
     })
   }
 
