@@ -86,10 +86,9 @@ export class OpContext implements ApplyView {
   /** Starts recording a new op's changes. */
   beginOp (): void { this.#op = this.#newRecord() }
 
-  /** The current op's undo record (what its changes replaced), and starts a new one. */
+  /** The current op's undo record (what its changes replaced); the next op begins with beginOp. */
   endOp (): Undo {
     const r = this.#op
-    this.#op = this.#newRecord()
     return { priors: [...r.priors], files: r.files, dirs: r.dirs, bytes: r.bytes }
   }
 

@@ -25,7 +25,7 @@ import { bodyHash, encodeOp, nodeIdOf, opVersionOf, type Op, type SignedOp } fro
 import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
-import { encodeUndo } from './undo.js'
+import { decodeUndo, encodeUndo } from './undo.js'
 import { compareKeys, type MergeReport, type MergeStep, type OpKey } from './merge-plan.js'
 import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
@@ -433,7 +433,7 @@ export class Writer {
       const recent = this.#recent
       if (recent != null && compareKeys(fresh[0].key, recent.from) >= 0) {
         // Every op to redo is one the last merge applied: no need to wait for commits and read them back.
-        tail = recent.steps.filter(s => compareKeys(s.key, fresh[0].key) > 0).map(s => ({ signed: s.signed, key: s.key, fresh: false, undo: s.newUndoRec }))
+        tail = recent.steps.filter(s => compareKeys(s.key, fresh[0].key) > 0).map(s => ({ signed: s.signed, key: s.key, fresh: false, undo: decodeUndo(s.newUndo as string) }))
       } else {
         await this.#drain()
         tail = await this.#init.loadTail(fresh[0].key)
@@ -521,8 +521,7 @@ export class Writer {
         const step = plan.steps[plan.cursor]
         ctx.beginOp()
         const outcome = applyMerged(ctx, step.signed.op)
-        step.newUndoRec = ctx.endOp()
-        step.newUndo = encodeUndo(step.newUndoRec, ctx.staged)
+        step.newUndo = encodeUndo(ctx.endOp(), ctx.staged)
         if (step.fresh) (m.report as MergeReport)[outcome === 'skipped' ? 'skipped' : outcome === 'renamed' ? 'renamed' : 'applied']++
       }
     } catch (err) {
