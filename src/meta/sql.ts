@@ -1,7 +1,8 @@
 /**
  * SQL literals for generated multi-statement batches. node-sqlite3 costs one threadpool round trip
  * per statement, so a commit is one `exec` of a generated string; every value goes through these
- * helpers, which escape or reject it, never through string concatenation of raw input.
+ * helpers, which escape or reject it, never through string concatenation of raw input, or is a
+ * bound parameter (`BoundJson`: a commit's rows).
  */
 import { InvalidArgumentError } from '../errors.js'
 
