@@ -3,9 +3,10 @@
  * sent to SQLite as one transaction in one `exec`. Per-op statements keep their order; inodes,
  * entries and xattrs are written once per batch with their final value, so sixteen creates in one
  * directory update that directory's row once. The op rows, the inodes and the entries a batch
- * writes go in one statement each, their values in one JSON literal read by `json_each`: SQLite
+ * writes go in one statement each, their values in one JSON text read by `json_each`: SQLite
  * then compiles three statements per batch instead of three per op (a remote create cost ~56 µs of
- * SQLite per op as single statements, ~39 µs so: docs/journal.md).
+ * SQLite per op as single statements, ~39 µs so: docs/journal.md). The JSON texts are bound as
+ * parameters (sql.ts `BoundJson`), not quoted into the SQL.
  */
 import { ABSENT, type Cached } from './cache.js'
 import type { Counters } from './context.js'
@@ -15,7 +16,7 @@ import type { MergedOp } from './commit-failure.js'
 import {
   dentriesUpsertSql, dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodesUpsertSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
-import { sqlBlob, sqlJson, sqlText } from './sql.js'
+import { BoundJson, sqlBlob, sqlText } from './sql.js'
 import type { StripeRef } from './types.js'
 
 /** A local op's row, sealed with its batch (an early answer does not wait for it): signed if it is a seal. */
@@ -40,6 +41,12 @@ export interface Waiter {
   reject: (err: unknown) => void
   /** Answered before its commit (from the redo log). */
   answered?: boolean
+}
+
+/** A batch's transaction: its statements (without BEGIN/COMMIT) and the JSON texts they read (sql.ts `BoundJson`). */
+export interface BatchSql {
+  stmts: string[]
+  bound: readonly string[]
 }
 
 export class Batch {
@@ -106,12 +113,12 @@ export class Batch {
   }
 
   /**
-   * The whole transaction body (without BEGIN/COMMIT) as statements to join (Db.execBatch joins
-   * them once: the text of a large batch is a megabyte); `sigs` has the signatures of the local
-   * rows that are seals.
+   * The whole transaction body (without BEGIN/COMMIT) as statements to join, and the JSON texts
+   * they read, for Db.execBatch; `sigs` has the signatures of the local rows that are seals.
    */
-  toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): string[] {
+  toSql (counters: Counters, sigs?: ReadonlyMap<UnsignedRow, Uint8Array>): BatchSql {
     this.sigs = sigs
+    const bound = new BoundJson()
     const updates: string[] = []
     const rows: OpRowValues[] = []
     for (const s of this.stmts) {
@@ -119,7 +126,7 @@ export class Batch {
       else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s)))
     }
     // The op rows first: a redone op's undo update may name an op logged in this same batch.
-    const parts: string[] = rows.length > 0 ? [opRowsSql(rows), ...updates] : updates
+    const parts: string[] = rows.length > 0 ? [opRowsSql(rows, bound), ...updates] : updates
     // Removals and rare kinds one by one, then every inode and entry written in one statement each
     // (one final value per key: no removal here is of a key written there).
     const inodes: InodeRec[] = []
@@ -133,10 +140,10 @@ export class Batch {
         if (sql !== '') parts.push(sql)
       }
     }
-    if (inodes.length > 0) parts.push(inodesUpsertSql(inodes))
-    if (dentries.length > 0) parts.push(dentriesUpsertSql(dentries))
+    if (inodes.length > 0) parts.push(inodesUpsertSql(inodes, bound))
+    if (dentries.length > 0) parts.push(dentriesUpsertSql(dentries, bound))
     parts.push(`UPDATE state SET next_ino=${counters.nextIno},next_cookie=${counters.nextCookie},files=${counters.files},dirs=${counters.dirs},bytes=${counters.bytes},ops=${counters.ops} WHERE id=1;`)
-    return parts
+    return { stmts: parts, bound: bound.texts }
   }
 }
 
@@ -189,9 +196,9 @@ function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined): OpRowValues 
   return [r.author, r.seq, r.hlc.toString(), r.kind, r.text, sig == null ? null : Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('hex'), r.undo]
 }
 
-/** The rows of many ops in the log: one statement, the values in one JSON literal. */
-function opRowsSql (rows: OpRowValues[]): string {
-  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM json_each(${sqlJson(JSON.stringify(rows))});`
+/** The rows of many ops in the log: one statement, the values in one bound JSON text. */
+function opRowsSql (rows: OpRowValues[], bound: BoundJson): string {
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM ${bound.rows(rows)};`
 }
 
 /** A redone op's new undo record (a late op was applied before it). */

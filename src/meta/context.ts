@@ -13,7 +13,8 @@ import { ABSENT, type Cached, type CommittedCache, type Loaded, type RangeRows }
 import type { DentryRec, InodeRec, RemovedDirRec } from './records.js'
 import type { StripeRef } from './types.js'
 import { indexByIno, key, Miss, type ApplyView } from './view.js'
-import type { Undo } from './undo.js'
+import { InodeDelta, type Undo } from './undo.js'
+import { IntegrityError } from '../errors.js'
 import { decodeKeyEpoch, domainRow, encodeDomain, encodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey, tombstone } from './author-key.js'
 
 /** Counters that every batch snapshots; `lastSeq` is per author (the version vector). */
@@ -85,10 +86,9 @@ export class OpContext implements ApplyView {
   /** Starts recording a new op's changes. */
   beginOp (): void { this.#op = this.#newRecord() }
 
-  /** The current op's undo record (what its changes replaced), and starts a new one. */
+  /** The current op's undo record (what its changes replaced); the next op begins with beginOp. */
   endOp (): Undo {
     const r = this.#op
-    this.#op = this.#newRecord()
     return { priors: [...r.priors], files: r.files, dirs: r.dirs, bytes: r.bytes }
   }
 
@@ -121,7 +121,8 @@ export class OpContext implements ApplyView {
   /** Undoes an op applied before this task: its keys get their prior values back. */
   undo (u: Undo): void {
     for (let i = u.priors.length - 1; i >= 0; i--) {
-      const [k, v] = u.priors[i]
+      const [k, prior] = u.priors[i]
+      const v = prior instanceof InodeDelta ? this.#beforeDelta(k, prior) : prior
       // A create undone: remember its inode number so that redoing it gives the node the same one.
       // Only for the node the inode record names: an inode number belongs to one node for good
       // (the database keys inodes by both). Other node ids the op pointed at it (an mkdir merged
@@ -135,6 +136,13 @@ export class OpContext implements ApplyView {
     this.counters.files -= u.files
     this.counters.dirs -= u.dirs
     this.counters.bytes -= u.bytes
+  }
+
+  /** The inode `k` held before the op whose delta this is: its current value (what the op left) with the delta's fields. */
+  #beforeDelta (k: string, d: InodeDelta): InodeRec {
+    const now = this.#get(k)
+    if (now === ABSENT) throw new IntegrityError(`undo record of inode ${k.slice(1)} names fields an op changed, but the inode is gone: the journal's undo records do not match its tree; run \`palm fsck\``)
+    return d.before(now as InodeRec)
   }
 
   // ---- reads ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * that name the journal file and say what to do.
  */
 import sqlite3 from 'sqlite3'
+import { BOUND_JSON_TABLE } from './sql.js'
 import { IntegrityError, NoSpaceError, PalmError, ReadOnlyError, type PalmErrorOptions } from '../errors.js'
 
 type Params = Array<string | number | null | Uint8Array>
@@ -27,6 +28,8 @@ export class Db {
   readonly path: string
   readonly #db: sqlite3.Database
   readonly #stmts = new Map<string, sqlite3.Statement>()
+  /** BOUND_JSON_TABLE exists on this connection. */
+  #boundTable = false
 
   private constructor (path: string, db: sqlite3.Database) {
     this.path = path
@@ -53,16 +56,39 @@ export class Db {
   /**
    * Runs `BEGIN; sql COMMIT;` as one exec. On failure the ROLLBACK is issued from inside the
    * callback, before node-sqlite3 runs any statement queued behind the batch, so no reader on this
-   * connection ever sees half a batch.
+   * connection ever sees half a batch. `bound` are the JSON texts the statements read from
+   * BOUND_JSON_TABLE by slot (sql.ts `BoundJson`): stored there first by one prepared statement
+   * (outside the transaction: the table is this connection's own, and only the next commit of
+   * this connection reads or replaces its rows), and deleted by the transaction.
    */
-  async execBatch (sql: string | string[]): Promise<void> {
-    // Statements given apart are joined once, with BEGIN and COMMIT (no second copy of a large text).
-    const text = typeof sql === 'string' ? `BEGIN;${sql}COMMIT;` : ['BEGIN;', ...sql, 'COMMIT;'].join('')
+  async execBatch (sql: string | string[], bound: readonly string[] = []): Promise<void> {
+    if (bound.length > 0) await this.#bindJson(bound)
+    const end = bound.length > 0 ? `DELETE FROM ${BOUND_JSON_TABLE};COMMIT;` : 'COMMIT;'
+    // Statements given apart are joined once, with BEGIN and COMMIT.
+    const text = typeof sql === 'string' ? `BEGIN;${sql}${end}` : ['BEGIN;', ...sql, end].join('')
     await new Promise<void>((resolve, reject) => {
       this.#db.exec(text, (err) => {
         if (err == null) { resolve(); return }
         this.#db.exec('ROLLBACK;', () => { reject(err) })
       })
+    })
+  }
+
+  /**
+   * Stores `texts` as rows 0… of BOUND_JSON_TABLE (made on first use), replacing the last commit's.
+   * One statement per power of two of texts (the rest of its rows are empty arrays that no statement
+   * reads), so that a few prepared statements serve every commit.
+   */
+  async #bindJson (texts: readonly string[]): Promise<void> {
+    if (!this.#boundTable) {
+      await this.exec(`CREATE TEMP TABLE IF NOT EXISTS ${BOUND_JSON_TABLE.slice('temp.'.length)}(slot INTEGER PRIMARY KEY, text TEXT NOT NULL)`)
+      this.#boundTable = true
+    }
+    const rows = 2 ** Math.ceil(Math.log2(texts.length))
+    const stmt = this.#prepared(`INSERT OR REPLACE INTO ${BOUND_JSON_TABLE}(slot,text) VALUES${Array.from({ length: rows }, (_, i) => `(${i},?)`).join(',')}`)
+    const params = rows === texts.length ? texts : [...texts, ...Array<string>(rows - texts.length).fill('[]')]
+    await new Promise<void>((resolve, reject) => {
+      stmt.run(params, (err: Error | null) => { if (err != null) reject(err); else resolve() })
     })
   }
 

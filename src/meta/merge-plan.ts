@@ -21,8 +21,11 @@ export interface MergeStep {
   fresh: boolean
   /** An op of the log: its undo record as stored (undefined: logged without one). */
   undo?: Undo
-  /** The undo record of this application, and as stored (encoded). */
-  newUndoRec?: Undo
+  /**
+   * The undo record of this application as stored (encoded). A later merge that redoes this op
+   * (writer.ts `#recent`) decodes it: most never need it, and a decoded record per op would stay in
+   * memory for the next merge.
+   */
   newUndo?: string
 }
 

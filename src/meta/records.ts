@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../errors.js'
 import { joinNs, splitNs } from '../util/ns-time.js'
 import { MAX_TIME_SECONDS } from './constants.js'
-import { sqlInt, sqlJson, sqlOrNull, sqlText } from './sql.js'
+import { sqlInt, sqlOrNull, sqlText, type BoundJson } from './sql.js'
 import type { Attr, FileType } from './types.js'
 
 export interface InodeRec {
@@ -164,8 +164,8 @@ export function inodeUpsertSql (r: InodeRec): string {
     'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
 }
 
-/** The upsert of many whole records: one statement, the values in one JSON literal. */
-export function inodesUpsertSql (recs: InodeRec[]): string {
+/** The upsert of many whole records: one statement, the values in bound JSON (sql.ts `BoundJson`). */
+export function inodesUpsertSql (recs: InodeRec[], bound: BoundJson): string {
   const rows = recs.map(r => {
     const [as, an] = splitTime(r.atimeNs)
     const [ms, mn] = splitTime(r.mtimeNs)
@@ -174,8 +174,8 @@ export function inodesUpsertSql (recs: InodeRec[]): string {
     return [r.ino, r.node, r.type, r.mode, r.uid, r.gid, r.nlink, r.size, r.rdev, as, an, ms, mn, cs, cn, r.parent, r.entries, r.stripeSize, r.target ?? null, r.ver ?? null]
   })
   const values = INODE_COLUMNS.split(', ').map((_, i) => `value->>${i}`).join(',')
-  // `WHERE true`: an upsert's SELECT needs a WHERE before ON CONFLICT (SQLite's parsing ambiguity).
-  return `INSERT INTO inodes(${INODE_COLUMNS}) SELECT ${values} FROM json_each(${sqlJson(JSON.stringify(rows))}) WHERE true` +
+  // bound.rows ends in a WHERE: an upsert's SELECT needs one before ON CONFLICT (SQLite's parsing ambiguity).
+  return `INSERT INTO inodes(${INODE_COLUMNS}) SELECT ${values} FROM ${bound.rows(rows)}` +
     ' ON CONFLICT(ino) DO UPDATE SET node=excluded.node,type=excluded.type,mode=excluded.mode,uid=excluded.uid,gid=excluded.gid,nlink=excluded.nlink,size=excluded.size,rdev=excluded.rdev,' +
     'atime_s=excluded.atime_s,atime_n=excluded.atime_n,mtime_s=excluded.mtime_s,mtime_n=excluded.mtime_n,ctime_s=excluded.ctime_s,ctime_n=excluded.ctime_n,' +
     'parent=excluded.parent,entries=excluded.entries,stripe_size=excluded.stripe_size,target=excluded.target,ver=excluded.ver;'
@@ -201,10 +201,10 @@ export function dentryUpsertSql (d: DentryRec): string {
   return `INSERT OR REPLACE INTO dentries(parent,name,ino,type,cookie) VALUES(${d.parent},${sqlText(d.name)},${d.ino},'${d.type}',${d.cookie});`
 }
 
-/** The upsert of many entries: one statement, the values in one JSON literal. */
-export function dentriesUpsertSql (ds: DentryRec[]): string {
+/** The upsert of many entries: one statement, the values in bound JSON (sql.ts `BoundJson`). */
+export function dentriesUpsertSql (ds: DentryRec[], bound: BoundJson): string {
   const rows = ds.map(d => [d.parent, d.name, d.ino, d.type, d.cookie])
-  return `INSERT OR REPLACE INTO dentries(parent,name,ino,type,cookie) SELECT value->>0,value->>1,value->>2,value->>3,value->>4 FROM json_each(${sqlJson(JSON.stringify(rows))});`
+  return `INSERT OR REPLACE INTO dentries(parent,name,ino,type,cookie) SELECT value->>0,value->>1,value->>2,value->>3,value->>4 FROM ${bound.rows(rows)};`
 }
 
 export function dentryDeleteSql (parent: number, name: string): string {

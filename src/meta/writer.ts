@@ -15,7 +15,7 @@
 import { InvalidArgumentError, ReadOnlyError, type PalmError } from '../errors.js'
 import { abortError } from '../util/abort.js'
 import { applyOp, type ApplyResult } from './apply.js'
-import { Batch, undoUpdateSql, type SignedRow, type UnsignedRow } from './batch.js'
+import { Batch, undoUpdateSql, type BatchSql, type SignedRow, type UnsignedRow } from './batch.js'
 import type { Cached } from './cache.js'
 import { EARLY_COMMIT_DELAY_MS, MAX_BATCH_OPS, SEAL_MAX_BYTES, SEAL_MAX_OPS, SLOW_COMMIT_MS } from './constants.js'
 import { OpContext, type Counters } from './context.js'
@@ -25,7 +25,7 @@ import { bodyHash, encodeOp, nodeIdOf, opVersionOf, type Op, type SignedOp } fro
 import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
-import { encodeUndo } from './undo.js'
+import { decodeUndo, encodeUndo } from './undo.js'
 import { compareKeys, type MergeReport, type MergeStep, type OpKey } from './merge-plan.js'
 import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
@@ -309,7 +309,7 @@ export class Writer {
     if (this.#pendingPrev !== undefined) op.prev = this.#pendingPrev
     ctx.beginOp()
     const result = applyOp(ctx, op)
-    const undo = encodeUndo(ctx.endOp())
+    const undo = encodeUndo(ctx.endOp(), ctx.staged)
     if (ctx.empty) {
       // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
       task.applied?.(result)
@@ -433,7 +433,7 @@ export class Writer {
       const recent = this.#recent
       if (recent != null && compareKeys(fresh[0].key, recent.from) >= 0) {
         // Every op to redo is one the last merge applied: no need to wait for commits and read them back.
-        tail = recent.steps.filter(s => compareKeys(s.key, fresh[0].key) > 0).map(s => ({ signed: s.signed, key: s.key, fresh: false, undo: s.newUndoRec }))
+        tail = recent.steps.filter(s => compareKeys(s.key, fresh[0].key) > 0).map(s => ({ signed: s.signed, key: s.key, fresh: false, undo: decodeUndo(s.newUndo as string) }))
       } else {
         await this.#drain()
         tail = await this.#init.loadTail(fresh[0].key)
@@ -521,8 +521,7 @@ export class Writer {
         const step = plan.steps[plan.cursor]
         ctx.beginOp()
         const outcome = applyMerged(ctx, step.signed.op)
-        step.newUndoRec = ctx.endOp()
-        step.newUndo = encodeUndo(step.newUndoRec)
+        step.newUndo = encodeUndo(ctx.endOp(), ctx.staged)
         if (step.fresh) (m.report as MergeReport)[outcome === 'skipped' ? 'skipped' : outcome === 'renamed' ? 'renamed' : 'applied']++
       }
     } catch (err) {
@@ -601,10 +600,11 @@ export class Writer {
     }
     const started = performance.now()
     // Sealing signs the ops (a failure there fails the batch like a failed commit).
-    this.#committing = this.#seal(b).then(async (sql) => {
-      await this.#init.db.execBatch(sql)
+    this.#committing = this.#seal(b).then(async ({ stmts, bound }) => {
+      await this.#init.db.execBatch(stmts, bound)
       let bytes = 0
-      for (const s of sql) bytes += s.length
+      for (const s of stmts) bytes += s.length
+      for (const s of bound) bytes += s.length
       return bytes
     }).then(
       (bytes) => {
@@ -623,7 +623,7 @@ export class Writer {
    * or SEAL_MAX_BYTES of text before it (seal.ts); the others are vouched for by the chain of
    * `prev` hashes. On the threadpool when an async signer is given (nobody waits for this commit).
    */
-  async #seal (b: Batch): Promise<string[]> {
+  async #seal (b: Batch): Promise<BatchSql> {
     const rows = sealsOf(b.unsigned())
     const sigs = new Map<UnsignedRow, Uint8Array>()
     const { sign, signAsync } = this.#init

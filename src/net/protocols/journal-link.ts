@@ -312,7 +312,11 @@ export class PeerLink {
     }
     if (ranges.length === 0) return undefined
     const { batchOps, batchBytes } = this.#o.settings
-    return this.#exchange({ type: JournalMsg.Pull, maxOps: batchOps, maxBytes: batchBytes, ranges }, JournalMsg.Ops)
+    const reply = this.#exchange({ type: JournalMsg.Pull, maxOps: batchOps, maxBytes: batchBytes, ranges }, JournalMsg.Ops)
+    // The pull awaits it only once the batch before it is applied: a failure meanwhile (a stream
+    // cut mid-pull) is seen there, not reported as an unhandled rejection.
+    reply.catch(() => {})
+    return reply
   }
 
   async #exchange (req: JournalRequest, expected: JournalMsg): Promise<JournalResponse> {
