@@ -23,7 +23,7 @@ import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
 import { holdersOf, type Candidate, type FragmentRebuilder, type PlacedStripe, type StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
-import { IoError } from '../errors.js'
+import { IoError, NotFoundError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
@@ -66,7 +66,7 @@ export interface RepairerInit {
 
 /** What the repairer uses. */
 export interface RepairerComponents {
-  meta: Pick<MetaStore, 'allStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
+  meta: Pick<MetaStore, 'allStripes' | 'getStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
   /** The pool's retrieval (reads any k fragments, verified; rebuilds missing fragments from them). */
   stripes: Pick<StripeIO, 'read'> & Partial<FragmentRebuilder>
   /** Placement's view of the devices (room, availability). */
@@ -476,12 +476,40 @@ export class Repairer {
     if (moved > 0) this.#log('repair moved %d bytes in %d ms', moved, Math.round(seconds * 1000))
   }
 
-  /** Repairs one stripe; returns the bytes fetched and stored (0 when it failed). */
-  async #repairOne (w: Work, outer: AbortSignal): Promise<number> {
-    const { stripe, plan } = w
-    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
-    const what = `stripe ${stripe.index} of inode ${w.ino}`
+  /**
+   * The stripe of `w` as the journal has it now, or undefined when it is gone or rewritten. A walk
+   * plans every stripe at once and repairs them later, within the budget (a drain, lazy repairs):
+   * seconds, while other devices may move the stripe's fragments (rebalance, their repairs).
+   */
+  async #current (w: Pick<Work, 'ino' | 'stripe'>, signal: AbortSignal): Promise<StripeRef | undefined> {
     try {
+      const [now] = await this.#c.meta.getStripes(w.ino, w.stripe.index, w.stripe.index + 1, { signal })
+      return now?.index === w.stripe.index && now.id === w.stripe.id ? now : undefined
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined
+      throw err
+    }
+  }
+
+  /** What `stripe` needs now (device states, bad copies and drains as they are now). */
+  #planNow (stripe: StripeRef): StripePlan {
+    const nowMs = Date.now()
+    const states = this.#states(nowMs)
+    for (const h of stripe.holders) for (const d of h) this.#stateOfUnknown(states, d, nowMs)
+    return planStripe(stripe, this.#c.deviceId, states, this.#badOf(stripe), this.#draining)
+  }
+
+  /** Repairs one stripe; returns the bytes fetched and stored (0 when it failed or needs nothing now). */
+  async #repairOne (w: Work, outer: AbortSignal): Promise<number> {
+    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
+    const what = `stripe ${w.stripe.index} of inode ${w.ino}`
+    try {
+      // Planned from the walk's snapshot: planned again from the stripe as it is now, so that no
+      // target is a device another device moved a fragment of the stripe to meanwhile.
+      const stripe = await this.#current(w, signal)
+      if (stripe == null) return 0
+      const plan = this.#planNow(stripe)
+      if (plan.place.length === 0) return 0
       const fragmentBytes = fragmentLengthFor(stripe.length, stripe.k)
       // Gone past the grace: not a candidate already; declared gone: never, even when online.
       const candidates = this.#c.candidates().filter(c => !this.#declaredGone.has(c.id) && !this.#draining.has(c.id))
@@ -527,6 +555,19 @@ export class Repairer {
         }
       }))
       if (placed.length === 0) { this.#status.repairFailures++; return 0 }
+      // A fragment of the stripe put on a target by another device during the copies (its journal
+      // op arrived meanwhile): that target would hold two; its copy is left as an extra one and
+      // the next walk places the fragment again.
+      const now = await this.#current(w, signal)
+      if (now == null) return 0
+      const placing = new Set(placed.map(p => p[0]))
+      const onDevice = (s: StripeRef, device: string): number => s.fragments.filter((_, i) => !placing.has(i) && holdersOf(s, i, this.#c.deviceId).includes(device)).length
+      const crowded = new Set([...new Set(placed.map(p => p[2][0]))].filter(d => onDevice(now, d) > onDevice(stripe, d)))
+      if (crowded.size > 0) {
+        this.#log('%s: %s took another fragment of it meanwhile: fragments %s not recorded there', what, [...crowded].map(d => this.#c.describe(d)).join(', '), placed.filter(p => crowded.has(p[2][0])).map(p => p[0]).join(','))
+        placed.splice(0, placed.length, ...placed.filter(p => !crowded.has(p[2][0])))
+        if (placed.length === 0) { this.#status.repairFailures++; return 0 }
+      }
       placed.sort((a, b) => a[0] - b[0])
       await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, placed, { signal })
       bytes += placed.length * fragmentBytes
@@ -598,7 +639,14 @@ export class Repairer {
     const { stripe, moves } = w
     const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
     const what = `stripe ${stripe.index} of inode ${w.ino}`
+    // Planned from the walk's snapshot: a stripe whose holders changed since (another device's
+    // repair or drain) is left to the next walk, before the copies and again before the record.
+    const unchanged = async (): Promise<boolean> => {
+      const now = await this.#current(w, signal)
+      return now != null && JSON.stringify(now.holders) === JSON.stringify(stripe.holders)
+    }
     try {
+      if (!await unchanged()) return []
       const byTarget = new Map<string, Array<{ index: number, item: FragmentItem }>>()
       for (const m of moves) {
         const cid = CID.parse(stripe.fragments[m.index])
@@ -615,6 +663,10 @@ export class Repairer {
       const refused = refusals.find(r => r != null)
       if (refused != null) {
         this.#log('%s: a moved fragment was refused (%s); the move is not recorded (the copies made are extra)', what, refused)
+        return []
+      }
+      if (!await unchanged()) {
+        this.#log('%s: its holders changed during the move; the move is not recorded (the copies made are extra)', what)
         return []
       }
       const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to]])
