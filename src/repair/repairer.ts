@@ -27,7 +27,7 @@ import { IoError, NotFoundError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
-import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
+import { countMargin, deviceStates, matchDistinct, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
 import { RebalancePlanner, type Move, type RebalanceDevice } from './rebalance.js'
 
 /** Settings of the repairer. */
@@ -142,6 +142,13 @@ interface MoveWork {
 const MAX_MOVES_PER_WALK = 2048
 /** After a walk that moved fragments, the next rebalance waits this long (peers' usage figures catch up), ms. */
 const REBALANCE_COOLDOWN_MS = 10_000
+/**
+ * A move is recorded in two steps this far apart, ms: first the new holder beside this one, then,
+ * if the stripe still has as many fragments on distinct devices without this one, the new holder
+ * alone. Longer than a `holders` op takes to reach every online device, so that a repair another
+ * device recorded while this one copied (it could not see the move) is seen before this copy goes.
+ */
+const REBALANCE_SETTLE_MS = 5000
 
 /** A gap this long between two heartbeats means this process was suspended (SIGSTOP, sleep), ms. */
 const SUSPENDED_GAP_MS = 5000
@@ -611,7 +618,7 @@ export class Repairer {
     const started = performance.now()
     let bytes = 0
     let next = 0
-    const freed: Array<{ index: number, cid: string }> = []
+    const copied: Array<{ w: MoveWork, indices: number[] }> = []
     const runner = async (): Promise<void> => {
       while (next < work.length && !signal.aborted && !this.#stopped) {
         const w = work[next++]
@@ -619,21 +626,29 @@ export class Repairer {
         const aheadMs = (bytes / this.#bytesPerSecond) * 1000 - (performance.now() - started)
         bytes += 2 * w.moves.length * fragmentLengthFor(w.stripe.length, w.stripe.k)
         if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
-        const moved = await this.#moveOne(w, signal)
-        for (const index of moved) freed.push({ index, cid: w.stripe.fragments[index] })
+        const indices = await this.#moveOne(w, signal)
+        if (indices.length > 0) copied.push({ w, indices })
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
-    if (freed.length > 0) {
-      this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
-      await this.#freeMoved(new Set(freed.map(f => f.cid)), signal)
-      this.#log('rebalance moved %d fragments (%d bytes) in %d ms', freed.length, bytes / 2, Math.round(performance.now() - started))
+    if (copied.length === 0) return
+    this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
+    // Second step, once other devices' ops of the same moments have arrived: this device's copies
+    // are let go where the stripe keeps as many fragments on distinct devices without them.
+    await delay(REBALANCE_SETTLE_MS, { signal }).catch(() => {})
+    const freed = new Set<string>()
+    for (const { w, indices } of copied) {
+      if (signal.aborted) return
+      for (const index of await this.#letGo(w, indices, signal)) freed.add(w.stripe.fragments[index])
     }
+    if (freed.size > 0) await this.#freeMoved(freed, signal)
+    this.#log('rebalance moved %d fragments (%d bytes) in %d ms', freed.size, bytes / 2, Math.round(performance.now() - started))
   }
 
   /**
    * Copies one stripe's moving fragments to their new devices and records them with one `holders`
-   * op, all or nothing (the set was checked as a whole). Returns the indices moved.
+   * op, all or nothing (the set was checked as a whole), each new holder first and this device
+   * still after it (its copy stays until `#letGo`). Returns the indices copied and recorded.
    */
   async #moveOne (w: MoveWork, outer: AbortSignal): Promise<number[]> {
     const { stripe, moves } = w
@@ -669,17 +684,46 @@ export class Repairer {
         this.#log('%s: its holders changed during the move; the move is not recorded (the copies made are extra)', what)
         return []
       }
-      const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to]])
+      const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to, this.#c.deviceId]])
       set.sort((a, b) => a[0] - b[0])
       await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, set, { signal })
-      this.#status.fragmentsMoved += moves.length
-      this.#log.trace('%s: moved fragments %s to %s', what, moves.map(m => m.index).join(','), [...byTarget.keys()].map(d => this.#c.describe(d)).join(', '))
+      this.#log.trace('%s: copied fragments %s to %s', what, moves.map(m => m.index).join(','), [...byTarget.keys()].map(d => this.#c.describe(d)).join(', '))
       return moves.map(m => m.index)
     } catch (err) {
       if (!outer.aborted) this.#log('could not move fragments of %s: %s', what, (err as Error).message)
       return []
     } finally {
       clear()
+    }
+  }
+
+  /**
+   * The second step of a move: the fragments `indices` of `w`'s stripe still listed as
+   * [new holder, this device] get the new holder alone, when the stripe has as many fragments on
+   * distinct devices without this device's copies (another device may have put a fragment of it on
+   * the same new holder meanwhile: this copy then stays, listed). Returns the indices let go.
+   */
+  async #letGo (w: MoveWork, indices: number[], signal: AbortSignal): Promise<number[]> {
+    const self = this.#c.deviceId
+    const what = `stripe ${w.stripe.index} of inode ${w.ino}`
+    try {
+      const now = await this.#current(w, signal)
+      if (now == null) return []
+      const sets = now.fragments.map((_, i) => holdersOf(now, i, self))
+      const going = indices.filter(i => sets[i].length === 2 && sets[i][1] === self && sets[i][0] !== self)
+      if (going.length === 0) return []
+      const after = sets.map((devices, i) => going.includes(i) ? devices.slice(0, 1) : devices)
+      const distinct = (s: string[][]): number => matchDistinct(s.map((devices, index) => ({ index, devices })))
+      if (distinct(after) < distinct(sets)) {
+        this.#log('%s: another device put a fragment of it on the device fragments %s moved to meanwhile: this device keeps its copies', what, going.join(','))
+        return []
+      }
+      await this.#c.meta.setHolders(w.ino, now.index, now.id, going.map(i => [i, now.fragments[i], after[i]]), { signal })
+      this.#status.fragmentsMoved += going.length
+      return going
+    } catch (err) {
+      if (!signal.aborted) this.#log('could not finish moving fragments of %s: %s', what, (err as Error).message)
+      return []
     }
   }
 
