@@ -78,6 +78,12 @@ export interface RepairerComponents {
   store: Pick<FragmentStore, 'put' | 'list' | 'get' | 'has' | 'delete'>
   /** Online devices' capacity and usage, this one first (rebalance; none: no rebalance). */
   figures?: () => RebalanceDevice[]
+  /**
+   * What each peer is known to hold of the journal (replication's version vectors): a copy this
+   * device moved away is freed once no undo record a late op could need names it. None: every undo
+   * record counts, until GC compacts them (`palm gc`, hourly).
+   */
+  peerVectors?: () => ReadonlyMap<string, ReadonlyMap<string, number>>
   deviceId: string
   logger: ComponentLogger
 }
@@ -150,6 +156,9 @@ const REBALANCE_COOLDOWN_MS = 10_000
  */
 const REBALANCE_SETTLE_MS = 5000
 
+/** Copies moved away that an undo record still held are tried again this often, ms. */
+const FREE_RETRY_MS = 60_000
+
 /** A gap this long between two heartbeats means this process was suspended (SIGSTOP, sleep), ms. */
 const SUSPENDED_GAP_MS = 5000
 
@@ -197,6 +206,9 @@ export class Repairer {
   #rebalanceAfterMs = 0
   /** Rebalance work of the last walk. */
   #moves: MoveWork[] = []
+  /** CIDs of copies this device moved away and could not free yet (an undo record held them). */
+  readonly #toFree = new Set<string>()
+  #freeTriedMs = 0
 
   constructor (init: RepairerInit, components: RepairerComponents) {
     this.#c = components
@@ -396,6 +408,7 @@ export class Repairer {
     if (work.length > 0) await this.#repairAll(work, signal)
     else if (this.#moves.length > 0) await this.#rebalanceAll(this.#moves, signal)
     this.#moves = []
+    if (this.#toFree.size > 0 && Date.now() - this.#freeTriedMs >= FREE_RETRY_MS) await this.#freeMoved(new Set(this.#toFree), signal)
   }
 
   /** Plans every stripe; returns the work of this device, most urgent first. */
@@ -632,17 +645,17 @@ export class Repairer {
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
     if (copied.length === 0) return
-    this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
     // Second step, once other devices' ops of the same moments have arrived: this device's copies
     // are let go where the stripe keeps as many fragments on distinct devices without them.
     await delay(REBALANCE_SETTLE_MS, { signal }).catch(() => {})
-    const freed = new Set<string>()
+    const moved = new Set<string>()
     for (const { w, indices } of copied) {
       if (signal.aborted) return
-      for (const index of await this.#letGo(w, indices, signal)) freed.add(w.stripe.fragments[index])
+      for (const index of await this.#letGo(w, indices, signal)) moved.add(w.stripe.fragments[index])
     }
-    if (freed.size > 0) await this.#freeMoved(freed, signal)
-    this.#log('rebalance moved %d fragments (%d bytes) in %d ms', freed.size, bytes / 2, Math.round(performance.now() - started))
+    const freed = moved.size > 0 ? await this.#freeMoved(moved, signal) : 0
+    this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
+    this.#log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', moved.size, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
   }
 
   /**
@@ -727,22 +740,38 @@ export class Repairer {
     }
   }
 
-  /** Frees the local copies of moved fragments, unless some stripe still names this device for one (the same content elsewhere). */
-  async #freeMoved (cids: Set<string>, signal: AbortSignal): Promise<void> {
+  /**
+   * Frees the local copies of moved fragments, unless some stripe still names this device for one
+   * (the same content elsewhere) or an undo record a late op could need holds it (tried again
+   * later: `#toFree`). Returns how many it freed.
+   */
+  async #freeMoved (cids: Set<string>, signal: AbortSignal): Promise<number> {
     const self = this.#c.deviceId
+    this.#freeTriedMs = Date.now()
     for await (const { stripe } of this.#c.meta.allStripes({ signal })) {
-      stripe.fragments.forEach((cid, i) => { if (cids.has(cid) && holdersOf(stripe, i, self).includes(self)) cids.delete(cid) })
+      stripe.fragments.forEach((cid, i) => { if (cids.has(cid) && holdersOf(stripe, i, self).includes(self)) { cids.delete(cid); this.#toFree.delete(cid) } })
     }
-    // An undo record may bring back a manifest that names this device: keep what undo records hold.
-    if (this.#c.meta.heldFragments != null) for await (const cid of this.#c.meta.heldFragments({ signal })) cids.delete(cid)
+    // An undo record may bring back a manifest that names this device: kept until it is compacted.
+    // The move's own `holders` op has one (the stripe before it), so this is the common case
+    // without the peers' vectors.
+    if (this.#c.meta.heldFragments != null) {
+      const vectors = this.#c.peerVectors?.()
+      for await (const cid of this.#c.meta.heldFragments({ signal, ...(vectors != null ? { vectors } : {}) })) {
+        if (cids.delete(cid) && this.#toFree.size < MAX_SUSPECTS) this.#toFree.add(cid)
+      }
+    }
+    let freed = 0
     for (const cid of cids) {
+      this.#toFree.delete(cid)
       try {
         await this.#c.store.delete(CID.parse(cid), { signal })
+        freed++
       } catch (err) {
-        if (signal.aborted) return
+        if (signal.aborted) return freed
         this.#log('could not free moved fragment %s: %s', cid, (err as Error).message)
       }
     }
+    return freed
   }
 
   /** Drops what was known bad about the fragments just placed. */
