@@ -653,9 +653,10 @@ export class Repairer {
       if (signal.aborted) return
       for (const index of await this.#letGo(w, indices, signal)) moved.add(w.stripe.fragments[index])
     }
-    const freed = moved.size > 0 ? await this.#freeMoved(moved, signal) : 0
+    const count = moved.size
+    const freed = count > 0 ? await this.#freeMoved(moved, signal) : 0
     this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
-    this.#log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', moved.size, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
+    this.#log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', count, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
   }
 
   /**
