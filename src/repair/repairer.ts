@@ -408,7 +408,10 @@ export class Repairer {
     if (work.length > 0) await this.#repairAll(work, signal)
     else if (this.#moves.length > 0) await this.#rebalanceAll(this.#moves, signal)
     this.#moves = []
-    if (this.#toFree.size > 0 && Date.now() - this.#freeTriedMs >= FREE_RETRY_MS) await this.#freeMoved(new Set(this.#toFree), signal)
+    if (this.#toFree.size > 0 && Date.now() - this.#freeTriedMs >= FREE_RETRY_MS) {
+      const freed = await this.#freeMoved(new Set(this.#toFree), signal)
+      if (freed > 0) this.#log('freed %d copies moved away earlier; %d still kept while undo records name them', freed, this.#toFree.size)
+    }
   }
 
   /** Plans every stripe; returns the work of this device, most urgent first. */
