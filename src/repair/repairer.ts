@@ -23,11 +23,11 @@ import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
 import { holdersOf, type Candidate, type FragmentRebuilder, type PlacedStripe, type StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
-import { IoError } from '../errors.js'
+import { IoError, NotFoundError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
-import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
+import { countMargin, deviceStates, matchDistinct, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
 import { RebalancePlanner, type Move, type RebalanceDevice } from './rebalance.js'
 
 /** Settings of the repairer. */
@@ -66,7 +66,7 @@ export interface RepairerInit {
 
 /** What the repairer uses. */
 export interface RepairerComponents {
-  meta: Pick<MetaStore, 'allStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
+  meta: Pick<MetaStore, 'allStripes' | 'getStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
   /** The pool's retrieval (reads any k fragments, verified; rebuilds missing fragments from them). */
   stripes: Pick<StripeIO, 'read'> & Partial<FragmentRebuilder>
   /** Placement's view of the devices (room, availability). */
@@ -78,6 +78,12 @@ export interface RepairerComponents {
   store: Pick<FragmentStore, 'put' | 'list' | 'get' | 'has' | 'delete'>
   /** Online devices' capacity and usage, this one first (rebalance; none: no rebalance). */
   figures?: () => RebalanceDevice[]
+  /**
+   * What each peer is known to hold of the journal (replication's version vectors): a copy this
+   * device moved away is freed once no undo record a late op could need names it. None: every undo
+   * record counts, until GC compacts them (`palm gc`, hourly).
+   */
+  peerVectors?: () => ReadonlyMap<string, ReadonlyMap<string, number>>
   deviceId: string
   logger: ComponentLogger
 }
@@ -142,6 +148,16 @@ interface MoveWork {
 const MAX_MOVES_PER_WALK = 2048
 /** After a walk that moved fragments, the next rebalance waits this long (peers' usage figures catch up), ms. */
 const REBALANCE_COOLDOWN_MS = 10_000
+/**
+ * A move is recorded in two steps this far apart, ms: first the new holder beside this one, then,
+ * if the stripe still has as many fragments on distinct devices without this one, the new holder
+ * alone. Longer than a `holders` op takes to reach every online device, so that a repair another
+ * device recorded while this one copied (it could not see the move) is seen before this copy goes.
+ */
+const REBALANCE_SETTLE_MS = 5000
+
+/** Copies moved away that an undo record still held are tried again this often, ms. */
+const FREE_RETRY_MS = 60_000
 
 /** A gap this long between two heartbeats means this process was suspended (SIGSTOP, sleep), ms. */
 const SUSPENDED_GAP_MS = 5000
@@ -190,6 +206,9 @@ export class Repairer {
   #rebalanceAfterMs = 0
   /** Rebalance work of the last walk. */
   #moves: MoveWork[] = []
+  /** CIDs of copies this device moved away and could not free yet (an undo record held them). */
+  readonly #toFree = new Set<string>()
+  #freeTriedMs = 0
 
   constructor (init: RepairerInit, components: RepairerComponents) {
     this.#c = components
@@ -389,6 +408,10 @@ export class Repairer {
     if (work.length > 0) await this.#repairAll(work, signal)
     else if (this.#moves.length > 0) await this.#rebalanceAll(this.#moves, signal)
     this.#moves = []
+    if (this.#toFree.size > 0 && Date.now() - this.#freeTriedMs >= FREE_RETRY_MS) {
+      const freed = await this.#freeMoved(new Set(this.#toFree), signal)
+      if (freed > 0) this.#log('freed %d copies moved away earlier; %d still kept while undo records name them', freed, this.#toFree.size)
+    }
   }
 
   /** Plans every stripe; returns the work of this device, most urgent first. */
@@ -476,12 +499,40 @@ export class Repairer {
     if (moved > 0) this.#log('repair moved %d bytes in %d ms', moved, Math.round(seconds * 1000))
   }
 
-  /** Repairs one stripe; returns the bytes fetched and stored (0 when it failed). */
-  async #repairOne (w: Work, outer: AbortSignal): Promise<number> {
-    const { stripe, plan } = w
-    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
-    const what = `stripe ${stripe.index} of inode ${w.ino}`
+  /**
+   * The stripe of `w` as the journal has it now, or undefined when it is gone or rewritten. A walk
+   * plans every stripe at once and repairs them later, within the budget (a drain, lazy repairs):
+   * seconds, while other devices may move the stripe's fragments (rebalance, their repairs).
+   */
+  async #current (w: Pick<Work, 'ino' | 'stripe'>, signal: AbortSignal): Promise<StripeRef | undefined> {
     try {
+      const [now] = await this.#c.meta.getStripes(w.ino, w.stripe.index, w.stripe.index + 1, { signal })
+      return now?.index === w.stripe.index && now.id === w.stripe.id ? now : undefined
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined
+      throw err
+    }
+  }
+
+  /** What `stripe` needs now (device states, bad copies and drains as they are now). */
+  #planNow (stripe: StripeRef): StripePlan {
+    const nowMs = Date.now()
+    const states = this.#states(nowMs)
+    for (const h of stripe.holders) for (const d of h) this.#stateOfUnknown(states, d, nowMs)
+    return planStripe(stripe, this.#c.deviceId, states, this.#badOf(stripe), this.#draining)
+  }
+
+  /** Repairs one stripe; returns the bytes fetched and stored (0 when it failed or needs nothing now). */
+  async #repairOne (w: Work, outer: AbortSignal): Promise<number> {
+    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
+    const what = `stripe ${w.stripe.index} of inode ${w.ino}`
+    try {
+      // Planned from the walk's snapshot: planned again from the stripe as it is now, so that no
+      // target is a device another device moved a fragment of the stripe to meanwhile.
+      const stripe = await this.#current(w, signal)
+      if (stripe == null) return 0
+      const plan = this.#planNow(stripe)
+      if (plan.place.length === 0) return 0
       const fragmentBytes = fragmentLengthFor(stripe.length, stripe.k)
       // Gone past the grace: not a candidate already; declared gone: never, even when online.
       const candidates = this.#c.candidates().filter(c => !this.#declaredGone.has(c.id) && !this.#draining.has(c.id))
@@ -527,6 +578,19 @@ export class Repairer {
         }
       }))
       if (placed.length === 0) { this.#status.repairFailures++; return 0 }
+      // A fragment of the stripe put on a target by another device during the copies (its journal
+      // op arrived meanwhile): that target would hold two; its copy is left as an extra one and
+      // the next walk places the fragment again.
+      const now = await this.#current(w, signal)
+      if (now == null) return 0
+      const placing = new Set(placed.map(p => p[0]))
+      const onDevice = (s: StripeRef, device: string): number => s.fragments.filter((_, i) => !placing.has(i) && holdersOf(s, i, this.#c.deviceId).includes(device)).length
+      const crowded = new Set([...new Set(placed.map(p => p[2][0]))].filter(d => onDevice(now, d) > onDevice(stripe, d)))
+      if (crowded.size > 0) {
+        this.#log('%s: %s took another fragment of it meanwhile: fragments %s not recorded there', what, [...crowded].map(d => this.#c.describe(d)).join(', '), placed.filter(p => crowded.has(p[2][0])).map(p => p[0]).join(','))
+        placed.splice(0, placed.length, ...placed.filter(p => !crowded.has(p[2][0])))
+        if (placed.length === 0) { this.#status.repairFailures++; return 0 }
+      }
       placed.sort((a, b) => a[0] - b[0])
       await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, placed, { signal })
       bytes += placed.length * fragmentBytes
@@ -570,7 +634,7 @@ export class Repairer {
     const started = performance.now()
     let bytes = 0
     let next = 0
-    const freed: Array<{ index: number, cid: string }> = []
+    const copied: Array<{ w: MoveWork, indices: number[] }> = []
     const runner = async (): Promise<void> => {
       while (next < work.length && !signal.aborted && !this.#stopped) {
         const w = work[next++]
@@ -578,27 +642,43 @@ export class Repairer {
         const aheadMs = (bytes / this.#bytesPerSecond) * 1000 - (performance.now() - started)
         bytes += 2 * w.moves.length * fragmentLengthFor(w.stripe.length, w.stripe.k)
         if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
-        const moved = await this.#moveOne(w, signal)
-        for (const index of moved) freed.push({ index, cid: w.stripe.fragments[index] })
+        const indices = await this.#moveOne(w, signal)
+        if (indices.length > 0) copied.push({ w, indices })
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
-    if (freed.length > 0) {
-      this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
-      await this.#freeMoved(new Set(freed.map(f => f.cid)), signal)
-      this.#log('rebalance moved %d fragments (%d bytes) in %d ms', freed.length, bytes / 2, Math.round(performance.now() - started))
+    if (copied.length === 0) return
+    // Second step, once other devices' ops of the same moments have arrived: this device's copies
+    // are let go where the stripe keeps as many fragments on distinct devices without them.
+    await delay(REBALANCE_SETTLE_MS, { signal }).catch(() => {})
+    const moved = new Set<string>()
+    for (const { w, indices } of copied) {
+      if (signal.aborted) return
+      for (const index of await this.#letGo(w, indices, signal)) moved.add(w.stripe.fragments[index])
     }
+    const count = moved.size
+    const freed = count > 0 ? await this.#freeMoved(moved, signal) : 0
+    this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
+    this.#log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', count, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
   }
 
   /**
    * Copies one stripe's moving fragments to their new devices and records them with one `holders`
-   * op, all or nothing (the set was checked as a whole). Returns the indices moved.
+   * op, all or nothing (the set was checked as a whole), each new holder first and this device
+   * still after it (its copy stays until `#letGo`). Returns the indices copied and recorded.
    */
   async #moveOne (w: MoveWork, outer: AbortSignal): Promise<number[]> {
     const { stripe, moves } = w
     const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
     const what = `stripe ${stripe.index} of inode ${w.ino}`
+    // Planned from the walk's snapshot: a stripe whose holders changed since (another device's
+    // repair or drain) is left to the next walk, before the copies and again before the record.
+    const unchanged = async (): Promise<boolean> => {
+      const now = await this.#current(w, signal)
+      return now != null && JSON.stringify(now.holders) === JSON.stringify(stripe.holders)
+    }
     try {
+      if (!await unchanged()) return []
       const byTarget = new Map<string, Array<{ index: number, item: FragmentItem }>>()
       for (const m of moves) {
         const cid = CID.parse(stripe.fragments[m.index])
@@ -617,11 +697,14 @@ export class Repairer {
         this.#log('%s: a moved fragment was refused (%s); the move is not recorded (the copies made are extra)', what, refused)
         return []
       }
-      const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to]])
+      if (!await unchanged()) {
+        this.#log('%s: its holders changed during the move; the move is not recorded (the copies made are extra)', what)
+        return []
+      }
+      const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to, this.#c.deviceId]])
       set.sort((a, b) => a[0] - b[0])
       await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, set, { signal })
-      this.#status.fragmentsMoved += moves.length
-      this.#log.trace('%s: moved fragments %s to %s', what, moves.map(m => m.index).join(','), [...byTarget.keys()].map(d => this.#c.describe(d)).join(', '))
+      this.#log.trace('%s: copied fragments %s to %s', what, moves.map(m => m.index).join(','), [...byTarget.keys()].map(d => this.#c.describe(d)).join(', '))
       return moves.map(m => m.index)
     } catch (err) {
       if (!outer.aborted) this.#log('could not move fragments of %s: %s', what, (err as Error).message)
@@ -631,22 +714,68 @@ export class Repairer {
     }
   }
 
-  /** Frees the local copies of moved fragments, unless some stripe still names this device for one (the same content elsewhere). */
-  async #freeMoved (cids: Set<string>, signal: AbortSignal): Promise<void> {
+  /**
+   * The second step of a move: the fragments `indices` of `w`'s stripe still listed as
+   * [new holder, this device] get the new holder alone, when the stripe has as many fragments on
+   * distinct devices without this device's copies (another device may have put a fragment of it on
+   * the same new holder meanwhile: this copy then stays, listed). Returns the indices let go.
+   */
+  async #letGo (w: MoveWork, indices: number[], signal: AbortSignal): Promise<number[]> {
     const self = this.#c.deviceId
-    for await (const { stripe } of this.#c.meta.allStripes({ signal })) {
-      stripe.fragments.forEach((cid, i) => { if (cids.has(cid) && holdersOf(stripe, i, self).includes(self)) cids.delete(cid) })
+    const what = `stripe ${w.stripe.index} of inode ${w.ino}`
+    try {
+      const now = await this.#current(w, signal)
+      if (now == null) return []
+      const sets = now.fragments.map((_, i) => holdersOf(now, i, self))
+      const going = indices.filter(i => sets[i].length === 2 && sets[i][1] === self && sets[i][0] !== self)
+      if (going.length === 0) return []
+      const after = sets.map((devices, i) => going.includes(i) ? devices.slice(0, 1) : devices)
+      const distinct = (s: string[][]): number => matchDistinct(s.map((devices, index) => ({ index, devices })))
+      if (distinct(after) < distinct(sets)) {
+        this.#log('%s: another device put a fragment of it on the device fragments %s moved to meanwhile: this device keeps its copies', what, going.join(','))
+        return []
+      }
+      await this.#c.meta.setHolders(w.ino, now.index, now.id, going.map(i => [i, now.fragments[i], after[i]]), { signal })
+      this.#status.fragmentsMoved += going.length
+      return going
+    } catch (err) {
+      if (!signal.aborted) this.#log('could not finish moving fragments of %s: %s', what, (err as Error).message)
+      return []
     }
-    // An undo record may bring back a manifest that names this device: keep what undo records hold.
-    if (this.#c.meta.heldFragments != null) for await (const cid of this.#c.meta.heldFragments({ signal })) cids.delete(cid)
+  }
+
+  /**
+   * Frees the local copies of moved fragments, unless some stripe still names this device for one
+   * (the same content elsewhere) or an undo record a late op could need holds it (tried again
+   * later: `#toFree`). Returns how many it freed.
+   */
+  async #freeMoved (cids: Set<string>, signal: AbortSignal): Promise<number> {
+    const self = this.#c.deviceId
+    this.#freeTriedMs = Date.now()
+    for await (const { stripe } of this.#c.meta.allStripes({ signal })) {
+      stripe.fragments.forEach((cid, i) => { if (cids.has(cid) && holdersOf(stripe, i, self).includes(self)) { cids.delete(cid); this.#toFree.delete(cid) } })
+    }
+    // An undo record may bring back a manifest that names this device: kept until it is compacted.
+    // The move's own `holders` op has one (the stripe before it), so this is the common case
+    // without the peers' vectors.
+    if (this.#c.meta.heldFragments != null) {
+      const vectors = this.#c.peerVectors?.()
+      for await (const cid of this.#c.meta.heldFragments({ signal, ...(vectors != null ? { vectors } : {}) })) {
+        if (cids.delete(cid) && this.#toFree.size < MAX_SUSPECTS) this.#toFree.add(cid)
+      }
+    }
+    let freed = 0
     for (const cid of cids) {
+      this.#toFree.delete(cid)
       try {
         await this.#c.store.delete(CID.parse(cid), { signal })
+        freed++
       } catch (err) {
-        if (signal.aborted) return
+        if (signal.aborted) return freed
         this.#log('could not free moved fragment %s: %s', cid, (err as Error).message)
       }
     }
+    return freed
   }
 
   /** Drops what was known bad about the fragments just placed. */

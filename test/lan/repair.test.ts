@@ -41,9 +41,13 @@ describe('repair on a namespace LAN', { skip }, () => {
     const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, {
       // The grace outlasts a SIGSTOP until the mount sees the device offline, on a loaded machine.
       // PALM's read cache is off (1 byte): every read below fetches fragments, no restart needed.
-      PALM_REPAIR_GRACE: '15s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s', PALM_CACHE_SIZE: '1'
+      // Rebalance past 1 point of fill over the mean, every device offering 64 MiB: fragments move
+      // between devices all along (and onto d6 while it is drained), so every step below also
+      // checks that moves never lower a stripe below n, racing repairs and the drain.
+      PALM_REPAIR_GRACE: '15s', PALM_REPAIR_INTERVAL: '1s', PALM_SCRUB_INTERVAL: '8s', PALM_READ_FAIL: '10s', PALM_CACHE_SIZE: '1', PALM_REBALANCE_SLACK: '1'
     })
-    const swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '2-of-4'], onlineTimeoutMs: 120_000 })
+    const capacity = ['--capacity', '64MiB']
+    const swarm = await startSwarm(t, lan, root, { names: SIX, env, initArgs: ['--policy', '2-of-4', ...capacity], joinArgs: capacity, onlineTimeoutMs: 120_000 })
     const mnt = swarm.mount.mountpoint
     const sums = new Map<string, string>()
     sums.set(join(mnt, 'big'), await writeRandomFile(join(mnt, 'big'), BIG))
