@@ -134,7 +134,8 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
 
   peerVectors (): Map<string, Map<string, number>> {
     const out = new Map<string, Map<string, number>>()
-    for (const [id, l] of this.#links) if (l.stats.vectorKnown) out.set(id, new Map(l.theirs))
+    // As reported, not as grown by what it was seen to take since (PeerLink.reported).
+    for (const [id, l] of this.#links) if (l.stats.vectorKnown) out.set(id, new Map(l.reported))
     return out
   }
 

@@ -64,6 +64,14 @@ export class PeerLink {
   readonly stats: PeerJournalStats
   /** Its version vector as last learned (vector exchange, pull reply, its own pull ranges). */
   readonly theirs = new Map<string, number>()
+  /**
+   * The last vector the peer itself reported, whole: one moment of its journal, in which every
+   * op of its own it had logged before taking the others' counted is counted too. `theirs` also
+   * grows by what the peer is seen to take (pushes it acknowledged, ranges it asks after), which
+   * says nothing about its own ops meanwhile: a device written while it took a pushed op may hold
+   * own ops older than that op that `theirs` does not count (what undo compaction must know).
+   */
+  readonly reported = new Map<string, number>()
   online = false
   wantVector = false
   wantPull = false
@@ -96,7 +104,11 @@ export class PeerLink {
   /** Takes in a vector the peer reported (replaces what was known). */
   learn (vector: Vector): void {
     this.theirs.clear()
-    for (const [author, seq] of vector) this.theirs.set(author, seq)
+    this.reported.clear()
+    for (const [author, seq] of vector) {
+      this.theirs.set(author, seq)
+      this.reported.set(author, seq)
+    }
     this.stats.vectorKnown = true
   }
 

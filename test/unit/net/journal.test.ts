@@ -58,6 +58,25 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     await pWaitFor(() => a.sync.stats().peers.find(p => p.id === b.id)?.peerLag === 0, { timeout: 10_000 })
   })
 
+  it('gives each peer\'s vector as the peer sent it, not grown by the pushes it acknowledged since (undo compaction counts on that)', async (t) => {
+    const swarmKey = generateSwarmKey()
+    // No exchange after the one when they meet: only pushes flow.
+    const quiet = { syncIntervalMs: 600_000, fullSyncIntervalMs: 600_000 }
+    const a = await createJournalDevice(t, { name: 'a', swarmKey, sync: quiet })
+    const b = await createJournalDevice(t, { name: 'b', swarmKey, sync: quiet })
+    await connect(a, b)
+    await pWaitFor(() => a.sync.peerVectors().has(b.id), { timeout: 20_000, interval: 20 })
+    const sent = a.sync.peerVectors().get(b.id)?.get(a.id) ?? 0
+    await writeOps(a, 20)
+    const last = await own(a)
+    await waitHolds(b, a.id, last)
+    await pWaitFor(() => (a.sync.stats().peers.find(p => p.id === b.id)?.opsPushed ?? 0) >= 20, { timeout: 20_000, interval: 20 })
+    // B took A's pushes, but its own ops written meanwhile (none here; a mount's, in general) are
+    // not counted with them: the vector stays what B reported, a moment of B's journal.
+    assert.ok(sent < last, `B had reported ${sent} of A's ${last} ops when they met`)
+    assert.equal(a.sync.peerVectors().get(b.id)?.get(a.id) ?? 0, sent)
+  })
+
   it('ends each push frame on a seal: with frames of 8 ops, every op pushed is applied and none refused', async (t) => {
     const swarmKey = generateSwarmKey()
     const small = { batchOps: 8, fullSyncIntervalMs: 600_000 }
