@@ -11,6 +11,8 @@
  *   down to k (at once), and of copies read-repair or scrub found bad, on live devices holding no
  *   fragment of the stripe; each repair is one `holders` op in the journal (docs/repair.md). plan.ts
  *   is its pure core: device states, who repairs a stripe (rendezvous), what a stripe needs.
+ *   Rebalance moves this device's own fragments to emptier devices when a walk finds no repair:
+ *   rebalance.ts plans them (pure), mover.ts copies, records and frees.
  *
  * - The re-encoder brings files to their folder's `user.palm.policy` after it changes (a walk of
  *   the folder's subtree, and a slow survey of the whole tree): the stripes this device is

@@ -13,7 +13,8 @@
  *
  * A device in its grace is not rebuilt (the spread queue catches it up); a SIGSTOPped or sleeping
  * device flapping within its grace never starts work unless a stripe is down to k. Scrub re-hashes
- * the local store on its own schedule, at a bounded rate; what it finds bad is rebuilt.
+ * the local store on its own schedule, at a bounded rate; what it finds bad is rebuilt. A walk that
+ * finds no repair to do hands rebalance's moves, planned as it went, to the mover (mover.ts).
  */
 import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
@@ -23,12 +24,14 @@ import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
 import { holdersOf, type Candidate, type FragmentRebuilder, type PlacedStripe, type StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
-import { IoError, NotFoundError } from '../errors.js'
+import { IoError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
-import { countMargin, deviceStates, matchDistinct, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
-import { RebalancePlanner, type Move, type RebalanceDevice } from './rebalance.js'
+import { Mover } from './mover.js'
+import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
+import type { RebalanceDevice } from './rebalance.js'
+import { stripeNow } from './stripe-now.js'
 
 /** Settings of the repairer. */
 export interface RepairerInit {
@@ -137,28 +140,6 @@ interface Work {
   plan: StripePlan
 }
 
-/** Fragments of one stripe this device moves off itself (rebalance). */
-interface MoveWork {
-  ino: number
-  stripe: StripeRef
-  moves: Move[]
-}
-
-/** Most fragments one walk plans to move (bounds memory; the next walk goes on). */
-const MAX_MOVES_PER_WALK = 2048
-/** After a walk that moved fragments, the next rebalance waits this long (peers' usage figures catch up), ms. */
-const REBALANCE_COOLDOWN_MS = 10_000
-/**
- * A move is recorded in two steps this far apart, ms: first the new holder beside this one, then,
- * if the stripe still has as many fragments on distinct devices without this one, the new holder
- * alone. Longer than a `holders` op takes to reach every online device, so that a repair another
- * device recorded while this one copied (it could not see the move) is seen before this copy goes.
- */
-const REBALANCE_SETTLE_MS = 5000
-
-/** Copies moved away that an undo record still held are tried again this often, ms. */
-const FREE_RETRY_MS = 60_000
-
 /** A gap this long between two heartbeats means this process was suspended (SIGSTOP, sleep), ms. */
 const SUSPENDED_GAP_MS = 5000
 
@@ -199,16 +180,11 @@ export class Repairer {
   #running?: Promise<void>
   #stopped = false
   #busy = false
-  readonly #status: Omit<RepairStatus, 'devices' | 'graceMs'> = {
-    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0, fragmentsMoved: 0, bytesToRebalance: 0
+  readonly #status: Omit<RepairStatus, 'devices' | 'graceMs' | 'fragmentsMoved' | 'bytesToRebalance'> = {
+    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0
   }
-  readonly #rebalanceSlack: number
-  #rebalanceAfterMs = 0
-  /** Rebalance work of the last walk. */
-  #moves: MoveWork[] = []
-  /** CIDs of copies this device moved away and could not free yet (an undo record held them). */
-  readonly #toFree = new Set<string>()
-  #freeTriedMs = 0
+  /** Rebalance's moves (mover.ts): planned during walks, run by passes that found no repair. */
+  readonly #mover: Mover
 
   constructor (init: RepairerInit, components: RepairerComponents) {
     this.#c = components
@@ -223,7 +199,18 @@ export class Repairer {
     const scrubMs = init.scrubIntervalMs ?? 24 * 60 * 60_000
     this.#scrubBytesPerSecond = init.scrubBytesPerSecond
     this.#quarantineDir = init.quarantineDir
-    this.#rebalanceSlack = init.rebalanceSlack ?? 0.05
+    this.#mover = new Mover({ slack: init.rebalanceSlack ?? 0.05, bytesPerSecond: this.#bytesPerSecond, concurrency: this.#concurrency, stripeTimeoutMs: this.#stripeTimeoutMs }, {
+      meta: components.meta,
+      candidates: components.candidates,
+      ...(components.figures != null ? { figures: components.figures } : {}),
+      ...(components.peerVectors != null ? { peerVectors: components.peerVectors } : {}),
+      fragments: components.fragments,
+      store: components.store,
+      excluded: id => this.#declaredGone.has(id) || this.#draining.has(id),
+      describe: components.describe,
+      deviceId: components.deviceId,
+      log: this.#log
+    })
     if (scrubMs > 0) this.#scrub = repeatingTask('scrub', async (signal) => { await this.scrubNow({ signal }) }, { intervalMs: scrubMs, timeoutMs: 7 * 24 * 60 * 60_000 }, this.#log)
   }
 
@@ -236,6 +223,7 @@ export class Repairer {
 
   async stop (): Promise<void> {
     this.#stopped = true
+    this.#mover.stop()
     clearTimeout(this.#kickTimer)
     clearInterval(this.#beat)
     await Promise.all([this.#task.stop(), this.#scrub?.stop()])
@@ -380,7 +368,7 @@ export class Repairer {
     const nowMs = Date.now()
     const peers = new Map(this.#c.membership.peers().map(p => [p.id, p]))
     const devices = [...this.#states(nowMs, false)].map(([id, state]) => ({ id, name: this.#c.describe(id), state: state === 'online' && this.#draining.has(id) ? 'draining' as const : state, lastSeenMs: id === this.#c.deviceId ? nowMs : peers.get(id)?.lastSeenMs ?? 0 }))
-    return { graceMs: this.#graceMs, devices, ...this.#status, stripesBelowN: { ...this.#status.stripesBelowN } }
+    return { graceMs: this.#graceMs, devices, ...this.#status, stripesBelowN: { ...this.#status.stripesBelowN }, fragmentsMoved: this.#mover.fragmentsMoved, bytesToRebalance: this.#mover.bytesToRebalance }
   }
 
   async #runOnce (signal: AbortSignal): Promise<void> {
@@ -403,25 +391,20 @@ export class Repairer {
     if (signature === this.#lastSignature && ++this.#idleWalks < IDLE_WALKS) return
     this.#idleWalks = 0
     const work = await this.#walk(states, nowMs, signal, true)
+    const moves = this.#mover.takePlanned()
     // Nothing to do and nothing changed: the next interval may skip the walk.
-    this.#lastSignature = work.length === 0 && this.#moves.length === 0 ? signature : ''
+    this.#lastSignature = work.length === 0 && moves.length === 0 ? signature : ''
     if (work.length > 0) await this.#repairAll(work, signal)
-    else if (this.#moves.length > 0) await this.#rebalanceAll(this.#moves, signal)
-    this.#moves = []
-    if (this.#toFree.size > 0 && Date.now() - this.#freeTriedMs >= FREE_RETRY_MS) {
-      const freed = await this.#freeMoved(new Set(this.#toFree), signal)
-      if (freed > 0) this.#log('freed %d copies moved away earlier; %d still kept while undo records name them', freed, this.#toFree.size)
-    }
+    else if (moves.length > 0) await this.#mover.rebalance(moves, signal)
+    await this.#mover.retryFrees(signal)
   }
 
   /** Plans every stripe; returns the work of this device, most urgent first. */
   async #walk (states: Map<string, DeviceState>, nowMs: number, signal: AbortSignal, rebalance = false): Promise<Work[]> {
     const self = this.#c.deviceId
     const online = [...states].filter(([, s]) => s === 'online').map(([id]) => id)
-    const planner = rebalance ? this.#planner(nowMs) : undefined
+    const moves = rebalance ? this.#mover.walk(nowMs) : undefined
     const onlineNow = new Set([self, ...this.#c.membership.peers().filter(p => p.online).map(p => p.id)])
-    const moves: MoveWork[] = []
-    let moveCount = 0
     const counts: MarginCounts = { atK: 0, atK1: 0, more: 0, unreadable: 0 }
     let bytesToMove = 0
     const work: Work[] = []
@@ -437,10 +420,7 @@ export class Repairer {
       if (plan.place.length === 0) {
         // Bad copies that need nothing now (another holder has the fragment) are forgotten.
         this.#suspects.delete(stripe.id)
-        if (planner != null && moveCount < MAX_MOVES_PER_WALK) {
-          const m = planner.plan(stripe, fragmentLengthFor(stripe.length, stripe.k), onlineNow)
-          if (m.length > 0) { moves.push({ ino, stripe, moves: m }); moveCount += m.length }
-        }
+        moves?.offer(ino, stripe, onlineNow)
         continue
       }
       for (const key of bad) stillBad.add(stripe.fragments[Number(key.split(' ')[0])])
@@ -454,10 +434,7 @@ export class Repairer {
     this.#drainLeft = drainLeft
     this.#status.bytesToMove = bytesToMove
     this.#status.lastWalkMs = Date.now()
-    if (planner != null) {
-      this.#moves = moves
-      this.#status.bytesToRebalance = planner.plannedBytes
-    }
+    if (moves != null) this.#mover.planned(moves)
     return work.sort((a, b) => a.plan.margin - b.plan.margin)
   }
 
@@ -499,21 +476,6 @@ export class Repairer {
     if (moved > 0) this.#log('repair moved %d bytes in %d ms', moved, Math.round(seconds * 1000))
   }
 
-  /**
-   * The stripe of `w` as the journal has it now, or undefined when it is gone or rewritten. A walk
-   * plans every stripe at once and repairs them later, within the budget (a drain, lazy repairs):
-   * seconds, while other devices may move the stripe's fragments (rebalance, their repairs).
-   */
-  async #current (w: Pick<Work, 'ino' | 'stripe'>, signal: AbortSignal): Promise<StripeRef | undefined> {
-    try {
-      const [now] = await this.#c.meta.getStripes(w.ino, w.stripe.index, w.stripe.index + 1, { signal })
-      return now?.index === w.stripe.index && now.id === w.stripe.id ? now : undefined
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined
-      throw err
-    }
-  }
-
   /** What `stripe` needs now (device states, bad copies and drains as they are now). */
   #planNow (stripe: StripeRef): StripePlan {
     const nowMs = Date.now()
@@ -529,7 +491,7 @@ export class Repairer {
     try {
       // Planned from the walk's snapshot: planned again from the stripe as it is now, so that no
       // target is a device another device moved a fragment of the stripe to meanwhile.
-      const stripe = await this.#current(w, signal)
+      const stripe = await stripeNow(this.#c.meta, w, signal)
       if (stripe == null) return 0
       const plan = this.#planNow(stripe)
       if (plan.place.length === 0) return 0
@@ -581,7 +543,7 @@ export class Repairer {
       // A fragment of the stripe put on a target by another device during the copies (its journal
       // op arrived meanwhile): that target would hold two; its copy is left as an extra one and
       // the next walk places the fragment again.
-      const now = await this.#current(w, signal)
+      const now = await stripeNow(this.#c.meta, w, signal)
       if (now == null) return 0
       const placing = new Set(placed.map(p => p[0]))
       const onDevice = (s: StripeRef, device: string): number => s.fragments.filter((_, i) => !placing.has(i) && holdersOf(s, i, this.#c.deviceId).includes(device)).length
@@ -619,163 +581,6 @@ export class Repairer {
     const data = await this.#c.stripes.read(stripe, { signal, file: what })
     const encoded = await this.#c.pool.encode(data, { k: stripe.k, n: stripe.n }, { signal })
     return new Map(encoded.fragments.map(f => [f.index, f]))
-  }
-
-  /** The rebalance planner of a walk, or none (off, no usage figures, cooling down after moves). */
-  #planner (nowMs: number): RebalancePlanner | undefined {
-    if (this.#rebalanceSlack <= 0 || this.#c.figures == null || nowMs < this.#rebalanceAfterMs) return undefined
-    const available = new Set(this.#c.candidates().filter(c => c.available && !this.#declaredGone.has(c.id) && !this.#draining.has(c.id)).map(c => c.id))
-    const devices = this.#c.figures().filter(d => d.id === this.#c.deviceId || available.has(d.id))
-    return new RebalancePlanner(this.#c.deviceId, devices, { slack: this.#rebalanceSlack })
-  }
-
-  /** Runs rebalance moves within the bandwidth budget (bytes read here + sent). */
-  async #rebalanceAll (work: MoveWork[], signal: AbortSignal): Promise<void> {
-    const started = performance.now()
-    let bytes = 0
-    let next = 0
-    const copied: Array<{ w: MoveWork, indices: number[] }> = []
-    const runner = async (): Promise<void> => {
-      while (next < work.length && !signal.aborted && !this.#stopped) {
-        const w = work[next++]
-        // Reserved before the move starts (read here + sent), as lazy repairs do.
-        const aheadMs = (bytes / this.#bytesPerSecond) * 1000 - (performance.now() - started)
-        bytes += 2 * w.moves.length * fragmentLengthFor(w.stripe.length, w.stripe.k)
-        if (aheadMs >= 1) await delay(aheadMs, { signal }).catch(() => {})
-        const indices = await this.#moveOne(w, signal)
-        if (indices.length > 0) copied.push({ w, indices })
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
-    if (copied.length === 0) return
-    // Second step, once other devices' ops of the same moments have arrived: this device's copies
-    // are let go where the stripe keeps as many fragments on distinct devices without them.
-    await delay(REBALANCE_SETTLE_MS, { signal }).catch(() => {})
-    const moved = new Set<string>()
-    for (const { w, indices } of copied) {
-      if (signal.aborted) return
-      for (const index of await this.#letGo(w, indices, signal)) moved.add(w.stripe.fragments[index])
-    }
-    const count = moved.size
-    const freed = count > 0 ? await this.#freeMoved(moved, signal) : 0
-    this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
-    this.#log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', count, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
-  }
-
-  /**
-   * Copies one stripe's moving fragments to their new devices and records them with one `holders`
-   * op, all or nothing (the set was checked as a whole), each new holder first and this device
-   * still after it (its copy stays until `#letGo`). Returns the indices copied and recorded.
-   */
-  async #moveOne (w: MoveWork, outer: AbortSignal): Promise<number[]> {
-    const { stripe, moves } = w
-    const { signal, clear } = combineSignals([outer], this.#stripeTimeoutMs)
-    const what = `stripe ${stripe.index} of inode ${w.ino}`
-    // Planned from the walk's snapshot: a stripe whose holders changed since (another device's
-    // repair or drain) is left to the next walk, before the copies and again before the record.
-    const unchanged = async (): Promise<boolean> => {
-      const now = await this.#current(w, signal)
-      return now != null && JSON.stringify(now.holders) === JSON.stringify(stripe.holders)
-    }
-    try {
-      if (!await unchanged()) return []
-      const byTarget = new Map<string, Array<{ index: number, item: FragmentItem }>>()
-      for (const m of moves) {
-        const cid = CID.parse(stripe.fragments[m.index])
-        const bytes = await this.#c.store.get(cid, { signal })
-        let list = byTarget.get(m.to)
-        if (list == null) byTarget.set(m.to, list = [])
-        list.push({ index: m.index, item: { cid, bytes } })
-      }
-      const refusals = await Promise.all([...byTarget].map(async ([target, list]) => {
-        const res = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
-        const bad = res.find((o): o is typeof o & { ok: false } => !o.ok)
-        return bad == null ? undefined : `${this.#c.describe(target)}: ${bad.error.message}`
-      }))
-      const refused = refusals.find(r => r != null)
-      if (refused != null) {
-        this.#log('%s: a moved fragment was refused (%s); the move is not recorded (the copies made are extra)', what, refused)
-        return []
-      }
-      if (!await unchanged()) {
-        this.#log('%s: its holders changed during the move; the move is not recorded (the copies made are extra)', what)
-        return []
-      }
-      const set: Array<[number, string, string[]]> = moves.map(m => [m.index, stripe.fragments[m.index], [m.to, this.#c.deviceId]])
-      set.sort((a, b) => a[0] - b[0])
-      await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, set, { signal })
-      this.#log.trace('%s: copied fragments %s to %s', what, moves.map(m => m.index).join(','), [...byTarget.keys()].map(d => this.#c.describe(d)).join(', '))
-      return moves.map(m => m.index)
-    } catch (err) {
-      if (!outer.aborted) this.#log('could not move fragments of %s: %s', what, (err as Error).message)
-      return []
-    } finally {
-      clear()
-    }
-  }
-
-  /**
-   * The second step of a move: the fragments `indices` of `w`'s stripe still listed as
-   * [new holder, this device] get the new holder alone, when the stripe has as many fragments on
-   * distinct devices without this device's copies (another device may have put a fragment of it on
-   * the same new holder meanwhile: this copy then stays, listed). Returns the indices let go.
-   */
-  async #letGo (w: MoveWork, indices: number[], signal: AbortSignal): Promise<number[]> {
-    const self = this.#c.deviceId
-    const what = `stripe ${w.stripe.index} of inode ${w.ino}`
-    try {
-      const now = await this.#current(w, signal)
-      if (now == null) return []
-      const sets = now.fragments.map((_, i) => holdersOf(now, i, self))
-      const going = indices.filter(i => sets[i].length === 2 && sets[i][1] === self && sets[i][0] !== self)
-      if (going.length === 0) return []
-      const after = sets.map((devices, i) => going.includes(i) ? devices.slice(0, 1) : devices)
-      const distinct = (s: string[][]): number => matchDistinct(s.map((devices, index) => ({ index, devices })))
-      if (distinct(after) < distinct(sets)) {
-        this.#log('%s: another device put a fragment of it on the device fragments %s moved to meanwhile: this device keeps its copies', what, going.join(','))
-        return []
-      }
-      await this.#c.meta.setHolders(w.ino, now.index, now.id, going.map(i => [i, now.fragments[i], after[i]]), { signal })
-      this.#status.fragmentsMoved += going.length
-      return going
-    } catch (err) {
-      if (!signal.aborted) this.#log('could not finish moving fragments of %s: %s', what, (err as Error).message)
-      return []
-    }
-  }
-
-  /**
-   * Frees the local copies of moved fragments, unless some stripe still names this device for one
-   * (the same content elsewhere) or an undo record a late op could need holds it (tried again
-   * later: `#toFree`). Returns how many it freed.
-   */
-  async #freeMoved (cids: Set<string>, signal: AbortSignal): Promise<number> {
-    const self = this.#c.deviceId
-    this.#freeTriedMs = Date.now()
-    for await (const { stripe } of this.#c.meta.allStripes({ signal })) {
-      stripe.fragments.forEach((cid, i) => { if (cids.has(cid) && holdersOf(stripe, i, self).includes(self)) { cids.delete(cid); this.#toFree.delete(cid) } })
-    }
-    // An undo record may bring back a manifest that names this device: kept until it is compacted.
-    // The move's own `holders` op has one (the stripe before it), so this is the common case
-    // without the peers' vectors.
-    if (this.#c.meta.heldFragments != null) {
-      const vectors = this.#c.peerVectors?.()
-      for await (const cid of this.#c.meta.heldFragments({ signal, ...(vectors != null ? { vectors } : {}) })) {
-        if (cids.delete(cid) && this.#toFree.size < MAX_SUSPECTS) this.#toFree.add(cid)
-      }
-    }
-    let freed = 0
-    for (const cid of cids) {
-      this.#toFree.delete(cid)
-      try {
-        await this.#c.store.delete(CID.parse(cid), { signal })
-        freed++
-      } catch (err) {
-        if (signal.aborted) return freed
-        this.#log('could not free moved fragment %s: %s', cid, (err as Error).message)
-      }
-    }
-    return freed
   }
 
   /** Drops what was known bad about the fragments just placed. */
