@@ -110,7 +110,7 @@ async function repairAll (repairer: ReturnType<typeof createRepairer>, meta: Met
   for (const d of dead) repairer.declareGone(d)
   const started = performance.now()
   for await (const { stripe } of meta.allStripes()) {
-    stripe.holders.forEach((h, i) => { for (const d of dead) if (h.includes(d)) repairer.suspect(stripe, i, d) })
+    stripe.holders.forEach((h, i) => { for (const d of dead) if (h.includes(d)) repairer.suspect(stripe, i, d, 'missing') })
   }
   // Done: a walk that started after every suspect was reported finds no fragment left to place.
   const reportedMs = Date.now()

@@ -256,7 +256,7 @@ export class Daemon extends Lifecycle {
         placeTimeoutMs: c.placeTimeoutMs,
         deviceName: c.name,
         knownForMs: c.repairGraceMs
-      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d) => { repairer?.suspect(s, i, d) }, domainOf: id => domains.domainOf(id), journalBehind: () => journalBehind(journal) })
+      }, { pool, store, deviceId, membership: net.membership, fragments, queue: spreadQueue, logger, onBadFragment: (s, i, d, found) => { repairer?.suspect(s, i, d, found) }, domainOf: id => domains.domainOf(id), journalBehind: () => journalBehind(journal) })
       await this.#startPart('stripe placement', placed)
       stripes = placed
       const spreader = createSpreader({}, { queue: spreadQueue, membership: net.membership, fragments, store, deviceId, logger })

@@ -66,7 +66,8 @@ async function loadProtection () {
     (r.stripesBelowN.atK + r.stripesBelowN.atK1 + r.stripesBelowN.more + r.stripesBelowN.unreadable === 0 ? 'every stripe has all its fragments on live devices' :
       r.stripesBelowN.atK + ' stripes at k, ' + r.stripesBelowN.atK1 + ' at k+1, ' + r.stripesBelowN.more + ' with more to spare, ' + r.stripesBelowN.unreadable + ' unreadable; ' + size(r.bytesToMove) + ' to rebuild' +
       (r.rateBytesPerSec > 0 ? ' at ' + size(r.rateBytesPerSec) + '/s, about ' + Math.ceil(r.bytesToMove / r.rateBytesPerSec) + ' s left' : '')) +
-    '. ' + r.fragmentsRebuilt + ' fragments rebuilt here since start. Last scrub: ' + (r.lastScrub ? ago(Date.now() - r.lastScrub.atMs) + ', ' + r.lastScrub.checked + ' checked, ' + (r.lastScrub.corrupt + r.lastScrub.unreadable) + ' bad' : 'not yet') + '.'
+    '. ' + r.fragmentsRebuilt + ' fragments rebuilt here since start. Last scrub: ' + (r.lastScrub ? ago(Date.now() - r.lastScrub.atMs) + ', ' + r.lastScrub.checked + ' checked, ' + (r.lastScrub.corrupt + r.lastScrub.unreadable) + ' bad' : 'not yet') + '.' +
+    (r.scrubBadFound + r.readBadFound > 0 ? ' Bad fragments found since start: ' + r.scrubBadFound + ' by scrub, ' + r.readBadFound + ' by reads (rebuilt).' : '')
   $('whatif').innerHTML = p.whatIf.map(w => '<tr data-device="' + esc(w.name) + '"><td>' + esc(w.name) + '</td><td class="num ' + (w.unreadableFiles > 0 ? 'bad' : 'ok') + '">' + w.unreadableFiles +
     '</td><td class="num ' + (w.belowSpareFiles > 0 ? 'warn' : '') + '">' + w.belowSpareFiles + '</td></tr>').join('')
 }

@@ -263,18 +263,19 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
   })
   event('started', `${init.deviceName} started`)
   // Repair's counters (in memory, cheap to read): what they gained since the last look is an event.
-  const seenRepair = { rebuilt: 0, repaired: 0, bad: 0, gone: new Set<string>() }
+  const seenRepair = { rebuilt: 0, repaired: 0, bad: 0, readBad: 0, gone: new Set<string>() }
   const watchRepair = setInterval(() => {
     const r = parts.repairer?.status()
     if (r == null) return
     if (r.scrubBadFound > seenRepair.bad) event('corruption', `scrub found ${r.scrubBadFound - seenRepair.bad} bad fragment(s) on this device; they are quarantined and rebuilt`)
+    if (r.readBadFound > seenRepair.readBad) event('corruption', `reads found ${r.readBadFound - seenRepair.readBad} corrupt fragment(s) (here or on the devices that sent them); they are quarantined and rebuilt`)
     if (r.stripesRepaired > seenRepair.repaired) event('repair', `repair rebuilt ${r.fragmentsRebuilt - seenRepair.rebuilt} fragment(s) of ${r.stripesRepaired - seenRepair.repaired} stripe(s)`)
     for (const d of r.devices) {
       if (d.state === 'gone' && !seenRepair.gone.has(d.id)) event('repair', `${d.name !== '' ? d.name : d.id} is gone (away past its grace): its fragments are rebuilt on other devices`)
     }
     seenRepair.gone = new Set(r.devices.filter(d => d.state === 'gone').map(d => d.id))
-    if (r.stripesRepaired !== seenRepair.repaired || r.scrubBadFound !== seenRepair.bad) devicesChanged()
-    Object.assign(seenRepair, { rebuilt: r.fragmentsRebuilt, repaired: r.stripesRepaired, bad: r.scrubBadFound })
+    if (r.stripesRepaired !== seenRepair.repaired || r.scrubBadFound !== seenRepair.bad || r.readBadFound !== seenRepair.readBad) devicesChanged()
+    Object.assign(seenRepair, { rebuilt: r.fragmentsRebuilt, repaired: r.stripesRepaired, bad: r.scrubBadFound, readBad: r.readBadFound })
   }, REPAIR_WATCH_MS)
   watchRepair.unref()
   const keepAlive = setInterval(() => { for (const s of streams) s.write(': keep-alive\n\n') }, 15_000)

@@ -20,7 +20,7 @@ import type { ComponentLogger } from '../util/logger.js'
 import { PoolStripeIO, type PoolStripeIOComponents, type PoolStripeIOInit } from './pool.js'
 import { FileSpreadQueue, type FileSpreadQueueInit } from './spread-queue.js'
 
-export type { FragmentRebuilder, PlacedStripe, PoolUsage, SpreadEntry, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
+export type { BadFragment, FragmentRebuilder, PlacedStripe, PoolUsage, SpreadEntry, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
 export { PoolStripeIO, type PoolStripeIOInit, type PoolStripeIOComponents, type PoolStats } from './pool.js'
 export { FileSpreadQueue, type FileSpreadQueueInit, type DrainResult } from './spread-queue.js'
 export { ForeignFragments, type ForeignFragmentsInit } from './foreign.js'

@@ -18,7 +18,7 @@ import { DEFAULT_LOCAL_POLICY } from './local.js'
 import { readStripe, rebuildStripeFragments, type RetrieveDeps } from './retrieve.js'
 import { FragmentSender } from './sender.js'
 import { holdersOf } from './holders.js'
-import type { FragmentRebuilder, PlacedStripe, PoolUsage, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
+import type { BadFragment, FragmentRebuilder, PlacedStripe, PoolUsage, SpreadQueue, StripeHealth, StripeIO, StripeIOOptions, StripePolicy } from './types.js'
 import { usableBytes } from './usage.js'
 import { writeFragments, type WriterDeps } from './writer.js'
 
@@ -50,7 +50,7 @@ export interface PoolStripeIOComponents {
   queue: SpreadQueue
   logger: ComponentLogger
   /** Read-repair: called when a read finds a fragment missing or corrupt on a device. */
-  onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
+  onBadFragment?: (stripe: PlacedStripe, index: number, device: string, found: BadFragment) => void
   /** Ops of other devices' journals not here yet (RetrieveDeps.journalBehind). */
   journalBehind?: () => number
   /** The failure domain a device declared (placement.ts `domainSpread`); none: every device its own. */

@@ -26,7 +26,7 @@ import type { Logger } from '../util/logger.js'
 import { isDeviceFailure } from './device-stats.js'
 import type { DeviceTable } from './device-table.js'
 import { holdersOf } from './holders.js'
-import type { PlacedStripe, StripeIOOptions } from './types.js'
+import type { BadFragment, PlacedStripe, StripeIOOptions } from './types.js'
 
 /** What a read needs. */
 export interface RetrieveDeps {
@@ -42,7 +42,7 @@ export interface RetrieveDeps {
   /** Counters the reads add to: time gathering fragments and decoding, ms; hedged requests sent. */
   counters: { fetchMs: number, decodeMs: number, hedges: number }
   /** Read-repair: a fragment was found missing or corrupt on a device (the read went on without it). */
-  onBadFragment?: (stripe: PlacedStripe, index: number, device: string) => void
+  onBadFragment?: (stripe: PlacedStripe, index: number, device: string, found: BadFragment) => void
   /**
    * Ops of other devices' journals this device has not received yet. While it catches up (a device
    * that just joined, or woke), it may read a file the others have since deleted or rewritten, whose
@@ -309,11 +309,11 @@ class Race {
     if (name === 'IntegrityError') {
       this.deps.log.error('fragment %s (index %d of %s) is corrupt on device %s; reading another: %s', cid, s.index, this.file, device, (err as Error).message)
       this.#problems.push(`fragment ${s.index} corrupt on ${device}`)
-      this.deps.onBadFragment?.(this.stripe, s.index, s.device)
+      this.deps.onBadFragment?.(this.stripe, s.index, s.device, 'corrupt')
     } else if (name === 'NotFoundError') {
       this.deps.log('fragment %s (index %d of %s) is missing on device %s', cid, s.index, this.file, device)
       this.#problems.push(`fragment ${s.index} missing on ${device}`)
-      this.deps.onBadFragment?.(this.stripe, s.index, s.device)
+      this.deps.onBadFragment?.(this.stripe, s.index, s.device, 'missing')
     } else {
       this.deps.log('fragment %d of %s from %s failed: %s', s.index, this.file, device, (err as Error)?.message)
       this.#problems.push(`${device}: ${name ?? 'error'}`)

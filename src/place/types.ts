@@ -11,6 +11,13 @@ export interface StripePolicy {
   n: number
 }
 
+/**
+ * What a read found wrong with one copy of a fragment (read-repair): `corrupt`, its bytes do not
+ * match its CID (the holder's store quarantined them); `missing`, the holder has none (lost, or
+ * moved away after the reader's manifest was written).
+ */
+export type BadFragment = 'corrupt' | 'missing'
+
 /** Where an encoded stripe went (structurally the manifest's StripeRef without `index`). */
 export interface PlacedStripe {
   length: number

@@ -22,7 +22,7 @@ import type { ChunkPool } from '../chunk/index.js'
 import { fragmentLengthFor, type Fragment } from '../chunk/index.js'
 import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
-import { holdersOf, type Candidate, type FragmentRebuilder, type PlacedStripe, type StripeIO } from '../place/index.js'
+import { holdersOf, type BadFragment, type Candidate, type FragmentRebuilder, type PlacedStripe, type StripeIO } from '../place/index.js'
 import { scrubStore, type FragmentStore, type ScrubReport } from '../store/index.js'
 import { IoError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
@@ -120,6 +120,14 @@ export interface RepairStatus {
   lastScrub?: { atMs: number, checked: number, corrupt: number, unreadable: number, durationMs: number }
   /** Bad fragments (corrupt or unreadable) scrub found here since start. */
   scrubBadFound: number
+  /**
+   * Corrupt fragments (bytes not matching their CID) this device's reads found since start: its
+   * own copies and those other devices served it; each was quarantined by its holder's store and
+   * is rebuilt (read-repair). A copy found missing is rebuilt too but not counted here (a reader
+   * with an older manifest may ask a device a fragment has just been moved from). A bad copy of
+   * this device's that another device read is counted there, not here.
+   */
+  readBadFound: number
   /** Rebalance: fragments this device moved off itself since start (copied, recorded, freed here). */
   fragmentsMoved: number
   /** Rebalance: fragment bytes this device planned to move at the last walk. */
@@ -181,7 +189,7 @@ export class Repairer {
   #stopped = false
   #busy = false
   readonly #status: Omit<RepairStatus, 'devices' | 'graceMs' | 'fragmentsMoved' | 'bytesToRebalance'> = {
-    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0
+    stripesBelowN: { atK: 0, atK1: 0, more: 0, unreadable: 0 }, bytesToMove: 0, rateBytesPerSec: 0, fragmentsRebuilt: 0, stripesRepaired: 0, repairFailures: 0, lastWalkMs: 0, scrubBadFound: 0, readBadFound: 0
   }
   /** Rebalance's moves (mover.ts): planned during walks, run by passes that found no repair. */
   readonly #mover: Mover
@@ -279,12 +287,17 @@ export class Repairer {
     return outcome
   }
 
-  /** Read-repair: a read found fragment `index` of `stripe` missing or corrupt on `device`. */
-  suspect (stripe: Pick<PlacedStripe, 'id'>, index: number, device: string): void {
+  /**
+   * Read-repair: a read found fragment `index` of `stripe` missing or corrupt on `device`. A corrupt
+   * copy is counted once (`readBadFound`), however many reads report it before it is rebuilt.
+   */
+  suspect (stripe: Pick<PlacedStripe, 'id'>, index: number, device: string, found: BadFragment): void {
     if (this.#suspects.size >= MAX_SUSPECTS) return
     let set = this.#suspects.get(stripe.id)
     if (set == null) this.#suspects.set(stripe.id, set = new Set())
-    set.add(`${index} ${device}`)
+    const key = `${index} ${device}`
+    if (found === 'corrupt' && !set.has(key)) this.#status.readBadFound++
+    set.add(key)
     this.kick()
   }
 

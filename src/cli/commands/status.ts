@@ -16,7 +16,7 @@ function journalLag (p: StatusReport['peers'][number]): string {
   return j.lagOps === 0 ? 'journal in sync  ' : `journal ${j.lagOps} ops behind  `
 }
 
-/** "repair     …": stripes below n by margin, work left, rate, gone devices, last scrub; undefined without a pool. */
+/** "repair     …": stripes below n by margin, work left, rate, gone devices, last scrub, bad copies found; undefined without a pool. */
 function repairLine (s: StatusReport): string | undefined {
   const r = s.repair
   if (r == null) return undefined
@@ -28,7 +28,8 @@ function repairLine (s: StatusReport): string | undefined {
     ...(b.unreadable > 0 ? [`${b.unreadable} unreadable until devices return`] : []),
     ...(r.rateBytesPerSec > 0 ? [`${size(r.rateBytesPerSec)}/s`] : []),
     ...(gone.length > 0 ? [`gone: ${gone.join(', ')}`] : []),
-    r.lastScrub == null ? 'no scrub yet' : `last scrub ${ago(Math.max(0, Date.now() - r.lastScrub.atMs))} (${r.lastScrub.checked} checked, ${r.lastScrub.corrupt + r.lastScrub.unreadable} bad)`
+    r.lastScrub == null ? 'no scrub yet' : `last scrub ${ago(Math.max(0, Date.now() - r.lastScrub.atMs))} (${r.lastScrub.checked} checked, ${r.lastScrub.corrupt + r.lastScrub.unreadable} bad)`,
+    ...(r.scrubBadFound + r.readBadFound > 0 ? [`${r.scrubBadFound + r.readBadFound} bad fragments found since start (${r.scrubBadFound} by scrub, ${r.readBadFound} by reads), rebuilt`] : [])
   ]
   return `repair     ${parts.join('; ')}`
 }

@@ -9,6 +9,7 @@ import pWaitFor from 'p-wait-for'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createPalmNode, generateSwarmKey, loadOrCreatePeerKey, palmEncrypter, palmMuxer, swarmProtector, type LocalHealth, type PalmNode, type PalmNodeComponents, type PalmNodeInit } from '../../../src/net/index.js'
+import type { FragmentStore } from '../../../src/store/index.js'
 import { MemoryFragmentStore } from '../../../src/store/memory-store.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
@@ -43,9 +44,13 @@ export interface TestNodeOptions extends PalmNodeInit {
 
 /** A started loopback node; stopped after the test. */
 export async function createTestNode (t: Cleanup, opts: TestNodeOptions = {}): Promise<TestNode> {
+  return await createTestNodeOver(t, new MemoryFragmentStore({ capacityBytes: opts.capacityBytes }), opts)
+}
+
+/** A started loopback node serving `store` (e.g. a file store); stopped after the test (the store is the caller's). */
+export async function createTestNodeOver<S extends FragmentStore> (t: Cleanup, store: S, opts: TestNodeOptions = {}): Promise<Omit<TestNode, 'store'> & { store: S }> {
   const name = opts.name ?? `peer-${++counter}`
   const dir = opts.dir ?? await createTempDir(t, `palm-net-${name}-`)
-  const store = new MemoryFragmentStore({ capacityBytes: opts.capacityBytes })
   const health: LocalHealth = { name, capacityBytes: 0, usedBytes: 0, freeBytes: 0, fragmentCount: 0, journalHead: '', version: 'test' }
   const node = createPalmNode({
     peerKey: opts.peerKey ?? await loadOrCreatePeerKey(join(dir, 'peer.key')),
