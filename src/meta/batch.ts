@@ -55,8 +55,14 @@ export class Batch {
   readonly waiters: Array<{ waiter: Waiter, result: ApplyResult }> = []
   /** Op rows and statements in op order; a local op's row is signed when the batch is sealed. */
   readonly stmts: Array<string | UnsignedRow | SignedRow> = []
-  /** Final value of every key changed in this batch (ABSENT = deleted). */
-  readonly changes = new Map<string, Cached>()
+  /**
+   * Final value of every key changed in this batch (ABSENT = deleted). Until the batch is committed,
+   * this is also the writer's overlay (what readers and later ops see before the cache has it).
+   */
+  get changes (): Map<string, Cached> { return this.#changes }
+  #changes = new Map<string, Cached>()
+  /** The stripe and xattr keys among `changes`, by inode (range reads of the view scan these). */
+  readonly keysByIno = new Map<number, Set<string>>()
   /** Inodes created in this batch. */
   readonly created: number[] = []
   /** Author → last seq, for authors whose ops are in this batch. */
@@ -79,6 +85,15 @@ export class Batch {
 
   constructor (id = 0) {
     this.id = id
+  }
+
+  /**
+   * Takes `changes` (an applied task's staged changes, which nothing changes any more) as this
+   * batch's while it has none: the map itself, not a copy of each key (a merge stages thousands).
+   */
+  adopt (changes: Map<string, Cached>): void {
+    if (this.#changes.size === 0) this.#changes = changes
+    else for (const [k, v] of changes) this.#changes.set(k, v)
   }
 
   /** Waiters answered before the commit (their ops were in the redo log). */
