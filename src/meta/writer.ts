@@ -438,7 +438,8 @@ export class Writer {
       if (seq < expect) { report.duplicates++; continue }
       if (seq > expect) { report.refused.push({ author, seq, reason: `gap: ops ${expect}…${seq - 1} of that device are missing` }); continue }
       next.set(author, seq + 1)
-      fresh.push({ signed, key: { hlc: signed.op.hlc, author, seq }, fresh: true })
+      // The op is its own key (hlc, author, seq): no object more per op to keep until the commit.
+      fresh.push({ signed, key: signed.op, fresh: true })
     }
     fresh.sort((a, b) => compareKeys(a.key, b.key))
     m.report = report
@@ -560,14 +561,20 @@ export class Writer {
     const logged: Array<{ text: string, sig?: Uint8Array }> = []
     for (const step of plan.steps) {
       const { key: k, signed } = step
-      b.merged.push({ author: k.author, seq: k.seq, kind: signed.op.kind, undo: step.newUndo as string })
-      if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
-      b.stmts.push({ author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig })
+      if (!step.fresh) {
+        b.merged.push({ author: k.author, seq: k.seq, kind: signed.op.kind, undo: step.newUndo as string })
+        b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string))
+        continue
+      }
+      // One object is the op's row, its entry among the merged ops (a failed commit names it) and its redo record.
+      const row: SignedRow = { author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig }
+      b.merged.push(row)
+      b.stmts.push(row)
       this.#pendingSeq.set(k.author, k.seq)
       b.lastSeq.set(k.author, k.seq)
       this.#init.hlc.observe(k.hlc)
       ops++
-      if (!m.replay) logged.push({ text: signed.body, sig: signed.sig })
+      if (!m.replay) logged.push(row)
       // This device's own ops come this way from the redo log and in a rebuild.
       if (k.author === this.#init.author) this.#chain(b, signed.body)
       if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
