@@ -403,8 +403,12 @@ export class Writer {
 
   /** The uncommitted value of `k`: the open batch's, else the one of the batch being committed. */
   #overlayGet (k: string): Cached | undefined {
-    const v = this.#open.changes.get(k)
-    if (v !== undefined) return v
+    // Most lookups find nothing here (the record is committed): an empty batch costs no probe.
+    const open = this.#open.changes
+    if (open.size > 0) {
+      const v = open.get(k)
+      if (v !== undefined) return v
+    }
     return this.#inFlight?.changes.get(k)
   }
 
