@@ -16,7 +16,7 @@ import type { MergedOp } from './commit-failure.js'
 import {
   dentriesUpsertSql, dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodesUpsertSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
-import { BoundJson, sqlBlob, sqlText } from './sql.js'
+import { BOUND_JSON_TABLE, BoundJson, sqlBlob, sqlText } from './sql.js'
 import type { StripeRef } from './types.js'
 
 /** A local op's row, sealed with its batch (an early answer does not wait for it): signed if it is a seal. */
@@ -138,7 +138,7 @@ export class Batch {
     const rows: OpRowValues[] = []
     for (const s of this.stmts) {
       if (typeof s === 'string') updates.push(s)
-      else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s)))
+      else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s), bound))
     }
     // The op rows first: a redone op's undo update may name an op logged in this same batch.
     const parts: string[] = rows.length > 0 ? [opRowsSql(rows, bound), ...updates] : updates
@@ -204,16 +204,22 @@ function changeSql (k: string, v: Cached): string {
   }
 }
 
-/** One op row as `opRowsSql` reads it: author, seq, hlc (decimal), kind, body, signature (hex or null), undo. */
-type OpRowValues = [string, number, string, string, string, string | null, string]
+/**
+ * One op row as `opRowsSql` reads it: author, seq, hlc (decimal), kind, the slot of its body,
+ * signature (hex or null), the slot of its undo record. The body and the undo record are JSON
+ * texts already: each is bound as it is, in a slot of its own (`BoundJson.text`), rather than
+ * escaped into the rows' JSON text, built in parts and flattened again to be bound.
+ */
+type OpRowValues = [string, number, string, string, number, string | null, number]
 
-function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined): OpRowValues {
-  return [r.author, r.seq, r.hlc.toString(), r.kind, r.text, sig == null ? null : Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('hex'), r.undo]
+function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined, bound: BoundJson): OpRowValues {
+  return [r.author, r.seq, r.hlc.toString(), r.kind, bound.text(r.text), sig == null ? null : Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('hex'), bound.text(r.undo)]
 }
 
-/** The rows of many ops in the log: one statement, the values in one bound JSON text. */
+/** The rows of many ops in the log: one statement, the values in bound JSON texts, bodies and undo records by slot. */
 function opRowsSql (rows: OpRowValues[], bound: BoundJson): string {
-  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM ${bound.rows(rows)};`
+  const slot = (i: number): string => `(SELECT t.text FROM ${BOUND_JSON_TABLE} t WHERE t.slot=value->>${i})`
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,${slot(4)},unhex(value->>5),${slot(6)} FROM ${bound.rows(rows)};`
 }
 
 /** A redone op's new undo record (a late op was applied before it). */
