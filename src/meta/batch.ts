@@ -3,7 +3,8 @@
  * sent to SQLite as one transaction in one `exec`. Per-op statements keep their order; inodes,
  * entries and xattrs are written once per batch with their final value, so sixteen creates in one
  * directory update that directory's row once. The op rows, the inodes and the entries a batch
- * writes go in one statement each, their values in one JSON text read by `json_each`: SQLite
+ * writes go in one statement each, their values in JSON texts read by `json_each` (an op's body
+ * and undo record, JSON texts themselves, bound apart and named by slot): SQLite
  * then compiles three statements per batch instead of three per op (a remote create cost ~56 µs of
  * SQLite per op as single statements, ~39 µs so: docs/journal.md). The JSON texts are bound as
  * parameters (sql.ts `BoundJson`), not quoted into the SQL.
