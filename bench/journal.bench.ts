@@ -25,6 +25,7 @@
  */
 import '../src/util/polyfill.js'
 import { spawn } from 'node:child_process'
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -117,9 +118,10 @@ async function mainThreadCpu (): Promise<number> {
 }
 
 /** One catch-up: a fresh B pulls everything from A. */
-async function catchUp (swarmKey: Uint8Array, a: Source, childCpu: () => Promise<number>): Promise<{ sec: number, steadyOpsPerSec: number, cpuUsPerOp: number, mainUsPerOp: number, sourceCpuUsPerOp: number }> {
+async function catchUp (swarmKey: Uint8Array, a: Source, childCpu: () => Promise<number>): Promise<{ sec: number, steadyOpsPerSec: number, cpuUsPerOp: number, mainUsPerOp: number, sourceCpuUsPerOp: number, gc: GcPauses }> {
   const dir = await mkdtemp(join(tmpdir(), 'palm-bench-journal-b-'))
   const b = await startDevice(swarmKey, dir)
+  const gc = watchGc()
   try {
     const childBefore = await childCpu()
     const cpu0 = process.cpuUsage()
@@ -141,10 +143,36 @@ async function catchUp (swarmKey: Uint8Array, a: Source, childCpu: () => Promise
     const cpu = process.cpuUsage(cpu0)
     const mainCpu = await mainThreadCpu() - main0
     const sourceCpu = await childCpu() - childBefore
-    return { sec, steadyOpsPerSec: (a.ops * 0.8) / ((t90 - t10) / 1000), cpuUsPerOp: (cpu.user + cpu.system) / a.ops, mainUsPerOp: mainCpu / a.ops, sourceCpuUsPerOp: sourceCpu / a.ops }
+    return { sec, steadyOpsPerSec: (a.ops * 0.8) / ((t90 - t10) / 1000), cpuUsPerOp: (cpu.user + cpu.system) / a.ops, mainUsPerOp: mainCpu / a.ops, sourceCpuUsPerOp: sourceCpu / a.ops, gc: gc.stop(a.ops) }
   } finally {
+    gc.stop(a.ops)
     await b.stop()
     await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** B's garbage-collection pauses on its main thread during a catch-up, per op: scavenges (young generation) and the rest (mark-compact, incremental steps). */
+interface GcPauses { scavenges: number, scavengeUsPerOp: number, otherUsPerOp: number }
+
+function watchGc (): { stop: (ops: number) => GcPauses } {
+  let scavenges = 0
+  let scavengeMs = 0
+  let otherMs = 0
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (((e as PerformanceEntry & { detail?: { kind?: number } }).detail)?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) { scavenges++; scavengeMs += e.duration } else otherMs += e.duration
+    }
+  })
+  obs.observe({ entryTypes: ['gc'] })
+  let result: GcPauses | undefined
+  return {
+    stop: (ops) => {
+      if (result == null) {
+        obs.disconnect()
+        result = { scavenges, scavengeUsPerOp: scavengeMs * 1000 / ops, otherUsPerOp: otherMs * 1000 / ops }
+      }
+      return result
+    }
   }
 }
 
@@ -204,7 +232,7 @@ async function main (): Promise<void> {
     const rounds = []
     for (let r = 0; r < ROUNDS; r++) {
       const res = await catchUp(swarmKey, a, childCpu)
-      console.log(`round ${r + 1}: ${res.sec.toFixed(2)} s, steady ${Math.round(res.steadyOpsPerSec)} ops/s, B ${res.cpuUsPerOp.toFixed(0)} µs CPU/op (main thread ${res.mainUsPerOp.toFixed(0)}), A ${res.sourceCpuUsPerOp.toFixed(0)} µs CPU/op`)
+      console.log(`round ${r + 1}: ${res.sec.toFixed(2)} s, steady ${Math.round(res.steadyOpsPerSec)} ops/s, B ${res.cpuUsPerOp.toFixed(0)} µs CPU/op (main thread ${res.mainUsPerOp.toFixed(0)}), A ${res.sourceCpuUsPerOp.toFixed(0)} µs CPU/op; B's GC pauses: ${res.gc.scavenges} scavenges ${res.gc.scavengeUsPerOp.toFixed(1)} µs/op, others ${res.gc.otherUsPerOp.toFixed(1)} µs/op; B's peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`)
       rounds.push(res)
     }
     if (CATCH_UP_ONLY) return

@@ -3,7 +3,8 @@
  * sent to SQLite as one transaction in one `exec`. Per-op statements keep their order; inodes,
  * entries and xattrs are written once per batch with their final value, so sixteen creates in one
  * directory update that directory's row once. The op rows, the inodes and the entries a batch
- * writes go in one statement each, their values in one JSON text read by `json_each`: SQLite
+ * writes go in one statement each, their values in JSON texts read by `json_each` (an op's body
+ * and undo record, JSON texts themselves, bound apart and named by slot): SQLite
  * then compiles three statements per batch instead of three per op (a remote create cost ~56 µs of
  * SQLite per op as single statements, ~39 µs so: docs/journal.md). The JSON texts are bound as
  * parameters (sql.ts `BoundJson`), not quoted into the SQL.
@@ -16,7 +17,7 @@ import type { MergedOp } from './commit-failure.js'
 import {
   dentriesUpsertSql, dentryDeleteSql, dentryUpsertSql, inodeDeleteSql, inodesUpsertSql, inodeUpsertSql, type DentryRec, type InodeRec
 } from './records.js'
-import { BoundJson, sqlBlob, sqlText } from './sql.js'
+import { BOUND_JSON_TABLE, BoundJson, sqlBlob, sqlText } from './sql.js'
 import type { StripeRef } from './types.js'
 
 /** A local op's row, sealed with its batch (an early answer does not wait for it): signed if it is a seal. */
@@ -55,8 +56,14 @@ export class Batch {
   readonly waiters: Array<{ waiter: Waiter, result: ApplyResult }> = []
   /** Op rows and statements in op order; a local op's row is signed when the batch is sealed. */
   readonly stmts: Array<string | UnsignedRow | SignedRow> = []
-  /** Final value of every key changed in this batch (ABSENT = deleted). */
-  readonly changes = new Map<string, Cached>()
+  /**
+   * Final value of every key changed in this batch (ABSENT = deleted). Until the batch is committed,
+   * this is also the writer's overlay (what readers and later ops see before the cache has it).
+   */
+  get changes (): Map<string, Cached> { return this.#changes }
+  #changes = new Map<string, Cached>()
+  /** The stripe and xattr keys among `changes`, by inode (range reads of the view scan these). */
+  readonly keysByIno = new Map<number, Set<string>>()
   /** Inodes created in this batch. */
   readonly created: number[] = []
   /** Author → last seq, for authors whose ops are in this batch. */
@@ -79,6 +86,15 @@ export class Batch {
 
   constructor (id = 0) {
     this.id = id
+  }
+
+  /**
+   * Takes `changes` (an applied task's staged changes, which nothing changes any more) as this
+   * batch's while it has none: the map itself, not a copy of each key (a merge stages thousands).
+   */
+  adopt (changes: Map<string, Cached>): void {
+    if (this.#changes.size === 0) this.#changes = changes
+    else for (const [k, v] of changes) this.#changes.set(k, v)
   }
 
   /** Waiters answered before the commit (their ops were in the redo log). */
@@ -123,7 +139,7 @@ export class Batch {
     const rows: OpRowValues[] = []
     for (const s of this.stmts) {
       if (typeof s === 'string') updates.push(s)
-      else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s)))
+      else rows.push(opRowValues(s, 'sig' in s ? s.sig : sigs?.get(s), bound))
     }
     // The op rows first: a redone op's undo update may name an op logged in this same batch.
     const parts: string[] = rows.length > 0 ? [opRowsSql(rows, bound), ...updates] : updates
@@ -189,16 +205,22 @@ function changeSql (k: string, v: Cached): string {
   }
 }
 
-/** One op row as `opRowsSql` reads it: author, seq, hlc (decimal), kind, body, signature (hex or null), undo. */
-type OpRowValues = [string, number, string, string, string, string | null, string]
+/**
+ * One op row as `opRowsSql` reads it: author, seq, hlc (decimal), kind, the slot of its body,
+ * signature (hex or null), the slot of its undo record. The body and the undo record are JSON
+ * texts already: each is bound as it is, in a slot of its own (`BoundJson.text`), rather than
+ * escaped into the rows' JSON text, built in parts and flattened again to be bound.
+ */
+type OpRowValues = [string, number, string, string, number, string | null, number]
 
-function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined): OpRowValues {
-  return [r.author, r.seq, r.hlc.toString(), r.kind, r.text, sig == null ? null : Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('hex'), r.undo]
+function opRowValues (r: UnsignedRow, sig: Uint8Array | undefined, bound: BoundJson): OpRowValues {
+  return [r.author, r.seq, r.hlc.toString(), r.kind, bound.text(r.text), sig == null ? null : Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('hex'), bound.text(r.undo)]
 }
 
-/** The rows of many ops in the log: one statement, the values in one bound JSON text. */
+/** The rows of many ops in the log: one statement, the values in bound JSON texts, bodies and undo records by slot. */
 function opRowsSql (rows: OpRowValues[], bound: BoundJson): string {
-  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,value->>4,unhex(value->>5),value->>6 FROM ${bound.rows(rows)};`
+  const slot = (i: number): string => `(SELECT t.text FROM ${BOUND_JSON_TABLE} t WHERE t.slot=value->>${i})`
+  return `INSERT INTO ops(author,seq,hlc,kind,body,sig,undo) SELECT value->>0,value->>1,CAST(value->>2 AS INTEGER),value->>3,${slot(4)},unhex(value->>5),${slot(6)} FROM ${bound.rows(rows)};`
 }
 
 /** A redone op's new undo record (a late op was applied before it). */

@@ -13,7 +13,7 @@ import { ABSENT, type Cached, type CommittedCache, type Loaded, type RangeRows }
 import type { DentryRec, InodeRec, RemovedDirRec } from './records.js'
 import type { StripeRef } from './types.js'
 import { indexByIno, key, Miss, type ApplyView } from './view.js'
-import { InodeDelta, type Undo } from './undo.js'
+import { encodeUndoOf, InodeDelta, type Undo } from './undo.js'
 import { IntegrityError } from '../errors.js'
 import { decodeKeyEpoch, domainRow, encodeDomain, encodeKeyEpoch, isTombstone, KEY_EPOCH_ROW, liveKey, tombstone } from './author-key.js'
 
@@ -30,7 +30,8 @@ export interface Counters {
 }
 
 export interface Overlay {
-  get: (key: string) => { value: Cached } | undefined
+  /** The uncommitted value of `key` (ABSENT: removed), undefined when no uncommitted batch changed it. */
+  get: (key: string) => Cached | undefined
   /** The uncommitted stripe and xattr keys of an inode (`s<ino>/…`, `x<ino>/…`). */
   keysOf: (ino: number) => Iterable<string> | undefined
   /** Every uncommitted key and value (a scan: for rare paths only). */
@@ -86,10 +87,13 @@ export class OpContext implements ApplyView {
   /** Starts recording a new op's changes. */
   beginOp (): void { this.#op = this.#newRecord() }
 
-  /** The current op's undo record (what its changes replaced); the next op begins with beginOp. */
-  endOp (): Undo {
+  /**
+   * The current op's undo record (what its changes replaced) in its stored form (undo.ts
+   * `encodeUndo`), made from the op's record directly; the next op begins with beginOp.
+   */
+  endOpEncoded (): string {
     const r = this.#op
-    return { priors: [...r.priors], files: r.files, dirs: r.dirs, bytes: r.bytes }
+    return encodeUndoOf(r.priors, r, this.staged)
   }
 
   /** Drops everything the current op staged (it failed or missed a record half-way). */
@@ -151,7 +155,7 @@ export class OpContext implements ApplyView {
     const s = this.staged.get(k)
     if (s !== undefined) return s
     const o = this.#overlay.get(k)
-    if (o !== undefined) return o.value
+    if (o !== undefined) return o
     const c = this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
     if (c !== undefined) return c
     throw new Miss(k)
@@ -185,7 +189,7 @@ export class OpContext implements ApplyView {
     const k = key.nameOf(ino)
     // Hints from the newest to the database's: the first that still names the inode here. A stale
     // one (its name was removed or replaced since) must not hide the database's, which may be right.
-    for (const hint of [this.staged.get(k), this.#overlay.get(k)?.value, this.#cache.get(k), this.#local.get(k)] as Array<Cached | undefined>) {
+    for (const hint of [this.staged.get(k), this.#overlay.get(k), this.#cache.get(k), this.#local.get(k)] as Array<Cached | undefined>) {
       if (hint !== undefined && hint !== ABSENT && this.dentry((hint as DentryRec).parent, (hint as DentryRec).name)?.ino === ino) return hint as DentryRec
     }
     // Else (its hinted name was removed: one of several hard links) the first by (parent, name) of
@@ -278,7 +282,7 @@ export class OpContext implements ApplyView {
 
   /** The value of `k` if the view holds it (no Miss). */
   #known (k: string): Cached | undefined {
-    return this.staged.get(k) ?? this.#overlay.get(k)?.value ?? this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
+    return this.staged.get(k) ?? this.#overlay.get(k) ?? this.#cache.get(k) ?? this.#local.get(k) as Cached | undefined
   }
 
   dropInode (rec: InodeRec): void {

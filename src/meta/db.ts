@@ -9,6 +9,9 @@ import { IntegrityError, NoSpaceError, PalmError, ReadOnlyError, type PalmErrorO
 
 type Params = Array<string | number | null | Uint8Array>
 
+/** The most texts one statement binds (a power of two below SQLite's 32,766 parameters). */
+const BIND_SLOTS_PER_STATEMENT = 8192
+
 /** Maps a node-sqlite3 error to a PalmError naming `path` and what was being done. */
 export function journalError (err: unknown, path: string, doing: string): PalmError {
   if (err instanceof PalmError) return err
@@ -28,6 +31,8 @@ export class Db {
   readonly path: string
   readonly #db: sqlite3.Database
   readonly #stmts = new Map<string, sqlite3.Statement>()
+  /** The statements that bind a commit's texts, by their first slot and number of slots. */
+  readonly #bindStmts = new Map<string, sqlite3.Statement>()
   /** BOUND_JSON_TABLE exists on this connection. */
   #boundTable = false
 
@@ -77,19 +82,29 @@ export class Db {
   /**
    * Stores `texts` as rows 0… of BOUND_JSON_TABLE (made on first use), replacing the last commit's.
    * One statement per power of two of texts (the rest of its rows are empty arrays that no statement
-   * reads), so that a few prepared statements serve every commit.
+   * reads), so that a few prepared statements serve every commit; a commit of more than
+   * BIND_SLOTS_PER_STATEMENT texts binds them with one such statement per part.
    */
   async #bindJson (texts: readonly string[]): Promise<void> {
     if (!this.#boundTable) {
       await this.exec(`CREATE TEMP TABLE IF NOT EXISTS ${BOUND_JSON_TABLE.slice('temp.'.length)}(slot INTEGER PRIMARY KEY, text TEXT NOT NULL)`)
       this.#boundTable = true
     }
-    const rows = 2 ** Math.ceil(Math.log2(texts.length))
-    const stmt = this.#prepared(`INSERT OR REPLACE INTO ${BOUND_JSON_TABLE}(slot,text) VALUES${Array.from({ length: rows }, (_, i) => `(${i},?)`).join(',')}`)
-    const params = rows === texts.length ? texts : [...texts, ...Array<string>(rows - texts.length).fill('[]')]
-    await new Promise<void>((resolve, reject) => {
-      stmt.run(params, (err: Error | null) => { if (err != null) reject(err); else resolve() })
-    })
+    // SQLite takes at most 32,766 parameters per statement: a large commit binds in parts.
+    for (let base = 0; base < texts.length; base += BIND_SLOTS_PER_STATEMENT) {
+      const part = base === 0 && texts.length <= BIND_SLOTS_PER_STATEMENT ? texts : texts.slice(base, base + BIND_SLOTS_PER_STATEMENT)
+      const rows = 2 ** Math.ceil(Math.log2(part.length))
+      // Found by its slots, not its text: a commit binds thousands (each op's body and undo record).
+      let stmt = this.#bindStmts.get(`${base}+${rows}`)
+      if (stmt == null) {
+        stmt = this.#prepared(`INSERT OR REPLACE INTO ${BOUND_JSON_TABLE}(slot,text) VALUES${Array.from({ length: rows }, (_, i) => `(${base + i},?)`).join(',')}`)
+        this.#bindStmts.set(`${base}+${rows}`, stmt)
+      }
+      const params = rows === part.length ? part : [...part, ...Array<string>(rows - part.length).fill('[]')]
+      await new Promise<void>((resolve, reject) => {
+        stmt.run(params, (err: Error | null) => { if (err != null) reject(err); else resolve() })
+      })
+    }
   }
 
   /**
@@ -111,6 +126,7 @@ export class Db {
   async close (): Promise<void> {
     for (const s of this.#stmts.values()) await new Promise<void>((resolve) => { s.finalize(() => { resolve() }) })
     this.#stmts.clear()
+    this.#bindStmts.clear()
     await new Promise<void>((resolve, reject) => {
       this.#db.close((err) => { if (err != null) reject(journalError(err, this.path, 'closing it')); else resolve() })
     })

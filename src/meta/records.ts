@@ -166,10 +166,18 @@ export function inodeUpsertSql (r: InodeRec): string {
 
 /** The upsert of many whole records: one statement, the values in bound JSON (sql.ts `BoundJson`). */
 export function inodesUpsertSql (recs: InodeRec[], bound: BoundJson): string {
+  // Most records' three times are one op's time (a create's, a directory's mtime and ctime):
+  // each distinct time is split once (bigint arithmetic allocates).
+  let last: bigint | undefined
+  let split: [number, number] = [0, 0]
+  const parts = (ns: bigint): [number, number] => {
+    if (ns !== last) { split = splitTime(ns); last = ns }
+    return split
+  }
   const rows = recs.map(r => {
-    const [as, an] = splitTime(r.atimeNs)
-    const [ms, mn] = splitTime(r.mtimeNs)
-    const [cs, cn] = splitTime(r.ctimeNs)
+    const [as, an] = parts(r.atimeNs)
+    const [ms, mn] = parts(r.mtimeNs)
+    const [cs, cn] = parts(r.ctimeNs)
     sqlInt(r.size)
     return [r.ino, r.node, r.type, r.mode, r.uid, r.gid, r.nlink, r.size, r.rdev, as, an, ms, mn, cs, cn, r.parent, r.entries, r.stripeSize, r.target ?? null, r.ver ?? null]
   })

@@ -41,14 +41,27 @@ export interface ParsedSegment {
   tail?: BadSpan & { torn: boolean }
 }
 
-export function encodeFrame (rec: RedoRecord): Buffer {
-  const payload = Buffer.from(`${rec.sig != null ? Buffer.from(rec.sig).toString('hex') : ''}\n${rec.text}`)
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
-  MAGIC.copy(frame, 0)
-  frame.writeUInt32LE(payload.length, 4)
-  frame.writeUInt32LE(crc32(payload, crc32(frame.subarray(4, 8))), 8)
-  payload.copy(frame, HEADER_BYTES)
-  return frame
+/**
+ * The frames of `recs`, one after the other, written straight into one buffer (a merge logs a
+ * thousand ops at a time: no payload, frame and concatenation copies of each).
+ */
+export function encodeFrames (recs: readonly RedoRecord[]): Buffer {
+  let total = 0
+  for (const r of recs) total += HEADER_BYTES + (r.sig != null ? 2 * r.sig.byteLength : 0) + 1 + Buffer.byteLength(r.text)
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  for (const r of recs) {
+    const start = at + HEADER_BYTES
+    let end = start
+    if (r.sig != null) end += out.write(Buffer.from(r.sig.buffer, r.sig.byteOffset, r.sig.byteLength).toString('hex'), end, 'latin1')
+    out[end++] = 0x0a
+    end += out.write(r.text, end, 'utf8')
+    MAGIC.copy(out, at)
+    out.writeUInt32LE(end - start, at + 4)
+    out.writeUInt32LE(crc32(out.subarray(start, end), crc32(out.subarray(at + 4, at + 8))), at + 8)
+    at = end
+  }
+  return out
 }
 
 type At = { rec: RedoRecord, next: number } | 'short' | 'bad'

@@ -18,7 +18,7 @@ import { open, readFile, readdir, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { moveAside } from './damaged.js'
 import { journalError } from './db.js'
-import { encodeFrame, parseSegment, type BadSpan } from './redo-frames.js'
+import { encodeFrames, parseSegment, type BadSpan } from './redo-frames.js'
 
 /** One op as logged. */
 export interface RedoRecord {
@@ -160,7 +160,7 @@ export class RedoLog {
     if (recs.length === 0) return
     let c = this.#current
     if (c.bytes >= this.#segmentBytes) c = this.#startSegment(this.#nextNumber)
-    const frame = recs.length === 1 ? encodeFrame(recs[0]) : Buffer.concat(recs.map(encodeFrame))
+    const frame = encodeFrames(recs)
     try {
       const written = writeSync(c.fd, frame)
       if (written !== frame.length) throw new Error(`short write (${written} of ${frame.length} bytes)`)

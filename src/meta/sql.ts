@@ -33,6 +33,16 @@ export const BOUND_ROWS_PER_TEXT = 64
 export class BoundJson {
   readonly texts: string[] = []
 
+  /**
+   * Binds `value` as it is, in a slot of its own, and returns the slot (a statement reads it with
+   * `(SELECT text FROM BOUND_JSON_TABLE WHERE slot=…)`). Call it before `rows` for the rows that
+   * name the slot: the slots of one `rows` call must follow each other.
+   */
+  text (value: string): number {
+    this.texts.push(value)
+    return this.texts.length - 1
+  }
+
   /** `json_each` rows over `rows` for a FROM clause (with its WHERE), each row's fields as `value->>i`. */
   rows (rows: unknown[]): string {
     const first = this.texts.length

@@ -137,7 +137,14 @@ function decodeValue (k: string, v: unknown): Cached | InodeDelta {
 
 /** The stored form of `u`; `after` holds the values the op left (its keys' values right after it). */
 export function encodeUndo (u: Undo, after?: ReadonlyMap<string, Cached>): string {
-  return JSON.stringify({ p: u.priors.map(([k, v]) => [k, encodeValue(k, v, after?.get(k))]), f: u.files, d: u.dirs, b: u.bytes })
+  return encodeUndoOf(u.priors, u, after)
+}
+
+/** `encodeUndo` of priors in any iterable form (an op's record keeps them in a map). */
+export function encodeUndoOf (priors: Iterable<[string, Cached | InodeDelta]>, counts: { files: number, dirs: number, bytes: number }, after?: ReadonlyMap<string, Cached>): string {
+  const p: unknown[] = []
+  for (const [k, v] of priors) p.push([k, encodeValue(k, v, after?.get(k))])
+  return JSON.stringify({ p, f: counts.files, d: counts.dirs, b: counts.bytes })
 }
 
 export function decodeUndo (text: string | null): Undo {

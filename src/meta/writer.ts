@@ -25,7 +25,7 @@ import { bodyHash, encodeOp, nodeIdOf, opVersionOf, type Op, type SignedOp } fro
 import { entriesOf, nodesOf } from './prefetch.js'
 import { applyMerged } from './merge.js'
 import { isRangeKey } from './reads.js'
-import { decodeUndo, encodeUndo } from './undo.js'
+import { decodeUndo } from './undo.js'
 import { compareKeys, type MergeReport, type MergeStep, type OpKey } from './merge-plan.js'
 import type { RedoPosition } from './redo.js'
 import type { Applied, Build, MergeTask, Task, WriterInit } from './writer-types.js'
@@ -36,12 +36,15 @@ import { indexByIno, key, Miss } from './view.js'
 export class Writer {
   readonly #init: WriterInit
   readonly #queue: Task[] = []
-  readonly #overlay = new Map<string, { value: Cached, batch: Batch }>()
-  /** Uncommitted stripe and xattr keys by inode (range reads of the view scan these). */
-  readonly #overlayByIno = new Map<number, Set<string>>()
+  /**
+   * The uncommitted changes (the overlay) are the `changes` of at most two batches: the open one and
+   * the one being committed (`#inFlight`); the open batch's are the newer. No copy of them is kept:
+   * a key per change in a map of its own, with its batch beside it, was garbage the collector had
+   * to copy and promote for every op of a catch-up (docs/journal.md, Measurements).
+   */
   readonly #overlayView = {
-    get: (k: string) => this.#overlay.get(k),
-    keysOf: (ino: number) => this.#overlayByIno.get(ino),
+    get: (k: string) => this.#overlayGet(k),
+    keysOf: (ino: number) => this.#overlayKeysOf(ino),
     entries: () => this.#overlayEntries()
   }
   /** The last op applied in total order (hlc, author, seq): an op before it arrives late. */
@@ -54,6 +57,8 @@ export class Writer {
   #committing?: Promise<void>
   /** The batch being committed (or the last one sealed); done once its commit settled. */
   #sealed?: Batch
+  /** The batch being committed while its changes are not in the committed cache yet (part of the overlay). */
+  #inFlight?: Batch
   /** An append to the redo log failed: calls wait for their commit until the log is caught up. */
   #redoPaused = false
   /** The redo position after the last answered op's frame. */
@@ -150,15 +155,15 @@ export class Writer {
    * Readers look here first, then in the committed cache.
    */
   peek (key: string): Cached | undefined {
-    return this.#overlay.get(key)?.value
+    return this.#overlayGet(key)
   }
 
   /** Resolves when the batch holding the uncommitted value of `key` (if any) has committed or failed. */
   async settled (key: string): Promise<void> {
-    const o = this.#overlay.get(key)
-    if (o == null) return
+    const b = this.#open.changes.has(key) ? this.#open : this.#inFlight?.changes.has(key) === true ? this.#inFlight : undefined
+    if (b == null) return
     this.#kick()
-    await new Promise<void>((resolve) => { o.batch.onDone(resolve) })
+    await new Promise<void>((resolve) => { b.onDone(resolve) })
   }
 
   /**
@@ -309,12 +314,12 @@ export class Writer {
     if (this.#pendingPrev !== undefined) op.prev = this.#pendingPrev
     ctx.beginOp()
     const result = applyOp(ctx, op)
-    const undo = encodeUndo(ctx.endOp(), ctx.staged)
+    const undo = ctx.endOpEncoded()
     if (ctx.empty) {
       // Nothing changed: nothing to log. Answer after the state it was judged on is committed.
       task.applied?.(result)
       // Judged on logged state (answer now) or on committed state only.
-      if (this.#overlay.size === 0 || this.#mayAnswerEarly(task)) task.resolve(result)
+      if ((this.#open.changes.size === 0 && this.#inFlight == null) || this.#mayAnswerEarly(task)) task.resolve(result)
       else {
         this.#open.waiters.push({ waiter: task, result })
         if (task.applied == null) this.#open.urgent = true
@@ -381,28 +386,41 @@ export class Writer {
     if (b.size >= MAX_BATCH_OPS) b.urgent = true
   }
 
-  /** Moves a task's staged changes into the open batch and the overlay. */
+  /** Moves a task's staged changes into the open batch (which makes them part of the overlay). */
   #stageChanges (ctx: OpContext, b: Batch): void {
-    for (const [k, value] of ctx.staged) {
-      this.#overlay.set(k, { value, batch: b })
-      b.changes.set(k, value)
-      indexByIno(this.#overlayByIno, k)
+    if (b.changes.size === 0) {
+      // The task is done with its context: its map becomes the batch's (a merge's holds thousands of keys).
+      b.adopt(ctx.staged)
+      for (const k of ctx.staged.keys()) indexByIno(b.keysByIno, k)
+    } else {
+      for (const [k, value] of ctx.staged) {
+        b.changes.set(k, value)
+        indexByIno(b.keysByIno, k)
+      }
     }
     for (const ino of ctx.createdInos) b.created.push(ino)
   }
 
-  * #overlayEntries (): Iterable<[string, Cached]> {
-    for (const [k, { value }] of this.#overlay) yield [k, value]
+  /** The uncommitted value of `k`: the open batch's, else the one of the batch being committed. */
+  #overlayGet (k: string): Cached | undefined {
+    // Most lookups find nothing here (the record is committed): an empty batch costs no probe.
+    const open = this.#open.changes
+    if (open.size > 0) {
+      const v = open.get(k)
+      if (v !== undefined) return v
+    }
+    return this.#inFlight?.changes.get(k)
   }
 
-  #dropOverlay (k: string): void {
-    this.#overlay.delete(k)
-    const c = k.charCodeAt(0)
-    if (c !== 0x73 && c !== 0x78) return
-    const ino = Number(k.slice(1, k.indexOf('/')))
-    const set = this.#overlayByIno.get(ino)
-    set?.delete(k)
-    if (set?.size === 0) this.#overlayByIno.delete(ino)
+  * #overlayKeysOf (ino: number): Iterable<string> {
+    yield * this.#inFlight?.keysByIno.get(ino) ?? []
+    yield * this.#open.keysByIno.get(ino) ?? []
+  }
+
+  /** Every uncommitted key and value (older batch first; a key changed by both comes twice, the newer value last). */
+  * #overlayEntries (): Iterable<[string, Cached]> {
+    yield * this.#inFlight?.changes ?? []
+    yield * this.#open.changes
   }
 
   // ---- merges: ops of other devices, late ops by undo-redo -----------------------------------
@@ -424,7 +442,8 @@ export class Writer {
       if (seq < expect) { report.duplicates++; continue }
       if (seq > expect) { report.refused.push({ author, seq, reason: `gap: ops ${expect}…${seq - 1} of that device are missing` }); continue }
       next.set(author, seq + 1)
-      fresh.push({ signed, key: { hlc: signed.op.hlc, author, seq }, fresh: true })
+      // The op is its own key (hlc, author, seq): no object more per op to keep until the commit.
+      fresh.push({ signed, key: signed.op, fresh: true })
     }
     fresh.sort((a, b) => compareKeys(a.key, b.key))
     m.report = report
@@ -457,7 +476,7 @@ export class Writer {
   async #prefetch (task: Task, steps: MergeStep[]): Promise<void> {
     const { fetchMany, cache } = this.#init
     if (fetchMany == null || steps.length < 2) return
-    const known = (k: string): Cached | undefined => this.#overlay.get(k)?.value ?? cache.get(k) ?? task.local.get(k) as Cached | undefined
+    const known = (k: string): Cached | undefined => this.#overlayGet(k) ?? cache.get(k) ?? task.local.get(k) as Cached | undefined
     const load = async (keys: Set<string>): Promise<void> => {
       if (keys.size === 0) return
       const gen = cache.readStarted()
@@ -521,7 +540,7 @@ export class Writer {
         const step = plan.steps[plan.cursor]
         ctx.beginOp()
         const outcome = applyMerged(ctx, step.signed.op)
-        step.newUndo = encodeUndo(ctx.endOp(), ctx.staged)
+        step.newUndo = ctx.endOpEncoded()
         if (step.fresh) (m.report as MergeReport)[outcome === 'skipped' ? 'skipped' : outcome === 'renamed' ? 'renamed' : 'applied']++
       }
     } catch (err) {
@@ -546,14 +565,20 @@ export class Writer {
     const logged: Array<{ text: string, sig?: Uint8Array }> = []
     for (const step of plan.steps) {
       const { key: k, signed } = step
-      b.merged.push({ author: k.author, seq: k.seq, kind: signed.op.kind, undo: step.newUndo as string })
-      if (!step.fresh) { b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string)); continue }
-      b.stmts.push({ author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig })
+      if (!step.fresh) {
+        b.merged.push({ author: k.author, seq: k.seq, kind: signed.op.kind, undo: step.newUndo as string })
+        b.stmts.push(undoUpdateSql(k.author, k.seq, step.newUndo as string))
+        continue
+      }
+      // One object is the op's row, its entry among the merged ops (a failed commit names it) and its redo record.
+      const row: SignedRow = { author: k.author, seq: k.seq, hlc: k.hlc, kind: signed.op.kind, text: signed.body, undo: step.newUndo as string, sig: signed.sig }
+      b.merged.push(row)
+      b.stmts.push(row)
       this.#pendingSeq.set(k.author, k.seq)
       b.lastSeq.set(k.author, k.seq)
       this.#init.hlc.observe(k.hlc)
       ops++
-      if (!m.replay) logged.push({ text: signed.body, sig: signed.sig })
+      if (!m.replay) logged.push(row)
       // This device's own ops come this way from the redo log and in a rebuild.
       if (k.author === this.#init.author) this.#chain(b, signed.body)
       if (compareKeys(k, this.#lastKey) > 0) this.#lastKey = k
@@ -598,6 +623,7 @@ export class Writer {
       this.#committed_(b)
       return
     }
+    this.#inFlight = b
     const started = performance.now()
     // Sealing signs the ops (a failure there fails the batch like a failed commit).
     this.#committing = this.#seal(b).then(async ({ stmts, bound }) => {
@@ -641,9 +667,8 @@ export class Writer {
     for (const [author, seq] of b.lastSeq) this.#committedSeq.set(author, seq)
     if (b.lastPrev !== undefined) this.#committedPrev = b.lastPrev
     this.#init.cache.commit(b.changes, b.created)
-    for (const k of b.changes.keys()) {
-      if (this.#overlay.get(k)?.batch === b) this.#dropOverlay(k)
-    }
+    // Its changes are in the cache now: they leave the overlay.
+    if (this.#inFlight === b) this.#inFlight = undefined
     // Change feed hook: readers see this batch now; tell subscribers before its callers are answered.
     this.#init.onCommit?.(b)
     for (const { waiter, result } of b.waiters) waiter.resolve(result)
@@ -673,8 +698,7 @@ export class Writer {
       this.#keptInRedo += answered
       this.#init.log.error('%d changes already answered as done could not be committed to %s; they are kept in its redo log and applied at the next start: fix the disk and restart PALM', answered, this.#init.db.path)
     }
-    this.#overlay.clear()
-    this.#overlayByIno.clear()
+    this.#inFlight = undefined
     this.#init.cache.clear()
     this.#recent = undefined
     // Inode numbers and cookies stay monotonic: an inode applied early (its create answered

@@ -70,9 +70,18 @@ class Writer {
   op (o: WireOp): this { return this.text(o.author).varint(o.seq).text(o.body).bytes(o.sig) }
 }
 
+/** The signature of an op that carries none (its seal vouches for it): one shared empty array. */
+const NO_SIG = new Uint8Array(0)
+
 class Reader {
   #pos = 0
-  constructor (readonly buf: Uint8Array) {}
+  /** `buf` as a Buffer (strings are decoded from it in place). */
+  readonly #b: Buffer
+  /** The last author decoded and where its bytes are: the ops of a frame mostly share one (decoded once). */
+  #author?: { text: string, start: number, end: number }
+  constructor (readonly buf: Uint8Array) {
+    this.#b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
   u8 (): number {
     if (this.#pos >= this.buf.byteLength) throw frameError('malformed', 'journal frame ends early')
     return this.buf[this.#pos++]
@@ -84,18 +93,19 @@ class Reader {
     return n
   }
 
-  bytes (max: number, what: string): Uint8Array {
+  /** A byte string's place in the frame: [start, end). */
+  #span (max: number, what: string): [number, number] {
     const len = this.varint()
     if (len > max) throw frameError('malformed', `journal ${what} of ${len} bytes is over the limit of ${max}`)
     if (this.#pos + len > this.buf.byteLength) throw frameError('malformed', `journal ${what} runs past the end of the frame`)
-    const out = this.buf.subarray(this.#pos, this.#pos + len)
+    const start = this.#pos
     this.#pos += len
-    return out
+    return [start, this.#pos]
   }
 
   text (max: number, what: string): string {
-    const b = this.bytes(max, what)
-    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
+    const [start, end] = this.#span(max, what)
+    return this.#b.toString('utf8', start, end)
   }
 
   count (max: number, what: string): number {
@@ -112,9 +122,13 @@ class Reader {
   }
 
   author (): string {
-    const a = this.text(MAX_JOURNAL_AUTHOR_BYTES, 'author')
-    if (a.length === 0) throw frameError('malformed', 'journal op has an empty author')
-    return a
+    const [start, end] = this.#span(MAX_JOURNAL_AUTHOR_BYTES, 'author')
+    if (start === end) throw frameError('malformed', 'journal op has an empty author')
+    const last = this.#author
+    if (last != null && last.end - last.start === end - start && this.#b.compare(this.#b, last.start, last.end, start, end) === 0) return last.text
+    const text = this.#b.toString('utf8', start, end)
+    this.#author = { text, start, end }
+    return text
   }
 
   ops (limits: JournalLimits): WireOp[] {
@@ -126,7 +140,8 @@ class Reader {
       if (seq < 1) throw frameError('malformed', `journal op of ${author} has seq 0`)
       const body = this.text(this.buf.byteLength, 'op body')
       // A copy: the frame's buffer may be reused by the stream.
-      const sig = this.bytes(MAX_JOURNAL_SIG_BYTES, 'signature').slice()
+      const [start, end] = this.#span(MAX_JOURNAL_SIG_BYTES, 'signature')
+      const sig = start === end ? NO_SIG : new Uint8Array(this.buf.subarray(start, end))
       ops.push({ author, seq, body, sig })
     }
     return ops
