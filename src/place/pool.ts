@@ -131,8 +131,9 @@ export class PoolStripeIO implements StripeIO, FragmentRebuilder {
     let outcome
     try {
       outcome = await writeFragments(this.#writer, encoded, this.#durability, options)
-      // The shortfall is on disk before the write reports done.
+      // The shortfall is on disk before the write reports done (and flushed, for a write that flushes).
       await this.#c.queue.add(outcome.queued, options)
+      if (options.sync === true && outcome.queued.length > 0) await this.#c.queue.sync(options)
     } catch (err) {
       if (isNoRoom(err) && !(err instanceof NoSpaceError)) {
         throw new NoSpaceError(`no room to store ${options.file ?? `stripe ${encoded.id}`}: ${(err as Error).message}`, { cause: err, details: { file: options.file, stripe: encoded.id } })

@@ -32,6 +32,12 @@ export interface PlacedStripe {
 export interface StripeIOOptions extends AbortOptions {
   /** The file this is for, for logs and error messages ("/docs/a.txt"). */
   file?: string
+  /**
+   * `write` only: every fragment is also flushed to stable storage by the device that
+   * acknowledges it before the write returns (an fsync's commit), so the stripe needs no `sync`
+   * later. A remote device flushes on the same round trip as the store.
+   */
+  sync?: boolean
 }
 
 export interface StripeHealth {
