@@ -171,6 +171,11 @@ export class PoolStripeIO implements StripeIO, FragmentRebuilder {
     return await rebuildStripeFragments(this.#reader, stripe, wanted, options)
   }
 
+  /** Stores go to other devices when any is online (the `local` rule keeps them here first). */
+  flushWithStore (): boolean {
+    return this.#durability !== 'local' && this.#c.membership.peers().some(p => p.online)
+  }
+
   /** Every online holder flushes its fragments of `stripes`; each stripe needs k flushed. */
   async sync (stripes: PlacedStripe[], options: StripeIOOptions = {}): Promise<void> {
     const self = this.#devices.selfId

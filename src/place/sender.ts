@@ -7,7 +7,7 @@
  */
 import { TimeoutError } from '../errors.js'
 import type { FragmentClient, FragmentItem, PutOptions, PutOutcome } from '../net/index.js'
-import { combineSignals, raceSignal, type AbortOptions } from '../util/abort.js'
+import { combineSignals, raceSignal } from '../util/abort.js'
 import { isDeviceFailure, type DeviceStats } from './device-stats.js'
 
 /** Settings of the sender. */

@@ -7,7 +7,8 @@ import { forEachStripeBatch } from './helpers.js'
 
 /**
  * The power-loss point: commits the file, its stores flushed by their devices as they store them
- * (StripeIOOptions.sync: the flush rides on the store's round trip), then makes stable, in one
+ * when they go to other devices (StripeIOOptions.sync: the flush rides on the store's round trip;
+ * `flushWithStore`), then makes stable, in one
  * step, the fragments of every other stripe of the file not known stable (stored before this
  * fsync, or through earlier, closed descriptors: unsynced.ts) and the journal (WAL and redo log).
  * The two flushes run together: their order adds nothing, since the setContent was appended to
@@ -16,9 +17,10 @@ import { forEachStripeBatch } from './helpers.js'
  */
 export async function fsync (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, _datasync: boolean, options: AbortOptions): Promise<void> {
   core.handles.get(fh, ino, 'file')
-  // The commit's own stores are flushed as they are stored (one round trip per device, not two);
-  // what is left for the flush below is what earlier stores and closed descriptors left unflushed.
-  await commit(core, ino, { ...options, sync: true })
+  // In a pool the commit's own stores are flushed as they are stored (one round trip per device,
+  // not two); what is left for the flush below is what earlier stores and closed descriptors left
+  // unflushed. On one device the flush below takes them too, alongside the journal's.
+  await commit(core, ino, { ...options, sync: core.stripes.flushWithStore?.() === true })
   try {
     const file = `inode ${ino}` // a label for logs; a failure is wrapped with the path below
     // The flushes are shared with other fsyncs of the file: they run to the end (or the VFS's

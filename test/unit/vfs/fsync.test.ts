@@ -24,14 +24,16 @@ const SS = TEST_STRIPE_BYTES
 
 /**
  * Records the stripe ids each `sync` call gets (`calls`) and those of writes that flush (`flushedWrites`);
- * `synced` is both. `gate` (when set) holds or fails the next `sync` calls.
+ * `synced` is both. `gate` (when set) holds or fails the next `sync` calls; `gate.here` makes it a
+ * StripeIO whose fragments stay on this device (fsync then stores first and flushes after).
  */
-function recordingStripes (): { wrap: (s: StripeIO) => StripeIO, calls: string[][], flushedWrites: string[], synced: Set<string>, gate: { hold?: Promise<void>, fail?: number } } {
+function recordingStripes (): { wrap: (s: StripeIO) => StripeIO, calls: string[][], flushedWrites: string[], synced: Set<string>, gate: { hold?: Promise<void>, fail?: number, here?: boolean } } {
   const calls: string[][] = []
   const flushedWrites: string[] = []
   const synced = new Set<string>()
-  const gate: { hold?: Promise<void>, fail?: number } = {}
+  const gate: { hold?: Promise<void>, fail?: number, here?: boolean } = {}
   const wrap = (s: StripeIO): StripeIO => ({
+    flushWithStore: () => gate.here !== true,
     write: async (...a) => {
       const placed = await s.write(...a)
       if (a[2]?.sync === true) { flushedWrites.push(placed.id); synced.add(placed.id) }
@@ -82,6 +84,16 @@ describe('vfs fsync', () => {
     assert.equal(stripe1.slices?.length, 1)
     assert.deepEqual(rec.flushedWrites, [stripe1.slices[0].id])
     assert.deepEqual(rec.calls, [])
+    // Fragments that stay on this device: stored, then flushed alongside the journal.
+    rec.gate.here = true
+    rec.flushedWrites.length = 0
+    await vfs.write(ctx, ino, fh, SS + 9000, randomBytes(10), 0)
+    await vfs.fsync(ctx, ino, fh, false)
+    const [again] = await meta.getStripes(ino, 1, 2)
+    assert.deepEqual(rec.flushedWrites, [])
+    assert.deepEqual(rec.calls, [[again.slices?.[1].id]])
+    rec.gate.here = false
+    rec.calls.length = 0
     // Closed without fsync, then fsynced: the close's slice is flushed by the fsync.
     await vfs.write(ctx, ino, fh, 2 * SS + 7, randomBytes(100), 0)
     await vfs.flush(ctx, ino, fh, 0n)
