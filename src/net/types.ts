@@ -79,6 +79,16 @@ export interface FragmentItem {
   bytes: Uint8Array
 }
 
+/** Options of a putMany. */
+export interface PutOptions extends AbortOptions {
+  /**
+   * The peer also flushes the fragments to stable storage before the call resolves (an fsync's
+   * commit): the SYNC goes right behind the PUT on the same stream, so the flush costs no extra
+   * round trip. A fragment is `ok` only once it is stored and flushed.
+   */
+  sync?: boolean
+}
+
 /** The result of one fragment of a putMany, in input order. */
 export type PutOutcome = { cid: CID, ok: true } | { cid: CID, ok: false, error: Error }
 
@@ -96,7 +106,7 @@ export interface FragmentClient {
    * large ones one per frame, `putConcurrency` streams in flight. Resolves with one outcome per item
    * (a refusal or a lost connection fails only the items it touched); throws only when aborted.
    */
-  putMany: (peer: PeerRef, items: FragmentItem[], options?: AbortOptions) => Promise<PutOutcome[]>
+  putMany: (peer: PeerRef, items: FragmentItem[], options?: PutOptions) => Promise<PutOutcome[]>
   /** Fetches one fragment; the bytes are verified against `cid`. */
   get: (peer: PeerRef, cid: CID, options?: AbortOptions) => Promise<Uint8Array>
   /** Which of `cids` `peer` holds, in order (batched). */

@@ -60,6 +60,13 @@ class LocalStripeIO implements StripeIO {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     // Fragments stored before the failure stay as orphans: GC takes them (they may be shared by dedup, so no delete here).
     if (failed != null) throw this.#writeError(failed.reason, options.file, encoded.id)
+    if (options.sync === true) {
+      try {
+        await this.#store.sync(encoded.fragments.map(f => f.cid), { signal: options.signal })
+      } catch (err) {
+        throw this.#writeError(err, options.file, encoded.id)
+      }
+    }
     this.#log.trace('stored stripe %s (%d bytes, %d-of-%d) of %s', encoded.id, encoded.length, encoded.k, encoded.n, options.file ?? '?')
     return {
       length: encoded.length,

@@ -131,8 +131,9 @@ export class PoolStripeIO implements StripeIO, FragmentRebuilder {
     let outcome
     try {
       outcome = await writeFragments(this.#writer, encoded, this.#durability, options)
-      // The shortfall is on disk before the write reports done.
+      // The shortfall is on disk before the write reports done (and flushed, for a write that flushes).
       await this.#c.queue.add(outcome.queued, options)
+      if (options.sync === true && outcome.queued.length > 0) await this.#c.queue.sync(options)
     } catch (err) {
       if (isNoRoom(err) && !(err instanceof NoSpaceError)) {
         throw new NoSpaceError(`no room to store ${options.file ?? `stripe ${encoded.id}`}: ${(err as Error).message}`, { cause: err, details: { file: options.file, stripe: encoded.id } })
@@ -168,6 +169,11 @@ export class PoolStripeIO implements StripeIO, FragmentRebuilder {
   /** Repair: the fragments `wanted` of `stripe`, rebuilt from any k others (retrieve.ts). */
   async rebuild (stripe: PlacedStripe, wanted: number[], options: StripeIOOptions = {}): Promise<Fragment[]> {
     return await rebuildStripeFragments(this.#reader, stripe, wanted, options)
+  }
+
+  /** Stores go to other devices when any is online (the `local` rule keeps them here first). */
+  flushWithStore (): boolean {
+    return this.#durability !== 'local' && this.#c.membership.peers().some(p => p.online)
   }
 
   /** Every online holder flushes its fragments of `stripes`; each stripe needs k flushed. */

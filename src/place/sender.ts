@@ -6,8 +6,8 @@
  * grows with its bytes; outcomes and timings feed DeviceStats.
  */
 import { TimeoutError } from '../errors.js'
-import type { FragmentClient, FragmentItem, PutOutcome } from '../net/index.js'
-import { combineSignals, raceSignal, type AbortOptions } from '../util/abort.js'
+import type { FragmentClient, FragmentItem, PutOptions, PutOutcome } from '../net/index.js'
+import { combineSignals, raceSignal } from '../util/abort.js'
 import { isDeviceFailure, type DeviceStats } from './device-stats.js'
 
 /** Settings of the sender. */
@@ -35,7 +35,7 @@ export interface SenderCounters {
 }
 
 export interface FragmentSenderComponents {
-  fragments: Pick<FragmentClient, 'putMany' | 'has'>
+  fragments: Pick<FragmentClient, 'putMany' | 'has' | 'sync'>
   stats: DeviceStats
   /** Aborted when the pool stops. */
   shutdown: AbortSignal
@@ -44,6 +44,8 @@ export interface FragmentSenderComponents {
 interface Waiting {
   items: FragmentItem[]
   bytes: number
+  /** Flushed by the device before the outcome (PutOptions.sync). */
+  sync: boolean
   resolve: (outcomes: PutOutcome[]) => void
 }
 
@@ -69,8 +71,12 @@ export class FragmentSender {
     this.#c = components
   }
 
-  /** Stores `items` on `device`; one outcome per item, in order. Rejects only when `options.signal` fires. */
-  async send (device: string, items: FragmentItem[], options: AbortOptions = {}): Promise<PutOutcome[]> {
+  /**
+   * Stores `items` on `device`; one outcome per item, in order. Rejects only when `options.signal`
+   * fires. With `sync`, an item is ok once the device has also flushed it (a call that carries any
+   * such item flushes all of its items).
+   */
+  async send (device: string, items: FragmentItem[], options: PutOptions = {}): Promise<PutOutcome[]> {
     if (items.length === 0) return []
     let q = this.#queues.get(device)
     if (q == null) {
@@ -78,7 +84,7 @@ export class FragmentSender {
       this.#queues.set(device, q)
     }
     const done = new Promise<PutOutcome[]>(resolve => {
-      (q as DeviceQueue).waiting.push({ items, bytes: items.reduce((s, i) => s + i.bytes.byteLength, 0), resolve })
+      (q as DeviceQueue).waiting.push({ items, bytes: items.reduce((s, i) => s + i.bytes.byteLength, 0), sync: options.sync === true, resolve })
     })
     this.#dispatch(device, q)
     // A cancelled caller stops waiting; its fragments may still be stored (puts are idempotent).
@@ -103,19 +109,27 @@ export class FragmentSender {
     }
   }
 
-  /** putMany of the items the device does not hold yet (asked first when the call is big enough). */
-  async #putMissing (device: string, items: FragmentItem[], bytes: number, signal: AbortSignal): Promise<PutOutcome[]> {
+  /**
+   * putMany of the items the device does not hold yet (asked first when the call is big enough).
+   * With `sync`, the ones it held are flushed too (held is not flushed), alongside the put.
+   */
+  async #putMissing (device: string, items: FragmentItem[], bytes: number, sync: boolean, signal: AbortSignal): Promise<PutOutcome[]> {
     let held: boolean[] = items.map(() => false)
     if (bytes >= this.#dedupMinBytes) {
       // A failed question costs nothing but the round trip: everything is sent.
       held = await this.#c.fragments.has(device, items.map(i => i.cid), { signal }).catch(() => held)
     }
     const send = items.filter((_, i) => !held[i])
-    const sent = send.length > 0 ? await this.#c.fragments.putMany(device, send, { signal }) : []
+    const kept = items.filter((_, i) => held[i]).map(i => i.cid)
+    const [sent, flushError] = await Promise.all([
+      send.length > 0 ? this.#c.fragments.putMany(device, send, { signal, sync }) : [],
+      sync && kept.length > 0 ? this.#c.fragments.sync(device, kept, { signal }).then(() => undefined, (err: Error) => err) : undefined
+    ])
     this.counters.bytesSent += send.reduce((s, i) => s + i.bytes.byteLength, 0)
     let at = 0
     return items.map((item, i) => {
       if (!held[i]) return sent[at++]
+      if (flushError != null) return { cid: item.cid, ok: false as const, error: flushError }
       this.counters.bytesDeduplicated += item.bytes.byteLength
       return { cid: item.cid, ok: true as const }
     })
@@ -127,7 +141,7 @@ export class FragmentSender {
     const started = performance.now()
     let outcomes: PutOutcome[]
     try {
-      outcomes = await this.#putMissing(device, items, bytes, signal)
+      outcomes = await this.#putMissing(device, items, bytes, group.some(w => w.sync), signal)
     } catch (err) {
       outcomes = items.map(it => ({ cid: it.cid, ok: false as const, error: err as Error }))
     } finally {

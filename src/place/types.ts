@@ -39,6 +39,12 @@ export interface PlacedStripe {
 export interface StripeIOOptions extends AbortOptions {
   /** The file this is for, for logs and error messages ("/docs/a.txt"). */
   file?: string
+  /**
+   * `write` only: every fragment is also flushed to stable storage by the device that
+   * acknowledges it before the write returns (an fsync's commit), so the stripe needs no `sync`
+   * later. A remote device flushes on the same round trip as the store.
+   */
+  sync?: boolean
 }
 
 export interface StripeHealth {
@@ -68,6 +74,13 @@ export interface StripeIO {
   write: (stripe: Uint8Array, policy: StripePolicy, options?: StripeIOOptions) => Promise<PlacedStripe>
   /** Rebuilds a stripe from any k fragments. FragmentsUnavailableError (EIO) within a bounded time. */
   read: (stripe: PlacedStripe, options?: StripeIOOptions) => Promise<Uint8Array>
+  /**
+   * Whether an fsync should store with `sync` (StripeIOOptions) rather than store, then `sync`:
+   * true when fragments go to other devices, where the flush rides on the store's round trip;
+   * false (or absent) when they stay here, where flushing after the store lets the journal's flush
+   * run alongside the fragments' instead of after them. Either way is correct.
+   */
+  flushWithStore?: () => boolean
   /** Power-loss point: the stripes' fragments are on stable storage on their devices. */
   sync: (stripes: PlacedStripe[], options?: StripeIOOptions) => Promise<void>
   health: (stripe: PlacedStripe, options?: AbortOptions) => Promise<StripeHealth>

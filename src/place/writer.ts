@@ -32,7 +32,7 @@ import type { SpreadEntry, StripeIOOptions } from './types.js'
 export interface WriterDeps {
   devices: DeviceTable
   sender: FragmentSender
-  store: Pick<FragmentStore, 'put' | 'usage'>
+  store: Pick<FragmentStore, 'put' | 'sync' | 'usage'>
   log: Logger
 }
 
@@ -72,7 +72,7 @@ export async function writeFragments (deps: WriterDeps, stripe: EncodedStripe, m
 /** `local`: every fragment here; the others' copies queued. */
 async function writeLocal (deps: WriterDeps, stripe: EncodedStripe, plan: PlacementPlan, options: StripeIOOptions): Promise<WriteOutcome> {
   const self = deps.devices.selfId
-  await Promise.all(stripe.fragments.map(async f => { await deps.store.put(f.cid, f.bytes, { signal: options.signal }) }))
+  await Promise.all(stripe.fragments.map(async f => { await putHere(deps, f, options) }))
   const holders: string[][] = []
   const queued: SpreadEntry[] = []
   stripe.fragments.forEach((f, i) => {
@@ -81,6 +81,12 @@ async function writeLocal (deps: WriterDeps, stripe: EncodedStripe, plan: Placem
     if (target !== self) queued.push({ cid: f.cid.toString(), target, holders: [self], stripe: stripe.id, file: options.file })
   })
   return { holders, queued }
+}
+
+/** Stores a fragment on this device (and flushes it, with `options.sync`). */
+async function putHere (deps: WriterDeps, f: EncodedStripe['fragments'][number], options: StripeIOOptions): Promise<void> {
+  await deps.store.put(f.cid, f.bytes, { signal: options.signal })
+  if (options.sync === true) await deps.store.sync([f.cid], { signal: options.signal })
 }
 
 /** One stripe's fragments in flight under `all` or `spread`. */
@@ -146,11 +152,11 @@ class StripeWrite {
     const frags = indexes.map(i => this.#stripe.fragments[i])
     if (device === this.#d.devices.selfId) {
       for (const f of frags) {
-        this.#d.store.put(f.cid, f.bytes, { signal: this.#options.signal }).then(() => { this.#ok(f.index, device) }, (err) => { this.#fail(f.index, device, err) })
+        putHere(this.#d, f, this.#options).then(() => { this.#ok(f.index, device) }, (err) => { this.#fail(f.index, device, err) })
       }
       return
     }
-    this.#d.sender.send(device, frags.map(f => ({ cid: f.cid, bytes: f.bytes })), { signal: this.#options.signal }).then(
+    this.#d.sender.send(device, frags.map(f => ({ cid: f.cid, bytes: f.bytes })), { signal: this.#options.signal, sync: this.#options.sync }).then(
       (outcomes) => { outcomes.forEach((o, j) => { if (o.ok) this.#ok(indexes[j], device); else this.#fail(indexes[j], device, o.error) }) },
       (err) => { for (const i of indexes) this.#fail(i, device, err) })
   }
@@ -219,7 +225,7 @@ class StripeWrite {
       here++
       const f = this.#stripe.fragments[i]
       const meant = this.#meantFor.get(i) ?? this.#sentTo[i] ?? self
-      this.#d.store.put(f.cid, f.bytes, { signal: this.#options.signal }).then(() => {
+      putHere(this.#d, f, this.#options).then(() => {
         if (meant !== self && !this.#meantFor.has(i)) this.#meantFor.set(i, meant)
         this.#ok(i, self)
       }, (err) => { this.#d.log('could not keep straggling fragment %d of %s here: %s', i, what(this.#stripe, this.#options), (err as Error).message) })

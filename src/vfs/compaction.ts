@@ -41,10 +41,10 @@ async function compact (core: VfsCore, ino: number, ref: StripeRef, policy: Stri
   const signal = core.controller.signal
   const file = `inode ${ino}`
   const bytes = await core.cache.get(ref, file, { signal })
-  const placed = await core.stripes.write(bytes, policy, { file, signal })
-  // The new base is on stable storage before the journal names it: an fsync of the file after
-  // this op need not know of it, and the op may reach the disk with any later journal flush.
-  await core.stripes.sync([placed], { file, signal })
+  // The new base is on stable storage before the journal names it (its devices flush it as they
+  // store it): an fsync of the file after this op need not know of it, and the op may reach the
+  // disk with any later journal flush.
+  const placed = await core.stripes.write(bytes, policy, { file, signal, sync: true })
   const merged = (ref.slices ?? []).map(s => s.id)
   const recorded = await core.meta.reencodeStripe(ino, ref.index, ref.id, { index: ref.index, ...placed }, { signal, merged })
   if (!recorded) {

@@ -105,7 +105,7 @@ export class VfsCore {
       signal: this.controller.signal,
       spill: (bytes) => this.spill(bytes),
       onStored: () => { this.counters.stripesStored++ },
-      onPending: (ino, placed) => { this.unsynced.stored(ino, placed) },
+      onPending: (ino, placed, synced) => { if (!synced) this.unsynced.stored(ino, placed) },
       compact: (ino, ref, policy) => { if (needsCompaction(ref)) compactLater(this, ino, ref, policy) }
     }
   }

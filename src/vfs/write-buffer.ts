@@ -27,6 +27,12 @@ import { stampOf } from './stripe-refs.js'
 
 
 /** Shared machinery every OpenFile uses. */
+/** Options of a commit. */
+export interface CommitOptions extends AbortOptions {
+  /** An fsync's commit: the stores it starts are flushed by their devices on the way (StripeIOOptions.sync). */
+  sync?: boolean
+}
+
 export interface OpenFileDeps {
   meta: Pick<MetaStore, 'getattr' | 'getStripes' | 'setContent' | 'pathOf'>
   stripes: Pick<StripeIO, 'write'>
@@ -40,8 +46,8 @@ export interface OpenFileDeps {
   spill: (bytes: number) => boolean
   /** Counts a finished store (stats). */
   onStored: () => void
-  /** A stored stripe was taken into the open-file state (fsync must flush it: unsynced.ts). */
-  onPending: (ino: number, placed: PlacedStripe) => void
+  /** A stored stripe was taken into the open-file state (fsync must flush it unless `synced`: unsynced.ts). */
+  onPending: (ino: number, placed: PlacedStripe, synced: boolean) => void
   /** A commit left stripe `ref` with slices: compacts it in the background if it has many (compaction.ts). */
   compact: (ino: number, ref: StripeRef, policy: StripePolicy) => void
 }
@@ -247,7 +253,7 @@ export class OpenFile {
    * setContent (call with the inode lock held). Returns the committed attr, or undefined when
    * nothing had changed.
    */
-  async commitLocked (options: AbortOptions = {}): Promise<Attr | undefined> {
+  async commitLocked (options: CommitOptions = {}): Promise<Attr | undefined> {
     this.throwDeferred()
     do {
       while (this.#dirty.size > 0) {
@@ -259,7 +265,7 @@ export class OpenFile {
             this.#drop(e)
             continue
           }
-          if (e.storing == null) this.#store(e, true)
+          if (e.storing == null) this.#store(e, true, options.sync === true)
           if (e.storing != null) jobs.push(e.storing.promise)
         }
         await this.#wait(jobs, options)
@@ -487,31 +493,34 @@ export class OpenFile {
     }
   }
 
-  /** Starts storing `e`: as slices when `slices` (a commit) and its changes are small, else whole. */
-  #store (e: DirtyStripe, slices = false): void {
+  /**
+   * Starts storing `e`: as slices when `slices` (a commit) and its changes are small, else whole;
+   * with `sync` (an fsync's commit) its devices flush the fragments as they store them.
+   */
+  #store (e: DirtyStripe, slices = false, sync = false): void {
     if (e.storing != null || e.length === 0) return
-    if (slices && this.#fewSlices(e)) { this.#storeSlices(e); return }
+    if (slices && this.#fewSlices(e)) { this.#storeSlices(e, sync); return }
     const data = e.buf.subarray(0, e.length)
-    this.#runStore(e, async (file) => await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal }), (placed) => {
+    this.#runStore(e, async (file) => await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal, sync }), (placed) => {
       this.#pending.set(e.index, placed)
-      this.#deps.onPending(this.ino, placed)
+      this.#deps.onPending(this.ino, placed, sync)
       this.#deps.cache.put(placed.id, data)
     })
   }
 
   /** Stores each dirty range of `e` as a slice over the stripe it was loaded from (its own encode with the file's k/n). */
-  #storeSlices (e: DirtyStripe): void {
+  #storeSlices (e: DirtyStripe, sync: boolean): void {
     const over = e.over as SliceBase
     const parts = (e.ranges ?? []).map(([a, b]) => ({ off: a, data: e.buf.subarray(a, b) }))
     const store = async (file: string): Promise<SliceRef[]> => await Promise.all(parts.map(async (p): Promise<SliceRef> => {
-      const placed = await this.#deps.stripes.write(p.data, this.policy, { file, signal: this.#deps.signal })
+      const placed = await this.#deps.stripes.write(p.data, this.policy, { file, signal: this.#deps.signal, sync })
       return { off: p.off, length: placed.length, id: placed.id, k: placed.k, n: placed.n, codecId: placed.codecId, fragments: placed.fragments, holders: placed.holders }
     }))
     this.#runStore(e, store, (placed) => {
       const next: SliceBase = { ref: over.ref, added: [...over.added, ...placed], seenAt: over.seenAt }
       this.#pendingSlices.set(e.index, next)
       placed.forEach((s, i) => {
-        this.#deps.onPending(this.ino, s)
+        this.#deps.onPending(this.ino, s, sync)
         this.#deps.cache.put(s.id, parts[i].data)
       })
       // A reader (or the next write) of the stripe finds it merged already; the previous merge is stale.

@@ -15,7 +15,7 @@ import { MsgType } from './fragment-messages.js'
 import { Session, SessionPool, type SessionOwner } from './session-pool.js'
 import { resultError, packBatches } from './fragment-batches.js'
 import type { FragmentStore } from '../../store/types.js'
-import type { FragmentClient, FragmentItem, PeerRef, ProtocolCounters, PutOutcome } from '../types.js'
+import type { FragmentClient, FragmentItem, PeerRef, ProtocolCounters, PutOptions, PutOutcome } from '../types.js'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -61,6 +61,18 @@ function toPeerId (peer: PeerRef): PeerId {
   if (parsedIds.size >= MAX_PARSED_IDS) parsedIds.clear()
   parsedIds.set(peer, id)
   return id
+}
+
+/** Flushes the stored ones of `outcomes` in `store`; a failed flush fails them (in place). */
+async function flushStored (store: Pick<FragmentStore, 'sync'>, outcomes: PutOutcome[], options: AbortOptions): Promise<void> {
+  const stored = outcomes.filter(o => o.ok)
+  if (stored.length === 0) return
+  try {
+    await store.sync(stored.map(o => o.cid), options)
+  } catch (error) {
+    throwIfAborted(options.signal, 'fragment sync')
+    outcomes.forEach((o, i) => { if (o.ok) outcomes[i] = { cid: o.cid, ok: false, error: error as Error } })
+  }
 }
 
 const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
@@ -145,7 +157,7 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
     if (!outcome.ok) throw outcome.error
   }
 
-  async putMany (peer: PeerRef, items: FragmentItem[], options: AbortOptions = {}): Promise<PutOutcome[]> {
+  async putMany (peer: PeerRef, items: FragmentItem[], options: PutOptions = {}): Promise<PutOutcome[]> {
     const id = toPeerId(peer)
     const outcomes: Array<PutOutcome | undefined> = new Array(items.length)
     if (this.#isSelf(id)) {
@@ -154,6 +166,7 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
         const { cid, bytes } = items[i]
         outcomes[i] = await this.#c.store.put(cid, bytes, options).then(() => ({ cid, ok: true as const }), (error: Error) => ({ cid, ok: false as const, error }))
       }
+      if (options.sync === true) await flushStored(this.#c.store, outcomes as PutOutcome[], options)
       return outcomes as PutOutcome[]
     }
     const describe = this.#c.describePeer(id.toString())
@@ -165,13 +178,21 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
       while (fatal == null && next < batches.length) {
         const batch = batches[next++]
         try {
-          const res = await this.#with(id, 'fragment put', options, async (s) => await s.exchange({ type: MsgType.Put, items: batch.map(i => items[i]) }, MsgType.PutRes, 'fragment put', options))
+          const put = { req: { type: MsgType.Put, items: batch.map(i => items[i]) }, expected: MsgType.PutRes }
+          const sync = { req: { type: MsgType.Sync, cids: batch.map(i => items[i].cid) }, expected: MsgType.SyncRes }
+          const [res, synced] = await this.#with(id, 'fragment put', options, async (s) => await s.pipeline(options.sync === true ? [put, sync] : [put], 'fragment put', options))
           if (res.type !== MsgType.PutRes || res.results.length !== batch.length) {
             throw this.mapError(frameError('malformed', 'put reply does not match the request'), describe, 'fragment put')
           }
+          // Stored but not flushed is a failure for a caller that asked for both.
+          const flushError = synced != null && (!('result' in synced) || synced.result.status !== 0)
+            ? resultError('result' in synced ? synced.result : undefined, items[batch[0]].cid, describe, 'sync')
+            : undefined
           batch.forEach((idx, j) => {
             const r = res.results[j]
-            outcomes[idx] = r.status === 0 ? { cid: items[idx].cid, ok: true } : { cid: items[idx].cid, ok: false, error: resultError(r, items[idx].cid, describe, 'put') }
+            outcomes[idx] = r.status !== 0
+              ? { cid: items[idx].cid, ok: false, error: resultError(r, items[idx].cid, describe, 'put') }
+              : flushError != null ? { cid: items[idx].cid, ok: false, error: flushError } : { cid: items[idx].cid, ok: true }
           })
         } catch (err) {
           fatal ??= err as Error

@@ -28,12 +28,26 @@ export class Session {
 
   /** Sends `req` and reads its reply (deadline: the request timeout). */
   async exchange (req: Request, expected: MsgType, what: string, options: AbortOptions): Promise<Response> {
-    const { signal, clear } = combineSignals([options.signal, this.owner.shutdown], this.owner.limits.requestTimeoutMs)
+    const [res] = await this.pipeline([{ req, expected }], what, options)
+    return res
+  }
+
+  /**
+   * Sends `reqs` back to back, then reads their replies in order (the server answers one request
+   * at a time, so the second waits in its stream until the first is answered): a round trip is
+   * paid once for all of them. Deadline: the request timeout per request, for all of them together.
+   */
+  async pipeline (reqs: Array<{ req: Request, expected: MsgType }>, what: string, options: AbortOptions): Promise<Response[]> {
+    const { signal, clear } = combineSignals([options.signal, this.owner.shutdown], this.owner.limits.requestTimeoutMs * reqs.length)
     try {
-      await this.framed.write(encodeRequest(req), signal)
-      const frame = await this.framed.read(signal)
-      if (frame == null) throw frameError('unexpected', 'the peer closed the stream without replying')
-      return decodeResponse(frame.subarray(), expected, this.owner.limits)
+      for (const r of reqs) await this.framed.write(encodeRequest(r.req), signal)
+      const replies: Response[] = []
+      for (const r of reqs) {
+        const frame = await this.framed.read(signal)
+        if (frame == null) throw frameError('unexpected', 'the peer closed the stream without replying')
+        replies.push(decodeResponse(frame.subarray(), r.expected, this.owner.limits))
+      }
+      return replies
     } catch (err) {
       this.broken = true
       this.framed.stream.abort(err as Error)

@@ -1,6 +1,7 @@
 import type { AbortOptions } from '../../util/abort.js'
 import type { VfsCore } from '../core.js'
 import type { VfsContext } from '../types.js'
+import type { CommitOptions } from '../write-buffer.js'
 import { cacheStamp } from './open.js'
 
 /**
@@ -12,8 +13,8 @@ export async function flush (core: VfsCore, _ctx: VfsContext, ino: number, fh: n
   await commit(core, ino, options)
 }
 
-/** Commits the open-file state of `ino`, if any. */
-export async function commit (core: VfsCore, ino: number, options: AbortOptions): Promise<void> {
+/** Commits the open-file state of `ino`, if any (`sync`: an fsync's commit, see CommitOptions). */
+export async function commit (core: VfsCore, ino: number, options: CommitOptions): Promise<void> {
   const record = core.inodes.get(ino)
   if (record?.file == null) return
   await core.locks.with(ino, async () => {

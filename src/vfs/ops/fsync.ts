@@ -6,15 +6,21 @@ import { commit } from './flush.js'
 import { forEachStripeBatch } from './helpers.js'
 
 /**
- * The power-loss point: commits the file, then makes stable, in one step, the fragments of every
- * stripe of the file not known stable (including stripes written through earlier, closed
- * descriptors: unsynced.ts) and the journal (WAL and redo log). The two flushes run together:
- * their order adds nothing, since the setContent was appended to the redo log (in the kernel,
- * which may write it back at any time) only after the fragments were written.
+ * The power-loss point: commits the file, its stores flushed by their devices as they store them
+ * when they go to other devices (StripeIOOptions.sync: the flush rides on the store's round trip;
+ * `flushWithStore`), then makes stable, in one
+ * step, the fragments of every other stripe of the file not known stable (stored before this
+ * fsync, or through earlier, closed descriptors: unsynced.ts) and the journal (WAL and redo log).
+ * The two flushes run together: their order adds nothing, since the setContent was appended to
+ * the redo log (in the kernel, which may write it back at any time) only after the fragments
+ * were written.
  */
 export async function fsync (core: VfsCore, _ctx: VfsContext, ino: number, fh: number, _datasync: boolean, options: AbortOptions): Promise<void> {
   core.handles.get(fh, ino, 'file')
-  await commit(core, ino, options)
+  // In a pool the commit's own stores are flushed as they are stored (one round trip per device,
+  // not two); what is left for the flush below is what earlier stores and closed descriptors left
+  // unflushed. On one device the flush below takes them too, alongside the journal's.
+  await commit(core, ino, { ...options, sync: core.stripes.flushWithStore?.() === true })
   try {
     const file = `inode ${ino}` // a label for logs; a failure is wrapped with the path below
     // The flushes are shared with other fsyncs of the file: they run to the end (or the VFS's

@@ -58,6 +58,37 @@ describe('fragment protocol (loopback)', () => {
     assert.equal(await b.store.has(f.cid), true, 'a node without mayDelete deletes nothing a peer asks for')
   })
 
+  it('a put that flushes sends the SYNC right behind the PUT, on one stream, and fails what was not flushed', async (t) => {
+    const [a, b] = await createConnectedPair(t)
+    const flushed: string[] = []
+    let failFlush = false
+    const sync = b.store.sync.bind(b.store)
+    b.store.sync = async (cids, options) => {
+      if (failFlush) throw new Error('disk said no')
+      flushed.push(...(cids ?? []).map(c => c.toString()))
+      await sync(cids, options)
+    }
+    const items = Array.from({ length: 3 }, () => fragment(1000))
+    const before = b.node.stats().fragment
+    const outcomes = await a.node.fragments.putMany(b.node.peerId, items, { sync: true })
+    assert.ok(outcomes.every(o => o.ok))
+    assert.deepEqual(flushed.sort(), items.map(i => i.cid.toString()).sort(), 'the device flushed what it stored')
+    const after = b.node.stats().fragment
+    assert.equal(after.requests - before.requests, 2, 'one PUT and one SYNC')
+    assert.ok(after.streams - before.streams <= 1)
+    // Without sync, nothing is flushed.
+    flushed.length = 0
+    assert.ok((await a.node.fragments.putMany(b.node.peerId, [fragment(10)])).every(o => o.ok))
+    assert.deepEqual(flushed, [])
+    // A flush that fails fails every fragment of the call, naming the device.
+    failFlush = true
+    const failed = await a.node.fragments.putMany(b.node.peerId, [fragment(20), fragment(30)], { sync: true })
+    for (const o of failed) {
+      assert.equal(o.ok, false)
+      if (!o.ok) assert.match(o.error.message, /peer-b|12D3/)
+    }
+  })
+
   it('carries out a DELETE only when mayDelete keeps none of the fragments', async (t) => {
     const needed = fragment(100)
     const [a, b] = await createConnectedPair(t, { mayDelete: async (cids) => cids.filter(c => c.equals(needed.cid)) })

@@ -1,11 +1,12 @@
 /**
  * fsync flushes the fragments of every stripe of the file that may not be stable, and only those
- * (src/vfs/unsynced.ts): a file created here flushes what was stored since its last fsync; a file
- * this VFS did not see written (another VFS instance, a restart) walks its manifest once; a failed
- * flush is tried again by the next fsync; an fsync waits for a flush of its file already running.
- * And a write right after a commit merges into the stripe that commit recorded without asking the
- * journal. Real meta, chunk pool, store and StripeIO; the StripeIO is wrapped to record what `sync`
- * gets, and meta to count manifest queries.
+ * (src/vfs/unsynced.ts): the stripes its own commit stores are flushed as they are stored (a write
+ * with `sync`); of the others, a file created here flushes what was stored since its last fsync; a
+ * file this VFS did not see written (another VFS instance, a restart) walks its manifest once; a
+ * failed flush is tried again by the next fsync; an fsync waits for a flush of its file already
+ * running. And a write right after a commit merges into the stripe that commit recorded without
+ * asking the journal. Real meta, chunk pool, store and StripeIO; the StripeIO is wrapped to record
+ * what `sync` gets and which writes flush, and meta to count manifest queries.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -21,13 +22,23 @@ import { createVfsStack, TEST_STRIPE_BYTES } from './stack.js'
 const ctx = { uid: 0, gid: 0, pid: 1, umask: 0o022 }
 const SS = TEST_STRIPE_BYTES
 
-/** Records the stripe ids each `sync` call gets; `gate` (when set) holds or fails the next calls. */
-function recordingStripes (): { wrap: (s: StripeIO) => StripeIO, calls: string[][], synced: Set<string>, gate: { hold?: Promise<void>, fail?: number } } {
+/**
+ * Records the stripe ids each `sync` call gets (`calls`) and those of writes that flush (`flushedWrites`);
+ * `synced` is both. `gate` (when set) holds or fails the next `sync` calls; `gate.here` makes it a
+ * StripeIO whose fragments stay on this device (fsync then stores first and flushes after).
+ */
+function recordingStripes (): { wrap: (s: StripeIO) => StripeIO, calls: string[][], flushedWrites: string[], synced: Set<string>, gate: { hold?: Promise<void>, fail?: number, here?: boolean } } {
   const calls: string[][] = []
+  const flushedWrites: string[] = []
   const synced = new Set<string>()
-  const gate: { hold?: Promise<void>, fail?: number } = {}
+  const gate: { hold?: Promise<void>, fail?: number, here?: boolean } = {}
   const wrap = (s: StripeIO): StripeIO => ({
-    write: async (...a) => await s.write(...a),
+    flushWithStore: () => gate.here !== true,
+    write: async (...a) => {
+      const placed = await s.write(...a)
+      if (a[2]?.sync === true) { flushedWrites.push(placed.id); synced.add(placed.id) }
+      return placed
+    },
     read: async (...a) => await s.read(...a),
     health: async (...a) => await s.health(...a),
     usage: () => s.usage(),
@@ -39,7 +50,7 @@ function recordingStripes (): { wrap: (s: StripeIO) => StripeIO, calls: string[]
       for (const x of stripes) synced.add(x.id)
     }
   })
-  return { wrap, calls, synced, gate }
+  return { wrap, calls, flushedWrites, synced, gate }
 }
 
 async function manifestIds (meta: { getStripes: (ino: number, from: number, to: number) => Promise<Array<{ id: string }>> }, ino: number): Promise<string[]> {
@@ -61,18 +72,41 @@ describe('vfs fsync', () => {
     await vfs.fsync(ctx, ino, fh, false)
     const all = await manifestIds(meta, ino)
     assert.equal(all.length, 3)
-    assert.deepEqual([...rec.calls.flat()].sort(), all)
-    // A small overwrite of stripe 1 (a slice over it): the next fsync flushes that slice, not the file.
+    // Each stripe flushed once: stored early (then flushed by the fsync), or stored by its commit, flushing.
+    assert.deepEqual([...rec.calls.flat(), ...rec.flushedWrites].sort(), all)
+    // A small overwrite of stripe 1 (a slice over it): the fsync's commit stores the slice,
+    // flushing it as it goes, and flushes nothing else of the file.
     rec.calls.length = 0
+    rec.flushedWrites.length = 0
     await vfs.write(ctx, ino, fh, SS + 100, randomBytes(4096), 0)
     await vfs.fsync(ctx, ino, fh, false)
     const [stripe1] = await meta.getStripes(ino, 1, 2)
     assert.equal(stripe1.slices?.length, 1)
-    assert.deepEqual(rec.calls, [[stripe1.slices[0].id]])
+    assert.deepEqual(rec.flushedWrites, [stripe1.slices[0].id])
+    assert.deepEqual(rec.calls, [])
+    // Fragments that stay on this device: stored, then flushed alongside the journal.
+    rec.gate.here = true
+    rec.flushedWrites.length = 0
+    await vfs.write(ctx, ino, fh, SS + 9000, randomBytes(10), 0)
+    await vfs.fsync(ctx, ino, fh, false)
+    const [again] = await meta.getStripes(ino, 1, 2)
+    assert.deepEqual(rec.flushedWrites, [])
+    assert.deepEqual(rec.calls, [[again.slices?.[1].id]])
+    rec.gate.here = false
+    rec.calls.length = 0
+    // Closed without fsync, then fsynced: the close's slice is flushed by the fsync.
+    await vfs.write(ctx, ino, fh, 2 * SS + 7, randomBytes(100), 0)
+    await vfs.flush(ctx, ino, fh, 0n)
+    rec.flushedWrites.length = 0
+    await vfs.fsync(ctx, ino, fh, false)
+    const [stripe2] = await meta.getStripes(ino, 2, 3)
+    assert.deepEqual(rec.calls, [[stripe2.slices?.[0].id]])
+    assert.deepEqual(rec.flushedWrites, [])
     // Nothing written since: nothing to flush (the journal is still synced).
     rec.calls.length = 0
     await vfs.fsync(ctx, ino, fh, false)
     assert.deepEqual(rec.calls, [])
+    assert.deepEqual(rec.flushedWrites, [])
     for (const id of await manifestIds(meta, ino)) assert.ok(rec.synced.has(id), `stripe ${id} synced`)
     assert.ok(rec.synced.has(stripe1.slices[0].id), 'the slice synced')
     await vfs.release(ctx, ino, fh, 0)
@@ -96,13 +130,15 @@ describe('vfs fsync', () => {
     await vfs2.fsync(ctx, ino, o.fh, false)
     const [stripe0] = await meta.getStripes(ino, 0, 1)
     assert.equal(stripe0.slices?.length, 1)
-    assert.deepEqual(rec.calls, [[stripe0.slices[0].id]])
+    assert.deepEqual(rec.flushedWrites, [stripe0.slices[0].id])
+    assert.deepEqual(rec.calls, [])
     await vfs2.release(ctx, ino, o.fh, 0)
   })
 
   it('flushes again the stripes of a failed flush', async (t) => {
     const { rec, stack: { vfs, meta }, fh, ino } = await recordedFile(t, 'f')
     await vfs.write(ctx, ino, fh, 0, randomBytes(2 * SS), 0)
+    await vfs.flush(ctx, ino, fh, 0n) // stored by a close: the fsync must flush them
     rec.gate.fail = 1
     await assert.rejects(vfs.fsync(ctx, ino, fh, false), /disk said no/)
     assert.equal(rec.synced.size, 0)
@@ -114,6 +150,7 @@ describe('vfs fsync', () => {
   it('waits for a flush of its file that another fsync started', async (t) => {
     const { rec, stack: { vfs }, fh, ino } = await recordedFile(t, 'f')
     await vfs.write(ctx, ino, fh, 0, randomBytes(SS), 0)
+    await vfs.flush(ctx, ino, fh, 0n) // stored by a close: the fsync must flush it
     let open!: () => void
     rec.gate.hold = new Promise(resolve => { open = resolve })
     const first = vfs.fsync(ctx, ino, fh, false)
