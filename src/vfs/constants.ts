@@ -43,9 +43,13 @@ export const MIN_BUFFER_BYTES = 4096
  */
 export const SLICE_MAX_BYTES = 256 * 1024
 /** Most slices a stripe carries: a commit that would go past it stores the whole stripe (dropping them). */
-export const SLICES_MAX_PER_STRIPE = 32
-/** A stripe with this many slices is compacted in the background (merged into a new base: compaction.ts). */
-export const COMPACT_SLICES = 16
+export const SLICES_MAX_PER_STRIPE = 128
+/**
+ * A stripe with this many slices is compacted in the background (merged into a new base:
+ * compaction.ts). Each compaction stores the whole stripe again; each commit rewrites the
+ * stripe's row with all its slices: docs/vfs.md, "Compaction", weighs the two.
+ */
+export const COMPACT_SLICES = 64
 /** A stripe whose slices hold this many bytes is compacted too. */
 export const COMPACT_SLICE_BYTES = 1024 * 1024
 /** Most separate dirty ranges one stripe tracks; more and it is stored whole. */

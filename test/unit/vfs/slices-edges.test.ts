@@ -11,6 +11,7 @@ import pWaitFor from 'p-wait-for'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import type { StripeIO } from '../../../src/place/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
+import { COMPACT_SLICES } from '../../../src/vfs/constants.js'
 import { createVfs } from '../../../src/vfs/index.js'
 import { createTempDir, onCleanup } from '../../helpers/tmp.js'
 import { openTwoDevices } from '../../helpers/two-devices.js'
@@ -225,25 +226,25 @@ describe('vfs slices: edge cases', () => {
     const check = async (what: string): Promise<void> => {
       assert.ok((await readAll(vfs, ino, 2 * SS)).equals(expected), what)
     }
-    // Stripe 0: 16 slices queue a compaction, held at the gate; a 17th is recorded before it.
-    for (let i = 0; i < 16; i++) await page(i * 8192)
+    // Stripe 0: COMPACT_SLICES slices queue a compaction, held at the gate; one more is recorded before it.
+    for (let i = 0; i < COMPACT_SLICES; i++) await page(i * 4096)
     await pWaitFor(() => gate.open !== undefined, { timeout: 60_000 })
-    await page(200_000)
+    await page(600_000)
     assert.ok(openGate())
     await pWaitFor(() => vfs.stats().stripesCompacted === 1, { timeout: 60_000 })
     let [s0] = await meta.getStripes(ino, 0, 1)
-    assert.deepEqual(s0.slices?.map(x => x.off), [200_000], 'the later slice stays over the new base')
+    assert.deepEqual(s0.slices?.map(x => x.off), [600_000], 'the later slice stays over the new base')
     await check('compaction recorded after the slice')
     // Stripe 1: a write loaded before the compaction, committed after it is recorded.
     gate.armed = true
-    for (let i = 0; i < 16; i++) await page(SS + i * 8192)
+    for (let i = 0; i < COMPACT_SLICES; i++) await page(SS + i * 4096)
     await pWaitFor(() => gate.open !== undefined, { timeout: 60_000 })
-    await page(SS + 300_000, false)
+    await page(SS + 700_000, false)
     assert.ok(openGate())
     await pWaitFor(() => vfs.stats().stripesCompacted === 2, { timeout: 60_000 })
     await vfs.fsync(ctx, ino, c.fh, false)
     ;[s0] = await meta.getStripes(ino, 1, 2)
-    assert.deepEqual(s0.slices?.map(x => x.off), [300_000], 'the slice is laid over the new base')
+    assert.deepEqual(s0.slices?.map(x => x.off), [700_000], 'the slice is laid over the new base')
     await check('compaction recorded before the slice')
     await vfs.release(ctx, ino, c.fh, 0)
     const cold = await coldVfs(t, { meta, stripes }, 'db')

@@ -1,7 +1,7 @@
 /**
  * Small overwrites become slices (docs/vfs.md, "Small overwrites: slices"): a commit of a few
  * small dirty ranges of a stored stripe stores only those ranges (each its own CAONT-RS stripe)
- * and appends them to the stripe's manifest entry; reads lay them over the base. At 16 slices a
+ * and appends them to the stripe's manifest entry; reads lay them over the base. At COMPACT_SLICES a
  * background compaction merges them into a new base; a large change or a truncate stores the
  * stripe whole again and drops its slices. Real
  * meta, chunk pool, store and StripeIO (4-of-6 here, so each slice is n fragments); StripeIO
@@ -15,6 +15,7 @@ import pWaitFor from 'p-wait-for'
 import { ROOT_INO } from '../../../src/meta/types.js'
 import type { StripeIO } from '../../../src/place/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
+import { COMPACT_SLICES } from '../../../src/vfs/constants.js'
 import { createVfs } from '../../../src/vfs/index.js'
 import { onCleanup } from '../../helpers/tmp.js'
 import { createVfsStack, TEST_STRIPE_BYTES } from './stack.js'
@@ -85,22 +86,22 @@ describe('vfs slices', () => {
     for (const r of refs) for (const x of r.slices ?? []) for (const f of x.fragments) assert.ok(referenced.has(f), `slice fragment ${f} referenced`)
   })
 
-  it('compacts a stripe at 16 slices in the background; stores it whole for a large change and for a truncate into it', async (t) => {
+  it('compacts a stripe at COMPACT_SLICES slices in the background; stores it whole for a large change and for a truncate into it', async (t) => {
     const size = SS + 5000
     const { stack: { vfs, meta }, writes, ino, fh, expected } = await setup(t, size)
     const [base] = await meta.getStripes(ino, 0, 1)
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < COMPACT_SLICES; i++) {
       const page = randomBytes(512)
-      await vfs.write(ctx, ino, fh, i * 8192, page, 0)
+      await vfs.write(ctx, ino, fh, i * 4096, page, 0)
       await vfs.fsync(ctx, ino, fh, false)
-      page.copy(expected, i * 8192)
+      page.copy(expected, i * 4096)
     }
-    assert.deepEqual(writes.slice(0, 16), new Array(16).fill(512), 'each commit stored one slice')
+    assert.deepEqual(writes.slice(0, COMPACT_SLICES), new Array(COMPACT_SLICES).fill(512), 'each commit stored one slice')
     await pWaitFor(() => vfs.stats().stripesCompacted === 1, { timeout: 60_000 })
     const [s0] = await meta.getStripes(ino, 0, 1)
     assert.notEqual(s0.id, base.id, 'a new base')
     assert.equal(s0.slices, undefined, 'holding every slice')
-    assert.deepEqual(writes.slice(16), [SS], 'the compaction stored the merged stripe once')
+    assert.deepEqual(writes.slice(COMPACT_SLICES), [SS], 'the compaction stored the merged stripe once')
     assert.ok((await readAll(vfs, ino, size)).equals(expected))
     // Writes after it lay slices over the new base.
     const page = randomBytes(100)
