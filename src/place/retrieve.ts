@@ -295,7 +295,12 @@ class Race {
       }
     } catch (err) {
       this.#inflight.delete(s)
-      if (this.#done || signal.aborted) return
+      if (this.#done || signal.aborted) {
+        // The race was decided meanwhile, but a corrupt copy was quarantined on the way: it
+        // still needs its rebuild (and its count), or the stripe waits for the next scrub.
+        if ((err as Error)?.name === 'IntegrityError') this.deps.onBadFragment?.(this.stripe, s.index, s.device, 'corrupt')
+        return
+      }
       this.#failed(s, cid, err)
     } finally {
       clear()

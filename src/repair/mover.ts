@@ -205,7 +205,8 @@ export class Mover {
         list.push({ index: m.index, item: { cid, bytes } })
       }
       const refusals = await Promise.all([...byTarget].map(async ([target, list]) => {
-        const res = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
+        // Flushed by the target before this device lets its own (perhaps flushed) copy go.
+        const res = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal, sync: true })
         const bad = res.find((o): o is typeof o & { ok: false } => !o.ok)
         return bad == null ? undefined : `${this.#c.describe(target)}: ${bad.error.message}`
       }))

@@ -136,7 +136,8 @@ export class Spreader {
         bytes += got.bytes.byteLength
       }
       if (items.length === 0) return keep
-      const outcomes = await this.#c.fragments.putMany(target, items, { signal })
+      // Flushed by the target (on the put's round trip): the copy the journal will name is stable.
+      const outcomes = await this.#c.fragments.putMany(target, items, { signal, sync: true })
       outcomes.forEach((o, i) => { if (!o.ok) keep.push(sent[i]) })
       const failed = outcomes.find((o): o is typeof o & { ok: false } => !o.ok)
       if (failed != null) {

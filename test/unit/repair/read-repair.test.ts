@@ -34,8 +34,10 @@ it('a fragment a read finds corrupt on disk is quarantined, counted in status (r
   await store.start()
   onCleanup(t, async () => { await store.stop() })
   const self = await createTestNodeOver(t, store, { swarmKey, name: 'dev0' })
+  const others: Array<Awaited<ReturnType<typeof createTestNode>>> = []
   for (let i = 1; i < 4; i++) {
     const other = await createTestNode(t, { swarmKey, name: `dev${i}` })
+    others.push(other)
     await self.node.dial(other.node.multiaddrs()[0])
     await waitOnline(self.node, other.node)
   }
@@ -111,4 +113,42 @@ it('a fragment a read finds corrupt on disk is quarantined, counted in status (r
     assert.deepEqual(await self.node.fragments.has(holder, [cid]), [true], `${io.devices.describe(holder)} holds rebuilt fragment ${index}`)
   }
   assert.equal(repairer.status().readBadFound, 1)
+
+  // A slow disk: this device's copy of another stripe is corrupt, and its read ends only after
+  // two other devices have answered (a slow first answer makes the read ask a third: a hedge; the
+  // read is decided, its losers cancelled). The store quarantines the copy on the way all the
+  // same: it is still counted and rebuilt.
+  const data2 = new Uint8Array(randomBytes(STRIPE))
+  const placed2 = await io.write(data2, POLICY, { file: '/g' })
+  const g = await meta.create(ROOT_INO, 'g', { type: 'file', mode: 0o644, uid: 0, gid: 0 })
+  await meta.setContent(g.ino, { size: STRIPE, stripeSize: STRIPE, stripes: [{ index: 0, ...placed2 }] })
+  const [stripe2] = await meta.getStripes(g.ino, 0, 1) as [StripeRef]
+  const index2 = stripe2.holders.findIndex(h => h.includes(deviceId))
+  const cid2 = CID.parse(stripe2.fragments[index2])
+  const where2 = await store.locate(cid2)
+  assert.ok(where2 != null && !where2.packed)
+  const bytes2 = await readFile(where2.path)
+  bytes2[bytes2.length >> 1] ^= 0xff
+  await writeFile(where2.path, bytes2)
+  for (const o of others) {
+    const remoteGet = o.store.get.bind(o.store)
+    o.store.get = async (c, options) => {
+      if (stripe2.fragments.includes(c.toString())) await new Promise(resolve => setTimeout(resolve, 100))
+      return await remoteGet(c, options)
+    }
+  }
+  const get = store.get.bind(store)
+  let slowReads = 0
+  store.get = async (c, options) => {
+    if (!c.equals(cid2)) return await get(c, options)
+    slowReads++
+    await new Promise(resolve => setTimeout(resolve, 500)) // the disk, not cancellable once begun
+    return await get(c)
+  }
+  assert.deepEqual(await io.read(stripe2, { file: '/g' }), data2, 'the read returns the bytes from the other devices')
+  assert.equal(slowReads, 1, 'this device\'s own copy was asked')
+  await pWaitFor(() => repairer?.status().readBadFound === 2, { timeout: 10_000, interval: 20 })
+    .catch(() => { assert.fail(`a copy quarantined after its read was decided was not counted; log:\n${logs.join('\n')}`) })
+  await pWaitFor(() => (repairer?.status().fragmentsRebuilt ?? 0) >= 2, { timeout: 60_000, interval: 50 })
+    .catch(() => { assert.fail(`the second corrupt fragment was not rebuilt in 60 s; log:\n${logs.join('\n')}`) })
 })
