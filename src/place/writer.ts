@@ -72,7 +72,7 @@ export async function writeFragments (deps: WriterDeps, stripe: EncodedStripe, m
 /** `local`: every fragment here; the others' copies queued. */
 async function writeLocal (deps: WriterDeps, stripe: EncodedStripe, plan: PlacementPlan, options: StripeIOOptions): Promise<WriteOutcome> {
   const self = deps.devices.selfId
-  await Promise.all(stripe.fragments.map(async f => { await putHere(deps, f, options) }))
+  await putHere(deps, stripe.fragments, options)
   const holders: string[][] = []
   const queued: SpreadEntry[] = []
   stripe.fragments.forEach((f, i) => {
@@ -83,10 +83,10 @@ async function writeLocal (deps: WriterDeps, stripe: EncodedStripe, plan: Placem
   return { holders, queued }
 }
 
-/** Stores a fragment on this device (and flushes it, with `options.sync`). */
-async function putHere (deps: WriterDeps, f: EncodedStripe['fragments'][number], options: StripeIOOptions): Promise<void> {
-  await deps.store.put(f.cid, f.bytes, { signal: options.signal })
-  if (options.sync === true) await deps.store.sync([f.cid], { signal: options.signal })
+/** Stores fragments on this device, and with `options.sync` flushes them, all in one flush. */
+async function putHere (deps: WriterDeps, frags: EncodedStripe['fragments'], options: StripeIOOptions): Promise<void> {
+  await Promise.all(frags.map(async f => { await deps.store.put(f.cid, f.bytes, { signal: options.signal }) }))
+  if (options.sync === true) await deps.store.sync(frags.map(f => f.cid), { signal: options.signal })
 }
 
 /** One stripe's fragments in flight under `all` or `spread`. */
@@ -151,9 +151,9 @@ class StripeWrite {
     }
     const frags = indexes.map(i => this.#stripe.fragments[i])
     if (device === this.#d.devices.selfId) {
-      for (const f of frags) {
-        putHere(this.#d, f, this.#options).then(() => { this.#ok(f.index, device) }, (err) => { this.#fail(f.index, device, err) })
-      }
+      putHere(this.#d, frags, this.#options).then(
+        () => { for (const f of frags) this.#ok(f.index, device) },
+        (err) => { for (const f of frags) this.#fail(f.index, device, err) })
       return
     }
     this.#d.sender.send(device, frags.map(f => ({ cid: f.cid, bytes: f.bytes })), { signal: this.#options.signal, sync: this.#options.sync }).then(
@@ -225,7 +225,7 @@ class StripeWrite {
       here++
       const f = this.#stripe.fragments[i]
       const meant = this.#meantFor.get(i) ?? this.#sentTo[i] ?? self
-      putHere(this.#d, f, this.#options).then(() => {
+      putHere(this.#d, [f], this.#options).then(() => {
         if (meant !== self && !this.#meantFor.has(i)) this.#meantFor.set(i, meant)
         this.#ok(i, self)
       }, (err) => { this.#d.log('could not keep straggling fragment %d of %s here: %s', i, what(this.#stripe, this.#options), (err as Error).message) })
