@@ -8,9 +8,9 @@ import { forEachStripeBatch } from './helpers.js'
 /**
  * The power-loss point: commits the file, its stores flushed by their devices as they store them
  * when they go to other devices (StripeIOOptions.sync: the flush rides on the store's round trip;
- * `flushWithStore`), then makes stable, in one
- * step, the fragments of every other stripe of the file not known stable (stored before this
- * fsync, or through earlier, closed descriptors: unsynced.ts) and the journal (WAL and redo log).
+ * `flushWithStore`), then makes stable, in one step, the fragments of every other stripe of the
+ * file not known stable (stored before this fsync, or through earlier, closed descriptors:
+ * unsynced.ts) and the journal (WAL and redo log).
  * The two flushes run together: their order adds nothing, since the setContent was appended to
  * the redo log (in the kernel, which may write it back at any time) only after the fragments
  * were written.
