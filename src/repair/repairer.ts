@@ -42,7 +42,8 @@ export interface RepairerInit {
   /**
    * A device offline for less than this still counts as online when planning, so a blip (a loaded
    * machine, a short SIGSTOP) never makes stripes look at k and start urgent repairs, ms.
-   * Default 30000 (capped at the grace).
+   * Default 30000, capped at half the grace: a stripe left at k by devices still in their grace is
+   * rebuilt before the grace ends, ahead of the stripes at k + 1 that wait for it.
    */
   settleMs?: number
   /** Budget of lazy repairs (margin ≥ 2), bytes fetched + stored per second. Default 32 MiB/s. */
@@ -198,7 +199,7 @@ export class Repairer {
     this.#c = components
     this.#graceMs = init.graceMs
     this.#intervalMs = init.intervalMs ?? 5000
-    this.#settleMs = Math.min(init.settleMs ?? 30_000, init.graceMs)
+    this.#settleMs = Math.min(init.settleMs ?? 30_000, init.graceMs / 2)
     this.#bytesPerSecond = init.bytesPerSecond ?? 32 * 2 ** 20
     this.#concurrency = Math.max(1, init.concurrency ?? 4)
     this.#stripeTimeoutMs = init.stripeTimeoutMs ?? 60_000

@@ -6,7 +6,7 @@
  */
 import '../../src/util/polyfill.js'
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
@@ -14,7 +14,7 @@ import { describe, it } from 'node:test'
 import { palm } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason } from './harness.js'
-import { lanEnv, statusOf } from './palm-devices.js'
+import { inviteCode, joinHome, lanEnv, startPalm, statusOf, waitAllOnline } from './palm-devices.js'
 import { corrupt, dropPageCache, fragmentFiles, fsckOf, kill9, mountLog, sha256Of, startSwarm, statusWhen, verifyFiles, writeRandomFile, writeSmallTree } from './pool-devices.js'
 
 const skip = lanSkipReason()
@@ -209,13 +209,16 @@ describe('the pool on a namespace LAN', { skip }, () => {
     assert.match(after.protection, /losing any one more device could make some unreadable/)
   })
 
-  it('a full pool gives ENOSPC through the mount, and everything written before stays intact', { timeout: 300_000 }, async (t) => {
+  it('a full pool gives ENOSPC through the mount, everything written before stays intact, and a device that joins evens usage out', { timeout: 300_000 }, async (t) => {
     const names = ['q1', 'q2', 'q3']
-    const lan = await createLan(t, { devices: names })
+    // q4 joins later, by invite, once the pool is full.
+    const lan = await createLan(t, { devices: [...names, 'q4'] })
     const root = await createTempDir(t, 'palm-pool-lanfull-')
+    // Repair on (the other tests here keep it off): rebalance runs in its passes.
+    const env = lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`, { PALM_REPAIR_INTERVAL: '1s' })
     const swarm = await startSwarm(t, lan, root, {
       names,
-      env: lanEnv(`_palm-${randomBytes(4).toString('hex')}._udp.local`),
+      env,
       initArgs: ['--policy', '2-of-3', '--capacity', '12M'],
       initEnv: { PALM_STRIPE_SIZE: '1M' },
       joinArgs: ['--capacity', '12M']
@@ -231,7 +234,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
       const bytes = randomBytes(MiB)
       try {
         await writeFile(path, bytes)
-        sums.set(path, (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex'))
+        sums.set(path, createHash('sha256').update(bytes).digest('hex'))
       } catch (err) {
         failure = err as NodeJS.ErrnoException
       }
@@ -241,5 +244,47 @@ describe('the pool on a namespace LAN', { skip }, () => {
     await swarm.restartMount()
     dropPageCache()
     assert.deepEqual(await verifyFiles(sums), [])
+
+    await t.test('a fourth device joins the full pool (palm invite, palm join in its namespace): usage evens out, no stripe loses protection, and there is room again', async () => {
+      const stripes = (await statusOf(swarm.mount)).protectionDetail.stripesTotal
+      const t0 = performance.now()
+      const home = await joinHome(lan, root, 'q4', await inviteCode(swarm.mount.home), ['--capacity', '12M'])
+      const q4 = await startPalm(t, lan, 'q4', home, env)
+      const devices = [swarm.mount, ...swarm.servers.values(), q4]
+      await waitAllOnline(devices, 60_000)
+      const online = performance.now()
+      // Each device's fill (used / capacity) as it reports it. Even: within the slack (5 points)
+      // plus one fragment (512 KiB of a 1 MiB stripe at 2-of-3) of the mean, q4 included.
+      const fills = async (): Promise<Array<{ name: string, fill: number }>> => await Promise.all(devices.map(async d => {
+        const s = await statusOf(d)
+        return { name: d.name, fill: s.usedBytes / s.capacityBytes }
+      }))
+      const slack = 0.05 + (MiB / 2) / (12 * MiB)
+      let last: Array<{ name: string, fill: number }> = []
+      let even = false
+      for (const until = Date.now() + 120_000; !even && Date.now() < until;) {
+        last = await fills()
+        const mean = last.reduce((a, b) => a + b.fill, 0) / last.length
+        even = last.every(f => Math.abs(f.fill - mean) <= slack)
+        if (!even) await new Promise(resolve => setTimeout(resolve, 1000))
+      }
+      const shown = last.map(f => `${f.name} ${(f.fill * 100).toFixed(1)} %`).join(', ')
+      t.diagnostic(`joined and online in ${((online - t0) / 1000).toFixed(1)} s, usage even ${((performance.now() - online) / 1000).toFixed(1)} s later: ${shown}`)
+      assert.ok(even, `usage did not even out within 120 s: ${shown}`)
+      // The failure-domain rule over every stripe: 3 fragments on 3 distinct online devices, each
+      // where the journal says (fsck asks every holder).
+      await statusWhen(swarm.mount, s => s.protectionDetail.stripesTotal === stripes && s.protectionDetail.stripesBelowN === 0, 60_000)
+      const f = await fsckOf(swarm.mount)
+      assert.equal(f.clean, true, JSON.stringify(f.problems?.slice(0, 5)))
+      dropPageCache()
+      assert.deepEqual(await verifyFiles(sums), [])
+      // The space the moves freed takes a new file.
+      const path = join(mnt, 'after-join')
+      const bytes = randomBytes(MiB)
+      await writeFile(path, bytes)
+      sums.set(path, createHash('sha256').update(bytes).digest('hex'))
+      dropPageCache()
+      assert.deepEqual(await verifyFiles(sums), [])
+    })
   })
 })
