@@ -69,7 +69,13 @@ const REBALANCE_COOLDOWN_MS = 10_000
  * device recorded while this one copied (it could not see the move) is seen before this copy goes.
  */
 const REBALANCE_SETTLE_MS = 5000
-/** Copies moved away that an undo record still held are tried again this often, ms. */
+/**
+ * Copies moved away that an undo record still held are tried again after FREE_RETRY_FIRST_MS, then
+ * twice as long each time some stay, up to FREE_RETRY_MS, ms. The record goes once every device is
+ * known past the move (their vectors arrive within seconds), so the first try usually frees them:
+ * until then the device still looks as full as before the move.
+ */
+const FREE_RETRY_FIRST_MS = 10_000
 const FREE_RETRY_MS = 60_000
 /** Most copies remembered to free later. */
 const MAX_TO_FREE = 100_000
@@ -102,6 +108,7 @@ export class Mover {
   /** CIDs of copies this device moved away and could not free yet (an undo record held them). */
   readonly #toFree = new Set<string>()
   #freeTriedMs = 0
+  #freeRetryMs = FREE_RETRY_FIRST_MS
   /** Fragments this device moved off itself since start (copied, recorded, freed here). */
   fragmentsMoved = 0
   /** Fragment bytes this device planned to move at the last walk that planned. */
@@ -167,14 +174,16 @@ export class Mover {
     }
     const count = moved.size
     const freed = count > 0 ? await this.#freeMoved(moved, signal) : 0
+    this.#freeRetryMs = FREE_RETRY_FIRST_MS
     this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
     this.#c.log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', count, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
   }
 
-  /** Frees copies moved away earlier that undo records held, at most every FREE_RETRY_MS. */
+  /** Frees copies moved away earlier that undo records held (backing off while some stay). */
   async retryFrees (signal: AbortSignal): Promise<void> {
-    if (this.#toFree.size === 0 || Date.now() - this.#freeTriedMs < FREE_RETRY_MS) return
+    if (this.#toFree.size === 0 || Date.now() - this.#freeTriedMs < this.#freeRetryMs) return
     const freed = await this.#freeMoved(new Set(this.#toFree), signal)
+    this.#freeRetryMs = Math.min(FREE_RETRY_MS, this.#freeRetryMs * 2)
     if (freed > 0) this.#c.log('freed %d copies moved away earlier; %d still kept while undo records name them', freed, this.#toFree.size)
   }
 
