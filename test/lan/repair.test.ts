@@ -1,7 +1,8 @@
 /**
  * Repair under churn on a namespace LAN (root only; skipped otherwise): nine real devices (one
  * `palm mount`, eight `palm serve`) at 4-of-6, a short grace. Apart from `palm drain`, no command
- * is typed after the files are written: a SIGSTOP/SIGCONT storm within the grace starts no repair;
+ * is typed after the files are written: a SIGSTOP/SIGCONT storm within the grace starts no repair,
+ * and the stopped device gets the files written meanwhile (its journal, and any fragment queued for it);
  * scrub finds fragment files corrupted on two devices and they are rebuilt; `palm drain` empties a
  * live device with no stripe below n on the way, and it is wiped, which leaves the issue's eight
  * devices; two are killed with SIGKILL and their homes deleted: the stripes they left at k are
@@ -59,22 +60,39 @@ describe('repair on a namespace LAN', { skip }, () => {
     sums.set(join(mnt, 'big'), await writeRandomFile(join(mnt, 'big'), BIG))
     await mkdir(join(mnt, 'tree'))
     for (const [path, sum] of await writeSmallTree(join(mnt, 'tree'), SMALL)) sums.set(path, sum)
-    const stripes = 5 + SMALL
+    let stripes = 5 + SMALL
     await statusWhen(swarm.mount, fullyProtected(stripes, 9), 90_000)
 
-    await t.test('a SIGSTOP/SIGCONT storm within the grace starts no repair', async () => {
+    await t.test('a SIGSTOP/SIGCONT storm within the grace starts no repair; the stopped device gets the writes it missed', async () => {
       const d9 = swarm.dev('d9')
+      let missed: Promise<void> | undefined
       for (let i = 0; i < 2; i++) {
         // Stopped for twice the time after which the others call it offline, far below the grace.
         process.kill(d9.proc.pid, 'SIGSTOP')
+        // Written while it is stopped: a file of one 2 MiB stripe and a small one.
+        if (i === 0) {
+          missed = (async () => {
+            await new Promise(resolve => setTimeout(resolve, 1000))
+            sums.set(join(mnt, 'missed'), await writeRandomFile(join(mnt, 'missed'), 2 * MiB + 1))
+            sums.set(join(mnt, 'tree', 'missed'), await writeRandomFile(join(mnt, 'tree', 'missed'), 4096))
+          })()
+        }
         await new Promise(resolve => setTimeout(resolve, 5000))
         process.kill(d9.proc.pid, 'SIGCONT')
         await waitPeerState(swarm.mount, d9, true, 30_000)
       }
+      await missed
+      stripes += 2
       // Let a few repair walks (1 s apart) look at it.
       await new Promise(resolve => setTimeout(resolve, 3000))
       const repaired = await Promise.all(NINE.map(async n => (await statusOf(swarm.dev(n))).repair?.stripesRepaired ?? -1))
       assert.deepEqual(repaired, NINE.map(() => 0), 'no device repaired anything')
+      // Caught up, not rebuilt: its journal has the two files, and every stripe is at n on 9
+      // online devices with nothing left queued (a fragment meant for it while it was stopped
+      // was queued and then sent).
+      const files = (await statusOf(swarm.mount)).files
+      await statusWhen(d9, s => s.files === files, 60_000)
+      await statusWhen(swarm.mount, fullyProtected(stripes, 9), 60_000)
     })
 
     await t.test('scrub finds fragment files corrupted on two devices; they are rebuilt', async () => {
