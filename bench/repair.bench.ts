@@ -1,6 +1,6 @@
 /**
  * Repair benchmark: six real PALM nodes on loopback (libp2p, swarm key, fragment protocol, memory
- * stores), the real chunk pool and PoolStripeIO, a real SQLite journal (in memory), and the real
+ * stores), the real chunk pool and PoolStripeIO, a real SQLite journal file, and the real
  * repairer. One device dies (its node stopped, its fragments gone with it) and is declared gone
  * (the grace excluded); the repairer of ONE device rebuilds everything (`drain` of the dead device
  * makes it do every stripe, not only those it is responsible for: in a swarm the five live
@@ -18,22 +18,27 @@
  *
  * `node bench/run.mjs repair [--quick|--full]` → table + bench/results/repair.json. Default 256 MiB
  * of big files and 2,000 small files (this shared 2-core machine); `--quick`: 64 MiB and 500;
- * `--full`: 1 GiB and 10,000 (the issue's).
+ * `--full`: 1 GiB and 10,000 (the issue's). `--concurrency=N`: stripes repaired at once (the
+ * repairer's default otherwise); `--no-cap`: phase 1 only, for runs comparing repair speeds.
  */
 import '../src/util/polyfill.js'
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import { createChunkPool } from '../src/chunk/index.js'
 import { createMetaStore, ROOT_INO, type StripeRef } from '../src/meta/index.js'
 import type { PlacedStripe, PoolStripeIO } from '../src/place/index.js'
 import { createRepairer } from '../src/repair/index.js'
 import { captureLogger, createPoolRig, type PoolRig } from '../test/unit/place/pool-rig.js'
-import type { Cleanup } from '../test/helpers/tmp.js'
-import pWaitFor from 'p-wait-for'
+import { createTempDir, type Cleanup } from '../test/helpers/tmp.js'
 import { writeResults } from './lib/measure.js'
 
 const FULL = process.argv.includes('--full')
 const QUICK = process.argv.includes('--quick')
 const REENCODE = process.argv.includes('--reencode')
+/** `--concurrency=N`: stripes the repairer works on at once (its default otherwise). */
+const CONCURRENCY = concurrencyFlag()
+/** `--no-cap`: skip phase 2 (the bandwidth cap, a minute), for runs that compare repair speeds. */
+const NO_CAP = process.argv.includes('--no-cap')
 const BIG_MIB = FULL ? 1024 : QUICK ? 64 : 256
 const SMALL_FILES = FULL ? 10_000 : QUICK ? 500 : 2000
 const STRIPE = 4 * 1024 * 1024
@@ -72,17 +77,27 @@ async function writeStripes (io: PoolStripeIO, meta: Meta, prefix: string, count
   return (performance.now() - started) / 1000
 }
 
-interface Timings { readMs: number, encodeMs: number, putMs: number, fetchedBytes: number, storedBytes: number }
+interface Timings { readMs: number, encodeMs: number, putMs: number, lookMs: number, recordMs: number, fetchedBytes: number, storedBytes: number }
 
 /** The repairer of device 0 over `meta`, its parts timed. */
 function timedRepairer (rig: PoolRig, meta: Meta, pool: ReturnType<typeof createChunkPool>, bytesPerSecond: number, t: Timings): ReturnType<typeof createRepairer> {
   const writer = rig.nodes[0]
-  const timed = async <T>(key: 'readMs' | 'encodeMs' | 'putMs', p: Promise<T>): Promise<T> => {
+  const timed = async <T>(key: 'readMs' | 'encodeMs' | 'putMs' | 'lookMs' | 'recordMs', p: Promise<T>): Promise<T> => {
     const s = performance.now()
     try { return await p } finally { t[key] += performance.now() - s }
   }
-  return createRepairer({ graceMs: 1000, intervalMs: 200, settleMs: 0, scrubIntervalMs: 0, bytesPerSecond, rebalanceSlack: 0 }, {
-    meta,
+  // The journal's part: a stripe looked up as it is now (before the copies and before the record),
+  // and the new holders recorded (a `holders` op, committed).
+  const timedMeta: Meta = new Proxy(meta, {
+    get: (target, prop) => {
+      if (prop === 'getStripes') return async (...a: Parameters<Meta['getStripes']>) => await timed('lookMs', target.getStripes(...a))
+      if (prop === 'setHolders') return async (...a: Parameters<Meta['setHolders']>) => { await timed('recordMs', target.setHolders(...a)) }
+      const v = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    }
+  })
+  return createRepairer({ graceMs: 1000, intervalMs: 200, settleMs: 0, scrubIntervalMs: 0, bytesPerSecond, rebalanceSlack: 0, ...(CONCURRENCY != null ? { concurrency: CONCURRENCY } : {}) }, {
+    meta: timedMeta,
     stripes: {
       read: async (s, o) => { const d = await timed('readMs', rig.io.read(s, o)); t.fetchedBytes += s.k * Math.ceil(s.length / s.k); return d },
       // The repairer rebuilds only the missing fragments from any k (no decode, no full re-encode);
@@ -114,10 +129,10 @@ async function repairAll (repairer: ReturnType<typeof createRepairer>, meta: Met
   }
   // Done: a walk that started after every suspect was reported finds no fragment left to place.
   const reportedMs = Date.now()
-  await pWaitFor(() => {
+  await until(() => {
     const s = repairer.status()
     return s.lastWalkMs > reportedMs + 250 && s.bytesToMove === 0
-  }, { timeout: 600_000, interval: 50 })
+  }, 600_000, 50, 'the repair did not finish')
   const sec = (performance.now() - started) / 1000
   const s = repairer.status()
   await repairer.stop()
@@ -131,8 +146,12 @@ async function main (): Promise<void> {
     const pool = createChunkPool({ salt: new Uint8Array(32).fill(5), workers: 2 })
     scope.after(async () => { await pool.stop() })
     await pool.start()
+    // A journal file as the daemon has (its own reader connection beside the writer's; ':memory:'
+    // would share one connection, queueing each lookup behind the commits).
+    const dir = await createTempDir(scope, 'palm-bench-repair-')
+    let journals = 0
     const open = async (): Promise<Meta> => {
-      const m = createMetaStore({ path: ':memory:', deviceId: rig.id(0) })
+      const m = createMetaStore({ path: join(dir, `journal-${journals++}.db`), deviceId: rig.id(0) })
       await m.start()
       scope.after(async () => { await m.stop() })
       return m
@@ -146,13 +165,13 @@ async function main (): Promise<void> {
     const writeBigSec = await writeStripes(rig.io, big, 'big', bigStripes, STRIPE, 16, { k: 4, n: 6 })
     const writeSmallSec = await writeStripes(rig.io, small, 'small', SMALL_FILES, SMALL_BYTES, 1, { k: 4, n: 6 })
     // Fragments that doubled up while a device was slow are spread first: the loss starts from n on n devices.
-    await pWaitFor(() => rig.queue.count() === 0, { timeout: 300_000, interval: 200 })
+    await until(() => rig.queue.count() === 0, 300_000, 200, 'the spread queue did not drain')
     await rig.spreader?.stop()
     const dead = rig.id(5)
     await rig.stop(5)
     const results: Record<string, unknown> = {}
     for (const [name, meta, bytes] of [['bigFiles', big, BIG_MIB * MiB], ['smallFiles', small, SMALL_FILES * SMALL_BYTES]] as const) {
-      const t: Timings = { readMs: 0, encodeMs: 0, putMs: 0, fetchedBytes: 0, storedBytes: 0 }
+      const t: Timings = { readMs: 0, encodeMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
       const repairer = timedRepairer(rig, meta, pool, CAP_BYTES_PER_SEC, t)
       const outcome = await repairAll(repairer, meta, [dead])
       const sec = outcome.sec
@@ -169,9 +188,15 @@ async function main (): Promise<void> {
         readAllBackSec: round(readAllSec),
         readAllBackMBps: round(bytes / MiB / readAllSec),
         writeSec: round(name === 'bigFiles' ? writeBigSec : writeSmallSec),
-        whereTheTimeGoes: { readMs: Math.round(t.readMs), encodeMs: Math.round(t.encodeMs), putMs: Math.round(t.putMs), note: `summed over 4 stripes in flight; wall time is timeToFullProtectionSec; readMs: gather any k fragments and ${REENCODE ? 'decode (then encodeMs: encode all n)' : 'rebuild the missing ones from them'}` }
+        whereTheTimeGoes: { readMs: Math.round(t.readMs), encodeMs: Math.round(t.encodeMs), putMs: Math.round(t.putMs), lookMs: Math.round(t.lookMs), recordMs: Math.round(t.recordMs), note: `summed over 4 stripes in flight; wall time is timeToFullProtectionSec; readMs: gather any k fragments and ${REENCODE ? 'decode (then encodeMs: encode all n)' : 'rebuild the missing ones from them'}; lookMs: the stripe read from the journal as it is now (twice a stripe); recordMs: the new holders recorded (a committed journal op)` }
       }
       console.log(name, JSON.stringify(results[name]))
+    }
+
+    if (NO_CAP) {
+      results.context = context()
+      writeResults('repair', results)
+      return
     }
 
     // Phase 2: the cap. 2-of-6 stripes on the five live devices, device 4 dies: margin ≥ 2, lazy.
@@ -179,7 +204,7 @@ async function main (): Promise<void> {
     await writeStripes(rig.io, lazy, 'lazy', LAZY_MIB * MiB / STRIPE, STRIPE, 16, { k: 2, n: 6 })
     const dead2 = rig.id(4)
     await rig.stop(4)
-    const t: Timings = { readMs: 0, encodeMs: 0, putMs: 0, fetchedBytes: 0, storedBytes: 0 }
+    const t: Timings = { readMs: 0, encodeMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
     const repairer = timedRepairer(rig, lazy, pool, CAP_BYTES_PER_SEC, t)
     const outcome = await repairAll(repairer, lazy, [dead, dead2])
     const sec = outcome.sec
@@ -196,19 +221,47 @@ async function main (): Promise<void> {
       note: 'bytes fetched + stored by lazy repairs (margin ≥ 2) over the whole run; allowed: cap × time + one stripe (2 fetched + up to 6 stored fragments of 2 MiB)'
     }
     console.log('bandwidthCap', JSON.stringify(results.bandwidthCap))
-    results.context = {
-      setup: `six PALM nodes on loopback in one process, memory stores, 2 encode workers, one repairing device (${REENCODE ? 'the older path: read back and re-encode, --reencode' : 'rebuilding only the missing fragments'}); ${BIG_MIB} MiB big / ${SMALL_FILES} small files${FULL ? '' : ' (reduced: --full for 1 GiB / 10,000)'}`,
-      scale: FULL ? 'full' : QUICK ? 'quick' : 'default',
-      glusterHealQuoted: 'GlusterFS heal of 1,001 files after the brick returned: 39–44 s on this machine (issue 11, not measured in this run)'
-    }
+    results.context = context()
     writeResults('repair', results)
   } finally {
     await scope.close()
   }
 }
 
+function concurrencyFlag (): number | undefined {
+  const flag = process.argv.find(a => a.startsWith('--concurrency'))
+  if (flag == null) return undefined
+  const n = Number(flag.split('=')[1])
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`${flag}: give the stripes to repair at once as --concurrency=N, N ≥ 1`)
+    process.exit(2)
+  }
+  return n
+}
+
+/** What ran, for the results file. */
+function context (): Record<string, unknown> {
+  return {
+    setup: `six PALM nodes on loopback in one process, memory stores, a SQLite journal file, 2 encode workers, one repairing device (${REENCODE ? 'the older path: read back and re-encode, --reencode' : 'rebuilding only the missing fragments'}, ${CONCURRENCY ?? 'default'} stripes at once); ${BIG_MIB} MiB big / ${SMALL_FILES} small files${FULL ? '' : ' (reduced: --full for 1 GiB / 10,000)'}`,
+    scale: FULL ? 'full' : QUICK ? 'quick' : 'default',
+    glusterHealQuoted: 'GlusterFS heal of 1,001 files after the brick returned: 39–44 s on this machine (issue 11, not measured in this run)'
+  }
+}
+
 function stripeCount (name: string): number {
   return name === 'bigFiles' ? BIG_MIB * MiB / STRIPE : SMALL_FILES
+}
+
+/**
+ * Polls `done` every `intervalMs` until it holds; throws `what` after `timeoutMs`. (p-wait-for adds
+ * an abort listener per poll and keeps them all until it resolves: a warning every run.)
+ */
+async function until (done: () => boolean, timeoutMs: number, intervalMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s`)
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
 }
 
 function round (x: number): number { return Math.round(x * 100) / 100 }
