@@ -173,8 +173,9 @@ export class Mover {
       for (const index of await this.#letGo(w, indices, signal)) moved.add(w.stripe.fragments[index])
     }
     const count = moved.size
+    const kept = this.#toFree.size
     const freed = count > 0 ? await this.#freeMoved(moved, signal) : 0
-    this.#freeRetryMs = FREE_RETRY_FIRST_MS
+    if (this.#toFree.size > kept) this.#freeRetryMs = FREE_RETRY_FIRST_MS
     this.#rebalanceAfterMs = Date.now() + REBALANCE_COOLDOWN_MS
     this.#c.log('rebalance moved %d fragments (%d bytes) in %d ms; %d copies freed here, %d kept while undo records name them', count, bytes / 2, Math.round(performance.now() - started), freed, this.#toFree.size)
   }

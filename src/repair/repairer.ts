@@ -399,6 +399,9 @@ export class Repairer {
   async #pass (signal: AbortSignal): Promise<void> {
     // A pass due while this process was stopped may run before the heartbeat notices it.
     this.#checkAwake()
+    // Copies moved away earlier are freed first, on their own schedule (even in a pass that skips
+    // its walk), and before a walk plans moves from usage that still counts them.
+    await this.#mover.retryFrees(signal)
     const nowMs = Date.now()
     const states = this.#states(nowMs)
     const signature = `${this.#c.meta.stats().ops}|${[...states].map(([id, s]) => `${id}=${s}`).join(',')}|${this.#suspects.size}|${this.#badLocal.size}`
@@ -410,7 +413,6 @@ export class Repairer {
     this.#lastSignature = work.length === 0 && moves.length === 0 ? signature : ''
     if (work.length > 0) await this.#repairAll(work, signal)
     else if (moves.length > 0) await this.#mover.rebalance(moves, signal)
-    await this.#mover.retryFrees(signal)
   }
 
   /** Plans every stripe; returns the work of this device, most urgent first. */

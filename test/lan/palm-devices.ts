@@ -21,7 +21,8 @@ export function lanEnv (tag: string, extra: Record<string, string> = {}): Record
     PALM_LISTEN: '/ip4/0.0.0.0/tcp/0',
     PALM_GOSSIP_INTERVAL: '500ms',
     PALM_OFFLINE_AFTER: '2500ms',
-    // Repair off unless a test turns it on (test/lan/repair.test.ts): the other LAN tests check
+    // Repair off unless a test turns it on (test/lan/repair.test.ts, and pool.test.ts's full pool
+    // for its rebalance when a device joins): the other LAN tests check
     // placement and reads with devices down, which a repair at k would change under them.
     PALM_REPAIR_INTERVAL: '0',
     ...extra

@@ -209,7 +209,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
     assert.match(after.protection, /losing any one more device could make some unreadable/)
   })
 
-  it('a full pool gives ENOSPC through the mount, everything written before stays intact, and a device that joins evens usage out', { timeout: 300_000 }, async (t) => {
+  it('a full pool gives ENOSPC through the mount, everything written before stays intact, and a device that joins evens usage out', { timeout: 600_000 }, async (t) => {
     const names = ['q1', 'q2', 'q3']
     // q4 joins later, by invite, once the pool is full.
     const lan = await createLan(t, { devices: [...names, 'q4'] })
@@ -253,24 +253,26 @@ describe('the pool on a namespace LAN', { skip }, () => {
       const devices = [swarm.mount, ...swarm.servers.values(), q4]
       await waitAllOnline(devices, 60_000)
       const online = performance.now()
-      // Each device's fill (used / capacity) as it reports it. Even: within the slack (5 points)
-      // plus one fragment (512 KiB of a 1 MiB stripe at 2-of-3) of the mean, q4 included.
+      // Each device's fill (used / capacity) as it reports it. Even, as rebalance promises: the
+      // newcomer within the slack (5 points) plus one fragment (512 KiB of a 1 MiB stripe at
+      // 2-of-3) of the mean; every other device within the slack plus two fragments (a fragment
+      // moves only when it fits a sender's share whole, so a sender may stop that far above).
       const fills = async (): Promise<Array<{ name: string, fill: number }>> => await Promise.all(devices.map(async d => {
         const s = await statusOf(d)
         return { name: d.name, fill: s.usedBytes / s.capacityBytes }
       }))
-      const slack = 0.05 + (MiB / 2) / (12 * MiB)
+      const fragment = (MiB / 2) / (12 * MiB)
       let last: Array<{ name: string, fill: number }> = []
       let even = false
-      for (const until = Date.now() + 120_000; !even && Date.now() < until;) {
+      for (const until = Date.now() + 180_000; !even && Date.now() < until;) {
         last = await fills()
         const mean = last.reduce((a, b) => a + b.fill, 0) / last.length
-        even = last.every(f => Math.abs(f.fill - mean) <= slack)
+        even = last.every(f => Math.abs(f.fill - mean) <= 0.05 + (f.name === 'q4' ? 1 : 2) * fragment)
         if (!even) await new Promise(resolve => setTimeout(resolve, 1000))
       }
       const shown = last.map(f => `${f.name} ${(f.fill * 100).toFixed(1)} %`).join(', ')
       t.diagnostic(`joined and online in ${((online - t0) / 1000).toFixed(1)} s, usage even ${((performance.now() - online) / 1000).toFixed(1)} s later: ${shown}`)
-      assert.ok(even, `usage did not even out within 120 s: ${shown}`)
+      assert.ok(even, `usage did not even out within 180 s: ${shown}`)
       // The failure-domain rule over every stripe: 3 fragments on 3 distinct online devices, each
       // where the journal says (fsck asks every holder).
       await statusWhen(swarm.mount, s => s.protectionDetail.stripesTotal === stripes && s.protectionDetail.stripesBelowN === 0, 60_000)
