@@ -13,13 +13,18 @@
  *     `bytesPerSecond`; bytes fetched + stored per second measured against it;
  *   - compared in the same run with reading every byte back through the pool (what a
  *     resync-by-reading would cost at least), and the GlusterFS heal figure quoted from the issue.
- * Where the time goes: the repairer's reads (fetch any k + decode), encodes and puts are timed by
- * wrapping the real components.
+ *   - phase 3 (root): the same losses in a real swarm, six processes in network namespaces (one
+ *     `palm mount`, five `palm serve`), files written through the mount, one device killed; the
+ *     five live devices share the work (bench/lib/repair-swarm.ts).
+ * Where the time goes: the repairer's reads (fetch any k + rebuild), encodes, puts, its journal
+ * lookups and records are timed by wrapping the real components (wall time awaited, summed over
+ * the stripes in flight: in one process running six nodes, it includes waiting for the event loop).
  *
  * `node bench/run.mjs repair [--quick|--full]` → table + bench/results/repair.json. Default 256 MiB
  * of big files and 2,000 small files (this shared 2-core machine); `--quick`: 64 MiB and 500;
  * `--full`: 1 GiB and 10,000 (the issue's). `--concurrency=N`: stripes repaired at once (the
- * repairer's default otherwise); `--no-cap`: phase 1 only, for runs comparing repair speeds.
+ * repairer's default otherwise); `--no-cap`: phase 1 only, for runs comparing repair speeds (written
+ * to repair-ab.json); `--no-swarm`: without phase 3 (the same in a real swarm, as root).
  */
 import '../src/util/polyfill.js'
 import { randomBytes } from 'node:crypto'
@@ -31,6 +36,8 @@ import { createRepairer } from '../src/repair/index.js'
 import { captureLogger, createPoolRig, type PoolRig } from '../test/unit/place/pool-rig.js'
 import { createTempDir, type Cleanup } from '../test/helpers/tmp.js'
 import { writeResults } from './lib/measure.js'
+import { repairInSwarm } from './lib/repair-swarm.js'
+import { lanSkipReason } from '../test/lan/harness.js'
 
 const FULL = process.argv.includes('--full')
 const QUICK = process.argv.includes('--quick')
@@ -39,6 +46,8 @@ const REENCODE = process.argv.includes('--reencode')
 const CONCURRENCY = concurrencyFlag()
 /** `--no-cap`: skip phase 2 (the bandwidth cap, a minute), for runs that compare repair speeds. */
 const NO_CAP = process.argv.includes('--no-cap')
+/** `--no-swarm`: skip phase 3 (the same repairs in a real swarm of six processes; it needs root). */
+const NO_SWARM = process.argv.includes('--no-swarm') || lanSkipReason() !== undefined
 const BIG_MIB = FULL ? 1024 : QUICK ? 64 : 256
 const SMALL_FILES = FULL ? 10_000 : QUICK ? 500 : 2000
 const STRIPE = 4 * 1024 * 1024
@@ -188,14 +197,14 @@ async function main (): Promise<void> {
         readAllBackSec: round(readAllSec),
         readAllBackMBps: round(bytes / MiB / readAllSec),
         writeSec: round(name === 'bigFiles' ? writeBigSec : writeSmallSec),
-        whereTheTimeGoes: { readMs: Math.round(t.readMs), encodeMs: Math.round(t.encodeMs), putMs: Math.round(t.putMs), lookMs: Math.round(t.lookMs), recordMs: Math.round(t.recordMs), note: `summed over 4 stripes in flight; wall time is timeToFullProtectionSec; readMs: gather any k fragments and ${REENCODE ? 'decode (then encodeMs: encode all n)' : 'rebuild the missing ones from them'}; lookMs: the stripe read from the journal as it is now (twice a stripe); recordMs: the new holders recorded (a committed journal op)` }
+        whereTheTimeGoes: { readMs: Math.round(t.readMs), encodeMs: Math.round(t.encodeMs), putMs: Math.round(t.putMs), lookMs: Math.round(t.lookMs), recordMs: Math.round(t.recordMs), note: `summed over ${CONCURRENCY ?? 4} stripes in flight; wall time is timeToFullProtectionSec; readMs: gather any k fragments and ${REENCODE ? 'decode (then encodeMs: encode all n)' : 'rebuild the missing ones from them'}; lookMs: the stripe read from the journal as it is now (twice a stripe); recordMs: the new holders recorded (a committed journal op)` }
       }
       console.log(name, JSON.stringify(results[name]))
     }
 
     if (NO_CAP) {
       results.context = context()
-      writeResults('repair', results)
+      writeResults('repair-ab', results)
       return
     }
 
@@ -221,6 +230,18 @@ async function main (): Promise<void> {
       note: 'bytes fetched + stored by lazy repairs (margin ≥ 2) over the whole run; allowed: cap × time + one stripe (2 fetched + up to 6 stored fragments of 2 MiB)'
     }
     console.log('bandwidthCap', JSON.stringify(results.bandwidthCap))
+    await scope.close()
+
+    // Phase 3: the same losses in a real swarm (six processes in network namespaces, the five live
+    // devices sharing the work), the grace excluded.
+    if (!NO_SWARM) {
+      console.log('the same in a swarm of six processes (network namespaces, one mount, five serve)…')
+      const big = await repairInSwarm('big', BIG_MIB / 64, 64 * MiB, STRIPE)
+      console.log('swarm bigFiles', JSON.stringify(big))
+      const small = await repairInSwarm('small', SMALL_FILES, SMALL_BYTES, STRIPE)
+      console.log('swarm smallFiles', JSON.stringify(small))
+      results.swarm = { bigFiles: big, smallFiles: small, note: 'six PALM devices, one process each in its own network namespace (one palm mount, five palm serve), 4-of-6, files written through the mount, one serving device killed with SIGKILL; from when the mount calls it gone (grace 10 s, excluded) until every stripe is at n on n distinct online devices; the five live devices share the work' }
+    }
     results.context = context()
     writeResults('repair', results)
   } finally {

@@ -150,10 +150,10 @@ export class Pool {
  * Builds and starts the six-device pool under `root` at 4-of-6: in network namespaces (mDNS on
  * their bridge) when this process may make them, on loopback otherwise.
  */
-export async function startPool (scope: Scope, root: string, opts: { durability: string, profile?: boolean }): Promise<{ pool: Pool, namespaces: boolean }> {
+export async function startPool (scope: Scope, root: string, opts: { durability: string, profile?: boolean, env?: Record<string, string> }): Promise<{ pool: Pool, namespaces: boolean }> {
   const namespaces = lanSkipReason() === undefined
   const lan = namespaces ? await createLan(scope, { devices: NAMES }) : undefined
-  const common = { PALM_GOSSIP_INTERVAL: '500ms', PALM_OFFLINE_AFTER: '2500ms', PALM_DURABILITY: opts.durability }
+  const common = { PALM_GOSSIP_INTERVAL: '500ms', PALM_OFFLINE_AFTER: '2500ms', PALM_DURABILITY: opts.durability, ...opts.env }
   const env = namespaces
     ? benchEnv({ ...common, PALM_MDNS: 'true', PALM_MDNS_TAG: `_palm-${randomBytes(4).toString('hex')}._udp.local`, PALM_LISTEN: '/ip4/0.0.0.0/tcp/0' })
     : benchEnv(common)

@@ -188,6 +188,15 @@ export async function kill9 (swarm: Swarm, names: string[]): Promise<void> {
   await Promise.all(victims.map(async v => await waitPeerState(swarm.mount, v, false, 20_000)))
 }
 
+/**
+ * Every stripe has n fragments on n distinct online devices (the survey's matching), none at risk
+ * and nothing left to place; `online` devices, this one included.
+ */
+export const fullyProtected = (stripes: number, online: number) => (s: StatusReport): boolean =>
+  s.protectionDetail.stripesTotal === stripes && s.protectionDetail.stripesBelowN === 0 && s.protectionDetail.pendingSpread === 0 &&
+  1 + s.peers.filter(p => p.online).length === online && s.repair != null && s.repair.bytesToMove === 0 &&
+  s.repair.stripesBelowN.atK + s.repair.stripesBelowN.atK1 + s.repair.stripesBelowN.more === 0
+
 /** `palm fsck --json` of a device, parsed. */
 export async function fsckOf (dev: PalmDevice): Promise<any> {
   const r = await palm(['fsck', '--home', dev.home, '--json'], { timeoutMs: 300_000 })

@@ -22,7 +22,7 @@ import { palm } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { createLan, lanSkipReason } from './harness.js'
 import { lanEnv, statusOf, waitPeerState } from './palm-devices.js'
-import { corrupt, dropPageCache, fragmentFiles, fsckOf, kill9, statusWhen, startSwarm, verifyFiles, writeRandomFile, writeSmallTree } from './pool-devices.js'
+import { corrupt, dropPageCache, fragmentFiles, fsckOf, fullyProtected, kill9, statusWhen, startSwarm, verifyFiles, writeRandomFile, writeSmallTree } from './pool-devices.js'
 import type { FileInfo, StatusReport } from '../../src/daemon/control-api.js'
 
 const skip = lanSkipReason()
@@ -37,11 +37,6 @@ const MiB = 1024 * 1024
 const SS = 4 * MiB
 const BIG = 4 * SS + 3
 const SMALL = 60
-
-/** Every stripe has n fragments on n distinct online devices (the survey's matching), none at risk. */
-const fullyProtected = (stripes: number, online: number) => (s: StatusReport): boolean =>
-  s.protectionDetail.stripesTotal === stripes && s.protectionDetail.stripesBelowN === 0 && s.protectionDetail.pendingSpread === 0 &&
-  1 + s.peers.filter(p => p.online).length === online && s.repair != null && s.repair.stripesBelowN.atK + s.repair.stripesBelowN.atK1 + s.repair.stripesBelowN.more === 0
 
 describe('repair on a namespace LAN', { skip }, () => {
   it('9 devices, 4-of-6: no repair storm, scrub rebuilds corrupt fragments, drain leaves 8, two gone are rebuilt with no command (at k first), two more die and every file reads', { timeout: 900_000 }, async (t) => {
