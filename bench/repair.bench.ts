@@ -35,7 +35,7 @@ import type { PlacedStripe, PoolStripeIO } from '../src/place/index.js'
 import { createRepairer } from '../src/repair/index.js'
 import { captureLogger, createPoolRig, type PoolRig } from '../test/unit/place/pool-rig.js'
 import { createTempDir, type Cleanup } from '../test/helpers/tmp.js'
-import { writeResults } from './lib/measure.js'
+import { waitUntil, writeResults } from './lib/measure.js'
 import { repairInSwarm } from './lib/repair-swarm.js'
 import { lanSkipReason } from '../test/lan/harness.js'
 
@@ -138,10 +138,10 @@ async function repairAll (repairer: ReturnType<typeof createRepairer>, meta: Met
   }
   // Done: a walk that started after every suspect was reported finds no fragment left to place.
   const reportedMs = Date.now()
-  await until(() => {
+  await waitUntil('the repair did not finish', 600_000, () => {
     const s = repairer.status()
     return s.lastWalkMs > reportedMs + 250 && s.bytesToMove === 0
-  }, 600_000, 50, 'the repair did not finish')
+  }, 50)
   const sec = (performance.now() - started) / 1000
   const s = repairer.status()
   await repairer.stop()
@@ -174,7 +174,7 @@ async function main (): Promise<void> {
     const writeBigSec = await writeStripes(rig.io, big, 'big', bigStripes, STRIPE, 16, { k: 4, n: 6 })
     const writeSmallSec = await writeStripes(rig.io, small, 'small', SMALL_FILES, SMALL_BYTES, 1, { k: 4, n: 6 })
     // Fragments that doubled up while a device was slow are spread first: the loss starts from n on n devices.
-    await until(() => rig.queue.count() === 0, 300_000, 200, 'the spread queue did not drain')
+    await waitUntil('the spread queue did not drain', 300_000, () => rig.queue.count() === 0, 200)
     await rig.spreader?.stop()
     const dead = rig.id(5)
     await rig.stop(5)
@@ -240,7 +240,7 @@ async function main (): Promise<void> {
       console.log('swarm bigFiles', JSON.stringify(big))
       const small = await repairInSwarm('small', SMALL_FILES, SMALL_BYTES, STRIPE)
       console.log('swarm smallFiles', JSON.stringify(small))
-      results.swarm = { bigFiles: big, smallFiles: small, note: 'six PALM devices, one process each in its own network namespace (one palm mount, five palm serve), 4-of-6, files written through the mount, one serving device killed with SIGKILL; from when the mount calls it gone (grace 10 s, excluded) until every stripe is at n on n distinct online devices; the five live devices share the work' }
+      results.swarm = { bigFiles: big, smallFiles: small, note: 'six PALM devices, one process each in its own network namespace (one palm mount, five palm serve), 4-of-6, files written through the mount, one serving device killed with SIGKILL; from when the mount calls it gone (grace 10 s, excluded) until a walk of the mount\'s repairer finds every stripe\'s n fragments reachable again (five devices: one holds two of each stripe) with nothing left to place; the five live devices share the work' }
     }
     results.context = context()
     writeResults('repair', results)
@@ -271,18 +271,6 @@ function context (): Record<string, unknown> {
 
 function stripeCount (name: string): number {
   return name === 'bigFiles' ? BIG_MIB * MiB / STRIPE : SMALL_FILES
-}
-
-/**
- * Polls `done` every `intervalMs` until it holds; throws `what` after `timeoutMs`. (p-wait-for adds
- * an abort listener per poll and keeps them all until it resolves: a warning every run.)
- */
-async function until (done: () => boolean, timeoutMs: number, intervalMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s`)
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
-  }
 }
 
 function round (x: number): number { return Math.round(x * 100) / 100 }

@@ -51,6 +51,19 @@ export function writeRandomFile (file: string, mib: number): void {
 /** `count` random buffers of `bytes` each (small-file contents). */
 export const randomBuffers = (count: number, bytes: number): Buffer[] => Array.from({ length: count }, () => randomFillSync(Buffer.alloc(bytes)))
 
+/**
+ * Polls `done` every `intervalMs` until it holds; throws "`what` within N s" after `timeoutMs`.
+ * (p-wait-for adds an abort listener per poll and keeps them all until it resolves: a warning
+ * every long wait.)
+ */
+export async function waitUntil (what: string, timeoutMs: number, done: () => boolean | Promise<boolean>, intervalMs = 1000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!await done()) {
+    if (performance.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s`)
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+}
+
 /** Seconds `fn` takes. */
 export async function seconds (fn: () => unknown): Promise<number> {
   const start = performance.now()

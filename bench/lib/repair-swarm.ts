@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlClient, type StatusReport } from '../../src/daemon/index.js'
 import { Scope, startPool } from './pool.js'
-import { writeRandomFile } from './measure.js'
+import { waitUntil, writeRandomFile } from './measure.js'
 import { fullyProtected } from '../../test/lan/pool-devices.js'
 
 const MiB = 2 ** 20
@@ -41,14 +41,6 @@ function allRepaired (s: StatusReport, stripes: number, sinceMs: number): boolea
   const r = s.repair
   return s.protectionDetail.stripesTotal === stripes && r != null && r.lastWalkMs > sinceMs && r.bytesToMove === 0 &&
     r.stripesBelowN.atK + r.stripesBelowN.atK1 + r.stripesBelowN.unreadable === 0
-}
-
-async function until (what: string, timeoutMs: number, ok: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!await ok()) {
-    if (performance.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s`)
-    await new Promise(resolve => setTimeout(resolve, 1000))
-  }
 }
 
 /**
@@ -77,27 +69,27 @@ export async function repairInSwarm (kind: 'big' | 'small', files: number, bytes
     }
     const writeSec = (performance.now() - started) / 1000
     const stripes = files * Math.ceil(bytes / stripeBytes)
-    await until('the files did not reach full protection', 600_000, async () => fullyProtected(stripes, 6)(await status('b1')))
+    await waitUntil('the files did not reach full protection', 600_000, async () => fullyProtected(stripes, 6)(await status('b1')))
     const dead = pool.procs.get('b6')
     const deadId = (await status('b6')).device.id
     await dead?.kill('SIGKILL')
-    let goneAt = 0
-    let goneEpochMs = 0
-    await until('the killed device was not called gone', 120_000, async () => {
+    // Epoch ms, as the status's lastWalkMs.
+    let goneMs = 0
+    await waitUntil('the killed device was not called gone', 120_000, async () => {
       const s = await status('b1')
-      if (s.repair?.devices.some(d => d.id === deadId && d.state === 'gone') === true) { goneAt = performance.now(); goneEpochMs = Date.now() }
-      return goneAt > 0
+      if (s.repair?.devices.some(d => d.id === deadId && d.state === 'gone') === true) goneMs = Date.now()
+      return goneMs > 0
     })
     // Done at the first walk after the work was seen (a walk that started before the device was
     // gone saw nothing to do); when the work was never seen (all done between two polls), a walk
     // ending 5 s after it was gone (a walk of these stripes takes well under that).
     let workSeenMs = 0
-    await until('the stripes were not repaired', 1_800_000, async () => {
+    await waitUntil('the stripes were not repaired', 1_800_000, async () => {
       const s = await status('b1')
       if (workSeenMs === 0 && (s.repair?.bytesToMove ?? 0) > 0) workSeenMs = Date.now()
-      return allRepaired(s, stripes, workSeenMs > 0 ? workSeenMs : goneEpochMs + 5000)
+      return allRepaired(s, stripes, workSeenMs > 0 ? workSeenMs : goneMs + 5000)
     })
-    const sec = (performance.now() - goneAt) / 1000
+    const sec = (Date.now() - goneMs) / 1000
     const repaired = await Promise.all(['b1', 'b2', 'b3', 'b4', 'b5'].map(async n => (await status(n)).repair?.fragmentsRebuilt ?? 0))
     return {
       files,
