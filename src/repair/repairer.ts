@@ -28,6 +28,7 @@ import { IoError } from '../errors.js'
 import { combineSignals, delay, type AbortOptions } from '../util/abort.js'
 import type { ComponentLogger, Logger } from '../util/logger.js'
 import { repeatingTask, type RepeatingTask } from '../util/repeating-task.js'
+import { HoldersRecorder } from './holders-recorder.js'
 import { Mover } from './mover.js'
 import { countMargin, deviceStates, pickTargets, planStripe, responsibleFor, type DeviceState, type MarginCounts, type StripePlan } from './plan.js'
 import type { RebalanceDevice } from './rebalance.js'
@@ -194,6 +195,8 @@ export class Repairer {
   }
   /** Rebalance's moves (mover.ts): planned during walks, run by passes that found no repair. */
   readonly #mover: Mover
+  /** Records repairs' new holders in batches. */
+  readonly #recorder: HoldersRecorder
 
   constructor (init: RepairerInit, components: RepairerComponents) {
     this.#c = components
@@ -208,6 +211,7 @@ export class Repairer {
     const scrubMs = init.scrubIntervalMs ?? 24 * 60 * 60_000
     this.#scrubBytesPerSecond = init.scrubBytesPerSecond
     this.#quarantineDir = init.quarantineDir
+    this.#recorder = new HoldersRecorder(components.meta)
     this.#mover = new Mover({ slack: init.rebalanceSlack ?? 0.05, bytesPerSecond: this.#bytesPerSecond, concurrency: this.#concurrency, stripeTimeoutMs: this.#stripeTimeoutMs }, {
       meta: components.meta,
       candidates: components.candidates,
@@ -487,6 +491,7 @@ export class Repairer {
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
+    await this.#recorder.flush({ signal })
     const seconds = (performance.now() - started) / 1000
     this.#status.rateBytesPerSec = seconds > 0 ? Math.round(moved / seconds) : 0
     if (moved > 0) this.#log('repair moved %d bytes in %d ms', moved, Math.round(seconds * 1000))
@@ -570,13 +575,19 @@ export class Repairer {
         if (placed.length === 0) { this.#status.repairFailures++; return 0 }
       }
       placed.sort((a, b) => a[0] - b[0])
-      await this.#c.meta.setHolders(w.ino, stripe.index, stripe.id, placed, { signal })
-      bytes += placed.length * fragmentBytes
-      this.#status.fragmentsRebuilt += placed.length
-      this.#status.stripesRepaired++
-      this.#forget(stripe, placed.map(p => p[0]))
-      this.#log('%s (margin %d): rebuilt fragments %s on %s', what, plan.margin, placed.map(p => p[0]).join(','), [...new Set(placed.map(p => this.#c.describe(p[2][0])))].join(', '))
-      return bytes
+      // Recorded with other stripes' (holders-recorder.ts); this runner goes on meanwhile.
+      await this.#recorder.add({ ino: w.ino, index: stripe.index, stripeId: stripe.id, set: placed }, (err) => {
+        if (err != null) {
+          this.#status.repairFailures++
+          if (!outer.aborted) this.#log('could not record the repair of %s: %s', what, err.message)
+          return
+        }
+        this.#status.fragmentsRebuilt += placed.length
+        this.#status.stripesRepaired++
+        this.#forget(stripe, placed.map(p => p[0]))
+        this.#log('%s (margin %d): rebuilt fragments %s on %s', what, plan.margin, placed.map(p => p[0]).join(','), [...new Set(placed.map(p => this.#c.describe(p[2][0])))].join(', '))
+      }, { signal: outer })
+      return bytes + placed.length * fragmentBytes
     } catch (err) {
       this.#status.repairFailures++
       if (!outer.aborted) this.#log('could not repair %s: %s', what, (err as Error).message)
