@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { controlClient, type StatusReport } from '../../src/daemon/index.js'
 import { Scope, startPool } from './pool.js'
 import { waitUntil, writeRandomFile } from './measure.js'
+import { cpuSeconds } from './workload.js'
 import { fullyProtected } from '../../test/lan/pool-devices.js'
 
 const MiB = 2 ** 20
@@ -34,6 +35,10 @@ export interface SwarmRepairResult {
   fragmentsRebuilt: number
   /** How many of the live devices rebuilt something. */
   repairingDevices: number
+  /** CPU seconds the five live devices' processes used over that time (both cores: at most 2 per second). */
+  cpuSec: number
+  /** That CPU time per stripe, ms. */
+  cpuMsPerStripe: number
 }
 
 /** A walk that ended after `sinceMs` (epoch) found every stripe's n fragments reachable and nothing to place. */
@@ -73,11 +78,13 @@ export async function repairInSwarm (kind: 'big' | 'small', files: number, bytes
     const dead = pool.procs.get('b6')
     const deadId = (await status('b6')).device.id
     await dead?.kill('SIGKILL')
+    const live = ['b1', 'b2', 'b3', 'b4', 'b5'].map(n => pool.procs.get(n)?.pid).filter((p): p is number => p != null)
     // Epoch ms, as the status's lastWalkMs.
     let goneMs = 0
+    let cpuAtGone = 0
     await waitUntil('the killed device was not called gone', 120_000, async () => {
       const s = await status('b1')
-      if (s.repair?.devices.some(d => d.id === deadId && d.state === 'gone') === true) goneMs = Date.now()
+      if (s.repair?.devices.some(d => d.id === deadId && d.state === 'gone') === true) { goneMs = Date.now(); cpuAtGone = cpuSeconds(live) }
       return goneMs > 0
     })
     // Done at the first walk after the work was seen (a walk that started before the device was
@@ -90,6 +97,7 @@ export async function repairInSwarm (kind: 'big' | 'small', files: number, bytes
       return allRepaired(s, stripes, workSeenMs > 0 ? workSeenMs : goneMs + 5000)
     })
     const sec = (Date.now() - goneMs) / 1000
+    const cpuSec = cpuSeconds(live) - cpuAtGone
     const repaired = await Promise.all(['b1', 'b2', 'b3', 'b4', 'b5'].map(async n => (await status(n)).repair?.fragmentsRebuilt ?? 0))
     return {
       files,
@@ -98,7 +106,9 @@ export async function repairInSwarm (kind: 'big' | 'small', files: number, bytes
       timeToFullProtectionSec: Math.round(sec * 100) / 100,
       restoredDataMBps: Math.round(files * bytes / MiB / sec * 100) / 100,
       fragmentsRebuilt: repaired.reduce((a, b) => a + b, 0),
-      repairingDevices: repaired.filter(n => n > 0).length
+      repairingDevices: repaired.filter(n => n > 0).length,
+      cpuSec: Math.round(cpuSec * 100) / 100,
+      cpuMsPerStripe: Math.round(cpuSec / stripes * 1e5) / 100
     }
   } finally {
     await scope.close()
