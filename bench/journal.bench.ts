@@ -15,6 +15,8 @@
  *                          threadpool and V8's garbage collection threads) and A's (child) CPU per op served
  *   sourceWriteOpsPerSec   how fast A wrote the ops locally (context: the push path cannot beat it)
  *   journalBytes           size of A's journal files (database + WAL) holding the N ops
+ *   smallPushes            CPU per op of 1,000 ops each committed alone, applied one push per op
+ *                          (as a device replicates small commits) against all in one call
  *
  * Measures are named entries of MEASURES, each returning figures merged into the result, so that
  * more (closeToVisibleMs, journalBytesPer100kOps) can be added beside them.
@@ -35,6 +37,7 @@ import { admitDevice, admitPeers } from '../src/daemon/admission.js'
 import { MetaReplica } from '../src/daemon/journal-replica.js'
 import { journalBytes } from './lib/journal-bytes.js'
 import { closeToVisible } from './lib/close-to-visible.js'
+import { pushCost } from './lib/push-cost.js'
 import { opSigner } from '../src/daemon/signer.js'
 import { createMetaStore, ROOT_INO, type SqliteMetaStore } from '../src/meta/index.js'
 import { createJournalSync, createPalmNode, generateSwarmKey, loadOrCreatePeerKey, type JournalSync, type PalmNode } from '../src/net/index.js'
@@ -252,11 +255,14 @@ async function main (): Promise<void> {
     const best = rounds.reduce((x, y) => (y.sec < x.sec ? y : x))
     console.log(`journal size of ${OPS} ops before and after compaction…`)
     const bytes = await journalBytes(OPS)
+    console.log('CPU of ops applied one push at a time against one call…')
+    const pushes = await pushCost(1000)
     console.log('close → visible through two mounts on the namespace LAN…')
     const visible = await closeToVisible(40)
     const result = {
       journalBytesPer100kOps: { beforeCompaction: Math.round(bytes.before * 100_000 / OPS), afterCompaction: Math.round(bytes.after * 100_000 / OPS), note: `${OPS} create ops of one device, SQLite file after VACUUM; compaction drops the undo records every device has passed` },
       closeToVisibleMs: visible,
+      smallPushes: pushes,
       catchUp100kSec: Number((best.sec * 100_000 / a.ops).toFixed(2)),
       remoteApplyOpsPerSec: Math.round(Math.max(...rounds.map(r => r.steadyOpsPerSec))),
       applyLocalOpsPerSec: Math.round(localOpsPerSec),
@@ -276,6 +282,8 @@ async function main (): Promise<void> {
       'B main-thread CPU µs per op': { value: result.cpu.receiverMainThreadUsPerOp, target: '' },
       'A CPU µs per op served': { value: result.cpu.sourceUsPerOp, target: '' },
       'A local writes, ops/s': { value: result.sourceWriteOpsPerSec, target: '' },
+      'CPU µs per op, one op per push': { value: pushes.onePerPushCpuUsPerOp, target: '' },
+      'CPU µs per op, 1000 ops in one call': { value: pushes.oneCallCpuUsPerOp, target: '' },
       'journal bytes (A)': { value: result.journalBytes, target: '' },
       'journal bytes per 100k ops, before compaction': { value: result.journalBytesPer100kOps.beforeCompaction, target: '' },
       'journal bytes per 100k ops, after compaction': { value: result.journalBytesPer100kOps.afterCompaction, target: '' },
