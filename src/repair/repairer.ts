@@ -80,7 +80,7 @@ export interface RepairerComponents {
   membership: Pick<Membership, 'peers'>
   pool: Pick<ChunkPool, 'encode'>
   fragments: Pick<FragmentClient, 'putMany'>
-  store: Pick<FragmentStore, 'put' | 'list' | 'get' | 'has' | 'delete'>
+  store: Pick<FragmentStore, 'put' | 'sync' | 'list' | 'get' | 'has' | 'delete'>
   /** Online devices' capacity and usage, this one first (rebalance; none: no rebalance). */
   figures?: () => RebalanceDevice[]
   /**
@@ -544,13 +544,13 @@ export class Repairer {
       await Promise.all([...byTarget].map(async ([target, list]) => {
         try {
           if (target === this.#c.deviceId) {
-            for (const { index, item } of list) {
-              await this.#c.store.put(item.cid, item.bytes, { signal })
-              placed.push([index, stripe.fragments[index], holdersAfter(index, target)])
-            }
+            for (const { item } of list) await this.#c.store.put(item.cid, item.bytes, { signal })
+            await this.#c.store.sync(list.map(l => l.item.cid), { signal })
+            for (const { index } of list) placed.push([index, stripe.fragments[index], holdersAfter(index, target)])
             return
           }
-          const outcomes = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal })
+          // Flushed on the target before it is recorded as a holder, as moves and spreads are.
+          const outcomes = await this.#c.fragments.putMany(target, list.map(l => l.item), { signal, sync: true })
           outcomes.forEach((o, j) => {
             if (o.ok) placed.push([list[j].index, stripe.fragments[list[j].index], holdersAfter(list[j].index, target)])
             else this.#log('%s: %s refused fragment %d: %s', what, this.#c.describe(target), list[j].index, o.error.message)
