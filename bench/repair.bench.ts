@@ -100,7 +100,7 @@ function timedRepairer (rig: PoolRig, meta: Meta, pool: ReturnType<typeof create
   const timedMeta: Meta = new Proxy(meta, {
     get: (target, prop) => {
       if (prop === 'getStripes') return async (...a: Parameters<Meta['getStripes']>) => await timed('lookMs', target.getStripes(...a))
-      if (prop === 'setHolders') return async (...a: Parameters<Meta['setHolders']>) => { await timed('recordMs', target.setHolders(...a)) }
+      if (prop === 'setHolders') return async (...a: Parameters<Meta['setHolders']>) => await timed('recordMs', target.setHolders(...a))
       const v = Reflect.get(target, prop, target)
       return typeof v === 'function' ? v.bind(target) : v
     }

@@ -185,19 +185,27 @@ export function keyEpochCall (epoch: number, keyId: string): Call {
 
 /**
  * New holders of some fragments of the stripe `index` of `ino` (repair). Nothing is logged when the
- * stripe is no longer `stripeId` (rewritten meanwhile) or no entry changes anything.
+ * stripe is no longer `stripeId` (rewritten meanwhile), `expect` is given and the stripe's holders
+ * are no longer those (another device's record landed since the caller looked), or no entry changes
+ * anything. `recorded` is told whether the journal says what was asked: false in the first two
+ * cases, true in the last (it says so already).
  */
-export function holdersCall (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>): Call {
+export function holdersCall (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, opts: { expect?: string[][], recorded?: (yes: boolean) => void } = {}): Call {
   const copy = set.map(([i, cid, devices]) => [i, cid, [...devices]] as [number, string, string[]])
   checkHoldersOp({ node: 'x', index, stripe: stripeId, set: copy })
+  const expect = opts.expect != null ? JSON.stringify(opts.expect) : undefined
   return {
     build: v => {
+      opts.recorded?.(false)
       const rec = v.inode(ino)
       if (rec == null || rec.type !== 'file') return undefined
       const cur = v.stripe(ino, index)
       // The base stripe, or one of its slices.
       const part = cur == null ? undefined : cur.id === stripeId ? cur : cur.slices?.find(x => x.id === stripeId)
-      if (part == null || withHolders(part, copy) == null) return undefined
+      if (part == null || (expect != null && JSON.stringify(part.holders) !== expect)) return undefined
+      // Already so (a bad copy rebuilt on the device that held it): nothing to log, but done.
+      opts.recorded?.(true)
+      if (withHolders(part, copy) == null) return undefined
       return { body: { kind: 'holders', node: rec.node, index, stripe: stripeId, set: copy } }
     },
     inodes: [ino],

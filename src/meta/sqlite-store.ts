@@ -491,10 +491,12 @@ export class SqliteMetaStore extends Lifecycle implements MetaStore {
     return attrOf((await this.#write(setContentCall(ino, update), options)).rec as InodeRec)
   }
 
-  async setHolders (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options: AbortOptions = {}): Promise<void> {
-    await this.#write(holdersCall(ino, index, stripeId, set), options)
+  async setHolders (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options: AbortOptions & { expectHolders?: string[][] } = {}): Promise<boolean> {
+    let recorded = false
+    await this.#write(holdersCall(ino, index, stripeId, set, { expect: options.expectHolders, recorded: yes => { recorded = yes } }), options)
     // Stripe reads settle on the inode, which this op leaves alone: return once the stripe is committed.
     await this.#settled(key.stripe(ino, index), options)
+    return recorded
   }
 
   async reencodeStripe (ino: number, index: number, from: string, stripe: StripeRef, options: AbortOptions & { merged?: string[] } = {}): Promise<boolean> {

@@ -309,9 +309,11 @@ export interface MetaStore {
   /**
    * Records new holders of fragments of the stripe `index` of `ino` (repair: a `holders` op, not a
    * content change, so it never conflicts with a write). `set`: [fragment index, its CID, devices].
-   * Logs nothing when the stripe is no longer `stripeId` or nothing changes.
+   * Logs nothing when the stripe is no longer `stripeId`, `expectHolders` is given and the stripe's
+   * holders (per fragment index) are no longer those, or nothing changes. True when the journal
+   * says what was asked (logged now, or so already); false in the first two cases.
    */
-  setHolders: (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options?: AbortOptions) => Promise<void>
+  setHolders: (ino: number, index: number, stripeId: string, set: Array<[number, string, string[]]>, options?: AbortOptions & { expectHolders?: string[][] }) => Promise<boolean>
   /**
    * Replaces the stripe `index` of `ino` by `stripe` (the same bytes re-encoded at another k/n: a
    * `reencode` op, not a content change) if it is still the stripe `from`. False, and nothing

@@ -15,7 +15,7 @@
  * bounded: `add` waits while MAX_WAITING are waiting or being recorded.
  */
 import type { MetaStore } from '../meta/index.js'
-import { throwIfAborted, type AbortOptions } from '../util/abort.js'
+import { combineSignals, throwIfAborted, type AbortOptions } from '../util/abort.js'
 
 /** Placements recorded together. */
 const BATCH = 512
@@ -27,6 +27,12 @@ const BATCH = 512
 const DELAY_MS = 1000
 /** Placements waiting (or being recorded) before `add` waits. */
 const MAX_WAITING = 4 * BATCH
+/**
+ * Deadline of one batch's records, ms. Records do not take the signal of the pass that handed
+ * them over: a pass stopped (the daemon stopping, its deadline) still records the repairs it
+ * finished, whose copies are made, rather than leave them to be done again.
+ */
+const RECORD_TIMEOUT_MS = 60_000
 
 /** One stripe's new holders: what `MetaStore.setHolders` takes. */
 export interface Placement {
@@ -34,11 +40,19 @@ export interface Placement {
   index: number
   stripeId: string
   set: Array<[number, string, string[]]>
+  /**
+   * The stripe's holders when the placement was made: it is recorded only if they are still those
+   * then (a record of another device landed meanwhile: this one is dropped, its copies are extra).
+   */
+  expect?: string[][]
 }
+
+/** What became of a placement: recorded (or the journal said so already), dropped (`stale`: the stripe changed meanwhile), or the error. */
+export type Outcome = 'recorded' | 'stale' | Error
 
 interface Waiting {
   placement: Placement
-  done: (err?: Error) => void
+  done: (outcome: Outcome) => void
 }
 
 export class HoldersRecorder {
@@ -53,41 +67,44 @@ export class HoldersRecorder {
   }
 
   /**
-   * Queues `placement`; resolves once there is room (not once recorded). `done` is called once it
-   * is recorded (no error) or could not be (the error).
+   * Queues `placement`; resolves once there is room (not once recorded; `options.signal` cuts
+   * only that wait). `done` (which must not throw) is told the outcome once the batch settled.
    */
-  async add (placement: Placement, done: (err?: Error) => void, options: AbortOptions = {}): Promise<void> {
+  async add (placement: Placement, done: (outcome: Outcome) => void, options: AbortOptions = {}): Promise<void> {
     while (this.#waiting.length + this.#recording >= MAX_WAITING && this.#inFlight.size > 0) {
       await Promise.race(this.#inFlight)
       throwIfAborted(options.signal, 'recording repaired holders')
     }
     this.#waiting.push({ placement, done })
-    if (this.#waiting.length >= BATCH) this.#record(options)
-    else this.#timer ??= setTimeout(() => { this.#record(options) }, DELAY_MS)
+    if (this.#waiting.length >= BATCH) this.#record()
+    else this.#timer ??= setTimeout(() => { this.#record() }, DELAY_MS)
   }
 
   /** Records what waits now, and resolves once everything queued so far is recorded (or failed). */
-  async flush (options: AbortOptions = {}): Promise<void> {
-    if (this.#waiting.length > 0) this.#record(options)
+  async flush (): Promise<void> {
+    if (this.#waiting.length > 0) this.#record()
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight)
   }
 
-  #record (options: AbortOptions): void {
+  #record (): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
     const batch = this.#waiting
     this.#waiting = []
     if (batch.length === 0) return
     this.#recording += batch.length
-    // Calls made in one tick: the writer prepares them into one batch (one commit, one seal).
-    const run = Promise.all(batch.map(async ({ placement: p, done }) => {
+    const { signal, clear } = combineSignals([], RECORD_TIMEOUT_MS)
+    // Calls made in one tick: the writer prepares them into one batch (one commit, few seals).
+    const run = Promise.all(batch.map(async ({ placement: p }): Promise<Outcome> => {
       try {
-        await this.#meta.setHolders(p.ino, p.index, p.stripeId, p.set, options)
-        done()
+        return await this.#meta.setHolders(p.ino, p.index, p.stripeId, p.set, { signal, expectHolders: p.expect }) ? 'recorded' : 'stale'
       } catch (err) {
-        done(err as Error)
+        return err as Error
       }
-    })).then(() => {
+    })).then((outcomes) => {
+      outcomes.forEach((o, i) => { try { batch[i].done(o) } catch {} })
+    }).finally(() => {
+      clear()
       this.#recording -= batch.length
       this.#inFlight.delete(run)
     })

@@ -491,7 +491,7 @@ export class Repairer {
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, work.length) }, runner))
-    await this.#recorder.flush({ signal })
+    await this.#recorder.flush()
     const seconds = (performance.now() - started) / 1000
     this.#status.rateBytesPerSec = seconds > 0 ? Math.round(moved / seconds) : 0
     if (moved > 0) this.#log('repair moved %d bytes in %d ms', moved, Math.round(seconds * 1000))
@@ -576,10 +576,16 @@ export class Repairer {
       }
       placed.sort((a, b) => a[0] - b[0])
       // Recorded with other stripes' (holders-recorder.ts); this runner goes on meanwhile.
-      await this.#recorder.add({ ino: w.ino, index: stripe.index, stripeId: stripe.id, set: placed }, (err) => {
-        if (err != null) {
+      // Recorded only if the stripe's holders are still those seen after the copies (another
+      // device's record landing during the wait would otherwise be overwritten).
+      await this.#recorder.add({ ino: w.ino, index: stripe.index, stripeId: stripe.id, set: placed, expect: now.holders }, (outcome) => {
+        if (outcome instanceof Error) {
           this.#status.repairFailures++
-          if (!outer.aborted) this.#log('could not record the repair of %s: %s', what, err.message)
+          this.#log('could not record the repair of %s: %s', what, outcome.message)
+          return
+        }
+        if (outcome === 'stale') {
+          this.#log('%s changed before its repair was recorded: not recorded (the copies are extra), the next walk looks again', what)
           return
         }
         this.#status.fragmentsRebuilt += placed.length

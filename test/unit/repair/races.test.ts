@@ -152,15 +152,16 @@ describe('repair racing another device\'s change of the same stripe', () => {
         // Moves are recorded 4 at a time: only the first is crossed.
         const mine = first
         first = false
-        await meta.setHolders(ino, index, stripeId, set, options)
-        if (!mine) return
+        const recorded = await meta.setHolders(ino, index, stripeId, set, options)
+        if (!mine) return recorded
         const x = (await s.stripes()).find(y => y.ino === ino)
-        if (x == null) return
+        if (x == null) return recorded
         const to = set[0][2][0]
         const other = x.stripe.holders.findIndex((h, i) => !set.some(e => e[0] === i) && !h.includes(to) && !h.includes(s.ids[0]))
-        if (other < 0) return
+        if (other < 0) return recorded
         crossed = { ino, to }
         await s.moveElsewhere(x, other, s.ids.indexOf(x.stripe.holders[other][0]), to)
+        return recorded
       }
     }
     const repairer = await s.repairer({ graceMs: 600_000, intervalMs: 200, settleMs: 0, scrubIntervalMs: 0, rebalanceSlack: 0.05 }, logs, {
