@@ -5,10 +5,11 @@
  * would arrive, one push per commit, and device C the same ops in one call. CPU of this process
  * (all threads: SQLite and signature checks run on the threadpool) over each.
  */
-import { generateKeyPairSync, sign } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { opSigner } from '../../src/daemon/signer.js'
 import { createMetaStore, ROOT_INO, type MetaStore, type WireOp } from '../../src/meta/index.js'
 
 export interface PushCost {
@@ -20,11 +21,6 @@ export interface PushCost {
   note: string
 }
 
-function signer (): { sign: (b: Uint8Array) => Uint8Array, publicKey: Uint8Array } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
-  return { sign: b => new Uint8Array(sign(null, b, privateKey)), publicKey: new Uint8Array(Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url')) }
-}
-
 async function cpuUsOf (fn: () => Promise<void>): Promise<number> {
   const c0 = process.cpuUsage()
   await fn()
@@ -34,7 +30,8 @@ async function cpuUsOf (fn: () => Promise<void>): Promise<number> {
 
 export async function pushCost (ops: number): Promise<PushCost> {
   const dir = await mkdtemp(join(tmpdir(), 'palm-bench-push-cost-'))
-  const keys = [signer(), signer(), signer()]
+  // Signed as the daemon signs (its device key, commits sealed on the threadpool).
+  const keys = await Promise.all([0, 1, 2].map(async () => opSigner(await generateKeyPair('Ed25519'))))
   const stores: MetaStore[] = []
   try {
     for (const [i, k] of keys.entries()) {
