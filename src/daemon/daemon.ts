@@ -220,7 +220,7 @@ export class Daemon extends Lifecycle {
       const replica = new MetaReplica(meta, { deviceId, admit: async (peer) => await admitDevice(meta, peer) }, logger.forComponent('palm:daemon:journal'))
       await replica.start()
       this.#stack.push({ name: 'journal replica', stop: async () => { replica.stop() } })
-      journal = createJournalSync({ syncIntervalMs: c.journalSyncIntervalMs }, { node: net, replica, logger })
+      journal = createJournalSync({ syncIntervalMs: c.journalSyncIntervalMs, pushGapMs: c.journalPushGapMs }, { node: net, replica, logger })
       await this.#startPart('journal replication', journal)
     }
 

@@ -95,6 +95,11 @@ export class MetaReplica implements JournalReplica {
     }
   }
 
+  /** The journal's version vector is read after the open batch commits: reading it commits what waits. */
+  async commitPending (options: AbortOptions = {}): Promise<void> {
+    await this.#meta.versionVector(options)
+  }
+
   onLocalOps (listener: (ops: WireOp[]) => void): () => void {
     return this.#meta.onOps((ops) => {
       const wire: WireOp[] = []

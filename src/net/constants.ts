@@ -80,6 +80,12 @@ export const JOURNAL_WIRE_VERSION = 1
 export const DEFAULT_JOURNAL_SYNC_INTERVAL_MS = 2_000
 /** Unconditional vector exchange with each online peer (anti-entropy), ms. */
 export const DEFAULT_JOURNAL_FULL_SYNC_INTERVAL_MS = 30_000
+/**
+ * A push to a peer starts at least this long after the one before it, ms (the first after a quiet
+ * spell goes at once): ops committed meanwhile travel together, so a peer pays one message, one
+ * apply and one commit for them instead of one each (docs/journal.md, "Small pushes").
+ */
+export const DEFAULT_JOURNAL_PUSH_GAP_MS = 100
 /** Most ops per pull reply or push frame. */
 export const DEFAULT_JOURNAL_BATCH_OPS = 2048
 /** About this many bytes of ops per pull reply or push frame. */

@@ -44,6 +44,7 @@ function resolve (init: JournalSyncInit): Settings {
     syncIntervalMs: init.syncIntervalMs ?? C.DEFAULT_JOURNAL_SYNC_INTERVAL_MS,
     fullSyncIntervalMs: init.fullSyncIntervalMs ?? C.DEFAULT_JOURNAL_FULL_SYNC_INTERVAL_MS,
     batchOps,
+    pushGapMs: init.pushGapMs ?? C.DEFAULT_JOURNAL_PUSH_GAP_MS,
     batchBytes: init.batchBytes ?? C.DEFAULT_JOURNAL_BATCH_BYTES,
     maxFrameBytes: init.maxFrameBytes ?? C.DEFAULT_JOURNAL_MAX_FRAME_BYTES,
     maxQueuedOps: init.maxQueuedOps ?? C.DEFAULT_JOURNAL_MAX_QUEUED_OPS,
@@ -57,6 +58,9 @@ function resolve (init: JournalSyncInit): Settings {
     idleMs: Math.min(10_000, Math.floor(requestTimeoutMs / 2))
   }
 }
+
+/** How long a stopping device spends pushing ops that wait for their push gap, ms. */
+const STOP_DRAIN_MS = 2_000
 
 /** Batches applied at once: one is checked and merged while the one before it commits. */
 const APPLY_DEPTH = 2
@@ -108,6 +112,13 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
   }
 
   protected async onStop (): Promise<void> {
+    // Local ops not pushed yet (answered but uncommitted, or waiting for their push gap) go out
+    // first, briefly: peers cannot pull them from a stopped device.
+    const drained = (async () => {
+      await this.replica.commitPending?.({ signal: AbortSignal.timeout(STOP_DRAIN_MS) }).catch(() => {})
+      await Promise.all([...this.#links.values()].map(async l => { await l.drain().catch(() => {}) }))
+    })()
+    await Promise.race([drained, new Promise(resolve => setTimeout(resolve, STOP_DRAIN_MS).unref())])
     this.#controller.abort()
     this.#task?.stop()
     this.#unsubscribe?.()

@@ -52,6 +52,8 @@ export interface JournalReplica {
   applyOps: (ops: WireOp[], peer: string, options?: AbortOptions) => Promise<ApplyReport>
   /** Ops that became durable here (local commits), in seq order, for pushing. Returns an unsubscribe. */
   onLocalOps: (listener: (ops: WireOp[]) => void) => () => void
+  /** Commits local ops answered but not committed yet, so that onLocalOps hands them over (a stopping device pushes them). */
+  commitPending?: (options?: AbortOptions) => Promise<void>
 }
 
 /** Replication counters of one peer (what `palm status` shows per device). */
@@ -93,6 +95,8 @@ export interface JournalSyncInit {
   syncIntervalMs?: number
   /** Unconditional vector exchange with each online peer this often (anti-entropy), ms (default 30000). */
   fullSyncIntervalMs?: number
+  /** A push to a peer starts at least this long after its previous one; ops committed meanwhile go together, ms (default 100; 0: each commit at once). */
+  pushGapMs?: number
   /** Most ops per pull reply or push frame (default 2048). */
   batchOps?: number
   /** About this many bytes of ops per pull reply or push frame (default 1 MiB). */

@@ -19,6 +19,8 @@ import type { Logger, Stream } from '@libp2p/interface'
 /** Settings a link uses (resolved once by JournalSyncImpl). */
 export interface LinkSettings extends JournalLimits {
   batchOps: number
+  /** A push starts at least this long after the previous one (ops committed meanwhile join it), ms. */
+  pushGapMs: number
   batchBytes: number
   maxFrameBytes: number
   maxQueuedOps: number
@@ -89,6 +91,12 @@ export class PeerLink {
   #running?: Promise<void>
   #framed?: FramedStream
   #idleTimer?: ReturnType<typeof setTimeout>
+  /** Wakes the worker when the push gap has passed. */
+  #gapTimer?: ReturnType<typeof setTimeout>
+  /** drain() runs: queued ops are due at once. */
+  #draining = false
+  /** When the last push started (performance.now()). */
+  #lastPushMs = -Infinity
   #retryAtMs = 0
   #backoffMs = 0
   #stallMs = 0
@@ -133,6 +141,7 @@ export class PeerLink {
     } else {
       this.#queue = []
       this.#queueBytes = 0
+      this.#clearGapTimer()
       this.#closeStream()
     }
   }
@@ -160,28 +169,77 @@ export class PeerLink {
   /** Starts the worker unless it runs, or the link is offline or backing off. */
   kick (): void {
     if (this.#running != null || !this.online || this.#o.shutdown.aborted || Date.now() < this.#retryAtMs) return
-    if (this.#queue.length === 0 && !this.wantVector && !this.wantPull) return
+    if (!this.#pushDue() && !this.wantVector && !this.wantPull) {
+      this.#armGapTimer()
+      return
+    }
     if (this.#idleTimer != null) { clearTimeout(this.#idleTimer); this.#idleTimer = undefined }
     this.#running = this.#run().finally(() => {
       this.#running = undefined
       this.#scheduleIdleClose()
-      if (this.#queue.length > 0 || this.wantVector) this.kick()
+      if (this.#pushDue() || this.wantVector) this.kick()
+      else this.#armGapTimer()
     })
+  }
+
+  /**
+   * Ops wait to be pushed, and the gap since the last push has passed (or a frame's worth waits).
+   * While a peer is busy applying one push, the next waits for the gap: ops committed one by one
+   * (a file per commit while a program creates files) reach it as one message, one apply and one
+   * commit, which costs it a fraction of one each (docs/journal.md, "Small pushes").
+   */
+  #pushDue (): boolean {
+    if (this.#queue.length === 0) return false
+    if (this.#draining) return true
+    if (this.#queue.length >= this.#o.settings.batchOps || this.#queueBytes >= this.#o.settings.batchBytes) return true
+    return performance.now() - this.#lastPushMs >= this.#o.settings.pushGapMs
+  }
+
+  #clearGapTimer (): void {
+    if (this.#gapTimer != null) { clearTimeout(this.#gapTimer); this.#gapTimer = undefined }
+  }
+
+  /** Kicks the worker once the push gap has passed (ops are queued that are not due yet). */
+  #armGapTimer (): void {
+    if (this.#gapTimer != null || this.#queue.length === 0 || !this.online) return
+    const wait = Math.max(0, this.#lastPushMs + this.#o.settings.pushGapMs - performance.now())
+    this.#gapTimer = setTimeout(() => {
+      this.#gapTimer = undefined
+      this.kick()
+    }, Math.ceil(wait))
+    // Nothing is lost by not waiting for it at exit: a stopped device's peers pull.
+    this.#gapTimer.unref?.()
   }
 
   /** Resolves when the worker is idle (tests, stop). */
   async idle (): Promise<void> { await this.#running }
 
+  /** Pushes what is queued now, without waiting for the gap (a stopping device); resolves when sent or failed. */
+  async drain (): Promise<void> {
+    this.#draining = true
+    this.#clearGapTimer()
+    try {
+      while (this.#queue.length > 0 && this.online && !this.#o.shutdown.aborted && Date.now() >= this.#retryAtMs) {
+        this.kick()
+        if (this.#running == null) return
+        await this.#running
+      }
+    } finally {
+      this.#draining = false
+    }
+  }
+
   close (): void {
     this.online = false
     this.#queue = []
+    this.#clearGapTimer()
     this.#closeStream()
   }
 
   async #run (): Promise<void> {
     while (this.online && !this.#o.shutdown.aborted && Date.now() >= this.#retryAtMs) {
       try {
-        if (this.#queue.length > 0) await this.#push()
+        if (this.#pushDue()) await this.#push()
         else if (this.wantVector) await this.#exchangeVectors()
         else if (this.wantPull && Date.now() >= this.#stallUntilMs) await this.#pull()
         else return
@@ -202,6 +260,7 @@ export class PeerLink {
     // it): the peer could not verify, so would not apply, a run cut before it.
     while (n < this.#queue.length && this.#queue[n - 1].sig.byteLength === 0) bytes += wireSize(this.#queue[n++])
     const batch = this.#queue.splice(0, n)
+    this.#lastPushMs = performance.now()
     this.#queueBytes = Math.max(0, this.#queueBytes - bytes)
     if (this.#queue.length === 0) this.#overflowLogged = false
     let res: JournalResponse

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign as edSign } from 'node:crypto'
 import { describe, it } from 'node:test'
 import pWaitFor from 'p-wait-for'
-import { encodeOp, OP_VERSION, type Op } from '../../../src/meta/index.js'
+import { encodeOp, OP_VERSION, ROOT_INO, type Op } from '../../../src/meta/index.js'
 import { generateSwarmKey, JOURNAL_PROTOCOL, type JournalReplica, type WireOp } from '../../../src/net/index.js'
 import { encodeVarint, FramedStream } from '../../../src/net/protocols/frames.js'
 import { decodeJournalResponse, encodeJournalRequest, JournalMsg, type JournalResponse } from '../../../src/net/protocols/journal-messages.js'
@@ -91,6 +91,47 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     assert.equal(fromA?.opsRefused, 0)
     assert.equal(fromA?.opsApplied, await own(a))
     assert.deepEqual(await logOf(b, a.id), await logOf(a, a.id))
+  })
+
+  it('sends the ops committed within the push gap to a peer as one push, and a stopping device pushes what still waits', async (t) => {
+    const swarmKey = generateSwarmKey()
+    const quiet = { syncIntervalMs: 600_000, fullSyncIntervalMs: 600_000 }
+    const GAP_MS = 1_500
+    // B counts the ops of each batch A sends it (pushes: no vector exchange runs after they meet).
+    const batches: number[] = []
+    let aId = ''
+    const counting = (r: JournalReplica): JournalReplica => ({
+      ...r,
+      versionVector: () => r.versionVector(),
+      onLocalOps: (l) => r.onLocalOps(l),
+      readOps: async (...args) => await r.readOps(...args),
+      commitPending: async (o) => { await r.commitPending?.(o) },
+      applyOps: async (ops, peer, options) => { if (peer === aId) batches.push(ops.length); return await r.applyOps(ops, peer, options) }
+    })
+    const a = await createJournalDevice(t, { name: 'a', swarmKey, sync: { ...quiet, pushGapMs: GAP_MS } })
+    aId = a.id
+    const b = await createJournalDevice(t, { name: 'b', swarmKey, sync: quiet, wrapReplica: counting })
+    await connect(a, b)
+    await waitHolds(b, a.id, await own(a))
+    batches.length = 0
+    // 20 commits one after another, each its own sealed batch (the commit a file's close makes).
+    const started = performance.now()
+    for (let i = 0; i < 20; i++) {
+      await a.meta.create(ROOT_INO, `one-by-one-${i}`, { type: 'file', mode: 0o644, uid: 0, gid: 0 })
+      await a.meta.sync()
+    }
+    await waitHolds(b, a.id, await own(a))
+    const elapsedMs = performance.now() - started
+    // Pushes start at least GAP_MS apart: at most one per gap in that time, not one per commit.
+    assert.equal(batches.reduce((x, y) => x + y, 0), 20)
+    assert.ok(batches.length <= 1 + Math.floor(elapsedMs / GAP_MS), `${batches.length} pushes (${batches.join(', ')} ops) in ${Math.round(elapsedMs)} ms with a ${GAP_MS} ms gap`)
+    // An op answered right before a stop (durable in the redo log, not committed yet) is committed
+    // and pushed by the stop, not left for the gap or for the next start.
+    await a.meta.create(ROOT_INO, 'last-words', { type: 'file', mode: 0o644, uid: 0, gid: 0 })
+    await a.meta.sync()
+    await a.sync.stop()
+    assert.equal(b.replica.versionVector().get(a.id), await own(a))
+    assert.ok((await rootNames(b)).includes('last-words'))
   })
 
   it('a device stopped while 2,000 ops were written catches up by pull in bounded batches', async (t) => {
