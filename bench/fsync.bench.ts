@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { reportPaired, type PairedMetric } from './lib/measure.js'
-import { servePalm, type Served } from './lib/mounts.js'
+import { requireTools, servePalm, type Served } from './lib/mounts.js'
 import { Scope, startPool } from './lib/pool.js'
 import { cpuSeconds, fio, fsyncLatency } from './lib/workload.js'
 
@@ -23,6 +23,7 @@ const RUNTIME_SEC = QUICK ? 5 : 10
 const FSYNCS = QUICK ? 50 : 200
 
 async function main (): Promise<void> {
+  requireTools([['fio', 'fio']])
   const root = mkdtempSync(join(tmpdir(), 'palm-bench-fsync-'))
   const scope = new Scope()
   const m: Record<string, PairedMetric> = {}

@@ -42,7 +42,7 @@ export function fio (file: string, mib: number, mode: FioMode, runtimeSec: numbe
     '--invalidate=1', '--output-format=json', ...(mode === 'randwrite-fdatasync' ? ['--fdatasync=1'] : [])
   ]
   const r = spawnSync('fio', args, { encoding: 'utf8', maxBuffer: 64 << 20 })
-  if (r.status !== 0) throw new Error(`fio ${args.join(' ')} failed: ${r.stderr}`)
+  if (r.status !== 0) throw new Error(`fio ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}`)
   return parseFioIops(r.stdout, mode === 'randread' ? 'read' : 'write')
 }
 

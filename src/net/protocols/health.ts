@@ -1,14 +1,20 @@
 /**
  * `/palm/health/1.0.0`: every gossip interval each device pushes its announcement to every
- * connected peer, one stream per push: `frame(JSON announcement)` → `frame(0x01)` ack. The ack
- * gives the pusher a round-trip time. A direct push rather than gossipsub: on one LAN every device
- * is connected to every other, so flooding buys nothing and a push needs no mesh (docs/network.md).
+ * connected peer: `frame(JSON announcement)` → `frame(0x01)` ack. The ack gives the pusher a
+ * round-trip time. A direct push rather than gossipsub: on one LAN every device is connected to
+ * every other, so flooding buys nothing and a push needs no mesh (docs/network.md).
+ *
+ * One stream per peer carries every push: opening a stream per push (yamux, protocol negotiation,
+ * close) cost an idle device most of its CPU. The server answers announcements on a stream until
+ * the pusher closes it or stays silent for a few intervals. A device that closes its stream after
+ * one push (an older version) is still served, and a push whose reused stream fails is tried once
+ * more on a new one.
  */
 import { repeatingTask, type RepeatingTask } from '@libp2p/utils'
-import { combineSignals, type AbortOptions } from '../../util/abort.js'
+import { combineSignals, RestartableDeadline, type AbortOptions } from '../../util/abort.js'
 import { HEALTH_PROTOCOL, HEALTH_WIRE_VERSION, MAX_HEALTH_MESSAGE_BYTES } from '../constants.js'
 import { countFailure } from '../counters.js'
-import { FramedStream, frameError } from './frames.js'
+import { FramedStream, faultOf, frameError } from './frames.js'
 import { printable } from '../../util/printable.js'
 import type { HealthAnnouncement, ProtocolCounters } from '../types.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream, StreamHandler } from '@libp2p/interface'
@@ -95,6 +101,8 @@ export class HealthService {
   readonly #log: Logger
   readonly #task: RepeatingTask
   readonly #inFlight = new Set<string>()
+  /** Each peer's push stream, kept open for the next push. */
+  readonly #streams = new Map<string, FramedStream>()
 
   constructor (init: HealthServiceInit, components: HealthServiceComponents) {
     this.#init = init
@@ -110,6 +118,13 @@ export class HealthService {
 
   stop (): void {
     this.#task.stop()
+    for (const framed of this.#streams.values()) void framed.stream.close().catch(() => {})
+    this.#streams.clear()
+  }
+
+  /** A stream the server answers on may stay silent this long between announcements, ms. */
+  get #idleMs (): number {
+    return 3 * this.#init.intervalMs + this.#init.timeoutMs
   }
 
   /**
@@ -133,21 +148,41 @@ export class HealthService {
   }
 
   async #push (peer: PeerId): Promise<boolean> {
+    const id = peer.toString()
+    const kept = this.#streams.get(id)
+    // A kept stream may have ended since (an older device closes it after one push; a connection
+    // was replaced): then once more, on a new stream.
+    if (kept != null && await this.#exchange(peer, kept)) return true
     const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
-    let stream: Stream | undefined
+    let framed: FramedStream
     try {
-      stream = await this.#c.dialProtocol(peer, HEALTH_PROTOCOL, { signal })
-      const framed = new FramedStream(stream, MAX_HEALTH_MESSAGE_BYTES)
+      framed = new FramedStream(await this.#c.dialProtocol(peer, HEALTH_PROTOCOL, { signal }), MAX_HEALTH_MESSAGE_BYTES)
+    } catch (err) {
+      if (!this.#c.shutdown.aborted) this.#log.trace('health push to %p failed - %s', peer, (err as Error)?.message)
+      return false
+    } finally {
+      clear()
+    }
+    this.#streams.set(id, framed)
+    return await this.#exchange(peer, framed)
+  }
+
+  /** One announcement and its ack on `framed`; a failure drops the stream. */
+  async #exchange (peer: PeerId, framed: FramedStream): Promise<boolean> {
+    const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
+    try {
       const t0 = performance.now()
       await framed.write(encodeAnnouncement(this.#c.announcement()), signal)
       const ack = await framed.read(signal)
-      if (ack?.byteLength !== 1 || ack.get(0) !== 1) throw frameError('unexpected', 'health push was not acknowledged')
+      if (ack == null) throw frameError('unexpected', 'the peer closed the health stream')
+      if (ack.byteLength !== 1 || ack.get(0) !== 1) throw frameError('unexpected', 'health push was not acknowledged')
       this.#c.onRtt(peer.toString(), performance.now() - t0)
-      await stream.close({ signal })
       return true
     } catch (err) {
+      const id = peer.toString()
+      if (this.#streams.get(id) === framed) this.#streams.delete(id)
       if (!this.#c.shutdown.aborted) this.#log.trace('health push to %p failed - %s', peer, (err as Error)?.message)
-      stream?.abort(err as Error)
+      framed.stream.abort(err as Error)
       return false
     } finally {
       clear()
@@ -158,22 +193,38 @@ export class HealthService {
     const counters = this.#c.counters
     counters.streams++
     const peer = connection.remotePeer.toString()
-    const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
+    // The first announcement is due at once; the next ones within a few gossip intervals.
+    const deadline = new RestartableDeadline([this.#c.shutdown], this.#idleMs)
+    const { signal } = deadline
+    let answered = 0
     try {
       const framed = new FramedStream(stream, MAX_HEALTH_MESSAGE_BYTES)
-      const frame = await framed.read(signal)
-      if (frame == null) throw frameError('malformed', 'health stream closed before the announcement')
-      const a = decodeAnnouncement(frame.subarray())
-      this.#c.onAnnouncement(peer, a)
-      await framed.write(ACK, signal)
-      counters.requests++
+      for (;;) {
+        deadline.restart()
+        const frame = await framed.read(signal)
+        if (frame == null) {
+          if (answered === 0) throw frameError('malformed', 'health stream closed before the announcement')
+          break
+        }
+        const a = decodeAnnouncement(frame.subarray())
+        this.#c.onAnnouncement(peer, a)
+        await framed.write(ACK, signal)
+        counters.requests++
+        answered++
+      }
       await stream.close({ signal })
     } catch (err) {
-      const kind = countFailure(counters, err)
-      this.#log.error('health stream from peer %s reset (%s) - %s', peer, kind, (err as Error)?.message)
+      const fault = faultOf(err)
+      if (answered > 0 && (fault === undefined || fault === 'timeout') && !this.#c.shutdown.aborted) {
+        // The pusher went away (its connection closed, or it fell silent): an end, not an error.
+        this.#log.trace('health stream from peer %s ended after %d announcements - %s', peer, answered, (err as Error)?.message)
+      } else if (!this.#c.shutdown.aborted) {
+        const kind = countFailure(counters, err)
+        this.#log.error('health stream from peer %s reset (%s) - %s', peer, kind, (err as Error)?.message)
+      }
       stream.abort(err as Error)
     } finally {
-      clear()
+      deadline.clear()
     }
   }
 }

@@ -6,6 +6,9 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import pWaitFor from 'p-wait-for'
 import { generateSwarmKey, type PeerState } from '../../../src/net/index.js'
+import { HEALTH_PROTOCOL, MAX_HEALTH_MESSAGE_BYTES } from '../../../src/net/constants.js'
+import { encodeAnnouncement } from '../../../src/net/protocols/health.js'
+import { FramedStream } from '../../../src/net/protocols/frames.js'
 import { MembershipView } from '../../../src/net/membership.js'
 import { logger } from '../../../src/util/logger.js'
 import { createTempDir } from '../../helpers/tmp.js'
@@ -63,6 +66,28 @@ describe('health gossip between loopback nodes', () => {
     assert.ok(s.addrs.length > 0 && s.addrs[0].startsWith('/ip4/127.0.0.1/tcp/'))
     assert.ok(s.lastSeenMs > Date.now() - 5_000)
     await pWaitFor(() => a.node.membership.get(b.node.peerId.toString())?.rttMs != null, { timeout: 5_000 })
+  })
+
+  it('carries every announcement to a peer on one stream, and still serves a pusher that closes its stream after one', async (t) => {
+    const [a, b] = await createConnectedPair(t)
+    // Gossip every 200 ms: after 2 s B has answered ~10 of A's pushes, all on the stream A keeps.
+    const start = b.node.stats().health
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    const end = b.node.stats().health
+    const answered = end.requests - start.requests
+    assert.ok(answered >= 4, `B answered ${answered} announcements in 2 s`)
+    assert.equal(end.streams - start.streams, 0, `A opened ${end.streams - start.streams} health streams for ${answered} announcements`)
+    assert.equal(end.malformed + end.unexpected + end.timeouts + end.errors, 0)
+    // An older device's push: one announcement, then it closes the stream.
+    const stream = await a.node.openStream(b.node.peerId.toString(), HEALTH_PROTOCOL)
+    const framed = new FramedStream(stream, MAX_HEALTH_MESSAGE_BYTES)
+    const signal = AbortSignal.timeout(10_000)
+    await framed.write(encodeAnnouncement({ ...announcement, name: 'old-style' }), signal)
+    assert.deepEqual([...(await framed.read(signal))?.subarray() ?? []], [1])
+    await stream.close({ signal })
+    await pWaitFor(() => b.node.stats().health.streams === end.streams + 1, { timeout: 5_000 })
+    const after = b.node.stats().health
+    assert.equal(after.malformed + after.unexpected + after.timeouts + after.errors, 0)
   })
 
   it('sees a stopped peer go offline and its restart (same key, new port) come back online via the peers file', async (t) => {
