@@ -118,7 +118,9 @@ export class JournalSyncImpl extends Lifecycle implements JournalSync, LinkOwner
       await this.replica.commitPending?.({ signal: AbortSignal.timeout(STOP_DRAIN_MS) }).catch(() => {})
       await Promise.all([...this.#links.values()].map(async l => { await l.drain().catch(() => {}) }))
     })()
-    await Promise.race([drained, new Promise(resolve => setTimeout(resolve, STOP_DRAIN_MS).unref())])
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([drained, new Promise(resolve => { timer = setTimeout(resolve, STOP_DRAIN_MS) })])
+    clearTimeout(timer)
     this.#controller.abort()
     this.#task?.stop()
     this.#unsubscribe?.()

@@ -123,7 +123,7 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
 
     libp2p.addEventListener('peer:discovery', (evt) => { dialer.discovered(evt.detail.id) })
     libp2p.addEventListener('peer:connect', (evt) => { dialer.connected(evt.detail); void health.push(evt.detail) })
-    libp2p.addEventListener('peer:disconnect', (evt) => { this.membership.disconnected(evt.detail.toString()) })
+    libp2p.addEventListener('peer:disconnect', (evt) => { this.membership.disconnected(evt.detail.toString()); health.forget(evt.detail.toString()) })
 
     await server.start()
     await health.start()

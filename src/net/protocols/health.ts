@@ -122,6 +122,13 @@ export class HealthService {
     this.#streams.clear()
   }
 
+  /** Drops the stream kept for `peer` (it disconnected, or the stream ended). */
+  forget (peer: string): void {
+    const framed = this.#streams.get(peer)
+    this.#streams.delete(peer)
+    if (framed != null) void framed.stream.close().catch(() => {})
+  }
+
   /** A stream the server answers on may stay silent this long between announcements, ms. */
   get #idleMs (): number {
     return 3 * this.#init.intervalMs + this.#init.timeoutMs
@@ -149,9 +156,13 @@ export class HealthService {
 
   async #push (peer: PeerId): Promise<boolean> {
     const id = peer.toString()
-    const kept = this.#streams.get(id)
-    // A kept stream may have ended since (an older device closes it after one push; a connection
-    // was replaced): then once more, on a new stream.
+    let kept = this.#streams.get(id)
+    if (kept != null && (kept.stream.status !== 'open' || kept.stream.remoteWriteStatus !== 'writable')) {
+      // Ended since: an older device closes its stream after one push; a connection was replaced.
+      this.forget(id)
+      kept = undefined
+    }
+    // A kept stream that fails now (its connection just went): once more, on a new stream.
     if (kept != null && await this.#exchange(peer, kept)) return true
     const { signal, clear } = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
     let framed: FramedStream
@@ -193,8 +204,10 @@ export class HealthService {
     const counters = this.#c.counters
     counters.streams++
     const peer = connection.remotePeer.toString()
-    // The first announcement is due at once; the next ones within a few gossip intervals.
-    const deadline = new RestartableDeadline([this.#c.shutdown], this.#idleMs)
+    // The first announcement is due at once (the push timeout); the next ones within a few gossip
+    // intervals (each read gets that long).
+    const first = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
+    const deadline = new RestartableDeadline([this.#c.shutdown, first.signal], this.#idleMs)
     const { signal } = deadline
     let answered = 0
     try {
@@ -202,6 +215,7 @@ export class HealthService {
       for (;;) {
         deadline.restart()
         const frame = await framed.read(signal)
+        first.clear()
         if (frame == null) {
           if (answered === 0) throw frameError('malformed', 'health stream closed before the announcement')
           break
@@ -214,8 +228,7 @@ export class HealthService {
       }
       await stream.close({ signal })
     } catch (err) {
-      const fault = faultOf(err)
-      if (answered > 0 && (fault === undefined || fault === 'timeout') && !this.#c.shutdown.aborted) {
+      if (answered > 0 && peerWentAway(err) && !this.#c.shutdown.aborted) {
         // The pusher went away (its connection closed, or it fell silent): an end, not an error.
         this.#log.trace('health stream from peer %s ended after %d announcements - %s', peer, answered, (err as Error)?.message)
       } else if (!this.#c.shutdown.aborted) {
@@ -224,7 +237,16 @@ export class HealthService {
       }
       stream.abort(err as Error)
     } finally {
+      first.clear()
       deadline.clear()
     }
   }
+}
+
+/** The stream or its connection ended, or the pusher fell silent: not a protocol fault or a bug. */
+function peerWentAway (err: unknown): boolean {
+  if (faultOf(err) === 'timeout') return true
+  const name = (err as Error)?.name
+  return name === 'StreamResetError' || name === 'StreamAbortedError' || name === 'StreamStateError' ||
+    name === 'ConnectionClosedError' || name === 'ConnectionClosingError' || name === 'MuxerClosedError'
 }

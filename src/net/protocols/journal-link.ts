@@ -214,15 +214,20 @@ export class PeerLink {
   /** Resolves when the worker is idle (tests, stop). */
   async idle (): Promise<void> { await this.#running }
 
-  /** Pushes what is queued now, without waiting for the gap (a stopping device); resolves when sent or failed. */
+  /**
+   * Pushes what is queued now, without waiting for the gap (a stopping device), and waits for a
+   * push already in flight; resolves when they are sent or failed.
+   */
   async drain (): Promise<void> {
     this.#draining = true
     this.#clearGapTimer()
     try {
-      while (this.#queue.length > 0 && this.online && !this.#o.shutdown.aborted && Date.now() >= this.#retryAtMs) {
+      while (this.online && !this.#o.shutdown.aborted) {
+        // A push running now took its ops off the queue: it must end before the stop aborts it.
+        if (this.#running != null) { await this.#running; continue }
+        if (this.#queue.length === 0 || Date.now() < this.#retryAtMs) return
         this.kick()
         if (this.#running == null) return
-        await this.#running
       }
     } finally {
       this.#draining = false

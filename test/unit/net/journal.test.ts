@@ -134,6 +134,33 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     assert.ok((await rootNames(b)).includes('last-words'))
   })
 
+  it('a stopping device waits for the push in flight to a slow peer', async (t) => {
+    const swarmKey = generateSwarmKey()
+    const quiet = { syncIntervalMs: 600_000, fullSyncIntervalMs: 600_000 }
+    let aId = ''
+    // B applies A's ops slowly: the push is still in flight when A stops.
+    const slow = (r: JournalReplica): JournalReplica => ({
+      ...r,
+      versionVector: () => r.versionVector(),
+      onLocalOps: (l) => r.onLocalOps(l),
+      readOps: async (...args) => await r.readOps(...args),
+      applyOps: async (ops, peer, options) => {
+        if (peer === aId) await new Promise(resolve => setTimeout(resolve, 500))
+        return await r.applyOps(ops, peer, options)
+      }
+    })
+    const a = await createJournalDevice(t, { name: 'a', swarmKey, sync: { ...quiet, pushGapMs: 0 } })
+    aId = a.id
+    const b = await createJournalDevice(t, { name: 'b', swarmKey, sync: quiet, wrapReplica: slow })
+    await connect(a, b)
+    await waitHolds(b, a.id, await own(a))
+    await a.meta.create(ROOT_INO, 'in-flight', { type: 'file', mode: 0o644, uid: 0, gid: 0 })
+    // Committed now: the push starts at once (no gap) and B takes 500 ms to apply it.
+    await a.meta.versionVector()
+    await a.sync.stop()
+    assert.equal(b.replica.versionVector().get(a.id), await own(a))
+  })
+
   it('a device stopped while 2,000 ops were written catches up by pull in bounded batches', async (t) => {
     const swarmKey = generateSwarmKey()
     const batch = { batchOps: 128 }

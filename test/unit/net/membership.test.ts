@@ -7,12 +7,12 @@ import { describe, it } from 'node:test'
 import pWaitFor from 'p-wait-for'
 import { generateSwarmKey, type PeerState } from '../../../src/net/index.js'
 import { HEALTH_PROTOCOL, MAX_HEALTH_MESSAGE_BYTES } from '../../../src/net/constants.js'
-import { encodeAnnouncement } from '../../../src/net/protocols/health.js'
+import { decodeAnnouncement, encodeAnnouncement } from '../../../src/net/protocols/health.js'
 import { FramedStream } from '../../../src/net/protocols/frames.js'
 import { MembershipView } from '../../../src/net/membership.js'
 import { logger } from '../../../src/util/logger.js'
 import { createTempDir } from '../../helpers/tmp.js'
-import { createConnectedPair, createTestNode, waitOnline } from './net-helpers.js'
+import { createBareNode, createConnectedPair, createTestNode, waitOnline } from './net-helpers.js'
 
 /** A TCP port that was free a moment ago. */
 async function freePort (): Promise<number> {
@@ -88,6 +88,34 @@ describe('health gossip between loopback nodes', () => {
     await pWaitFor(() => b.node.stats().health.streams === end.streams + 1, { timeout: 5_000 })
     const after = b.node.stats().health
     assert.equal(after.malformed + after.unexpected + after.timeouts + after.errors, 0)
+  })
+
+  it('keeps announcing to a device of the older protocol, which closes its stream after each announcement', async (t) => {
+    const swarmKey = generateSwarmKey()
+    const a = await createTestNode(t, { swarmKey, name: 'peer-a' })
+    const old = await createBareNode(t, swarmKey, 'old-peer')
+    let streams = 0
+    let announcements = 0
+    // The health server of the older version: one announcement, its ack, then the stream is closed.
+    await old.handle(HEALTH_PROTOCOL, async (stream) => {
+      streams++
+      const framed = new FramedStream(stream, MAX_HEALTH_MESSAGE_BYTES)
+      const signal = AbortSignal.timeout(10_000)
+      try {
+        const frame = await framed.read(signal)
+        if (frame == null) return
+        assert.equal(decodeAnnouncement(frame.subarray()).name, 'peer-a')
+        await framed.write(Uint8Array.of(1), signal)
+        announcements++
+        await stream.close({ signal })
+      } catch (err) {
+        stream.abort(err as Error)
+      }
+    })
+    await a.node.dial(old.getMultiaddrs()[0])
+    await pWaitFor(() => announcements >= 4, { timeout: 20_000, interval: 20 })
+    // Every push got through, each on a stream of its own.
+    assert.ok(streams <= announcements + 1, `${streams} streams for ${announcements} announcements`)
   })
 
   it('sees a stopped peer go offline and its restart (same key, new port) come back online via the peers file', async (t) => {
