@@ -104,7 +104,9 @@ describe('fuse ops deadlines over a real VFS', () => {
     keepAlive(t)
     const { vfs } = await createVfsStack(t, { wrapStripes })
     t.after(() => { release() })
-    const ops = createFuseOps(vfs, prefixLogger('fuse-deadline-test').forComponent('palm:fuse'), { opTimeoutMs: 40, direntSize })
+    // 1 s per op (a flush gets 4 s): long enough that the ops before the gate finish on a loaded
+    // machine (at 40 ms a create ran out of time during a full test run), short enough for the test.
+    const ops = createFuseOps(vfs, prefixLogger('fuse-deadline-test').forComponent('palm:fuse'), { opTimeoutMs: 1000, direntSize })
 
     const missing = await settle(ops.lookup(fctx, ROOT_INO, 'nope'))
     assert.equal(missing.ok, false)

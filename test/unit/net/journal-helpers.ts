@@ -13,7 +13,7 @@ import { MetaReplica } from '../../../src/daemon/journal-replica.js'
 import { opSigner } from '../../../src/daemon/signer.js'
 import { createMetaStore, ROOT_INO, type SqliteMetaStore } from '../../../src/meta/index.js'
 import { admitDevice, admitPeers } from '../../../src/daemon/admission.js'
-import { createJournalSync, loadOrCreatePeerKey, type JournalReplica, type JournalSync, type JournalSyncInit } from '../../../src/net/index.js'
+import { createJournalSync, loadOrCreatePeerKey, type JournalReplica, type JournalSync, type JournalSyncInit, type WireOp } from '../../../src/net/index.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { createTempDir, onCleanup, type Cleanup } from '../../helpers/tmp.js'
 import { createTestNode, type TestNode } from './net-helpers.js'
@@ -141,4 +141,15 @@ export async function rootNames (d: JournalDevice): Promise<string[]> {
     cookie = page[page.length - 1].cookie
   }
   return names.sort()
+}
+
+/** `r` as the sync sees it, with `applyOps` before each apply (to count or slow down what peers send). */
+export function beforeApply (r: JournalReplica, hook: (ops: WireOp[], peer: string) => unknown): JournalReplica {
+  return {
+    versionVector: () => r.versionVector(),
+    onLocalOps: (l) => r.onLocalOps(l),
+    readOps: async (...args) => await r.readOps(...args),
+    commitPending: async (o) => { await r.commitPending?.(o) },
+    applyOps: async (ops, peer, options) => { await hook(ops, peer); return await r.applyOps(ops, peer, options) }
+  }
 }

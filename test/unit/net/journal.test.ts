@@ -13,7 +13,7 @@ import { encodeOp, OP_VERSION, ROOT_INO, type Op } from '../../../src/meta/index
 import { generateSwarmKey, JOURNAL_PROTOCOL, type JournalReplica, type WireOp } from '../../../src/net/index.js'
 import { encodeVarint, FramedStream } from '../../../src/net/protocols/frames.js'
 import { decodeJournalResponse, encodeJournalRequest, JournalMsg, type JournalResponse } from '../../../src/net/protocols/journal-messages.js'
-import { connect, createJournalDevice, logOf, own, rootNames, waitHolds, writeOps, type JournalDevice } from './journal-helpers.js'
+import { beforeApply, connect, createJournalDevice, logOf, own, rootNames, waitHolds, writeOps, type JournalDevice } from './journal-helpers.js'
 
 /** An op `author` could have written (a create in the root), signed by `sign`. */
 function craftOp (author: string, seq: number, sign: (b: Uint8Array) => Uint8Array, bodyAuthor = author): WireOp {
@@ -100,14 +100,7 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     // B counts the ops of each batch A sends it (pushes: no vector exchange runs after they meet).
     const batches: number[] = []
     let aId = ''
-    const counting = (r: JournalReplica): JournalReplica => ({
-      ...r,
-      versionVector: () => r.versionVector(),
-      onLocalOps: (l) => r.onLocalOps(l),
-      readOps: async (...args) => await r.readOps(...args),
-      commitPending: async (o) => { await r.commitPending?.(o) },
-      applyOps: async (ops, peer, options) => { if (peer === aId) batches.push(ops.length); return await r.applyOps(ops, peer, options) }
-    })
+    const counting = (r: JournalReplica): JournalReplica => beforeApply(r, (ops, peer) => { if (peer === aId) batches.push(ops.length) })
     const a = await createJournalDevice(t, { name: 'a', swarmKey, sync: { ...quiet, pushGapMs: GAP_MS } })
     aId = a.id
     const b = await createJournalDevice(t, { name: 'b', swarmKey, sync: quiet, wrapReplica: counting })
@@ -139,16 +132,7 @@ describe('journal replication (loopback, real SQLite journals)', () => {
     const quiet = { syncIntervalMs: 600_000, fullSyncIntervalMs: 600_000 }
     let aId = ''
     // B applies A's ops slowly: the push is still in flight when A stops.
-    const slow = (r: JournalReplica): JournalReplica => ({
-      ...r,
-      versionVector: () => r.versionVector(),
-      onLocalOps: (l) => r.onLocalOps(l),
-      readOps: async (...args) => await r.readOps(...args),
-      applyOps: async (ops, peer, options) => {
-        if (peer === aId) await new Promise(resolve => setTimeout(resolve, 500))
-        return await r.applyOps(ops, peer, options)
-      }
-    })
+    const slow = (r: JournalReplica): JournalReplica => beforeApply(r, async (_ops, peer) => { if (peer === aId) await new Promise(resolve => setTimeout(resolve, 500)) })
     const a = await createJournalDevice(t, { name: 'a', swarmKey, sync: { ...quiet, pushGapMs: 0 } })
     aId = a.id
     const b = await createJournalDevice(t, { name: 'b', swarmKey, sync: quiet, wrapReplica: slow })
