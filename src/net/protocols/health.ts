@@ -206,7 +206,7 @@ export class HealthService {
     const peer = connection.remotePeer.toString()
     // The first announcement is due at once (the push timeout); the next ones within a few gossip
     // intervals (each read gets that long).
-    const first = combineSignals([this.#c.shutdown], this.#init.timeoutMs)
+    const first = combineSignals([], this.#init.timeoutMs)
     const deadline = new RestartableDeadline([this.#c.shutdown, first.signal], this.#idleMs)
     const { signal } = deadline
     let answered = 0
