@@ -10,6 +10,8 @@
  *   tcpMBps        one TCP connection, the same byte count, no protocol
  *   streamMBps     libp2p streams between the same two nodes (swarm-key gate + noise + yamux), 4 streams,
  *                  no PALM protocol: the transport's own ceiling, to tell protocol cost from transport cost
+ *   cpuMsPerMiB    for put, get and stream: CPU ms per MiB moved of this process (`client`) and of
+ *                  the serving child (`server`), user + system, the round with the least in all
  *   smallOpsPerSec 4 KiB fragments stored per second with batching (putMany)
  *   discoverySec   spawn of 6 devices → every device sees the 5 others online (null when not root,
  *                  or with --no-lan)
@@ -270,7 +272,7 @@ async function main (): Promise<void> {
       return
     }
 
-    const rows: Array<[string, number]> = []
+    const rows: Array<[string, number | string]> = []
     const best = (xs: number[]): number => Math.max(...xs)
     const totalBytes = LARGE * LARGE_COUNT
     const tcp: number[] = []
@@ -278,17 +280,25 @@ async function main (): Promise<void> {
     const get: number[] = []
     const small: number[] = []
     const stream: number[] = []
+    const cpu: Record<'put' | 'get' | 'stream', CpuPerMiB[]> = { put: [], get: [], stream: [] }
+    const mib = totalBytes / LARGE
     for (let round = 0; round < ROUNDS; round++) {
       tcp.push(totalBytes / MB / (await tcpCopy(ready.tcpPort, totalBytes) / 1000))
+      let c = await cpuOf(childCpu, mib)
       stream.push(totalBytes / MB / (await streamCopy(node, peerId, totalBytes, CONCURRENCY) / 1000))
+      cpu.stream.push(await c())
       const large = Array.from({ length: LARGE_COUNT }, () => { const bytes = new Uint8Array(randomBytes(LARGE)); return { cid: cidOf(bytes), bytes } })
+      c = await cpuOf(childCpu, mib)
       let t0 = performance.now()
       const outcomes = await node.fragments.putMany(peerId, large)
       put.push(totalBytes / MB / ((performance.now() - t0) / 1000))
+      cpu.put.push(await c())
       if (!outcomes.every(o => o.ok)) throw new Error('a put failed during the benchmark')
+      c = await cpuOf(childCpu, mib)
       t0 = performance.now()
       await pool(large, CONCURRENCY, async (f) => { await node.fragments.get(peerId, f.cid) })
       get.push(totalBytes / MB / ((performance.now() - t0) / 1000))
+      cpu.get.push(await c())
       const smalls = Array.from({ length: SMALL_COUNT }, () => { const bytes = new Uint8Array(randomBytes(SMALL)); return { cid: cidOf(bytes), bytes } })
       t0 = performance.now()
       const so = await node.fragments.putMany(peerId, smalls)
@@ -307,11 +317,15 @@ async function main (): Promise<void> {
       ...latency,
       putVsTcp: Number((best(put) / best(tcp)).toFixed(2)),
       getVsTcp: Number((best(get) / best(tcp)).toFixed(2)),
+      cpuMsPerMiB: { put: minCpu(cpu.put), get: minCpu(cpu.get), stream: minCpu(cpu.stream) },
       rounds: { putMBps: put.map(round1), getMBps: get.map(round1), tcpMBps: tcp.map(round1), streamMBps: stream.map(round1), smallOpsPerSec: small.map(Math.round) },
       setup: `loopback, 2 processes, ${LARGE_COUNT} × 1 MiB fragments (${CONCURRENCY} streams / ${CONCURRENCY} gets in flight), ${SMALL_COUNT} × 4 KiB batched; best of ${ROUNDS}; MB = 10^6 bytes`,
       measuredAt: new Date().toISOString()
     }
     rows.push(['put MB/s', result.putMBps], ['get MB/s', result.getMBps], ['raw TCP MB/s', result.tcpMBps], ['libp2p stream MB/s', result.streamMBps], ['put / TCP', result.putVsTcp], ['get / TCP', result.getVsTcp],
+      ['put CPU ms/MiB sender, receiver', `${result.cpuMsPerMiB.put.client}, ${result.cpuMsPerMiB.put.server}`],
+      ['get CPU ms/MiB receiver, sender', `${result.cpuMsPerMiB.get.client}, ${result.cpuMsPerMiB.get.server}`],
+      ['stream CPU ms/MiB sender, receiver', `${result.cpuMsPerMiB.stream.client}, ${result.cpuMsPerMiB.stream.server}`],
       ['4 KiB puts/s (batched)', result.smallOpsPerSec], ['6-device discovery s', result.discoverySec ?? NaN],
       ['1.1 KB put µs median', smallPut?.median ?? NaN], ['1.1 KB put µs p90', smallPut?.p90 ?? NaN], ['1.1 KB put server CPU µs', smallPut?.serverCpuUs ?? NaN],
       ['bare stream µs median', smallStream?.median ?? NaN], ['bare stream µs p90', smallStream?.p90 ?? NaN], ['bare stream server CPU µs', smallStream?.serverCpuUs ?? NaN])
@@ -323,6 +337,26 @@ async function main (): Promise<void> {
     child.kill('SIGTERM')
     await childExited
   }
+}
+
+/** CPU ms per MiB moved of this process (`client`) and of the serving child (`server`), user + system. */
+interface CpuPerMiB { client: number, server: number }
+
+/** Starts counting both processes' CPU; the returned function stops and divides by `mib`. */
+async function cpuOf (childCpu: () => Promise<NodeJS.CpuUsage>, mib: number): Promise<() => Promise<CpuPerMiB>> {
+  const server0 = await childCpu()
+  const client0 = process.cpuUsage()
+  return async () => {
+    const client = process.cpuUsage(client0)
+    const server1 = await childCpu()
+    const serverUs = server1.user - server0.user + server1.system - server0.system
+    return { client: round1((client.user + client.system) / 1000 / mib), server: round1(serverUs / 1000 / mib) }
+  }
+}
+
+/** The round with the least CPU in all (the rounds' CPU moves with the machine like their speed). */
+function minCpu (xs: CpuPerMiB[]): CpuPerMiB {
+  return xs.reduce((a, b) => (b.client + b.server < a.client + a.server ? b : a))
 }
 
 /** Lines of the child's stdout; next(prefix) resolves with the rest of the next line that starts with `prefix`. */
