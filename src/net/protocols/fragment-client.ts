@@ -75,6 +75,9 @@ async function flushStored (store: Pick<FragmentStore, 'sync'>, outcomes: PutOut
   }
 }
 
+/** A stream or connection broke under a request (not a device that cannot be reached at all). */
+const isLost = (err: unknown): boolean => (err as { name?: string, details?: { lost?: boolean } })?.name === 'NotConnectedError' && (err as { details?: { lost?: boolean } }).details?.lost === true
+
 const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
 
 export class FragmentClientImpl implements FragmentClient, SessionOwner {
@@ -108,7 +111,7 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
     }
     if (isPalmError(err)) return err
     if (LOST.has((err as Error)?.name)) {
-      return new NotConnectedError(`lost the connection to peer ${peer} during ${what}; it may have restarted or left`, { cause: err, details: { peer } })
+      return new NotConnectedError(`lost the connection to peer ${peer} during ${what}; it may have restarted or left`, { cause: err, details: { peer, lost: true } })
     }
     return new NotConnectedError(`cannot reach peer ${peer} for ${what} (${(err as Error)?.message}); is it online?`, { cause: err, details: { peer } })
   }
@@ -132,20 +135,38 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
   }
 
   /**
-   * Runs `fn` on a pooled session to `peer` and returns the session to the pool. A reused session
-   * that turns out to be stale (the peer closed it meanwhile) is retried once on a fresh stream:
-   * every request is idempotent.
+   * Runs `fn` on a pooled session to `peer` and returns the session to the pool. A request whose
+   * stream or connection broke under it (a reused session the peer had closed meanwhile, a stream
+   * reset, a connection aborted by libp2p's connection monitor when pings queued behind bulk bytes
+   * on a busy device) is retried once on a fresh stream, which dials again when the connection is
+   * gone: every request is idempotent. Opening that stream may still meet the dying connection
+   * (the remote's reset arrived, its close not yet): one more open then finds it closed and dials.
+   * A device that is really gone fails that dial, so a read moves on to other devices after one
+   * attempt more.
    */
   async #with<T>(peer: PeerRef, what: string, options: AbortOptions, fn: (s: Session) => Promise<T>): Promise<T> {
     const id = toPeerId(peer)
-    for (let attempt = 0; ; attempt++) {
-      const session = await this.#pool.acquire(id, what, options)
+    let retried = false
+    let reopened = false
+    while (true) {
+      let session: Session
+      try {
+        session = await this.#pool.acquire(id, what, options)
+      } catch (err) {
+        if (retried && !reopened && isLost(err)) {
+          reopened = true
+          // libp2p drops a closed connection from the peer's list on a later turn of the event loop
+          await new Promise(resolve => setImmediate(resolve))
+          continue
+        }
+        throw err
+      }
       try {
         const result = await fn(session)
         this.#pool.release(session)
         return result
       } catch (err) {
-        if (session.broken && session.reused && attempt === 0 && (err as Error).name === 'NotConnectedError') continue
+        if (session.broken && !retried && (err as Error).name === 'NotConnectedError') { retried = true; continue }
         this.#pool.release(session)
         throw err
       }

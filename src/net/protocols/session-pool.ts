@@ -20,8 +20,6 @@ export interface SessionOwner {
 export class Session {
   /** Set once an exchange failed: the stream was aborted and must not be reused. */
   broken = false
-  /** True when the session came from the idle pool (a failure may be a stale stream: retry once). */
-  reused = false
   idleSinceMs = 0
 
   constructor (readonly framed: FramedStream, readonly peer: string, readonly describe: string, readonly owner: SessionOwner) {}
@@ -93,7 +91,7 @@ export class SessionPool {
     const list = this.#idle.get(peer.toString())
     while (list != null && list.length > 0) {
       const s = list.pop() as Session
-      if (s.usable) { s.reused = true; return s }
+      if (s.usable) return s
       s.close()
     }
     return await this.#open(peer, what, options)

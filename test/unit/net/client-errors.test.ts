@@ -8,14 +8,14 @@ import { MsgType, Status, encodeResponse } from '../../../src/net/protocols/frag
 import { cidOf } from '../../../src/util/cid.js'
 import type { Cleanup } from '../../helpers/tmp.js'
 import { createBareNode, createTestNode } from './net-helpers.js'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 
-type Behaviour = (stream: Stream) => Promise<void>
+type Behaviour = (stream: Stream, connection: Connection) => Promise<void>
 
 /** A swarm device whose fragment server misbehaves as told. */
 async function createRogue (t: Cleanup, swarmKey: Uint8Array, behaviour: Behaviour): Promise<Libp2p> {
   const node = await createBareNode(t, swarmKey, 'rogue')
-  await node.handle(FRAGMENT_PROTOCOL, (stream: Stream) => { void behaviour(stream).catch(err => { stream.abort(err) }) })
+  await node.handle(FRAGMENT_PROTOCOL, (stream: Stream, connection: Connection) => { void behaviour(stream, connection).catch(err => { stream.abort(err) }) })
   return node
 }
 
@@ -69,6 +69,34 @@ describe('fragment client against a misbehaving device', () => {
     })
     await assert.rejects(client.node.fragments.get(rogue.peerId, cid), (err: Error) => ['NotConnectedError', 'ProtocolError'].includes(err.name))
     await assert.rejects(client.node.fragments.put(rogue.peerId, cid, bytes), { name: 'ProtocolError' })
+  })
+
+  /** Breaks the first request with `brk` (after reading it), then answers gets with `bytes`; counts the streams. */
+  function breaksFirst (brk: (stream: Stream, connection: Connection) => void): { behaviour: Behaviour, streams: () => number } {
+    let streams = 0
+    const reply = answer(() => encodeResponse({ type: MsgType.GetRes, result: { status: Status.Ok, reason: '' }, bytes }).subarray())
+    return {
+      streams: () => streams,
+      behaviour: async (stream, connection) => {
+        if (++streams > 1) { await reply(stream, connection); return }
+        await new FramedStream(stream, 1 << 20).read(AbortSignal.timeout(5_000))
+        brk(stream, connection)
+      }
+    }
+  }
+
+  it('retries a request once on a fresh stream when its stream is reset under it', async (t) => {
+    const rogue = breaksFirst((stream) => { stream.abort(new Error('rogue reset')) })
+    const { client, rogue: node } = await setup(t, rogue.behaviour)
+    assert.deepEqual(new Uint8Array(await client.node.fragments.get(node.peerId, cid)), bytes)
+    assert.equal(rogue.streams(), 2)
+  })
+
+  it('dials again and retries once when the connection is lost under a request', async (t) => {
+    const rogue = breaksFirst((_stream, connection) => { connection.abort(new Error('rogue drops the connection')) })
+    const { client, rogue: node } = await setup(t, rogue.behaviour)
+    assert.deepEqual(new Uint8Array(await client.node.fragments.get(node.peerId, cid)), bytes)
+    assert.equal(rogue.streams(), 2)
   })
 
   it('says NotConnectedError for a device that is gone, and putMany fails every item', async (t) => {
