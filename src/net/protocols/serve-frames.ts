@@ -3,7 +3,8 @@
  * are answered one at a time (the next frame is read only after the reply is written), so a stream
  * holds one frame; each request (read, work, reply) gets `requestTimeoutMs` from one deadline. Any
  * failure (malformed, oversized, unexpected, timeout, I/O) resets the stream, is counted and logged
- * with the peer, and never escapes.
+ * with the peer, and never escapes. A stream the peer reset itself is counted the same way but
+ * logged at debug level: that is a client abandoning its request, not a fault here.
  */
 import { RestartableDeadline } from '../../util/abort.js'
 import { countFailure } from '../counters.js'
@@ -12,6 +13,9 @@ import type { ProtocolCounters } from '../types.js'
 import type { FrameBudget } from './frame-budget.js'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** What the server meets when the peer reset the stream under a request or under its reply. */
+const ABANDONED = new Set(['StreamResetError', 'StreamStateError'])
 
 export interface ServeFramesInit {
   /** Named in log lines: "<protocol> stream from peer … reset". */
@@ -61,7 +65,10 @@ export async function serveFrames (stream: Stream, connection: Connection, init:
     await stream.close()
   } catch (err) {
     const kind = countFailure(counters, err)
-    if (!init.shutdown.aborted) init.log.error('%s stream from peer %s reset (%s) - %s', init.protocol, init.describe?.(peer) ?? peer, kind, (err as Error)?.message)
+    // A peer that resets its own stream gave up on its request (a read that had its k fragments
+    // aborts the others): counted, and logged only when debugging; anything else is an error line.
+    const log = ABANDONED.has((err as Error)?.name) ? init.log : init.log.error
+    if (!init.shutdown.aborted) log('%s stream from peer %s reset (%s) - %s', init.protocol, init.describe?.(peer) ?? peer, kind, (err as Error)?.message)
     stream.abort(err as Error)
   } finally {
     release?.()

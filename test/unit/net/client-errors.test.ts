@@ -1,6 +1,7 @@
 import '../../../src/util/polyfill.js'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import pWaitFor from 'p-wait-for'
 import type { Libp2p } from 'libp2p'
 import { FRAGMENT_PROTOCOL, generateSwarmKey } from '../../../src/net/index.js'
 import { FramedStream, encodeVarint } from '../../../src/net/protocols/frames.js'
@@ -8,6 +9,8 @@ import { MsgType, Status, encodeResponse } from '../../../src/net/protocols/frag
 import { cidOf } from '../../../src/util/cid.js'
 import type { Cleanup } from '../../helpers/tmp.js'
 import { createBareNode, createTestNode } from './net-helpers.js'
+import { prefixLogger } from '../../../src/util/logger.js'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { Connection, Stream } from '@libp2p/interface'
 
 type Behaviour = (stream: Stream, connection: Connection) => Promise<void>
@@ -108,3 +111,42 @@ describe('fragment client against a misbehaving device', () => {
     assert.ok(outcomes.every(o => !o.ok && o.error.name === 'NotConnectedError'))
   })
 })
+
+/** A logger that keeps PALM's lines logged at error level (the ones a user sees by default). */
+function errorLines (name: string, lines: string[]): ComponentLogger {
+  const base = prefixLogger(name)
+  const wrap = (component: string, l: Logger): Logger => Object.assign((fmt: unknown, ...args: unknown[]) => { l(fmt, ...args) }, {
+    error: (fmt: unknown, ...args: unknown[]) => { if (component.startsWith('palm:')) lines.push(`${component}: ${String(fmt)}`); l.error(fmt, ...args) },
+    trace: l.trace,
+    enabled: l.enabled,
+    newScope: (n: string) => wrap(`${component}:${n}`, l.newScope(n))
+  })
+  return { forComponent: (component: string) => wrap(component, base.forComponent(component)) }
+}
+
+describe('fragment server against a client that gives up', () => {
+  it('counts a stream the client reset under its request without an error line; an oversized frame gets its line', async (t) => {
+    const swarmKey = generateSwarmKey()
+    const lines: string[] = []
+    const server = await createTestNode(t, { swarmKey, name: 'server', logger: errorLines('server', lines) })
+    const client = await createBareNode(t, swarmKey, 'client')
+    await client.dial(server.node.multiaddrs()[0])
+    const id = server.node.peerId
+
+    // a get abandoned half-sent (as a read that had its k fragments aborts the others)
+    const abandoned = await client.dialProtocol(id, FRAGMENT_PROTOCOL)
+    abandoned.send(Uint8Array.of(200, 1, 1))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    abandoned.abort(new Error('the read has its k fragments'))
+    await pWaitFor(() => server.node.stats().fragment.errors === 1, { timeout: 5_000 })
+    assert.deepEqual(lines, [])
+
+    // a frame over the size limit is still an error line
+    const junk = await client.dialProtocol(id, FRAGMENT_PROTOCOL)
+    junk.send(encodeVarint(1 << 30))
+    await pWaitFor(() => lines.length === 1, { timeout: 5_000 })
+    assert.match(lines[0], /fragment-server: %s stream from peer %s reset/)
+    assert.equal(server.node.stats().fragment.oversized, 1)
+  })
+})
+

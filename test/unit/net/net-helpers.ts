@@ -32,6 +32,8 @@ export interface TestNodeOptions extends PalmNodeInit {
   dir?: string
   /** Do not start the node. */
   noStart?: boolean
+  /** The node's logger (default: prefixLogger(name)). */
+  logger?: PalmNodeComponents['logger']
   /** The node's DELETE rule (PalmNodeComponents.mayDelete). */
   mayDelete?: PalmNodeComponents['mayDelete']
   /** Devices this node refuses (PalmNodeComponents.isRemoved). */
@@ -65,7 +67,7 @@ export async function createTestNodeOver<S extends FragmentStore> (t: Cleanup, s
     ...opts
   }, {
     store,
-    logger: prefixLogger(name),
+    logger: opts.logger ?? prefixLogger(name),
     getHealth: () => ({ ...health, ...store.usage() }),
     ...(opts.mayDelete != null ? { mayDelete: opts.mayDelete } : {}),
     ...(opts.isRemoved != null ? { isRemoved: opts.isRemoved } : {}),
