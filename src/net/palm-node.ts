@@ -78,7 +78,8 @@ export class PalmNodeImpl extends TypedEventEmitter<PalmNodeEvents> implements P
       store: components.store,
       describePeer: (id) => this.membership.describe(id),
       counters: this.#stats.fragment,
-      shutdown: this.#shutdown.signal
+      shutdown: this.#shutdown.signal,
+      log: components.logger.forComponent('palm:net:fragment-client')
     })
   }
 

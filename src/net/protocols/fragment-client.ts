@@ -16,7 +16,7 @@ import { Session, SessionPool, type SessionOwner } from './session-pool.js'
 import { resultError, packBatches } from './fragment-batches.js'
 import type { FragmentStore } from '../../store/types.js'
 import type { FragmentClient, FragmentItem, PeerRef, ProtocolCounters, PutOptions, PutOutcome } from '../types.js'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface FragmentClientInit {
@@ -30,13 +30,16 @@ export interface FragmentClientInit {
 
 export interface FragmentClientComponents {
   peerId: PeerId
-  dialProtocol: (peer: PeerId, protocol: string, options: AbortOptions) => Promise<Stream>
+  /** `force`: a new connection even when one exists (the one there is going away). */
+  dialProtocol: (peer: PeerId, protocol: string, options: AbortOptions & { force?: boolean }) => Promise<Stream>
   /** This device's store, for calls addressed to itself. */
   store: FragmentStore
   /** "name (id)" for messages. */
   describePeer: (id: string) => string
   counters: ProtocolCounters
   shutdown: AbortSignal
+  /** Where a retried request is said (an event, not an error). */
+  log?: Logger
 }
 
 /** Parsed peer ids kept (by the string given) before the cache starts over. */
@@ -120,12 +123,12 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
     return id.equals(this.#c.peerId)
   }
 
-  async #open (id: PeerId, what: string, options: AbortOptions): Promise<Session> {
+  async #open (id: PeerId, what: string, options: AbortOptions, force = false): Promise<Session> {
     const describe = this.#c.describePeer(id.toString())
     throwIfAborted(options.signal, what)
     const { signal, clear } = combineSignals([options.signal, this.#c.shutdown], this.init.dialTimeoutMs)
     try {
-      const stream = await this.#c.dialProtocol(id, FRAGMENT_PROTOCOL, { signal })
+      const stream = await this.#c.dialProtocol(id, FRAGMENT_PROTOCOL, force ? { signal, force } : { signal })
       return new Session(new FramedStream(stream, this.init.maxFragmentBytes + FRAME_OVERHEAD_BYTES), id.toString(), describe, this)
     } catch (err) {
       throw this.mapError(err, describe, what, options.signal)
@@ -136,29 +139,22 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
 
   /**
    * Runs `fn` on a pooled session to `peer` and returns the session to the pool. A request whose
-   * stream or connection broke under it (a reused session the peer had closed meanwhile, a stream
-   * reset, a connection aborted by libp2p's connection monitor when pings queued behind bulk bytes
-   * on a busy device) is retried once on a fresh stream, which dials again when the connection is
-   * gone: every request is idempotent. Opening that stream may still meet the dying connection
-   * (the remote's reset arrived, its close not yet): one more open then finds it closed and dials.
-   * A device that is really gone fails that dial, so a read moves on to other devices after one
-   * attempt more.
+   * stream broke under it with NotConnectedError (a pooled stream the peer had closed meanwhile, a
+   * stream reset, its connection lost or aborted) is sent once more, on a stream of its own: every
+   * request is idempotent. An open that meets a connection going away (its muxer closed, libp2p
+   * not done with it yet) is made once more on a new connection. A device that is really gone fails
+   * that dial, so a read moves on to other devices after one attempt more.
    */
   async #with<T>(peer: PeerRef, what: string, options: AbortOptions, fn: (s: Session) => Promise<T>): Promise<T> {
     const id = toPeerId(peer)
     let retried = false
-    let reopened = false
+    let redialled = false
     while (true) {
       let session: Session
       try {
-        session = await this.#pool.acquire(id, what, options)
+        session = retried || redialled ? await this.#open(id, what, options, redialled) : await this.#pool.acquire(id, what, options)
       } catch (err) {
-        if (retried && !reopened && isLost(err)) {
-          reopened = true
-          // libp2p drops a closed connection from the peer's list on a later turn of the event loop
-          await new Promise(resolve => setImmediate(resolve))
-          continue
-        }
+        if (!redialled && isLost(err)) { redialled = true; continue }
         throw err
       }
       try {
@@ -166,7 +162,11 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
         this.#pool.release(session)
         return result
       } catch (err) {
-        if (session.broken && !retried && (err as Error).name === 'NotConnectedError') { retried = true; continue }
+        if (session.broken && !retried && (err as Error).name === 'NotConnectedError') {
+          retried = true
+          this.#c.log?.('%s on peer %s broke (%s); sending it once more on a new stream', what, session.describe, (err as Error).message)
+          continue
+        }
         this.#pool.release(session)
         throw err
       }

@@ -14,9 +14,6 @@ import type { FrameBudget } from './frame-budget.js'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
-/** What the server meets when the peer reset the stream under a request or under its reply. */
-const ABANDONED = new Set(['StreamResetError', 'StreamStateError'])
-
 export interface ServeFramesInit {
   /** Named in log lines: "<protocol> stream from peer … reset". */
   protocol: string
@@ -67,7 +64,8 @@ export async function serveFrames (stream: Stream, connection: Connection, init:
     const kind = countFailure(counters, err)
     // A peer that resets its own stream gave up on its request (a read that had its k fragments
     // aborts the others): counted, and logged only when debugging; anything else is an error line.
-    const log = ABANDONED.has((err as Error)?.name) ? init.log : init.log.error
+    const abandoned = (err as Error)?.name === 'StreamResetError' || ((err as Error)?.name === 'StreamStateError' && stream.status === 'reset')
+    const log = abandoned ? init.log : init.log.error
     if (!init.shutdown.aborted) log('%s stream from peer %s reset (%s) - %s', init.protocol, init.describe?.(peer) ?? peer, kind, (err as Error)?.message)
     stream.abort(err as Error)
   } finally {

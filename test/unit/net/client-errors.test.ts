@@ -10,8 +10,7 @@ import { cidOf } from '../../../src/util/cid.js'
 import type { Cleanup } from '../../helpers/tmp.js'
 import { createBareNode, createTestNode } from './net-helpers.js'
 import { prefixLogger } from '../../../src/util/logger.js'
-import type { ComponentLogger, Logger } from '@libp2p/interface'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Logger, Stream } from '@libp2p/interface'
 
 type Behaviour = (stream: Stream, connection: Connection) => Promise<void>
 
@@ -149,4 +148,3 @@ describe('fragment server against a client that gives up', () => {
     assert.equal(server.node.stats().fragment.oversized, 1)
   })
 })
-
