@@ -13,6 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { it } from 'node:test'
+import { controlClient } from '../../src/daemon/control-client.js'
 import { palm, skipWithoutFuse, startMount, startServe, testEnv, type CliResult, type ServingDaemon } from '../helpers/palm.js'
 import { createTempDir } from '../helpers/tmp.js'
 
@@ -25,14 +26,17 @@ async function cli (args: string[]): Promise<CliResult> {
   return r
 }
 
-/** Polls `palm peers` of `home` until each of `ids` is online (or, with `online` false, offline). */
+/**
+ * Polls `home`'s daemon until each of `ids` is online (or, with `online` false, offline): asked over
+ * its control socket, what `palm peers --json` prints (a CLI process per poll is slow on a loaded machine).
+ */
 async function waitPeers (home: string, ids: string[], online: boolean, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs
   for (;;) {
-    const peers: Array<{ id: string, online: boolean }> = JSON.parse((await cli(['peers', '--home', home, '--json'])).stdout)
+    const peers = await controlClient({ socketPath: join(home, 'run', 'palm.sock') }).peers()
     if (ids.every(id => (peers.find(p => p.id === id)?.online ?? false) === online)) return
     if (Date.now() > until) throw new Error(`${ids.join(', ')} not ${online ? 'online' : 'offline'} for ${home} within ${timeoutMs} ms: ${JSON.stringify(peers)}`)
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
 
@@ -41,13 +45,13 @@ it('fsck is not clean while the devices holding a file\'s fragments are offline,
   const homes = { a: join(root, 'a'), b: join(root, 'b'), c: join(root, 'c') }
   assert.equal((await cli(['init', '--home', homes.a, '--name', 'dev-a', '--policy', '2-of-3'])).code, 0)
   const m = await startMount(t, homes.a, { mountpoint: join(root, 'mnt'), env })
-  for (const name of ['b', 'c'] as const) {
+  await Promise.all((['b', 'c'] as const).map(async name => {
     const code = (await cli(['invite', '--home', homes.a])).stdout.trim()
     const r = await cli(['join', code, '--home', homes[name], '--name', `dev-${name}`])
     assert.equal(r.code, 0, r.stderr)
-  }
+  }))
   const start = async (name: 'b' | 'c'): Promise<ServingDaemon> => await startServe(t, homes[name], { env })
-  let servers = [await start('b'), await start('c')]
+  let servers = await Promise.all([start('b'), start('c')])
   await waitPeers(homes.a, servers.map(s => s.id), true)
 
   const big = randomBytes(300_000)
@@ -62,7 +66,7 @@ it('fsck is not clean while the devices holding a file\'s fragments are offline,
   assert.equal(before.report.fragmentsChecked, 3 * before.report.stripesChecked, 'every fragment was checked on its holder')
 
   // Both serving devices go: each stripe has 1 of the 2 fragments it needs.
-  for (const s of servers) await s.kill9()
+  await Promise.all(servers.map(async s => { await s.kill9() }))
   await waitPeers(homes.a, servers.map(s => s.id), false)
   const down = await fsck()
   assert.equal(down.r.code, 1, down.r.stdout)
@@ -80,7 +84,7 @@ it('fsck is not clean while the devices holding a file\'s fragments are offline,
   t.diagnostic(text.stdout.trim())
 
   // They come back (with their disks): clean again, and the files read.
-  servers = [await start('b'), await start('c')]
+  servers = await Promise.all([start('b'), start('c')])
   await waitPeers(homes.a, servers.map(s => s.id), true)
   const after = await fsck()
   assert.equal(after.r.code, 0, after.r.stdout)

@@ -45,15 +45,15 @@ it('a removed device is hung up on, cannot connect again nor get the new key; a 
   const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(n => join(root, n))
   await cli(['init', '--home', a, '--name', 'dev-a'])
   await startServe(t, a, { env })
-  await cli(['join', '-', '--home', b, '--name', 'dev-b'], (await cli(['invite', '--home', a])).stdout)
-  await cli(['join', '-', '--home', c, '--name', 'dev-c'], (await cli(['invite', '--home', a])).stdout)
-  await cli(['join', '-', '--home', d, '--name', 'dev-d'], (await cli(['invite', '--home', a])).stdout)
-  const servedB = await startServe(t, b, { env })
-  const servedC = await startServe(t, c, { env })
-  const servedD = await startServe(t, d, { env })
-  await until('dev-b never came online at dev-a', 30_000, async () => await online(a, servedB.id))
-  await until('dev-c never came online at dev-a', 30_000, async () => await online(a, servedC.id))
-  await until('dev-d never came online at dev-a', 30_000, async () => await online(a, servedD.id))
+  await Promise.all([[b, 'dev-b'], [c, 'dev-c'], [d, 'dev-d']].map(async ([home, name]) => {
+    await cli(['join', '-', '--home', home, '--name', name], (await cli(['invite', '--home', a])).stdout)
+  }))
+  const [servedB, servedC, servedD] = await Promise.all([b, c, d].map(async home => await startServe(t, home, { env })))
+  await Promise.all([
+    until('dev-b never came online at dev-a', 30_000, async () => await online(a, servedB.id)),
+    until('dev-c never came online at dev-a', 30_000, async () => await online(a, servedC.id)),
+    until('dev-d never came online at dev-a', 30_000, async () => await online(a, servedD.id))
+  ])
   await servedC.kill9()
 
   const r = JSON.parse((await cli(['remove', 'dev-b', '--home', a, '--json'])).stdout)

@@ -1,13 +1,17 @@
 /**
  * Real PALM devices on the namespace LAN: homes made with `palm init` / `palm join`, daemons run as
- * `palm serve` (or `palm mount`) inside a device's namespace, and queried with the `palm` CLI from
- * the test (the control socket is a file in the home, so it is reachable from any namespace).
+ * `palm serve` (or `palm mount`) inside a device's namespace, and queried from the test over their
+ * control socket (a file in the home, so it is reachable from any namespace) with the client the
+ * `palm` CLI uses: `palm status --json` and `palm peers --json` print exactly what it returns
+ * (test/integration/cli.test.ts checks those commands). A CLI process per poll costs a second of CPU
+ * on a loaded 2-core machine, with six or nine devices polled every few hundred ms.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerStatus, StatusReport } from '../../src/daemon/control-api.js'
+import { controlClient } from '../../src/daemon/control-client.js'
 import { PALM_BIN, palm, testEnv } from '../helpers/palm.js'
 import type { Cleanup } from '../helpers/tmp.js'
 import { startDevice, type DeviceProcess, type Lan } from './harness.js'
@@ -65,20 +69,20 @@ export async function inviteCode (home: string): Promise<string> {
 
 /**
  * Homes for `names` that join the swarm of `inviter` (not running yet): its `palm serve` runs in
- * its namespace while each redeems a code of its own, then stops. The addresses the codes carried
+ * its namespace while each redeems a code of its own (all at once: the inviter's daemon serialises
+ * its invite book), then stops. The addresses the codes carried
  * (bootstrap.json) are dropped: that serve's port is gone, and these devices find each other by
  * mDNS (a stale address would hold the inviter's dial backoff up to a minute).
  */
 export async function joinHomes (t: Cleanup, lan: Lan, inviter: { name: string, home: string }, root: string, names: string[], env: Record<string, string>, args: string[] = []): Promise<Map<string, string>> {
   const d = await startPalm(t, lan, inviter.name, inviter.home, env)
   try {
-    const homes = new Map<string, string>()
-    for (const name of names) {
+    const joined = await Promise.all(names.map(async name => {
       const home = await joinHome(lan, root, name, await inviteCode(inviter.home), args)
       await rm(join(home, 'bootstrap.json'), { force: true })
-      homes.set(name, home)
-    }
-    return homes
+      return [name, home] as const
+    }))
+    return new Map(joined)
   } finally {
     await d.proc.kill('SIGTERM')
   }
@@ -114,12 +118,19 @@ export async function startPalm (t: Cleanup, lan: Lan, name: string, home: strin
   return { name, home, id, proc }
 }
 
-export async function statusOf (dev: PalmDevice): Promise<StatusReport> {
-  return JSON.parse(await cli(['status', '--home', dev.home, '--json']))
+/** The running daemon of `dev`, over its control socket (what `palm status` and `palm peers` ask). */
+function control (dev: PalmDevice): ReturnType<typeof controlClient> {
+  return controlClient({ socketPath: join(dev.home, 'run', 'palm.sock') })
 }
 
+/** What `palm status --json` prints for `dev` (its running daemon's status). */
+export async function statusOf (dev: PalmDevice): Promise<StatusReport> {
+  return await control(dev).status()
+}
+
+/** What `palm peers --json` prints for `dev`. */
 export async function peersOf (dev: PalmDevice): Promise<PeerStatus[]> {
-  return JSON.parse(await cli(['peers', '--home', dev.home, '--json']))
+  return await control(dev).peers()
 }
 
 /** Polls until each device lists every other device in `devs` as online; resolves with the time it took, ms. */
@@ -130,7 +141,7 @@ export async function waitAllOnline (devs: PalmDevice[], timeoutMs: number, expe
     const missing = views.flatMap(({ d, online }) => expect.filter(e => e.id !== d.id && !online.has(e.id)).map(e => `${d.name}→${e.name}`))
     if (missing.length === 0) return performance.now() - t0
     if (performance.now() - t0 > timeoutMs) throw new Error(`not all devices online after ${timeoutMs} ms; missing ${missing.join(', ')}`)
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
 
