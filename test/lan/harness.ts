@@ -163,9 +163,13 @@ export interface DeviceProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
+/** Stops of the device processes still running, by the test (or suite) that started them. */
+const stoppers = new WeakMap<Cleanup, Set<() => Promise<void>>>()
+
 /**
  * Starts `command` inside the device's namespace. Cleanup: SIGTERM, then SIGKILL after 5 s,
- * waiting until the PID is gone.
+ * waiting until the PID is gone. The first device cleanup of a test sends SIGTERM to every device
+ * process that test still runs, so that they stop together rather than one after another.
  */
 export async function startDevice (t: Cleanup, device: LanDevice, command: string[], opts: DeviceProcessOptions = {}): Promise<DeviceProcess> {
   const child = spawn('nsenter', [`--net=/run/netns/${device.ns}`, '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env })
@@ -228,11 +232,24 @@ export async function startDevice (t: Cleanup, device: LanDevice, command: strin
       })
     }
   }
+  let stopping: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode != null || child.signalCode != null) return
+      const timer = setTimeout(() => { child.kill('SIGKILL') }, 5_000)
+      await kill('SIGTERM')
+      clearTimeout(timer)
+    })()
+    await stopping
+  }
+  let running = stoppers.get(t)
+  if (running == null) { running = new Set(); stoppers.set(t, running) }
+  const all = running
+  all.add(stop)
+  void exited.then(() => { all.delete(stop) })
   onCleanup(t, async () => {
-    if (child.exitCode != null || child.signalCode != null) return
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, 5_000)
-    await kill('SIGTERM')
-    clearTimeout(timer)
+    for (const other of all) if (other !== stop) void other().catch(() => {})
+    await stop()
   })
   await proc.waitForLine(opts.ready ?? ((l) => l.includes('READY')), opts.readyTimeoutMs ?? 20_000)
   return proc

@@ -59,7 +59,7 @@ export interface SwarmOptions {
   onlineTimeoutMs?: number
 }
 
-/** Homes, servers, then the mount; resolves once every device sees every other online. */
+/** Homes, then the servers and the mount together; resolves once every device sees every other online. */
 export async function startSwarm (t: Cleanup, lan: Lan, root: string, opts: SwarmOptions): Promise<Swarm> {
   const [first, ...others] = opts.names
   const homes = new Map<string, string>()
@@ -68,11 +68,16 @@ export async function startSwarm (t: Cleanup, lan: Lan, root: string, opts: Swar
   if (init.code !== 0) throw new Error(`palm init failed: ${init.stderr}`)
   for (const [name, home] of await joinHomes(t, lan, { name: first, home: homes.get(first) ?? '' }, root, others, opts.env, opts.joinArgs ?? [])) homes.set(name, home)
   const servers = new Map<string, PalmDevice>()
-  await Promise.all(others.map(async n => { servers.set(n, await startPalm(t, lan, n, homes.get(n) ?? '', opts.env)) }))
   const mountEnv = { ...opts.env, DEBUG: 'palm:place*,palm:repair*,palm:fuse:error' }
   const logFile = join(process.env.PALM_LAN_LOG_DIR ?? root, `${first}-mount.log`)
-  let mount = await startMount(t, lan, first, homes.get(first) ?? '', mountEnv, join(root, 'mnt'), logFile)
-  await waitAllOnline([mount, ...servers.values()], opts.onlineTimeoutMs ?? 45_000)
+  // All at once: each device's start waits (swarmWaitMs at most) for the devices it knew, which
+  // are the others starting here; then every device must see every other online.
+  const [started] = await Promise.all([
+    startMount(t, lan, first, homes.get(first) ?? '', mountEnv, join(root, 'mnt'), logFile),
+    ...others.map(async n => { servers.set(n, await startPalm(t, lan, n, homes.get(n) ?? '', opts.env)) })
+  ])
+  let mount = started as MountDevice
+  await waitAllOnline([mount, ...others.map(n => servers.get(n) as PalmDevice)], opts.onlineTimeoutMs ?? 45_000)
   const swarm: Swarm = {
     root,
     env: opts.env,
@@ -165,14 +170,14 @@ export async function verifyFiles (sums: Map<string, string>, concurrency = 8): 
   return bad
 }
 
-/** Polls `palm status --json` of `dev` until `ok` holds; resolves with that status. */
+/** Polls the status of `dev` (what `palm status --json` prints) until `ok` holds; resolves with that status. */
 export async function statusWhen (dev: PalmDevice, ok: (s: StatusReport) => boolean, timeoutMs: number): Promise<StatusReport> {
   const until = Date.now() + timeoutMs
   for (;;) {
     const s = await statusOf(dev)
     if (ok(s)) return s
     if (Date.now() > until) throw new Error(`${dev.name}: status did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(s.protectionDetail)}`)
-    await new Promise(resolve => setTimeout(resolve, 500))
+    await new Promise(resolve => setTimeout(resolve, 250))
   }
 }
 

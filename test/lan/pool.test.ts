@@ -60,7 +60,10 @@ describe('the pool on a namespace LAN', { skip }, () => {
       for (const [path, sum] of await writeSmallTree(p('tree'), SMALL_FILES)) sums.set(path, sum)
       const t2 = performance.now()
       t.diagnostic(`wrote ${(BIG_BYTES + 3 * SS) / MiB} MiB in ${((t1 - t0) / 1000).toFixed(1)} s, ${SMALL_FILES} small files in ${((t2 - t1) / 1000).toFixed(1)} s`)
-      const s = await statusWhen(swarm.mount, x => x.protectionDetail.stripesTotal === stripes, 60_000)
+      // Once every stripe is counted and the journal (replicated in the background) is in sync on
+      // all 6, or 60 s have passed: the assertions say what differs.
+      const s = await statusWhen(swarm.mount, x => x.protectionDetail.stripesTotal === stripes && x.protectionDetail.journalCopies === 6, 60_000).catch(async () => await statusOf(swarm.mount))
+      assert.equal(s.protectionDetail.stripesTotal, stripes)
       assert.equal(s.protectionDetail.stripesBelowN, 0, s.protection)
       assert.equal(s.protectionDetail.stripesReachable, stripes)
       assert.equal(s.protectionDetail.pendingSpread, 0)
@@ -92,8 +95,9 @@ describe('the pool on a namespace LAN', { skip }, () => {
       assert.equal(await sha256Of(cached), sums.get(cached))
       await kill9(swarm, ['d6'])
       const uncached = join(mnt, 'tree', 'd1', 'f150')
-      for (const path of [uncached, p('big')]) {
-        const r = await readFails(path)
+      // Both reads at once: each waits readFailMs on its own.
+      const fails = await Promise.all([uncached, p('big')].map(async path => ({ path, r: await readFails(path) })))
+      for (const { path, r } of fails) {
         assert.equal(r.code, 'EIO', path)
         // d6 was seen moments ago, so it is expected back: the read waits readFailMs for it, then
         // fails (a bound, not a speed target: generous for a loaded machine).
@@ -113,7 +117,7 @@ describe('the pool on a namespace LAN', { skip }, () => {
     })
 
     await t.test('the devices come back: reads work again', async () => {
-      for (const name of ['d3', 'd5', 'd6']) await swarm.restartServer(name)
+      await Promise.all(['d3', 'd5', 'd6'].map(async name => await swarm.restartServer(name)))
       assert.equal(await sha256Of(join(mnt, 'tree', 'd1', 'f150')), sums.get(join(mnt, 'tree', 'd1', 'f150')))
       assert.equal(await sha256Of(p('big')), sums.get(p('big')))
     })
@@ -133,13 +137,13 @@ describe('the pool on a namespace LAN', { skip }, () => {
       assert.equal(s.protectionDetail.pendingSpread, 2 * newStripes, 'two fragments of each new stripe wait for the missing devices')
       const f = await fsckOf(swarm.mount)
       assert.equal(f.counts.missing + f.counts.corrupt + f.counts.unreadable, 0, JSON.stringify(f.problems.slice(0, 5)))
-      for (const name of ['d2', 'd4']) await swarm.restartServer(name)
+      await Promise.all(['d2', 'd4'].map(async name => await swarm.restartServer(name)))
       await statusWhen(swarm.mount, x => x.protectionDetail.pendingSpread === 0, 60_000)
       await kill9(swarm, ['d3', 'd6'])
       await swarm.restartMount()
       dropPageCache()
       assert.deepEqual(await verifyFiles(written), [])
-      for (const name of ['d3', 'd6']) await swarm.restartServer(name)
+      await Promise.all(['d3', 'd6'].map(async name => await swarm.restartServer(name)))
       for (const [k, v] of written) sums.set(k, v)
     })
 
@@ -176,7 +180,11 @@ describe('the pool on a namespace LAN', { skip }, () => {
       sums.set(join(swarm.mount.mountpoint, `f${i}`), await writeRandomFile(join(swarm.mount.mountpoint, `f${i}`), size))
       stripes += Math.ceil(size / SS)
     }
-    const s = await statusWhen(swarm.mount, x => x.protectionDetail.stripesTotal === stripes, 60_000)
+    // Once every stripe is counted, the journal is in sync on all 3 and the others' fragment counts
+    // (which come by gossip) are in, or 60 s have passed: the assertions say what differs.
+    const s = await statusWhen(swarm.mount, x => x.protectionDetail.stripesTotal === stripes && x.protectionDetail.journalCopies === 3 &&
+      x.fragments === 2 * stripes && x.peers.length === 2 && x.peers.every(p => p.fragmentCount === 2 * stripes), 60_000).catch(async () => await statusOf(swarm.mount))
+    assert.equal(s.protectionDetail.stripesTotal, stripes)
     // Losing any one device leaves 4 fragments of every stripe: no device holds more than 2.
     assert.equal(s.protectionDetail.deviceLossesSurvivable, 1, s.protection)
     assert.match(s.protection, /survives the loss of any 1 device\b/)
