@@ -14,9 +14,10 @@ import { CleanupScope } from '../helpers/scope.js'
 import { createTempDir } from '../helpers/tmp.js'
 import { prng } from '../helpers/prng.js'
 
+/** Runs a tool to completion; the bound (15 min) only stops a hang: the tools run at once, on a loaded machine. */
 async function sh (cmd: string, args: string[], options: { cwd?: string, timeoutMs?: number, env?: Record<string, string> } = {}): Promise<string> {
   return await new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 300_000, maxBuffer: 64 << 20, env: { ...process.env, ...options.env } }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 900_000, maxBuffer: 64 << 20, env: { ...process.env, ...options.env } }, (err, stdout, stderr) => {
       if (err != null) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`))
       else resolve(stdout)
     })
@@ -80,75 +81,79 @@ describe('tools on a real mount', { skip: skipWithoutFuse(), timeout: 30 * 60_00
   })
   after(async () => { await scope.close() })
 
-  it('cp -a round trip keeps content, modes, times and links', async () => {
-    await sh('cp', ['-a', source, join(m.mountpoint, 'cp')])
-    assert.deepEqual(await manifest(join(m.mountpoint, 'cp')), want)
-    await sh('cp', ['-a', join(m.mountpoint, 'cp'), join(local, 'cp-back')])
-    assert.deepEqual(await manifest(join(local, 'cp-back')), want)
-  })
+  // The round trips and the database use folders and files of their own, on the mount and here:
+  // they run at once (one mount serving several programs, as for its users); fsck checks after them all.
+  describe('each tool, all at once', { concurrency: true }, () => {
+    it('cp -a round trip keeps content, modes, times and links', async () => {
+      await sh('cp', ['-a', source, join(m.mountpoint, 'cp')])
+      assert.deepEqual(await manifest(join(m.mountpoint, 'cp')), want)
+      await sh('cp', ['-a', join(m.mountpoint, 'cp'), join(local, 'cp-back')])
+      assert.deepEqual(await manifest(join(local, 'cp-back')), want)
+    })
 
-  it('rsync -a round trip, and a second rsync finds nothing to do', async () => {
-    await sh('rsync', ['-a', `${source}/`, join(m.mountpoint, 'rsync')])
-    assert.deepEqual(await manifest(join(m.mountpoint, 'rsync')), want)
-    const again = await sh('rsync', ['-a', '--itemize-changes', `${source}/`, join(m.mountpoint, 'rsync')])
-    assert.equal(again.trim(), '', `second rsync changed: ${again.slice(0, 500)}`)
-    await sh('rsync', ['-a', `${join(m.mountpoint, 'rsync')}/`, join(local, 'rsync-back')])
-    assert.deepEqual(await manifest(join(local, 'rsync-back')), want)
-  })
+    it('rsync -a round trip, and a second rsync finds nothing to do', async () => {
+      await sh('rsync', ['-a', `${source}/`, join(m.mountpoint, 'rsync')])
+      assert.deepEqual(await manifest(join(m.mountpoint, 'rsync')), want)
+      const again = await sh('rsync', ['-a', '--itemize-changes', `${source}/`, join(m.mountpoint, 'rsync')])
+      assert.equal(again.trim(), '', `second rsync changed: ${again.slice(0, 500)}`)
+      await sh('rsync', ['-a', `${join(m.mountpoint, 'rsync')}/`, join(local, 'rsync-back')])
+      assert.deepEqual(await manifest(join(local, 'rsync-back')), want)
+    })
 
-  it('tar c | tar x round trip', async () => {
-    await sh('tar', ['-cf', join(local, 'tree.tar'), '-C', source, '.'])
-    await mkdir(join(m.mountpoint, 'tar'))
-    await sh('tar', ['-xf', join(local, 'tree.tar'), '-C', join(m.mountpoint, 'tar')])
-    assert.deepEqual(await manifest(join(m.mountpoint, 'tar')), want)
-    await sh('tar', ['-cf', join(m.mountpoint, 'tree-again.tar'), '-C', join(m.mountpoint, 'tar'), '.'])
-    await mkdir(join(local, 'tar-back'))
-    await sh('tar', ['-xf', join(m.mountpoint, 'tree-again.tar'), '-C', join(local, 'tar-back')])
-    assert.deepEqual(await manifest(join(local, 'tar-back')), want)
-  })
+    it('tar c | tar x round trip', async () => {
+      await sh('tar', ['-cf', join(local, 'tree.tar'), '-C', source, '.'])
+      await mkdir(join(m.mountpoint, 'tar'))
+      await sh('tar', ['-xf', join(local, 'tree.tar'), '-C', join(m.mountpoint, 'tar')])
+      assert.deepEqual(await manifest(join(m.mountpoint, 'tar')), want)
+      await sh('tar', ['-cf', join(m.mountpoint, 'tree-again.tar'), '-C', join(m.mountpoint, 'tar'), '.'])
+      await mkdir(join(local, 'tar-back'))
+      await sh('tar', ['-xf', join(m.mountpoint, 'tree-again.tar'), '-C', join(local, 'tar-back')])
+      assert.deepEqual(await manifest(join(local, 'tar-back')), want)
+    })
 
-  it('git init, commit, clone, log and fsck on the mount', async () => {
-    const env = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' }
-    const repo = join(m.mountpoint, 'repo')
-    await sh('git', ['init', '-q', repo], { env })
-    await sh('cp', ['-a', join(source, '.'), repo])
-    await sh('git', ['add', '-A'], { cwd: repo, env })
-    await sh('git', ['commit', '-q', '-m', 'first'], { cwd: repo, env })
-    await writeFile(join(repo, 'README'), 'first\n')
-    await sh('git', ['add', 'README'], { cwd: repo, env })
-    await sh('git', ['commit', '-q', '-m', 'second'], { cwd: repo, env })
-    await writeFile(join(repo, 'README'), 'changed\n')
-    await sh('git', ['commit', '-q', '-am', 'third'], { cwd: repo, env })
-    await sh('git', ['fsck', '--full', '--strict'], { cwd: repo, env })
-    await sh('git', ['gc', '-q'], { cwd: repo, env })
-    await sh('git', ['clone', '-q', repo, join(m.mountpoint, 'clone')], { env })
-    assert.equal((await sh('git', ['log', '--oneline'], { cwd: join(m.mountpoint, 'clone'), env })).trim().split('\n').length, 3)
-    await sh('git', ['clone', '-q', repo, join(local, 'clone')], { env })
-    assert.equal(await readFile(join(local, 'clone', 'README'), 'utf8'), 'changed\n')
-    assert.equal((await sh('git', ['status', '--porcelain'], { cwd: repo, env })).trim(), '')
-  })
+    it('git init, commit, clone, log and fsck on the mount', async () => {
+      const env = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' }
+      const repo = join(m.mountpoint, 'repo')
+      await sh('git', ['init', '-q', repo], { env })
+      await sh('cp', ['-a', join(source, '.'), repo])
+      await sh('git', ['add', '-A'], { cwd: repo, env })
+      await sh('git', ['commit', '-q', '-m', 'first'], { cwd: repo, env })
+      await writeFile(join(repo, 'README'), 'first\n')
+      await sh('git', ['add', 'README'], { cwd: repo, env })
+      await sh('git', ['commit', '-q', '-m', 'second'], { cwd: repo, env })
+      await writeFile(join(repo, 'README'), 'changed\n')
+      await sh('git', ['commit', '-q', '-am', 'third'], { cwd: repo, env })
+      await sh('git', ['fsck', '--full', '--strict'], { cwd: repo, env })
+      await sh('git', ['gc', '-q'], { cwd: repo, env })
+      await sh('git', ['clone', '-q', repo, join(m.mountpoint, 'clone')], { env })
+      assert.equal((await sh('git', ['log', '--oneline'], { cwd: join(m.mountpoint, 'clone'), env })).trim().split('\n').length, 3)
+      await sh('git', ['clone', '-q', repo, join(local, 'clone')], { env })
+      assert.equal(await readFile(join(local, 'clone', 'README'), 'utf8'), 'changed\n')
+      assert.equal((await sh('git', ['status', '--porcelain'], { cwd: repo, env })).trim(), '')
+    })
 
-  it('hosts an SQLite database (WAL, transactions, integrity check)', async () => {
-    const sqlite3 = (await import('sqlite3')).default
-    const file = join(m.mountpoint, 'db.sqlite')
-    const db = new sqlite3.Database(file)
-    const run = async (sql: string, params: unknown[] = []): Promise<void> => { await new Promise<void>((resolve, reject) => { db.run(sql, params, (err) => { err == null ? resolve() : reject(err) }) }) }
-    const get = async (sql: string): Promise<any> => await new Promise((resolve, reject) => { db.get(sql, (err, row) => { err == null ? resolve(row) : reject(err) }) })
-    try {
-      await run('PRAGMA journal_mode=WAL')
-      await run('CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)')
-      for (let batch = 0; batch < 20; batch++) {
-        await run('BEGIN')
-        for (let i = 0; i < 200; i++) await run('INSERT INTO t (v) VALUES (?)', [Buffer.alloc(300, batch + i)])
-        await run('COMMIT')
+    it('hosts an SQLite database (WAL, transactions, integrity check)', async () => {
+      const sqlite3 = (await import('sqlite3')).default
+      const file = join(m.mountpoint, 'db.sqlite')
+      const db = new sqlite3.Database(file)
+      const run = async (sql: string, params: unknown[] = []): Promise<void> => { await new Promise<void>((resolve, reject) => { db.run(sql, params, (err) => { err == null ? resolve() : reject(err) }) }) }
+      const get = async (sql: string): Promise<any> => await new Promise((resolve, reject) => { db.get(sql, (err, row) => { err == null ? resolve(row) : reject(err) }) })
+      try {
+        await run('PRAGMA journal_mode=WAL')
+        await run('CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)')
+        for (let batch = 0; batch < 20; batch++) {
+          await run('BEGIN')
+          for (let i = 0; i < 200; i++) await run('INSERT INTO t (v) VALUES (?)', [Buffer.alloc(300, batch + i)])
+          await run('COMMIT')
+        }
+        await run('DELETE FROM t WHERE id % 3 = 0')
+        await run('VACUUM')
+        assert.equal((await get('SELECT count(*) AS n FROM t')).n, 4000 - Math.floor(4000 / 3))
+        assert.equal((await get('PRAGMA integrity_check')).integrity_check, 'ok')
+      } finally {
+        await new Promise<void>(resolve => { db.close(() => { resolve() }) })
       }
-      await run('DELETE FROM t WHERE id % 3 = 0')
-      await run('VACUUM')
-      assert.equal((await get('SELECT count(*) AS n FROM t')).n, 4000 - Math.floor(4000 / 3))
-      assert.equal((await get('PRAGMA integrity_check')).integrity_check, 'ok')
-    } finally {
-      await new Promise<void>(resolve => { db.close(() => { resolve() }) })
-    }
+    })
   })
 
   it('keeps everything consistent: palm fsck is clean', async () => {
