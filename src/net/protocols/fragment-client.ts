@@ -79,7 +79,7 @@ async function flushStored (store: Pick<FragmentStore, 'sync'>, outcomes: PutOut
 }
 
 /** A stream or connection broke under a request (not a device that cannot be reached at all). */
-const isLost = (err: unknown): boolean => (err as { name?: string, details?: { lost?: boolean } })?.name === 'NotConnectedError' && (err as { details?: { lost?: boolean } }).details?.lost === true
+const isLost = (err: unknown): boolean => isPalmError(err) && err.name === 'NotConnectedError' && err.details.lost === true
 
 const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
 
