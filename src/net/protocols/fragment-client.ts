@@ -26,6 +26,8 @@ export interface FragmentClientInit {
   batchBytes: number
   maxBatchCount: number
   putConcurrency: number
+  /** Fragment streams a peer's server accepts per connection: this client opens no more to one peer. */
+  maxInboundStreams: number
 }
 
 export interface FragmentClientComponents {
@@ -91,7 +93,7 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
   constructor (init: FragmentClientInit, components: FragmentClientComponents) {
     this.init = init
     this.#c = components
-    this.#pool = new SessionPool({ idleMs: Math.min(5_000, Math.floor(init.requestTimeoutMs / 2)) }, async (peer, what, options) => await this.#open(peer, what, options))
+    this.#pool = new SessionPool({ maxOpenPerPeer: init.maxInboundStreams, idleMs: Math.min(5_000, Math.floor(init.requestTimeoutMs / 2)) }, async (peer, what, options, force) => await this.#open(peer, what, options, force))
   }
 
   get shutdown (): AbortSignal { return this.#c.shutdown }
@@ -143,7 +145,8 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
    * stream reset, its connection lost or aborted) is sent once more, on a stream of its own: every
    * request is idempotent. An open that meets a connection going away (its muxer closed, libp2p
    * not done with it yet) is made once more on a new connection. A device that is really gone fails
-   * that dial, so a read moves on to other devices after one attempt more.
+   * that dial, so a read moves on to other devices after one attempt more. The pool opens at most
+   * `maxInboundStreams` sessions to one peer (its server resets streams past that); the rest wait.
    */
   async #with<T>(peer: PeerRef, what: string, options: AbortOptions, fn: (s: Session) => Promise<T>): Promise<T> {
     const id = toPeerId(peer)
@@ -152,7 +155,7 @@ export class FragmentClientImpl implements FragmentClient, SessionOwner {
     while (true) {
       let session: Session
       try {
-        session = retried || redialled ? await this.#open(id, what, options, redialled) : await this.#pool.acquire(id, what, options)
+        session = await this.#pool.acquire(id, what, { ...options, fresh: retried || redialled, force: redialled })
       } catch (err) {
         if (!redialled && isLost(err)) { redialled = true; continue }
         throw err

@@ -5,7 +5,7 @@
  * A session that failed in any way is never reused. Idle sessions are closed well before the
  * server's idle limit (its request timeout), so the server never counts them as timeouts.
  */
-import { combineSignals, type AbortOptions } from '../../util/abort.js'
+import { combineSignals, throwIfAborted, type AbortOptions } from '../../util/abort.js'
 import { frameError, type FramedStream } from './frames.js'
 import { decodeResponse, encodeRequest, type DecodeLimits, type MsgType, type Request, type Response } from './fragment-messages.js'
 import type { PeerId } from '@libp2p/interface'
@@ -61,69 +61,145 @@ export class Session {
     return !this.broken && s.status === 'open' && s.writeStatus === 'writable' && s.remoteWriteStatus === 'writable'
   }
 
+  /**
+   * Closes the stream gracefully. It is gone (and its slot in the pool free) once the peer closes
+   * its side too; a peer that has not done so after the request timeout gets the stream reset.
+   */
   close (): void {
-    void this.framed.stream.close().catch(() => {})
+    const stream = this.framed.stream
+    void stream.close().catch(() => {})
+    if (stream.status !== 'open') return
+    const timer = setTimeout(() => { if (stream.status === 'open') stream.abort(new Error('the peer did not close the stream')) }, this.owner.limits.requestTimeoutMs)
+    timer.unref?.()
+    stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
   }
 }
 
 export interface SessionPoolInit {
+  /**
+   * Sessions open to one peer at once, idle ones included (default 8). The peer's fragment server
+   * refuses streams past its own limit per connection (`maxInboundStreams`), and a refused stream
+   * looks like a lost connection, so the pool never opens more than that: a request past it waits
+   * for a session to come back or to finish closing.
+   */
+  maxOpenPerPeer?: number
   /** Idle sessions kept per peer (default 4). */
   maxIdlePerPeer?: number
   /** An idle session is closed after this long, ms (default 5000). */
   idleMs?: number
 }
 
+/** `fresh`: never an idle session (a retry); `force`: on a new connection (passed to the opener). */
+export interface AcquireOptions extends AbortOptions {
+  fresh?: boolean
+  force?: boolean
+}
+
+export type SessionOpener = (peer: PeerId, what: string, options: AbortOptions, force: boolean) => Promise<Session>
+
+/** One peer's sessions: the idle ones, how many are open (idle, in use or closing), who waits. */
+interface PeerSlots {
+  idle: Session[]
+  open: number
+  waiters: Array<() => void>
+}
+
 export class SessionPool {
-  readonly #idle = new Map<string, Session[]>()
+  readonly #peers = new Map<string, PeerSlots>()
+  readonly #maxOpen: number
   readonly #maxIdle: number
   readonly #idleMs: number
-  readonly #open: (peer: PeerId, what: string, options: AbortOptions) => Promise<Session>
+  readonly #open: SessionOpener
   #sweeper?: ReturnType<typeof setInterval>
 
-  constructor (init: SessionPoolInit, open: (peer: PeerId, what: string, options: AbortOptions) => Promise<Session>) {
-    this.#maxIdle = init.maxIdlePerPeer ?? 4
+  constructor (init: SessionPoolInit, open: SessionOpener) {
+    this.#maxOpen = Math.max(1, init.maxOpenPerPeer ?? 8)
+    this.#maxIdle = Math.min(init.maxIdlePerPeer ?? 4, this.#maxOpen)
     this.#idleMs = init.idleMs ?? 5_000
     this.#open = open
   }
 
-  /** An idle session to `peer`, or a new one. */
-  async acquire (peer: PeerId, what: string, options: AbortOptions): Promise<Session> {
-    const list = this.#idle.get(peer.toString())
-    while (list != null && list.length > 0) {
-      const s = list.pop() as Session
-      if (s.usable) return s
-      s.close()
+  #slots (peer: string): PeerSlots {
+    let p = this.#peers.get(peer)
+    if (p == null) { p = { idle: [], open: 0, waiters: [] }; this.#peers.set(peer, p) }
+    return p
+  }
+
+  /** An idle session to `peer`, or a new one once fewer than `maxOpenPerPeer` are open. */
+  async acquire (peer: PeerId, what: string, options: AbortOptions & AcquireOptions = {}): Promise<Session> {
+    const key = peer.toString()
+    const p = this.#slots(key)
+    while (true) {
+      while (options.fresh !== true && p.idle.length > 0) {
+        const s = p.idle.pop() as Session
+        if (s.usable) return s
+        s.close()
+      }
+      if (p.open < this.#maxOpen) break
+      // A fresh session cannot use an idle one, so one idle session gives up its slot.
+      if (options.fresh === true) p.idle.shift()?.close()
+      await this.#wait(p, what, options.signal)
     }
-    return await this.#open(peer, what, options)
+    p.open++
+    let s: Session
+    try {
+      s = await this.#open(peer, what, options, options.force === true)
+    } catch (err) {
+      this.#free(key, p)
+      throw err
+    }
+    // The slot is the peer's until its stream is closed both ways (or reset): until then the peer
+    // still counts it against its limit.
+    const stream = s.framed.stream
+    if (stream.status !== 'open') this.#free(key, p)
+    else stream.addEventListener('close', () => { this.#free(key, p) }, { once: true })
+    return s
+  }
+
+  async #wait (p: PeerSlots, what: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal, what)
+    await new Promise<void>((resolve, reject) => {
+      const wake = (): void => { signal?.removeEventListener('abort', onAbort); resolve() }
+      const onAbort = (): void => {
+        const i = p.waiters.indexOf(wake)
+        if (i >= 0) p.waiters.splice(i, 1)
+        try { throwIfAborted(signal, what) } catch (err) { reject(err) }
+      }
+      p.waiters.push(wake)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  #free (key: string, p: PeerSlots): void {
+    p.open--
+    p.waiters.shift()?.()
+    if (p.open === 0 && p.idle.length === 0 && p.waiters.length === 0 && this.#peers.get(key) === p) this.#peers.delete(key)
   }
 
   /** Returns a session after a successful exchange (a broken one is dropped). */
   release (s: Session): void {
-    if (!s.usable) { s.close(); return }
-    let list = this.#idle.get(s.peer)
-    if (list == null) { list = []; this.#idle.set(s.peer, list) }
-    if (list.length >= this.#maxIdle) { s.close(); return }
+    const p = this.#peers.get(s.peer)
+    if (!s.usable || p == null || p.idle.length >= this.#maxIdle) { s.close(); return }
     s.idleSinceMs = Date.now()
-    list.push(s)
+    p.idle.push(s)
+    if (p.waiters.length > 0) { p.waiters.shift()?.(); return }
     this.#sweeper ??= setInterval(() => { this.#sweep() }, Math.max(250, Math.floor(this.#idleMs / 2)))
     this.#sweeper.unref?.()
   }
 
   #sweep (): void {
     const cutoff = Date.now() - this.#idleMs
-    for (const [peer, list] of this.#idle) {
-      const keep = list.filter(s => s.idleSinceMs > cutoff && s.usable)
-      for (const s of list) if (!keep.includes(s)) s.close()
-      if (keep.length > 0) this.#idle.set(peer, keep)
-      else this.#idle.delete(peer)
+    for (const p of this.#peers.values()) {
+      const keep = p.idle.filter(s => s.idleSinceMs > cutoff && s.usable)
+      for (const s of p.idle) if (!keep.includes(s)) s.close()
+      p.idle = keep
     }
-    if (this.#idle.size === 0 && this.#sweeper != null) { clearInterval(this.#sweeper); this.#sweeper = undefined }
+    if (![...this.#peers.values()].some(p => p.idle.length > 0) && this.#sweeper != null) { clearInterval(this.#sweeper); this.#sweeper = undefined }
   }
 
   /** Closes every idle session (node stop). */
   closeAll (): void {
-    for (const list of this.#idle.values()) for (const s of list) s.close()
-    this.#idle.clear()
+    for (const p of this.#peers.values()) { for (const s of p.idle) s.close(); p.idle = [] }
     if (this.#sweeper != null) { clearInterval(this.#sweeper); this.#sweeper = undefined }
   }
 }

@@ -148,3 +148,43 @@ describe('fragment server against a client that gives up', () => {
     assert.equal(server.node.stats().fragment.oversized, 1)
   })
 })
+
+describe('fragment client within the server\'s stream limit', () => {
+  async function pair (t: Cleanup, limit: number): Promise<{ client: Awaited<ReturnType<typeof createTestNode>>, server: Awaited<ReturnType<typeof createTestNode>> }> {
+    const swarmKey = generateSwarmKey()
+    const server = await createTestNode(t, { swarmKey, name: 'server', maxInboundStreams: limit })
+    const client = await createTestNode(t, { swarmKey, name: 'client', maxInboundStreams: limit })
+    await client.node.dial(server.node.multiaddrs()[0])
+    return { client, server }
+  }
+
+  it('runs many requests at once to one device without a stream the device refuses', async (t) => {
+    const { client, server } = await pair(t, 2)
+    const fragments = Array.from({ length: 16 }, (_, i) => Uint8Array.from({ length: 256 << 10 }, (_, j) => (i * 7 + j) & 255))
+    const cids = fragments.map(f => cidOf(f))
+    for (let i = 0; i < fragments.length; i++) await server.store.put(cids[i], fragments[i])
+    // a device allows `limit` fragment streams per connection; libp2p resets the ones past it
+    const got = await Promise.all(cids.map(async c => await client.node.fragments.get(server.node.peerId, c)))
+    got.forEach((g, i) => { assert.deepEqual(new Uint8Array(g), fragments[i]) })
+    const outcomes = await Promise.all(cids.map(async (c, i) => await client.node.fragments.putMany(server.node.peerId, [{ cid: c, bytes: fragments[i] }])))
+    assert.ok(outcomes.flat().every(o => o.ok))
+    assert.equal(server.node.stats().fragment.errors, 0)
+  })
+
+  it('lets a request waiting for a stream be cancelled while the stream is busy', async (t) => {
+    const swarmKey = generateSwarmKey()
+    const rogue = await createRogue(t, swarmKey, async () => { await new Promise(() => {}) })
+    const client = await createTestNode(t, { swarmKey, name: 'client', maxInboundStreams: 1, requestTimeoutMs: 1_000 })
+    await client.node.dial(rogue.getMultiaddrs()[0])
+    const cid = cidOf(Uint8Array.of(1))
+    let firstSettled = false
+    const first = client.node.fragments.get(rogue.peerId, cid).finally(() => { firstSettled = true })
+    const cancel = new AbortController()
+    const waiting = client.node.fragments.get(rogue.peerId, cid, { signal: cancel.signal })
+    setTimeout(() => { cancel.abort() }, 20)
+    await assert.rejects(waiting, { name: 'AbortedError' })
+    assert.equal(firstSettled, false, 'the waiting request ended only when the busy one did')
+    await assert.rejects(first, { name: 'TimeoutError' })
+  })
+
+})
