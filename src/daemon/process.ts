@@ -20,6 +20,7 @@ import { isMountpoint } from './mountinfo.js'
 import { describeOther, mountOwner } from './mount-owner.js'
 import { checkMountpoint } from './mountpoint-check.js'
 import { installCrashGuard } from './crash-guard.js'
+import { tuneDaemonHeap } from './heap.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
@@ -50,6 +51,7 @@ async function refuseOthersMount (config: PalmConfig, mountpoint: string): Promi
 export async function runDaemon (config: PalmConfig, options: RunOptions): Promise<number> {
   // A daemon's log says what happened: events and errors by default, per-op traces with DEBUG.
   if (process.env.DEBUG == null || process.env.DEBUG === '') enableLogs(DEFAULT_DAEMON_LOGS)
+  tuneDaemonHeap()
   await readSwarmInfo(config.home)
   await refuseIfRunning(config)
   const paths = homePaths(config.home)
