@@ -51,7 +51,7 @@ export function dropRemoteChange (core: VfsCore, c: JournalChange): VfsInvalidat
     const file = record.file
     if (file == null) continue
     if (!file.clean) {
-      core.log('inode %d changed on another device while written here: the local data stays until its commit, where the journal merges them', ino)
+      core.log('inode %d changed outside this writer (another device, or compaction or repair here) while written here: the local data stays until its commit, where the journal merges them', ino)
       continue
     }
     // Under the inode lock: no write is using the state meanwhile.
