@@ -6,6 +6,7 @@
  * server's idle limit (its request timeout), so the server never counts them as timeouts.
  */
 import { combineSignals, throwIfAborted, type AbortOptions } from '../../util/abort.js'
+import { isPalmError } from '../../errors.js'
 import { frameError, type FramedStream } from './frames.js'
 import { decodeResponse, encodeRequest, type DecodeLimits, type MsgType, type Request, type Response } from './fragment-messages.js'
 import type { PeerId } from '@libp2p/interface'
@@ -97,13 +98,28 @@ export interface AcquireOptions extends AbortOptions {
 
 export type SessionOpener = (peer: PeerId, what: string, options: AbortOptions, force: boolean) => Promise<Session>
 
+/** What a waiting request is given: a session to use, or a slot (counted in `open`) to open one in. */
+type Grant = { session: Session } | { slot: true }
+
+interface Waiter {
+  fresh: boolean
+  grant: (g: Grant) => void
+  fail: (err: unknown) => void
+}
+
 /** One peer's sessions: the idle ones, how many are open (idle, in use or closing), who waits. */
 interface PeerSlots {
   idle: Session[]
   open: number
-  waiters: Array<() => void>
+  /** First come, first served: a freed slot or a released session goes to the first waiter. */
+  waiters: Waiter[]
 }
 
+/**
+ * Invariants: `open` never exceeds `maxOpen`; a slot or a session freed while requests wait is
+ * handed to the first of them (never picked up by a newcomer); there is an idle session only when
+ * no request that could use one waits. Peers' entries are kept (a swarm has few devices).
+ */
 export class SessionPool {
   readonly #peers = new Map<string, PeerSlots>()
   readonly #maxOpen: number
@@ -127,62 +143,91 @@ export class SessionPool {
 
   /** An idle session to `peer`, or a new one once fewer than `maxOpenPerPeer` are open. */
   async acquire (peer: PeerId, what: string, options: AbortOptions & AcquireOptions = {}): Promise<Session> {
-    const key = peer.toString()
-    const p = this.#slots(key)
-    while (true) {
-      while (options.fresh !== true && p.idle.length > 0) {
-        const s = p.idle.pop() as Session
-        if (s.usable) return s
-        s.close()
-      }
-      if (p.open < this.#maxOpen) break
-      // A fresh session cannot use an idle one, so one idle session gives up its slot.
-      if (options.fresh === true) p.idle.shift()?.close()
-      await this.#wait(p, what, options.signal)
+    throwIfAborted(options.signal, what)
+    const p = this.#slots(peer.toString())
+    const fresh = options.fresh === true
+    while (!fresh && p.idle.length > 0) {
+      const s = p.idle.pop() as Session
+      if (s.usable) return s
+      s.close()
     }
-    p.open++
+    if (p.waiters.length === 0 && p.open < this.#maxOpen) {
+      p.open++
+    } else {
+      // A fresh session cannot use an idle one, so an idle session gives up its slot for it.
+      if (fresh) p.idle.shift()?.close()
+      const g = await this.#wait(p, fresh, what, options.signal)
+      if ('session' in g) return g.session
+    }
+    return await this.#openIn(peer, p, what, options)
+  }
+
+  /** Opens a session in a slot already counted in `p.open`. */
+  async #openIn (peer: PeerId, p: PeerSlots, what: string, options: AbortOptions & AcquireOptions): Promise<Session> {
     let s: Session
     try {
       s = await this.#open(peer, what, options, options.force === true)
     } catch (err) {
-      this.#free(key, p)
+      // A device that cannot be reached now fails the requests queued for it the same way.
+      if (options.signal?.aborted !== true && isPalmError(err) && err.name === 'NotConnectedError' && err.details.lost !== true) {
+        for (const w of p.waiters.splice(0)) w.fail(err)
+      }
+      this.#free(p)
       throw err
     }
     // The slot is the peer's until its stream is closed both ways (or reset): until then the peer
     // still counts it against its limit.
     const stream = s.framed.stream
-    if (stream.status !== 'open') this.#free(key, p)
-    else stream.addEventListener('close', () => { this.#free(key, p) }, { once: true })
+    if (stream.status !== 'open') this.#free(p)
+    else stream.addEventListener('close', () => { this.#free(p) }, { once: true })
     return s
   }
 
-  async #wait (p: PeerSlots, what: string, signal?: AbortSignal): Promise<void> {
-    throwIfAborted(signal, what)
-    await new Promise<void>((resolve, reject) => {
-      const wake = (): void => { signal?.removeEventListener('abort', onAbort); resolve() }
+  async #wait (p: PeerSlots, fresh: boolean, what: string, signal?: AbortSignal): Promise<Grant> {
+    return await new Promise<Grant>((resolve, reject) => {
       const onAbort = (): void => {
-        const i = p.waiters.indexOf(wake)
+        const i = p.waiters.indexOf(waiter)
         if (i >= 0) p.waiters.splice(i, 1)
         try { throwIfAborted(signal, what) } catch (err) { reject(err) }
       }
-      p.waiters.push(wake)
+      const done = (): void => { signal?.removeEventListener('abort', onAbort) }
+      const waiter: Waiter = {
+        fresh,
+        grant: (g) => {
+          done()
+          // Cancelled meanwhile: what it was given goes on to the next.
+          if (signal?.aborted === true) {
+            if ('session' in g) this.release(g.session)
+            else this.#free(p)
+            onAbort()
+            return
+          }
+          resolve(g)
+        },
+        fail: (err) => { done(); reject(err) }
+      }
+      p.waiters.push(waiter)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
-  #free (key: string, p: PeerSlots): void {
-    p.open--
-    p.waiters.shift()?.()
-    if (p.open === 0 && p.idle.length === 0 && p.waiters.length === 0 && this.#peers.get(key) === p) this.#peers.delete(key)
+  /** A stream of `p` is gone: its slot goes to the first waiter, or is free. */
+  #free (p: PeerSlots): void {
+    const w = p.waiters.shift()
+    if (w != null) w.grant({ slot: true })
+    else p.open--
   }
 
   /** Returns a session after a successful exchange (a broken one is dropped). */
   release (s: Session): void {
     const p = this.#peers.get(s.peer)
-    if (!s.usable || p == null || p.idle.length >= this.#maxIdle) { s.close(); return }
+    if (!s.usable || p == null) { s.close(); return }
+    const i = p.waiters.findIndex(w => !w.fresh)
+    if (i >= 0) { p.waiters.splice(i, 1)[0].grant({ session: s }); return }
+    // Only fresh requests wait: closing the session passes its slot on when its stream is gone.
+    if (p.waiters.length > 0 || p.idle.length >= this.#maxIdle) { s.close(); return }
     s.idleSinceMs = Date.now()
     p.idle.push(s)
-    if (p.waiters.length > 0) { p.waiters.shift()?.(); return }
     this.#sweeper ??= setInterval(() => { this.#sweep() }, Math.max(250, Math.floor(this.#idleMs / 2)))
     this.#sweeper.unref?.()
   }
