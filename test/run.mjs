@@ -81,7 +81,7 @@ function lane (name, list, prefixed) {
 }
 
 /** Rest-lane files that run at the end of the LAN lane instead, to even the two lanes out. */
-const BALANCE = [join('unit', 'meta', 'merge-model.test.js'), join('unit', 'vfs', 'differential.test.js')]
+const BALANCE = [join('unit', 'meta', 'merge-model.test.js'), join('unit', 'vfs', 'differential.test.js'), join('integration', 'differential-mount.test.js')]
 const isLan = f => { const r = relative(testRoot, f); return r.startsWith('lan/') || r === join('integration', 'demo.test.js') }
 const inLanLane = f => isLan(f) || BALANCE.includes(relative(testRoot, f))
 const lanes = filters.length === 0 && process.env.PALM_TEST_LANES !== '1'
