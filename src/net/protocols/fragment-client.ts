@@ -12,7 +12,7 @@ import { markHashed, matchesCidAsync } from '../../util/cid.js'
 import { FRAGMENT_PROTOCOL, FRAME_OVERHEAD_BYTES } from '../constants.js'
 import { FramedStream, frameError } from './frames.js'
 import { MsgType } from './fragment-messages.js'
-import { Session, SessionPool, type SessionOwner } from './session-pool.js'
+import { Session, SessionPool, isLost, type SessionOwner } from './session-pool.js'
 import { resultError, packBatches } from './fragment-batches.js'
 import type { FragmentStore } from '../../store/types.js'
 import type { FragmentClient, FragmentItem, PeerRef, ProtocolCounters, PutOptions, PutOutcome } from '../types.js'
@@ -79,9 +79,6 @@ async function flushStored (store: Pick<FragmentStore, 'sync'>, outcomes: PutOut
     outcomes.forEach((o, i) => { if (o.ok) outcomes[i] = { cid: o.cid, ok: false, error: error as Error } })
   }
 }
-
-/** A stream or connection broke under a request (not a device that cannot be reached at all). */
-const isLost = (err: unknown): boolean => isPalmError(err) && err.name === 'NotConnectedError' && err.details.lost === true
 
 const LOST = new Set(['StreamResetError', 'StreamClosedError', 'ConnectionClosedError', 'StreamStateError', 'UnexpectedEOFError', 'StreamAbortedError'])
 

@@ -98,6 +98,12 @@ export interface AcquireOptions extends AbortOptions {
 
 export type SessionOpener = (peer: PeerId, what: string, options: AbortOptions, force: boolean) => Promise<Session>
 
+/** A stream or connection broke under a request (not a device that cannot be reached at all). */
+export const isLost = (err: unknown): boolean => isPalmError(err) && err.name === 'NotConnectedError' && err.details.lost === true
+
+/** The device cannot be reached at all (its dial failed), as opposed to a stream lost under a request. */
+const isUnreachable = (err: unknown): boolean => isPalmError(err) && err.name === 'NotConnectedError' && !isLost(err)
+
 /** What a waiting request is given: a session to use, or a slot (counted in `open`) to open one in. */
 type Grant = { session: Session } | { slot: true }
 
@@ -169,7 +175,7 @@ export class SessionPool {
       s = await this.#open(peer, what, options, options.force === true)
     } catch (err) {
       // A device that cannot be reached now fails the requests queued for it the same way.
-      if (options.signal?.aborted !== true && isPalmError(err) && err.name === 'NotConnectedError' && err.details.lost !== true) {
+      if (options.signal?.aborted !== true && isUnreachable(err)) {
         for (const w of p.waiters.splice(0)) w.fail(err)
       }
       this.#free(p)
