@@ -61,6 +61,8 @@ export interface FuseAddon {
   ) => NativeSession
   opCodes: () => Record<string, number>
   libfuseVersion: () => string
+  /** glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD for the process; false where they cannot be set. */
+  tuneMalloc: (mmapThreshold: number, trimThreshold: number) => boolean
 }
 
 const INSTALL_HINT = 'install the Debian packages fuse3 and libfuse3-dev (apt-get install fuse3 libfuse3-dev), then run `npm rebuild` or `npm ci`'

@@ -21,6 +21,7 @@ import { describeOther, mountOwner } from './mount-owner.js'
 import { checkMountpoint } from './mountpoint-check.js'
 import { installCrashGuard } from './crash-guard.js'
 import { tuneDaemonHeap } from './heap.js'
+import { tuneDaemonMalloc } from './malloc.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
@@ -63,6 +64,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
     await mkdir(mountpoint, { recursive: true })
   }
   const log = defaultLogger().forComponent('palm:daemon')
+  tuneDaemonMalloc(log)
   const removeGuard = installCrashGuard(log)
   let stopping: Promise<void> | undefined
   let resolveDone!: (code: number) => void

@@ -6,6 +6,9 @@
 #include "palm_fuse.h"
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,6 +369,29 @@ static napi_value js_version (napi_env env, napi_callback_info info) {
   return v;
 }
 
+/*
+ * tuneMalloc(mmapThreshold, trimThreshold): glibc's malloc settings for the whole process (every
+ * thread's arena). The daemon serves a FUSE mount with this addon loaded, so the one native
+ * helper it needs lives here rather than in an addon of its own. Returns false where it cannot
+ * apply them (not glibc, or mallopt refused a value). See src/daemon/malloc.ts for why.
+ */
+static napi_value js_tune_malloc (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int ok = 0;
+#ifdef __GLIBC__
+  int64_t mmap_threshold = 0, trim_threshold = 0;
+  if (argc == 2 && napi_get_value_int64(env, argv[0], &mmap_threshold) == napi_ok &&
+      napi_get_value_int64(env, argv[1], &trim_threshold) == napi_ok &&
+      mmap_threshold > 0 && mmap_threshold <= INT32_MAX && trim_threshold > 0 && trim_threshold <= INT32_MAX) {
+    ok = mallopt(M_MMAP_THRESHOLD, (int) mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, (int) trim_threshold) == 1;
+  }
+#endif
+  napi_get_boolean(env, ok, &v);
+  return v;
+}
+
 static napi_value init (napi_env env, napi_value exports) {
   static int once = 0;
   if (!once) {
@@ -377,6 +403,7 @@ static napi_value init (napi_env env, napi_value exports) {
     { "createSession", NULL, js_create_session, NULL, NULL, NULL, napi_default, NULL },
     { "opCodes", NULL, js_op_codes, NULL, NULL, NULL, napi_default, NULL },
     { "libfuseVersion", NULL, js_version, NULL, NULL, NULL, napi_default, NULL },
+    { "tuneMalloc", NULL, js_tune_malloc, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
