@@ -2,7 +2,9 @@
  * Reading a stripe back from any k of its fragments (Helia's raceBlockRetrievers, with hedging):
  *
  * 1. Sources: this device's store for fragments it holds (data shards first), then the online
- *    holders of the others, fastest first (DeviceStats' expected time for the fragment size).
+ *    holders of the others, fastest first (DeviceStats' expected time for the fragment size), a
+ *    parity fragment ranked as if it took longer by what rebuilding a data shard from it costs
+ *    (`PARITY_REBUILD_BYTES_PER_MS`): k data fragments decode without Reed-Solomon.
  * 2. k requests start at once; a failure starts the next source; when no reply has come within
  *    twice the slowest expected time (at least `hedgeMinMs`), one more request starts (a hedge).
  * 3. Every fragment is checked against its CID (the store and the fragment client both verify);
@@ -70,6 +72,34 @@ interface Sources {
 
 const keyOf = (s: Source): string => `${s.index} ${s.device}`
 
+/**
+ * Bytes of input a chunk worker turns into a rebuilt data shard per ms (the JS Reed-Solomon's
+ * multiply-add, ~600 MB/s measured in a worker here: docs/pool.md, "Retrieval"). Decoding from k
+ * data fragments needs no Reed-Solomon at all; each parity fragment among the k costs one data
+ * shard rebuilt from k shards, ~7 ms of CPU for a 4 MiB stripe at 4-of-6.
+ */
+export const PARITY_REBUILD_BYTES_PER_MS = 600_000
+
+/** How much later than a data fragment a parity fragment may arrive and still be the better choice, ms. */
+export function parityPenaltyMs (k: number, fragmentBytes: number): number {
+  return k * fragmentBytes / PARITY_REBUILD_BYTES_PER_MS
+}
+
+/**
+ * The order in which remote sources are asked: by expected time, a parity fragment (index ≥ k) as if
+ * it took `parityPenaltyMs` longer; a device's second fragment after every device's first.
+ */
+export function rankRemote<S extends { index: number, device: string, expectedMs: number }> (remote: S[], k: number, fragmentBytes: number): S[] {
+  const penalty = parityPenaltyMs(k, fragmentBytes)
+  const rankMs = (s: S): number => s.expectedMs + (s.index >= k ? penalty : 0)
+  const seen = new Map<string, number>()
+  return [...remote].sort((a, b) => rankMs(a) - rankMs(b) || a.index - b.index).map(s => {
+    const nth = seen.get(s.device) ?? 0
+    seen.set(s.device, nth + 1)
+    return { s, nth }
+  }).sort((a, b) => a.nth - b.nth || rankMs(a.s) - rankMs(b.s) || a.s.index - b.s.index).map(x => x.s)
+}
+
 /** The sources of each fragment, local ones first, then by expected time. Also the offline holders. */
 function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): Sources {
   const self = deps.devices.selfId
@@ -90,13 +120,7 @@ function sourcesOf (deps: RetrieveDeps, stripe: PlacedStripe): Sources {
       }
     }
   }
-  // Spread requests over devices: a device's second fragment ranks after everyone's first.
-  const seen = new Map<string, number>()
-  const ranked = remote.sort((a, b) => a.expectedMs - b.expectedMs || a.index - b.index).map(s => {
-    const nth = seen.get(s.device) ?? 0
-    seen.set(s.device, nth + 1)
-    return { s, nth }
-  }).sort((a, b) => a.nth - b.nth || a.s.expectedMs - b.s.expectedMs).map(x => x.s)
+  const ranked = rankRemote(remote, stripe.k, bytes)
   return { sources: [...local, ...ranked], offline, coming }
 }
 
