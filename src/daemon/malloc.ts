@@ -8,11 +8,13 @@
  * stripe decode 21 ms against 11 ms (docs/performance.md, "malloc").
  *
  * With a fixed mmap threshold of 32 MiB and a trim threshold of 64 MiB, freed stripe-sized blocks
- * stay in the process and are reused. The cost is bounded: an arena keeps at most 64 MiB free at
- * its top, and the daemon's buffers are bounded by its own budgets. glibc reads the same settings
+ * stay in the process and are reused. The cost: each malloc arena (the main thread's, and one per
+ * thread that allocates: chunk workers, libuv's pool) keeps up to 64 MiB free at its top instead of
+ * returning it; the buffers in use are bounded by the daemon's own budgets. Peak RSS moved within
+ * the runs' spread (docs/performance.md, "malloc"). glibc reads the same settings
  * from GLIBC_TUNABLES at start; they are set here so that every way of starting a daemon gets them.
  */
-import { loadFuseAddon } from '../../native/fuse/load.js'
+import { setMallocThresholds } from '../fuse/index.js'
 import type { Logger } from '../util/logger.js'
 
 /** Allocations of at least this many bytes get their own mmap (glibc's default max for its dynamic threshold). */
@@ -26,11 +28,8 @@ export const TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
  * with more CPU per byte.
  */
 export function tuneDaemonMalloc (log: Logger): boolean {
-  try {
-    if (loadFuseAddon().tuneMalloc(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)) return true
-    log('malloc settings not applied: this C library is not glibc, or it refused them')
-  } catch (err) {
-    log('malloc settings not applied: %s', (err as Error).message)
-  }
+  const why = setMallocThresholds(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
+  if (why === undefined) return true
+  log('malloc settings not applied (the daemon runs as well, at more CPU per byte): %s', why)
   return false
 }

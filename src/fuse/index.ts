@@ -14,3 +14,4 @@ export { mountVfs, isStaleMount, recoverStaleMount, unmountPath, type MountInit,
 export { createFuseOps, FuseErrno, type FuseOpsInit } from './ops.js'
 export { toErrno, errnoName } from './errno.js'
 export { KernelNotifier, type NotifierStats } from './notify.js'
+export { setMallocThresholds } from './malloc.js'

@@ -73,10 +73,11 @@ interface Sources {
 const keyOf = (s: Source): string => `${s.index} ${s.device}`
 
 /**
- * Bytes of input a chunk worker turns into a rebuilt data shard per ms (the JS Reed-Solomon's
- * multiply-add, ~600 MB/s measured in a worker here: docs/pool.md, "Retrieval"). Decoding from k
- * data fragments needs no Reed-Solomon at all; each parity fragment among the k costs one data
- * shard rebuilt from k shards, ~7 ms of CPU for a 4 MiB stripe at 4-of-6.
+ * Bytes of input a chunk worker turns into a rebuilt data shard per ms: the JS Reed-Solomon's
+ * multiply-add ran at ~590 MB/s in a worker alone and ~380 MB/s in a loaded daemon here
+ * (docs/performance.md, "malloc"). Decoding from k data fragments needs no Reed-Solomon at all;
+ * each parity fragment among the k costs one data shard rebuilt from k shards, ~7–11 ms of CPU for
+ * a 4 MiB stripe at 4-of-6.
  */
 export const PARITY_REBUILD_BYTES_PER_MS = 600_000
 
