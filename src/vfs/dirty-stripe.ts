@@ -37,6 +37,19 @@ export interface DirtyStripe {
   ranges?: Array<[number, number]>
   /** Bytes in `ranges`. */
   rangeBytes: number
+  /**
+   * A sparse stripe (docs/vfs.md, "Sparse writes"): only the written bytes, one patch per range of
+   * `ranges`, laid over `over` (which a reader or a whole store fetches); `buf` is empty then. A
+   * small write into a stored stripe needs no read of it. Patches are never changed in place (a
+   * store in flight may hold them): a write lays a new list.
+   */
+  patches?: Patch[]
+}
+
+/** Bytes written at `off` of a sparse stripe. */
+export interface Patch {
+  off: number
+  bytes: Uint8Array
 }
 
 /** A committed stripe (its slices included) and the slices stored over it, not yet committed. */
@@ -78,9 +91,37 @@ export function addRange (e: DirtyStripe, start: number, end: number): void {
   e.rangeBytes = bytes
 }
 
+/**
+ * Lays `bytes` at `off` over sorted, disjoint patches and returns the new list: patches it overlaps
+ * or touches are merged into one new array with it (its bytes on top); the others are shared, and
+ * no array of `patches` is written to.
+ */
+export function layPatch (patches: readonly Patch[], off: number, bytes: Uint8Array): Patch[] {
+  const end = off + bytes.length
+  const before: Patch[] = []
+  const after: Patch[] = []
+  const merged: Patch[] = []
+  for (const p of patches) {
+    const pEnd = p.off + p.bytes.length
+    if (pEnd < off) before.push(p)
+    else if (p.off > end) after.push(p)
+    else merged.push(p)
+  }
+  // A copy (new Uint8Array, not slice: on a Buffer that is a view): the binding reuses its buffer.
+  if (merged.length === 0) return [...before, { off, bytes: new Uint8Array(bytes) }, ...after]
+  const start = Math.min(off, merged[0].off)
+  const last = merged[merged.length - 1]
+  const out = new Uint8Array(Math.max(end, last.off + last.bytes.length) - start)
+  for (const p of merged) out.set(p.bytes, p.off - start)
+  out.set(bytes, off - start)
+  return [...before, { off: start, bytes: out }, ...after]
+}
+
 /** Where a stripe's bytes are, as the read path needs to know. */
 export type StripeSource =
   | { kind: 'bytes', bytes: Uint8Array }
+  /** A sparse stripe: `ref`'s bytes (zeros past them) with `patches` laid over, `length` bytes in all. */
+  | { kind: 'patched', ref: PlacedStripe, patches: readonly Patch[], length: number }
   | { kind: 'ref', ref: PlacedStripe }
   | { kind: 'hole' }
   | { kind: 'committed' }

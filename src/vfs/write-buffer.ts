@@ -1,7 +1,8 @@
 /**
  * Open-file state of one inode, shared by every handle on it (two fds and hard links see each
  * other's writes at once). Writes land in dirty stripe buffers (copied: the binding reuses its
- * buffer) charged to the global DirtyBudget. A stripe filled by a write that reaches its end is
+ * buffer) charged to the global DirtyBudget; a small write into a stored stripe keeps only its
+ * bytes, as patches over it (sparse: docs/vfs.md, "Sparse writes"), and reads nothing. A stripe filled by a write that reaches its end is
  * stored (encode + place) in the background, bounded by the store limiter, while writing goes on.
  * A stripe being stored is never modified: a write to it copies the buffer first. A store that
  * finishes with its stripe unchanged turns it into a *pending* ref (stored, not yet in the
@@ -17,14 +18,17 @@ import { raceSignal, type AbortOptions } from '../util/abort.js'
 import type { Logger } from '../util/logger.js'
 import { nowNs } from './clock.js'
 import type { Charge, DirtyBudget } from './dirty-budget.js'
-import { addRange, capacityFor, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
-import { SLICE_MAX_BYTES, SLICES_MAX_PER_STRIPE } from './constants.js'
+import { mergedLength } from '../meta/index.js'
+import { addRange, capacityFor, layPatch, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
+import { MAX_DIRTY_RANGES, MIN_BUFFER_BYTES, SLICE_MAX_BYTES, SLICES_MAX_PER_STRIPE } from './constants.js'
 import { mergedKey } from './read-cache.js'
 import { fileError } from './file-error.js'
 import type { Limiter } from './limiter.js'
 import type { ReadCache } from './read-cache.js'
 import { stampOf } from './stripe-refs.js'
 
+
+const EMPTY = new Uint8Array(0)
 
 /** Shared machinery every OpenFile uses. */
 /** Options of a commit. */
@@ -158,6 +162,7 @@ export class OpenFile {
   /** Where stripe `index` comes from for a reader. Bytes returned must be copied before the next await. */
   sourceOf (index: number): StripeSource {
     const e = this.#dirty.get(index)
+    if (e?.patches != null) return { kind: 'patched', ref: withAdded(e.over as SliceBase), patches: e.patches, length: e.length }
     if (e != null) return { kind: 'bytes', bytes: e.buf.subarray(0, e.length) }
     const ref = this.#pending.get(index)
     if (ref != null) return { kind: 'ref', ref }
@@ -203,6 +208,10 @@ export class OpenFile {
     for (const i of [...this.#holes]) if (i >= firstGone) this.#holes.delete(i)
     if (cutLength > 0 && newSize < this.size) {
       let e = this.#dirty.get(cutIndex)
+      while (e?.patches != null) {
+        await this.#materialize(e, options)
+        e = this.#dirty.get(cutIndex)
+      }
       if (e == null) {
         const { bytes: base, over } = await this.#load(cutIndex, options)
         if (base != null && base.length > cutLength) e = await this.#newEntry(cutIndex, base, cutLength, options, over)
@@ -352,7 +361,8 @@ export class OpenFile {
 
   /** Starts storing `e` in the background (spill or pipeline). */
   storeEarly (e: DirtyStripe): void {
-    if (this.#dirty.get(e.index) === e) this.#store(e)
+    // A sparse stripe goes out as the slices it is (storing it whole would first fetch it).
+    if (this.#dirty.get(e.index) === e) this.#store(e, e.patches != null)
   }
 
   /** Another device changed the file: the refs of the last commit may be stale. */
@@ -393,9 +403,19 @@ export class OpenFile {
     for (;;) {
       let e = this.#dirty.get(index)
       if (e == null) {
-        // A write that covers the whole stripe needs no old bytes; anything else merges with them.
-        const { bytes: base, over } = off === 0 && end === this.stripeSize ? {} : await this.#load(index, options)
-        e = await this.#newEntry(index, base, Math.max(base?.length ?? 0, end), options, over)
+        // A write that covers the whole stripe needs no old bytes; a small one into a stored stripe
+        // keeps only its own (sparse); anything else merges with them.
+        const at = off === 0 && end === this.stripeSize ? {} : await this.#locate(index, options)
+        if (at.over != null && this.#sliceable(at.over, 1, bytes.length)) {
+          e = await this.#newSparse(index, at.over, options)
+        } else {
+          const base = at.ref != null ? await this.#fetch(at.ref, options) : at.bytes
+          e = await this.#newEntry(index, base, Math.max(base?.length ?? 0, end), options, at.over)
+        }
+      }
+      if (e.patches != null) {
+        if (await this.#writeSparse(e, off, bytes, options)) return
+        continue
       }
       const cowNeeded = e.storing != null && e.storing.charge === e.charge
       if (cowNeeded || e.buf.length < end) {
@@ -424,32 +444,99 @@ export class OpenFile {
     const buf = new Uint8Array(charge.bytes)
     if (base != null) buf.set(base)
     const e: DirtyStripe = { index, buf, charge, length: base?.length ?? 0, gen: 0, ready: false, failed: false, dropped: false, over, ranges: over == null ? undefined : [], rangeBytes: 0 }
-    this.#dirty.set(index, e)
-    this.#pending.delete(index)
-    this.#pendingSlices.delete(index)
-    this.#holes.delete(index)
+    return this.#track(e)
+  }
+
+  /** A sparse dirty stripe over `over` (docs/vfs.md, "Sparse writes"): nothing written yet, nothing read. */
+  async #newSparse (index: number, over: SliceBase, options: AbortOptions): Promise<DirtyStripe> {
+    const charge = await this.#reserve(MIN_BUFFER_BYTES, options)
+    return this.#track({ index, buf: EMPTY, charge, length: mergedLength(withAdded(over)), gen: 0, ready: false, failed: false, dropped: false, over, ranges: [], rangeBytes: 0, patches: [] })
+  }
+
+  #track (e: DirtyStripe): DirtyStripe {
+    this.#dirty.set(e.index, e)
+    this.#pending.delete(e.index)
+    this.#pendingSlices.delete(e.index)
+    this.#holes.delete(e.index)
     return e
   }
 
   /**
-   * The current bytes of a stripe that is not dirty (none: a hole or past the end), and, for a
-   * stored and committed stripe, what slices may be laid over (`over`).
+   * Lays a write over sparse stripe `e`. False when the caller must look again: `e` left the dirty
+   * set, or the write made it too big for slices and it now holds the whole stripe (materialized).
    */
-  async #load (index: number, options: AbortOptions): Promise<{ bytes?: Uint8Array, over?: SliceBase }> {
-    const sliced = this.#pendingSlices.get(index)
+  async #writeSparse (e: DirtyStripe, off: number, bytes: Uint8Array, options: AbortOptions): Promise<boolean> {
+    const before = e.patches ?? []
+    const next = layPatch(before, off, bytes)
+    let need = 0
+    for (const p of next) need += p.bytes.length
+    if (!this.#sliceable(e.over as SliceBase, next.length, need)) {
+      // A write over all of it needs none of the old bytes.
+      await this.#materialize(e, options, off === 0 && off + bytes.length >= e.length)
+      return false
+    }
+    if (e.charge.bytes < need) {
+      const charge = await this.#reserve(capacityFor(this.stripeSize, need), options)
+      if (this.#dirty.get(e.index) !== e || e.patches !== before) { charge.release(); return false }
+      // The store in flight owns its charge (and the patches it holds) until it ends.
+      if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
+      e.charge = charge
+    }
+    e.patches = next
+    e.ranges = next.map(p => [p.off, p.off + p.bytes.length])
+    e.rangeBytes = need
+    const end = off + bytes.length
+    if (end > e.length) e.length = end
+    e.gen++
+    e.failed = false
+    e.ready = false
+    return true
+  }
+
+  /**
+   * Turns sparse stripe `e` into a whole one: fetches what it lies over (unless `overwritten`: the
+   * next write covers it all) and lays its patches on a copy.
+   */
+  async #materialize (e: DirtyStripe, options: AbortOptions, overwritten = false): Promise<void> {
+    const patches = e.patches
+    if (patches == null) return
+    const base = overwritten ? EMPTY : await this.#fetch(withAdded(e.over as SliceBase), options)
+    const charge = await this.#reserve(capacityFor(this.stripeSize, e.length), options)
+    if (this.#dirty.get(e.index) !== e || e.patches !== patches) { charge.release(); return }
+    const buf = new Uint8Array(charge.bytes)
+    buf.set(base.subarray(0, Math.min(base.length, e.length)))
+    for (const p of patches) buf.set(p.bytes, p.off)
+    if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
+    e.buf = buf
+    e.charge = charge
+    e.patches = undefined
+  }
+
+  /**
+   * Where a stripe that is not dirty comes from: its bytes in hand, or the stored stripe `ref` to
+   * fetch (none: a hole or past the end), and, for a stored and committed stripe, what slices may be
+   * laid over (`over`). Reads nothing but the journal.
+   */
+  async #locate (index: number, options: AbortOptions): Promise<{ bytes?: Uint8Array, ref?: PlacedStripe, over?: SliceBase }> {
     const src = this.sourceOf(index)
     if (src.kind === 'bytes') return { bytes: src.bytes }
-    if (src.kind === 'hole') return {}
-    let ref: PlacedStripe | undefined = src.kind === 'ref' ? src.ref : undefined
-    let over: SliceBase | undefined = sliced
-    if (src.kind === 'committed') {
-      const committed = (await this.lastCommitted([index], options))?.get(index) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
-      if (committed != null) over = { ref: { index, ...committed }, added: [], seenAt: this.#remoteChanges }
-      ref = committed
-    }
-    if (ref == null) return {}
+    if (src.kind === 'ref') return { ref: src.ref, over: this.#pendingSlices.get(index) }
+    if (src.kind !== 'committed') return {}
+    const committed = (await this.lastCommitted([index], options))?.get(index) ?? (await this.#deps.meta.getStripes(this.ino, index, index + 1, options))[0]
+    if (committed == null) return {}
+    return { ref: committed, over: { ref: { index, ...committed }, added: [], seenAt: this.#remoteChanges } }
+  }
+
+  /** The current bytes of a stripe that is not dirty, and what slices may be laid over (#locate). */
+  async #load (index: number, options: AbortOptions): Promise<{ bytes?: Uint8Array, over?: SliceBase }> {
+    const at = await this.#locate(index, options)
+    return { bytes: at.ref != null ? await this.#fetch(at.ref, options) : at.bytes, over: at.over }
+  }
+
+  /** The decoded bytes of stored stripe `ref` (through the read cache), to merge a partial write with. */
+  async #fetch (ref: PlacedStripe, options: AbortOptions): Promise<Uint8Array> {
     try {
-      return { bytes: await this.#deps.cache.get(ref, this.#path ?? `inode ${this.ino}`, options), over }
+      return await this.#deps.cache.get(ref, this.#path ?? `inode ${this.ino}`, options)
     } catch (err) {
       throw fileError(err, await this.path(), 'reading (to merge a partial write)')
     }
@@ -457,8 +544,14 @@ export class OpenFile {
 
   /** True when `e`'s changes fit in slices over the stripe it was loaded from (docs/vfs.md, "Small overwrites"). */
   #fewSlices (e: DirtyStripe): boolean {
-    if (e.over == null || e.ranges == null || e.ranges.length === 0 || e.rangeBytes > SLICE_MAX_BYTES) return false
-    return (e.over.ref.slices?.length ?? 0) + e.over.added.length + e.ranges.length <= SLICES_MAX_PER_STRIPE
+    if (e.over == null || e.ranges == null || e.ranges.length === 0) return false
+    return this.#sliceable(e.over, e.ranges.length, e.rangeBytes)
+  }
+
+  /** True when `ranges` dirty ranges of `bytes` bytes in all may go as slices over `over`. */
+  #sliceable (over: SliceBase, ranges: number, bytes: number): boolean {
+    return ranges <= MAX_DIRTY_RANGES && bytes <= SLICE_MAX_BYTES &&
+      (over.ref.slices?.length ?? 0) + over.added.length + ranges <= SLICES_MAX_PER_STRIPE
   }
 
   async #reserve (bytes: number, options: AbortOptions): Promise<Charge> {
@@ -500,18 +593,44 @@ export class OpenFile {
   #store (e: DirtyStripe, slices = false, sync = false): void {
     if (e.storing != null || e.length === 0) return
     if (slices && this.#fewSlices(e)) { this.#storeSlices(e, sync); return }
-    const data = e.buf.subarray(0, e.length)
-    this.#runStore(e, async (file) => await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal, sync }), (placed) => {
+    const snapshot = this.#wholeBytes(e)
+    this.#runStore(e, async (file) => {
+      const data = await snapshot(file)
+      return { data, placed: await this.#deps.stripes.write(data, this.policy, { file, signal: this.#deps.signal, sync }) }
+    }, ({ data, placed }) => {
       this.#pending.set(e.index, placed)
       this.#deps.onPending(this.ino, placed, sync)
       this.#deps.cache.put(placed.id, data)
     })
   }
 
+  /**
+   * The bytes a whole store of `e` writes, as they are now: its buffer, or for a sparse stripe what
+   * it lies over with its patches laid on (fetched when the store runs).
+   */
+  #wholeBytes (e: DirtyStripe): (file: string) => Promise<Uint8Array> {
+    const patches = e.patches
+    if (patches == null) {
+      const data = e.buf.subarray(0, e.length)
+      return async () => data
+    }
+    const ref = withAdded(e.over as SliceBase)
+    const length = e.length
+    return async (file) => {
+      const base = await this.#deps.cache.get(ref, file, { signal: this.#deps.signal })
+      const out = new Uint8Array(length)
+      out.set(base.subarray(0, Math.min(base.length, length)))
+      for (const p of patches) out.set(p.bytes, p.off)
+      return out
+    }
+  }
+
   /** Stores each dirty range of `e` as a slice over the stripe it was loaded from (its own encode with the file's k/n). */
   #storeSlices (e: DirtyStripe, sync: boolean): void {
     const over = e.over as SliceBase
-    const parts = (e.ranges ?? []).map(([a, b]) => ({ off: a, data: e.buf.subarray(a, b) }))
+    const parts = e.patches != null
+      ? e.patches.map(p => ({ off: p.off, data: p.bytes }))
+      : (e.ranges ?? []).map(([a, b]) => ({ off: a, data: e.buf.subarray(a, b) }))
     const store = async (file: string): Promise<SliceRef[]> => await Promise.all(parts.map(async (p): Promise<SliceRef> => {
       const placed = await this.#deps.stripes.write(p.data, this.policy, { file, signal: this.#deps.signal, sync })
       return { off: p.off, length: placed.length, id: placed.id, k: placed.k, n: placed.n, codecId: placed.codecId, fragments: placed.fragments, holders: placed.holders }
@@ -526,7 +645,8 @@ export class OpenFile {
       // A reader (or the next write) of the stripe finds it merged already; the previous merge is stale.
       const before = withAdded(over)
       if (before.slices != null && before.slices.length > 0) this.#deps.cache.drop([mergedKey(before)])
-      this.#deps.cache.put(mergedKey(withAdded(next)), e.buf.subarray(0, e.length))
+      // A sparse stripe has no merged bytes: a reader lays the cached base and slices (ReadCache).
+      if (e.patches == null) this.#deps.cache.put(mergedKey(withAdded(next)), e.buf.subarray(0, e.length))
     })
   }
 

@@ -64,7 +64,18 @@ export async function read (core: VfsCore, _ctx: VfsContext, ino: number, fh: nu
     const src = file?.sourceOf(i) ?? { kind: 'committed' as const }
     let bytes: Uint8Array | undefined
     if (src.kind === 'bytes') bytes = src.bytes
-    else if (src.kind === 'ref' || src.kind === 'committed') {
+    else if (src.kind === 'patched') {
+      // A sparse dirty stripe: what it lies over, then the bytes written since (zeros between).
+      try {
+        bytes = await core.cache.get(src.ref, `inode ${ino}`, options)
+      } catch (err) {
+        throw await core.wrap(err, ino, 'reading')
+      }
+      // The stripe as it was when this read looked (patches are never changed in place).
+      copyStripe(out, offset, end, i * ss, bytes.subarray(0, Math.min(bytes.length, src.length)))
+      for (const p of src.patches) copyStripe(out, offset, end, i * ss + p.off, p.bytes)
+      continue
+    } else if (src.kind === 'ref' || src.kind === 'committed') {
       const committed = known(i)
       let ref = src.kind === 'ref' ? src.ref : committed?.get(i)
       if (ref == null && src.kind === 'committed' && committed == null) {
