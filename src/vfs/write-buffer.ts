@@ -406,7 +406,10 @@ export class OpenFile {
         // A write that covers the whole stripe needs no old bytes; a small one into a stored stripe
         // keeps only its own (sparse); anything else merges with them.
         const at = off === 0 && end === this.stripeSize ? {} : await this.#locate(index, options)
-        if (at.over != null && this.#sliceable(at.over, 1, bytes.length)) {
+        if (at.over != null && off === 0 && end >= mergedLength(withAdded(at.over))) {
+          // It covers all the stripe holds (a small file rewritten): a new stripe, not a slice.
+          e = await this.#newEntry(index, undefined, end, options)
+        } else if (at.over != null && this.#sliceable(at.over, 1, bytes.length)) {
           e = await this.#newSparse(index, at.over, options)
         } else {
           const base = at.ref != null ? await this.#fetch(at.ref, options) : at.bytes

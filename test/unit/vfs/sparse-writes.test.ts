@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { constants as C } from 'node:fs'
 import { describe, it } from 'node:test'
-import { ROOT_INO } from '../../../src/meta/types.js'
+import { ROOT_INO, type MetaStore } from '../../../src/meta/types.js'
 import type { StripeIO } from '../../../src/place/types.js'
 import { prefixLogger } from '../../../src/util/logger.js'
 import { SLICE_MAX_BYTES } from '../../../src/vfs/constants.js'
@@ -52,7 +52,7 @@ describe('layPatch', () => {
 
 describe('vfs sparse writes', () => {
   /** A file of `size` random bytes stored and committed, and a second VFS (cold cache) open on it. */
-  async function setup (t: Parameters<typeof createVfsStack>[0], size: number): Promise<{ vfs: Vfs, ino: number, fh: number, expected: Buffer, reads: () => number, writes: number[] }> {
+  async function setup (t: Parameters<typeof createVfsStack>[0], size: number): Promise<{ vfs: Vfs, meta: MetaStore, ino: number, fh: number, expected: Buffer, reads: () => number, writes: number[] }> {
     let reads = 0
     const writes: number[] = []
     const wrap = (s: StripeIO): StripeIO => ({
@@ -74,7 +74,7 @@ describe('vfs sparse writes', () => {
     const o = await vfs.open(ctx, c.attr.ino, C.O_RDWR)
     reads = 0
     writes.length = 0
-    return { vfs, ino: c.attr.ino, fh: o.fh, expected, reads: () => reads, writes }
+    return { vfs, meta, ino: c.attr.ino, fh: o.fh, expected, reads: () => reads, writes }
   }
 
   const readAll = async (vfs: Vfs, ino: number, fh: number, size: number): Promise<Buffer> => Buffer.from(await vfs.read(ctx, ino, fh, 0, size))
@@ -96,6 +96,18 @@ describe('vfs sparse writes', () => {
     await vfs.fsync(ctx, ino, fh, false)
     assert.ok(writes.every(n => n <= 8192 + 50), `only the patches were encoded: ${writes.join(',')}`)
     assert.ok((await readAll(vfs, ino, fh, want.length)).equals(want), 'byte-exact after the commit')
+    await vfs.release(ctx, ino, fh, 0)
+  })
+
+  it('stores a rewrite of all a stripe holds (a small file saved again) as a new stripe, not a slice', async (t) => {
+    const { vfs, meta, ino, fh, reads, writes } = await setup(t, 4096)
+    const again = randomBytes(5000)
+    await vfs.write(ctx, ino, fh, 0, again, 0)
+    await vfs.fsync(ctx, ino, fh, false)
+    assert.equal(reads(), 0)
+    assert.deepEqual(writes, [5000], 'stored whole')
+    assert.equal((await meta.getStripes(ino, 0, 1))[0].slices, undefined, 'no slice')
+    assert.ok(Buffer.from(await vfs.read(ctx, ino, fh, 0, 5000)).equals(again))
     await vfs.release(ctx, ino, fh, 0)
   })
 
