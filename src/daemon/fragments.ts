@@ -81,12 +81,17 @@ export async function runGc (parts: DaemonParts, config: PalmConfig, options: Ab
     return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
   }
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
+  // Stores the VFS has not committed yet name fragments the journal does not (a slow placement
+  // can take longer than the grace period): every fragment put since the oldest of them stays.
+  const uncommitted = parts.vfs.uncommittedSinceMs()
   let foreignKept = 0
   const report = await collectGarbage(parts.store, {
     referenced: own,
     // Asked once per unreferenced fragment: another device placed it here, recently.
     keep: (cid, storedAtMs) => storedAtMs >= foreignCutoff && foreign.has(cid) && ++foreignKept > 0,
     graceMs: config.gcGraceMs,
+    // A second of slack for the store's own clock reading (a fragment file's mtime).
+    ...(uncommitted != null ? { keepFromMs: uncommitted - 1000 } : {}),
     dryRun: options.dryRun,
     onProgress: options.onProgress == null ? undefined : (done) => options.onProgress?.({ task: 'gc', phase: 'scanning fragments', done, total: Math.max(total, done), unit: 'fragments' })
   }, options)

@@ -23,6 +23,12 @@ export interface GcInit {
   graceMs: number
   /** The current time, ms since the epoch. Default Date.now(). */
   nowMs?: number
+  /**
+   * Unreferenced fragments put at or after this time are kept too, as young: a writer holds stored
+   * stripes its journal does not name yet (an open file's stores before its commit, a compaction
+   * before its op), for however long that takes. Undefined: none.
+   */
+  keepFromMs?: number
   /** Also kept: fragments for which this says so (given the CID and when it was stored). */
   keep?: (cid: string, storedAtMs: number) => boolean
   /** Compact pack segments afterwards (when the store has `compact`). Default true. */
@@ -58,7 +64,7 @@ export async function collectGarbage (store: FragmentAges, init: GcInit, options
     throw new InvalidArgumentError(`GC grace period must be a finite number of ms ≥ 0, got ${init.graceMs}`)
   }
   const started = performance.now()
-  const cutoffMs = (init.nowMs ?? Date.now()) - init.graceMs
+  const cutoffMs = Math.min((init.nowMs ?? Date.now()) - init.graceMs, init.keepFromMs ?? Infinity)
   const report: GcReport = { scanned: 0, referenced: 0, young: 0, youngBytes: 0, deleted: 0, deletedBytes: 0, durationMs: 0 }
   const young = (storedAtMs: number, sizeBytes: number): void => {
     report.young++

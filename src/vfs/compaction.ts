@@ -38,6 +38,17 @@ export function compactLater (core: VfsCore, ino: number, ref: StripeRef, policy
 }
 
 async function compact (core: VfsCore, ino: number, ref: StripeRef, policy: StripePolicy): Promise<void> {
+  // A Set of numbers: two compactions never start in the same ms (one runs at a time).
+  const since = Date.now()
+  core.compactingSince.add(since)
+  try {
+    await compactPinned(core, ino, ref, policy)
+  } finally {
+    core.compactingSince.delete(since)
+  }
+}
+
+async function compactPinned (core: VfsCore, ino: number, ref: StripeRef, policy: StripePolicy): Promise<void> {
   const signal = core.controller.signal
   const file = `inode ${ino}`
   const bytes = await core.cache.get(ref, file, { signal })

@@ -81,6 +81,8 @@ export class VfsCore {
   readonly compactLimiter = new Limiter(1)
   readonly compacting = new Set<string>()
   readonly compactions = new Set<Promise<void>>()
+  /** Start times of running compactions (stored, op not yet recorded): see uncommittedSinceMs. */
+  readonly compactingSince = new Set<number>()
   readonly #fileDeps: OpenFileDeps
 
   constructor (settings: VfsSettings, components: VfsComponents) {
@@ -168,6 +170,15 @@ export class VfsCore {
       policy: own ?? this.settings.defaultPolicy,
       size: attr.size
     }, this.#fileDeps)
+  }
+
+  /** The oldest start of a store no journal op names yet (Vfs.uncommittedSinceMs). */
+  uncommittedSinceMs (): number | undefined {
+    let oldest: number | undefined
+    const older = (t: number | undefined): void => { if (t != null && (oldest == null || t < oldest)) oldest = t }
+    for (const r of this.inodes.values()) older(r.file?.uncommittedSinceMs)
+    for (const t of this.compactingSince) older(t)
+    return oldest
   }
 
   /**

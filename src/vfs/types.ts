@@ -205,6 +205,12 @@ export interface Vfs {
 
   stats: () => VfsStats
   /**
+   * When the oldest store not yet named by a journal op started, ms since the epoch (undefined:
+   * none): an open file's stores before its commit, a running compaction. Their fragments are in
+   * the fragment store but in no op yet, so GC keeps every fragment put since then.
+   */
+  uncommittedSinceMs: () => number | undefined
+  /**
    * Subscribes to what the kernel must drop after another device's ops changed the journal (the
    * VFS has dropped its own caches by then). Only inodes and names the kernel can hold are listed
    * (inodes it has a lookup on or open, names under such directories). Called synchronously from

@@ -118,6 +118,8 @@ export class PalmVfs extends Lifecycle implements Vfs {
   async access (ctx: VfsContext, ino: number, mask: number, options: AbortOptions = {}): Promise<void> { await access(this.#core, ctx, ino, mask, options) }
   async fallocate (ctx: VfsContext, ino: number, fh: number, mode: number, offset: number, length: number, options: AbortOptions = {}): Promise<void> { await fallocate(this.#core, ctx, ino, fh, mode, offset, length, options) }
 
+  uncommittedSinceMs (): number | undefined { return this.#core.uncommittedSinceMs() }
+
   stats (): VfsStats {
     const c = this.#core
     const hits = c.cache.hits

@@ -92,6 +92,11 @@ export class OpenFile {
    * query (which waits for the journal's SQLite commit of that setContent).
    */
   #lastCommit: { stamp: string, refs: Map<number, PlacedStripe> } | undefined
+  /**
+   * When this state's oldest store not yet recorded by a commit started (undefined: none). Its
+   * fragments are in the store but in no journal op: GC must keep them (VfsCore.uncommittedSinceMs).
+   */
+  #uncommittedSince: number | undefined
   /** Changes of this file by other devices seen so far (a slice base read before one may be stale). */
   #remoteChanges = 0
 
@@ -111,6 +116,9 @@ export class OpenFile {
   }
 
   get dirtyCount (): number { return this.#dirty.size }
+
+  /** When the oldest store this state has not committed yet started, ms since the epoch (undefined: none). */
+  get uncommittedSinceMs (): number | undefined { return this.#uncommittedSince }
 
   /**
    * True when this state holds nothing of its own: no dirty or stored-but-uncommitted data, no
@@ -285,6 +293,8 @@ export class OpenFile {
     if (!this.changed) {
       // Durable means the create is committed too.
       await this.#createCommitted(options)
+      // Every store ended and none left a result to record (each was superseded): nothing to keep.
+      this.#uncommittedSince = undefined
       return undefined
     }
     const stripes: StripeRef[] = [...this.#pending].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, ...p }))
@@ -324,6 +334,8 @@ export class OpenFile {
     this.#holes.clear()
     this.committedSize = this.size
     this.mtimeNs = undefined
+    // No store runs during a commit (it holds the inode lock and waited for them all).
+    this.#uncommittedSince = undefined
     return attr
   }
 
@@ -396,6 +408,8 @@ export class OpenFile {
     this.#holes.clear()
     this.mtimeNs = undefined
     this.size = this.committedSize
+    // Stores still running were dropped with their stripes: what they put is garbage.
+    this.#uncommittedSince = undefined
   }
 
   async #writeInStripe (index: number, off: number, bytes: Uint8Array, options: AbortOptions): Promise<void> {
@@ -661,6 +675,7 @@ export class OpenFile {
   #runStore<T> (e: DirtyStripe, store: (file: string) => Promise<T>, keep: (result: T) => void): void {
     const job: StoreJob = { gen: e.gen, charge: e.charge, promise: Promise.resolve() }
     e.storing = job
+    this.#uncommittedSince ??= Date.now()
     e.failed = false
     job.promise = this.#deps.storeLimiter.run(async () => {
       // Changed or dropped while queued: this snapshot is stale, skip the work.

@@ -59,6 +59,17 @@ describe('collectGarbage', () => {
     for (const [i, kept] of [true, false, false, false, true, true].entries()) assert.equal(await store.has(frags[i].cid), kept, `fragment ${i}`)
   })
 
+  it('keeps every fragment put since keepFromMs, however old (stores a writer has not committed yet)', async () => {
+    const store = new MemoryFragmentStore()
+    const frags = Array.from({ length: 3 }, () => randomFragment(100))
+    for (const f of frags) await store.put(f.cid, f.bytes)
+    const now = Date.now()
+    frags.forEach((f, i) => { store.setStoredAt(f.cid, now - 10_000 + i * 1000) })
+    const report = await collectGarbage(store, { referenced: new Set(), graceMs: 0, nowMs: now, keepFromMs: now - 9_000 })
+    assert.deepEqual({ young: report.young, deleted: report.deleted }, { young: 2, deleted: 1 })
+    for (const [i, kept] of [false, true, true].entries()) assert.equal(await store.has(frags[i].cid), kept, `fragment ${i}`)
+  })
+
   it('keeps a fragment put again while GC runs, and compacts the file store after deleting', async t => {
     const store = await createStore(t, { packThresholdBytes: 64 * 1024, segmentBytes: 64 * 1024 })
     const frags = Array.from({ length: 40 }, (_, i) => randomFragment(i < 30 ? 4000 : 80_000))
