@@ -73,6 +73,12 @@ export async function runGc (parts: DaemonParts, config: PalmConfig, options: Ab
   // Undo records no late op can need any more go first: the versions only they named become garbage
   // (a dry run only leaves out what that compaction would drop).
   const vectors = parts.journal?.peerVectors() ?? new Map()
+  // Stores the VFS has not committed yet name fragments the journal does not (a slow placement
+  // can take longer than the grace period), and a commit landing while the references below are
+  // read is in neither: every fragment put since the oldest such store, or since this pass
+  // began, stays. Read before the references, so a commit in between is covered too.
+  const startedMs = Date.now()
+  const pinnedMs = Math.min(startedMs, parts.vfs.uncommittedSinceMs() ?? Infinity)
   if (options.dryRun !== true) await parts.meta.compactUndo({ vectors }, options)
   const foreign = await parts.foreign.load()
   const own = await keptFragments(parts, vectors, options)
@@ -81,9 +87,7 @@ export async function runGc (parts: DaemonParts, config: PalmConfig, options: Ab
     return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
   }
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
-  // Stores the VFS has not committed yet name fragments the journal does not (a slow placement
-  // can take longer than the grace period): every fragment put since the oldest of them stays.
-  const uncommitted = parts.vfs.uncommittedSinceMs()
+  const keepFromMs = Math.min(pinnedMs, parts.vfs.uncommittedSinceMs() ?? Infinity)
   let foreignKept = 0
   const report = await collectGarbage(parts.store, {
     referenced: own,
@@ -91,7 +95,7 @@ export async function runGc (parts: DaemonParts, config: PalmConfig, options: Ab
     keep: (cid, storedAtMs) => storedAtMs >= foreignCutoff && foreign.has(cid) && ++foreignKept > 0,
     graceMs: config.gcGraceMs,
     // A second of slack for the store's own clock reading (a fragment file's mtime).
-    ...(uncommitted != null ? { keepFromMs: uncommitted - 1000 } : {}),
+    keepFromMs: keepFromMs - 1000,
     dryRun: options.dryRun,
     onProgress: options.onProgress == null ? undefined : (done) => options.onProgress?.({ task: 'gc', phase: 'scanning fragments', done, total: Math.max(total, done), unit: 'fragments' })
   }, options)

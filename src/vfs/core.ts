@@ -83,6 +83,8 @@ export class VfsCore {
   readonly compactions = new Set<Promise<void>>()
   /** Start times of running compactions (stored, op not yet recorded): see uncommittedSinceMs. */
   readonly compactingSince = new Set<number>()
+  /** Open-file states outside `inodes` while they work (a truncate of a closed file): see uncommittedSinceMs. */
+  readonly transient = new Set<OpenFile>()
   readonly #fileDeps: OpenFileDeps
 
   constructor (settings: VfsSettings, components: VfsComponents) {
@@ -177,6 +179,7 @@ export class VfsCore {
     let oldest: number | undefined
     const older = (t: number | undefined): void => { if (t != null && (oldest == null || t < oldest)) oldest = t }
     for (const r of this.inodes.values()) older(r.file?.uncommittedSinceMs)
+    for (const f of this.transient) older(f.uncommittedSinceMs)
     for (const t of this.compactingSince) older(t)
     return oldest
   }

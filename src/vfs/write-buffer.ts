@@ -424,7 +424,7 @@ export class OpenFile {
           // It covers all the stripe holds (a small file rewritten): a new stripe, not a slice.
           e = await this.#newEntry(index, undefined, end, options)
         } else if (at.over != null && this.#sliceable(at.over, 1, bytes.length)) {
-          e = await this.#newSparse(index, at.over, options)
+          e = await this.#newSparse(index, at.over, bytes.length, options)
         } else {
           const base = at.ref != null ? await this.#fetch(at.ref, options) : at.bytes
           e = await this.#newEntry(index, base, Math.max(base?.length ?? 0, end), options, at.over)
@@ -445,15 +445,20 @@ export class OpenFile {
         e.charge = charge
       }
       e.buf.set(bytes, off)
-      if (end > e.length) e.length = end
-      addRange(e, off, end)
-      e.gen++
-      e.failed = false
-      // Full up to its end: stored now (a sequential writer), unless it is a few slices' worth of bytes.
-      e.ready = e.length === this.stripeSize && end === this.stripeSize && !this.#fewSlices(e)
-      if (e.ready) this.#store(e)
+      this.#wrote(e, off, end)
       return
     }
+  }
+
+  /** Records a write of [off, end) into `e`'s buffer. */
+  #wrote (e: DirtyStripe, off: number, end: number): void {
+    if (end > e.length) e.length = end
+    addRange(e, off, end)
+    e.gen++
+    e.failed = false
+    // Full up to its end: stored now (a sequential writer), unless it is a few slices' worth of bytes.
+    e.ready = e.length === this.stripeSize && end === this.stripeSize && !this.#fewSlices(e)
+    if (e.ready) this.#store(e)
   }
 
   async #newEntry (index: number, base: Uint8Array | undefined, need: number, options: AbortOptions, over?: SliceBase): Promise<DirtyStripe> {
@@ -465,8 +470,9 @@ export class OpenFile {
   }
 
   /** A sparse dirty stripe over `over` (docs/vfs.md, "Sparse writes"): nothing written yet, nothing read. */
-  async #newSparse (index: number, over: SliceBase, options: AbortOptions): Promise<DirtyStripe> {
-    const charge = await this.#reserve(MIN_BUFFER_BYTES, options)
+  async #newSparse (index: number, over: SliceBase, first: number, options: AbortOptions): Promise<DirtyStripe> {
+    // Room for its first write: the entry never waits for budget empty (a spill would store it whole).
+    const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(first, MIN_BUFFER_BYTES)), options)
     return this.#track({ index, buf: EMPTY, charge, length: mergedLength(withAdded(over)), gen: 0, ready: false, failed: false, dropped: false, over, ranges: [], rangeBytes: 0, patches: [] })
   }
 
@@ -488,9 +494,8 @@ export class OpenFile {
     let need = 0
     for (const p of next) need += p.bytes.length
     if (!this.#sliceable(e.over as SliceBase, next.length, need)) {
-      // A write over all of it needs none of the old bytes.
-      await this.#materialize(e, options, off === 0 && off + bytes.length >= e.length)
-      return false
+      // Made whole; a write over all of it needs none of the old bytes and lands at once.
+      return await this.#materialize(e, options, { off, bytes })
     }
     if (e.charge.bytes < need) {
       const charge = await this.#reserve(capacityFor(this.stripeSize, need), options)
@@ -511,22 +516,31 @@ export class OpenFile {
   }
 
   /**
-   * Turns sparse stripe `e` into a whole one: fetches what it lies over (unless `overwritten`: the
-   * next write covers it all) and lays its patches on a copy.
+   * Turns sparse stripe `e` into a whole one: fetches what it lies over and lays its patches on a
+   * copy. A `write` from offset 0 over all of it needs none of that: the buffer is the write's bytes,
+   * laid in the same step (no reader ever sees a buffer without them). True when `write` landed.
    */
-  async #materialize (e: DirtyStripe, options: AbortOptions, overwritten = false): Promise<void> {
+  async #materialize (e: DirtyStripe, options: AbortOptions, write?: { off: number, bytes: Uint8Array }): Promise<boolean> {
     const patches = e.patches
-    if (patches == null) return
-    const base = overwritten ? EMPTY : await this.#fetch(withAdded(e.over as SliceBase), options)
-    const charge = await this.#reserve(capacityFor(this.stripeSize, e.length), options)
-    if (this.#dirty.get(e.index) !== e || e.patches !== patches) { charge.release(); return }
+    if (patches == null) return false
+    const end = write == null ? 0 : write.off + write.bytes.length
+    const covers = write != null && write.off === 0 && end >= e.length
+    const base = covers ? EMPTY : await this.#fetch(withAdded(e.over as SliceBase), options)
+    const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(e.length, end)), options)
+    if (this.#dirty.get(e.index) !== e || e.patches !== patches) { charge.release(); return false }
     const buf = new Uint8Array(charge.bytes)
-    buf.set(base.subarray(0, Math.min(base.length, e.length)))
-    for (const p of patches) buf.set(p.bytes, p.off)
+    if (covers) {
+      buf.set(write.bytes)
+    } else {
+      buf.set(base.subarray(0, Math.min(base.length, e.length)))
+      for (const p of patches) buf.set(p.bytes, p.off)
+    }
     if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
     e.buf = buf
     e.charge = charge
     e.patches = undefined
+    if (covers) this.#wrote(e, 0, end)
+    return covers
   }
 
   /**
@@ -608,7 +622,7 @@ export class OpenFile {
    * with `sync` (an fsync's commit) its devices flush the fragments as they store them.
    */
   #store (e: DirtyStripe, slices = false, sync = false): void {
-    if (e.storing != null || e.length === 0) return
+    if (e.storing != null || e.length === 0 || e.patches?.length === 0) return
     if (slices && this.#fewSlices(e)) { this.#storeSlices(e, sync); return }
     const snapshot = this.#wholeBytes(e)
     this.#runStore(e, async (file) => {

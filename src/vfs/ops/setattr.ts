@@ -57,7 +57,12 @@ export async function truncateLocked (core: VfsCore, ino: number, size: number, 
   const before = await core.meta.getattr(ino, options)
   if (before.type === 'dir') throw new IsDirectoryError(`${await core.pathOf(ino)} is a directory; it has no size to change`)
   if (before.type !== 'file') throw new InvalidArgumentError(`${await core.pathOf(ino)} is not a regular file; only files can be truncated`)
-  await file.truncateLocked(size, options)
+  if (record?.file == null) core.transient.add(file)
+  try {
+    await file.truncateLocked(size, options)
+  } finally {
+    core.transient.delete(file)
+  }
   const attr = core.overlay(await core.meta.getattr(ino, options))
   if (record?.cacheStamp != null) record.cacheStamp = cacheStamp(attr)
   return attr
