@@ -9,6 +9,9 @@ import type { DaemonParts } from './daemon.js'
 import type { AbortOptions } from '../util/abort.js'
 import type { GcResult, ProgressFn } from './control-api.js'
 
+/** What a GC pass reads: the journal, the store, foreign fragments, and the VFS's pin when there is one. */
+export type GcParts = Pick<DaemonParts, 'meta' | 'store' | 'foreign' | 'journal'> & { vfs?: Pick<DaemonParts['vfs'], 'uncommittedSinceMs'> }
+
 function parse (cid: string): CID {
   try {
     return CID.parse(cid)
@@ -45,7 +48,7 @@ const KEPT_READS = 5
  * merge committed while they are read makes them read again; after KEPT_READS tries (a device
  * pulling without pause) the round keeps every fragment.
  */
-async function keptFragments (parts: DaemonParts, vectors: ReadonlyMap<string, ReadonlyMap<string, number>>, options: AbortOptions): Promise<Set<string> | 'all'> {
+async function keptFragments (parts: GcParts, vectors: ReadonlyMap<string, ReadonlyMap<string, number>>, options: AbortOptions): Promise<Set<string> | 'all'> {
   for (let i = 0; i < KEPT_READS; i++) {
     let merged = false
     const stop = parts.meta.onChange(() => { merged = true }, { remoteOnly: true })
@@ -69,7 +72,7 @@ async function keptFragments (parts: DaemonParts, vectors: ReadonlyMap<string, R
  * (`foreignGcGraceMs`): the journal ops naming them may still be on their way from a device that
  * went offline right after its write.
  */
-export async function runGc (parts: DaemonParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
+export async function runGc (parts: GcParts, config: PalmConfig, options: AbortOptions & { dryRun?: boolean, onProgress?: ProgressFn } = {}): Promise<GcResult> {
   // Undo records no late op can need any more go first: the versions only they named become garbage
   // (a dry run only leaves out what that compaction would drop).
   const vectors = parts.journal?.peerVectors() ?? new Map()
@@ -78,7 +81,7 @@ export async function runGc (parts: DaemonParts, config: PalmConfig, options: Ab
   // read is in neither: every fragment put since the oldest such store, or since this pass
   // began, stays. Read before the references, so a commit in between is covered too.
   const startedMs = Date.now()
-  const pinnedMs = Math.min(startedMs, parts.vfs.uncommittedSinceMs() ?? Infinity)
+  const pinnedMs = Math.min(startedMs, parts.vfs?.uncommittedSinceMs() ?? Infinity)
   if (options.dryRun !== true) await parts.meta.compactUndo({ vectors }, options)
   const foreign = await parts.foreign.load()
   const own = await keptFragments(parts, vectors, options)
@@ -87,7 +90,7 @@ export async function runGc (parts: DaemonParts, config: PalmConfig, options: Ab
     return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
   }
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
-  const keepFromMs = Math.min(pinnedMs, parts.vfs.uncommittedSinceMs() ?? Infinity)
+  const keepFromMs = Math.min(pinnedMs, parts.vfs?.uncommittedSinceMs() ?? Infinity)
   let foreignKept = 0
   const report = await collectGarbage(parts.store, {
     referenced: own,
