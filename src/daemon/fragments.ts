@@ -79,7 +79,8 @@ export async function runGc (parts: GcParts, config: PalmConfig, options: AbortO
   // Stores the VFS has not committed yet name fragments the journal does not (a slow placement
   // can take longer than the grace period), and a commit landing while the references below are
   // read is in neither: every fragment put since the oldest such store, or since this pass
-  // began, stays. Read before the references, so a commit in between is covered too.
+  // began, stays. Read before the references, so a commit in between is covered too (a store
+  // that starts later puts its fragments after `startedMs`).
   const startedMs = Date.now()
   const pinnedMs = Math.min(startedMs, parts.vfs?.uncommittedSinceMs() ?? Infinity)
   if (options.dryRun !== true) await parts.meta.compactUndo({ vectors }, options)
@@ -90,7 +91,6 @@ export async function runGc (parts: GcParts, config: PalmConfig, options: AbortO
     return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
   }
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
-  const keepFromMs = Math.min(pinnedMs, parts.vfs?.uncommittedSinceMs() ?? Infinity)
   let foreignKept = 0
   const report = await collectGarbage(parts.store, {
     referenced: own,
@@ -98,7 +98,7 @@ export async function runGc (parts: GcParts, config: PalmConfig, options: AbortO
     keep: (cid, storedAtMs) => storedAtMs >= foreignCutoff && foreign.has(cid) && ++foreignKept > 0,
     graceMs: config.gcGraceMs,
     // A second of slack for the store's own clock reading (a fragment file's mtime).
-    keepFromMs: keepFromMs - 1000,
+    keepFromMs: pinnedMs - 1000,
     dryRun: options.dryRun,
     onProgress: options.onProgress == null ? undefined : (done) => options.onProgress?.({ task: 'gc', phase: 'scanning fragments', done, total: Math.max(total, done), unit: 'fragments' })
   }, options)

@@ -117,6 +117,12 @@ export function layPatch (patches: readonly Patch[], off: number, bytes: Uint8Ar
   return [...before, { off: start, bytes: out }, ...after]
 }
 
+/** Writes a sparse stripe's bytes into `out`: `base` up to `length` (zeros past it), then `patches`. */
+export function layOver (out: Uint8Array, base: Uint8Array, length: number, patches: readonly Patch[]): void {
+  out.set(base.subarray(0, Math.min(base.length, length)))
+  for (const p of patches) out.set(p.bytes, p.off)
+}
+
 /** Where a stripe's bytes are, as the read path needs to know. */
 export type StripeSource =
   | { kind: 'bytes', bytes: Uint8Array }

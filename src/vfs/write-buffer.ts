@@ -2,8 +2,8 @@
  * Open-file state of one inode, shared by every handle on it (two fds and hard links see each
  * other's writes at once). Writes land in dirty stripe buffers (copied: the binding reuses its
  * buffer) charged to the global DirtyBudget; a small write into a stored stripe keeps only its
- * bytes, as patches over it (sparse: docs/vfs.md, "Sparse writes"), and reads nothing. A stripe filled by a write that reaches its end is
- * stored (encode + place) in the background, bounded by the store limiter, while writing goes on.
+ * bytes, as patches over it (sparse: docs/vfs.md, "Sparse writes"), and reads nothing. A stripe
+ * filled by a write that reaches its end is stored (encode + place) in the background, bounded by the store limiter, while writing goes on.
  * A stripe being stored is never modified: a write to it copies the buffer first. A store that
  * finishes with its stripe unchanged turns it into a *pending* ref (stored, not yet in the
  * manifest) and hands the bytes to the read cache. `commit` stores what is left, waits for every
@@ -19,7 +19,7 @@ import type { Logger } from '../util/logger.js'
 import { nowNs } from './clock.js'
 import type { Charge, DirtyBudget } from './dirty-budget.js'
 import { mergedLength } from '../meta/index.js'
-import { addRange, capacityFor, layPatch, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
+import { addRange, capacityFor, layOver, layPatch, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
 import { MAX_DIRTY_RANGES, MIN_BUFFER_BYTES, SLICE_MAX_BYTES, SLICES_MAX_PER_STRIPE } from './constants.js'
 import { mergedKey } from './read-cache.js'
 import { fileError } from './file-error.js'
@@ -505,13 +505,8 @@ export class OpenFile {
       e.charge = charge
     }
     e.patches = next
-    e.ranges = next.map(p => [p.off, p.off + p.bytes.length])
-    e.rangeBytes = need
-    const end = off + bytes.length
-    if (end > e.length) e.length = end
-    e.gen++
-    e.failed = false
-    e.ready = false
+    // Its ranges merge as the patches do: one range per patch.
+    this.#wrote(e, off, off + bytes.length)
     return true
   }
 
@@ -529,12 +524,8 @@ export class OpenFile {
     const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(e.length, end)), options)
     if (this.#dirty.get(e.index) !== e || e.patches !== patches) { charge.release(); return false }
     const buf = new Uint8Array(charge.bytes)
-    if (covers) {
-      buf.set(write.bytes)
-    } else {
-      buf.set(base.subarray(0, Math.min(base.length, e.length)))
-      for (const p of patches) buf.set(p.bytes, p.off)
-    }
+    if (covers) buf.set(write.bytes)
+    else layOver(buf, base, e.length, patches)
     if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
     e.buf = buf
     e.charge = charge
@@ -650,8 +641,7 @@ export class OpenFile {
     return async (file) => {
       const base = await this.#deps.cache.get(ref, file, { signal: this.#deps.signal })
       const out = new Uint8Array(length)
-      out.set(base.subarray(0, Math.min(base.length, length)))
-      for (const p of patches) out.set(p.bytes, p.off)
+      layOver(out, base, length, patches)
       return out
     }
   }
