@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { isMountpoint } from '../../src/daemon/mountinfo.js'
+import { daemonEnv } from '../../src/daemon/daemon-env.js'
 import { recoverStaleMount } from '../../native/fuse/index.js'
 
 export const PALM_BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
@@ -18,7 +19,8 @@ export interface Served {
 
 /** Environment for bench devices: loopback only, no mDNS on the host's interface. */
 export function benchEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PALM_MDNS: 'false', PALM_DHT: 'false', PALM_LISTEN: '/ip4/127.0.0.1/tcp/0', ...extra }
+  // Daemons run as `palm mount` starts them (huge pages for their buffers).
+  return { ...daemonEnv(process.env), PALM_MDNS: 'false', PALM_DHT: 'false', PALM_LISTEN: '/ip4/127.0.0.1/tcp/0', ...extra }
 }
 
 async function waitFor (what: string, child: ChildProcess, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

@@ -13,9 +13,11 @@
  * returning it; the buffers in use are bounded by the daemon's own budgets. Peak RSS moved within
  * the runs' spread (docs/performance.md, "malloc"). glibc reads the same settings
  * from GLIBC_TUNABLES at start; they are set here so that every way of starting a daemon gets them.
+ * Huge pages can only come from GLIBC_TUNABLES, which the daemon's starter sets (daemon-env.ts).
  */
 import { setMallocThresholds } from '../fuse/index.js'
 import type { Logger } from '../util/logger.js'
+import { DAEMON_TUNABLES, startedWithDaemonEnv } from './daemon-env.js'
 
 /** Allocations of at least this many bytes get their own mmap (glibc's default max for its dynamic threshold). */
 export const MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
@@ -28,6 +30,7 @@ export const TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
  * with more CPU per byte.
  */
 export function tuneDaemonMalloc (log: Logger): boolean {
+  if (!startedWithDaemonEnv()) log('started without GLIBC_TUNABLES=%s (huge pages for stripe buffers): it runs as well, at more CPU per byte; `palm mount` and the systemd unit set it', DAEMON_TUNABLES)
   const why = setMallocThresholds(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
   if (why === undefined) return true
   log('malloc settings not applied (the daemon runs as well, at more CPU per byte): %s', why)

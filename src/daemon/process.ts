@@ -22,6 +22,7 @@ import { checkMountpoint } from './mountpoint-check.js'
 import { installCrashGuard } from './crash-guard.js'
 import { tuneDaemonHeap } from './heap.js'
 import { tuneDaemonMalloc } from './malloc.js'
+import { daemonEnv } from './daemon-env.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** What a daemon logs when DEBUG is not set: every palm event and error; no per-op trace, no DHT internals. */
@@ -157,7 +158,7 @@ export async function spawnDaemon (config: PalmConfig, mountpointArg: string, ar
   const child = spawn(process.execPath, [CLI_MAIN, 'mount', mountpoint, '--foreground', '--home', config.home, ...passthrough], {
     detached: true,
     stdio: ['ignore', logFd.fd, logFd.fd],
-    env: process.env
+    env: daemonEnv(process.env)
   })
   await logFd.close()
   let exited: string | undefined

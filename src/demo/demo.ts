@@ -19,7 +19,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BusyError, InvalidArgumentError, NotFoundError, PalmError } from '../errors.js'
-import { controlClient, daemonRunning, homePaths } from '../daemon/index.js'
+import { controlClient, daemonEnv, daemonRunning, homePaths } from '../daemon/index.js'
 import { createDemoLan, inNamespace, netnsUnavailable, removeDemoLan, setDemoLink, type DemoLan } from './netns.js'
 import { startPageRelay } from './relay.js'
 
@@ -71,7 +71,7 @@ function deviceEnv (mode: DemoState['mode'], extra: Record<string, string> = {})
   // reads) and repair's interval (a test turns repair off to see a stripe stay at k).
   for (const k of Object.keys(env)) if (k.startsWith('PALM_') && k !== 'PALM_CACHE_SIZE' && k !== 'PALM_REPAIR_INTERVAL') delete env[k]
   return {
-    ...env,
+    ...daemonEnv(env),
     PALM_MDNS: mode === 'netns' ? 'true' : 'false',
     PALM_MDNS_TAG: 'palm-demo',
     PALM_DHT: 'false',

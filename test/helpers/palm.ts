@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTempDir, onCleanup, type Cleanup } from './tmp.js'
 import { isMountpoint } from '../../src/daemon/mountinfo.js'
+import { daemonEnv } from '../../src/daemon/daemon-env.js'
 
 export const REPO = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 export const PALM_BIN = join(REPO, 'dist', 'src', 'cli', 'main.js')
@@ -19,7 +20,8 @@ export const PALM_BIN = join(REPO, 'dist', 'src', 'cli', 'main.js')
  */
 export function testEnv (extra: Record<string, string> = {}): Record<string, string> {
   return {
-    ...process.env as Record<string, string>,
+    // Daemons run as `palm mount` starts them (huge pages for their buffers).
+    ...daemonEnv(process.env) as Record<string, string>,
     PALM_MIN_CAPACITY: '1M',
     PALM_MDNS: 'false',
     PALM_DHT: 'false',

@@ -6,14 +6,25 @@
 import assert from 'node:assert/strict'
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { it } from 'node:test'
 import { createPalmHome, forceUnmount, palm, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
 import { createTempDir, onCleanup, type Cleanup } from '../helpers/tmp.js'
 import { isMountpoint } from '../../src/daemon/mountinfo.js'
 
+/** True when the kernel gives transparent huge pages to memory that asks for them. */
+function hugePagesOnRequest (): boolean {
+  try {
+    return /\[(always|madvise)\]/.test(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))
+  } catch {
+    return false
+  }
+}
+
 /** `palm mount` in the background, with cleanup that stops the daemon however the test ends. */
-async function mountInBackground (t: Cleanup, home: string, mountpoint: string): Promise<number> {
-  const r = await palm(['mount', mountpoint, '--home', home])
+async function mountInBackground (t: Cleanup, home: string, mountpoint: string, env?: Record<string, string>): Promise<number> {
+  const r = await palm(['mount', mountpoint, '--home', home], { env })
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /mounted: /)
   const pid = Number(/daemon pid (\d+)/.exec(r.stdout)?.[1])
@@ -75,7 +86,8 @@ it('errors are one line with a remedy; DEBUG=palm:* adds the stack', async (t) =
 it('mount returns once live, unmount stops the daemon, both are idempotent', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
   const home = await createPalmHome(t)
   const mountpoint = join(await createTempDir(t), 'not', 'yet', 'there')
-  const pid = await mountInBackground(t, home, mountpoint)
+  // A user's own glibc tunables stay; the daemon's (huge pages, src/daemon/daemon-env.ts) are added.
+  const pid = await mountInBackground(t, home, mountpoint, { ...testEnv(), GLIBC_TUNABLES: 'glibc.malloc.tcache_count=7' })
   assert.ok(await isMountpoint(mountpoint, 'fuse.palm'))
   await writeFile(join(mountpoint, 'hello.txt'), 'hi\n')
   const s = JSON.parse((await palm(['status', '--home', home, '--json'])).stdout)
@@ -83,6 +95,14 @@ it('mount returns once live, unmount stops the daemon, both are idempotent', { s
   assert.equal(s.daemon.pid, pid)
   assert.equal(s.files, 1)
   assert.ok((await readdir(join(home, 'logs'))).includes('daemon.log'))
+  // glibc reads the tunables at exec (their text in /proc/PID/environ is not kept whole): what shows
+  // is the daemon's stripe buffers on huge pages once it has written some.
+  if (hugePagesOnRequest()) {
+    await writeFile(join(mountpoint, 'stripes.bin'), randomBytes(16 << 20))
+    const huge = Number(/AnonHugePages:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1])
+    assert.ok(huge > 0, `the daemon has no huge pages (${huge} kB) after writing 16 MiB`)
+    await rm(join(mountpoint, 'stripes.bin'))
+  }
   const again = await palm(['mount', mountpoint, '--home', home])
   assert.equal(again.code, 0)
   assert.match(again.stdout, /already mounted/)

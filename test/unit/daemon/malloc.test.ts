@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 
 const MALLOC = new URL('../../../src/daemon/malloc.js', import.meta.url).href
@@ -43,5 +44,72 @@ describe('daemon malloc settings', () => {
     }
     const untuned = faultsPerUpdate(false)
     assert.ok(tuned < 64, `${tuned} page faults per 4 MiB update with the settings (${String(untuned)} without)`)
+  })
+})
+
+const DAEMON_ENV = new URL('../../../src/daemon/daemon-env.js', import.meta.url).href
+
+/**
+ * Minor page faults a fresh node takes to fill 64 new 4 MiB buffers (kept alive, so each is new
+ * memory) with GLIBC_TUNABLES as given (undefined: none) and the daemon's malloc settings, or the
+ * reason those cannot be applied.
+ */
+function faultsToFill (tunables: string | undefined): number | string {
+  const script = `
+    import { readFileSync } from 'node:fs'
+    const { tuneDaemonMalloc } = await import(${JSON.stringify(MALLOC)})
+    if (!tuneDaemonMalloc(() => {})) process.exit(${NOT_APPLIED})
+    const minflt = () => Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[7])
+    const keep = []
+    const before = minflt()
+    for (let i = 0; i < 64; i++) keep.push(new Uint8Array(4 << 20).fill(1))
+    console.log(minflt() - before)`
+  const env = { ...process.env }
+  delete env.GLIBC_TUNABLES
+  if (tunables != null) env.GLIBC_TUNABLES = tunables
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, env })
+  if (r.status === NOT_APPLIED) return 'the daemon\'s malloc settings cannot be applied here'
+  assert.equal(r.status, 0, `the child failed: ${r.stderr}`)
+  return Number(r.stdout.trim())
+}
+
+/** Why huge pages cannot be had here, or undefined when the kernel gives them on request. */
+function noHugePages (): string | undefined {
+  try {
+    const mode = /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1]
+    return mode === 'never' ? 'transparent huge pages are off on this kernel ([never])' : undefined
+  } catch {
+    return 'this kernel has no transparent huge pages'
+  }
+}
+
+describe('the daemon environment (GLIBC_TUNABLES)', () => {
+  it('adds huge pages to what the user set, and leaves a setting of theirs for the same name', async () => {
+    const { daemonEnv, startedWithDaemonEnv, DAEMON_TUNABLES } = await import(DAEMON_ENV)
+    assert.equal(DAEMON_TUNABLES, 'glibc.malloc.hugetlb=1')
+    assert.equal(daemonEnv({ PATH: '/bin' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1')
+    assert.equal(daemonEnv({ GLIBC_TUNABLES: '' }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1')
+    assert.equal(daemonEnv({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=7' }).GLIBC_TUNABLES, 'glibc.malloc.tcache_count=7:glibc.malloc.hugetlb=1')
+    const theirs = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }
+    assert.equal(daemonEnv(theirs), theirs, 'their own value wins, unchanged')
+    const once = daemonEnv({ PATH: '/bin' })
+    assert.equal(daemonEnv(once), once, 'adding twice changes nothing')
+    assert.equal(startedWithDaemonEnv(once), true)
+    assert.equal(startedWithDaemonEnv({ PATH: '/bin' }), false)
+    const input = { PATH: '/bin' }
+    daemonEnv(input)
+    assert.deepEqual(input, { PATH: '/bin' }, 'the caller\'s object is not changed')
+  })
+
+  // 256 MiB of new buffers is 65,536 pages of 4 KiB; with huge pages, 128 of 2 MiB (and a few small).
+  it('makes new stripe-sized buffers cost a fault per 2 MiB instead of per 4 KiB', async t => {
+    const why = noHugePages()
+    if (why != null) { t.skip(why); return }
+    const { DAEMON_TUNABLES } = await import(DAEMON_ENV)
+    const plain = faultsToFill(undefined)
+    const huge = faultsToFill(DAEMON_TUNABLES)
+    if (typeof plain === 'string' || typeof huge === 'string') { t.skip(String(plain)); return }
+    assert.ok(plain > 30_000, `${plain} faults without huge pages: the test does not see new memory`)
+    assert.ok(huge < plain / 10, `${huge} faults with ${DAEMON_TUNABLES}, ${plain} without`)
   })
 })
