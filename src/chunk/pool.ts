@@ -15,7 +15,7 @@ import { INLINE_MAX_STRIPE_BYTES } from './constants.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
 import { rebuildFragments } from './rebuild.js'
-import { take, type Owned } from './ownership.js'
+import { take, transferList, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
 import { isHashed, markHashed } from '../util/cid.js'
@@ -125,7 +125,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     if (owned.view.length <= this.#inlineMaxBytes) {
       encoded = await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, p, this.#salt, this.#codec))
     } else {
-      const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: p }, [owned.buffer], options)
+      const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: p }, transferList([owned]), options)
       const e = reply.encoded
       if (e == null) throw new IoError('chunk worker sent no encoded stripe')
       encoded = { ...e, fragments: e.fragments.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes })) }
@@ -142,7 +142,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
       return await this.#inline('stripe decode', options.signal, () => decodeStripe(own, exp, this.#salt, this.#codecFor(exp), new Set(verified)))
     }
     const request: WorkerRequest = { id: 0, op: 'decode', fragments: own, expect: exp, verified }
-    const reply = await this.#run(request, owned.map(o => o.buffer), options)
+    const reply = await this.#run(request, transferList(owned), options)
     if (reply.stripe == null) throw new IoError('chunk worker sent no stripe')
     return reply.stripe
   }
@@ -153,7 +153,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     if (Number.isInteger(exp.length) && exp.length <= this.#inlineMaxBytes) {
       rebuilt = await this.#inline('fragment rebuild', options.signal, () => rebuildFragments(own, exp, wanted, this.#codecFor(exp), new Set(verified)))
     } else {
-      const reply = await this.#run({ id: 0, op: 'rebuild', fragments: own, expect: exp, wanted, verified }, owned.map(o => o.buffer), options)
+      const reply = await this.#run({ id: 0, op: 'rebuild', fragments: own, expect: exp, wanted, verified }, transferList(owned), options)
       if (reply.rebuilt == null) throw new IoError('chunk worker sent no rebuilt fragments')
       rebuilt = reply.rebuilt.map(f => ({ index: f.index, cid: CID.decode(f.cid), bytes: f.bytes }))
     }

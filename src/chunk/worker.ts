@@ -9,7 +9,7 @@ import { isKnownCodec, reedSolomonCodec } from './codec.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
 import { rebuildFragments } from './rebuild.js'
-import { ownsWholeBuffer, type Owned } from './ownership.js'
+import { ownsWholeBuffer, transferList, type Owned } from './ownership.js'
 import { errorToWire, type WorkerInit, type WorkerReply, type WorkerRequest } from './wire.js'
 
 const port = parentPort
@@ -42,7 +42,7 @@ function handle (msg: WorkerRequest): void {
       const useCodec = isKnownCodec(msg.expect.codecId ?? codec.id) ? codec : undefined
       const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec, new Set(msg.verified)))
       const reply: WorkerReply = { type: 'result', id: msg.id, stripe: stripe.view }
-      port?.postMessage(reply, [stripe.buffer])
+      port?.postMessage(reply, transferList([stripe]))
     }
   } catch (err) {
     const reply: WorkerReply = { type: 'error', id: msg.id, error: errorToWire(err) }

@@ -67,7 +67,8 @@ const ASYNC_HASH_MIN_BYTES = 64 * 1024
  * SHA-256) are hashed on the threadpool (WebCrypto digest); small ones here.
  */
 export async function matchesCidAsync (cid: CID, bytes: Uint8Array): Promise<boolean> {
-  if (bytes.byteLength < ASYNC_HASH_MIN_BYTES || isHashed(bytes, cid)) return matchesCid(cid, bytes)
+  // WebCrypto refuses views of shared memory (SharedArrayBuffer): those are hashed here.
+  if (bytes.byteLength < ASYNC_HASH_MIN_BYTES || isHashed(bytes, cid) || bytes.buffer instanceof SharedArrayBuffer) return matchesCid(cid, bytes)
   if (!isFragmentCid(cid)) return false
   return digestIs(cid, new Uint8Array(await webcrypto.subtle.digest('SHA-256', bytes)))
 }

@@ -19,7 +19,7 @@ import type { Logger } from '../util/logger.js'
 import { nowNs } from './clock.js'
 import type { Charge, DirtyBudget } from './dirty-budget.js'
 import { mergedLength } from '../meta/index.js'
-import { addRange, capacityFor, layOver, layPatch, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
+import { addRange, capacityFor, layOver, layPatch, stripeBuffer, withAdded, type DirtyStripe, type SliceBase, type StoreJob, type StripeSource } from './dirty-stripe.js'
 import { MAX_DIRTY_RANGES, MIN_BUFFER_BYTES, SLICE_MAX_BYTES, SLICES_MAX_PER_STRIPE } from './constants.js'
 import { mergedKey } from './read-cache.js'
 import { fileError } from './file-error.js'
@@ -438,7 +438,7 @@ export class OpenFile {
       if (cowNeeded || e.buf.length < end) {
         const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(e.length, end)), options)
         if (this.#dirty.get(index) !== e) { charge.release(); continue }
-        const buf = new Uint8Array(charge.bytes)
+        const buf = stripeBuffer(charge.bytes)
         buf.set(e.buf.subarray(0, e.length))
         if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
         e.buf = buf
@@ -463,7 +463,7 @@ export class OpenFile {
 
   async #newEntry (index: number, base: Uint8Array | undefined, need: number, options: AbortOptions, over?: SliceBase): Promise<DirtyStripe> {
     const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(need, base?.length ?? 0)), options)
-    const buf = new Uint8Array(charge.bytes)
+    const buf = stripeBuffer(charge.bytes)
     if (base != null) buf.set(base)
     const e: DirtyStripe = { index, buf, charge, length: base?.length ?? 0, gen: 0, ready: false, failed: false, dropped: false, over, ranges: over == null ? undefined : [], rangeBytes: 0 }
     return this.#track(e)
@@ -523,7 +523,7 @@ export class OpenFile {
     const base = covers ? EMPTY : await this.#fetch(withAdded(e.over as SliceBase), options)
     const charge = await this.#reserve(capacityFor(this.stripeSize, Math.max(e.length, end)), options)
     if (this.#dirty.get(e.index) !== e || e.patches !== patches) { charge.release(); return false }
-    const buf = new Uint8Array(charge.bytes)
+    const buf = stripeBuffer(charge.bytes)
     if (covers) buf.set(write.bytes)
     else layOver(buf, base, e.length, patches)
     if (!(e.storing != null && e.storing.charge === e.charge)) e.charge.release()
@@ -640,7 +640,7 @@ export class OpenFile {
     const length = e.length
     return async (file) => {
       const base = await this.#deps.cache.get(ref, file, { signal: this.#deps.signal })
-      const out = new Uint8Array(length)
+      const out = stripeBuffer(length)
       layOver(out, base, length, patches)
       return out
     }

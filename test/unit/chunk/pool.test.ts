@@ -177,6 +177,22 @@ describe('chunk pool', () => {
     assertSameBytes(out, decodeStripe(e.fragments, { k: 2, n: 3, length: 9000 }, SALT), 'decoded')
   })
 
+  it('ownership: a stripe in shared memory is read in place by the worker, neither copied nor detached', async (t) => {
+    const pool = await startPool(t, { workers: 1, inlineMaxBytes: -1 })
+    const before = bytesOf(13, 70_000)
+    const after = bytesOf(14, 70_000)
+    for (const keepStripe of [true, false]) {
+      const shared = new Uint8Array(new SharedArrayBuffer(70_000))
+      shared.set(before)
+      const pending = pool.encode(shared, { k: 2, n: 3 }, { keepStripe })
+      // Written before the worker runs (the caller must not, the write buffer never does): a copy
+      // taken in encode() would have the old bytes, the worker reading in place has the new ones.
+      shared.set(after)
+      assert.equal((await pending).id, encodeStripe(after, { k: 2, n: 3 }, SALT).id, `keepStripe ${String(keepStripe)}`)
+      assert.equal(shared.length, 70_000, 'shared memory is never detached')
+    }
+  })
+
   it('small stripes run inline, one per event-loop turn, with the same results, errors and ownership', async (t) => {
     const pool = await startPool(t, { workers: 1 })
     const small = Array.from({ length: 50 }, (_, i) => bytesOf(2000 + i, i * 300))
