@@ -73,19 +73,21 @@ export function sealPackage (stripe: Uint8Array, salt: Uint8Array, dataShards: U
 }
 
 /**
- * Inverts sealPackage on the contiguous package. Returns the stripe (a fresh buffer of exactly its
- * size, which the pool transfers to the caller without a copy), or undefined when the package does
- * not decode to a stripe that hashes to its own key: then some shard was corrupt, forged or from
- * another stripe, or the salt is not the one that sealed it.
+ * Inverts sealPackage on the contiguous package. Returns the stripe (written into `into` when
+ * given, of exactly the stripe's size, else a fresh buffer, which the pool transfers to the caller
+ * without a copy), or undefined when the package does not decode to a stripe that hashes to its own
+ * key: then some shard was corrupt, forged or from another stripe, or the salt is not the one that
+ * sealed it (and `into` holds garbage).
  */
-export function openPackage (pkg: Uint8Array, stripeLength: number, salt: Uint8Array): Uint8Array | undefined {
+export function openPackage (pkg: Uint8Array, stripeLength: number, salt: Uint8Array, into?: Uint8Array): Uint8Array | undefined {
   const bodyLength = pkg.length - TAG_LENGTH_BYTES
   if (bodyLength < stripeLength) return undefined
   const body = pkg.subarray(0, bodyLength)
   const h = createHash('sha256').update(body).digest()
   for (let i = 0; i < TAG_LENGTH_BYTES; i++) h[i] ^= pkg[bodyLength + i]
   const decipher = createDecipheriv('aes-256-ctr', h, IV)
-  const stripe = new Uint8Array(stripeLength)
+  const stripe = into ?? new Uint8Array(stripeLength)
+  if (stripe.length !== stripeLength) throw new RangeError(`a ${stripeLength}-byte stripe cannot be opened into ${stripe.length} bytes`)
   for (let at = 0; at < stripeLength; at += CIPHER_PIECE_BYTES) stripe.set(decipher.update(body.subarray(at, Math.min(stripeLength, at + CIPHER_PIECE_BYTES))), at)
   const pad = decipher.update(body.subarray(stripeLength))
   for (let i = 0; i < pad.length; i++) if (pad[i] !== 0) return undefined

@@ -81,7 +81,7 @@ function packageBuffer (bytes: number): Uint8Array {
 }
 
 /** Rebuilds the package from the fragments `use` (k indexes) and opens it; undefined if it fails the check. */
-function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, salt: Uint8Array, codec: Codec): Uint8Array | undefined {
+function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, salt: Uint8Array, codec: Codec, into?: Uint8Array): Uint8Array | undefined {
   const size = shardLengthFor(e.length, e.k)
   // Every byte is written below: a data shard is copied in or rebuilt whole.
   const pkg = packageBuffer(e.k * size)
@@ -95,7 +95,7 @@ function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, sal
     if (s === undefined) { dataOut[i] = at; missing = true } else at.set(s)
   }
   if (missing) codec.reconstructDataInto(slots, e.k, e.n - e.k, dataOut)
-  return openPackage(pkg, e.length, salt)
+  return openPackage(pkg, e.length, salt, into)
 }
 
 export function describe (bad: Array<{ index: number, reason: string }>): string {
@@ -110,8 +110,10 @@ export function describe (bad: Array<{ index: number, reason: string }>): string
  * leaves fewer than k usable or the stripe fails its hash check, InvalidArgumentError for bad input.
  * `verified` lists fragment indexes the caller already hashed to their expected CID (the pool
  * passes those the store just verified): their CID check is skipped; the stripe hash still covers them.
+ * `into` (expect.length bytes) receives the stripe instead of a fresh buffer: the pool passes shared
+ * memory its own thread allocated (ChunkPool.decode); on a throw it holds garbage.
  */
-export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpectation, salt: Uint8Array, codec?: Codec, verified?: ReadonlySet<number>): Uint8Array {
+export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpectation, salt: Uint8Array, codec?: Codec, verified?: ReadonlySet<number>, into?: Uint8Array): Uint8Array {
   checkSalt(salt)
   const e = checkExpectation(expect)
   if (codec != null && codec.id !== e.codecId) throw new InvalidArgumentError(`codec ${codec.id} (${codec.name}) cannot decode fragments of codec ${e.codecId}`)
@@ -126,7 +128,8 @@ export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpect
   }
   const order = [...shards.keys()].sort((a, b) => a - b)
   const chosen = order.slice(0, e.k)
-  const first = attempt(chosen, shards, e, salt, use)
+  if (into != null && into.length !== e.length) throw new InvalidArgumentError(`a ${e.length}-byte stripe cannot be decoded into ${into.length} bytes`)
+  const first = attempt(chosen, shards, e, salt, use, into)
   if (first !== undefined) return first
   // One of the chosen k is bad in a way only the stripe hash shows. With a spare, leave each out
   // in turn: the attempt that succeeds names the culprit (k extra decodes at most, error path only).
@@ -135,7 +138,7 @@ export function decodeStripe (fragments: IndexedFragment[], expect: StripeExpect
   if (spare !== undefined && e.cids == null) {
     for (const out of chosen) {
       const alternative = chosen.filter(i => i !== out).concat(spare).sort((a, b) => a - b)
-      const result = attempt(alternative, shards, e, salt, use)
+      const result = attempt(alternative, shards, e, salt, use, into)
       if (result !== undefined) return result
     }
   }

@@ -19,8 +19,11 @@ export type WireExpectation = Omit<StripeExpectation, 'cids'> & { cids?: string[
 
 export type WorkerRequest =
   | { id: number, op: 'encode', stripe: Uint8Array, policy: Policy }
-  /** `verified`: indexes of fragments the caller's process already hashed to their expected CID. */
-  | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation, verified?: number[] }
+  /**
+   * `verified`: indexes of fragments the caller's process already hashed to their expected CID.
+   * `into`: shared memory of expect.length bytes that receives the stripe (the reply's `stripe` is it).
+   */
+  | { id: number, op: 'decode', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation, verified?: number[], into?: Uint8Array }
   /** Repair: the fragments `wanted` rebuilt from the given ones (rebuild.ts). */
   | { id: number, op: 'rebuild', fragments: Array<{ index: number, bytes: Uint8Array }>, expect: WireExpectation, wanted: number[], verified?: number[] }
 

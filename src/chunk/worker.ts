@@ -9,7 +9,7 @@ import { isKnownCodec, reedSolomonCodec } from './codec.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
 import { rebuildFragments } from './rebuild.js'
-import { ownsWholeBuffer, transferList, type Owned } from './ownership.js'
+import { isShared, ownsWholeBuffer, transferList, type Owned } from './ownership.js'
 import { errorToWire, type WorkerInit, type WorkerReply, type WorkerRequest } from './wire.js'
 
 const port = parentPort
@@ -19,8 +19,9 @@ const codec = reedSolomonCodec(init.engine)
 // Fail at start, not on the first stripe, when the wasm module is missing.
 if (init.engine === 'wasm') loadReedSolomonWasm()
 
-/** `u8` and its buffer when it spans the whole buffer (this thread owns it), else a copy's. */
+/** `u8` and its buffer when it spans the whole buffer (this thread owns it), else a copy's; shared memory as it is. */
 function transferable (u8: Uint8Array): Owned {
+  if (isShared(u8)) return { view: u8 }
   if (ownsWholeBuffer(u8)) return { view: u8, buffer: u8.buffer as ArrayBuffer }
   const copy = new Uint8Array(u8)
   return { view: copy, buffer: copy.buffer }
@@ -40,7 +41,7 @@ function handle (msg: WorkerRequest): void {
       port?.postMessage(reply, rebuilt.map(f => f.bytes.buffer as ArrayBuffer))
     } else {
       const useCodec = isKnownCodec(msg.expect.codecId ?? codec.id) ? codec : undefined
-      const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec, new Set(msg.verified)))
+      const stripe = transferable(decodeStripe(msg.fragments, msg.expect, init.salt, useCodec, new Set(msg.verified), msg.into))
       const reply: WorkerReply = { type: 'result', id: msg.id, stripe: stripe.view }
       port?.postMessage(reply, transferList([stripe]))
     }

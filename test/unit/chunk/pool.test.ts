@@ -193,6 +193,18 @@ describe('chunk pool', () => {
     }
   })
 
+  it('a worker decodes into shared memory this thread allocated, byte-exact, with data or parity fragments', async (t) => {
+    const pool = await startPool(t, { workers: 1, inlineMaxBytes: -1 })
+    const stripe = bytesOf(15, 300_000)
+    const e = encodeStripe(stripe, { k: 4, n: 6 }, SALT)
+    for (const use of [[0, 1, 2, 3], [1, 3, 4, 5]]) {
+      const out = await pool.decode(use.map(i => e.fragments[i]), { k: 4, n: 6, length: stripe.length, cids: e.fragments.map(f => f.cid) })
+      assert.ok(out.buffer instanceof SharedArrayBuffer, 'the stripe is in shared memory')
+      assertSameBytes(out, stripe, `from fragments ${use.join(', ')}`)
+    }
+    await expectError(() => pool.decode(e.fragments, { k: 4, n: 6, length: 1.5 }), 'InvalidArgumentError')
+  })
+
   it('small stripes run inline, one per event-loop turn, with the same results, errors and ownership', async (t) => {
     const pool = await startPool(t, { workers: 1 })
     const small = Array.from({ length: 50 }, (_, i) => bytesOf(2000 + i, i * 300))

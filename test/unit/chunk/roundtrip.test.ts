@@ -71,6 +71,16 @@ describe('chunk round trip', () => {
     assertSameBytes(stripe, copy, 'stripe after the output was overwritten')
   })
 
+  it('decodes into a buffer the caller gives, of exactly the stripe\'s size', () => {
+    const stripe = bytesOf(6, 10_000)
+    const e = encodeStripe(stripe, { k: 2, n: 3 }, SALT)
+    const into = new Uint8Array(stripe.length).fill(0xEE)
+    const out = decodeStripe(pick(e, [1, 2]), { k: 2, n: 3, length: stripe.length }, SALT, undefined, undefined, into)
+    assert.equal(out, into, 'the buffer given is the one returned')
+    assertSameBytes(into, stripe, 'decoded into it')
+    assert.throws(() => decodeStripe(pick(e, [0, 1]), { k: 2, n: 3, length: stripe.length }, SALT, undefined, undefined, new Uint8Array(9_999)), { name: 'InvalidArgumentError' })
+  })
+
   it('decodes with spare fragments given, in any order', () => {
     const stripe = bytesOf(6, 12_345)
     const e = encodeStripe(stripe, { k: 4, n: 6 }, SALT)
