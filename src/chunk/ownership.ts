@@ -4,7 +4,10 @@
  * detach bytes that belong to someone else, so those are copied instead. Shared memory (a
  * SharedArrayBuffer: the write buffer's stripes, src/vfs/dirty-stripe.ts) is neither moved nor
  * copied: the worker reads the caller's bytes, and the caller does not write them until the job
- * ends (the write buffer copies a stripe on write while a store of it runs).
+ * ends (the write buffer copies a stripe on write while a store of it runs). A job aborted while
+ * it runs releases its caller at once, but its worker may still read the bytes: what it makes from
+ * them is dropped, so a caller that writes them after an abort (the write buffer, once the store
+ * failed) loses nothing but that dropped result.
  */
 
 /** Bytes the pool may read, and the buffer to list in postMessage's transfer list (none when shared). */

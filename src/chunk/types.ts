@@ -89,7 +89,9 @@ export interface PoolEncodeOptions extends AbortOptions {
   /**
    * Keep the caller's stripe usable (one copy). Default false: a stripe that spans its whole
    * ArrayBuffer is moved to the worker and the caller's view is detached (length 0) as soon as
-   * encode() is called. Views into a larger buffer are always copied, never detached.
+   * encode() is called. Views into a larger buffer are always copied, never detached. A stripe in
+   * shared memory is read in place either way: its caller does not write it while the job runs
+   * (src/chunk/ownership.ts).
    */
   keepStripe?: boolean
 }

@@ -1,6 +1,7 @@
 /**
  * Entry point of a chunk pool worker thread: encodes, decodes or rebuilds fragments of one stripe at a time and sends the
- * results back with their buffers transferred (never copied).
+ * results back with their buffers transferred (never copied); a stripe decoded into the caller's
+ * shared memory (`into`) goes back as that same memory.
  */
 import '../util/polyfill.js'
 import { parentPort, workerData } from 'node:worker_threads'

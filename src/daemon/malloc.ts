@@ -30,7 +30,7 @@ export const TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
  * with more CPU per byte.
  */
 export function tuneDaemonMalloc (log: Logger): boolean {
-  if (!startedWithDaemonEnv()) log('started without GLIBC_TUNABLES=%s (huge pages for stripe buffers): it runs as well, at more CPU per byte; `palm mount` and the systemd unit set it', DAEMON_TUNABLES)
+  if (!startedWithDaemonEnv()) log('started without GLIBC_TUNABLES=%s (huge pages for stripe buffers): it runs as well, at more CPU per byte; `palm mount` and the systemd unit set it, else export it before starting the daemon', DAEMON_TUNABLES)
   const why = setMallocThresholds(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
   if (why === undefined) return true
   log('malloc settings not applied (the daemon runs as well, at more CPU per byte): %s', why)

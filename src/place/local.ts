@@ -53,7 +53,8 @@ class LocalStripeIO implements StripeIO {
 
   async write (stripe: Uint8Array, policy: StripePolicy, options: StripeIOOptions = {}): Promise<PlacedStripe> {
     throwIfAborted(options.signal, 'stripe write')
-    // The caller keeps its buffer (it may still be cached or written to): the pool copies it.
+    // The caller keeps its buffer (it may still be cached): the pool copies it, or reads it in place
+    // when it is shared memory, which the write buffer does not write while a store of it runs.
     const encodeOptions = { signal: options.signal, keepStripe: true }
     const encoded = await this.#pool.encode(stripe, policy, encodeOptions)
     const results = await Promise.allSettled(encoded.fragments.map(async f => { await this.#store.put(f.cid, f.bytes, { signal: options.signal }) }))

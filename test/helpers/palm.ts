@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readFile, stat } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTempDir, onCleanup, type Cleanup } from './tmp.js'
@@ -66,6 +66,21 @@ export async function createPalmHome (t: Cleanup, initArgs: string[] = [], env?:
 /** True when this machine can run FUSE mounts (root or fusermount3, and /dev/fuse). */
 export function fuseAvailable (): boolean {
   return existsSync('/dev/fuse') && (existsSync('/usr/bin/fusermount3') || existsSync('/bin/fusermount3'))
+}
+
+/**
+ * Why a test of the daemon's huge pages (daemon-env.ts) cannot tell anything here, or undefined:
+ * only when the kernel gives transparent huge pages on request alone ([madvise]) does asking for
+ * them change anything ([always] gives them to every heap, [never] to none).
+ */
+export function hugePagesUntestable (): string | undefined {
+  let mode: string | undefined
+  try {
+    mode = /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1]
+  } catch {
+    return 'this kernel has no transparent huge pages'
+  }
+  return mode === 'madvise' ? undefined : `transparent huge pages are [${String(mode)}] here, not [madvise]: asking for them changes nothing`
 }
 
 /** Why FUSE tests must be skipped here, or false. */

@@ -7,20 +7,10 @@ import assert from 'node:assert/strict'
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { it } from 'node:test'
-import { createPalmHome, forceUnmount, palm, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
+import { createPalmHome, forceUnmount, hugePagesUntestable, palm, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
 import { createTempDir, onCleanup, type Cleanup } from '../helpers/tmp.js'
 import { isMountpoint } from '../../src/daemon/mountinfo.js'
-
-/** True when the kernel gives transparent huge pages to memory that asks for them. */
-function hugePagesOnRequest (): boolean {
-  try {
-    return /\[(always|madvise)\]/.test(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))
-  } catch {
-    return false
-  }
-}
 
 /** `palm mount` in the background, with cleanup that stops the daemon however the test ends. */
 async function mountInBackground (t: Cleanup, home: string, mountpoint: string, env?: Record<string, string>): Promise<number> {
@@ -97,7 +87,7 @@ it('mount returns once live, unmount stops the daemon, both are idempotent', { s
   assert.ok((await readdir(join(home, 'logs'))).includes('daemon.log'))
   // glibc reads the tunables at exec (their text in /proc/PID/environ is not kept whole): what shows
   // is the daemon's stripe buffers on huge pages once it has written some.
-  if (hugePagesOnRequest()) {
+  if (hugePagesUntestable() === undefined) {
     await writeFile(join(mountpoint, 'stripes.bin'), randomBytes(16 << 20))
     const huge = Number(/AnonHugePages:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1])
     assert.ok(huge > 0, `the daemon has no huge pages (${huge} kB) after writing 16 MiB`)

@@ -184,10 +184,13 @@ describe('chunk pool', () => {
     for (const keepStripe of [true, false]) {
       const shared = new Uint8Array(new SharedArrayBuffer(70_000))
       shared.set(before)
+      // The one worker is busy with a big stripe, so this job waits in the pool's queue.
+      const busy = pool.encode(bytesOf(16, 8 << 20), { k: 4, n: 6 })
       const pending = pool.encode(shared, { k: 2, n: 3 }, { keepStripe })
-      // Written before the worker runs (the caller must not, the write buffer never does): a copy
+      // Written while the job waits (the caller must not, the write buffer never does): a copy
       // taken in encode() would have the old bytes, the worker reading in place has the new ones.
       shared.set(after)
+      await busy
       assert.equal((await pending).id, encodeStripe(after, { k: 2, n: 3 }, SALT).id, `keepStripe ${String(keepStripe)}`)
       assert.equal(shared.length, 70_000, 'shared memory is never detached')
     }
