@@ -226,12 +226,19 @@ export interface GcResult {
   referenced: number
   /** Kept: another device placed them here (their files are in its journal). */
   foreign: number
-  /** Kept: unreferenced but younger than the grace period (a write may not have reached the journal yet). */
+  /** Kept: unreferenced but younger than the grace period (a write may not have reached the journal yet), or pinned. */
   young: number
   youngBytes: number
+  /**
+   * Of `young`, those past the grace period, kept because a file open for writing on this device
+   * had stored stripes its journal did not name yet when they were put (they go once it is closed
+   * or fsynced, and the pass after that runs).
+   */
+  pinned: number
+  pinnedBytes: number
   /** The grace period, ms (setting gcGraceMs / PALM_GC_GRACE). */
   graceMs: number
-  /** When the oldest young fragment leaves the grace period, ms from now (null when none is young). */
+  /** When the oldest young fragment within the grace period leaves it, ms from now (null when none is). */
   nextEligibleInMs: number | null
   /** True when nothing was looked at: other devices' ops kept arriving while the journal's references were read (see fragments.ts). */
   putOff?: boolean

@@ -88,7 +88,7 @@ export async function runGc (parts: GcParts, config: PalmConfig, options: AbortO
   const own = await keptFragments(parts, vectors, options)
   const total = parts.store.usage().fragmentCount
   if (own === 'all') {
-    return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
+    return { deleted: 0, freedBytes: 0, dryRun: options.dryRun === true, scanned: total, referenced: total, foreign: 0, young: 0, youngBytes: 0, pinned: 0, pinnedBytes: 0, graceMs: config.gcGraceMs, nextEligibleInMs: null, putOff: true }
   }
   const foreignCutoff = Date.now() - config.foreignGcGraceMs
   let foreignKept = 0
@@ -111,6 +111,8 @@ export async function runGc (parts: GcParts, config: PalmConfig, options: AbortO
     foreign: foreignKept,
     young: report.young,
     youngBytes: report.youngBytes,
+    pinned: report.pinned,
+    pinnedBytes: report.pinnedBytes,
     graceMs: config.gcGraceMs,
     nextEligibleInMs: report.oldestYoungMs == null ? null : Math.max(0, report.oldestYoungMs + config.gcGraceMs - Date.now())
   }

@@ -45,10 +45,13 @@ export interface GcInit {
 export interface GcReport {
   scanned: number
   referenced: number
-  /** Unreferenced but younger than the grace period. */
+  /** Unreferenced but younger than the grace period, or put since keepFromMs. */
   young: number
   youngBytes: number
-  /** The oldest young fragment's put time, ms since the epoch (undefined when none is young). */
+  /** Of `young`, those past the grace period, kept only because they were put since keepFromMs. */
+  pinned: number
+  pinnedBytes: number
+  /** The oldest put time of a young fragment within the grace period, ms since the epoch (undefined when none). */
   oldestYoungMs?: number
   /** Deleted, or with dryRun the ones that would be. */
   deleted: number
@@ -64,12 +67,19 @@ export async function collectGarbage (store: FragmentAges, init: GcInit, options
     throw new InvalidArgumentError(`GC grace period must be a finite number of ms ≥ 0, got ${init.graceMs}`)
   }
   const started = performance.now()
-  const cutoffMs = Math.min((init.nowMs ?? Date.now()) - init.graceMs, init.keepFromMs ?? Infinity)
-  const report: GcReport = { scanned: 0, referenced: 0, young: 0, youngBytes: 0, deleted: 0, deletedBytes: 0, durationMs: 0 }
+  const nowMs = init.nowMs ?? Date.now()
+  const graceCutoffMs = nowMs - init.graceMs
+  const cutoffMs = Math.min(graceCutoffMs, init.keepFromMs ?? Infinity)
+  const report: GcReport = { scanned: 0, referenced: 0, young: 0, youngBytes: 0, pinned: 0, pinnedBytes: 0, deleted: 0, deletedBytes: 0, durationMs: 0 }
   const young = (storedAtMs: number, sizeBytes: number): void => {
     report.young++
     report.youngBytes += sizeBytes
-    report.oldestYoungMs = Math.min(report.oldestYoungMs ?? Infinity, storedAtMs)
+    if (storedAtMs < graceCutoffMs) {
+      report.pinned++
+      report.pinnedBytes += sizeBytes
+    } else {
+      report.oldestYoungMs = Math.min(report.oldestYoungMs ?? Infinity, storedAtMs)
+    }
   }
   for await (const entry of store.entries(options)) {
     throwIfAborted(options.signal, 'garbage collection')
@@ -86,7 +96,8 @@ export async function collectGarbage (store: FragmentAges, init: GcInit, options
       report.deletedBytes += entry.sizeBytes
       init.log?.trace('deleted unreferenced fragment %s (%d bytes)', key, entry.sizeBytes)
     } else {
-      young(entry.storedAtMs, entry.sizeBytes)
+      // Put again while this pass ran: as young as now.
+      young(nowMs, entry.sizeBytes)
     }
   }
   if (init.dryRun !== true && init.compact !== false && store.compact != null && report.deleted > 0) {

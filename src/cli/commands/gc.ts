@@ -24,9 +24,15 @@ export function formatGc (r: GcResult): string {
     : `deleted ${plural(r.deleted, 'unused fragment')}, ${size(r.freedBytes)} freed, of the ${r.scanned} on this device`]
   if (r.referenced > 0) lines.push(`kept ${plural(r.referenced, 'fragment')} that files still use`)
   if (r.foreign > 0) lines.push(`kept ${plural(r.foreign, 'fragment')} other devices placed here (their files are in their journals)`)
-  if (r.young > 0) {
-    lines.push(`kept ${plural(r.young, 'unused fragment')} (${size(r.youngBytes)}) younger than the grace period of ${formatEta(r.graceMs)} (a write may not have reached the journal yet): ` +
+  const pinned = r.pinned ?? 0
+  const inGrace = r.young - pinned
+  if (inGrace > 0) {
+    lines.push(`kept ${plural(inGrace, 'unused fragment')} (${size(r.youngBytes - (r.pinnedBytes ?? 0))}) younger than the grace period of ${formatEta(r.graceMs)} (a write may not have reached the journal yet): ` +
       `the first can go in ${formatEta(r.nextEligibleInMs ?? 0)}: run \`palm gc\` again then (a running daemon also collects on its own; PALM_GC_GRACE sets the grace)`)
+  }
+  if (pinned > 0) {
+    lines.push(`kept ${plural(pinned, 'unused fragment')} (${size(r.pinnedBytes ?? 0)}) past the grace period, put while a file open for writing here had data its journal does not name yet: ` +
+      'they can go once that file is closed or fsynced; run `palm gc` again then')
   }
   return lines.join('\n')
 }

@@ -68,6 +68,18 @@ describe('collectGarbage', () => {
     const report = await collectGarbage(store, { referenced: new Set(), graceMs: 0, nowMs: now, keepFromMs: now - 9_000 })
     assert.deepEqual({ young: report.young, deleted: report.deleted }, { young: 2, deleted: 1 })
     for (const [i, kept] of [false, true, true].entries()) assert.equal(await store.has(frags[i].cid), kept, `fragment ${i}`)
+    // Past the grace period, both are kept by the pin alone: `palm gc` cannot say when they can go.
+    assert.deepEqual({ pinned: report.pinned, pinnedBytes: report.pinnedBytes, oldestYoungMs: report.oldestYoungMs }, { pinned: 2, pinnedBytes: 200, oldestYoungMs: undefined })
+  })
+
+  it('tells fragments the pin keeps from those within the grace period', async () => {
+    const store = new MemoryFragmentStore()
+    const frags = Array.from({ length: 3 }, () => randomFragment(100))
+    for (const f of frags) await store.put(f.cid, f.bytes)
+    const now = Date.now()
+    for (const [i, age] of [9_000, 6_000, 1_000].entries()) store.setStoredAt(frags[i].cid, now - age)
+    const report = await collectGarbage(store, { referenced: new Set(), graceMs: 5_000, nowMs: now, keepFromMs: now - 7_000 })
+    assert.deepEqual({ young: report.young, pinned: report.pinned, deleted: report.deleted, oldestYoungMs: report.oldestYoungMs }, { young: 2, pinned: 1, deleted: 1, oldestYoungMs: now - 1_000 })
   })
 
   it('keeps a fragment put again while GC runs, and compacts the file store after deleting', async t => {
