@@ -152,8 +152,8 @@ export const SHARED_BUFFER_MIN_BYTES = 64 * 1024
  * A new, zeroed buffer of `bytes` for a dirty stripe. Large ones are shared memory, so that the
  * chunk pool's worker reads a stripe being stored in place instead of taking a 4 MiB copy of it
  * (src/chunk/ownership.ts): before huge pages, that copy took ~40 % of the mount daemon's
- * main-thread page faults in a sequential write. Sound because the write buffer never writes into a buffer a store is reading:
- * a write while its stripe is stored goes to a copy (WriteBuffer's copy on write).
+ * main-thread page faults in a sequential write. Sound because the write buffer never writes into
+ * a buffer a store is reading: a write while its stripe is stored goes to a copy (copy on write).
  */
 export function stripeBuffer (bytes: number): Uint8Array {
   return bytes >= SHARED_BUFFER_MIN_BYTES ? new Uint8Array(new SharedArrayBuffer(bytes)) : new Uint8Array(bytes)

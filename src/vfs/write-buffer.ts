@@ -3,7 +3,8 @@
  * other's writes at once). Writes land in dirty stripe buffers (copied: the binding reuses its
  * buffer) charged to the global DirtyBudget; a small write into a stored stripe keeps only its
  * bytes, as patches over it (sparse: docs/vfs.md, "Sparse writes"), and reads nothing. A stripe
- * filled by a write that reaches its end is stored (encode + place) in the background, bounded by the store limiter, while writing goes on.
+ * filled by a write that reaches its end is stored (encode + place) in the background, bounded by
+ * the store limiter, while writing goes on.
  * A stripe being stored is never modified: a write to it copies the buffer first. A store that
  * finishes with its stripe unchanged turns it into a *pending* ref (stored, not yet in the
  * manifest) and hands the bytes to the read cache. `commit` stores what is left, waits for every
