@@ -2,7 +2,7 @@
  * Chunk layer benchmark: encode, decode from the data fragments, and degraded decode (the n − k data
  * fragments missing, so Reed-Solomon rebuilds them) in MB/s of stripe data, for 2-of-3, 4-of-6 and
  * 10-of-14 with 1 MiB and 4 MiB stripes, inline on this thread and on the worker pool; the node:crypto
- * floor (SHA-256, AES-256-CTR); both Reed-Solomon engines; and where one 4-of-6 encode spends its time.
+ * floor (SHA-256, BLAKE3, AES-256-CTR); both Reed-Solomon engines; and where one 4-of-6 encode spends its time.
  * `node bench/run.mjs chunk [--quick]` → table + bench/results/chunk.json. Numbers are medians of
  * several rounds; the machine is shared, so expect noise.
  */
@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { cidOf } from '../src/util/cid.js'
+import { BLAKE3_CODE, digestFor } from '../src/util/digest.js'
 import { createChunkPool, decodeStripe, encodeStripe, reedSolomonCodec, DEFAULT_RS_ENGINE, type EncodedStripe, type Policy } from '../src/chunk/index.js'
 import { sealPackage } from '../src/chunk/caont.js'
 
@@ -93,10 +94,11 @@ function floor (): Record<string, number> {
   const key = randomBytes(32)
   const iv = Buffer.alloc(16)
   const sha = rate2(data.length, () => { createHash('sha256').update(data).digest() })
+  const blake3 = rate2(data.length, () => { digestFor(BLAKE3_CODE, data) })
   const aes = rate2(data.length, () => { createCipheriv('aes-256-ctr', key, iv).update(data) })
   const target = new Uint8Array(data.length)
   const copy = rate2(data.length, () => { target.set(data) })
-  return { sha256MBps: sha.wall, aesCtrMBps: aes.wall, memcpyMBps: copy.wall, sha256CpuMBps: sha.cpu, aesCtrCpuMBps: aes.cpu, memcpyCpuMBps: copy.cpu }
+  return { sha256MBps: sha.wall, blake3MBps: blake3.wall, aesCtrMBps: aes.wall, memcpyMBps: copy.wall, sha256CpuMBps: sha.cpu, blake3CpuMBps: blake3.cpu, aesCtrCpuMBps: aes.cpu, memcpyCpuMBps: copy.cpu }
 }
 
 function engines (): Array<Record<string, string | number>> {
@@ -126,7 +128,7 @@ function breakdown (): Record<string, number> {
   const shards = Array.from({ length: n }, () => new Uint8Array(size))
   const ms = (fn: () => void): number => 4 * MiB / 1e6 / rate2(4 * MiB, fn).cpu * 1000
   const total = ms(() => { encodeStripe(stripe, { k, n }, SALT) })
-  const caont = ms(() => { sealPackage(stripe, SALT, shards.slice(0, k)) })
+  const caont = ms(() => { sealPackage(stripe, SALT, shards.slice(0, k), BLAKE3_CODE) })
   const rs = ms(() => { reedSolomonCodec().encodeInto(shards.slice(0, k), shards.slice(k)) })
   const cids = ms(() => { for (const s of shards) cidOf(s) })
   return { totalMs: total, caontMs: caont, reedSolomonMs: rs, fragmentCidsMs: cids, otherMs: total - caont - rs - cids }
@@ -216,6 +218,7 @@ async function main (): Promise<void> {
     decodeMBps: headline.decodeMBps,
     degradedDecodeMBps: headline.degradedDecodeMBps,
     sha256MBps: crypto.sha256MBps,
+    blake3MBps: crypto.blake3MBps,
     aesCtrMBps: crypto.aesCtrMBps,
     memcpyMBps: crypto.memcpyMBps,
     headline: '4/6, 4 MiB stripes, pool (medians; see rows for best rounds and the CPU cores the process got)',
@@ -243,7 +246,7 @@ async function main (): Promise<void> {
       : `   ${f(r.best.encodeMBps)} (${c(r.cores.encode)})  ${f(r.best.decodeMBps)} (${c(r.cores.decode)})  ${f(r.best.degradedDecodeMBps)} (${c(r.cores.degradedDecode)})`
     console.log(`${r.policy.padEnd(7)} ${r.stripe.padEnd(7)} ${r.mode.padEnd(6)} ${f(r.encodeMBps)}  ${f(r.decodeMBps)}  ${f(r.degradedDecodeMBps)}${cpu}${best}`)
   }
-  console.log(`\nnode:crypto floor: sha256 ${crypto.sha256MBps.toFixed(0)} [${crypto.sha256CpuMBps.toFixed(0)}] MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} [${crypto.aesCtrCpuMBps.toFixed(0)}] MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
+  console.log(`\nhash and cipher floor: sha256 ${crypto.sha256MBps.toFixed(0)} [${crypto.sha256CpuMBps.toFixed(0)}] MB/s, blake3 ${crypto.blake3MBps.toFixed(0)} [${crypto.blake3CpuMBps.toFixed(0)}] MB/s, aes-256-ctr ${crypto.aesCtrMBps.toFixed(0)} [${crypto.aesCtrCpuMBps.toFixed(0)}] MB/s, memcpy ${crypto.memcpyMBps.toFixed(0)} MB/s`)
   console.log('\nReed-Solomon engines (4 MiB of data shards):')
   for (const r of rsEngines) console.log(`  ${String(r.policy).padEnd(6)} ${String(r.engine).padEnd(5)} encode ${f(r.encodeMBps as number)} [${f(r.encodeCpuMBps as number)}]  reconstruct ${f(r.reconstructMBps as number)} [${f(r.reconstructCpuMBps as number)}]`)
   console.log(`\n4 KiB stripes, 4/6, per second: ${Object.entries(small).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`)

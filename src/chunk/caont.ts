@@ -1,22 +1,24 @@
 /**
- * CAONT (convergent all-or-nothing transform, Li, Qin & Lee, USENIX ATC 2015) on node:crypto:
+ * CAONT (convergent all-or-nothing transform, Li, Qin & Lee, USENIX ATC 2015) on node:crypto, with
+ * H the format version's hash (SHA-256 in version 1, BLAKE3 in version 2: `code`, a multihash code):
  *
- *   h = SHA-256(salt ‖ stripe)            convergent key: same stripe + salt → same package
+ *   h = H(salt ‖ stripe)                  convergent key: same stripe + salt → same package
  *   C = (stripe ‖ 0^pad) ⊕ AES-256-CTR(key = h, iv = 0)
- *   t = h ⊕ SHA-256(C)                    package = C ‖ t, exactly k · shardLength bytes
+ *   t = h ⊕ H(C)                          package = C ‖ t, exactly k · shardLength bytes
  *
  * The pad (0 … k-1 bytes, so the package cuts into k equal shards) is encrypted too: no shard holds
  * bytes that are known in advance. Without all of C and t, h and therefore the stripe stay unknown.
  */
-import { createCipheriv, createDecipheriv, createHash } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { hasherFor } from '../util/digest.js'
 import { TAG_LENGTH_BYTES } from './constants.js'
 
 const IV = new Uint8Array(16)
 const ZEROS = new Uint8Array(256)
 
-/** h = SHA-256(salt ‖ stripe), 32 bytes. */
-export function stripeKey (salt: Uint8Array, stripe: Uint8Array): Uint8Array {
-  return createHash('sha256').update(salt).update(stripe).digest()
+/** h = H(salt ‖ stripe), 32 bytes, H the hash of multihash `code`. */
+export function stripeKey (salt: Uint8Array, stripe: Uint8Array, code: number): Uint8Array {
+  return hasherFor(code).update(salt).update(stripe).digest()
 }
 
 /**
@@ -51,14 +53,15 @@ class Scatter {
 
 /**
  * Writes the package `C ‖ t` of `stripe` into the k data shards (equal lengths whose sum is
- * stripe length + pad + 32). C is enciphered, hashed and placed a piece at a time.
+ * stripe length + pad + 32). C is enciphered, hashed and placed a piece at a time. `code`: the
+ * multihash code of the format version's hash.
  */
-export function sealPackage (stripe: Uint8Array, salt: Uint8Array, dataShards: Uint8Array[]): void {
+export function sealPackage (stripe: Uint8Array, salt: Uint8Array, dataShards: Uint8Array[], code: number): void {
   const total = dataShards.reduce((sum, s) => sum + s.length, 0)
   const pad = total - TAG_LENGTH_BYTES - stripe.length
-  const h = stripeKey(salt, stripe)
+  const h = stripeKey(salt, stripe, code)
   const cipher = createCipheriv('aes-256-ctr', h, IV)
-  const hashC = createHash('sha256')
+  const hashC = hasherFor(code)
   const out = new Scatter(dataShards)
   const put = (piece: Uint8Array): void => {
     const c = cipher.update(piece)
@@ -73,17 +76,17 @@ export function sealPackage (stripe: Uint8Array, salt: Uint8Array, dataShards: U
 }
 
 /**
- * Inverts sealPackage on the contiguous package. Returns the stripe (written into `into` when
+ * Inverts sealPackage (with the same hash `code`) on the contiguous package. Returns the stripe (written into `into` when
  * given, of exactly the stripe's size, else a fresh buffer, which the pool transfers to the caller
  * without a copy), or undefined when the package does not decode to a stripe that hashes to its own
  * key: then some shard was corrupt, forged or from another stripe, or the salt is not the one that
  * sealed it (and `into` holds garbage).
  */
-export function openPackage (pkg: Uint8Array, stripeLength: number, salt: Uint8Array, into?: Uint8Array): Uint8Array | undefined {
+export function openPackage (pkg: Uint8Array, stripeLength: number, salt: Uint8Array, code: number, into?: Uint8Array): Uint8Array | undefined {
   const bodyLength = pkg.length - TAG_LENGTH_BYTES
   if (bodyLength < stripeLength) return undefined
   const body = pkg.subarray(0, bodyLength)
-  const h = createHash('sha256').update(body).digest()
+  const h = hasherFor(code).update(body).digest()
   for (let i = 0; i < TAG_LENGTH_BYTES; i++) h[i] ^= pkg[bodyLength + i]
   const decipher = createDecipheriv('aes-256-ctr', h, IV)
   const stripe = into ?? new Uint8Array(stripeLength)
@@ -91,7 +94,7 @@ export function openPackage (pkg: Uint8Array, stripeLength: number, salt: Uint8A
   for (let at = 0; at < stripeLength; at += CIPHER_PIECE_BYTES) stripe.set(decipher.update(body.subarray(at, Math.min(stripeLength, at + CIPHER_PIECE_BYTES))), at)
   const pad = decipher.update(body.subarray(stripeLength))
   for (let i = 0; i < pad.length; i++) if (pad[i] !== 0) return undefined
-  const check = stripeKey(salt, stripe)
+  const check = stripeKey(salt, stripe, code)
   let diff = 0
   for (let i = 0; i < TAG_LENGTH_BYTES; i++) diff |= check[i] ^ h[i]
   return diff === 0 ? stripe : undefined

@@ -10,6 +10,7 @@ import { codecById } from './codec.js'
 import { DEFAULT_CODEC_ID, HEADER_LENGTH_BYTES } from './constants.js'
 import { parseFragmentHeader, shardLengthFor } from './header.js'
 import { checkCodecId, checkPolicy, checkSalt, checkStripeLength, toCid } from './validate.js'
+import { hashCodeOf, versionOfCid } from './version.js'
 import type { Codec, StripeExpectation } from './types.js'
 
 /** One fragment handed to decodeStripe: its index in the stripe and its whole bytes. */
@@ -18,7 +19,11 @@ export interface IndexedFragment {
   bytes: Uint8Array
 }
 
-export interface Expect { k: number, n: number, length: number, codecId: number, cids?: CID[] }
+/**
+ * A checked expectation. `version`: the fragment format version its CIDs name (their hash); without
+ * CIDs, undefined until triage takes it from the fragments.
+ */
+export interface Expect { k: number, n: number, length: number, codecId: number, cids?: CID[], version?: number }
 
 export function checkExpectation (expect: StripeExpectation): Expect {
   checkPolicy(expect, 'expected stripe')
@@ -30,7 +35,11 @@ export function checkExpectation (expect: StripeExpectation): Expect {
     if (expect.cids.length !== expect.n) throw new InvalidArgumentError(`expected stripe lists ${expect.cids.length} fragment CIDs for n=${expect.n}`)
     cids = expect.cids.map((c, i) => toCid(c, `CID of fragment ${i}`))
   }
-  return { k: expect.k, n: expect.n, length: expect.length, codecId, cids }
+  const versions = new Set(cids?.map(versionOfCid))
+  if (versions.has(undefined)) throw new InvalidArgumentError(`expected stripe lists a fragment CID whose hash no PALM fragment has (CIDs are raw sha2-256 or blake3)`)
+  if (versions.size > 1) throw new InvalidArgumentError('expected stripe lists fragment CIDs of two format versions (sha2-256 and blake3); one stripe has one')
+  const version = versions.size === 1 ? [...versions][0] : undefined
+  return { k: expect.k, n: expect.n, length: expect.length, codecId, cids, version }
 }
 
 /** Why this fragment cannot be used, or undefined when it fits the expectation. */
@@ -47,10 +56,16 @@ function problemOf (f: IndexedFragment, e: Expect, verified?: ReadonlySet<number
   if (h.k !== e.k || h.n !== e.n) return `belongs to a ${h.k}-of-${h.n} stripe, not ${e.k}-of-${e.n}`
   if (h.stripeLength !== e.length) return `belongs to a stripe of ${h.stripeLength} bytes, not ${e.length}`
   if (h.codecId !== e.codecId) return `uses codec ${h.codecId}, not ${e.codecId}`
+  // Without CIDs, the first fragment whose header fits the rest sets the stripe's version.
+  e.version ??= h.version
+  if (h.version !== e.version) return `is format version ${h.version}, the stripe's is ${e.version}`
   return undefined
 }
 
-/** Sorts the given fragments into usable shards (by index) and named rejects. */
+/**
+ * Sorts the given fragments into usable shards (by index) and named rejects. Sets `e.version`
+ * from the fragments when the CIDs did not give it (none usable: it stays undefined).
+ */
 export function triage (fragments: IndexedFragment[], e: Expect, verified?: ReadonlySet<number>): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
   if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
   const shards = new Map<number, Uint8Array>()
@@ -82,6 +97,8 @@ function packageBuffer (bytes: number): Uint8Array {
 
 /** Rebuilds the package from the fragments `use` (k indexes) and opens it; undefined if it fails the check. */
 function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, salt: Uint8Array, codec: Codec, into?: Uint8Array): Uint8Array | undefined {
+  // triage set the version when it found a usable shard; attempts only run with k of them.
+  const code = hashCodeOf(e.version ?? NaN)
   const size = shardLengthFor(e.length, e.k)
   // Every byte is written below: a data shard is copied in or rebuilt whole.
   const pkg = packageBuffer(e.k * size)
@@ -95,7 +112,7 @@ function attempt (use: number[], shards: Map<number, Uint8Array>, e: Expect, sal
     if (s === undefined) { dataOut[i] = at; missing = true } else at.set(s)
   }
   if (missing) codec.reconstructDataInto(slots, e.k, e.n - e.k, dataOut)
-  return openPackage(pkg, e.length, salt, into)
+  return openPackage(pkg, e.length, salt, code, into)
 }
 
 export function describe (bad: Array<{ index: number, reason: string }>): string {

@@ -1,15 +1,16 @@
 /**
- * The version-1 fragment header (16 bytes, docs/chunk-format.md):
+ * The fragment header (16 bytes, the same in versions 1 and 2; docs/chunk-format.md):
  *
- *   0..3   magic "PLMF"        4  format version (1)   5  codec id
+ *   0..3   magic "PLMF"        4  format version (1, 2) 5  codec id
  *   6      k                   7  n                    8  fragment index (0 … n-1)
  *   9..11  reserved, zero      12..15  stripe length in bytes (uint32, big-endian)
  *
  * followed by the shard: `ceil((stripe length + 32) / k)` bytes.
  */
 import { IntegrityError } from '../errors.js'
-import { FORMAT_VERSION, FRAGMENT_MAGIC, HEADER_LENGTH_BYTES, MAX_FRAGMENTS, MAX_STRIPE_SIZE_BYTES, TAG_LENGTH_BYTES } from './constants.js'
+import { FORMAT_V1_SHA256, FORMAT_V2_BLAKE3, FRAGMENT_MAGIC, HEADER_LENGTH_BYTES, MAX_FRAGMENTS, MAX_STRIPE_SIZE_BYTES, TAG_LENGTH_BYTES } from './constants.js'
 import type { FragmentHeader } from './types.js'
+import { isKnownVersion } from './version.js'
 
 /** Shard length in bytes of a stripe of `stripeLength` bytes cut into `k` data shards. */
 export function shardLengthFor (stripeLength: number, k: number): number {
@@ -22,12 +23,12 @@ export function fragmentLengthFor (stripeLength: number, k: number): number {
 }
 
 /** What a new fragment's header says. */
-export type HeaderFields = Pick<FragmentHeader, 'codecId' | 'k' | 'n' | 'index' | 'stripeLength'>
+export type HeaderFields = Pick<FragmentHeader, 'version' | 'codecId' | 'k' | 'n' | 'index' | 'stripeLength'>
 
 /** Writes the header into the first HEADER_LENGTH_BYTES of `target` (fields already validated). */
 export function writeHeader (target: Uint8Array, h: HeaderFields): void {
   target.set(FRAGMENT_MAGIC, 0)
-  target[4] = FORMAT_VERSION
+  target[4] = h.version
   target[5] = h.codecId
   target[6] = h.k
   target[7] = h.n
@@ -40,7 +41,7 @@ export function writeHeader (target: Uint8Array, h: HeaderFields): void {
 
 /**
  * Reads and checks a fragment's header and that its length fits it. Throws IntegrityError (naming
- * `name`, e.g. "fragment 3" or a CID) for anything that is not a well-formed version-1 fragment:
+ * `name`, e.g. "fragment 3" or a CID) for anything that is not a well-formed fragment of a known version:
  * short, bad magic, unknown version, non-zero reserved bytes, impossible k/n/index, or truncated.
  */
 export function parseFragmentHeader (bytes: Uint8Array, name = 'fragment'): FragmentHeader {
@@ -51,7 +52,7 @@ export function parseFragmentHeader (bytes: Uint8Array, name = 'fragment'): Frag
   if (bytes.length < HEADER_LENGTH_BYTES) bad(`it is ${bytes.length} bytes, shorter than the ${HEADER_LENGTH_BYTES}-byte header`)
   for (let i = 0; i < FRAGMENT_MAGIC.length; i++) if (bytes[i] !== FRAGMENT_MAGIC[i]) bad('wrong magic bytes')
   const version = bytes[4]
-  if (version !== FORMAT_VERSION) bad(`format version ${version} is unknown (this palm reads version ${FORMAT_VERSION}; a newer palm may read it)`)
+  if (!isKnownVersion(version)) bad(`format version ${version} is unknown (this palm reads versions ${FORMAT_V1_SHA256} and ${FORMAT_V2_BLAKE3}; a newer palm may read it)`)
   const codecId = bytes[5]
   const k = bytes[6]
   const n = bytes[7]

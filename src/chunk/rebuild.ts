@@ -14,6 +14,7 @@ import { codecById } from './codec.js'
 import { HEADER_LENGTH_BYTES } from './constants.js'
 import { checkExpectation, describe, triage, type IndexedFragment } from './decode.js'
 import { fragmentLengthFor, shardLengthFor, writeHeader } from './header.js'
+import { hashCodeOf } from './version.js'
 import type { Codec, Fragment, StripeExpectation } from './types.js'
 
 /**
@@ -37,6 +38,9 @@ export function rebuildFragments (fragments: IndexedFragment[], expect: StripeEx
     if (bad.length > 0) throw new IntegrityError(`only ${shards.size} of the ${e.k} fragments needed are intact: ${describe(bad)}; fetch those fragments again from other peers`, { details: { bad, found: shards.size, needed: e.k } })
     throw new FragmentsUnavailableError(`rebuilding fragments of a ${e.k}-of-${e.n} stripe needs ${e.k} fragments, only ${shards.size} were given`, { found: shards.size, needed: e.k })
   }
+  // The CIDs gave the version (checkExpectation): rebuilt fragments are of the stripe's own version.
+  const version = e.version ?? NaN
+  const code = hashCodeOf(version)
   const size = shardLengthFor(e.length, e.k)
   const chosen = [...shards.keys()].sort((a, b) => a - b).slice(0, e.k)
   const slots: Array<Uint8Array | undefined> = new Array(e.n).fill(undefined)
@@ -50,9 +54,9 @@ export function rebuildFragments (fragments: IndexedFragment[], expect: StripeEx
   if (parity.length > 0) use.encodeInto(data as Uint8Array[], parity)
   return [...new Set(wanted)].sort((a, b) => a - b).map(index => {
     const bytes = new Uint8Array(fragmentLengthFor(e.length, e.k))
-    writeHeader(bytes, { codecId: e.codecId, k: e.k, n: e.n, index, stripeLength: e.length })
+    writeHeader(bytes, { version, codecId: e.codecId, k: e.k, n: e.n, index, stripeLength: e.length })
     bytes.set(index < e.k ? data[index] as Uint8Array : parity[index - e.k], HEADER_LENGTH_BYTES)
-    const cid = cidOf(bytes)
+    const cid = cidOf(bytes, code)
     const want = cids[index].toString()
     if (cid.toString() !== want) {
       throw new IntegrityError(`fragment ${index} rebuilt from fragments ${chosen.join(', ')} (each matching its CID) does not match its CID ${want}: the manifest does not describe this stripe`, { details: { index, indexes: chosen } })

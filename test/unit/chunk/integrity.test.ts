@@ -1,12 +1,13 @@
 /**
  * Integrity: a flipped bit anywhere in any fragment gives IntegrityError or the right stripe from
  * the other fragments, never wrong bytes. Also wrong k/n, wrong length, wrong salt, fragments of two
- * stripes mixed, truncation, too few fragments and bad arguments.
+ * stripes or of two format versions mixed, truncation, too few fragments and bad arguments.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { FragmentsUnavailableError } from '../../../src/errors.js'
-import { MAX_STRIPE_SIZE_BYTES, decodeStripe, encodeStripe, parseFragmentHeader, verifyFragment, type EncodedStripe } from '../../../src/chunk/index.js'
+import { FORMAT_V1_SHA256, FORMAT_V2_BLAKE3, MAX_STRIPE_SIZE_BYTES, decodeStripe, encodeStripe, parseFragmentHeader, verifyFragment, type EncodedStripe } from '../../../src/chunk/index.js'
+import { BLAKE3_CODE, SHA256_CODE, cidOf } from '../../../src/util/cid.js'
 import { OTHER_SALT, SALT, assertSameBytes, bytesOf, expectError } from './helpers.js'
 
 type Frag = { index: number, bytes: Uint8Array }
@@ -96,6 +97,24 @@ describe('integrity', () => {
     // Five of a and one of b: the spare lets the decoder leave the foreign one out.
     const mostlyA = [...all(ea).slice(0, 3), all(eb)[3], ...all(ea).slice(4)]
     assertSameBytes(decodeStripe(mostlyA, { k: 4, n: 6, length: 2000 }, SALT), a, 'a despite one fragment of b')
+  })
+
+  it('fragments of two format versions: never mixed into one stripe', async () => {
+    const stripe = bytesOf(10, 3000)
+    const v1 = encodeStripe(stripe, { k: 2, n: 3 }, SALT, undefined, FORMAT_V1_SHA256)
+    const v2 = encodeStripe(stripe, { k: 2, n: 3 }, SALT)
+    assert.notEqual(v1.id, v2.id)
+    assertSameBytes(decodeStripe(all(v1).slice(1), { k: 2, n: 3, length: 3000, cids: v1.fragments.map(f => f.cid) }, SALT), stripe, 'version 1 by its CIDs')
+    const mixed = [all(v1)[0], all(v2)[1]]
+    for (const cids of [undefined, v1.fragments.map(f => f.cid), v2.fragments.map(f => f.cid)]) {
+      await expectError(() => decodeStripe(mixed, { k: 2, n: 3, length: 3000, cids }, SALT), 'IntegrityError')
+    }
+    // A version-1 fragment relabelled version 2 (and named so) is refused by verify: its CID's hash says 1.
+    const relabelled = new Uint8Array(v1.fragments[0].bytes)
+    relabelled[4] = FORMAT_V2_BLAKE3
+    await expectError(() => verifyFragment(cidOf(relabelled, SHA256_CODE), relabelled), 'IntegrityError')
+    assert.equal(verifyFragment(cidOf(relabelled, BLAKE3_CODE), relabelled).version, FORMAT_V2_BLAKE3)
+    await expectError(() => decodeStripe([], { k: 2, n: 3, length: 3000, cids: [...v1.fragments.slice(0, 2), v2.fragments[2]].map(f => f.cid) }, SALT), 'InvalidArgumentError')
   })
 
   it('fewer than k fragments: FragmentsUnavailableError with found/needed', async () => {
