@@ -41,7 +41,6 @@ import { lanSkipReason } from '../test/lan/harness.js'
 
 const FULL = process.argv.includes('--full')
 const QUICK = process.argv.includes('--quick')
-const REENCODE = process.argv.includes('--reencode')
 /** `--concurrency=N`: stripes the repairer works on at once (its default otherwise). */
 const CONCURRENCY = concurrencyFlag()
 /** `--no-cap`: skip phase 2 (the bandwidth cap, a minute), for runs that compare repair speeds. */
@@ -86,12 +85,12 @@ async function writeStripes (io: PoolStripeIO, meta: Meta, prefix: string, count
   return (performance.now() - started) / 1000
 }
 
-interface Timings { readMs: number, encodeMs: number, putMs: number, lookMs: number, recordMs: number, fetchedBytes: number, storedBytes: number }
+interface Timings { readMs: number, putMs: number, lookMs: number, recordMs: number, fetchedBytes: number, storedBytes: number }
 
 /** The repairer of device 0 over `meta`, its parts timed. */
 function timedRepairer (rig: PoolRig, meta: Meta, pool: ReturnType<typeof createChunkPool>, bytesPerSecond: number, t: Timings): ReturnType<typeof createRepairer> {
   const writer = rig.nodes[0]
-  const timed = async <T>(key: 'readMs' | 'encodeMs' | 'putMs' | 'lookMs' | 'recordMs', p: Promise<T>): Promise<T> => {
+  const timed = async <T>(key: 'readMs' | 'putMs' | 'lookMs' | 'recordMs', p: Promise<T>): Promise<T> => {
     const s = performance.now()
     try { return await p } finally { t[key] += performance.now() - s }
   }
@@ -109,14 +108,12 @@ function timedRepairer (rig: PoolRig, meta: Meta, pool: ReturnType<typeof create
     meta: timedMeta,
     stripes: {
       read: async (s, o) => { const d = await timed('readMs', rig.io.read(s, o)); t.fetchedBytes += s.k * Math.ceil(s.length / s.k); return d },
-      // The repairer rebuilds only the missing fragments from any k (no decode, no full re-encode);
-      // --reencode times the older path (read the stripe back whole, encode all n) for comparison.
-      rebuild: REENCODE ? undefined : async (s, wanted, o) => { const f = await timed('readMs', rig.io.rebuild(s, wanted, o)); t.fetchedBytes += s.k * Math.ceil(s.length / s.k); return f }
+      // The repairer rebuilds only the missing fragments from any k (no decode, no full re-encode).
+      rebuild: async (s, wanted, o) => { const f = await timed('readMs', rig.io.rebuild(s, wanted, o)); t.fetchedBytes += s.k * Math.ceil(s.length / s.k); return f }
     },
     candidates: () => rig.io.devices.candidates(),
     describe: id => rig.io.devices.describe(id),
     membership: writer.node.membership,
-    pool: { encode: async (d, p, o) => await timed('encodeMs', pool.encode(d, p, o)) },
     fragments: { putMany: async (peer, items, o) => { t.storedBytes += items.reduce((s, i) => s + i.bytes.byteLength, 0); return await timed('putMs', writer.node.fragments.putMany(peer, items, o)) } },
     store: writer.store,
     deviceId: rig.id(0),
@@ -180,7 +177,7 @@ async function main (): Promise<void> {
     await rig.stop(5)
     const results: Record<string, unknown> = {}
     for (const [name, meta, bytes] of [['bigFiles', big, BIG_MIB * MiB], ['smallFiles', small, SMALL_FILES * SMALL_BYTES]] as const) {
-      const t: Timings = { readMs: 0, encodeMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
+      const t: Timings = { readMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
       const repairer = timedRepairer(rig, meta, pool, CAP_BYTES_PER_SEC, t)
       const outcome = await repairAll(repairer, meta, [dead])
       const sec = outcome.sec
@@ -197,7 +194,7 @@ async function main (): Promise<void> {
         readAllBackSec: round(readAllSec),
         readAllBackMBps: round(bytes / MiB / readAllSec),
         writeSec: round(name === 'bigFiles' ? writeBigSec : writeSmallSec),
-        whereTheTimeGoes: { readMs: Math.round(t.readMs), encodeMs: Math.round(t.encodeMs), putMs: Math.round(t.putMs), lookMs: Math.round(t.lookMs), recordMs: Math.round(t.recordMs), note: `summed over ${CONCURRENCY ?? 4} stripes in flight; wall time is timeToFullProtectionSec; readMs: gather any k fragments and ${REENCODE ? 'decode (then encodeMs: encode all n)' : 'rebuild the missing ones from them'}; lookMs: the stripe read from the journal as it is now (twice a stripe); recordMs: the new holders recorded (committed journal ops; batched, up to 512 in flight, no runner waits for them)` }
+        whereTheTimeGoes: { readMs: Math.round(t.readMs), putMs: Math.round(t.putMs), lookMs: Math.round(t.lookMs), recordMs: Math.round(t.recordMs), note: `summed over ${CONCURRENCY ?? 4} stripes in flight; wall time is timeToFullProtectionSec; readMs: gather any k fragments and rebuild the missing ones from them; lookMs: the stripe read from the journal as it is now (twice a stripe); recordMs: the new holders recorded (committed journal ops; batched, up to 512 in flight, no runner waits for them)` }
       }
       console.log(name, JSON.stringify(results[name]))
     }
@@ -213,7 +210,7 @@ async function main (): Promise<void> {
     await writeStripes(rig.io, lazy, 'lazy', LAZY_MIB * MiB / STRIPE, STRIPE, 16, { k: 2, n: 6 })
     const dead2 = rig.id(4)
     await rig.stop(4)
-    const t: Timings = { readMs: 0, encodeMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
+    const t: Timings = { readMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
     const repairer = timedRepairer(rig, lazy, pool, CAP_BYTES_PER_SEC, t)
     const outcome = await repairAll(repairer, lazy, [dead, dead2])
     const sec = outcome.sec
@@ -290,7 +287,7 @@ function concurrencyFlag (): number | undefined {
 /** What ran, for the results file. */
 function context (): Record<string, unknown> {
   return {
-    setup: `six PALM nodes on loopback in one process, memory stores, a SQLite journal file, 2 encode workers, one repairing device (${REENCODE ? 'the older path: read back and re-encode, --reencode' : 'rebuilding only the missing fragments'}, ${CONCURRENCY ?? 'default'} stripes at once); ${BIG_MIB} MiB big / ${SMALL_FILES} small files${FULL ? '' : ' (reduced: --full for 1 GiB / 10,000)'}`,
+    setup: `six PALM nodes on loopback in one process, memory stores, a SQLite journal file, 2 encode workers, one repairing device (rebuilding only the missing fragments, ${CONCURRENCY ?? 'default'} stripes at once); ${BIG_MIB} MiB big / ${SMALL_FILES} small files${FULL ? '' : ' (reduced: --full for 1 GiB / 10,000)'}`,
     scale: FULL ? 'full' : QUICK ? 'quick' : 'default',
     glusterHealQuoted: 'GlusterFS heal of 1,001 files after the brick returned: 39–44 s on this machine (issue 11, not measured in this run)'
   }

@@ -177,7 +177,7 @@ export class Daemon extends Lifecycle {
     const domains = new FailureDomains(meta, logger.forComponent('palm:daemon:domains'))
     await domains.start(c.domain)
     this.#stack.push({ name: 'failure domains', stop: async () => { domains.stop() } })
-    const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, logger })
+    const pool = createChunkPool({ salt: deriveSwarmSalt(swarmKey), workers: c.workers, formatVersion: c.fragmentFormat, logger })
     await this.#startPart('chunk pool', pool)
 
     const foreign = new ForeignFragments({ path: join(paths.home, 'foreign-fragments.log') })
@@ -263,7 +263,7 @@ export class Daemon extends Lifecycle {
       await this.#startPart('spreader', spreader)
       const devices = placed.devices
       repairer = createRepairer({ graceMs: c.repairGraceMs, intervalMs: c.repairIntervalMs, bytesPerSecond: c.repairBytesPerSec, scrubIntervalMs: c.scrubIntervalMs, rebalanceSlack: c.rebalanceSlackPercent / 100, quarantineDir: join(paths.fragments, 'quarantine') }, {
-        meta, stripes: placed, candidates: () => devices.candidates(), figures: () => devices.onlineFigures(), peerVectors: () => journal?.peerVectors() ?? new Map(), describe: id => devices.describe(id), membership: net.membership, pool, fragments: net.fragments, store, deviceId, logger
+        meta, stripes: placed, candidates: () => devices.candidates(), figures: () => devices.onlineFigures(), peerVectors: () => journal?.peerVectors() ?? new Map(), describe: id => devices.describe(id), membership: net.membership, fragments: net.fragments, store, deviceId, logger
       })
       await this.#startPart('repair', repairer)
       // A device removed from the swarm (on any device: the op replicates) is gone now, grace or not.

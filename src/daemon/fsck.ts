@@ -51,14 +51,18 @@ async function checkFragment (parts: DaemonParts, cid: string): Promise<{ state:
   }
 }
 
+/**
+ * Rebuilds the `bad` fragments from the good ones (Reed-Solomon, in the stripe's own format
+ * version: a re-encode would write the current version, whose CIDs a version-1 stripe's journal
+ * entry does not name). Each rebuilt fragment is checked against its CID by the rebuild.
+ */
 async function repairStripe (parts: DaemonParts, stripe: StripeRef, good: Array<{ index: number, bytes: Uint8Array }>, bad: number[]): Promise<number> {
-  const data = await parts.pool.decode(good, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments })
-  const encoded = await parts.pool.encode(data, { k: stripe.k, n: stripe.n })
+  const rebuilt = await parts.pool.rebuild(good, { k: stripe.k, n: stripe.n, length: stripe.length, codecId: stripe.codecId, cids: stripe.fragments }, bad)
   let fixed = 0
   for (const i of bad) {
-    const f = encoded.fragments[i]
+    const f = rebuilt.find(r => r.index === i)
     if (f == null || f.cid.toString() !== stripe.fragments[i]) {
-      throw new IntegrityError(`re-encoding stripe ${stripe.id} did not reproduce fragment ${i} (${stripe.fragments[i]}); the journal entry may be damaged`)
+      throw new IntegrityError(`rebuilding stripe ${stripe.id} did not reproduce fragment ${i} (${stripe.fragments[i]}); the journal entry may be damaged`)
     }
     await parts.store.delete(f.cid)
     await parts.store.put(f.cid, f.bytes)

@@ -18,7 +18,6 @@
  */
 import { readdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
-import type { ChunkPool } from '../chunk/index.js'
 import { fragmentLengthFor, type Fragment } from '../chunk/index.js'
 import type { MetaStore, StripeRef } from '../meta/index.js'
 import type { FragmentClient, FragmentItem, Membership } from '../net/index.js'
@@ -72,13 +71,15 @@ export interface RepairerInit {
 /** What the repairer uses. */
 export interface RepairerComponents {
   meta: Pick<MetaStore, 'allStripes' | 'getStripes' | 'setHolders' | 'stats'> & Partial<Pick<MetaStore, 'heldFragments'>>
-  /** The pool's retrieval (reads any k fragments, verified; rebuilds missing fragments from them). */
-  stripes: Pick<StripeIO, 'read'> & Partial<FragmentRebuilder>
+  /**
+   * The pool's retrieval (reads any k fragments, verified; rebuilds missing fragments from them, in
+   * the stripe's own format version: a full re-encode would give a version-1 stripe new CIDs).
+   */
+  stripes: Pick<StripeIO, 'read'> & FragmentRebuilder
   /** Placement's view of the devices (room, availability). */
   candidates: () => Candidate[]
   describe: (id: string) => string
   membership: Pick<Membership, 'peers'>
-  pool: Pick<ChunkPool, 'encode'>
   fragments: Pick<FragmentClient, 'putMany'>
   store: Pick<FragmentStore, 'put' | 'sync' | 'list' | 'get' | 'has' | 'delete'>
   /** Online devices' capacity and usage, this one first (rebalance; none: no rebalance). */
@@ -603,17 +604,9 @@ export class Repairer {
     }
   }
 
-  /**
-   * The fragments `wanted` of `stripe`: rebuilt from any k others where the pool can (no decode, no
-   * full re-encode), else read back whole and encoded again (convergent: the same fragments).
-   */
+  /** The fragments `wanted` of `stripe`, rebuilt from any k others (no decode, no full re-encode). */
   async #rebuilt (stripe: StripeRef, wanted: number[], signal: AbortSignal, what: string): Promise<Map<number, Fragment>> {
-    if (this.#c.stripes.rebuild != null) {
-      return new Map((await this.#c.stripes.rebuild(stripe, wanted, { signal, file: what })).map(f => [f.index, f]))
-    }
-    const data = await this.#c.stripes.read(stripe, { signal, file: what })
-    const encoded = await this.#c.pool.encode(data, { k: stripe.k, n: stripe.n }, { signal })
-    return new Map(encoded.fragments.map(f => [f.index, f]))
+    return new Map((await this.#c.stripes.rebuild(stripe, wanted, { signal, file: what })).map(f => [f.index, f]))
   }
 
   /** Drops what was known bad about the fragments just placed. */

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { it } from 'node:test'
 import { createPalmHome, forceUnmount, hugePagesUntestable, palm, skipWithoutFuse, testEnv, waitPidGone } from '../helpers/palm.js'
 import { createTempDir, onCleanup, type Cleanup } from '../helpers/tmp.js'
 import { isMountpoint } from '../../src/daemon/mountinfo.js'
+import { BLAKE3_CODE, CID, SHA256_CODE, matchesCid } from '../../src/util/cid.js'
 
 /** `palm mount` in the background, with cleanup that stops the daemon however the test ends. */
 async function mountInBackground (t: Cleanup, home: string, mountpoint: string, env?: Record<string, string>): Promise<number> {
@@ -222,6 +223,57 @@ it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the oth
   assert.equal((await palm(['fsck', '--home', home])).code, 0)
   await mountInBackground(t, home, mountpoint)
   assert.deepEqual(await readFile(join(mountpoint, 'big.bin')), data)
+})
+
+/** The fragment files (not packs) under a home, by path. */
+async function fragmentFiles (home: string): Promise<string[]> {
+  const files: string[] = []
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name))
+      else if (e.name.startsWith('bafk')) files.push(join(d, e.name))
+    }
+  }
+  await walk(join(home, 'fragments'))
+  return files
+}
+
+const hashOf = (file: string): number => CID.parse(basename(file)).multihash.code
+
+it('a file written in fragment format 1 (SHA-256) reads back, and fsck --repair rebuilds it in format 1, after the switch to 2', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
+  const home = await createPalmHome(t)
+  const mountpoint = join(await createTempDir(t), 'mnt')
+  await mountInBackground(t, home, mountpoint, testEnv({ PALM_FRAGMENT_FORMAT: '1' }))
+  const old = randomBytes(6 * 2 ** 20)
+  await writeFile(join(mountpoint, 'old.bin'), old)
+  assert.equal((await palm(['unmount', '--home', home])).code, 0)
+  const v1 = await fragmentFiles(home)
+  assert.ok(v1.length > 0, 'large fragments are stored as files')
+  assert.deepEqual([...new Set(v1.map(hashOf))], [SHA256_CODE], 'format 1 names fragments by SHA-256')
+
+  // The default is format 2: the old file still reads, a new one is named by BLAKE3.
+  await mountInBackground(t, home, mountpoint)
+  assert.deepEqual(await readFile(join(mountpoint, 'old.bin')), old)
+  const fresh = randomBytes(6 * 2 ** 20)
+  await writeFile(join(mountpoint, 'new.bin'), fresh)
+  assert.equal((await palm(['unmount', '--home', home])).code, 0)
+  assert.ok((await fragmentFiles(home)).some(f => hashOf(f) === BLAKE3_CODE), 'format 2 names fragments by BLAKE3')
+
+  // A damaged format-1 fragment comes back in format 1: the CID the journal names, not a re-encode's.
+  const victim = v1[0]
+  const bytes = await readFile(victim)
+  bytes[bytes.length - 1] ^= 1
+  await writeFile(victim, bytes)
+  const fixed = await palm(['fsck', '--home', home, '--repair'])
+  assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr)
+  assert.match(fixed.stdout, /^repaired 1 fragment of 1 file$/m)
+  const rebuilt = await readFile(victim)
+  assert.equal(rebuilt[4], 1, 'the rebuilt fragment says format version 1')
+  assert.ok(matchesCid(CID.parse(basename(victim)), rebuilt), 'the rebuilt fragment matches its SHA-256 CID')
+  assert.equal((await palm(['fsck', '--home', home])).code, 0)
+  await mountInBackground(t, home, mountpoint)
+  assert.deepEqual(await readFile(join(mountpoint, 'old.bin')), old)
+  assert.deepEqual(await readFile(join(mountpoint, 'new.bin')), fresh)
 })
 
 it('a running daemon collects fragments no file uses any more', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {

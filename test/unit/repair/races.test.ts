@@ -75,7 +75,6 @@ async function swarmOf (t: TestContext, files: number): Promise<Swarm> {
         candidates: () => rig.io.devices.candidates(),
         describe: id => rig.io.devices.describe(id),
         membership: rig.nodes[0].node.membership,
-        pool,
         fragments: rig.nodes[0].node.fragments,
         store: rig.store(0),
         deviceId: rig.id(0),

@@ -74,7 +74,6 @@ it('a fragment a read finds corrupt on disk is quarantined, counted in status (r
     candidates: () => io.devices.candidates(),
     describe: id => io.devices.describe(id),
     membership: self.node.membership,
-    pool,
     fragments: self.node.fragments,
     store,
     deviceId,
