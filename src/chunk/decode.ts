@@ -3,11 +3,11 @@
  * checked on its own first (CID when the manifest gives one, then header against the expectation),
  * so a bad one is named by index. The stripe's own hash check then catches whatever got through.
  */
-import { FragmentsUnavailableError, IntegrityError, InvalidArgumentError } from '../errors.js'
+import { FragmentsUnavailableError, IntegrityError, InvalidArgumentError, NotSupportedError } from '../errors.js'
 import { matchesCid, type CID } from '../util/cid.js'
 import { openPackage } from './caont.js'
 import { codecById } from './codec.js'
-import { DEFAULT_CODEC_ID, HEADER_LENGTH_BYTES } from './constants.js'
+import { DEFAULT_CODEC_ID, FORMAT_VERSION, HEADER_LENGTH_BYTES } from './constants.js'
 import { parseFragmentHeader, shardLengthFor } from './header.js'
 import { checkCodecId, checkPolicy, checkSalt, checkStripeLength, toCid } from './validate.js'
 import { hashCodeOf, versionOfCid } from './version.js'
@@ -36,8 +36,11 @@ export function checkExpectation (expect: StripeExpectation): Expect {
     cids = expect.cids.map((c, i) => toCid(c, `CID of fragment ${i}`))
   }
   const versions = new Set(cids?.map(versionOfCid))
-  if (versions.has(undefined)) throw new InvalidArgumentError(`expected stripe lists a fragment CID whose hash no PALM fragment has (CIDs are raw sha2-256 or blake3)`)
-  if (versions.size > 1) throw new InvalidArgumentError('expected stripe lists fragment CIDs of two format versions (sha2-256 and blake3); one stripe has one')
+  if (versions.has(undefined)) {
+    const code = cids?.find(c => versionOfCid(c) === undefined)?.multihash.code ?? 0
+    throw new NotSupportedError(`the stripe's fragment CIDs use a hash this palm does not know (multihash 0x${code.toString(16)}; it knows sha2-256 and blake3); upgrade palm to read it`, { details: { hashCode: code } })
+  }
+  if (versions.size > 1) throw new IntegrityError('the stripe\'s fragment CIDs mix two format versions (sha2-256 and blake3), which no stripe has: its journal entry is damaged')
   const version = versions.size === 1 ? [...versions][0] : undefined
   return { k: expect.k, n: expect.n, length: expect.length, codecId, cids, version }
 }
@@ -56,18 +59,37 @@ function problemOf (f: IndexedFragment, e: Expect, verified?: ReadonlySet<number
   if (h.k !== e.k || h.n !== e.n) return `belongs to a ${h.k}-of-${h.n} stripe, not ${e.k}-of-${e.n}`
   if (h.stripeLength !== e.length) return `belongs to a stripe of ${h.stripeLength} bytes, not ${e.length}`
   if (h.codecId !== e.codecId) return `uses codec ${h.codecId}, not ${e.codecId}`
-  // Without CIDs, the first fragment whose header fits the rest sets the stripe's version.
-  e.version ??= h.version
-  if (h.version !== e.version) return `is format version ${h.version}, the stripe's is ${e.version}`
+  if (e.version != null && h.version !== e.version) return `is format version ${h.version}, the stripe's is ${e.version}`
   return undefined
 }
 
 /**
+ * Without CIDs, the stripe's version is the one most of the fragments that otherwise fit say
+ * (FORMAT_VERSION on a tie): a stray fragment of the other version is then set aside as bad,
+ * whichever place it has in the list. Undefined when none fits.
+ */
+function versionByCount (fragments: IndexedFragment[], e: Expect): number | undefined {
+  const counts = new Map<number, number>()
+  for (const f of fragments) {
+    if (!(f?.bytes instanceof Uint8Array) || problemOf(f, e) !== undefined) continue
+    const v = f.bytes[4]
+    counts.set(v, (counts.get(v) ?? 0) + 1)
+  }
+  let best: number | undefined
+  for (const [v, c] of counts) {
+    const b = best === undefined ? 0 : counts.get(best) ?? 0
+    if (c > b || (c === b && v === FORMAT_VERSION)) best = v
+  }
+  return best
+}
+
+/**
  * Sorts the given fragments into usable shards (by index) and named rejects. Sets `e.version`
- * from the fragments when the CIDs did not give it (none usable: it stays undefined).
+ * from the fragments when the CIDs did not give it (versionByCount; none usable: it stays undefined).
  */
 export function triage (fragments: IndexedFragment[], e: Expect, verified?: ReadonlySet<number>): { shards: Map<number, Uint8Array>, bad: Array<{ index: number, reason: string }> } {
   if (!Array.isArray(fragments)) throw new InvalidArgumentError('fragments must be an array of { index, bytes }')
+  if (e.cids == null) e.version ??= versionByCount(fragments, e)
   const shards = new Map<number, Uint8Array>()
   const bad: Array<{ index: number, reason: string }> = []
   const seen = new Set<number>()

@@ -25,7 +25,8 @@ export function stripeIdOf (cids: CID[]): string {
  * `policy.k` rebuild it. Convergent: the same stripe and salt always give the same fragments.
  * `salt` is the swarm salt (16–64 bytes); `codec` defaults to Reed-Solomon (id 1, default engine);
  * `version` is the fragment format's (default FORMAT_VERSION; version 1 only for its golden vectors).
- * The stripe is only read. Throws InvalidArgumentError for bad input.
+ * The stripe is only read. Throws InvalidArgumentError for bad input, NotSupportedError for a
+ * version this palm does not write.
  */
 export function encodeStripe (stripe: Uint8Array, policy: Policy, salt: Uint8Array, codec: Codec = codecById(), version = FORMAT_VERSION): EncodedStripe {
   checkStripe(stripe)

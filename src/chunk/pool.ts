@@ -11,13 +11,14 @@ import { abortError, throwIfAborted, type AbortOptions } from '../util/abort.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../util/logger.js'
 import { Lifecycle } from '../util/startable.js'
 import { DEFAULT_RS_ENGINE, isKnownCodec, reedSolomonCodec } from './codec.js'
-import { INLINE_MAX_STRIPE_BYTES, MAX_STRIPE_SIZE_BYTES } from './constants.js'
+import { FORMAT_VERSION, INLINE_MAX_STRIPE_BYTES, MAX_STRIPE_SIZE_BYTES } from './constants.js'
 import { decodeStripe } from './decode.js'
 import { encodeStripe } from './encode.js'
 import { rebuildFragments } from './rebuild.js'
 import { take, transferList, type Owned } from './ownership.js'
 import { WorkerSlots, type Job } from './pool-workers.js'
 import { checkPolicy, checkSalt, checkStripe } from './validate.js'
+import { isKnownVersion } from './version.js'
 import { isHashed, markHashed } from '../util/cid.js'
 import type { ChunkPool, Codec, EncodedStripe, Fragment, Policy, PoolDecodeOptions, PoolEncodeOptions, RsEngine, StripeExpectation } from './types.js'
 import type { WireExpectation, WorkerReply, WorkerRequest } from './wire.js'
@@ -31,6 +32,12 @@ export interface ChunkPoolInit {
   maxQueue?: number
   /** Reed-Solomon engine. Default: DEFAULT_RS_ENGINE ('js'). Output is identical. */
   engine?: RsEngine
+  /**
+   * Fragment format version of new stripes (docs/chunk-format.md, "Format versions"). Default:
+   * FORMAT_VERSION (2). Version 1 for a swarm whose other devices do not read version 2 yet.
+   * Decodes and rebuilds always use the version the fragments were written in.
+   */
+  formatVersion?: number
   /**
    * Stripes of at most this many bytes are done on the calling thread, one per event-loop turn
    * (cheaper than a worker round trip). Default: INLINE_MAX_STRIPE_BYTES (16 KiB); -1 never.
@@ -68,6 +75,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
   readonly #waiters: Waiter[] = []
   readonly #salt: Uint8Array
   readonly #codec: Codec
+  readonly #formatVersion: number
   readonly #inlineMaxBytes: number
   #inlineTail: Promise<void> = Promise.resolve()
   #inlinePending = 0
@@ -88,7 +96,9 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     this.#codec = reedSolomonCodec(engine) // InvalidArgumentError for an unknown engine, here rather than in every worker
     this.#salt = new Uint8Array(init.salt)
     this.#inlineMaxBytes = init.inlineMaxBytes ?? INLINE_MAX_STRIPE_BYTES
-    const workerInit = { salt: this.#salt, engine }
+    this.#formatVersion = init.formatVersion ?? FORMAT_VERSION
+    if (!isKnownVersion(this.#formatVersion)) throw new InvalidArgumentError(`fragment format version ${String(init.formatVersion)} is not one this palm writes (1 or 2)`)
+    const workerInit = { salt: this.#salt, engine, formatVersion: this.#formatVersion }
     this.#slots = new WorkerSlots(workers, workerInit, this.#log, (err) => {
       if (err != null) this.#failAll(err)
       else this.#pump()
@@ -123,7 +133,7 @@ class ChunkPoolImpl extends Lifecycle implements WorkerChunkPool {
     const p = { k: policy.k, n: policy.n }
     let encoded: EncodedStripe
     if (owned.view.length <= this.#inlineMaxBytes) {
-      encoded = await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, p, this.#salt, this.#codec))
+      encoded = await this.#inline('stripe encode', options.signal, () => encodeStripe(owned.view, p, this.#salt, this.#codec, this.#formatVersion))
     } else {
       const reply = await this.#run({ id: 0, op: 'encode', stripe: owned.view, policy: p }, transferList([owned]), options)
       const e = reply.encoded

@@ -10,7 +10,7 @@ export interface Policy {
   n: number
 }
 
-/** One of a stripe's `n` fragments: header + shard, named by the CIDv1 (raw, sha256) of all its bytes. */
+/** One of a stripe's `n` fragments: header + shard, named by the CIDv1 (raw; blake3, or sha256 in format version 1) of all its bytes. */
 export interface Fragment {
   /** 0 … n-1; indexes below k are data shards, the rest parity. */
   index: number

@@ -12,6 +12,8 @@ import type { EncodedStripe, Policy, RsEngine, StripeExpectation } from './types
 export interface WorkerInit {
   salt: Uint8Array
   engine: RsEngine
+  /** Fragment format version of new stripes (ChunkPoolInit.formatVersion). */
+  formatVersion: number
 }
 
 /** Serialisable form of StripeExpectation (CIDs as strings). */

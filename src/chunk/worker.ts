@@ -31,7 +31,7 @@ function transferable (u8: Uint8Array): Owned {
 function handle (msg: WorkerRequest): void {
   try {
     if (msg.op === 'encode') {
-      const e = encodeStripe(msg.stripe, msg.policy, init.salt, codec)
+      const e = encodeStripe(msg.stripe, msg.policy, init.salt, codec, init.formatVersion)
       const fragments = e.fragments.map(f => ({ index: f.index, cid: f.cid.bytes, bytes: f.bytes }))
       const reply: WorkerReply = { type: 'result', id: msg.id, encoded: { length: e.length, k: e.k, n: e.n, codecId: e.codecId, id: e.id, fragments } }
       port?.postMessage(reply, fragments.map(f => f.bytes.buffer as ArrayBuffer))

@@ -103,6 +103,7 @@ export async function loadConfig (input: LoadConfigInput = {}): Promise<PalmConf
   }
   const c = out as PalmConfig
   if (c.workers < 1) problems.push(`workers must be at least 1 (got ${c.workers})`)
+  if (c.fragmentFormat !== 1 && c.fragmentFormat !== 2) problems.push(`the fragment format must be 1 or 2 (got ${c.fragmentFormat})`)
   if (c.stripeSizeBytes < 4096 || c.stripeSizeBytes > 64 * 2 ** 20) problems.push(`stripe size must be between 4 KiB and 64 MiB (got ${c.stripeSizeBytes})`)
   if (c.readFailMs > c.opTimeoutMs) problems.push(`the read failure bound (${c.readFailMs} ms) must not exceed the operation deadline (${c.opTimeoutMs} ms)`)
   if (c.offlineAfterMs <= c.gossipIntervalMs) problems.push(`offlineAfterMs (${c.offlineAfterMs}) must exceed gossipIntervalMs (${c.gossipIntervalMs})`)

@@ -16,7 +16,7 @@ function parse (cid: string): CID {
   try {
     return CID.parse(cid)
   } catch (err) {
-    throw new InvalidArgumentError(`"${cid}" is not a CID; fragment CIDs look like bafkrei…`, { cause: err })
+    throw new InvalidArgumentError(`"${cid}" is not a CID; fragment CIDs look like bafkr4i… (bafkrei… for format version 1)`, { cause: err })
   }
 }
 

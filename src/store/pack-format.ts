@@ -4,7 +4,7 @@
  *   offset  size  field
  *   0       4     magic 'PLM1' (little-endian u32 0x314d4c50)
  *   4       1     type: 1 = fragment, 2 = tombstone
- *   5       1     CID length in bytes (36 for PALM's CIDv1 raw sha256)
+ *   5       1     CID length in bytes (36 for PALM's CIDv1 raw blake3 or sha256)
  *   6       2     reserved, 0
  *   8       4     data length in bytes (u32 LE)
  *   12      4     stored at, seconds since the epoch (u32 LE)

@@ -5,7 +5,8 @@
  * readable), and the damaged fragments give the recorded error. A failure here means the format changed.
  */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createCipheriv, createHash } from 'node:crypto'
+import { blake3 as blake3Js } from '@noble/hashes/blake3.js'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { CODEC_RS_GF256, FORMAT_V1_SHA256, FORMAT_V2_BLAKE3, FORMAT_VERSION, decodeStripe, encodeStripe, rebuildFragments, reedSolomonCodec } from '../../../src/chunk/index.js'
@@ -23,6 +24,29 @@ it('new stripes are written in format version 2, named by BLAKE3', () => {
   for (const f of e.fragments) {
     assert.equal(f.bytes[4], FORMAT_V2_BLAKE3)
     assert.equal(f.cid.multihash.code, BLAKE3_CODE)
+  }
+})
+
+it('version 2 is CAONT-RS with BLAKE3, recomputed here apart from src/chunk (data fragments and CIDs)', () => {
+  const file = load(FORMAT_V2_BLAKE3)
+  for (const v of file.vectors.filter(x => x.fragmentsHex != null)) {
+    const stripe = vectorStripe(v)
+    const size = Math.ceil((v.length + 32) / v.k)
+    const h = blake3Js(Buffer.concat([GOLDEN_SALT, stripe]))
+    const c = createCipheriv('aes-256-ctr', h, Buffer.alloc(16)).update(Buffer.concat([stripe, Buffer.alloc(v.k * size - 32 - v.length)]))
+    const t = blake3Js(c).map((b, i) => b ^ h[i])
+    const pkg = Buffer.concat([c, t])
+    for (let i = 0; i < v.k; i++) {
+      const header = Buffer.alloc(16)
+      header.set([0x50, 0x4c, 0x4d, 0x46, FORMAT_V2_BLAKE3, CODEC_RS_GF256, v.k, v.n, i])
+      header.writeUInt32BE(v.length, 12)
+      const fragment = Buffer.concat([header, pkg.subarray(i * size, (i + 1) * size)])
+      assert.equal(fragment.toString('hex'), v.fragmentsHex?.[i], `${v.name}: data fragment ${i}`)
+    }
+    for (let i = 0; i < v.n; i++) {
+      const f = fromHex(v.fragmentsHex?.[i] ?? '')
+      assert.deepEqual(Buffer.from(CID.parse(v.cids[i]).multihash.digest), Buffer.from(blake3Js(f)), `${v.name}: CID ${i} is the BLAKE3 of its fragment`)
+    }
   }
 })
 

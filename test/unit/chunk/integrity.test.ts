@@ -114,7 +114,12 @@ describe('integrity', () => {
     relabelled[4] = FORMAT_V2_BLAKE3
     await expectError(() => verifyFragment(cidOf(relabelled, SHA256_CODE), relabelled), 'IntegrityError')
     assert.equal(verifyFragment(cidOf(relabelled, BLAKE3_CODE), relabelled).version, FORMAT_V2_BLAKE3)
-    await expectError(() => decodeStripe([], { k: 2, n: 3, length: 3000, cids: [...v1.fragments.slice(0, 2), v2.fragments[2]].map(f => f.cid) }, SALT), 'InvalidArgumentError')
+    await expectError(() => decodeStripe([], { k: 2, n: 3, length: 3000, cids: [...v1.fragments.slice(0, 2), v2.fragments[2]].map(f => f.cid) }, SALT), 'IntegrityError')
+    // Without CIDs, the version most fragments say wins, wherever the stray one is in the list.
+    const stray = all(v1)[0]
+    for (const order of [[stray, ...all(v2).slice(1)], [...all(v2).slice(1), stray]]) {
+      assertSameBytes(decodeStripe(order, { k: 2, n: 3, length: 3000 }, SALT), stripe, 'version 2 despite a version-1 fragment')
+    }
   })
 
   it('fewer than k fragments: FragmentsUnavailableError with found/needed', async () => {
