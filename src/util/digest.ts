@@ -2,10 +2,37 @@
  * The two hashes of the fragment format (docs/chunk-format.md, "Format versions"), by multihash
  * code: SHA-256 (node:crypto, version 1) and BLAKE3 (the Rust crate through @napi-rs/blake-hash,
  * version 2). Here BLAKE3 hashes ~7.9 GB/s on one core against SHA-256's ~1.7 GB/s (SHA-NI), and
- * every stripe is hashed 3.5 times on its way in and 3 times on its way out.
+ * every stripe is hashed 3.5 times on its way in and 3 times on its way out. Where the npm registry
+ * has no binary of it for the platform (it publishes x64 ones), @noble/hashes' BLAKE3 in JS gives
+ * the same digests, much slower: `blake3Engine()` says which one runs.
  */
 import { createHash } from 'node:crypto'
-import { Blake3Hasher, blake3 } from '@napi-rs/blake-hash'
+import { createRequire } from 'node:module'
+import { blake3 as blake3Js } from '@noble/hashes/blake3.js'
+
+interface NativeBlake3 {
+  blake3: (input: Uint8Array) => Uint8Array
+  Blake3Hasher: new () => { update: (input: Uint8Array) => unknown, digestBuffer: () => Uint8Array }
+}
+
+/** The native binding, or undefined where it has no binary for this platform. */
+const native: NativeBlake3 | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)('@napi-rs/blake-hash') as NativeBlake3
+  } catch {
+    return undefined
+  }
+})()
+
+/** Which BLAKE3 this process runs: 'native' (the Rust crate) or 'js' (@noble/hashes, slower). */
+export function blake3Engine (): 'native' | 'js' {
+  return native !== undefined ? 'native' : 'js'
+}
+
+/** One-shot BLAKE3 of `bytes`, 32 bytes. */
+function blake3 (bytes: Uint8Array): Uint8Array {
+  return native !== undefined ? native.blake3(bytes) : blake3Js(bytes)
+}
 
 /** sha2-256 multihash code. */
 export const SHA256_CODE = 0x12
@@ -48,27 +75,34 @@ const BLAKE3_ONE_CALL_BYTES = 64 * 1024
 class Blake3 implements Hasher {
   #parts: Uint8Array[] = []
   #bytes = 0
-  #native: Blake3Hasher | undefined
+  #stream: { update: (input: Uint8Array) => unknown, digest: () => Uint8Array } | undefined
 
   update (bytes: Uint8Array): this {
-    if (this.#native === undefined && this.#bytes + bytes.length <= BLAKE3_ONE_CALL_BYTES) {
+    if (this.#stream === undefined && this.#bytes + bytes.length <= BLAKE3_ONE_CALL_BYTES) {
       this.#parts.push(bytes)
       this.#bytes += bytes.length
       return this
     }
-    if (this.#native === undefined) {
-      this.#native = new Blake3Hasher()
-      for (const p of this.#parts) this.#native.update(p)
+    if (this.#stream === undefined) {
+      this.#stream = streaming()
+      for (const p of this.#parts) this.#stream.update(p)
       this.#parts = []
     }
-    this.#native.update(bytes)
+    this.#stream.update(bytes)
     return this
   }
 
   digest (): Uint8Array {
-    if (this.#native !== undefined) return this.#native.digestBuffer()
+    if (this.#stream !== undefined) return this.#stream.digest()
     return blake3(this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts, this.#bytes))
   }
+}
+
+/** A streaming BLAKE3 hasher: the native one, or @noble/hashes'. */
+function streaming (): { update: (input: Uint8Array) => unknown, digest: () => Uint8Array } {
+  if (native === undefined) return blake3Js.create()
+  const h = new native.Blake3Hasher()
+  return { update: input => h.update(input), digest: () => h.digestBuffer() }
 }
 
 /** The 32-byte digest of `bytes` under `code`. Views of shared memory are fine for both. */
