@@ -16,7 +16,7 @@
  *   - phase 3 (root): the same losses in a real swarm, six processes in network namespaces (one
  *     `palm mount`, five `palm serve`), files written through the mount, one device killed; the
  *     five live devices share the work (bench/lib/repair-swarm.ts).
- * Where the time goes: the repairer's reads (fetch any k + rebuild), encodes, puts, its journal
+ * Where the time goes: the repairer's reads (fetch any k + rebuild), puts, its journal
  * lookups and records are timed by wrapping the real components (wall time awaited, summed over
  * the stripes in flight: in one process running six nodes, it includes waiting for the event loop).
  *
@@ -29,7 +29,6 @@
 import '../src/util/polyfill.js'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { createChunkPool } from '../src/chunk/index.js'
 import { createMetaStore, ROOT_INO, type StripeRef } from '../src/meta/index.js'
 import type { PlacedStripe, PoolStripeIO } from '../src/place/index.js'
 import { createRepairer } from '../src/repair/index.js'
@@ -88,7 +87,7 @@ async function writeStripes (io: PoolStripeIO, meta: Meta, prefix: string, count
 interface Timings { readMs: number, putMs: number, lookMs: number, recordMs: number, fetchedBytes: number, storedBytes: number }
 
 /** The repairer of device 0 over `meta`, its parts timed. */
-function timedRepairer (rig: PoolRig, meta: Meta, pool: ReturnType<typeof createChunkPool>, bytesPerSecond: number, t: Timings): ReturnType<typeof createRepairer> {
+function timedRepairer (rig: PoolRig, meta: Meta, bytesPerSecond: number, t: Timings): ReturnType<typeof createRepairer> {
   const writer = rig.nodes[0]
   const timed = async <T>(key: 'readMs' | 'putMs' | 'lookMs' | 'recordMs', p: Promise<T>): Promise<T> => {
     const s = performance.now()
@@ -149,9 +148,6 @@ async function main (): Promise<void> {
   const scope = new Scope()
   try {
     const rig = await createPoolRig(scope, { devices: 6 })
-    const pool = createChunkPool({ salt: new Uint8Array(32).fill(5), workers: 2 })
-    scope.after(async () => { await pool.stop() })
-    await pool.start()
     // A journal file as the daemon has (its own reader connection beside the writer's; ':memory:'
     // would share one connection, queueing each lookup behind the commits).
     const dir = await createTempDir(scope, 'palm-bench-repair-')
@@ -178,7 +174,7 @@ async function main (): Promise<void> {
     const results: Record<string, unknown> = {}
     for (const [name, meta, bytes] of [['bigFiles', big, BIG_MIB * MiB], ['smallFiles', small, SMALL_FILES * SMALL_BYTES]] as const) {
       const t: Timings = { readMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
-      const repairer = timedRepairer(rig, meta, pool, CAP_BYTES_PER_SEC, t)
+      const repairer = timedRepairer(rig, meta, CAP_BYTES_PER_SEC, t)
       const outcome = await repairAll(repairer, meta, [dead])
       const sec = outcome.sec
       // The comparison: reading every stripe back through the pool (no decode skipped, no write).
@@ -211,7 +207,7 @@ async function main (): Promise<void> {
     const dead2 = rig.id(4)
     await rig.stop(4)
     const t: Timings = { readMs: 0, putMs: 0, lookMs: 0, recordMs: 0, fetchedBytes: 0, storedBytes: 0 }
-    const repairer = timedRepairer(rig, lazy, pool, CAP_BYTES_PER_SEC, t)
+    const repairer = timedRepairer(rig, lazy, CAP_BYTES_PER_SEC, t)
     const outcome = await repairAll(repairer, lazy, [dead, dead2])
     const sec = outcome.sec
     const moved = t.fetchedBytes + t.storedBytes

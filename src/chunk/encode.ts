@@ -24,7 +24,7 @@ export function stripeIdOf (cids: CID[]): string {
  * Encodes one stripe (0 … MAX_STRIPE_SIZE_BYTES bytes) into `policy.n` fragments of which any
  * `policy.k` rebuild it. Convergent: the same stripe and salt always give the same fragments.
  * `salt` is the swarm salt (16–64 bytes); `codec` defaults to Reed-Solomon (id 1, default engine);
- * `version` is the fragment format's (default FORMAT_VERSION; version 1 only for its golden vectors).
+ * `version` is the fragment format's (default FORMAT_VERSION; 1 for a swarm mid-upgrade, ChunkPoolInit.formatVersion).
  * The stripe is only read. Throws InvalidArgumentError for bad input, NotSupportedError for a
  * version this palm does not write.
  */

@@ -7,8 +7,8 @@
  * them). A readable stripe with some fragments on such devices is clean; those fragments are counted
  * as unverified. Unreferenced fragments are garbage awaiting collection (counted, not a problem).
  * With `repair`, a stripe with k good local fragments gets its missing or corrupt local ones
- * rebuilt: decoding and re-encoding gives the same fragments (convergent encoding), so the rebuilt
- * ones match the CIDs the journal already names. The report lists what was rebuilt.
+ * rebuilt from k good ones (Reed-Solomon, in the stripe's own fragment format version), each
+ * checked against the CID the journal already names. The report lists what was rebuilt.
  */
 import type { ComponentLogger } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'

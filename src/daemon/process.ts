@@ -22,6 +22,7 @@ import { checkMountpoint } from './mountpoint-check.js'
 import { installCrashGuard } from './crash-guard.js'
 import { tuneDaemonHeap } from './heap.js'
 import { tuneDaemonMalloc } from './malloc.js'
+import { blake3Engine } from '../util/digest.js'
 import { daemonEnv } from './daemon-env.js'
 
 const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
@@ -66,6 +67,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   }
   const log = defaultLogger().forComponent('palm:daemon')
   tuneDaemonMalloc(log)
+  if (blake3Engine() === 'js') log('BLAKE3 runs in JavaScript (@noble/hashes): @napi-rs/blake-hash has no binary for %s-%s, so reads and writes of fragment format 2 take several times the CPU', process.platform, process.arch)
   const removeGuard = installCrashGuard(log)
   let stopping: Promise<void> | undefined
   let resolveDone!: (code: number) => void

@@ -19,8 +19,8 @@
  *    devices that were missing.
  */
 import { CID } from 'multiformats/cid'
-import { fragmentLengthFor, type ChunkPool, type Fragment, type StripeExpectation } from '../chunk/index.js'
-import { FragmentsUnavailableError } from '../errors.js'
+import { fragmentLengthFor, versionOfCid, type ChunkPool, type Fragment, type StripeExpectation } from '../chunk/index.js'
+import { FragmentsUnavailableError, NotSupportedError } from '../errors.js'
 import type { FragmentClient } from '../net/index.js'
 import type { FragmentStore } from '../store/index.js'
 import { combineSignals, throwIfAborted } from '../util/abort.js'
@@ -146,6 +146,7 @@ function expectationOf (stripe: PlacedStripe): StripeExpectation {
 async function fromAnyK<T> (deps: RetrieveDeps, stripe: PlacedStripe, options: StripeIOOptions, use: (found: Array<{ index: number, bytes: Uint8Array }>) => Promise<T>): Promise<T> {
   const file = options.file ?? `stripe ${stripe.id}`
   throwIfAborted(options.signal, `reading ${file}`)
+  knownFormat(stripe, file)
   const deadline = combineSignals([options.signal], deps.readFailMs)
   const losers = new AbortController()
   const race = new Race(deps, stripe, file, deadline.signal, losers.signal)
@@ -174,6 +175,16 @@ async function fromAnyK<T> (deps: RetrieveDeps, stripe: PlacedStripe, options: S
     losers.abort()
     deadline.clear()
   }
+}
+
+/**
+ * Refuses a stripe whose CIDs name a hash this palm does not know (a newer palm's format) before
+ * any fetch: every fragment would fail its CID check and be reported corrupt, and the read EIO.
+ */
+function knownFormat (stripe: PlacedStripe, file: string): void {
+  const first = stripe.fragments[0]
+  if (first == null || versionOfCid(CID.parse(first)) !== undefined) return
+  throw new NotSupportedError(`cannot read ${file}: its fragments are named with a hash this palm does not know (${first}); upgrade palm on this device`, { details: { file, stripe: stripe.id } })
 }
 
 /** What to do about a read that could not gather k fragments. */

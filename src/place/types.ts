@@ -87,7 +87,7 @@ export interface StripeIO {
   usage: () => PoolUsage
 }
 
-/** Repair's shortcut (the pool's StripeIO has it): missing fragments rebuilt from any k others, without a decode and a full re-encode. */
+/** Repair's way (the pool's StripeIO has it): missing fragments rebuilt from any k others, in the stripe's own format version, without a decode and a full re-encode. */
 export interface FragmentRebuilder {
   /** The fragments `wanted` (indexes) of `stripe`, each matching its CID. FragmentsUnavailableError (EIO) within a bounded time. */
   rebuild: (stripe: PlacedStripe, wanted: number[], options?: StripeIOOptions) => Promise<Fragment[]>

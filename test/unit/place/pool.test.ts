@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import type { PlacedStripe } from '../../../src/place/index.js'
 import { createPoolRig } from './pool-rig.js'
 
@@ -99,6 +100,22 @@ describe('pool stripe I/O on loopback devices', () => {
       assert.match(err.message, /journal is still 42 ops behind .* may have been deleted or rewritten since/)
       return true
     })
+  })
+
+  it('a stripe named with a hash this palm does not know (a newer format): NotSupportedError before any fetch, no fragment blamed', async t => {
+    const rig = await createPoolRig(t, { devices: 6 })
+    const placed = await rig.io.write(new Uint8Array(randomBytes(300_000)), POLICY, { file: '/new' })
+    // sha3-256 (multihash 0x16) in place of the fragments' own hash.
+    const foreign = placed.fragments.map(c => CID.createV1(0x55, Digest.create(0x16, CID.parse(c).multihash.digest)).toString())
+    const served = (): number => rig.nodes.reduce((sum, n) => sum + n.node.stats().fragment.requests, 0)
+    const before = served()
+    await assert.rejects(rig.io.read({ ...placed, fragments: foreign }, { file: '/new' }), (err: any) => {
+      assert.equal(err.name, 'NotSupportedError')
+      assert.match(err.message, /cannot read \/new: its fragments are named with a hash this palm does not know .*upgrade palm/)
+      return true
+    })
+    assert.equal(served(), before, 'no device was asked for a fragment')
+    assert.equal((await rig.io.read(placed, { file: '/new' })).length, 300_000)
   })
 
   it('a read that needs devices expected back waits for them: it succeeds when one returns, and fails after readFailMs when none does', async t => {

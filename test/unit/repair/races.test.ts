@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, it, type TestContext } from 'node:test'
 import pWaitFor from 'p-wait-for'
 import { CID } from 'multiformats/cid'
-import { createChunkPool, fragmentLengthFor } from '../../../src/chunk/index.js'
+import { fragmentLengthFor } from '../../../src/chunk/index.js'
 import { ROOT_INO, type MetaStore, type NodeInit, type StripeRef } from '../../../src/meta/types.js'
 import { createRepairer, type RepairerComponents, type RepairerInit } from '../../../src/repair/index.js'
 import { matchDistinct } from '../../../src/repair/plan.js'
@@ -49,9 +49,6 @@ interface Swarm {
 async function swarmOf (t: TestContext, files: number): Promise<Swarm> {
   const rig = await createPoolRig(t, { devices: 5, spreader: false })
   const [meta] = await trustingJournals(t, 1, 'palm-repair-races-')
-  const pool = createChunkPool({ salt: new Uint8Array(32).fill(5), workers: 1 })
-  onCleanup(t, async () => { await pool.stop() })
-  await pool.start()
   for (let f = 0; f < files; f++) {
     const placed = await rig.io.write(new Uint8Array(randomBytes(STRIPE)), POLICY, { file: `/f${f}` })
     const { ino } = await meta.create(ROOT_INO, `f${f}`, FILE)
