@@ -185,14 +185,8 @@ it('unmount acts only on its own home\'s mount: another home\'s, live or stale, 
   assert.equal(await isMountpoint(shared), false)
 })
 
-it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the others', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
-  const home = await createPalmHome(t)
-  const mountpoint = join(await createTempDir(t), 'mnt')
-  await mountInBackground(t, home, mountpoint)
-  const data = Buffer.alloc(8 * 2 ** 20, 7)
-  await writeFile(join(mountpoint, 'big.bin'), data)
-  assert.equal((await palm(['unmount', '--home', home])).code, 0)
-  // Damage one large fragment file (fragments of 4 MiB stripes are 1 MiB: files, not packed).
+/** The fragment files (not packs) under a home, by path. */
+async function fragmentFiles (home: string): Promise<string[]> {
   const files: string[] = []
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
@@ -201,11 +195,29 @@ it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the oth
     }
   }
   await walk(join(home, 'fragments'))
-  assert.ok(files.length > 0, 'large fragments are stored as files')
-  const victim = files[0]
-  const bytes = await readFile(victim)
+  return files
+}
+
+const hashOf = (file: string): number => CID.parse(basename(file)).multihash.code
+
+/** Flips a bit of a fragment file's last byte (its shard: the header stays valid). */
+async function damage (file: string): Promise<void> {
+  const bytes = await readFile(file)
   bytes[bytes.length - 1] ^= 1
-  await writeFile(victim, bytes)
+  await writeFile(file, bytes)
+}
+
+it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the others', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
+  const home = await createPalmHome(t)
+  const mountpoint = join(await createTempDir(t), 'mnt')
+  await mountInBackground(t, home, mountpoint)
+  const data = Buffer.alloc(8 * 2 ** 20, 7)
+  await writeFile(join(mountpoint, 'big.bin'), data)
+  assert.equal((await palm(['unmount', '--home', home])).code, 0)
+  // Damage one large fragment file (fragments of 4 MiB stripes are 1 MiB: files, not packed).
+  const files = await fragmentFiles(home)
+  assert.ok(files.length > 0, 'large fragments are stored as files')
+  await damage(files[0])
   const bad = await palm(['fsck', '--home', home, '--json'])
   assert.equal(bad.code, 1, bad.stdout + bad.stderr)
   const report = JSON.parse(bad.stdout)
@@ -225,20 +237,6 @@ it('fsck finds a damaged fragment (exit 1) and --repair rebuilds it from the oth
   assert.deepEqual(await readFile(join(mountpoint, 'big.bin')), data)
 })
 
-/** The fragment files (not packs) under a home, by path. */
-async function fragmentFiles (home: string): Promise<string[]> {
-  const files: string[] = []
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.isDirectory()) await walk(join(d, e.name))
-      else if (e.name.startsWith('bafk')) files.push(join(d, e.name))
-    }
-  }
-  await walk(join(home, 'fragments'))
-  return files
-}
-
-const hashOf = (file: string): number => CID.parse(basename(file)).multihash.code
 
 it('a file written in fragment format 1 (SHA-256) reads back, and fsck --repair rebuilds it in format 1, after the switch to 2', { skip: skipWithoutFuse(), timeout: 120_000 }, async (t) => {
   const home = await createPalmHome(t)
@@ -261,9 +259,7 @@ it('a file written in fragment format 1 (SHA-256) reads back, and fsck --repair 
 
   // A damaged format-1 fragment comes back in format 1: the CID the journal names, not a re-encode's.
   const victim = v1[0]
-  const bytes = await readFile(victim)
-  bytes[bytes.length - 1] ^= 1
-  await writeFile(victim, bytes)
+  await damage(victim)
   const fixed = await palm(['fsck', '--home', home, '--repair'])
   assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr)
   assert.match(fixed.stdout, /^repaired 1 fragment of 1 file$/m)
