@@ -3,7 +3,7 @@
  * code: SHA-256 (node:crypto, version 1) and BLAKE3 (the Rust crate through @napi-rs/blake-hash,
  * version 2). Here BLAKE3 hashes ~7.9 GB/s on one core against SHA-256's ~1.7 GB/s (SHA-NI), and
  * every stripe is hashed 3.5 times on its way in and 3 times on its way out. Where the npm registry
- * has no binary of it for the platform (version 1.3.6 has x64 ones; linux-arm64 stops at 1.3.4),
+ * has no binary of it for the platform (version 1.3.6 has Linux x64 ones only; linux-arm64 stops at 1.3.4),
  * @noble/hashes' BLAKE3 in JS gives the same digests, much slower: `blake3Engine()` says which one
  * runs, and the daemon logs it. `PALM_BLAKE3=js` chooses the JS one (tests of that path).
  */
