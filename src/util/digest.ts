@@ -1,11 +1,16 @@
 /**
  * The two hashes of the fragment format (docs/chunk-format.md, "Format versions"), by multihash
- * code: SHA-256 (node:crypto, version 1) and BLAKE3 (the Rust crate through @napi-rs/blake-hash,
- * version 2). Here BLAKE3 hashes ~7.9 GB/s on one core against SHA-256's ~1.7 GB/s (SHA-NI), and
- * every stripe is hashed 3.5 times on its way in and 3 times on its way out. Where the npm registry
- * has no binary of it for the platform (version 1.3.6 has Linux x64 ones only; linux-arm64 stops at 1.3.4),
- * @noble/hashes' BLAKE3 in JS gives the same digests, much slower: `blake3Engine()` says which one
- * runs, and the daemon logs it. `PALM_BLAKE3=js` chooses the JS one (tests of that path).
+ * code: SHA-256 (node:crypto, version 1) and BLAKE3 (version 2). Here BLAKE3 hashes ~7.9 GB/s on
+ * one core against SHA-256's ~1.7 GB/s (SHA-NI), and every stripe is hashed 3.5 times on its way
+ * in and 3 times on its way out.
+ *
+ * BLAKE3 is the reference Rust crate's, from the prebuilt Linux x64 (glibc) binary of
+ * @napi-rs/blake-hash 1.3.6, an optional dependency loaded here by its own package name. Not
+ * through the package's front, `@napi-rs/blake-hash`: its 1.3.6 names platform packages the npm
+ * registry does not have, and a lock file without them fails `npm ci`; its 1.3.4, which has them
+ * all, hashes at 3.2 GB/s here. Elsewhere (or with `PALM_BLAKE3=js`, for tests of that path)
+ * @noble/hashes' BLAKE3 in JS gives the same digests, much slower: `blake3Engine()` says which
+ * one runs, and the daemon logs it.
  */
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
@@ -16,11 +21,14 @@ interface NativeBlake3 {
   Blake3Hasher: new () => { update: (input: Uint8Array) => unknown, digestBuffer: () => Uint8Array }
 }
 
+/** The package of the native binary (installed only on Linux x64 with glibc). */
+const NATIVE_PACKAGE = '@napi-rs/blake-hash-linux-x64-gnu'
+
 /** The native binding, or undefined where it has no binary for this platform. */
 const native: NativeBlake3 | undefined = (() => {
-  if (process.env.PALM_BLAKE3 === 'js') return undefined
+  if (process.env.PALM_BLAKE3 === 'js' || process.platform !== 'linux' || process.arch !== 'x64') return undefined
   try {
-    return createRequire(import.meta.url)('@napi-rs/blake-hash') as NativeBlake3
+    return createRequire(import.meta.url)(NATIVE_PACKAGE) as NativeBlake3
   } catch {
     return undefined
   }
