@@ -67,7 +67,7 @@ export async function runDaemon (config: PalmConfig, options: RunOptions): Promi
   }
   const log = defaultLogger().forComponent('palm:daemon')
   tuneDaemonMalloc(log)
-  if (blake3Engine() === 'js') log('BLAKE3 runs in JavaScript (@noble/hashes): the native one is built for Linux x64 with glibc, not %s-%s, so reads and writes of fragment format 2 take several times the CPU', process.platform, process.arch)
+  if (blake3Engine() === 'js') log('BLAKE3 runs in JavaScript (@noble/hashes): the native binary, built for Linux x64 with glibc, is not in use on this %s-%s (or PALM_BLAKE3=js), so reads and writes of fragment format 2 take several times the CPU', process.platform, process.arch)
   const removeGuard = installCrashGuard(log)
   let stopping: Promise<void> | undefined
   let resolveDone!: (code: number) => void
