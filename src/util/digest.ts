@@ -81,11 +81,14 @@ export function hasherFor (code: number): Hasher {
  */
 const BLAKE3_ONE_CALL_BYTES = 64 * 1024
 
+/** A streaming BLAKE3 hasher: the native one, or @noble/hashes'. */
+interface Blake3Stream { update: (input: Uint8Array) => unknown, digest: () => Uint8Array }
+
 /** Incremental BLAKE3: small inputs kept (not copied) and hashed in one call; larger ones streamed. */
 class Blake3 implements Hasher {
   #parts: Uint8Array[] = []
   #bytes = 0
-  #stream: { update: (input: Uint8Array) => unknown, digest: () => Uint8Array } | undefined
+  #stream: Blake3Stream | undefined
 
   update (bytes: Uint8Array): this {
     if (this.#stream === undefined && this.#bytes + bytes.length <= BLAKE3_ONE_CALL_BYTES) {
@@ -108,8 +111,7 @@ class Blake3 implements Hasher {
   }
 }
 
-/** A streaming BLAKE3 hasher: the native one, or @noble/hashes'. */
-function streaming (): { update: (input: Uint8Array) => unknown, digest: () => Uint8Array } {
+function streaming (): Blake3Stream {
   if (native === undefined) return blake3Js.create()
   const h = new native.Blake3Hasher()
   return { update: input => h.update(input), digest: () => h.digestBuffer() }
